@@ -1,0 +1,365 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/*
+ * The futex backend (Linux).
+ *
+ * Waits use futex_waitv(2) on two words at once: the shared word, and a
+ * private word in the waiter's PsCanceller. Cancelling therefore wakes the
+ * waiter through the kernel, with no window between "checked for
+ * cancellation" and "went to sleep".
+ *
+ * Ownership uses glibc's robust, process-shared, error-checking (or
+ * recursive) pthread mutex, so the kernel's robust-futex list marks it
+ * FUTEX_OWNER_DIED and wakes a waiter when its holder dies. Blocking on it
+ * is done here rather than in pthread_mutex_timedlock(), so that a wait
+ * can be cancelled: the mutex's lock word follows the kernel's robust
+ * futex ABI (holder's TID, FUTEX_WAITERS, FUTEX_OWNER_DIED), and we sleep
+ * on that word directly. That word is checked once at start-up; were a C
+ * library ever to lay it out otherwise, waits fall back to short sleeps.
+ */
+
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <stdint.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <gio/gio.h>
+
+#include "ps-backend-private.h"
+
+#define FALLBACK_SLICE_US 2000
+
+static gboolean futex_waitv_missing;
+static gboolean lock_word_unusable;
+
+static inline int
+futex_wait_bitset (guint32 *uaddr, guint32 expected, const struct timespec *abs_deadline)
+{
+  /* FUTEX_WAIT_BITSET takes an absolute CLOCK_MONOTONIC deadline, so
+   * retrying after EINTR never extends it. */
+  return syscall (SYS_futex, uaddr, FUTEX_WAIT_BITSET, expected,
+                  abs_deadline, NULL, FUTEX_BITSET_MATCH_ANY);
+}
+
+static inline int
+futex_wake (guint32 *uaddr, int count, gboolean private_futex)
+{
+  return syscall (SYS_futex, uaddr,
+                  private_futex ? FUTEX_WAKE_PRIVATE : FUTEX_WAKE,
+                  count, NULL, NULL, 0);
+}
+
+static void
+deadline_to_timespec (gint64 deadline, struct timespec *ts)
+{
+  ts->tv_sec = deadline / G_USEC_PER_SEC;
+  ts->tv_nsec = (deadline % G_USEC_PER_SEC) * 1000;
+}
+
+gboolean
+ps_wait_word_init (PsWaitWord *word,
+                   guint32     value,
+                   GError    **error)
+{
+  g_atomic_int_set (&word->value, value);
+  return TRUE;
+}
+
+void
+ps_wait_word_destroy (PsWaitWord *word)
+{
+}
+
+static PsWaitStatus
+status_from_errno (int saved_errno)
+{
+  if (saved_errno == ETIMEDOUT)
+    return PS_WAIT_TIMED_OUT;
+  /* EAGAIN (the value differed) and EINTR are both "look again". */
+  return PS_WAIT_WOKEN;
+}
+
+static PsWaitStatus
+wait_in_slices (guint32     *uaddr,
+                guint32      expected,
+                gint64       deadline,
+                PsCanceller *canceller)
+{
+  /* Only on kernels older than 5.16, which lack futex_waitv(2). */
+  gint64 slice_end = g_get_monotonic_time () + FALLBACK_SLICE_US;
+  struct timespec ts;
+  gboolean deadline_first = deadline >= 0 && deadline <= slice_end;
+
+  if (g_atomic_int_get (&canceller->fired))
+    return PS_WAIT_CANCELLED;
+  deadline_to_timespec (deadline_first ? deadline : slice_end, &ts);
+  if (futex_wait_bitset (uaddr, expected, &ts) == 0)
+    return PS_WAIT_WOKEN;
+  if (errno == ETIMEDOUT && !deadline_first)
+    return g_atomic_int_get (&canceller->fired) ? PS_WAIT_CANCELLED : PS_WAIT_WOKEN;
+  return status_from_errno (errno);
+}
+
+static PsWaitStatus
+futex_wait_until (guint32     *uaddr,
+                  guint32      expected,
+                  gint64       deadline,
+                  PsCanceller *canceller)
+{
+  struct timespec ts;
+  struct timespec *tsp = NULL;
+
+  if (deadline >= 0)
+    {
+      deadline_to_timespec (deadline, &ts);
+      tsp = &ts;
+    }
+
+  if (canceller == NULL)
+    {
+      if (futex_wait_bitset (uaddr, expected, tsp) == 0)
+        return PS_WAIT_WOKEN;
+      return status_from_errno (errno);
+    }
+
+  if (!g_atomic_int_get (&futex_waitv_missing))
+    {
+      struct futex_waitv waiters[2] = {
+        { .val = expected, .uaddr = (uintptr_t) uaddr, .flags = FUTEX_32 },
+        { .val = 0, .uaddr = (uintptr_t) &canceller->fired,
+          .flags = FUTEX_32 | FUTEX_PRIVATE_FLAG },
+      };
+      long r = syscall (SYS_futex_waitv, waiters, 2, 0, tsp, CLOCK_MONOTONIC);
+
+      if (r >= 0)
+        return r == 1 ? PS_WAIT_CANCELLED : PS_WAIT_WOKEN;
+      if (errno != ENOSYS)
+        {
+          if (errno == EAGAIN && g_atomic_int_get (&canceller->fired))
+            return PS_WAIT_CANCELLED;
+          return status_from_errno (errno);
+        }
+      g_atomic_int_set (&futex_waitv_missing, TRUE);
+    }
+
+  return wait_in_slices (uaddr, expected, deadline, canceller);
+}
+
+PsWaitStatus
+ps_wait_word_wait (PsWaitWord  *word,
+                   guint32      expected,
+                   gint64       deadline,
+                   PsCanceller *canceller)
+{
+  return futex_wait_until (&word->value, expected, deadline, canceller);
+}
+
+void
+ps_wait_word_wake (PsWaitWord *word,
+                   gboolean    all)
+{
+  futex_wake (&word->value, all ? INT_MAX : 1, FALSE);
+}
+
+void
+ps_canceller_init (PsCanceller *canceller)
+{
+  canceller->fired = 0;
+}
+
+void
+ps_canceller_fire (PsCanceller *canceller)
+{
+  g_atomic_int_set (&canceller->fired, 1);
+  futex_wake (&canceller->fired, INT_MAX, TRUE);
+}
+
+/* Robust locks ----------------------------------------------------------- */
+
+static guint32 *
+lock_word (PsRobustLock *lock)
+{
+  return (guint32 *) &lock->mutex.__data.__lock;
+}
+
+static void
+check_lock_word_once (void)
+{
+  static gsize checked;
+
+  if (g_once_init_enter (&checked))
+    {
+      pthread_mutexattr_t attr;
+      pthread_mutex_t probe;
+      gboolean usable;
+
+      pthread_mutexattr_init (&attr);
+      pthread_mutexattr_setpshared (&attr, PTHREAD_PROCESS_SHARED);
+      pthread_mutexattr_setrobust (&attr, PTHREAD_MUTEX_ROBUST);
+      pthread_mutexattr_settype (&attr, PTHREAD_MUTEX_ERRORCHECK);
+      pthread_mutex_init (&probe, &attr);
+      pthread_mutexattr_destroy (&attr);
+
+      pthread_mutex_lock (&probe);
+      usable = ((guint32) probe.__data.__lock & FUTEX_TID_MASK) == (guint32) gettid ();
+      pthread_mutex_unlock (&probe);
+      usable = usable && probe.__data.__lock == 0;
+      pthread_mutex_destroy (&probe);
+
+      if (!usable)
+        g_warning ("The C library's robust mutex does not follow the kernel's robust "
+                   "futex layout; lock waits will poll");
+      g_atomic_int_set (&lock_word_unusable, !usable);
+      g_once_init_leave (&checked, 1);
+    }
+}
+
+gboolean
+ps_robust_lock_init (PsRobustLock *lock,
+                     gboolean      recursive,
+                     GError      **error)
+{
+  pthread_mutexattr_t attr;
+  int r;
+
+  check_lock_word_once ();
+
+  pthread_mutexattr_init (&attr);
+  pthread_mutexattr_setpshared (&attr, PTHREAD_PROCESS_SHARED);
+  pthread_mutexattr_setrobust (&attr, PTHREAD_MUTEX_ROBUST);
+  pthread_mutexattr_settype (&attr, recursive ? PTHREAD_MUTEX_RECURSIVE
+                                              : PTHREAD_MUTEX_ERRORCHECK);
+  r = pthread_mutex_init (&lock->mutex, &attr);
+  pthread_mutexattr_destroy (&attr);
+
+  if (r != 0)
+    {
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (r),
+                   "Could not initialise a robust mutex: %s", g_strerror (r));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+void
+ps_robust_lock_destroy (PsRobustLock *lock)
+{
+  pthread_mutex_destroy (&lock->mutex);
+}
+
+static PsLockStatus
+status_from_pthread (int r)
+{
+  switch (r)
+    {
+    case 0: return PS_LOCK_ACQUIRED;
+    case EBUSY: return PS_LOCK_BUSY;
+    case EOWNERDEAD: return PS_LOCK_OWNER_DIED;
+    case ENOTRECOVERABLE: return PS_LOCK_NOT_RECOVERABLE;
+    case EDEADLK: return PS_LOCK_WOULD_DEADLOCK;
+    case EPERM: return PS_LOCK_NOT_OWNER;
+    case ETIMEDOUT: return PS_LOCK_TIMED_OUT;
+    default: return PS_LOCK_FAILED;
+    }
+}
+
+PsLockStatus
+ps_robust_lock_try (PsRobustLock *lock)
+{
+  return status_from_pthread (pthread_mutex_trylock (&lock->mutex));
+}
+
+static PsWaitStatus
+wait_for_lock_word (guint32     *word,
+                    guint32      seen,
+                    gint64       deadline,
+                    PsCanceller *canceller)
+{
+  if (G_UNLIKELY (g_atomic_int_get (&lock_word_unusable)))
+    {
+      gint64 slice_end = g_get_monotonic_time () + FALLBACK_SLICE_US;
+      PsWaitStatus status;
+
+      if (deadline >= 0 && deadline <= slice_end)
+        return futex_wait_until (word, seen, deadline, canceller);
+      status = futex_wait_until (word, seen, slice_end, canceller);
+      return status == PS_WAIT_TIMED_OUT ? PS_WAIT_WOKEN : status;
+    }
+  return futex_wait_until (word, seen, deadline, canceller);
+}
+
+PsLockStatus
+ps_robust_lock_wait (PsRobustLock *lock,
+                     gint64        deadline,
+                     PsCanceller  *canceller)
+{
+  guint32 *word = lock_word (lock);
+  gboolean slept = FALSE;
+
+  for (;;)
+    {
+      PsLockStatus status = ps_robust_lock_try (lock);
+      PsWaitStatus wait_status;
+      guint32 seen;
+
+      if (status != PS_LOCK_BUSY)
+        {
+          /* pthread_mutex_trylock() takes the word as plain TID, dropping
+           * FUTEX_WAITERS; others may still sleep on it, so put it back
+           * for our unlock to wake them, as glibc's own lock path does. */
+          if (slept && (status == PS_LOCK_ACQUIRED || status == PS_LOCK_OWNER_DIED))
+            g_atomic_int_or (word, FUTEX_WAITERS);
+          return status;
+        }
+
+      seen = (guint32) g_atomic_int_get (word);
+      if ((seen & FUTEX_TID_MASK) == 0)
+        continue;   /* released or its holder died since the try */
+      if ((seen & FUTEX_WAITERS) == 0)
+        {
+          if (!g_atomic_int_compare_and_exchange ((gint *) word, (gint) seen,
+                                                  (gint) (seen | FUTEX_WAITERS)))
+            continue;
+          seen |= FUTEX_WAITERS;
+        }
+
+      wait_status = wait_for_lock_word (word, seen, deadline, canceller);
+      slept = TRUE;
+
+      if (wait_status != PS_WAIT_WOKEN)
+        {
+          /* A release or an owner death wakes one waiter only; if that was
+           * us, hand the wake-up on so another waiter sees the free lock. */
+          if ((g_atomic_int_get (word) & FUTEX_TID_MASK) == 0)
+            futex_wake (word, 1, FALSE);
+          return wait_status == PS_WAIT_CANCELLED ? PS_LOCK_CANCELLED : PS_LOCK_TIMED_OUT;
+        }
+    }
+}
+
+PsLockStatus
+ps_robust_lock_unlock (PsRobustLock *lock)
+{
+  return status_from_pthread (pthread_mutex_unlock (&lock->mutex));
+}
+
+void
+ps_robust_lock_make_consistent (PsRobustLock *lock)
+{
+  pthread_mutex_consistent (&lock->mutex);
+}
+
+guint64
+ps_backend_thread_id (void)
+{
+  return (guint64) gettid ();
+}
+
+const char *
+ps_backend_name (void)
+{
+  return "futex";
+}

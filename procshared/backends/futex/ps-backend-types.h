@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Linux: shared futexes, and glibc's robust process-shared mutexes, whose
+ * lock word the kernel itself repairs and wakes when its holder dies. */
+
+#include <pthread.h>
+#include <glib.h>
+
+#define PS_BACKEND_ID PS_BACKEND_FUTEX
+
+struct _PsWaitWord
+{
+  guint32 value;
+};
+
+struct _PsRobustLock
+{
+  pthread_mutex_t mutex;
+};
+
+struct _PsCanceller
+{
+  guint32 fired;   /* a private futex the waiter sleeps on as well */
+};

@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <gio/gio.h>
+
+#define PROCSHARED_INSIDE
+# include "ps-version.h"
+# include "ps-version-macros.h"
+# include "ps-enums.h"
+# include "ps-error.h"
+# include "ps-names.h"
+# include "ps-shared-memory.h"
+# include "ps-semaphore.h"
+# include "ps-mutex.h"
+# include "ps-cond.h"
+#undef PROCSHARED_INSIDE

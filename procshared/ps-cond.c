@@ -1,0 +1,471 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include "ps-backend-private.h"
+#include "ps-cond.h"
+#include "ps-enums.h"
+#include "ps-error.h"
+#include "ps-mutex-private.h"
+#include "ps-shared-object-private.h"
+#include "ps-wait-private.h"
+
+/**
+ * PsCond:
+ *
+ * A condition variable shared between processes, used with a
+ * [class@Mutex].
+ *
+ * A thread holding the mutex calls [method@Cond.wait], which releases the
+ * mutex while it sleeps and takes it back before returning, whatever the
+ * outcome (signalled, timed out, cancelled). [method@Cond.signal] wakes
+ * one waiter and [method@Cond.broadcast] all of them.
+ *
+ * Wake-ups can be spurious, so always wait in a loop on a predicate:
+ *
+ * ```c
+ * ps_mutex_lock (mutex, PS_TIMEOUT_INFINITE, NULL, NULL);
+ * gint64 end_time = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+ * while (!data->ready)
+ *   if (!ps_cond_wait_until (cond, mutex, end_time, NULL, &error))
+ *     break;   // timed out, cancelled, or the previous holder died
+ * ps_mutex_unlock (mutex, NULL);
+ * ```
+ *
+ * No wake-up is ever lost: a signal sent after a waiter released the
+ * mutex reaches a waiter. A signal sent when nobody waits is not
+ * remembered. A waiter that dies leaves nothing behind that breaks later
+ * waits.
+ */
+
+typedef struct
+{
+  PsWaitWord sequence;   /* bumped by every signal and broadcast */
+  guint32    waiters;
+} CondState;
+
+G_STATIC_ASSERT (sizeof (CondState) <= PS_OBJECT_STATE_SIZE);
+G_STATIC_ASSERT (PS_COND_SIZE == PS_OBJECT_SLOT_SIZE);
+
+struct _PsCond
+{
+  GObject parent_instance;
+
+  PsObjectPlacement placement;
+
+  PsObjectStorage storage;
+  CondState *state;
+};
+
+static void ps_cond_initable_iface_init (GInitableIface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (PsCond, ps_cond, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (G_TYPE_INITABLE,
+                                                      ps_cond_initable_iface_init))
+
+static GParamSpec *properties [PS_OBJECT_N_PROPS];
+
+static gboolean
+init_state (gpointer   data,
+            gpointer   user_data,
+            GError   **error)
+{
+  CondState *state = data;
+
+  state->waiters = 0;
+  return ps_wait_word_init (&state->sequence, 0, error);
+}
+
+static gboolean
+ps_cond_initable_init (GInitable     *initable,
+                       GCancellable  *cancellable,
+                       GError       **error)
+{
+  PsCond *self = PS_COND (initable);
+
+  g_return_val_if_fail (self->state == NULL, FALSE);
+
+  if (!ps_object_storage_init_for (&self->storage, &self->placement,
+                                   PS_OBJECT_TYPE_COND, init_state, self, error))
+    return FALSE;
+
+  self->state = ps_object_storage_get_state (&self->storage);
+  return TRUE;
+}
+
+static void
+ps_cond_initable_iface_init (GInitableIface *iface)
+{
+  iface->init = ps_cond_initable_init;
+}
+
+static void
+ps_cond_finalize (GObject *object)
+{
+  PsCond *self = (PsCond *)object;
+
+  ps_object_storage_clear (&self->storage);
+  ps_object_placement_clear (&self->placement);
+
+  G_OBJECT_CLASS (ps_cond_parent_class)->finalize (object);
+}
+
+static void
+ps_cond_get_property (GObject    *object,
+                      guint       prop_id,
+                      GValue     *value,
+                      GParamSpec *pspec)
+{
+  PsCond *self = PS_COND (object);
+
+  if (!ps_object_placement_get_property (&self->placement, prop_id, value))
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+}
+
+static void
+ps_cond_set_property (GObject      *object,
+                      guint         prop_id,
+                      const GValue *value,
+                      GParamSpec   *pspec)
+{
+  PsCond *self = PS_COND (object);
+
+  if (!ps_object_placement_set_property (&self->placement, prop_id, value))
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+}
+
+static void
+ps_cond_class_init (PsCondClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->finalize = ps_cond_finalize;
+  object_class->get_property = ps_cond_get_property;
+  object_class->set_property = ps_cond_set_property;
+
+  /**
+   * PsCond:name: (getter get_name)
+   *
+   * The name of a named condition variable, or %NULL.
+   */
+  /**
+   * PsCond:open-flags:
+   *
+   * How a named condition variable is opened.
+   */
+  /**
+   * PsCond:mode:
+   *
+   * The permission bits a named condition variable is created with
+   * (default 0600).
+   */
+  /**
+   * PsCond:memory:
+   *
+   * The segment a placed condition variable lives in, or %NULL.
+   */
+  /**
+   * PsCond:offset:
+   *
+   * The offset of a placed condition variable inside #PsCond:memory.
+   */
+  ps_object_placement_install_properties (object_class, properties);
+  g_object_class_install_properties (object_class, PS_OBJECT_N_PROPS, properties);
+}
+
+static void
+ps_cond_init (PsCond *self)
+{
+  self->placement.mode = 0600;
+}
+
+/**
+ * ps_cond_new:
+ * @error: return location for a #GError
+ *
+ * Creates an anonymous condition variable, shared with the children
+ * forked after this call.
+ *
+ * Returns: (transfer full): the new condition variable, or %NULL
+ */
+PsCond *
+ps_cond_new (GError **error)
+{
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  return g_initable_new (PS_TYPE_COND, NULL, error, NULL);
+}
+
+/**
+ * ps_cond_open:
+ * @name: the name of the condition variable, such as `/my-app.ready`
+ * @flags: how to open it
+ * @error: return location for a #GError
+ *
+ * Opens the named condition variable @name, creating it if @flags asks
+ * for it. Creation is race-free.
+ *
+ * Returns: (transfer full): the condition variable, or %NULL with
+ *   %G_IO_ERROR_INVALID_ARGUMENT, %G_IO_ERROR_NOT_FOUND,
+ *   %G_IO_ERROR_EXISTS, %G_IO_ERROR_PERMISSION_DENIED,
+ *   %PS_ERROR_WRONG_TYPE, %PS_ERROR_INCOMPATIBLE or %PS_ERROR_CORRUPT
+ */
+PsCond *
+ps_cond_open (const char   *name,
+              PsOpenFlags   flags,
+              GError      **error)
+{
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!ps_name_validate (name, error))
+    return NULL;
+
+  return g_initable_new (PS_TYPE_COND, NULL, error,
+                         "name", name,
+                         "open-flags", flags,
+                         NULL);
+}
+
+static PsCond *
+new_placed (PsSharedMemory  *memory,
+            gsize            offset,
+            gboolean         attach,
+            GError         **error)
+{
+  g_autoptr(PsCond) self = NULL;
+
+  self = g_object_new (PS_TYPE_COND,
+                       "memory", memory,
+                       "offset", (guint64) offset,
+                       NULL);
+  self->placement.attach = attach;
+  if (!g_initable_init (G_INITABLE (self), NULL, error))
+    return NULL;
+  return g_steal_pointer (&self);
+}
+
+/**
+ * ps_cond_new_at:
+ * @memory: the segment to place the condition variable in
+ * @offset: where, a multiple of 8 leaving room for %PS_COND_SIZE bytes
+ * @error: return location for a #GError
+ *
+ * Initialises a new condition variable inside @memory. Other processes
+ * that share @memory use it through [ctor@Cond.attach].
+ *
+ * Returns: (transfer full): the condition variable, or %NULL with
+ *   %G_IO_ERROR_INVALID_ARGUMENT (misaligned offset) or
+ *   %PS_ERROR_OUT_OF_BOUNDS
+ */
+PsCond *
+ps_cond_new_at (PsSharedMemory  *memory,
+                gsize            offset,
+                GError         **error)
+{
+  g_return_val_if_fail (PS_IS_SHARED_MEMORY (memory), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  return new_placed (memory, offset, FALSE, error);
+}
+
+/**
+ * ps_cond_attach:
+ * @memory: the segment holding the condition variable
+ * @offset: where [ctor@Cond.new_at] placed it
+ * @error: return location for a #GError
+ *
+ * Attaches to a condition variable that [ctor@Cond.new_at] placed in
+ * @memory, in this or another process.
+ *
+ * Returns: (transfer full): the condition variable, or %NULL with
+ *   %G_IO_ERROR_INVALID_ARGUMENT, %PS_ERROR_OUT_OF_BOUNDS,
+ *   %PS_ERROR_WRONG_TYPE, %PS_ERROR_INCOMPATIBLE or %PS_ERROR_CORRUPT
+ */
+PsCond *
+ps_cond_attach (PsSharedMemory  *memory,
+                gsize            offset,
+                GError         **error)
+{
+  g_return_val_if_fail (PS_IS_SHARED_MEMORY (memory), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  return new_placed (memory, offset, TRUE, error);
+}
+
+static gboolean
+wait_until_deadline (PsCond        *self,
+                     PsMutex       *mutex,
+                     gint64         deadline,
+                     GCancellable  *cancellable,
+                     GError       **error)
+{
+  CondState *state = self->state;
+  g_autoptr(GError) relock_error = NULL;
+  PsWaitContext context;
+  PsWaitStatus status;
+  guint32 sequence;
+
+  if (!ps_wait_context_begin (&context, cancellable, error))
+    return FALSE;
+
+  /* Read under the mutex: any signal after we release it changes the
+   * sequence, and the kernel (or the word's own mutex) compares it with
+   * this value as we go to sleep, so the signal cannot be missed. */
+  sequence = (guint32) g_atomic_int_get (ps_wait_word_value (&state->sequence));
+  g_atomic_int_inc (&state->waiters);
+
+  if (!ps_mutex_release_for_wait (mutex, error))
+    {
+      g_atomic_int_dec_and_test (&state->waiters);
+      ps_wait_context_end (&context);
+      return FALSE;
+    }
+
+  status = ps_wait_word_wait (&state->sequence, sequence, deadline,
+                              ps_wait_context_get_canceller (&context));
+
+  g_atomic_int_dec_and_test (&state->waiters);
+  ps_wait_context_end (&context);
+
+  if (!ps_mutex_reacquire_after_wait (mutex, &relock_error))
+    {
+      /* Held again, but its holder died in between: that matters more
+       * than how the wait ended. */
+      g_propagate_error (error, g_steal_pointer (&relock_error));
+      return FALSE;
+    }
+
+  if (status != PS_WAIT_WOKEN)
+    {
+      ps_set_wait_error (error, status, "condition");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/**
+ * ps_cond_wait:
+ * @self: a #PsCond
+ * @mutex: the #PsMutex guarding the condition, held by the caller
+ * @timeout_us: how long to wait in microseconds: %PS_TIMEOUT_INFINITE
+ *   (-1) waits until woken, 0 fails at once
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Releases @mutex, waits for a signal, and takes @mutex back. Wake-ups
+ * can be spurious: call this in a loop that checks the predicate.
+ *
+ * Returns: %TRUE if woken; %FALSE with %PS_ERROR_NOT_OWNER if the caller
+ *   does not hold @mutex (nothing happens then), %PS_ERROR_WOULD_DEADLOCK
+ *   if it holds a recursive @mutex more than once,
+ *   %G_IO_ERROR_WOULD_BLOCK (@timeout_us was 0), %G_IO_ERROR_TIMED_OUT,
+ *   %G_IO_ERROR_CANCELLED, or %PS_ERROR_OWNER_DEAD if another holder of
+ *   @mutex died meanwhile. In every case but the first two, the caller
+ *   holds @mutex again on return.
+ */
+gboolean
+ps_cond_wait (PsCond        *self,
+              PsMutex       *mutex,
+              gint64         timeout_us,
+              GCancellable  *cancellable,
+              GError       **error)
+{
+  g_return_val_if_fail (PS_IS_COND (self), FALSE);
+  g_return_val_if_fail (PS_IS_MUTEX (mutex), FALSE);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (timeout_us == 0)
+    {
+      /* Nothing to try: a condition is only ever met by waiting. Check
+       * the ownership the caller owes us all the same. */
+      if (!ps_mutex_release_for_wait (mutex, error))
+        return FALSE;
+      if (!ps_mutex_reacquire_after_wait (mutex, error))
+        return FALSE;
+      ps_set_would_block_error (error, "condition");
+      return FALSE;
+    }
+
+  return wait_until_deadline (self, mutex, ps_deadline_from_timeout (timeout_us),
+                              cancellable, error);
+}
+
+/**
+ * ps_cond_wait_until:
+ * @self: a #PsCond
+ * @mutex: the #PsMutex guarding the condition, held by the caller
+ * @end_time: the monotonic time (as from g_get_monotonic_time()) at which
+ *   to give up
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Like [method@Cond.wait], with an absolute deadline: the right call for
+ * a predicate loop, since the deadline does not move however many times
+ * the loop goes round.
+ *
+ * Returns: %TRUE if woken; %FALSE with the errors of [method@Cond.wait],
+ *   %G_IO_ERROR_TIMED_OUT once @end_time has passed
+ */
+gboolean
+ps_cond_wait_until (PsCond        *self,
+                    PsMutex       *mutex,
+                    gint64         end_time,
+                    GCancellable  *cancellable,
+                    GError       **error)
+{
+  g_return_val_if_fail (PS_IS_COND (self), FALSE);
+  g_return_val_if_fail (PS_IS_MUTEX (mutex), FALSE);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  return wait_until_deadline (self, mutex, MAX (end_time, 0), cancellable, error);
+}
+
+/**
+ * ps_cond_signal:
+ * @self: a #PsCond
+ *
+ * Wakes one thread waiting on the condition, if any. The caller need not
+ * hold the mutex, though holding it makes the program easier to reason
+ * about.
+ */
+void
+ps_cond_signal (PsCond *self)
+{
+  g_return_if_fail (PS_IS_COND (self));
+
+  g_atomic_int_inc (ps_wait_word_value (&self->state->sequence));
+  if (g_atomic_int_get (&self->state->waiters) > 0)
+    ps_wait_word_wake (&self->state->sequence, FALSE);
+}
+
+/**
+ * ps_cond_broadcast:
+ * @self: a #PsCond
+ *
+ * Wakes every thread waiting on the condition.
+ */
+void
+ps_cond_broadcast (PsCond *self)
+{
+  g_return_if_fail (PS_IS_COND (self));
+
+  g_atomic_int_inc (ps_wait_word_value (&self->state->sequence));
+  if (g_atomic_int_get (&self->state->waiters) > 0)
+    ps_wait_word_wake (&self->state->sequence, TRUE);
+}
+
+/**
+ * ps_cond_get_name:
+ * @self: a #PsCond
+ *
+ * Gets the name of a named condition variable.
+ *
+ * Returns: (nullable): the name, or %NULL
+ */
+const char *
+ps_cond_get_name (PsCond *self)
+{
+  g_return_val_if_fail (PS_IS_COND (self), NULL);
+
+  return self->placement.name;
+}

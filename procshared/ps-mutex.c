@@ -1,0 +1,728 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <unistd.h>
+
+#include "ps-backend-private.h"
+#include "ps-enums.h"
+#include "ps-error.h"
+#include "ps-mutex-private.h"
+#include "ps-shared-object-private.h"
+#include "ps-wait-private.h"
+
+/**
+ * PsMutex:
+ *
+ * A robust mutual-exclusion lock shared between processes.
+ *
+ * Ownership is per thread: only the thread that locked the mutex may
+ * unlock it ([method@Mutex.unlock] fails with %PS_ERROR_NOT_OWNER for
+ * anyone else), and relocking a non-recursive mutex one already holds
+ * fails with %PS_ERROR_WOULD_DEADLOCK instead of hanging. A recursive
+ * mutex ([ctor@Mutex.new_recursive]) may be locked again by its holder,
+ * and is released by as many unlocks.
+ *
+ * The mutex is robust: when its holder dies, even by `SIGKILL`, the
+ * next thread to lock it (or one already waiting) gets %FALSE with
+ * %PS_ERROR_OWNER_DEAD, *and holds the lock*. It should repair the data
+ * the mutex guards, then call [method@Mutex.mark_consistent] and carry
+ * on. If it unlocks without doing so, the data is deemed beyond repair:
+ * every later lock fails with %PS_ERROR_NOT_RECOVERABLE.
+ *
+ * ```c
+ * g_autoptr(GError) error = NULL;
+ *
+ * if (!ps_mutex_lock (mutex, PS_TIMEOUT_INFINITE, NULL, &error))
+ *   {
+ *     if (!g_error_matches (error, PS_ERROR, PS_ERROR_OWNER_DEAD))
+ *       return FALSE;
+ *     repair_shared_data (data);
+ *     ps_mutex_mark_consistent (mutex, NULL);
+ *   }
+ * update_shared_data (data);
+ * ps_mutex_unlock (mutex, NULL);
+ * ```
+ *
+ * Locks take a timeout and a #GCancellable; a blocked lock is woken by
+ * cancellation, not polled.
+ */
+
+typedef enum
+{
+  CONSISTENT = 0,
+  INCONSISTENT,      /* its holder died; the new holder has not repaired it */
+  NOT_RECOVERABLE,
+} Consistency;
+
+typedef struct
+{
+  PsRobustLock lock;
+  guint32      recursive;
+  guint32      consistency;
+  guint32      owner_pid;
+  guint32      depth;          /* how many times the holder has locked it */
+  guint64      owner_thread;
+} MutexState;
+
+G_STATIC_ASSERT (sizeof (MutexState) <= PS_OBJECT_STATE_SIZE);
+G_STATIC_ASSERT (PS_MUTEX_SIZE == PS_OBJECT_SLOT_SIZE);
+
+struct _PsMutex
+{
+  GObject parent_instance;
+
+  PsObjectPlacement placement;
+  gboolean recursive;
+
+  PsObjectStorage storage;
+  MutexState *state;
+};
+
+static void ps_mutex_initable_iface_init (GInitableIface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (PsMutex, ps_mutex, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (G_TYPE_INITABLE,
+                                                      ps_mutex_initable_iface_init))
+
+enum {
+  PROP_RECURSIVE = PS_OBJECT_N_PROPS,
+  N_PROPS
+};
+
+static GParamSpec *properties [N_PROPS];
+
+static gboolean
+init_state (gpointer   data,
+            gpointer   user_data,
+            GError   **error)
+{
+  MutexState *state = data;
+  PsMutex *self = user_data;
+
+  state->recursive = self->recursive;
+  state->consistency = CONSISTENT;
+  state->owner_pid = 0;
+  state->depth = 0;
+  state->owner_thread = 0;
+  return ps_robust_lock_init (&state->lock, self->recursive, error);
+}
+
+static gboolean
+ps_mutex_initable_init (GInitable     *initable,
+                        GCancellable  *cancellable,
+                        GError       **error)
+{
+  PsMutex *self = PS_MUTEX (initable);
+  MutexState *state;
+
+  g_return_val_if_fail (self->state == NULL, FALSE);
+
+  if (!ps_object_storage_init_for (&self->storage, &self->placement,
+                                   PS_OBJECT_TYPE_MUTEX, init_state, self, error))
+    return FALSE;
+
+  state = ps_object_storage_get_state (&self->storage);
+  if (state->recursive > 1 || state->consistency > NOT_RECOVERABLE)
+    {
+      ps_object_storage_clear (&self->storage);
+      g_set_error_literal (error, PS_ERROR, PS_ERROR_CORRUPT,
+                           "The mutex's state is corrupt");
+      return FALSE;
+    }
+
+  /* An opened mutex is recursive if its creator made it so. */
+  self->recursive = state->recursive;
+  self->state = state;
+  return TRUE;
+}
+
+static void
+ps_mutex_initable_iface_init (GInitableIface *iface)
+{
+  iface->init = ps_mutex_initable_init;
+}
+
+static void
+ps_mutex_finalize (GObject *object)
+{
+  PsMutex *self = (PsMutex *)object;
+
+  ps_object_storage_clear (&self->storage);
+  ps_object_placement_clear (&self->placement);
+
+  G_OBJECT_CLASS (ps_mutex_parent_class)->finalize (object);
+}
+
+static void
+ps_mutex_get_property (GObject    *object,
+                       guint       prop_id,
+                       GValue     *value,
+                       GParamSpec *pspec)
+{
+  PsMutex *self = PS_MUTEX (object);
+
+  if (ps_object_placement_get_property (&self->placement, prop_id, value))
+    return;
+
+  switch (prop_id)
+    {
+    case PROP_RECURSIVE:
+      g_value_set_boolean (value, self->recursive);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+ps_mutex_set_property (GObject      *object,
+                       guint         prop_id,
+                       const GValue *value,
+                       GParamSpec   *pspec)
+{
+  PsMutex *self = PS_MUTEX (object);
+
+  if (ps_object_placement_set_property (&self->placement, prop_id, value))
+    return;
+
+  switch (prop_id)
+    {
+    case PROP_RECURSIVE:
+      self->recursive = g_value_get_boolean (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+ps_mutex_class_init (PsMutexClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->finalize = ps_mutex_finalize;
+  object_class->get_property = ps_mutex_get_property;
+  object_class->set_property = ps_mutex_set_property;
+
+  /**
+   * PsMutex:name: (getter get_name)
+   *
+   * The name of a named mutex, or %NULL.
+   */
+  /**
+   * PsMutex:open-flags:
+   *
+   * How a named mutex is opened.
+   */
+  /**
+   * PsMutex:mode:
+   *
+   * The permission bits a named mutex is created with (default 0600).
+   */
+  /**
+   * PsMutex:memory:
+   *
+   * The segment a placed mutex lives in, or %NULL.
+   */
+  /**
+   * PsMutex:offset:
+   *
+   * The offset of a placed mutex inside #PsMutex:memory.
+   */
+  ps_object_placement_install_properties (object_class, properties);
+
+  /**
+   * PsMutex:recursive: (getter is_recursive)
+   *
+   * Whether the holder may lock the mutex again. Set when creating; an
+   * opened or attached mutex reports what its creator chose.
+   */
+  properties [PROP_RECURSIVE] =
+    g_param_spec_boolean ("recursive", NULL, NULL,
+                          FALSE,
+                          (G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY |
+                           G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+}
+
+static void
+ps_mutex_init (PsMutex *self)
+{
+  self->placement.mode = 0600;
+}
+
+/**
+ * ps_mutex_new:
+ * @error: return location for a #GError
+ *
+ * Creates an anonymous, non-recursive mutex, shared with the children
+ * forked after this call.
+ *
+ * Returns: (transfer full): the new mutex, or %NULL
+ */
+PsMutex *
+ps_mutex_new (GError **error)
+{
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  return g_initable_new (PS_TYPE_MUTEX, NULL, error, NULL);
+}
+
+/**
+ * ps_mutex_new_recursive:
+ * @error: return location for a #GError
+ *
+ * Creates an anonymous recursive mutex (a monitor): its holder may lock
+ * it again, and must unlock it as many times.
+ *
+ * Returns: (transfer full): the new mutex, or %NULL
+ */
+PsMutex *
+ps_mutex_new_recursive (GError **error)
+{
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  return g_initable_new (PS_TYPE_MUTEX, NULL, error, "recursive", TRUE, NULL);
+}
+
+/**
+ * ps_mutex_open:
+ * @name: the name of the mutex, such as `/my-app.lock`
+ * @flags: how to open it
+ * @error: return location for a #GError
+ *
+ * Opens the named mutex @name, creating it (non-recursive) if @flags asks
+ * for it; to create a named recursive mutex, use g_initable_new() with
+ * the #PsMutex:recursive property. Creation is race-free.
+ *
+ * Returns: (transfer full): the mutex, or %NULL with
+ *   %G_IO_ERROR_INVALID_ARGUMENT, %G_IO_ERROR_NOT_FOUND,
+ *   %G_IO_ERROR_EXISTS, %G_IO_ERROR_PERMISSION_DENIED,
+ *   %PS_ERROR_WRONG_TYPE, %PS_ERROR_INCOMPATIBLE or %PS_ERROR_CORRUPT
+ */
+PsMutex *
+ps_mutex_open (const char   *name,
+               PsOpenFlags   flags,
+               GError      **error)
+{
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!ps_name_validate (name, error))
+    return NULL;
+
+  return g_initable_new (PS_TYPE_MUTEX, NULL, error,
+                         "name", name,
+                         "open-flags", flags,
+                         NULL);
+}
+
+static PsMutex *
+new_placed (PsSharedMemory  *memory,
+            gsize            offset,
+            gboolean         attach,
+            GError         **error)
+{
+  g_autoptr(PsMutex) self = NULL;
+
+  self = g_object_new (PS_TYPE_MUTEX,
+                       "memory", memory,
+                       "offset", (guint64) offset,
+                       NULL);
+  self->placement.attach = attach;
+  if (!g_initable_init (G_INITABLE (self), NULL, error))
+    return NULL;
+  return g_steal_pointer (&self);
+}
+
+/**
+ * ps_mutex_new_at:
+ * @memory: the segment to place the mutex in
+ * @offset: where, a multiple of 8 leaving room for %PS_MUTEX_SIZE bytes
+ * @error: return location for a #GError
+ *
+ * Initialises a new non-recursive mutex inside @memory, next to the data
+ * it guards. Other processes that share @memory use it through
+ * [ctor@Mutex.attach].
+ *
+ * Returns: (transfer full): the mutex, or %NULL with
+ *   %G_IO_ERROR_INVALID_ARGUMENT (misaligned offset) or
+ *   %PS_ERROR_OUT_OF_BOUNDS
+ */
+PsMutex *
+ps_mutex_new_at (PsSharedMemory  *memory,
+                 gsize            offset,
+                 GError         **error)
+{
+  g_return_val_if_fail (PS_IS_SHARED_MEMORY (memory), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  return new_placed (memory, offset, FALSE, error);
+}
+
+/**
+ * ps_mutex_attach:
+ * @memory: the segment holding the mutex
+ * @offset: where [ctor@Mutex.new_at] placed it
+ * @error: return location for a #GError
+ *
+ * Attaches to a mutex that [ctor@Mutex.new_at] placed in @memory, in this
+ * or another process.
+ *
+ * Returns: (transfer full): the mutex, or %NULL with
+ *   %G_IO_ERROR_INVALID_ARGUMENT, %PS_ERROR_OUT_OF_BOUNDS,
+ *   %PS_ERROR_WRONG_TYPE, %PS_ERROR_INCOMPATIBLE or %PS_ERROR_CORRUPT
+ */
+PsMutex *
+ps_mutex_attach (PsSharedMemory  *memory,
+                 gsize            offset,
+                 GError         **error)
+{
+  g_return_val_if_fail (PS_IS_SHARED_MEMORY (memory), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  return new_placed (memory, offset, TRUE, error);
+}
+
+static gboolean
+is_held_by_self (MutexState *state)
+{
+  /* Only the holder writes these, so they can only match us if we wrote
+   * them; the backend has the final word when unlocking. */
+  return (guint32) g_atomic_int_get (&state->owner_pid) == (guint32) getpid () &&
+         state->owner_thread == ps_backend_thread_id ();
+}
+
+static gboolean
+finish_lock (PsMutex       *self,
+             PsLockStatus   status,
+             GError       **error)
+{
+  MutexState *state = self->state;
+
+  switch (status)
+    {
+    case PS_LOCK_ACQUIRED:
+      if (state->depth > 0 && is_held_by_self (state))
+        {
+          state->depth++;   /* a recursive relock */
+          return TRUE;
+        }
+      if (g_atomic_int_get (&state->consistency) == NOT_RECOVERABLE)
+        {
+          ps_robust_lock_unlock (&state->lock);
+          g_set_error_literal (error, PS_ERROR, PS_ERROR_NOT_RECOVERABLE,
+                               "The mutex is not recoverable: a holder died and it "
+                               "was unlocked without being marked consistent");
+          return FALSE;
+        }
+      state->owner_thread = ps_backend_thread_id ();
+      state->depth = 1;
+      g_atomic_int_set (&state->owner_pid, getpid ());
+      return TRUE;
+
+    case PS_LOCK_OWNER_DIED:
+      state->owner_thread = ps_backend_thread_id ();
+      state->depth = 1;
+      g_atomic_int_set (&state->consistency, INCONSISTENT);
+      g_atomic_int_set (&state->owner_pid, getpid ());
+      g_set_error_literal (error, PS_ERROR, PS_ERROR_OWNER_DEAD,
+                           "The previous holder of the mutex died holding it; the lock "
+                           "is now held: repair the data, then mark it consistent");
+      return FALSE;
+
+    case PS_LOCK_NOT_RECOVERABLE:
+      g_set_error_literal (error, PS_ERROR, PS_ERROR_NOT_RECOVERABLE,
+                           "The mutex is not recoverable: a holder died and it "
+                           "was unlocked without being marked consistent");
+      return FALSE;
+
+    case PS_LOCK_WOULD_DEADLOCK:
+      g_set_error_literal (error, PS_ERROR, PS_ERROR_WOULD_DEADLOCK,
+                           "The calling thread already holds this non-recursive mutex");
+      return FALSE;
+
+    case PS_LOCK_TIMED_OUT:
+      ps_set_wait_error (error, PS_WAIT_TIMED_OUT, "mutex");
+      return FALSE;
+
+    case PS_LOCK_CANCELLED:
+      ps_set_wait_error (error, PS_WAIT_CANCELLED, "mutex");
+      return FALSE;
+
+    case PS_LOCK_BUSY:
+      ps_set_would_block_error (error, "mutex");
+      return FALSE;
+
+    case PS_LOCK_NOT_OWNER:
+    case PS_LOCK_FAILED:
+    default:
+      g_set_error_literal (error, PS_ERROR, PS_ERROR_FAILED,
+                           "The mutex could not be locked (recursion too deep?)");
+      return FALSE;
+    }
+}
+
+static PsLockStatus
+lock_blocking (MutexState    *state,
+               gint64         deadline,
+               PsWaitContext *context)
+{
+  PsLockStatus status;
+
+  if (g_atomic_int_get (&state->consistency) == NOT_RECOVERABLE)
+    return PS_LOCK_NOT_RECOVERABLE;
+
+  status = ps_robust_lock_try (&state->lock);
+  if (status == PS_LOCK_BUSY && deadline != 0)
+    status = ps_robust_lock_wait (&state->lock, deadline,
+                                  context ? ps_wait_context_get_canceller (context) : NULL);
+  return status;
+}
+
+/**
+ * ps_mutex_lock:
+ * @self: a #PsMutex
+ * @timeout_us: how long to wait in microseconds: %PS_TIMEOUT_INFINITE
+ *   (-1) waits as long as it takes, 0 does not wait
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Locks the mutex, waiting while another thread holds it. The wait is
+ * woken by an unlock, by the death of the holder, by the timeout (on the
+ * monotonic clock) or by cancelling @cancellable from another thread.
+ *
+ * Returns: %TRUE if the calling thread now holds the mutex. %FALSE with
+ *   %PS_ERROR_OWNER_DEAD means it holds it too, but the previous holder
+ *   died: repair the data and call [method@Mutex.mark_consistent]. Any
+ *   other error means it does not hold it: %PS_ERROR_NOT_RECOVERABLE,
+ *   %PS_ERROR_WOULD_DEADLOCK, %G_IO_ERROR_WOULD_BLOCK (@timeout_us was 0),
+ *   %G_IO_ERROR_TIMED_OUT or %G_IO_ERROR_CANCELLED.
+ */
+gboolean
+ps_mutex_lock (PsMutex       *self,
+               gint64         timeout_us,
+               GCancellable  *cancellable,
+               GError       **error)
+{
+  PsWaitContext context;
+  PsLockStatus status;
+
+  g_return_val_if_fail (PS_IS_MUTEX (self), FALSE);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (cancellable != NULL && g_cancellable_set_error_if_cancelled (cancellable, error))
+    return FALSE;
+
+  /* The uncontended path: one atomic operation, no cancellable setup. */
+  if (g_atomic_int_get (&self->state->consistency) != NOT_RECOVERABLE)
+    {
+      status = ps_robust_lock_try (&self->state->lock);
+      if (status != PS_LOCK_BUSY || timeout_us == 0)
+        return finish_lock (self, status, error);
+    }
+
+  if (!ps_wait_context_begin (&context, cancellable, error))
+    return FALSE;
+  status = lock_blocking (self->state, ps_deadline_from_timeout (timeout_us), &context);
+  ps_wait_context_end (&context);
+
+  return finish_lock (self, status, error);
+}
+
+/**
+ * ps_mutex_try_lock:
+ * @self: a #PsMutex
+ * @error: return location for a #GError
+ *
+ * Locks the mutex if no other thread holds it, without waiting.
+ *
+ * Returns: %TRUE if the calling thread now holds the mutex; %FALSE
+ *   without an error if another thread holds it; %FALSE with
+ *   %PS_ERROR_OWNER_DEAD (and holding it), %PS_ERROR_NOT_RECOVERABLE or
+ *   %PS_ERROR_WOULD_DEADLOCK as for [method@Mutex.lock]
+ */
+gboolean
+ps_mutex_try_lock (PsMutex  *self,
+                   GError  **error)
+{
+  PsLockStatus status;
+
+  g_return_val_if_fail (PS_IS_MUTEX (self), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  status = lock_blocking (self->state, 0, NULL);
+  if (status == PS_LOCK_BUSY)
+    return FALSE;
+  return finish_lock (self, status, error);
+}
+
+static gboolean
+unlock_internal (PsMutex   *self,
+                 gboolean   allow_recursion,
+                 GError   **error)
+{
+  MutexState *state = self->state;
+  PsLockStatus status;
+
+  if (!is_held_by_self (state))
+    {
+      g_set_error_literal (error, PS_ERROR, PS_ERROR_NOT_OWNER,
+                           "The calling thread does not hold the mutex");
+      return FALSE;
+    }
+
+  if (state->depth > 1)
+    {
+      if (!allow_recursion)
+        {
+          g_set_error (error, PS_ERROR, PS_ERROR_WOULD_DEADLOCK,
+                       "The mutex is locked %u times; a condition wait would keep it held",
+                       state->depth);
+          return FALSE;
+        }
+      state->depth--;
+      ps_robust_lock_unlock (&state->lock);
+      return TRUE;
+    }
+
+  /* Unlocking unrepaired data condemns it. */
+  if (g_atomic_int_get (&state->consistency) == INCONSISTENT)
+    g_atomic_int_set (&state->consistency, NOT_RECOVERABLE);
+
+  state->depth = 0;
+  state->owner_thread = 0;
+  g_atomic_int_set (&state->owner_pid, 0);
+
+  status = ps_robust_lock_unlock (&state->lock);
+  if (status != PS_LOCK_ACQUIRED)
+    {
+      g_set_error_literal (error, PS_ERROR, PS_ERROR_NOT_OWNER,
+                           "The calling thread does not hold the mutex");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/**
+ * ps_mutex_unlock:
+ * @self: a #PsMutex
+ * @error: return location for a #GError
+ *
+ * Unlocks the mutex, which the calling thread must hold. Unlocking a
+ * mutex that was reported %PS_ERROR_OWNER_DEAD without first calling
+ * [method@Mutex.mark_consistent] makes it permanently unusable.
+ *
+ * Returns: %TRUE on success; %FALSE with %PS_ERROR_NOT_OWNER if the
+ *   calling thread does not hold it
+ */
+gboolean
+ps_mutex_unlock (PsMutex  *self,
+                 GError  **error)
+{
+  g_return_val_if_fail (PS_IS_MUTEX (self), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  return unlock_internal (self, TRUE, error);
+}
+
+/**
+ * ps_mutex_mark_consistent:
+ * @self: a #PsMutex
+ * @error: return location for a #GError
+ *
+ * Declares the data guarded by the mutex repaired after
+ * %PS_ERROR_OWNER_DEAD, so that the mutex goes on working normally. The
+ * calling thread must hold the mutex. On a mutex that is already
+ * consistent this does nothing.
+ *
+ * Returns: %TRUE on success; %FALSE with %PS_ERROR_NOT_OWNER
+ */
+gboolean
+ps_mutex_mark_consistent (PsMutex  *self,
+                          GError  **error)
+{
+  MutexState *state;
+
+  g_return_val_if_fail (PS_IS_MUTEX (self), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  state = self->state;
+  if (!is_held_by_self (state))
+    {
+      g_set_error_literal (error, PS_ERROR, PS_ERROR_NOT_OWNER,
+                           "The calling thread does not hold the mutex");
+      return FALSE;
+    }
+  if (g_atomic_int_get (&state->consistency) == INCONSISTENT)
+    {
+      ps_robust_lock_make_consistent (&state->lock);
+      g_atomic_int_set (&state->consistency, CONSISTENT);
+    }
+  return TRUE;
+}
+
+/**
+ * ps_mutex_is_recursive:
+ * @self: a #PsMutex
+ *
+ * Whether the holder may lock the mutex again.
+ *
+ * Returns: %TRUE for a recursive mutex
+ */
+gboolean
+ps_mutex_is_recursive (PsMutex *self)
+{
+  g_return_val_if_fail (PS_IS_MUTEX (self), FALSE);
+
+  return self->recursive;
+}
+
+/**
+ * ps_mutex_get_owner_pid:
+ * @self: a #PsMutex
+ *
+ * Gets the process id of the holder: a snapshot, for diagnostics. After a
+ * holder died, this is its pid until the mutex is locked again.
+ *
+ * Returns: the pid of the holder, or 0 when unlocked
+ */
+GPid
+ps_mutex_get_owner_pid (PsMutex *self)
+{
+  g_return_val_if_fail (PS_IS_MUTEX (self), 0);
+
+  return (GPid) g_atomic_int_get (&self->state->owner_pid);
+}
+
+/**
+ * ps_mutex_get_name:
+ * @self: a #PsMutex
+ *
+ * Gets the name of a named mutex.
+ *
+ * Returns: (nullable): the name, or %NULL
+ */
+const char *
+ps_mutex_get_name (PsMutex *self)
+{
+  g_return_val_if_fail (PS_IS_MUTEX (self), NULL);
+
+  return self->placement.name;
+}
+
+gboolean
+ps_mutex_release_for_wait (PsMutex  *self,
+                           GError  **error)
+{
+  return unlock_internal (self, FALSE, error);
+}
+
+gboolean
+ps_mutex_reacquire_after_wait (PsMutex  *self,
+                               GError  **error)
+{
+  /* No timeout and no cancellable: whatever ended the wait, the caller
+   * must hold the mutex again when it returns. */
+  return finish_lock (self, lock_blocking (self->state, -1, NULL), error);
+}

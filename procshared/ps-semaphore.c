@@ -1,0 +1,778 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include "ps-enums.h"
+#include "ps-error.h"
+#include "ps-semaphore.h"
+#include "ps-shared-object-private.h"
+#include "ps-wait-private.h"
+
+/**
+ * PsSemaphore:
+ *
+ * A counting semaphore shared between processes.
+ *
+ * A semaphore holds a count. [method@Semaphore.acquire] takes one unit,
+ * waiting while the count is 0; [method@Semaphore.release] gives one
+ * back and wakes a waiter. A bounded semaphore
+ * ([ctor@Semaphore.new_bounded]) refuses a release that would take it
+ * past its maximum with %PS_ERROR_OVERFLOW, leaving the count unchanged.
+ *
+ * Waits take a timeout and a #GCancellable; a wait that times out or is
+ * cancelled never takes a unit, so the count is conserved under any mix
+ * of acquires, releases, timeouts and cancellations.
+ * [method@Semaphore.acquire_async] waits without blocking a main loop.
+ *
+ * Like every procshared object, a semaphore is anonymous (shared over
+ * fork()), named ([ctor@Semaphore.open]) or placed inside a
+ * [class@SharedMemory] ([ctor@Semaphore.new_at], [ctor@Semaphore.attach]).
+ */
+
+typedef struct
+{
+  PsWaitWord count;
+  guint32    max_value;
+  guint32    waiters;   /* threads inside acquire(): a release wakes one */
+} SemaphoreState;
+
+G_STATIC_ASSERT (sizeof (SemaphoreState) <= PS_OBJECT_STATE_SIZE);
+G_STATIC_ASSERT (PS_SEMAPHORE_SIZE == PS_OBJECT_SLOT_SIZE);
+
+struct _PsSemaphore
+{
+  GObject parent_instance;
+
+  PsObjectPlacement placement;
+  guint initial_value;
+  guint max_value;
+
+  PsObjectStorage storage;
+  SemaphoreState *state;
+};
+
+static void ps_semaphore_initable_iface_init (GInitableIface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (PsSemaphore, ps_semaphore, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (G_TYPE_INITABLE,
+                                                      ps_semaphore_initable_iface_init))
+
+enum {
+  PROP_INITIAL_VALUE = PS_OBJECT_N_PROPS,
+  PROP_MAX_VALUE,
+  N_PROPS
+};
+
+static GParamSpec *properties [N_PROPS];
+
+static GThreadPool *async_waiters;
+
+static gboolean
+init_state (gpointer   data,
+            gpointer   user_data,
+            GError   **error)
+{
+  SemaphoreState *state = data;
+  PsSemaphore *self = user_data;
+
+  state->max_value = self->max_value;
+  state->waiters = 0;
+  return ps_wait_word_init (&state->count, self->initial_value, error);
+}
+
+static gboolean
+ps_semaphore_initable_init (GInitable     *initable,
+                            GCancellable  *cancellable,
+                            GError       **error)
+{
+  PsSemaphore *self = PS_SEMAPHORE (initable);
+  SemaphoreState *state;
+
+  g_return_val_if_fail (self->state == NULL, FALSE);
+
+  if (self->max_value == 0 || self->max_value > G_MAXINT32)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "The maximum value %u is not between 1 and %d",
+                   self->max_value, G_MAXINT32);
+      return FALSE;
+    }
+  if (self->initial_value > self->max_value)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "The initial value %u is larger than the maximum value %u",
+                   self->initial_value, self->max_value);
+      return FALSE;
+    }
+
+  if (!ps_object_storage_init_for (&self->storage, &self->placement,
+                                   PS_OBJECT_TYPE_SEMAPHORE, init_state, self, error))
+    return FALSE;
+
+  state = ps_object_storage_get_state (&self->storage);
+
+  /* An opened semaphore has the bound its creator gave it; refuse one
+   * whose state no valid semaphore could have. */
+  if (state->max_value == 0 || state->max_value > G_MAXINT32 ||
+      (guint32) g_atomic_int_get (ps_wait_word_value (&state->count)) > state->max_value)
+    {
+      ps_object_storage_clear (&self->storage);
+      g_set_error_literal (error, PS_ERROR, PS_ERROR_CORRUPT,
+                           "The semaphore's state is corrupt (its count exceeds its maximum)");
+      return FALSE;
+    }
+
+  self->max_value = state->max_value;
+  self->state = state;
+  return TRUE;
+}
+
+static void
+ps_semaphore_initable_iface_init (GInitableIface *iface)
+{
+  iface->init = ps_semaphore_initable_init;
+}
+
+static void
+ps_semaphore_finalize (GObject *object)
+{
+  PsSemaphore *self = (PsSemaphore *)object;
+
+  ps_object_storage_clear (&self->storage);
+  ps_object_placement_clear (&self->placement);
+
+  G_OBJECT_CLASS (ps_semaphore_parent_class)->finalize (object);
+}
+
+static void
+ps_semaphore_get_property (GObject    *object,
+                           guint       prop_id,
+                           GValue     *value,
+                           GParamSpec *pspec)
+{
+  PsSemaphore *self = PS_SEMAPHORE (object);
+
+  if (ps_object_placement_get_property (&self->placement, prop_id, value))
+    return;
+
+  switch (prop_id)
+    {
+    case PROP_INITIAL_VALUE:
+      g_value_set_uint (value, self->initial_value);
+      break;
+    case PROP_MAX_VALUE:
+      g_value_set_uint (value, self->max_value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+ps_semaphore_set_property (GObject      *object,
+                           guint         prop_id,
+                           const GValue *value,
+                           GParamSpec   *pspec)
+{
+  PsSemaphore *self = PS_SEMAPHORE (object);
+
+  if (ps_object_placement_set_property (&self->placement, prop_id, value))
+    return;
+
+  switch (prop_id)
+    {
+    case PROP_INITIAL_VALUE:
+      self->initial_value = g_value_get_uint (value);
+      break;
+    case PROP_MAX_VALUE:
+      self->max_value = g_value_get_uint (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+ps_semaphore_class_init (PsSemaphoreClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->finalize = ps_semaphore_finalize;
+  object_class->get_property = ps_semaphore_get_property;
+  object_class->set_property = ps_semaphore_set_property;
+
+  /**
+   * PsSemaphore:name: (getter get_name)
+   *
+   * The name of a named semaphore, or %NULL.
+   */
+  /**
+   * PsSemaphore:open-flags:
+   *
+   * How a named semaphore is opened.
+   */
+  /**
+   * PsSemaphore:mode:
+   *
+   * The permission bits a named semaphore is created with (default 0600).
+   */
+  /**
+   * PsSemaphore:memory:
+   *
+   * The segment a placed semaphore lives in, or %NULL.
+   */
+  /**
+   * PsSemaphore:offset:
+   *
+   * The offset of a placed semaphore inside #PsSemaphore:memory.
+   */
+  ps_object_placement_install_properties (object_class, properties);
+
+  /**
+   * PsSemaphore:initial-value:
+   *
+   * The count a new semaphore starts with (ignored when opening an
+   * existing one).
+   */
+  properties [PROP_INITIAL_VALUE] =
+    g_param_spec_uint ("initial-value", NULL, NULL,
+                       0, G_MAXINT32, 0,
+                       (G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY |
+                        G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+
+  /**
+   * PsSemaphore:max-value: (getter get_max_value)
+   *
+   * The largest count the semaphore may reach; %G_MAXINT32 when unbounded.
+   */
+  properties [PROP_MAX_VALUE] =
+    g_param_spec_uint ("max-value", NULL, NULL,
+                       1, G_MAXINT32, G_MAXINT32,
+                       (G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY |
+                        G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+}
+
+static void
+ps_semaphore_init (PsSemaphore *self)
+{
+  self->placement.mode = 0600;
+  self->max_value = G_MAXINT32;
+}
+
+/**
+ * ps_semaphore_new:
+ * @value: the initial count, at most %G_MAXINT32
+ * @error: return location for a #GError
+ *
+ * Creates an anonymous semaphore, shared with the children forked after
+ * this call.
+ *
+ * Returns: (transfer full): the new semaphore, or %NULL with
+ *   %G_IO_ERROR_INVALID_ARGUMENT
+ */
+PsSemaphore *
+ps_semaphore_new (guint    value,
+                  GError **error)
+{
+  return ps_semaphore_new_bounded (value, G_MAXINT32, error);
+}
+
+/**
+ * ps_semaphore_new_bounded:
+ * @value: the initial count
+ * @max_value: the largest count allowed, from 1 to %G_MAXINT32
+ * @error: return location for a #GError
+ *
+ * Creates an anonymous semaphore whose count can never exceed its
+ * maximum: a release past it fails with %PS_ERROR_OVERFLOW, atomically
+ * leaving the count unchanged. With a maximum of 1 this is a binary
+ * semaphore.
+ *
+ * Returns: (transfer full): the new semaphore, or %NULL with
+ *   %G_IO_ERROR_INVALID_ARGUMENT if @value > @max_value or @max_value is
+ *   out of range
+ */
+PsSemaphore *
+ps_semaphore_new_bounded (guint    value,
+                          guint    max_value,
+                          GError **error)
+{
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (value > G_MAXINT32 || max_value == 0 || max_value > G_MAXINT32)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "Semaphore values must lie between 0 and %d, with a maximum of at least 1",
+                   G_MAXINT32);
+      return NULL;
+    }
+
+  return g_initable_new (PS_TYPE_SEMAPHORE, NULL, error,
+                         "initial-value", value,
+                         "max-value", max_value,
+                         NULL);
+}
+
+/**
+ * ps_semaphore_open:
+ * @name: the name of the semaphore, such as `/my-app.slots`
+ * @flags: how to open it
+ * @value: the initial count if it is created
+ * @error: return location for a #GError
+ *
+ * Opens the named semaphore @name, creating it (unbounded, with count
+ * @value) if @flags asks for it. Creation is race-free: of many
+ * processes creating the same name at once, one creates it and the
+ * others open it, and none sees it half-initialised.
+ *
+ * Returns: (transfer full): the semaphore, or %NULL with
+ *   %G_IO_ERROR_INVALID_ARGUMENT, %G_IO_ERROR_NOT_FOUND,
+ *   %G_IO_ERROR_EXISTS, %G_IO_ERROR_PERMISSION_DENIED,
+ *   %PS_ERROR_WRONG_TYPE, %PS_ERROR_INCOMPATIBLE or %PS_ERROR_CORRUPT
+ */
+PsSemaphore *
+ps_semaphore_open (const char   *name,
+                   PsOpenFlags   flags,
+                   guint         value,
+                   GError      **error)
+{
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!ps_name_validate (name, error))
+    return NULL;
+  if (value > G_MAXINT32)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "The initial value %u is larger than %d", value, G_MAXINT32);
+      return NULL;
+    }
+
+  return g_initable_new (PS_TYPE_SEMAPHORE, NULL, error,
+                         "name", name,
+                         "open-flags", flags,
+                         "initial-value", value,
+                         NULL);
+}
+
+static PsSemaphore *
+new_placed (PsSharedMemory  *memory,
+            gsize            offset,
+            gboolean         attach,
+            guint            value,
+            GError         **error)
+{
+  g_autoptr(PsSemaphore) self = NULL;
+
+  self = g_object_new (PS_TYPE_SEMAPHORE,
+                       "memory", memory,
+                       "offset", (guint64) offset,
+                       "initial-value", value,
+                       NULL);
+  self->placement.attach = attach;
+  if (!g_initable_init (G_INITABLE (self), NULL, error))
+    return NULL;
+  return g_steal_pointer (&self);
+}
+
+/**
+ * ps_semaphore_new_at:
+ * @memory: the segment to place the semaphore in
+ * @offset: where, a multiple of 8 leaving room for %PS_SEMAPHORE_SIZE bytes
+ * @value: the initial count
+ * @error: return location for a #GError
+ *
+ * Initialises a new unbounded semaphore inside @memory, next to the data
+ * it guards. Other processes that share @memory use it through
+ * [ctor@Semaphore.attach].
+ *
+ * Returns: (transfer full): the semaphore, or %NULL with
+ *   %G_IO_ERROR_INVALID_ARGUMENT (misaligned offset or bad value) or
+ *   %PS_ERROR_OUT_OF_BOUNDS
+ */
+PsSemaphore *
+ps_semaphore_new_at (PsSharedMemory  *memory,
+                     gsize            offset,
+                     guint            value,
+                     GError         **error)
+{
+  g_return_val_if_fail (PS_IS_SHARED_MEMORY (memory), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (value > G_MAXINT32)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "The initial value %u is larger than %d", value, G_MAXINT32);
+      return NULL;
+    }
+  return new_placed (memory, offset, FALSE, value, error);
+}
+
+/**
+ * ps_semaphore_attach:
+ * @memory: the segment holding the semaphore
+ * @offset: where [ctor@Semaphore.new_at] placed it
+ * @error: return location for a #GError
+ *
+ * Attaches to a semaphore that [ctor@Semaphore.new_at] placed in @memory,
+ * in this or another process.
+ *
+ * Returns: (transfer full): the semaphore, or %NULL with
+ *   %G_IO_ERROR_INVALID_ARGUMENT, %PS_ERROR_OUT_OF_BOUNDS,
+ *   %PS_ERROR_WRONG_TYPE, %PS_ERROR_INCOMPATIBLE or %PS_ERROR_CORRUPT
+ */
+PsSemaphore *
+ps_semaphore_attach (PsSharedMemory  *memory,
+                     gsize            offset,
+                     GError         **error)
+{
+  g_return_val_if_fail (PS_IS_SHARED_MEMORY (memory), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  return new_placed (memory, offset, TRUE, 0, error);
+}
+
+static gboolean
+take_unit (SemaphoreState *state)
+{
+  guint32 *count = ps_wait_word_value (&state->count);
+  gint value = g_atomic_int_get (count);
+
+  while (value > 0)
+    {
+      if (g_atomic_int_compare_and_exchange_full (count, value, value - 1, &value))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/**
+ * ps_semaphore_try_acquire:
+ * @self: a #PsSemaphore
+ *
+ * Takes one unit if the count is above 0, without waiting.
+ *
+ * Returns: %TRUE if a unit was taken
+ */
+gboolean
+ps_semaphore_try_acquire (PsSemaphore *self)
+{
+  g_return_val_if_fail (PS_IS_SEMAPHORE (self), FALSE);
+
+  return take_unit (self->state);
+}
+
+/**
+ * ps_semaphore_acquire:
+ * @self: a #PsSemaphore
+ * @timeout_us: how long to wait in microseconds: %PS_TIMEOUT_INFINITE
+ *   (-1) waits as long as it takes, 0 does not wait
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Takes one unit, waiting while the count is 0. The wait is woken by a
+ * release, by the timeout (on the monotonic clock) or by cancelling
+ * @cancellable from another thread.
+ *
+ * Returns: %TRUE if a unit was taken; %FALSE with
+ *   %G_IO_ERROR_WOULD_BLOCK (@timeout_us was 0), %G_IO_ERROR_TIMED_OUT or
+ *   %G_IO_ERROR_CANCELLED, having taken nothing
+ */
+gboolean
+ps_semaphore_acquire (PsSemaphore   *self,
+                      gint64         timeout_us,
+                      GCancellable  *cancellable,
+                      GError       **error)
+{
+  SemaphoreState *state;
+  PsWaitContext context;
+  PsWaitStatus status = PS_WAIT_WOKEN;
+  gint64 deadline;
+
+  g_return_val_if_fail (PS_IS_SEMAPHORE (self), FALSE);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  state = self->state;
+
+  if (cancellable != NULL && g_cancellable_set_error_if_cancelled (cancellable, error))
+    return FALSE;
+  if (take_unit (state))
+    return TRUE;
+  if (timeout_us == 0)
+    {
+      ps_set_would_block_error (error, "semaphore");
+      return FALSE;
+    }
+
+  deadline = ps_deadline_from_timeout (timeout_us);
+  if (!ps_wait_context_begin (&context, cancellable, error))
+    return FALSE;
+
+  g_atomic_int_inc (&state->waiters);
+  for (;;)
+    {
+      if (take_unit (state))
+        {
+          status = PS_WAIT_WOKEN;
+          break;
+        }
+      status = ps_wait_word_wait (&state->count, 0, deadline,
+                                  ps_wait_context_get_canceller (&context));
+      if (status == PS_WAIT_TIMED_OUT && take_unit (state))
+        status = PS_WAIT_WOKEN;
+      if (status != PS_WAIT_WOKEN)
+        break;
+    }
+  g_atomic_int_dec_and_test (&state->waiters);
+
+  /* A release wakes one waiter; if it woke us as we gave up, the unit is
+   * still there, so pass the wake-up on. */
+  if (status != PS_WAIT_WOKEN &&
+      g_atomic_int_get (ps_wait_word_value (&state->count)) > 0 &&
+      g_atomic_int_get (&state->waiters) > 0)
+    ps_wait_word_wake (&state->count, FALSE);
+
+  ps_wait_context_end (&context);
+
+  if (status != PS_WAIT_WOKEN)
+    {
+      ps_set_wait_error (error, status, "semaphore");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/**
+ * ps_semaphore_release:
+ * @self: a #PsSemaphore
+ * @error: return location for a #GError
+ *
+ * Gives back one unit and wakes a waiter, if any.
+ *
+ * Returns: %TRUE on success; %FALSE with %PS_ERROR_OVERFLOW if the count
+ *   is already at its maximum, in which case it is left unchanged
+ */
+gboolean
+ps_semaphore_release (PsSemaphore  *self,
+                      GError      **error)
+{
+  SemaphoreState *state;
+  guint32 *count;
+  guint32 max_value;
+  gint value;
+
+  g_return_val_if_fail (PS_IS_SEMAPHORE (self), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  state = self->state;
+  count = ps_wait_word_value (&state->count);
+  max_value = self->max_value;   /* ours, never re-read from shared memory */
+
+  value = g_atomic_int_get (count);
+  do
+    {
+      if (value < 0 || (guint32) value >= max_value)
+        {
+          g_set_error (error, PS_ERROR, PS_ERROR_OVERFLOW,
+                       "Releasing would take the semaphore past its maximum value %u",
+                       max_value);
+          return FALSE;
+        }
+    }
+  while (!g_atomic_int_compare_and_exchange_full (count, value, value + 1, &value));
+
+  if (g_atomic_int_get (&state->waiters) > 0)
+    ps_wait_word_wake (&state->count, FALSE);
+  return TRUE;
+}
+
+/**
+ * ps_semaphore_get_value:
+ * @self: a #PsSemaphore
+ *
+ * Gets the current count: a snapshot, which other processes may change
+ * at any moment.
+ *
+ * Returns: the count
+ */
+guint
+ps_semaphore_get_value (PsSemaphore *self)
+{
+  gint value;
+
+  g_return_val_if_fail (PS_IS_SEMAPHORE (self), 0);
+
+  value = g_atomic_int_get (ps_wait_word_value (&self->state->count));
+  return value > 0 ? (guint) value : 0;
+}
+
+/**
+ * ps_semaphore_get_max_value:
+ * @self: a #PsSemaphore
+ *
+ * Gets the largest count the semaphore may reach.
+ *
+ * Returns: the maximum, %G_MAXINT32 for an unbounded semaphore
+ */
+guint
+ps_semaphore_get_max_value (PsSemaphore *self)
+{
+  g_return_val_if_fail (PS_IS_SEMAPHORE (self), 0);
+
+  return self->max_value;
+}
+
+/**
+ * ps_semaphore_get_name:
+ * @self: a #PsSemaphore
+ *
+ * Gets the name of a named semaphore.
+ *
+ * Returns: (nullable): the name, or %NULL
+ */
+const char *
+ps_semaphore_get_name (PsSemaphore *self)
+{
+  g_return_val_if_fail (PS_IS_SEMAPHORE (self), NULL);
+
+  return self->placement.name;
+}
+
+typedef struct
+{
+  gint64 deadline;
+} AcquireData;
+
+static void
+acquire_in_thread (gpointer data,
+                   gpointer pool_data)
+{
+  g_autoptr(GTask) task = data;
+  PsSemaphore *self = g_task_get_source_object (task);
+  GCancellable *cancellable = g_task_get_cancellable (task);
+  AcquireData *acquire_data = g_task_get_task_data (task);
+  GError *error = NULL;
+  gint64 timeout_us = -1;
+
+  if (acquire_data->deadline >= 0)
+    timeout_us = MAX (0, acquire_data->deadline - g_get_monotonic_time ());
+
+  /* The deadline was fixed when the caller asked; if it has passed by
+   * now, this is one last try. */
+  if (!ps_semaphore_acquire (self, timeout_us, cancellable, &error))
+    {
+      if (timeout_us == 0 && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+        {
+          g_clear_error (&error);
+          g_set_error_literal (&error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                               "Timed out waiting for the semaphore");
+        }
+      g_task_return_error (task, error);
+      return;
+    }
+
+  /* Taken, but the caller cancelled meanwhile: give the unit back rather
+   * than hand a cancelled caller something it will not release. */
+  if (cancellable != NULL && g_cancellable_is_cancelled (cancellable))
+    {
+      ps_semaphore_release (self, NULL);
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                               "Operation was cancelled");
+      return;
+    }
+
+  g_task_return_boolean (task, TRUE);
+}
+
+/**
+ * ps_semaphore_acquire_async:
+ * @self: a #PsSemaphore
+ * @timeout_us: how long to wait in microseconds, as for
+ *   [method@Semaphore.acquire]
+ * @cancellable: (nullable): a #GCancellable
+ * @callback: (scope async): called when the wait is over
+ * @user_data: data for @callback
+ *
+ * Takes one unit without blocking the calling thread: the wait happens in
+ * a worker thread and @callback runs in the thread-default main context
+ * of the caller. Call [method@Semaphore.acquire_finish] from it.
+ *
+ * If @cancellable is cancelled, the result is %G_IO_ERROR_CANCELLED and
+ * no unit is kept, even one taken just as the cancellation happened.
+ */
+void
+ps_semaphore_acquire_async (PsSemaphore         *self,
+                            gint64               timeout_us,
+                            GCancellable        *cancellable,
+                            GAsyncReadyCallback  callback,
+                            gpointer             user_data)
+{
+  g_autoptr(GTask) task = NULL;
+  AcquireData *data;
+
+  g_return_if_fail (PS_IS_SEMAPHORE (self));
+  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, ps_semaphore_acquire_async);
+  g_task_set_name (task, "[procshared] semaphore acquire");
+  /* The result says whether we hold a unit; it must not be replaced by
+   * a late cancellation, or that unit would be lost. */
+  g_task_set_check_cancellable (task, FALSE);
+
+  if (cancellable != NULL && g_cancellable_is_cancelled (cancellable))
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
+                               "Operation was cancelled");
+      return;
+    }
+
+  /* The fast path, and a timeout of 0, need no thread. */
+  if (take_unit (self->state))
+    {
+      g_task_return_boolean (task, TRUE);
+      return;
+    }
+  if (timeout_us == 0)
+    {
+      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK,
+                               "The semaphore is not available");
+      return;
+    }
+
+  data = g_new0 (AcquireData, 1);
+  data->deadline = ps_deadline_from_timeout (timeout_us);
+  g_task_set_task_data (task, data, g_free);
+
+  /* A pool of its own with no thread limit: each blocked wait holds a
+   * thread, and GTask's shared pool would make the eleventh one wait. */
+  if (g_once_init_enter (&async_waiters))
+    g_once_init_leave (&async_waiters, g_thread_pool_new (acquire_in_thread, NULL, -1,
+                                                          FALSE, NULL));
+  g_thread_pool_push (async_waiters, g_steal_pointer (&task), NULL);
+}
+
+/**
+ * ps_semaphore_acquire_finish:
+ * @self: a #PsSemaphore
+ * @result: the #GAsyncResult given to the callback
+ * @error: return location for a #GError
+ *
+ * Finishes [method@Semaphore.acquire_async].
+ *
+ * Returns: %TRUE if a unit was taken (release it when done); %FALSE with
+ *   %G_IO_ERROR_WOULD_BLOCK, %G_IO_ERROR_TIMED_OUT or
+ *   %G_IO_ERROR_CANCELLED
+ */
+gboolean
+ps_semaphore_acquire_finish (PsSemaphore   *self,
+                             GAsyncResult  *result,
+                             GError       **error)
+{
+  g_return_val_if_fail (PS_IS_SEMAPHORE (self), FALSE);
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == ps_semaphore_acquire_async,
+                        FALSE);
+
+  return g_task_propagate_boolean (G_TASK (result), error);
+}

@@ -1,0 +1,797 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <string.h>
+#include <sys/mman.h>
+
+#include "ps-enums.h"
+#include "ps-error.h"
+#include "ps-shared-memory.h"
+#include "ps-shared-object-private.h"
+
+/**
+ * PsSharedMemory:
+ *
+ * A segment of memory shared between processes.
+ *
+ * A segment is either anonymous ([ctor@SharedMemory.new]), and then shared
+ * with the children forked after it was made, or named
+ * ([ctor@SharedMemory.open]), and then shared with any process that opens
+ * the same name, in any language. It is zero-filled when created.
+ *
+ * Offsets are relative to the start of the data. Every accessor checks
+ * its offset and length against the size of the segment and fails with
+ * %PS_ERROR_OUT_OF_BOUNDS, touching nothing, if they do not fit.
+ *
+ * Besides raw bytes and fixed-size numbers, a segment can hold
+ * self-describing #GVariant records ([method@SharedMemory.write_variant],
+ * [method@SharedMemory.read_variant]): any program that can read GVariant
+ * can exchange structured values with any other through them.
+ *
+ * Locks can live inside the segment, next to the data they guard: see
+ * [ctor@Mutex.new_at], [ctor@Cond.new_at] and [ctor@Semaphore.new_at].
+ *
+ * Named segments start with a small header (so that opening one as the
+ * wrong kind of object fails cleanly); the data follows it, 64-byte
+ * aligned.
+ */
+
+/* The data of a segment starts here, after the object header. */
+#define DATA_OFFSET 64
+G_STATIC_ASSERT (DATA_OFFSET >= sizeof (PsObjectHeader));
+
+/* Variant records: a header, the type string padded to 8, the data. */
+#define RECORD_MAGIC           0x31525650u   /* "PVR1" */
+#define RECORD_TYPE_MAX_LENGTH 65535
+
+typedef struct
+{
+  guint32 magic;
+  guint32 type_length;
+  guint64 data_length;
+} RecordHeader;
+
+G_STATIC_ASSERT (sizeof (RecordHeader) == 16);
+
+struct _PsSharedMemory
+{
+  GObject parent_instance;
+
+  char *name;
+  gsize size;
+  PsOpenFlags open_flags;
+  guint mode;
+
+  gpointer mapping;
+  gsize mapping_size;
+  guint8 *data;
+};
+
+static void ps_shared_memory_initable_iface_init (GInitableIface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (PsSharedMemory, ps_shared_memory, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (G_TYPE_INITABLE,
+                                                      ps_shared_memory_initable_iface_init))
+
+enum {
+  PROP_0,
+  PROP_NAME,
+  PROP_SIZE,
+  PROP_OPEN_FLAGS,
+  PROP_MODE,
+  N_PROPS
+};
+
+static GParamSpec *properties [N_PROPS];
+
+static gboolean
+ps_shared_memory_initable_init (GInitable     *initable,
+                                GCancellable  *cancellable,
+                                GError       **error)
+{
+  PsSharedMemory *self = PS_SHARED_MEMORY (initable);
+
+  g_return_val_if_fail (self->mapping == NULL, FALSE);
+
+  if ((self->name == NULL || (self->open_flags & PS_OPEN_CREATE)) && self->size == 0)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                           "A shared memory segment cannot be created with a size of 0");
+      return FALSE;
+    }
+  if (self->size > (gsize) G_MAXSSIZE - DATA_OFFSET)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "A size of %" G_GSIZE_FORMAT " bytes is larger than the system allows",
+                   self->size);
+      return FALSE;
+    }
+
+  if (self->name != NULL)
+    {
+      if (!ps_object_map_named (self->name, self->open_flags, self->mode,
+                                PS_OBJECT_TYPE_SHARED_MEMORY, DATA_OFFSET, self->size,
+                                NULL, NULL, &self->mapping, &self->mapping_size, error))
+        return FALSE;
+    }
+  else
+    {
+      self->mapping_size = DATA_OFFSET + self->size;
+      self->mapping = ps_object_map_anonymous (self->mapping_size, error);
+      if (self->mapping == NULL)
+        return FALSE;
+      ps_object_header_init (self->mapping, PS_OBJECT_TYPE_SHARED_MEMORY, self->size);
+      ps_object_header_publish (self->mapping);
+    }
+
+  self->data = (guint8 *) self->mapping + DATA_OFFSET;
+  self->size = self->mapping_size - DATA_OFFSET;
+  return TRUE;
+}
+
+static void
+ps_shared_memory_initable_iface_init (GInitableIface *iface)
+{
+  iface->init = ps_shared_memory_initable_init;
+}
+
+static void
+ps_shared_memory_finalize (GObject *object)
+{
+  PsSharedMemory *self = (PsSharedMemory *)object;
+
+  if (self->mapping != NULL)
+    munmap (self->mapping, self->mapping_size);
+  g_clear_pointer (&self->name, g_free);
+
+  G_OBJECT_CLASS (ps_shared_memory_parent_class)->finalize (object);
+}
+
+static void
+ps_shared_memory_get_property (GObject    *object,
+                               guint       prop_id,
+                               GValue     *value,
+                               GParamSpec *pspec)
+{
+  PsSharedMemory *self = PS_SHARED_MEMORY (object);
+
+  switch (prop_id)
+    {
+    case PROP_NAME:
+      g_value_set_string (value, self->name);
+      break;
+    case PROP_SIZE:
+      g_value_set_uint64 (value, self->size);
+      break;
+    case PROP_OPEN_FLAGS:
+      g_value_set_flags (value, self->open_flags);
+      break;
+    case PROP_MODE:
+      g_value_set_uint (value, self->mode);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+ps_shared_memory_set_property (GObject      *object,
+                               guint         prop_id,
+                               const GValue *value,
+                               GParamSpec   *pspec)
+{
+  PsSharedMemory *self = PS_SHARED_MEMORY (object);
+
+  switch (prop_id)
+    {
+    case PROP_NAME:
+      self->name = g_value_dup_string (value);
+      break;
+    case PROP_SIZE:
+      self->size = g_value_get_uint64 (value);
+      break;
+    case PROP_OPEN_FLAGS:
+      self->open_flags = g_value_get_flags (value);
+      break;
+    case PROP_MODE:
+      self->mode = g_value_get_uint (value);
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+ps_shared_memory_class_init (PsSharedMemoryClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->finalize = ps_shared_memory_finalize;
+  object_class->get_property = ps_shared_memory_get_property;
+  object_class->set_property = ps_shared_memory_set_property;
+
+  /**
+   * PsSharedMemory:name: (getter get_name)
+   *
+   * The name of a named segment, such as `/my-app.data`, or %NULL for an
+   * anonymous one.
+   */
+  properties [PROP_NAME] =
+    g_param_spec_string ("name", NULL, NULL,
+                         NULL,
+                         (G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY |
+                          G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+
+  /**
+   * PsSharedMemory:size: (getter get_size)
+   *
+   * The number of data bytes. When opening an existing named segment, 0
+   * accepts any size, and after construction the property holds the size
+   * of the segment opened.
+   */
+  properties [PROP_SIZE] =
+    g_param_spec_uint64 ("size", NULL, NULL,
+                         0, G_MAXSSIZE, 0,
+                         (G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY |
+                          G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+
+  /**
+   * PsSharedMemory:open-flags: (getter get_open_flags)
+   *
+   * How a named segment is opened.
+   */
+  properties [PROP_OPEN_FLAGS] =
+    g_param_spec_flags ("open-flags", NULL, NULL,
+                        PS_TYPE_OPEN_FLAGS, PS_OPEN_NONE,
+                        (G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY |
+                         G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+
+  /**
+   * PsSharedMemory:mode: (getter get_mode)
+   *
+   * The permission bits a named segment is created with, whatever the
+   * umask: by default 0600, so that only its owner can open it.
+   */
+  properties [PROP_MODE] =
+    g_param_spec_uint ("mode", NULL, NULL,
+                       0, 0777, 0600,
+                       (G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY |
+                        G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+}
+
+static void
+ps_shared_memory_init (PsSharedMemory *self)
+{
+  self->mode = 0600;
+}
+
+/**
+ * ps_shared_memory_new:
+ * @size: the number of bytes, more than 0
+ * @error: return location for a #GError
+ *
+ * Creates an anonymous, zero-filled segment, shared with every child
+ * process forked after this call.
+ *
+ * Returns: (transfer full): the new segment, or %NULL with
+ *   %G_IO_ERROR_INVALID_ARGUMENT if @size is 0 or larger than the system
+ *   allows
+ */
+PsSharedMemory *
+ps_shared_memory_new (gsize    size,
+                      GError **error)
+{
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  return g_initable_new (PS_TYPE_SHARED_MEMORY, NULL, error,
+                         "size", (guint64) size,
+                         NULL);
+}
+
+/**
+ * ps_shared_memory_open:
+ * @name: the name of the segment, such as `/my-app.data`
+ * @flags: how to open it
+ * @size: the number of bytes when creating it; when opening an existing
+ *   segment, 0 accepts any size and a larger value is the minimum needed
+ * @error: return location for a #GError
+ *
+ * Opens the named segment @name, creating it zero-filled if @flags asks
+ * for it. Any process that opens the same name shares the same memory.
+ * A new segment gets mode 0600 unless the #PsSharedMemory:mode property
+ * says otherwise (use g_initable_new() to set it).
+ *
+ * Returns: (transfer full): the segment, or %NULL with
+ *   %G_IO_ERROR_INVALID_ARGUMENT (a bad name or size),
+ *   %G_IO_ERROR_NOT_FOUND, %G_IO_ERROR_EXISTS,
+ *   %G_IO_ERROR_PERMISSION_DENIED, %PS_ERROR_WRONG_TYPE (the name holds
+ *   another kind of object), %PS_ERROR_INCOMPATIBLE or %PS_ERROR_CORRUPT
+ */
+PsSharedMemory *
+ps_shared_memory_open (const char   *name,
+                       PsOpenFlags   flags,
+                       gsize         size,
+                       GError      **error)
+{
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!ps_name_validate (name, error))
+    return NULL;
+
+  return g_initable_new (PS_TYPE_SHARED_MEMORY, NULL, error,
+                         "name", name,
+                         "open-flags", flags,
+                         "size", (guint64) size,
+                         NULL);
+}
+
+/**
+ * ps_shared_memory_get_name:
+ * @self: a #PsSharedMemory
+ *
+ * Gets the name of a named segment.
+ *
+ * Returns: (nullable): the name, or %NULL if the segment is anonymous
+ */
+const char *
+ps_shared_memory_get_name (PsSharedMemory *self)
+{
+  g_return_val_if_fail (PS_IS_SHARED_MEMORY (self), NULL);
+
+  return self->name;
+}
+
+/**
+ * ps_shared_memory_get_size:
+ * @self: a #PsSharedMemory
+ *
+ * Gets the number of data bytes in the segment.
+ *
+ * Returns: the size in bytes
+ */
+gsize
+ps_shared_memory_get_size (PsSharedMemory *self)
+{
+  g_return_val_if_fail (PS_IS_SHARED_MEMORY (self), 0);
+
+  return self->size;
+}
+
+/**
+ * ps_shared_memory_get_open_flags:
+ * @self: a #PsSharedMemory
+ *
+ * Gets the flags the segment was opened with.
+ *
+ * Returns: the #PsOpenFlags
+ */
+PsOpenFlags
+ps_shared_memory_get_open_flags (PsSharedMemory *self)
+{
+  g_return_val_if_fail (PS_IS_SHARED_MEMORY (self), PS_OPEN_NONE);
+
+  return self->open_flags;
+}
+
+/**
+ * ps_shared_memory_get_mode:
+ * @self: a #PsSharedMemory
+ *
+ * Gets the permission bits a named segment is created with.
+ *
+ * Returns: the mode, such as 0600
+ */
+guint
+ps_shared_memory_get_mode (PsSharedMemory *self)
+{
+  g_return_val_if_fail (PS_IS_SHARED_MEMORY (self), 0);
+
+  return self->mode;
+}
+
+/**
+ * ps_shared_memory_get_data: (skip)
+ * @self: a #PsSharedMemory
+ *
+ * Gets a pointer to the data of the segment, valid as long as @self is.
+ *
+ * Returns: (transfer none): the first byte of the data, 64-byte aligned
+ */
+gpointer
+ps_shared_memory_get_data (PsSharedMemory *self)
+{
+  g_return_val_if_fail (PS_IS_SHARED_MEMORY (self), NULL);
+
+  return self->data;
+}
+
+/**
+ * ps_shared_memory_get_address:
+ * @self: a #PsSharedMemory
+ *
+ * Gets the address of the data as an integer, so that bindings can build
+ * zero-copy views of it (a Python `memoryview`, say). It stays valid as
+ * long as @self is alive.
+ *
+ * Returns: the address of the first data byte
+ */
+guintptr
+ps_shared_memory_get_address (PsSharedMemory *self)
+{
+  g_return_val_if_fail (PS_IS_SHARED_MEMORY (self), 0);
+
+  return (guintptr) self->data;
+}
+
+/**
+ * ps_shared_memory_read:
+ * @self: a #PsSharedMemory
+ * @offset: where to start
+ * @length: how many bytes to copy
+ * @error: return location for a #GError
+ *
+ * Copies @length bytes starting at @offset out of the segment.
+ *
+ * Returns: (transfer full): the bytes, or %NULL with
+ *   %PS_ERROR_OUT_OF_BOUNDS
+ */
+GBytes *
+ps_shared_memory_read (PsSharedMemory  *self,
+                       gsize            offset,
+                       gsize            length,
+                       GError         **error)
+{
+  g_return_val_if_fail (PS_IS_SHARED_MEMORY (self), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!ps_check_range (self->size, offset, length, error))
+    return NULL;
+
+  return g_bytes_new (self->data + offset, length);
+}
+
+/**
+ * ps_shared_memory_write:
+ * @self: a #PsSharedMemory
+ * @offset: where to start
+ * @data: (array length=length): the bytes to write
+ * @length: how many bytes to write
+ * @error: return location for a #GError
+ *
+ * Copies @length bytes from @data into the segment at @offset. Nothing is
+ * written unless all of it fits.
+ *
+ * Returns: %TRUE on success, %FALSE with %PS_ERROR_OUT_OF_BOUNDS
+ */
+gboolean
+ps_shared_memory_write (PsSharedMemory  *self,
+                        gsize            offset,
+                        const guint8    *data,
+                        gsize            length,
+                        GError         **error)
+{
+  g_return_val_if_fail (PS_IS_SHARED_MEMORY (self), FALSE);
+  g_return_val_if_fail (data != NULL || length == 0, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!ps_check_range (self->size, offset, length, error))
+    return FALSE;
+
+  if (length > 0)
+    memcpy (self->data + offset, data, length);
+  return TRUE;
+}
+
+/* The typed accessors copy through memcpy(): offsets need not be aligned,
+ * and the compiler turns it into a single load or store when they are. */
+#define DEFINE_TYPED_ACCESSORS(type_name, ctype, zero)                            \
+ctype                                                                             \
+ps_shared_memory_get_##type_name (PsSharedMemory  *self,                          \
+                                  gsize            offset,                        \
+                                  GError         **error)                         \
+{                                                                                 \
+  ctype value;                                                                    \
+                                                                                  \
+  g_return_val_if_fail (PS_IS_SHARED_MEMORY (self), zero);                        \
+  g_return_val_if_fail (error == NULL || *error == NULL, zero);                   \
+                                                                                  \
+  if (!ps_check_range (self->size, offset, sizeof value, error))                  \
+    return zero;                                                                  \
+  memcpy (&value, self->data + offset, sizeof value);                             \
+  return value;                                                                   \
+}                                                                                 \
+                                                                                  \
+gboolean                                                                          \
+ps_shared_memory_set_##type_name (PsSharedMemory  *self,                          \
+                                  gsize            offset,                        \
+                                  ctype            value,                         \
+                                  GError         **error)                         \
+{                                                                                 \
+  g_return_val_if_fail (PS_IS_SHARED_MEMORY (self), FALSE);                       \
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);                  \
+                                                                                  \
+  if (!ps_check_range (self->size, offset, sizeof value, error))                  \
+    return FALSE;                                                                 \
+  memcpy (self->data + offset, &value, sizeof value);                             \
+  return TRUE;                                                                    \
+}
+
+/**
+ * ps_shared_memory_get_uint8:
+ * @self: a #PsSharedMemory
+ * @offset: the offset of the byte
+ * @error: return location for a #GError
+ *
+ * Reads the byte at @offset.
+ *
+ * Returns: the value; 0 with %PS_ERROR_OUT_OF_BOUNDS set on error
+ */
+/**
+ * ps_shared_memory_set_uint8:
+ * @self: a #PsSharedMemory
+ * @offset: the offset of the byte
+ * @value: the value to store
+ * @error: return location for a #GError
+ *
+ * Stores @value at @offset.
+ *
+ * Returns: %TRUE on success, %FALSE with %PS_ERROR_OUT_OF_BOUNDS
+ */
+DEFINE_TYPED_ACCESSORS (uint8, guint8, 0)
+
+/**
+ * ps_shared_memory_get_int32:
+ * @self: a #PsSharedMemory
+ * @offset: the offset of the value, aligned or not
+ * @error: return location for a #GError
+ *
+ * Reads the 32-bit signed integer (host byte order) at @offset.
+ *
+ * Returns: the value; 0 with %PS_ERROR_OUT_OF_BOUNDS set on error
+ */
+/**
+ * ps_shared_memory_set_int32:
+ * @self: a #PsSharedMemory
+ * @offset: the offset of the value, aligned or not
+ * @value: the value to store
+ * @error: return location for a #GError
+ *
+ * Stores @value (host byte order) at @offset.
+ *
+ * Returns: %TRUE on success, %FALSE with %PS_ERROR_OUT_OF_BOUNDS
+ */
+DEFINE_TYPED_ACCESSORS (int32, gint32, 0)
+
+/**
+ * ps_shared_memory_get_int64:
+ * @self: a #PsSharedMemory
+ * @offset: the offset of the value, aligned or not
+ * @error: return location for a #GError
+ *
+ * Reads the 64-bit signed integer (host byte order) at @offset.
+ *
+ * Returns: the value; 0 with %PS_ERROR_OUT_OF_BOUNDS set on error
+ */
+/**
+ * ps_shared_memory_set_int64:
+ * @self: a #PsSharedMemory
+ * @offset: the offset of the value, aligned or not
+ * @value: the value to store
+ * @error: return location for a #GError
+ *
+ * Stores @value (host byte order) at @offset.
+ *
+ * Returns: %TRUE on success, %FALSE with %PS_ERROR_OUT_OF_BOUNDS
+ */
+DEFINE_TYPED_ACCESSORS (int64, gint64, 0)
+
+/**
+ * ps_shared_memory_get_double:
+ * @self: a #PsSharedMemory
+ * @offset: the offset of the value, aligned or not
+ * @error: return location for a #GError
+ *
+ * Reads the IEEE 754 double at @offset.
+ *
+ * Returns: the value; 0.0 with %PS_ERROR_OUT_OF_BOUNDS set on error
+ */
+/**
+ * ps_shared_memory_set_double:
+ * @self: a #PsSharedMemory
+ * @offset: the offset of the value, aligned or not
+ * @value: the value to store
+ * @error: return location for a #GError
+ *
+ * Stores @value at @offset.
+ *
+ * Returns: %TRUE on success, %FALSE with %PS_ERROR_OUT_OF_BOUNDS
+ */
+DEFINE_TYPED_ACCESSORS (double, double, 0.0)
+
+static gsize
+record_data_offset (gsize type_length)
+{
+  return sizeof (RecordHeader) + ((type_length + 7) & ~(gsize) 7);
+}
+
+/**
+ * ps_shared_memory_measure_variant:
+ * @value: a #GVariant
+ *
+ * Computes how many bytes [method@SharedMemory.write_variant] needs to
+ * store @value, so that records can be laid out one after another.
+ *
+ * Returns: the size of the record in bytes
+ */
+gsize
+ps_shared_memory_measure_variant (GVariant *value)
+{
+  g_return_val_if_fail (value != NULL, 0);
+
+  return record_data_offset (strlen (g_variant_get_type_string (value))) +
+         g_variant_get_size (value);
+}
+
+/**
+ * ps_shared_memory_write_variant:
+ * @self: a #PsSharedMemory
+ * @offset: where the record starts
+ * @value: the value to store
+ * @error: return location for a #GError
+ *
+ * Stores @value at @offset as a self-describing record: its type string,
+ * its length and its serialised data. Any process (in any language) can
+ * read it back with [method@SharedMemory.read_variant]. The record takes
+ * [func@SharedMemory.measure_variant] bytes; nothing is written unless
+ * all of it fits.
+ *
+ * Writing is not atomic: guard records that others read concurrently
+ * with a [class@Mutex].
+ *
+ * Returns: %TRUE on success, %FALSE with %PS_ERROR_OUT_OF_BOUNDS
+ */
+gboolean
+ps_shared_memory_write_variant (PsSharedMemory  *self,
+                                gsize            offset,
+                                GVariant        *value,
+                                GError         **error)
+{
+  g_autoptr(GVariant) sunk = NULL;
+  g_autoptr(GVariant) normal = NULL;
+  RecordHeader header;
+  const char *type_string;
+  gsize data_offset;
+  gsize data_length;
+  guint8 *record;
+
+  g_return_val_if_fail (PS_IS_SHARED_MEMORY (self), FALSE);
+  g_return_val_if_fail (value != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  sunk = g_variant_ref_sink (value);
+  /* Readers insist on normal form; values built in this process already
+   * are, and cost nothing to check. */
+  normal = g_variant_get_normal_form (sunk);
+
+  type_string = g_variant_get_type_string (normal);
+  data_offset = record_data_offset (strlen (type_string));
+  data_length = g_variant_get_size (normal);
+
+  if (data_length > G_MAXSIZE - data_offset)
+    return ps_check_range (self->size, offset, G_MAXSIZE, error);
+  if (!ps_check_range (self->size, offset, data_offset + data_length, error))
+    return FALSE;
+
+  header.magic = RECORD_MAGIC;
+  header.type_length = (guint32) strlen (type_string);
+  header.data_length = data_length;
+
+  record = self->data + offset;
+  memcpy (record, &header, sizeof header);
+  memset (record + sizeof header, 0, data_offset - sizeof header);
+  memcpy (record + sizeof header, type_string, header.type_length);
+  g_variant_store (normal, record + data_offset);
+  return TRUE;
+}
+
+/**
+ * ps_shared_memory_read_variant:
+ * @self: a #PsSharedMemory
+ * @offset: where the record starts
+ * @error: return location for a #GError
+ *
+ * Reads back a record stored by [method@SharedMemory.write_variant], in
+ * this process or any other. The record is copied out of the segment
+ * first and then validated in full (header, lengths against the segment,
+ * type string, and the data in normal form), so nothing a peer writes
+ * there can make this crash or read past the segment.
+ *
+ * Returns: (transfer full): the value, or %NULL with
+ *   %PS_ERROR_OUT_OF_BOUNDS if @offset lies outside the segment, or
+ *   %PS_ERROR_CORRUPT if there is no whole, valid record at @offset
+ */
+GVariant *
+ps_shared_memory_read_variant (PsSharedMemory  *self,
+                               gsize            offset,
+                               GError         **error)
+{
+  g_autofree char *type_string = NULL;
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(GVariant) value = NULL;
+  RecordHeader header;
+  gsize available;
+  gsize data_offset;
+  guint8 *data;
+
+  g_return_val_if_fail (PS_IS_SHARED_MEMORY (self), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!ps_check_range (self->size, offset, 0, error))
+    return NULL;
+
+  available = self->size - offset;
+  if (available < sizeof header)
+    {
+      g_set_error (error, PS_ERROR, PS_ERROR_CORRUPT,
+                   "No room for a variant record at offset %" G_GSIZE_FORMAT, offset);
+      return NULL;
+    }
+
+  /* Every field is read once, into our own memory: a peer changing the
+   * segment meanwhile cannot make us use a length we did not check. */
+  memcpy (&header, self->data + offset, sizeof header);
+
+  if (header.magic != RECORD_MAGIC)
+    {
+      g_set_error (error, PS_ERROR, PS_ERROR_CORRUPT,
+                   "No variant record at offset %" G_GSIZE_FORMAT, offset);
+      return NULL;
+    }
+  if (header.type_length == 0 || header.type_length > RECORD_TYPE_MAX_LENGTH)
+    {
+      g_set_error (error, PS_ERROR, PS_ERROR_CORRUPT,
+                   "The variant record at offset %" G_GSIZE_FORMAT
+                   " has an invalid type length %u", offset, header.type_length);
+      return NULL;
+    }
+  data_offset = record_data_offset (header.type_length);
+  if (data_offset > available || header.data_length > available - data_offset)
+    {
+      g_set_error (error, PS_ERROR, PS_ERROR_CORRUPT,
+                   "The variant record at offset %" G_GSIZE_FORMAT " claims %"
+                   G_GUINT64_FORMAT " bytes of data, past the end of the segment",
+                   offset, header.data_length);
+      return NULL;
+    }
+
+  type_string = g_strndup ((const char *) self->data + offset + sizeof header,
+                           header.type_length);
+  if (strlen (type_string) != header.type_length ||
+      !g_variant_type_string_is_valid (type_string) ||
+      !g_variant_type_is_definite (G_VARIANT_TYPE (type_string)))
+    {
+      g_autofree char *escaped = g_strescape (type_string, NULL);
+
+      g_set_error (error, PS_ERROR, PS_ERROR_CORRUPT,
+                   "The variant record at offset %" G_GSIZE_FORMAT
+                   " has an invalid type “%s”", offset, escaped);
+      return NULL;
+    }
+
+  data = g_malloc (header.data_length > 0 ? header.data_length : 1);
+  memcpy (data, self->data + offset + data_offset, header.data_length);
+  bytes = g_bytes_new_take (data, header.data_length);
+
+  value = g_variant_ref_sink (g_variant_new_from_bytes (G_VARIANT_TYPE (type_string),
+                                                        bytes, FALSE));
+  if (!g_variant_is_normal_form (value))
+    {
+      g_set_error (error, PS_ERROR, PS_ERROR_CORRUPT,
+                   "The data of the variant record at offset %" G_GSIZE_FORMAT
+                   " is not a valid “%s”", offset, type_string);
+      return NULL;
+    }
+
+  return g_steal_pointer (&value);
+}
