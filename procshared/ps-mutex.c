@@ -388,8 +388,16 @@ is_held_by_self (MutexState *state)
 {
   /* Only the holder writes these, so they can only match us if we wrote
    * them; the backend has the final word when unlocking. */
-  return (guint32) g_atomic_int_get (&state->owner_pid) == (guint32) getpid () &&
-         state->owner_thread == ps_backend_thread_id ();
+  return (guint32) g_atomic_int_get (&state->owner_pid) == ps_self_process_id () &&
+         state->owner_thread == ps_self_thread_id ();
+}
+
+static void
+set_not_recoverable_error (GError **error)
+{
+  g_set_error_literal (error, PS_ERROR, PS_ERROR_NOT_RECOVERABLE,
+                       "The mutex is not recoverable: a holder died and it "
+                       "was unlocked without being marked consistent");
 }
 
 static gboolean
@@ -410,30 +418,34 @@ finish_lock (PsMutex       *self,
       if (g_atomic_int_get (&state->consistency) == NOT_RECOVERABLE)
         {
           ps_robust_lock_unlock (&state->lock);
-          g_set_error_literal (error, PS_ERROR, PS_ERROR_NOT_RECOVERABLE,
-                               "The mutex is not recoverable: a holder died and it "
-                               "was unlocked without being marked consistent");
+          set_not_recoverable_error (error);
           return FALSE;
         }
-      state->owner_thread = ps_backend_thread_id ();
+      state->owner_thread = ps_self_thread_id ();
       state->depth = 1;
-      g_atomic_int_set (&state->owner_pid, getpid ());
+      g_atomic_int_set (&state->owner_pid, ps_self_process_id ());
       return TRUE;
 
     case PS_LOCK_OWNER_DIED:
-      state->owner_thread = ps_backend_thread_id ();
+      if (g_atomic_int_get (&state->consistency) == NOT_RECOVERABLE)
+        {
+          /* Its last holder died between taking it and seeing it condemned. */
+          ps_robust_lock_make_consistent (&state->lock);
+          ps_robust_lock_unlock (&state->lock);
+          set_not_recoverable_error (error);
+          return FALSE;
+        }
+      state->owner_thread = ps_self_thread_id ();
       state->depth = 1;
       g_atomic_int_set (&state->consistency, INCONSISTENT);
-      g_atomic_int_set (&state->owner_pid, getpid ());
+      g_atomic_int_set (&state->owner_pid, ps_self_process_id ());
       g_set_error_literal (error, PS_ERROR, PS_ERROR_OWNER_DEAD,
                            "The previous holder of the mutex died holding it; the lock "
                            "is now held: repair the data, then mark it consistent");
       return FALSE;
 
     case PS_LOCK_NOT_RECOVERABLE:
-      g_set_error_literal (error, PS_ERROR, PS_ERROR_NOT_RECOVERABLE,
-                           "The mutex is not recoverable: a holder died and it "
-                           "was unlocked without being marked consistent");
+      set_not_recoverable_error (error);
       return FALSE;
 
     case PS_LOCK_WOULD_DEADLOCK:
@@ -586,9 +598,16 @@ unlock_internal (PsMutex   *self,
       return TRUE;
     }
 
-  /* Unlocking unrepaired data condemns it. */
+  /* Unlocking unrepaired data condemns it. We keep that verdict
+   * ourselves and hand the platform lock back in a normal state: C
+   * libraries disagree on what a "not recoverable" pthread mutex does to
+   * its waiters, and every waiter must wake up to learn the verdict. Each
+   * one takes the lock, sees it, and unlocks, waking the next. */
   if (g_atomic_int_get (&state->consistency) == INCONSISTENT)
-    g_atomic_int_set (&state->consistency, NOT_RECOVERABLE);
+    {
+      g_atomic_int_set (&state->consistency, NOT_RECOVERABLE);
+      ps_robust_lock_make_consistent (&state->lock);
+    }
 
   state->depth = 0;
   state->owner_thread = 0;

@@ -434,7 +434,7 @@ ps_semaphore_attach (PsSharedMemory  *memory,
 static gboolean
 take_unit (SemaphoreState *state)
 {
-  guint32 *count = ps_wait_word_value (&state->count);
+  gint *count = (gint *) ps_wait_word_value (&state->count);
   gint value = g_atomic_int_get (count);
 
   while (value > 0)
@@ -557,7 +557,7 @@ ps_semaphore_release (PsSemaphore  *self,
                       GError      **error)
 {
   SemaphoreState *state;
-  guint32 *count;
+  gint *count;
   guint32 max_value;
   gint value;
 
@@ -565,7 +565,7 @@ ps_semaphore_release (PsSemaphore  *self,
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   state = self->state;
-  count = ps_wait_word_value (&state->count);
+  count = (gint *) ps_wait_word_value (&state->count);
   max_value = self->max_value;   /* ours, never re-read from shared memory */
 
   value = g_atomic_int_get (count);

@@ -119,6 +119,12 @@ gboolean ps_object_header_check           (const PsObjectHeader *header,
                                            GError           **error);
 const char *ps_object_type_to_string      (PsObjectType       type);
 
+/* Who is calling: cached per thread (a getpid() or gettid() system call
+ * on every lock and unlock would cost more than the lock itself), and
+ * refreshed in a child after fork(). */
+guint32  ps_self_process_id               (void);
+guint64  ps_self_thread_id                (void);
+
 /* Names and errors. */
 gboolean ps_name_validate                 (const char        *name,
                                            GError           **error);

@@ -92,6 +92,55 @@ ps_object_header_check (const PsObjectHeader *header,
   return TRUE;
 }
 
+/* Identity ----------------------------------------------------------------- */
+
+static guint32 cached_process_id;
+static _Thread_local guint64 cached_thread_id;
+static _Thread_local guint32 cached_thread_process_id;
+
+static void
+forget_identity_in_child (void)
+{
+  /* The child has one thread, the one that forked: its ids changed. */
+  cached_process_id = 0;
+  cached_thread_id = 0;
+  cached_thread_process_id = 0;
+}
+
+guint32
+ps_self_process_id (void)
+{
+  static gsize registered;
+  guint32 pid = g_atomic_int_get (&cached_process_id);
+
+  if (G_LIKELY (pid != 0))
+    return pid;
+
+  if (g_once_init_enter (&registered))
+    {
+      pthread_atfork (NULL, NULL, forget_identity_in_child);
+      g_once_init_leave (&registered, 1);
+    }
+  pid = (guint32) getpid ();
+  g_atomic_int_set (&cached_process_id, pid);
+  return pid;
+}
+
+guint64
+ps_self_thread_id (void)
+{
+  guint32 pid = ps_self_process_id ();
+
+  /* Compared with the pid so that a thread created before a fork() in
+   * some other way than through us still refreshes its cache. */
+  if (G_UNLIKELY (cached_thread_id == 0 || cached_thread_process_id != pid))
+    {
+      cached_thread_id = ps_backend_thread_id ();
+      cached_thread_process_id = pid;
+    }
+  return cached_thread_id;
+}
+
 /* Errors and ranges ---------------------------------------------------- */
 
 void
@@ -627,7 +676,7 @@ ps_object_storage_init_placed (PsObjectStorage   *storage,
   if (!ps_check_range (ps_shared_memory_get_size (memory), offset, PS_OBJECT_SLOT_SIZE, error))
     return FALSE;
 
-  header = (PsObjectHeader *) ((guint8 *) ps_shared_memory_get_data (memory) + offset);
+  header = (gpointer) ((guint8 *) ps_shared_memory_get_data (memory) + offset);
 
   if (attach)
     {
