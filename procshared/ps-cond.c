@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 #include "ps-backend-private.h"
-#include "ps-cond.h"
+#include "ps-cond-private.h"
 #include "ps-enums.h"
 #include "ps-error.h"
 #include "ps-mutex-private.h"
@@ -249,7 +249,7 @@ new_placed (PsSharedMemory  *memory,
  * @error: return location for a #GError
  *
  * Initialises a new condition variable inside @memory. Other processes
- * that share @memory use it through [ctor@Cond.attach].
+ * that share @memory use it through [func@Cond.attach].
  *
  * Returns: (transfer full): the condition variable, or %NULL with
  *   %G_IO_ERROR_INVALID_ARGUMENT (misaligned offset) or
@@ -468,4 +468,12 @@ ps_cond_get_name (PsCond *self)
   g_return_val_if_fail (PS_IS_COND (self), NULL);
 
   return self->placement.name;
+}
+
+guint
+ps_cond_get_waiter_count (PsCond *self)
+{
+  g_return_val_if_fail (PS_IS_COND (self), 0);
+
+  return (guint) g_atomic_int_get (&self->state->waiters);
 }

@@ -1,0 +1,13 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include "ps-cond.h"
+
+G_BEGIN_DECLS
+
+/* For diagnostics (the procshared tool): how many threads are inside a
+ * wait right now, as far as the shared state knows. A waiter that died
+ * mid-wait is still counted. */
+guint ps_cond_get_waiter_count (PsCond *self);
+
+G_END_DECLS
