@@ -342,7 +342,7 @@ new_placed (PsSharedMemory  *memory,
  *
  * Initialises a new non-recursive mutex inside @memory, next to the data
  * it guards. Other processes that share @memory use it through
- * [ctor@Mutex.attach].
+ * [func@Mutex.attach].
  *
  * Returns: (transfer full): the mutex, or %NULL with
  *   %G_IO_ERROR_INVALID_ARGUMENT (misaligned offset) or
@@ -383,13 +383,34 @@ ps_mutex_attach (PsSharedMemory  *memory,
   return new_placed (memory, offset, TRUE, error);
 }
 
-static gboolean
+static inline gboolean
 is_held_by_self (MutexState *state)
 {
   /* Only the holder writes these, so they can only match us if we wrote
    * them; the backend has the final word when unlocking. */
-  return (guint32) g_atomic_int_get (&state->owner_pid) == ps_self_process_id () &&
+  return __atomic_load_n (&state->owner_pid, __ATOMIC_RELAXED) == ps_self_process_id () &&
          state->owner_thread == ps_self_thread_id ();
+}
+
+/* After the backend granted the lock: note who holds it. FALSE (with
+ * nothing changed) if the mutex was condemned, in which case the caller
+ * must give the lock back. */
+static inline gboolean
+record_acquisition (PsMutex    *self,
+                    MutexState *state)
+{
+  if (self->recursive && state->depth > 0 && is_held_by_self (state))
+    {
+      state->depth++;   /* a recursive relock */
+      return TRUE;
+    }
+  if (G_UNLIKELY (g_atomic_int_get (&state->consistency) == NOT_RECOVERABLE))
+    return FALSE;
+  state->owner_thread = ps_self_thread_id ();
+  state->depth = 1;
+  /* Relaxed: the lock itself orders what its holder writes. */
+  __atomic_store_n (&state->owner_pid, ps_self_process_id (), __ATOMIC_RELAXED);
+  return TRUE;
 }
 
 static void
@@ -400,7 +421,7 @@ set_not_recoverable_error (GError **error)
                        "was unlocked without being marked consistent");
 }
 
-static gboolean
+static G_GNUC_NO_INLINE gboolean
 finish_lock (PsMutex       *self,
              PsLockStatus   status,
              GError       **error)
@@ -410,21 +431,11 @@ finish_lock (PsMutex       *self,
   switch (status)
     {
     case PS_LOCK_ACQUIRED:
-      if (state->depth > 0 && is_held_by_self (state))
-        {
-          state->depth++;   /* a recursive relock */
-          return TRUE;
-        }
-      if (g_atomic_int_get (&state->consistency) == NOT_RECOVERABLE)
-        {
-          ps_robust_lock_unlock (&state->lock);
-          set_not_recoverable_error (error);
-          return FALSE;
-        }
-      state->owner_thread = ps_self_thread_id ();
-      state->depth = 1;
-      g_atomic_int_set (&state->owner_pid, ps_self_process_id ());
-      return TRUE;
+      if (record_acquisition (self, state))
+        return TRUE;
+      ps_robust_lock_unlock (&state->lock);
+      set_not_recoverable_error (error);
+      return FALSE;
 
     case PS_LOCK_OWNER_DIED:
       if (g_atomic_int_get (&state->consistency) == NOT_RECOVERABLE)
@@ -438,7 +449,7 @@ finish_lock (PsMutex       *self,
       state->owner_thread = ps_self_thread_id ();
       state->depth = 1;
       g_atomic_int_set (&state->consistency, INCONSISTENT);
-      g_atomic_int_set (&state->owner_pid, ps_self_process_id ());
+      __atomic_store_n (&state->owner_pid, ps_self_process_id (), __ATOMIC_RELAXED);
       g_set_error_literal (error, PS_ERROR, PS_ERROR_OWNER_DEAD,
                            "The previous holder of the mutex died holding it; the lock "
                            "is now held: repair the data, then mark it consistent");
@@ -491,6 +502,23 @@ lock_blocking (MutexState    *state,
   return status;
 }
 
+static G_GNUC_NO_INLINE gboolean
+lock_slow (PsMutex       *self,
+           gint64         timeout_us,
+           GCancellable  *cancellable,
+           GError       **error)
+{
+  PsWaitContext context;
+  PsLockStatus status;
+
+  if (!ps_wait_context_begin (&context, cancellable, error))
+    return FALSE;
+  status = lock_blocking (self->state, ps_deadline_from_timeout (timeout_us), &context);
+  ps_wait_context_end (&context);
+
+  return finish_lock (self, status, error);
+}
+
 /**
  * ps_mutex_lock:
  * @self: a #PsMutex
@@ -516,7 +544,6 @@ ps_mutex_lock (PsMutex       *self,
                GCancellable  *cancellable,
                GError       **error)
 {
-  PsWaitContext context;
   PsLockStatus status;
 
   g_return_val_if_fail (PS_IS_MUTEX (self), FALSE);
@@ -526,20 +553,15 @@ ps_mutex_lock (PsMutex       *self,
   if (cancellable != NULL && g_cancellable_set_error_if_cancelled (cancellable, error))
     return FALSE;
 
-  /* The uncontended path: one atomic operation, no cancellable setup. */
-  if (g_atomic_int_get (&self->state->consistency) != NOT_RECOVERABLE)
-    {
-      status = ps_robust_lock_try (&self->state->lock);
-      if (status != PS_LOCK_BUSY || timeout_us == 0)
-        return finish_lock (self, status, error);
-    }
+  /* The uncontended path: the platform's trylock and a few stores, no
+   * cancellable set up, nothing out of line. */
+  status = ps_robust_lock_try (&self->state->lock);
+  if (G_LIKELY (status == PS_LOCK_ACQUIRED) && G_LIKELY (record_acquisition (self, self->state)))
+    return TRUE;
+  if (status != PS_LOCK_BUSY || timeout_us == 0)
+    return finish_lock (self, status, error);
 
-  if (!ps_wait_context_begin (&context, cancellable, error))
-    return FALSE;
-  status = lock_blocking (self->state, ps_deadline_from_timeout (timeout_us), &context);
-  ps_wait_context_end (&context);
-
-  return finish_lock (self, status, error);
+  return lock_slow (self, timeout_us, cancellable, error);
 }
 
 /**
@@ -569,7 +591,7 @@ ps_mutex_try_lock (PsMutex  *self,
   return finish_lock (self, status, error);
 }
 
-static gboolean
+static G_GNUC_NO_INLINE gboolean
 unlock_internal (PsMutex   *self,
                  gboolean   allow_recursion,
                  GError   **error)
@@ -611,7 +633,7 @@ unlock_internal (PsMutex   *self,
 
   state->depth = 0;
   state->owner_thread = 0;
-  g_atomic_int_set (&state->owner_pid, 0);
+  __atomic_store_n (&state->owner_pid, 0, __ATOMIC_RELAXED);
 
   status = ps_robust_lock_unlock (&state->lock);
   if (status != PS_LOCK_ACQUIRED)
@@ -639,8 +661,25 @@ gboolean
 ps_mutex_unlock (PsMutex  *self,
                  GError  **error)
 {
+  MutexState *state;
+
   g_return_val_if_fail (PS_IS_MUTEX (self), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  state = self->state;
+
+  /* The common case inline: a plain mutex, held by us, consistent. */
+  if (G_LIKELY (!self->recursive) &&
+      G_LIKELY (is_held_by_self (state)) &&
+      G_LIKELY (g_atomic_int_get (&state->consistency) == CONSISTENT))
+    {
+      __atomic_store_n (&state->owner_pid, 0, __ATOMIC_RELAXED);
+      if (G_LIKELY (ps_robust_lock_unlock (&state->lock) == PS_LOCK_ACQUIRED))
+        return TRUE;
+      g_set_error_literal (error, PS_ERROR, PS_ERROR_NOT_OWNER,
+                           "The calling thread does not hold the mutex");
+      return FALSE;
+    }
 
   return unlock_internal (self, TRUE, error);
 }
@@ -711,7 +750,7 @@ ps_mutex_get_owner_pid (PsMutex *self)
 {
   g_return_val_if_fail (PS_IS_MUTEX (self), 0);
 
-  return (GPid) g_atomic_int_get (&self->state->owner_pid);
+  return (GPid) __atomic_load_n (&self->state->owner_pid, __ATOMIC_RELAXED);
 }
 
 /**

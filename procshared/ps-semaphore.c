@@ -23,8 +23,8 @@
  * [method@Semaphore.acquire_async] waits without blocking a main loop.
  *
  * Like every procshared object, a semaphore is anonymous (shared over
- * fork()), named ([ctor@Semaphore.open]) or placed inside a
- * [class@SharedMemory] ([ctor@Semaphore.new_at], [ctor@Semaphore.attach]).
+ * fork()), named ([func@Semaphore.open]) or placed inside a
+ * [class@SharedMemory] ([ctor@Semaphore.new_at], [func@Semaphore.attach]).
  */
 
 typedef struct
@@ -383,7 +383,7 @@ new_placed (PsSharedMemory  *memory,
  *
  * Initialises a new unbounded semaphore inside @memory, next to the data
  * it guards. Other processes that share @memory use it through
- * [ctor@Semaphore.attach].
+ * [func@Semaphore.attach].
  *
  * Returns: (transfer full): the semaphore, or %NULL with
  *   %G_IO_ERROR_INVALID_ARGUMENT (misaligned offset or bad value) or
@@ -519,7 +519,11 @@ ps_semaphore_acquire (PsSemaphore   *self,
       status = ps_wait_word_wait (&state->count, 0, deadline,
                                   ps_wait_context_get_canceller (&context));
       if (status == PS_WAIT_TIMED_OUT && take_unit (state))
-        status = PS_WAIT_WOKEN;
+        {
+          /* A release that came with the deadline: ours after all. */
+          status = PS_WAIT_WOKEN;
+          break;
+        }
       if (status != PS_WAIT_WOKEN)
         break;
     }

@@ -15,7 +15,7 @@
  *
  * A segment is either anonymous ([ctor@SharedMemory.new]), and then shared
  * with the children forked after it was made, or named
- * ([ctor@SharedMemory.open]), and then shared with any process that opens
+ * ([func@SharedMemory.open]), and then shared with any process that opens
  * the same name, in any language. It is zero-filled when created.
  *
  * Offsets are relative to the start of the data. Every accessor checks
@@ -230,7 +230,7 @@ ps_shared_memory_class_init (PsSharedMemoryClass *klass)
    */
   properties [PROP_SIZE] =
     g_param_spec_uint64 ("size", NULL, NULL,
-                         0, G_MAXSSIZE, 0,
+                         0, G_MAXUINT64, 0,
                          (G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY |
                           G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
 
@@ -691,7 +691,12 @@ ps_shared_memory_write_variant (PsSharedMemory  *self,
   memcpy (record, &header, sizeof header);
   memset (record + sizeof header, 0, data_offset - sizeof header);
   memcpy (record + sizeof header, type_string, header.type_length);
-  g_variant_store (normal, record + data_offset);
+  /* GVariant serialises only to suitably aligned memory; a record at an
+   * odd offset gets a copy of the serialised form instead. */
+  if (((guintptr) (record + data_offset) & 7) == 0)
+    g_variant_store (normal, record + data_offset);
+  else if (data_length > 0)
+    memcpy (record + data_offset, g_variant_get_data (normal), data_length);
   return TRUE;
 }
 

@@ -94,51 +94,46 @@ ps_object_header_check (const PsObjectHeader *header,
 
 /* Identity ----------------------------------------------------------------- */
 
-static guint32 cached_process_id;
-static _Thread_local guint64 cached_thread_id;
-static _Thread_local guint32 cached_thread_process_id;
+guint32 ps_cached_process_id;
+PS_FAST_TLS guint64 ps_cached_thread_id;
 
 static void
 forget_identity_in_child (void)
 {
-  /* The child has one thread, the one that forked: its ids changed. */
-  cached_process_id = 0;
-  cached_thread_id = 0;
-  cached_thread_process_id = 0;
+  /* The child has one thread, the one that forked, and new ids. */
+  __atomic_store_n (&ps_cached_process_id, 0, __ATOMIC_RELAXED);
+  ps_cached_thread_id = 0;
 }
 
-guint32
-ps_self_process_id (void)
+static void
+register_fork_handler (void)
 {
   static gsize registered;
-  guint32 pid = g_atomic_int_get (&cached_process_id);
-
-  if (G_LIKELY (pid != 0))
-    return pid;
 
   if (g_once_init_enter (&registered))
     {
       pthread_atfork (NULL, NULL, forget_identity_in_child);
       g_once_init_leave (&registered, 1);
     }
+}
+
+guint32
+ps_self_process_id_slow (void)
+{
+  guint32 pid;
+
+  register_fork_handler ();
   pid = (guint32) getpid ();
-  g_atomic_int_set (&cached_process_id, pid);
+  __atomic_store_n (&ps_cached_process_id, pid, __ATOMIC_RELAXED);
   return pid;
 }
 
 guint64
-ps_self_thread_id (void)
+ps_self_thread_id_slow (void)
 {
-  guint32 pid = ps_self_process_id ();
-
-  /* Compared with the pid so that a thread created before a fork() in
-   * some other way than through us still refreshes its cache. */
-  if (G_UNLIKELY (cached_thread_id == 0 || cached_thread_process_id != pid))
-    {
-      cached_thread_id = ps_backend_thread_id ();
-      cached_thread_process_id = pid;
-    }
-  return cached_thread_id;
+  register_fork_handler ();
+  ps_cached_thread_id = ps_backend_thread_id ();
+  return ps_cached_thread_id;
 }
 
 /* Errors and ranges ---------------------------------------------------- */

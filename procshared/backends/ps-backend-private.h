@@ -24,8 +24,6 @@
 
 #include <glib.h>
 
-#include "ps-backend-types.h"
-
 G_BEGIN_DECLS
 
 typedef struct _PsWaitWord   PsWaitWord;
@@ -58,6 +56,15 @@ typedef enum
 #define PS_BACKEND_POSIX  2
 #define PS_BACKEND_DARWIN 3
 
+G_END_DECLS
+
+/* The backend's types; it may also define the lock fast path (try and
+ * unlock) inline there, announcing it with PS_BACKEND_INLINE_LOCK, since
+ * an uncontended lock must cost little more than the platform's own. */
+#include "ps-backend-types.h"
+
+G_BEGIN_DECLS
+
 /* Waiting on a word. @deadline is in g_get_monotonic_time() microseconds,
  * or -1 for none. A return of PS_WAIT_WOKEN may be spurious: callers
  * re-check their condition and call again with the same deadline. */
@@ -88,11 +95,13 @@ gboolean     ps_robust_lock_init            (PsRobustLock *lock,
                                              gboolean      recursive,
                                              GError      **error);
 void         ps_robust_lock_destroy         (PsRobustLock *lock);
+#ifndef PS_BACKEND_INLINE_LOCK
 PsLockStatus ps_robust_lock_try             (PsRobustLock *lock);
+PsLockStatus ps_robust_lock_unlock          (PsRobustLock *lock);
+#endif
 PsLockStatus ps_robust_lock_wait            (PsRobustLock *lock,
                                              gint64        deadline,
                                              PsCanceller  *canceller);
-PsLockStatus ps_robust_lock_unlock          (PsRobustLock *lock);
 void         ps_robust_lock_make_consistent (PsRobustLock *lock);
 
 /* The calling thread, unique among the live threads of the system (Linux

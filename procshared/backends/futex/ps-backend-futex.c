@@ -250,28 +250,6 @@ ps_robust_lock_destroy (PsRobustLock *lock)
   pthread_mutex_destroy (&lock->mutex);
 }
 
-static PsLockStatus
-status_from_pthread (int r)
-{
-  switch (r)
-    {
-    case 0: return PS_LOCK_ACQUIRED;
-    case EBUSY: return PS_LOCK_BUSY;
-    case EOWNERDEAD: return PS_LOCK_OWNER_DIED;
-    case ENOTRECOVERABLE: return PS_LOCK_NOT_RECOVERABLE;
-    case EDEADLK: return PS_LOCK_WOULD_DEADLOCK;
-    case EPERM: return PS_LOCK_NOT_OWNER;
-    case ETIMEDOUT: return PS_LOCK_TIMED_OUT;
-    default: return PS_LOCK_FAILED;
-    }
-}
-
-PsLockStatus
-ps_robust_lock_try (PsRobustLock *lock)
-{
-  return status_from_pthread (pthread_mutex_trylock (&lock->mutex));
-}
-
 static PsWaitStatus
 wait_for_lock_word (guint32     *word,
                     guint32      seen,
@@ -338,12 +316,6 @@ ps_robust_lock_wait (PsRobustLock *lock,
           return wait_status == PS_WAIT_CANCELLED ? PS_LOCK_CANCELLED : PS_LOCK_TIMED_OUT;
         }
     }
-}
-
-PsLockStatus
-ps_robust_lock_unlock (PsRobustLock *lock)
-{
-  return status_from_pthread (pthread_mutex_unlock (&lock->mutex));
 }
 
 void

@@ -23,3 +23,20 @@ struct _PsCanceller
 {
   guint32 fired;   /* a private futex the waiter sleeps on as well */
 };
+
+#include "ps-pthread-lock-private.h"
+
+#define PS_BACKEND_INLINE_LOCK 1
+
+static inline PsLockStatus
+ps_robust_lock_try (struct _PsRobustLock *lock)
+{
+  return ps_lock_status_from_pthread (pthread_mutex_trylock (&lock->mutex));
+}
+
+static inline PsLockStatus
+ps_robust_lock_unlock (struct _PsRobustLock *lock)
+{
+  /* glibc wakes one sleeper itself when FUTEX_WAITERS is set. */
+  return ps_lock_status_from_pthread (pthread_mutex_unlock (&lock->mutex));
+}

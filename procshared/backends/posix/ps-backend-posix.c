@@ -213,28 +213,6 @@ ps_robust_lock_destroy (PsRobustLock *lock)
   pthread_mutex_destroy (&lock->mutex);
 }
 
-static PsLockStatus
-status_from_pthread (int r)
-{
-  switch (r)
-    {
-    case 0: return PS_LOCK_ACQUIRED;
-    case EBUSY: return PS_LOCK_BUSY;
-    case EOWNERDEAD: return PS_LOCK_OWNER_DIED;
-    case ENOTRECOVERABLE: return PS_LOCK_NOT_RECOVERABLE;
-    case EDEADLK: return PS_LOCK_WOULD_DEADLOCK;
-    case EPERM: return PS_LOCK_NOT_OWNER;
-    case ETIMEDOUT: return PS_LOCK_TIMED_OUT;
-    default: return PS_LOCK_FAILED;
-    }
-}
-
-PsLockStatus
-ps_robust_lock_try (PsRobustLock *lock)
-{
-  return status_from_pthread (pthread_mutex_trylock (&lock->mutex));
-}
-
 PsLockStatus
 ps_robust_lock_wait (PsRobustLock *lock,
                      gint64        deadline,
@@ -284,17 +262,11 @@ ps_robust_lock_wait (PsRobustLock *lock,
   return status;
 }
 
-PsLockStatus
-ps_robust_lock_unlock (PsRobustLock *lock)
+void
+ps_posix_lock_wake_waiter (PsRobustLock *lock)
 {
-  int r = pthread_mutex_unlock (&lock->mutex);
-
-  if (r == 0 && g_atomic_int_get (&lock->waiters) > 0)
-    {
-      g_atomic_int_inc (&lock->released.value);
-      ps_wait_word_wake (&lock->released, FALSE);
-    }
-  return status_from_pthread (r);
+  g_atomic_int_inc (&lock->released.value);
+  ps_wait_word_wake (&lock->released, FALSE);
 }
 
 void

@@ -1,0 +1,624 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/*
+ * The darwin backend (macOS 14.4 or later).
+ *
+ * NOTE: this code has never run on a Mac. It is compiled and tested on
+ * Linux against os-sync-standin.c, which implements the macOS calls used
+ * here over futexes; ps-darwin-platform.h picks one or the other.
+ *
+ * Waiting is os_sync_wait_on_address() with OS_SYNC_WAIT_ON_ADDRESS_SHARED
+ * on plain 32-bit words, the public successor of __ulock_wait(). Its
+ * timeouts are relative, on OS_CLOCK_MACH_ABSOLUTE_TIME, the clock behind
+ * g_get_monotonic_time() on macOS; every call recomputes the time left
+ * from the caller's fixed deadline, and a timed-out return is trusted
+ * only once g_get_monotonic_time() has reached that deadline, so EINTR,
+ * spurious returns and rounding never extend a wait nor end it early.
+ *
+ * Cancellation. os_sync waits on one address only, so a waiter cannot
+ * also sleep on its canceller the way the futex backend does with
+ * futex_waitv(), and a canceller cannot change the waited-on word (it is
+ * shared data: a semaphore's count, a condition's sequence). Instead:
+ *
+ *   waiter:  address = word;  if (fired) give up;  sleep on word;
+ *            ... on any return, re-check fired; address = NULL on exit
+ *   fire:    fired = 1;  while (address != NULL) { wake all on address; yield }
+ *
+ * Both sides store, then load the other's variable, all sequentially
+ * consistent, so at least one sees the other's store: either the waiter
+ * sees `fired` and never sleeps, or the canceller sees the published
+ * address. In the second case the waiter may still be between its check
+ * and the kernel, where a wake is lost, which is why the canceller does
+ * not wake once but keeps waking, yielding in between, until the waiter
+ * acknowledges by clearing `address`. It clears it only on its way out,
+ * and a waiter woken by the kernel re-checks `fired` (which the wake's
+ * kernel-side locking makes visible), so each round either finds it gone
+ * or wakes it; the loop ends as soon as the waiter gets a CPU, typically
+ * on the first round. Sleepers that share the word with it are woken
+ * too; they find their word unchanged and sleep again, within
+ * wait_on_address(). The canceller lives on the waiter's stack, which
+ * ps_wait_context_end() keeps alive until the firing handler returned,
+ * and the waiter holds a reference on the object owning the word.
+ *
+ * Ownership. macOS has no robust process-shared mutexes, so the lock is
+ * built here on its own word:
+ *
+ *   bits  0-23  the holder's pid (0: free). Pids stay below 100000 on
+ *               macOS and below 2^22 on Linux.
+ *   bits 24-30  a count of takeovers from dead holders, so that a
+ *               takeover always changes the word, even when the taker's
+ *               pid is the dead holder's, reused.
+ *   bit  31     contended: someone may sleep on the word; unlock wakes one.
+ *
+ * Keeping the holder's pid in the word itself means the holder is known
+ * from the instant it locks: there is no window in which a holder that
+ * dies leaves an anonymous lock behind. Beside the word, the holder
+ * records its thread id (for per-thread ownership and recursion), and its
+ * process start time, which tells the holder from a later process that
+ * was given the same pid. The start time is published with release
+ * ordering before owner_pid, so a reader that sees owner_pid equal to the
+ * word's pid also sees that holder's start time.
+ *
+ * A locker that finds the lock busy asks whether the holder process is
+ * gone: kill(pid, 0) fails with ESRCH, or it is a zombie, or it is alive
+ * but started at another time than the one recorded (its pid was reused).
+ * Then it takes the lock over with a compare-and-swap from the very word
+ * it examined: exactly one taker wins, and it gets PS_LOCK_OWNER_DIED
+ * while holding the lock. Sleepers wake every DEATH_POLL_US to ask again;
+ * an unlock or a cancellation wakes them at once.
+ *
+ * What cannot be detected: a thread that dies (pthread_exit(), or a
+ * cancelled thread) while holding the lock in a process that lives on.
+ * macOS offers no robust-futex list, nor any other notification, and the
+ * recorded pid stays alive, so the lock stays held until that process
+ * exits (then it is taken over as above). pid reuse in the tiny window
+ * between a holder's compare-and-swap and its recording of its start time
+ * would also go unnoticed; both need its death in those few instructions.
+ *
+ * Consistency (OWNER_DEAD, mark consistent, NOT_RECOVERABLE) is tracked
+ * by PsMutex itself, so ps_robust_lock_make_consistent() has nothing to
+ * do here.
+ */
+
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <gio/gio.h>
+
+#include "ps-backend-private.h"
+#include "ps-darwin-platform.h"
+
+/* How often a blocked locker checks whether the holder died. */
+#define DEATH_POLL_US (20 * 1000)
+
+/* The longest single sleep; longer waits simply sleep again. Keeps the
+ * nanosecond timeout far from overflow and from any kernel limit. */
+#define MAX_SLEEP_US ((gint64) 24 * 60 * 60 * G_USEC_PER_SEC)
+
+/* A canceller first yields this many times between wake-ups, then
+ * pauses FIRE_PAUSE_US: see ps_canceller_fire(). */
+#define FIRE_YIELDS   16
+#define FIRE_PAUSE_US 50
+
+#define LOCK_PID_MASK      0x00ffffffu
+#define LOCK_TAKEOVER_MASK 0x7f000000u
+#define LOCK_TAKEOVER_ONE  0x01000000u
+#define LOCK_CONTENDED     0x80000000u
+
+/* Waiting on a word ------------------------------------------------------ */
+
+static void
+pause_after_error (int saved_errno)
+{
+  static gboolean warned;
+
+  /* EFAULT and ENOMEM are transient, by Apple's documentation; EINVAL
+   * would be a bug here. Either way the caller retries: pause first so
+   * that a lasting error degrades to polling rather than spinning. */
+  if (saved_errno == EINVAL && !g_atomic_int_exchange (&warned, TRUE))
+    g_warning ("os_sync_wait_on_address() refused its arguments; waits will poll");
+  g_usleep (1000);
+}
+
+static PsWaitStatus
+wait_on_address (guint32     *address,
+                 guint32      expected,
+                 gint64       deadline,
+                 PsCanceller *canceller)
+{
+  PsWaitStatus status;
+
+  if (canceller != NULL)
+    g_atomic_pointer_set (&canceller->address, address);
+
+  for (;;)
+    {
+      int r;
+
+      if (canceller != NULL && g_atomic_int_get (&canceller->fired))
+        {
+          status = PS_WAIT_CANCELLED;
+          break;
+        }
+      /* Every waker changes the word before waking, so an unchanged word
+       * means a spurious return, or a wake-up meant for another waiter's
+       * cancellation: sleep again. */
+      if ((guint32) g_atomic_int_get (address) != expected)
+        {
+          status = PS_WAIT_WOKEN;
+          break;
+        }
+
+      if (deadline < 0)
+        r = os_sync_wait_on_address (address, expected, sizeof *address,
+                                     OS_SYNC_WAIT_ON_ADDRESS_SHARED);
+      else
+        {
+          gint64 remaining = deadline - g_get_monotonic_time ();
+
+          if (remaining <= 0)
+            {
+              status = PS_WAIT_TIMED_OUT;
+              break;
+            }
+          /* Relative, and recomputed from the fixed deadline each time;
+           * a zero timeout would be EINVAL, hence the check above. */
+          r = os_sync_wait_on_address_with_timeout (address, expected, sizeof *address,
+                                                    OS_SYNC_WAIT_ON_ADDRESS_SHARED,
+                                                    OS_CLOCK_MACH_ABSOLUTE_TIME,
+                                                    (guint64) MIN (remaining, MAX_SLEEP_US) * 1000);
+        }
+
+      /* r >= 0: woken, or the word differed. ETIMEDOUT: the loop asks
+       * the clock whether the deadline really passed. EINTR: spurious. */
+      if (r < 0 && errno != ETIMEDOUT && errno != EINTR)
+        {
+          pause_after_error (errno);
+          status = PS_WAIT_WOKEN;
+          break;
+        }
+    }
+
+  if (canceller != NULL)
+    g_atomic_pointer_set (&canceller->address, NULL);   /* the acknowledgement */
+
+  return status;
+}
+
+gboolean
+ps_wait_word_init (PsWaitWord *word,
+                   guint32     value,
+                   GError    **error)
+{
+  g_atomic_int_set (&word->value, value);
+  return TRUE;
+}
+
+void
+ps_wait_word_destroy (PsWaitWord *word)
+{
+}
+
+PsWaitStatus
+ps_wait_word_wait (PsWaitWord  *word,
+                   guint32      expected,
+                   gint64       deadline,
+                   PsCanceller *canceller)
+{
+  return wait_on_address (&word->value, expected, deadline, canceller);
+}
+
+void
+ps_wait_word_wake (PsWaitWord *word,
+                   gboolean    all)
+{
+  /* ENOENT (nobody waiting) is not an error for us. */
+  if (all)
+    os_sync_wake_by_address_all (&word->value, sizeof word->value,
+                                 OS_SYNC_WAKE_BY_ADDRESS_SHARED);
+  else
+    os_sync_wake_by_address_any (&word->value, sizeof word->value,
+                                 OS_SYNC_WAKE_BY_ADDRESS_SHARED);
+}
+
+void
+ps_canceller_init (PsCanceller *canceller)
+{
+  canceller->fired = 0;
+  canceller->padding = 0;
+  canceller->address = NULL;
+}
+
+void
+ps_canceller_fire (PsCanceller *canceller)
+{
+  guint32 *address;
+  guint round;
+
+  g_atomic_int_set (&canceller->fired, 1);
+
+  /* Until the waiter acknowledges, it may be about to sleep: a single
+   * wake could fall before its sleep and be lost. See the top of the file. */
+  for (round = 0; (address = g_atomic_pointer_get (&canceller->address)) != NULL; round++)
+    {
+      os_sync_wake_by_address_all (address, sizeof *address, OS_SYNC_WAKE_BY_ADDRESS_SHARED);
+      if (round < FIRE_YIELDS)
+        g_thread_yield ();
+      else
+        g_usleep (FIRE_PAUSE_US);
+    }
+}
+
+/* Processes and threads -------------------------------------------------- */
+
+typedef enum
+{
+  PROCESS_ALIVE,
+  PROCESS_GONE,      /* no such process, or a zombie */
+  PROCESS_UNKNOWN,   /* could not tell: assume alive */
+} ProcessState;
+
+static ProcessState
+look_up_process (pid_t    pid,
+                 guint64 *start_time)
+{
+  int mib[4] = { CTL_KERN, KERN_PROC, KERN_PROC_PID, (int) pid };
+  struct kinfo_proc info;
+  size_t length = sizeof info;
+
+  memset (&info, 0, sizeof info);
+  if (sysctl (mib, G_N_ELEMENTS (mib), &info, &length, NULL, 0) != 0)
+    return PROCESS_UNKNOWN;
+  if (length == 0 || info.kp_proc.p_pid != pid)
+    return PROCESS_GONE;
+  /* A holder that was killed stays a zombie until its parent reaps it,
+   * and kill(pid, 0) still succeeds on it; that parent may well be the
+   * very process now waiting for the lock. */
+  if (info.kp_proc.p_stat == SZOMB)
+    return PROCESS_GONE;
+
+  *start_time = (guint64) info.kp_proc.p_starttime.tv_sec * G_USEC_PER_SEC +
+                (guint64) info.kp_proc.p_starttime.tv_usec;
+  return PROCESS_ALIVE;
+}
+
+typedef struct
+{
+  guint32 pid;
+  guint64 start;    /* 0 if unknown */
+  guint64 thread;
+} Identity;
+
+static guint32 cached_pid;
+static guint64 cached_start;
+
+static guint64
+own_start_time (guint32 pid)
+{
+  guint64 start = 0;
+
+  /* Keyed by pid, so that a child forked from us looks itself up. */
+  if ((guint32) g_atomic_int_get (&cached_pid) == pid)
+    return __atomic_load_n (&cached_start, __ATOMIC_RELAXED);
+
+  if (look_up_process ((pid_t) pid, &start) != PROCESS_ALIVE)
+    start = 0;
+  __atomic_store_n (&cached_start, start, __ATOMIC_RELAXED);
+  g_atomic_int_set (&cached_pid, pid);
+  return start;
+}
+
+guint64
+ps_backend_thread_id (void)
+{
+  uint64_t id = 0;
+
+  /* Unique system-wide and never reused while the system runs. */
+  pthread_threadid_np (pthread_self (), &id);
+  return id;
+}
+
+static gboolean
+get_identity (Identity *me)
+{
+  pid_t pid = getpid ();
+
+  if (pid <= 0 || (guint32) pid > LOCK_PID_MASK)
+    return FALSE;
+  me->pid = (guint32) pid;
+  me->start = own_start_time (me->pid);
+  me->thread = ps_backend_thread_id ();
+  return TRUE;
+}
+
+/* Robust locks ----------------------------------------------------------- */
+
+static inline guint32
+load_word (PsRobustLock *lock)
+{
+  return __atomic_load_n (&lock->word, __ATOMIC_SEQ_CST);
+}
+
+static inline gboolean
+swap_word (PsRobustLock *lock,
+           guint32      *expected,
+           guint32       desired)
+{
+  /* On failure, *expected is updated to the current word. */
+  return __atomic_compare_exchange_n (&lock->word, expected, desired, FALSE,
+                                      __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+}
+
+static void
+record_holder (PsRobustLock   *lock,
+               const Identity *me)
+{
+  lock->depth = 1;
+  __atomic_store_n (&lock->owner_thread, me->thread, __ATOMIC_RELAXED);
+  __atomic_store_n (&lock->owner_start, me->start, __ATOMIC_RELAXED);
+  __atomic_store_n (&lock->owner_pid, me->pid, __ATOMIC_RELEASE);
+}
+
+static gboolean
+held_by (PsRobustLock   *lock,
+         guint32         word,
+         const Identity *me)
+{
+  /* owner_pid is published after owner_thread: if it names our process,
+   * owner_thread is that of the holder our process recorded. */
+  return (word & LOCK_PID_MASK) == me->pid &&
+         __atomic_load_n (&lock->owner_pid, __ATOMIC_ACQUIRE) == me->pid &&
+         __atomic_load_n (&lock->owner_thread, __ATOMIC_RELAXED) == me->thread;
+}
+
+static gboolean
+holder_is_gone (PsRobustLock   *lock,
+                guint32         word,
+                const Identity *me)
+{
+  guint32 pid = word & LOCK_PID_MASK;
+  guint32 recorded_pid;
+  guint64 recorded_start;
+  guint64 start = 0;
+
+  if (pid == me->pid)
+    {
+      /* Our own process, alive, unless it merely inherited the pid of a
+       * dead holder: the start time check below tells. */
+      start = me->start;
+    }
+  else
+    {
+      if (kill ((pid_t) pid, 0) == -1 && errno == ESRCH)
+        return TRUE;
+      switch (look_up_process ((pid_t) pid, &start))
+        {
+        case PROCESS_GONE:
+          return TRUE;
+        case PROCESS_UNKNOWN:
+          return FALSE;
+        case PROCESS_ALIVE:
+        default:
+          break;
+        }
+    }
+
+  /* Alive: but is it the process that locked it? Only if the record
+   * belongs to the word we examined (a holder that has not recorded
+   * itself yet is running right now, so alive). */
+  recorded_pid = __atomic_load_n (&lock->owner_pid, __ATOMIC_ACQUIRE);
+  recorded_start = __atomic_load_n (&lock->owner_start, __ATOMIC_RELAXED);
+  __atomic_thread_fence (__ATOMIC_ACQUIRE);
+  if (recorded_pid != pid || load_word (lock) != word ||
+      __atomic_load_n (&lock->owner_pid, __ATOMIC_RELAXED) != pid)
+    return FALSE;
+  if (recorded_start == 0 || start == 0)
+    return FALSE;   /* a start time could not be read: rely on kill() alone */
+  return recorded_start != start;
+}
+
+/* One attempt. @sleeper: the caller waits, so others may too: keep the
+ * contended bit set so that our unlock wakes the next. @check_holder: ask
+ * whether a busy lock's holder died. On PS_LOCK_BUSY, @observed is the
+ * word that was found. */
+static PsLockStatus
+try_once (PsRobustLock   *lock,
+          const Identity *me,
+          gboolean        sleeper,
+          gboolean        check_holder,
+          guint32        *observed)
+{
+  guint32 contended = sleeper ? LOCK_CONTENDED : 0;
+  guint32 word = load_word (lock);
+
+  for (;;)
+    {
+      if ((word & LOCK_PID_MASK) == 0)
+        {
+          if (swap_word (lock, &word, (word & LOCK_TAKEOVER_MASK) | me->pid | contended))
+            {
+              record_holder (lock, me);
+              return PS_LOCK_ACQUIRED;
+            }
+          continue;
+        }
+
+      if (held_by (lock, word, me))
+        {
+          if (!lock->recursive)
+            return PS_LOCK_WOULD_DEADLOCK;
+          if (lock->depth == G_MAXUINT32)
+            return PS_LOCK_FAILED;
+          lock->depth++;
+          return PS_LOCK_ACQUIRED;
+        }
+
+      if (check_holder && holder_is_gone (lock, word, me))
+        {
+          guint32 taken = me->pid |
+                          ((word + LOCK_TAKEOVER_ONE) & LOCK_TAKEOVER_MASK) |
+                          (word & LOCK_CONTENDED) | contended;
+
+          /* From the very word examined: of several takers, one wins. */
+          if (swap_word (lock, &word, taken))
+            {
+              record_holder (lock, me);
+              return PS_LOCK_OWNER_DIED;
+            }
+          continue;
+        }
+
+      *observed = word;
+      return PS_LOCK_BUSY;
+    }
+}
+
+gboolean
+ps_robust_lock_init (PsRobustLock *lock,
+                     gboolean      recursive,
+                     GError      **error)
+{
+  Identity me;
+
+  if (!get_identity (&me))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                   "Process id %ld does not fit in a lock word", (long) getpid ());
+      return FALSE;
+    }
+
+  lock->word = 0;
+  lock->recursive = recursive ? 1 : 0;
+  lock->depth = 0;
+  lock->owner_pid = 0;
+  lock->owner_start = 0;
+  lock->owner_thread = 0;
+  return TRUE;
+}
+
+void
+ps_robust_lock_destroy (PsRobustLock *lock)
+{
+}
+
+PsLockStatus
+ps_robust_lock_try (PsRobustLock *lock)
+{
+  Identity me;
+  guint32 observed;
+
+  if (!get_identity (&me))
+    return PS_LOCK_FAILED;
+  return try_once (lock, &me, FALSE, TRUE, &observed);
+}
+
+static void
+pass_wake_on (PsRobustLock *lock)
+{
+  /* An unlock wakes one sleeper; if that was us and we are leaving, the
+   * lock is free and the others would sleep until their next death
+   * check: wake one of them instead. */
+  if ((load_word (lock) & LOCK_PID_MASK) == 0)
+    os_sync_wake_by_address_any (&lock->word, sizeof lock->word,
+                                 OS_SYNC_WAKE_BY_ADDRESS_SHARED);
+}
+
+PsLockStatus
+ps_robust_lock_wait (PsRobustLock *lock,
+                     gint64        deadline,
+                     PsCanceller  *canceller)
+{
+  gboolean check_holder = TRUE;
+  Identity me;
+
+  if (!get_identity (&me))
+    return PS_LOCK_FAILED;
+
+  for (;;)
+    {
+      guint32 observed = 0;
+      PsLockStatus status;
+      PsWaitStatus wait_status;
+      gint64 now;
+      gint64 slice_end;
+
+      status = try_once (lock, &me, TRUE, check_holder, &observed);
+      if (status != PS_LOCK_BUSY)
+        return status;
+
+      now = g_get_monotonic_time ();
+      if (deadline >= 0 && now >= deadline)
+        {
+          pass_wake_on (lock);
+          return PS_LOCK_TIMED_OUT;
+        }
+
+      /* Tell the holder that someone sleeps, so that its unlock wakes us. */
+      if ((observed & LOCK_CONTENDED) == 0)
+        {
+          if (!swap_word (lock, &observed, observed | LOCK_CONTENDED))
+            continue;
+          observed |= LOCK_CONTENDED;
+        }
+
+      /* Sleep until the word changes (an unlock, a new holder), a
+       * cancellation, or the end of this slice, after which the holder's
+       * health is checked again. */
+      slice_end = now + DEATH_POLL_US;
+      if (deadline >= 0 && deadline < slice_end)
+        slice_end = deadline;
+      wait_status = wait_on_address (&lock->word, observed, slice_end, canceller);
+      if (wait_status == PS_WAIT_CANCELLED)
+        {
+          pass_wake_on (lock);
+          return PS_LOCK_CANCELLED;
+        }
+
+      /* A changed word means a holder that was running a moment ago; an
+       * unchanged one, for a whole slice, deserves a look. */
+      check_holder = wait_status == PS_WAIT_TIMED_OUT;
+    }
+}
+
+PsLockStatus
+ps_robust_lock_unlock (PsRobustLock *lock)
+{
+  guint32 previous;
+  Identity me;
+
+  if (!get_identity (&me) || !held_by (lock, load_word (lock), &me))
+    return PS_LOCK_NOT_OWNER;
+
+  if (lock->depth > 1)
+    {
+      lock->depth--;
+      return PS_LOCK_ACQUIRED;
+    }
+
+  lock->depth = 0;
+  __atomic_store_n (&lock->owner_pid, 0, __ATOMIC_RELAXED);
+  __atomic_store_n (&lock->owner_thread, 0, __ATOMIC_RELAXED);
+
+  /* Free: clear the pid and the contended bit, keep the takeover count. */
+  previous = __atomic_fetch_and (&lock->word, LOCK_TAKEOVER_MASK, __ATOMIC_SEQ_CST);
+  if (previous & LOCK_CONTENDED)
+    os_sync_wake_by_address_any (&lock->word, sizeof lock->word,
+                                 OS_SYNC_WAKE_BY_ADDRESS_SHARED);
+  return PS_LOCK_ACQUIRED;
+}
+
+void
+ps_robust_lock_make_consistent (PsRobustLock *lock)
+{
+  /* PsMutex keeps the consistency state itself. */
+}
+
+const char *
+ps_backend_name (void)
+{
+  return "darwin";
+}

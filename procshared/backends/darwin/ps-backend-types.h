@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* macOS 14.4 or later: os_sync_wait_on_address() on plain 32-bit words,
+ * and robust ownership built here, since macOS has no robust mutexes.
+ * See ps-backend-darwin.c for the protocols. */
+
+#include <glib.h>
+
+#define PS_BACKEND_ID PS_BACKEND_DARWIN
+
+struct _PsWaitWord
+{
+  guint32 value;
+};
+
+struct _PsRobustLock
+{
+  guint32 word;           /* holder's pid, takeover count, contended bit */
+  guint32 recursive;
+  guint32 depth;          /* holder only: how many times it has locked it */
+  guint32 owner_pid;      /* the pid owner_start belongs to, published last */
+  guint64 owner_start;    /* the holder process's start time, against pid reuse */
+  guint64 owner_thread;   /* the holder's pthread_threadid_np() */
+};
+
+struct _PsCanceller
+{
+  guint32  fired;
+  guint32  padding;
+  guint32 *address;       /* the word its waiter sleeps on, or NULL */
+};
