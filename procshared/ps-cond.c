@@ -215,7 +215,7 @@ ps_cond_open (const char   *name,
 {
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  if (!ps_name_validate (name, error))
+  if (!ps_name_validate (name, error) || !ps_open_flags_validate (flags, error))
     return NULL;
 
   return g_initable_new (PS_TYPE_COND, NULL, error,

@@ -338,7 +338,7 @@ ps_semaphore_open (const char   *name,
 {
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  if (!ps_name_validate (name, error))
+  if (!ps_name_validate (name, error) || !ps_open_flags_validate (flags, error))
     return NULL;
   if (value > G_MAXINT32)
     {

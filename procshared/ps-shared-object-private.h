@@ -152,6 +152,8 @@ ps_self_thread_id (void)
 /* Names and errors. */
 gboolean ps_name_validate                 (const char        *name,
                                            GError           **error);
+gboolean ps_open_flags_validate           (PsOpenFlags        flags,
+                                           GError           **error);
 void     ps_set_error_from_errno          (GError           **error,
                                            int                saved_errno,
                                            const char        *format,

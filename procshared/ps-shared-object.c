@@ -131,8 +131,27 @@ ps_self_process_id_slow (void)
 guint64
 ps_self_thread_id_slow (void)
 {
+  static guint32 process_nonce;
+  static guint32 process_nonce_pid;
+  static guint64 next_serial;
+  static GMutex lock;
+  guint32 pid = ps_self_process_id ();
+
+  /* Never a system thread id, nor pthread_self(): both are reused as soon
+   * as a thread exits, and a new thread must never pass for the dead
+   * holder of a lock. A serial number is unique for the life of the
+   * process; a random nonce, drawn again in each new process, keeps a
+   * reused pid from matching the identity a dead process left behind. */
+  g_mutex_lock (&lock);
+  if (process_nonce_pid != pid)
+    {
+      process_nonce = g_random_int () | 1;
+      process_nonce_pid = pid;
+    }
+  ps_cached_thread_id = ((guint64) process_nonce << 32) | (++next_serial & G_MAXUINT32);
+  g_mutex_unlock (&lock);
+
   register_fork_handler ();
-  ps_cached_thread_id = ps_backend_thread_id ();
   return ps_cached_thread_id;
 }
 
@@ -168,6 +187,25 @@ ps_check_range (gsize    size,
                    "%" G_GSIZE_FORMAT " bytes at offset %" G_GSIZE_FORMAT
                    " do not fit in a segment of %" G_GSIZE_FORMAT " bytes",
                    length, offset, size);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+ps_open_flags_validate (PsOpenFlags   flags,
+                        GError      **error)
+{
+  if ((flags & ~(PS_OPEN_CREATE | PS_OPEN_EXCLUSIVE)) != 0)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "Unknown open flags 0x%x", flags & ~(PS_OPEN_CREATE | PS_OPEN_EXCLUSIVE));
+      return FALSE;
+    }
+  if ((flags & PS_OPEN_EXCLUSIVE) && !(flags & PS_OPEN_CREATE))
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                           "PS_OPEN_EXCLUSIVE needs PS_OPEN_CREATE");
       return FALSE;
     }
   return TRUE;
@@ -351,15 +389,8 @@ ps_object_map_named (const char        *name,
   const guint max_attempts = 64;
   guint attempt;
 
-  if (!ps_name_validate (name, error))
+  if (!ps_name_validate (name, error) || !ps_open_flags_validate (flags, error))
     return FALSE;
-  if ((flags & ~(PS_OPEN_CREATE | PS_OPEN_EXCLUSIVE)) != 0 ||
-      ((flags & PS_OPEN_EXCLUSIVE) && !(flags & PS_OPEN_CREATE)))
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                   "Invalid open flags 0x%x: EXCLUSIVE needs CREATE", flags);
-      return FALSE;
-    }
   if ((mode & ~0777u) != 0)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,

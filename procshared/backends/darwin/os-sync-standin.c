@@ -156,17 +156,46 @@ os_sync_wake_by_address_all (void                            *addr,
   return wake_futex (addr, size, flags, INT_MAX);
 }
 
+/* macOS thread ids are unique system-wide and never reused; Linux thread
+ * ids are reused as soon as a thread is reaped. So that a new thread can
+ * never pass for a dead one here either, pair the thread id with a serial
+ * number that no other thread of the process shares. */
+static _Thread_local uint64_t own_thread_id;
+static uint32_t thread_serial;
+
+static void
+forget_thread_id_in_child (void)
+{
+  own_thread_id = 0;   /* the child's only thread has a new thread id */
+}
+
+static void
+register_fork_handler (void)
+{
+  pthread_atfork (NULL, NULL, forget_thread_id_in_child);
+}
+
 int
 pthread_threadid_np (pthread_t  thread,
                      uint64_t  *thread_id)
 {
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+
   /* macOS also answers for other threads of the process; the backend
    * only ever asks about the calling one. */
   if (thread_id == NULL)
     return EINVAL;
   if (!pthread_equal (thread, pthread_self ()))
     return ESRCH;
-  *thread_id = (uint64_t) gettid ();
+
+  if (own_thread_id == 0)
+    {
+      pthread_once (&once, register_fork_handler);
+      /* Never 0: a thread id is never 0. */
+      own_thread_id = ((uint64_t) (uint32_t) gettid () << 32) |
+                      (uint64_t) __atomic_add_fetch (&thread_serial, 1, __ATOMIC_RELAXED);
+    }
+  *thread_id = own_thread_id;
   return 0;
 }
 

@@ -95,6 +95,10 @@
 /* How often a blocked locker checks whether the holder died. */
 #define DEATH_POLL_US (20 * 1000)
 
+/* How long a thread trusts its last sysctl() look-up of a live holder:
+ * see holder_is_gone(). */
+#define HOLDER_RECHECK_US 1000
+
 /* The longest single sleep; longer waits simply sleep again. Keeps the
  * nanosecond timeout far from overflow and from any kernel limit. */
 #define MAX_SLEEP_US ((gint64) 24 * 60 * 60 * G_USEC_PER_SEC)
@@ -293,23 +297,46 @@ typedef struct
   guint64 thread;
 } Identity;
 
-static guint32 cached_pid;
-static guint64 cached_start;
+/* Who we are, looked up once: system calls on every lock and unlock would
+ * cost far more than the lock. A forked child has a new pid, start time
+ * and thread id, so it forgets them (pthread_atfork() runs the handler in
+ * the child's only thread, the one whose cached thread id is stale). */
+static guint32 own_pid;                  /* 0: not known yet */
+static guint64 own_start;
+/* 0: not known yet. initial-exec: a plain thread-pointer-relative load
+ * on every lock, rather than a call to __tls_get_addr(). */
+static _Thread_local guint64 own_thread __attribute__ ((tls_model ("initial-exec")));
 
-static guint64
-own_start_time (guint32 pid)
+static void
+forget_identity_in_child (void)
 {
+  __atomic_store_n (&own_pid, 0, __ATOMIC_RELAXED);
+  own_thread = 0;
+}
+
+static G_GNUC_NO_INLINE guint32
+learn_own_pid (void)
+{
+  static gsize registered;
   guint64 start = 0;
+  pid_t pid;
 
-  /* Keyed by pid, so that a child forked from us looks itself up. */
-  if ((guint32) g_atomic_int_get (&cached_pid) == pid)
-    return __atomic_load_n (&cached_start, __ATOMIC_RELAXED);
+  /* Registered before the first lookup, so no child can inherit a pid
+   * that no handler will forget. */
+  if (g_once_init_enter (&registered))
+    {
+      pthread_atfork (NULL, NULL, forget_identity_in_child);
+      g_once_init_leave (&registered, 1);
+    }
 
-  if (look_up_process ((pid_t) pid, &start) != PROCESS_ALIVE)
+  pid = getpid ();
+  if (pid <= 0 || (guint32) pid > LOCK_PID_MASK)
+    return 0;   /* cannot be recorded in a lock word */
+  if (look_up_process (pid, &start) != PROCESS_ALIVE)
     start = 0;
-  __atomic_store_n (&cached_start, start, __ATOMIC_RELAXED);
-  g_atomic_int_set (&cached_pid, pid);
-  return start;
+  __atomic_store_n (&own_start, start, __ATOMIC_RELAXED);
+  __atomic_store_n (&own_pid, (guint32) pid, __ATOMIC_RELEASE);
+  return (guint32) pid;
 }
 
 guint64
@@ -317,21 +344,25 @@ ps_backend_thread_id (void)
 {
   uint64_t id = 0;
 
-  /* Unique system-wide and never reused while the system runs. */
+  /* Unique system-wide, and not reused while the system runs. */
   pthread_threadid_np (pthread_self (), &id);
   return id;
 }
 
-static gboolean
+static inline gboolean
 get_identity (Identity *me)
 {
-  pid_t pid = getpid ();
-
-  if (pid <= 0 || (guint32) pid > LOCK_PID_MASK)
-    return FALSE;
-  me->pid = (guint32) pid;
-  me->start = own_start_time (me->pid);
-  me->thread = ps_backend_thread_id ();
+  me->pid = __atomic_load_n (&own_pid, __ATOMIC_ACQUIRE);
+  if (G_UNLIKELY (me->pid == 0))
+    {
+      me->pid = learn_own_pid ();
+      if (me->pid == 0)
+        return FALSE;
+    }
+  me->start = __atomic_load_n (&own_start, __ATOMIC_RELAXED);
+  if (G_UNLIKELY (own_thread == 0))
+    own_thread = ps_backend_thread_id ();
+  me->thread = own_thread;
   return TRUE;
 }
 
@@ -375,6 +406,16 @@ held_by (PsRobustLock   *lock,
          __atomic_load_n (&lock->owner_thread, __ATOMIC_RELAXED) == me->thread;
 }
 
+/* This thread's last look-up of a live lock holder. */
+typedef struct
+{
+  guint32 pid;
+  guint64 start;
+  gint64  until;
+} HolderMemo;
+
+static _Thread_local HolderMemo holder_memo;
+
 static gboolean
 holder_is_gone (PsRobustLock   *lock,
                 guint32         word,
@@ -393,17 +434,35 @@ holder_is_gone (PsRobustLock   *lock,
     }
   else
     {
+      gint64 now;
+
       if (kill ((pid_t) pid, 0) == -1 && errno == ESRCH)
         return TRUE;
-      switch (look_up_process ((pid_t) pid, &start))
+
+      /* Only sysctl() tells a zombie, or a reused pid, from the holder,
+       * and every busy try of a contended lock comes here: a thread
+       * reuses its look-up of a live process for HOLDER_RECHECK_US. A
+       * holder that exited but is not yet reaped is thus noticed up to
+       * that much later, as if it had died that much later; one that is
+       * reaped fails kill() above at once. */
+      now = g_get_monotonic_time ();
+      if (holder_memo.pid == pid && now < holder_memo.until)
+        start = holder_memo.start;
+      else
         {
-        case PROCESS_GONE:
-          return TRUE;
-        case PROCESS_UNKNOWN:
-          return FALSE;
-        case PROCESS_ALIVE:
-        default:
-          break;
+          switch (look_up_process ((pid_t) pid, &start))
+            {
+            case PROCESS_GONE:
+              return TRUE;
+            case PROCESS_UNKNOWN:
+              return FALSE;
+            case PROCESS_ALIVE:
+            default:
+              break;
+            }
+          holder_memo.pid = pid;
+          holder_memo.start = start;
+          holder_memo.until = now + HOLDER_RECHECK_US;
         }
     }
 
@@ -532,7 +591,7 @@ ps_robust_lock_wait (PsRobustLock *lock,
                      gint64        deadline,
                      PsCanceller  *canceller)
 {
-  gboolean check_holder = TRUE;
+  gboolean check_holder = FALSE;   /* the caller's ps_robust_lock_try() just did */
   Identity me;
 
   if (!get_identity (&me))

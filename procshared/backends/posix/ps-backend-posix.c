@@ -3,49 +3,208 @@
 /*
  * The portable POSIX backend.
  *
- * A PsWaitWord carries its own process-shared mutex and condition
- * variable (on CLOCK_MONOTONIC). A waiter checks the value and its
- * canceller under that mutex and sleeps on the condition; a waker (or a
- * canceller) changes the value first, then broadcasts under the mutex, so
- * a change can never fall between a waiter's check and its sleep.
+ * Ownership is a robust, process-shared pthread mutex: the C library
+ * reports EOWNERDEAD to the next locker when a holder dies.
  *
- * Ownership is a robust process-shared pthread mutex. A thread blocked on
- * it cannot be woken by a cancellation, so blockers sleep on the
- * `released` word instead, which every unlock that sees waiters bumps.
- * POSIX gives no notification when a holder dies, so sleepers also retry
- * the mutex every DEATH_POLL_US: the first retry after a death returns
- * EOWNERDEAD. Cancellation and release still wake them at once.
+ * Sleeping is the hard part. The obvious tool, a process-shared condition
+ * variable next to the word, is not safe against a process killed while
+ * waiting in it: glibc keeps counting the dead waiter, and the next
+ * pthread_cond_broadcast() blocks for ever waiting for it to leave,
+ * holding the condition's internal lock, so every later wait and wake on
+ * that object hangs. POSIX offers nothing robust to sleep on across
+ * processes. So a waiter here sleeps on a condition variable private to
+ * its own process, with a timeout that grows from POLL_MIN_US to
+ * POLL_MAX_US, and checks the shared word each time it wakes:
+ *
+ *  - a change made by another process is seen within POLL_MAX_US;
+ *  - a change made in this process, and a cancellation, wake it at once
+ *    (they broadcast the private condition, under its mutex, after
+ *    changing the word or the canceller, so neither can slip between the
+ *    waiter's check and its sleep);
+ *  - a process that dies while waiting leaves nothing in shared memory.
+ *
+ * A dead lock holder is noticed the same way: sleepers retry the mutex at
+ * every poll, and the first retry after a death gets EOWNERDEAD. The futex
+ * backend, the default on Linux, is woken by the kernel in every case.
  */
 
 #include <errno.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <gio/gio.h>
 
 #include "ps-backend-private.h"
 
-#define DEATH_POLL_US (20 * 1000)
+#define POLL_MIN_US 20
+#define POLL_MAX_US 2000
 
-static int
-lock_guard (pthread_mutex_t *mutex)
+gint ps_posix_local_sleepers;
+
+static pthread_mutex_t local_mutex = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t local_cond;
+
+static void
+local_prepare_fork (void)
 {
-  int r = pthread_mutex_lock (mutex);
-
-  /* The guard only ever protects a sleep, never data: a holder that died
-   * left nothing to repair. */
-  if (r == EOWNERDEAD)
-    {
-      pthread_mutex_consistent (mutex);
-      r = 0;
-    }
-  return r;
+  pthread_mutex_lock (&local_mutex);
 }
 
+static void
+local_after_fork (void)
+{
+  pthread_mutex_unlock (&local_mutex);
+}
+
+static void
+local_after_fork_in_child (void)
+{
+  /* The sleepers were other threads of the parent: none exist here. */
+  g_atomic_int_set (&ps_posix_local_sleepers, 0);
+  pthread_mutex_unlock (&local_mutex);
+}
+
+static void
+ensure_local_cond (void)
+{
+  static gsize initialised;
+
+  if (g_once_init_enter (&initialised))
+    {
+      pthread_condattr_t attr;
+
+      pthread_condattr_init (&attr);
+      pthread_condattr_setclock (&attr, CLOCK_MONOTONIC);
+      pthread_cond_init (&local_cond, &attr);
+      pthread_condattr_destroy (&attr);
+      pthread_atfork (local_prepare_fork, local_after_fork, local_after_fork_in_child);
+      g_once_init_leave (&initialised, 1);
+    }
+}
+
+void
+ps_posix_wake_local_sleepers (void)
+{
+  ensure_local_cond ();
+  pthread_mutex_lock (&local_mutex);
+  pthread_cond_broadcast (&local_cond);
+  pthread_mutex_unlock (&local_mutex);
+}
+
+/* The condition a sleeper waits for, checked under local_mutex. */
+typedef gboolean (*WakeCheck) (gpointer data);
+
+static PsWaitStatus
+sleep_until (WakeCheck     check,
+             gpointer      data,
+             gint64        deadline,
+             gint64        poll_limit_us,
+             PsCanceller  *canceller)
+{
+  PsWaitStatus status = PS_WAIT_WOKEN;
+  gint64 interval = POLL_MIN_US;
+
+  ensure_local_cond ();
+
+  pthread_mutex_lock (&local_mutex);
+  g_atomic_int_inc (&ps_posix_local_sleepers);
+
+  while (!check (data))
+    {
+      gint64 now = g_get_monotonic_time ();
+      gint64 until = now + MIN (interval, poll_limit_us);
+      struct timespec ts;
+
+      if (canceller != NULL && g_atomic_int_get (&canceller->fired))
+        {
+          status = PS_WAIT_CANCELLED;
+          break;
+        }
+      if (deadline >= 0 && now >= deadline)
+        {
+          status = PS_WAIT_TIMED_OUT;
+          break;
+        }
+      if (deadline >= 0 && deadline < until)
+        until = deadline;
+
+      ts.tv_sec = until / G_USEC_PER_SEC;
+      ts.tv_nsec = (until % G_USEC_PER_SEC) * 1000;
+      pthread_cond_timedwait (&local_cond, &local_mutex, &ts);
+      interval = MIN (interval * 2, POLL_MAX_US);
+    }
+
+  g_atomic_int_dec_and_test (&ps_posix_local_sleepers);
+  pthread_mutex_unlock (&local_mutex);
+  return status;
+}
+
+gboolean
+ps_wait_word_init (PsWaitWord *word,
+                   guint32     value,
+                   GError    **error)
+{
+  g_atomic_int_set (&word->value, value);
+  return TRUE;
+}
+
+void
+ps_wait_word_destroy (PsWaitWord *word)
+{
+}
+
+typedef struct
+{
+  PsWaitWord *word;
+  guint32     expected;
+} WordCheck;
+
 static gboolean
-init_shared_mutex (pthread_mutex_t *mutex,
-                   int              type,
-                   GError         **error)
+word_changed (gpointer data)
+{
+  WordCheck *check = data;
+
+  return (guint32) g_atomic_int_get (&check->word->value) != check->expected;
+}
+
+PsWaitStatus
+ps_wait_word_wait (PsWaitWord  *word,
+                   guint32      expected,
+                   gint64       deadline,
+                   PsCanceller *canceller)
+{
+  WordCheck check = { word, expected };
+
+  return sleep_until (word_changed, &check, deadline, POLL_MAX_US, canceller);
+}
+
+void
+ps_wait_word_wake (PsWaitWord *word,
+                   gboolean    all)
+{
+  /* Sleepers in other processes see the change at their next poll. */
+  if (g_atomic_int_get (&ps_posix_local_sleepers) > 0)
+    ps_posix_wake_local_sleepers ();
+}
+
+void
+ps_canceller_init (PsCanceller *canceller)
+{
+  canceller->fired = 0;
+}
+
+void
+ps_canceller_fire (PsCanceller *canceller)
+{
+  g_atomic_int_set (&canceller->fired, 1);
+  ps_posix_wake_local_sleepers ();
+}
+
+/* Robust locks ----------------------------------------------------------- */
+
+gboolean
+ps_robust_lock_init (PsRobustLock *lock,
+                     gboolean      recursive,
+                     GError      **error)
 {
   pthread_mutexattr_t attr;
   int r;
@@ -53,8 +212,9 @@ init_shared_mutex (pthread_mutex_t *mutex,
   pthread_mutexattr_init (&attr);
   pthread_mutexattr_setpshared (&attr, PTHREAD_PROCESS_SHARED);
   pthread_mutexattr_setrobust (&attr, PTHREAD_MUTEX_ROBUST);
-  pthread_mutexattr_settype (&attr, type);
-  r = pthread_mutex_init (mutex, &attr);
+  pthread_mutexattr_settype (&attr, recursive ? PTHREAD_MUTEX_RECURSIVE
+                                              : PTHREAD_MUTEX_ERRORCHECK);
+  r = pthread_mutex_init (&lock->mutex, &attr);
   pthread_mutexattr_destroy (&attr);
 
   if (r != 0)
@@ -66,151 +226,25 @@ init_shared_mutex (pthread_mutex_t *mutex,
   return TRUE;
 }
 
-gboolean
-ps_wait_word_init (PsWaitWord *word,
-                   guint32     value,
-                   GError    **error)
-{
-  pthread_condattr_t attr;
-  int r;
-
-  if (!init_shared_mutex (&word->mutex, PTHREAD_MUTEX_NORMAL, error))
-    return FALSE;
-
-  pthread_condattr_init (&attr);
-  pthread_condattr_setpshared (&attr, PTHREAD_PROCESS_SHARED);
-  pthread_condattr_setclock (&attr, CLOCK_MONOTONIC);
-  r = pthread_cond_init (&word->cond, &attr);
-  pthread_condattr_destroy (&attr);
-  if (r != 0)
-    {
-      pthread_mutex_destroy (&word->mutex);
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (r),
-                   "Could not initialise a process-shared condition: %s", g_strerror (r));
-      return FALSE;
-    }
-
-  g_atomic_int_set (&word->value, value);
-  return TRUE;
-}
-
-void
-ps_wait_word_destroy (PsWaitWord *word)
-{
-  pthread_cond_destroy (&word->cond);
-  pthread_mutex_destroy (&word->mutex);
-}
-
-PsWaitStatus
-ps_wait_word_wait (PsWaitWord  *word,
-                   guint32      expected,
-                   gint64       deadline,
-                   PsCanceller *canceller)
-{
-  PsWaitStatus status = PS_WAIT_WOKEN;
-  struct timespec ts;
-
-  if (deadline >= 0)
-    {
-      ts.tv_sec = deadline / G_USEC_PER_SEC;
-      ts.tv_nsec = (deadline % G_USEC_PER_SEC) * 1000;
-    }
-
-  if (canceller != NULL)
-    g_atomic_pointer_set (&canceller->word, word);
-
-  if (lock_guard (&word->mutex) != 0)
-    return PS_WAIT_WOKEN;
-
-  while ((guint32) g_atomic_int_get (&word->value) == expected)
-    {
-      int r;
-
-      if (canceller != NULL && g_atomic_int_get (&canceller->fired))
-        {
-          status = PS_WAIT_CANCELLED;
-          break;
-        }
-      if (deadline >= 0)
-        r = pthread_cond_timedwait (&word->cond, &word->mutex, &ts);
-      else
-        r = pthread_cond_wait (&word->cond, &word->mutex);
-      if (r == EOWNERDEAD)
-        pthread_mutex_consistent (&word->mutex);
-      else if (r == ETIMEDOUT)
-        {
-          if ((guint32) g_atomic_int_get (&word->value) == expected)
-            status = PS_WAIT_TIMED_OUT;
-          break;
-        }
-    }
-
-  pthread_mutex_unlock (&word->mutex);
-
-  if (canceller != NULL)
-    g_atomic_pointer_set (&canceller->word, NULL);
-
-  return status;
-}
-
-void
-ps_wait_word_wake (PsWaitWord *word,
-                   gboolean    all)
-{
-  if (lock_guard (&word->mutex) != 0)
-    return;
-  if (all)
-    pthread_cond_broadcast (&word->cond);
-  else
-    pthread_cond_signal (&word->cond);
-  pthread_mutex_unlock (&word->mutex);
-}
-
-void
-ps_canceller_init (PsCanceller *canceller)
-{
-  canceller->fired = 0;
-  canceller->word = NULL;
-}
-
-void
-ps_canceller_fire (PsCanceller *canceller)
-{
-  PsWaitWord *word;
-
-  g_atomic_int_set (&canceller->fired, 1);
-  /* The waiter publishes its word before checking `fired` under the
-   * word's mutex; broadcasting under that mutex cannot miss it. */
-  word = g_atomic_pointer_get (&canceller->word);
-  if (word != NULL)
-    ps_wait_word_wake (word, TRUE);
-}
-
-/* Robust locks ----------------------------------------------------------- */
-
-gboolean
-ps_robust_lock_init (PsRobustLock *lock,
-                     gboolean      recursive,
-                     GError      **error)
-{
-  if (!init_shared_mutex (&lock->mutex,
-                          recursive ? PTHREAD_MUTEX_RECURSIVE : PTHREAD_MUTEX_ERRORCHECK,
-                          error))
-    return FALSE;
-  lock->waiters = 0;
-  if (!ps_wait_word_init (&lock->released, 0, error))
-    {
-      pthread_mutex_destroy (&lock->mutex);
-      return FALSE;
-    }
-  return TRUE;
-}
-
 void
 ps_robust_lock_destroy (PsRobustLock *lock)
 {
-  ps_wait_word_destroy (&lock->released);
   pthread_mutex_destroy (&lock->mutex);
+}
+
+typedef struct
+{
+  PsRobustLock *lock;
+  PsLockStatus  status;
+} LockCheck;
+
+static gboolean
+lock_taken (gpointer data)
+{
+  LockCheck *check = data;
+
+  check->status = ps_robust_lock_try (check->lock);
+  return check->status != PS_LOCK_BUSY;
 }
 
 PsLockStatus
@@ -218,55 +252,15 @@ ps_robust_lock_wait (PsRobustLock *lock,
                      gint64        deadline,
                      PsCanceller  *canceller)
 {
-  PsLockStatus status;
+  LockCheck check = { lock, PS_LOCK_BUSY };
+  PsWaitStatus status;
 
-  g_atomic_int_inc (&lock->waiters);
-  for (;;)
-    {
-      /* Read the release count before trying: a release after the try
-       * changes it, so the sleep below returns at once. */
-      guint32 seen = (guint32) g_atomic_int_get (&lock->released.value);
-      gint64 poll_deadline;
-      PsWaitStatus wait_status;
-
-      status = ps_robust_lock_try (lock);
-      if (status != PS_LOCK_BUSY)
-        break;
-
-      poll_deadline = g_get_monotonic_time () + DEATH_POLL_US;
-      if (deadline >= 0 && deadline < poll_deadline)
-        poll_deadline = deadline;
-
-      wait_status = ps_wait_word_wait (&lock->released, seen, poll_deadline, canceller);
-      if (wait_status == PS_WAIT_CANCELLED)
-        {
-          /* An unlock wakes one sleeper; if that was us, pass it on. */
-          if (g_atomic_int_get (&lock->waiters) > 1)
-            ps_wait_word_wake (&lock->released, FALSE);
-          status = PS_LOCK_CANCELLED;
-          break;
-        }
-      if (wait_status == PS_WAIT_TIMED_OUT && poll_deadline == deadline)
-        {
-          status = ps_robust_lock_try (lock);
-          if (status == PS_LOCK_BUSY)
-            {
-              if (g_atomic_int_get (&lock->waiters) > 1)
-                ps_wait_word_wake (&lock->released, FALSE);
-              status = PS_LOCK_TIMED_OUT;
-            }
-          break;
-        }
-    }
-  g_atomic_int_dec_and_test (&lock->waiters);
-  return status;
-}
-
-void
-ps_posix_lock_wake_waiter (PsRobustLock *lock)
-{
-  g_atomic_int_inc (&lock->released.value);
-  ps_wait_word_wake (&lock->released, FALSE);
+  status = sleep_until (lock_taken, &check, deadline, POLL_MAX_US, canceller);
+  if (status == PS_WAIT_CANCELLED)
+    return PS_LOCK_CANCELLED;
+  if (status == PS_WAIT_TIMED_OUT)
+    return PS_LOCK_TIMED_OUT;
+  return check.status;
 }
 
 void
@@ -278,8 +272,6 @@ ps_robust_lock_make_consistent (PsRobustLock *lock)
 guint64
 ps_backend_thread_id (void)
 {
-  /* Unique among the live threads of this process; the classes pair it
-   * with the pid. */
   return (guint64) (guintptr) pthread_self ();
 }
 

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* Any POSIX system: process-shared robust pthread mutexes and condition
- * variables only. */
+/* Any POSIX system: robust process-shared pthread mutexes for ownership,
+ * and no Linux-specific calls. See ps-backend-posix.c for why waits do
+ * not sleep in process-shared condition variables. */
 
 #include <pthread.h>
 #include <glib.h>
@@ -12,32 +13,26 @@
 struct _PsWaitWord
 {
   guint32 value;
-  guint32 padding;
-  pthread_mutex_t mutex;   /* guards sleeping, not the value */
-  pthread_cond_t cond;
 };
 
 struct _PsRobustLock
 {
   pthread_mutex_t mutex;
-  guint32 waiters;
-  guint32 padding;
-  struct _PsWaitWord released;   /* bumped by an unlock that sees waiters */
 };
 
 struct _PsCanceller
 {
   guint32 fired;
-  guint32 padding;
-  struct _PsWaitWord *word;      /* the word being waited on, if any */
 };
 
 #include "ps-pthread-lock-private.h"
 
 #define PS_BACKEND_INLINE_LOCK 1
 
-/* Out of line: the rare path of an unlock that has sleepers to wake. */
-void ps_posix_lock_wake_waiter (struct _PsRobustLock *lock);
+/* Threads of this process sleeping in a wait; an unlock wakes them at
+ * once instead of letting them notice at their next poll. */
+extern gint ps_posix_local_sleepers;
+void ps_posix_wake_local_sleepers (void);
 
 static inline PsLockStatus
 ps_robust_lock_try (struct _PsRobustLock *lock)
@@ -50,7 +45,7 @@ ps_robust_lock_unlock (struct _PsRobustLock *lock)
 {
   int r = pthread_mutex_unlock (&lock->mutex);
 
-  if (r == 0 && G_UNLIKELY (g_atomic_int_get (&lock->waiters) > 0))
-    ps_posix_lock_wake_waiter (lock);
+  if (r == 0 && G_UNLIKELY (g_atomic_int_get (&ps_posix_local_sleepers) > 0))
+    ps_posix_wake_local_sleepers ();
   return ps_lock_status_from_pthread (r);
 }
