@@ -369,6 +369,7 @@ ps_cond_wait (PsCond        *self,
               GError       **error)
 {
   g_return_val_if_fail (PS_IS_COND (self), FALSE);
+  g_return_val_if_fail (self->state != NULL, FALSE);
   g_return_val_if_fail (PS_IS_MUTEX (mutex), FALSE);
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
@@ -413,6 +414,7 @@ ps_cond_wait_until (PsCond        *self,
                     GError       **error)
 {
   g_return_val_if_fail (PS_IS_COND (self), FALSE);
+  g_return_val_if_fail (self->state != NULL, FALSE);
   g_return_val_if_fail (PS_IS_MUTEX (mutex), FALSE);
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
@@ -432,6 +434,7 @@ void
 ps_cond_signal (PsCond *self)
 {
   g_return_if_fail (PS_IS_COND (self));
+  g_return_if_fail (self->state != NULL);
 
   g_atomic_int_inc (ps_wait_word_value (&self->state->sequence));
   if (g_atomic_int_get (&self->state->waiters) > 0)
@@ -448,6 +451,7 @@ void
 ps_cond_broadcast (PsCond *self)
 {
   g_return_if_fail (PS_IS_COND (self));
+  g_return_if_fail (self->state != NULL);
 
   g_atomic_int_inc (ps_wait_word_value (&self->state->sequence));
   if (g_atomic_int_get (&self->state->waiters) > 0)
@@ -466,6 +470,7 @@ const char *
 ps_cond_get_name (PsCond *self)
 {
   g_return_val_if_fail (PS_IS_COND (self), NULL);
+  g_return_val_if_fail (self->state != NULL, NULL);
 
   return self->placement.name;
 }
@@ -474,6 +479,7 @@ guint
 ps_cond_get_waiter_count (PsCond *self)
 {
   g_return_val_if_fail (PS_IS_COND (self), 0);
+  g_return_val_if_fail (self->state != NULL, 0);
 
   return (guint) g_atomic_int_get (&self->state->waiters);
 }

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
+#include <string.h>
 #include <unistd.h>
 
 #include "ps-backend-private.h"
@@ -141,10 +142,37 @@ ps_mutex_initable_iface_init (GInitableIface *iface)
   iface->init = ps_mutex_initable_init;
 }
 
+static gboolean is_held_by_self (MutexState *state);
+
 static void
 ps_mutex_finalize (GObject *object)
 {
   PsMutex *self = (PsMutex *)object;
+  MutexState *state = self->state;
+
+  /* A mutex held by a thread of this process sits on that thread's
+   * robust list, which the C library and the kernel walk through pointers
+   * inside the mutex itself: its memory must never be reused or unmapped
+   * under them. Dropping a mutex one holds gives it back first; one held
+   * by another of our threads keeps its memory for the life of the
+   * process (a small, deliberate leak). */
+  if (state != NULL &&
+      __atomic_load_n (&state->owner_pid, __ATOMIC_RELAXED) == ps_self_process_id ())
+    {
+      if (is_held_by_self (state))
+        {
+          while (state->depth > 1)
+            {
+              state->depth--;
+              ps_robust_lock_unlock (&state->lock);
+            }
+          __atomic_store_n (&state->owner_pid, 0, __ATOMIC_RELAXED);
+          state->depth = 0;
+          ps_robust_lock_unlock (&state->lock);
+        }
+      else
+        memset (&self->storage, 0, sizeof self->storage);
+    }
 
   ps_object_storage_clear (&self->storage);
   ps_object_placement_clear (&self->placement);
@@ -547,6 +575,8 @@ ps_mutex_lock (PsMutex       *self,
   PsLockStatus status;
 
   g_return_val_if_fail (PS_IS_MUTEX (self), FALSE);
+
+  g_return_val_if_fail (self->state != NULL, FALSE);
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
@@ -583,6 +613,8 @@ ps_mutex_try_lock (PsMutex  *self,
   PsLockStatus status;
 
   g_return_val_if_fail (PS_IS_MUTEX (self), FALSE);
+
+  g_return_val_if_fail (self->state != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   status = lock_blocking (self->state, 0, NULL);
@@ -664,6 +696,8 @@ ps_mutex_unlock (PsMutex  *self,
   MutexState *state;
 
   g_return_val_if_fail (PS_IS_MUTEX (self), FALSE);
+
+  g_return_val_if_fail (self->state != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   state = self->state;
@@ -703,6 +737,8 @@ ps_mutex_mark_consistent (PsMutex  *self,
   MutexState *state;
 
   g_return_val_if_fail (PS_IS_MUTEX (self), FALSE);
+
+  g_return_val_if_fail (self->state != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   state = self->state;
@@ -732,6 +768,7 @@ gboolean
 ps_mutex_is_recursive (PsMutex *self)
 {
   g_return_val_if_fail (PS_IS_MUTEX (self), FALSE);
+  g_return_val_if_fail (self->state != NULL, FALSE);
 
   return self->recursive;
 }
@@ -749,6 +786,7 @@ GPid
 ps_mutex_get_owner_pid (PsMutex *self)
 {
   g_return_val_if_fail (PS_IS_MUTEX (self), 0);
+  g_return_val_if_fail (self->state != NULL, 0);
 
   return (GPid) __atomic_load_n (&self->state->owner_pid, __ATOMIC_RELAXED);
 }
@@ -765,6 +803,7 @@ const char *
 ps_mutex_get_name (PsMutex *self)
 {
   g_return_val_if_fail (PS_IS_MUTEX (self), NULL);
+  g_return_val_if_fail (self->state != NULL, NULL);
 
   return self->placement.name;
 }
@@ -773,6 +812,8 @@ gboolean
 ps_mutex_release_for_wait (PsMutex  *self,
                            GError  **error)
 {
+  g_return_val_if_fail (self->state != NULL, FALSE);
+
   return unlock_internal (self, FALSE, error);
 }
 

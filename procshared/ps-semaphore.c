@@ -457,6 +457,7 @@ gboolean
 ps_semaphore_try_acquire (PsSemaphore *self)
 {
   g_return_val_if_fail (PS_IS_SEMAPHORE (self), FALSE);
+  g_return_val_if_fail (self->state != NULL, FALSE);
 
   return take_unit (self->state);
 }
@@ -489,6 +490,8 @@ ps_semaphore_acquire (PsSemaphore   *self,
   gint64 deadline;
 
   g_return_val_if_fail (PS_IS_SEMAPHORE (self), FALSE);
+
+  g_return_val_if_fail (self->state != NULL, FALSE);
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
@@ -566,6 +569,8 @@ ps_semaphore_release (PsSemaphore  *self,
   gint value;
 
   g_return_val_if_fail (PS_IS_SEMAPHORE (self), FALSE);
+
+  g_return_val_if_fail (self->state != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   state = self->state;
@@ -606,6 +611,8 @@ ps_semaphore_get_value (PsSemaphore *self)
 
   g_return_val_if_fail (PS_IS_SEMAPHORE (self), 0);
 
+  g_return_val_if_fail (self->state != NULL, 0);
+
   value = g_atomic_int_get (ps_wait_word_value (&self->state->count));
   return value > 0 ? (guint) value : 0;
 }
@@ -622,6 +629,7 @@ guint
 ps_semaphore_get_max_value (PsSemaphore *self)
 {
   g_return_val_if_fail (PS_IS_SEMAPHORE (self), 0);
+  g_return_val_if_fail (self->state != NULL, 0);
 
   return self->max_value;
 }
@@ -638,6 +646,7 @@ const char *
 ps_semaphore_get_name (PsSemaphore *self)
 {
   g_return_val_if_fail (PS_IS_SEMAPHORE (self), NULL);
+  g_return_val_if_fail (self->state != NULL, NULL);
 
   return self->placement.name;
 }
@@ -715,6 +724,8 @@ ps_semaphore_acquire_async (PsSemaphore         *self,
   AcquireData *data;
 
   g_return_if_fail (PS_IS_SEMAPHORE (self));
+
+  g_return_if_fail (self->state != NULL);
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
   task = g_task_new (self, cancellable, callback, user_data);
@@ -774,6 +785,7 @@ ps_semaphore_acquire_finish (PsSemaphore   *self,
                              GError       **error)
 {
   g_return_val_if_fail (PS_IS_SEMAPHORE (self), FALSE);
+  g_return_val_if_fail (self->state != NULL, FALSE);
   g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
   g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == ps_semaphore_acquire_async,
                         FALSE);

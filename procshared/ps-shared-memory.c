@@ -338,6 +338,7 @@ const char *
 ps_shared_memory_get_name (PsSharedMemory *self)
 {
   g_return_val_if_fail (PS_IS_SHARED_MEMORY (self), NULL);
+  g_return_val_if_fail (self->mapping != NULL, NULL);
 
   return self->name;
 }
@@ -354,6 +355,7 @@ gsize
 ps_shared_memory_get_size (PsSharedMemory *self)
 {
   g_return_val_if_fail (PS_IS_SHARED_MEMORY (self), 0);
+  g_return_val_if_fail (self->mapping != NULL, 0);
 
   return self->size;
 }
@@ -370,6 +372,7 @@ PsOpenFlags
 ps_shared_memory_get_open_flags (PsSharedMemory *self)
 {
   g_return_val_if_fail (PS_IS_SHARED_MEMORY (self), PS_OPEN_NONE);
+  g_return_val_if_fail (self->mapping != NULL, PS_OPEN_NONE);
 
   return self->open_flags;
 }
@@ -386,6 +389,7 @@ guint
 ps_shared_memory_get_mode (PsSharedMemory *self)
 {
   g_return_val_if_fail (PS_IS_SHARED_MEMORY (self), 0);
+  g_return_val_if_fail (self->mapping != NULL, 0);
 
   return self->mode;
 }
@@ -402,6 +406,7 @@ gpointer
 ps_shared_memory_get_data (PsSharedMemory *self)
 {
   g_return_val_if_fail (PS_IS_SHARED_MEMORY (self), NULL);
+  g_return_val_if_fail (self->mapping != NULL, NULL);
 
   return self->data;
 }
@@ -420,6 +425,7 @@ guintptr
 ps_shared_memory_get_address (PsSharedMemory *self)
 {
   g_return_val_if_fail (PS_IS_SHARED_MEMORY (self), 0);
+  g_return_val_if_fail (self->mapping != NULL, 0);
 
   return (guintptr) self->data;
 }
@@ -443,6 +449,7 @@ ps_shared_memory_read (PsSharedMemory  *self,
                        GError         **error)
 {
   g_return_val_if_fail (PS_IS_SHARED_MEMORY (self), NULL);
+  g_return_val_if_fail (self->mapping != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   if (!ps_check_range (self->size, offset, length, error))
@@ -472,6 +479,7 @@ ps_shared_memory_write (PsSharedMemory  *self,
                         GError         **error)
 {
   g_return_val_if_fail (PS_IS_SHARED_MEMORY (self), FALSE);
+  g_return_val_if_fail (self->mapping != NULL, FALSE);
   g_return_val_if_fail (data != NULL || length == 0, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
@@ -494,6 +502,7 @@ ps_shared_memory_get_##type_name (PsSharedMemory  *self,                        
   ctype value;                                                                    \
                                                                                   \
   g_return_val_if_fail (PS_IS_SHARED_MEMORY (self), zero);                        \
+  g_return_val_if_fail (self->mapping != NULL, zero);                             \
   g_return_val_if_fail (error == NULL || *error == NULL, zero);                   \
                                                                                   \
   if (!ps_check_range (self->size, offset, sizeof value, error))                  \
@@ -509,6 +518,7 @@ ps_shared_memory_set_##type_name (PsSharedMemory  *self,                        
                                   GError         **error)                         \
 {                                                                                 \
   g_return_val_if_fail (PS_IS_SHARED_MEMORY (self), FALSE);                       \
+  g_return_val_if_fail (self->mapping != NULL, FALSE);                            \
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);                  \
                                                                                   \
   if (!ps_check_range (self->size, offset, sizeof value, error))                  \
@@ -666,6 +676,8 @@ ps_shared_memory_write_variant (PsSharedMemory  *self,
   guint8 *record;
 
   g_return_val_if_fail (PS_IS_SHARED_MEMORY (self), FALSE);
+
+  g_return_val_if_fail (self->mapping != NULL, FALSE);
   g_return_val_if_fail (value != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
@@ -730,6 +742,8 @@ ps_shared_memory_read_variant (PsSharedMemory  *self,
   guint8 *data;
 
   g_return_val_if_fail (PS_IS_SHARED_MEMORY (self), NULL);
+
+  g_return_val_if_fail (self->mapping != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
   if (!ps_check_range (self->size, offset, 0, error))

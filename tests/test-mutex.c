@@ -1015,7 +1015,7 @@ trio_child (gpointer data)
   g_autoptr(PsMutex) mutex = NULL;
   g_autoptr(PsCond) cond = NULL;
   g_autoptr(PsSemaphore) semaphore = NULL;
-  gint64 *value = (gint64 *) ((guint8 *) ps_shared_memory_get_data (memory) + TRIO_DATA_OFFSET);
+  gint64 *value = (gpointer) ((guint8 *) ps_shared_memory_get_data (memory) + TRIO_DATA_OFFSET);
 
   mutex = ps_mutex_attach (memory, TRIO_MUTEX_OFFSET, &error);
   g_assert_no_error (error);
@@ -1052,7 +1052,7 @@ test_placed_trio (void)
 
   memory = ps_shared_memory_new (TRIO_SIZE, &error);
   g_assert_no_error (error);
-  value = (gint64 *) ((guint8 *) ps_shared_memory_get_data (memory) + TRIO_DATA_OFFSET);
+  value = (gpointer) ((guint8 *) ps_shared_memory_get_data (memory) + TRIO_DATA_OFFSET);
   mutex = ps_mutex_new_at (memory, TRIO_MUTEX_OFFSET, &error);
   g_assert_no_error (error);
   cond = ps_cond_new_at (memory, TRIO_COND_OFFSET, &error);
@@ -2558,7 +2558,7 @@ static PsObjectHeader *
 header_at (PsSharedMemory *memory,
            gsize           offset)
 {
-  return (PsObjectHeader *) ((guint8 *) ps_shared_memory_get_data (memory) + offset);
+  return (gpointer) ((guint8 *) ps_shared_memory_get_data (memory) + offset);
 }
 
 static void

@@ -1,0 +1,259 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+//
+// procshared from Vala, through the generated procshared-1.vapi: error
+// domains caught by code, timeouts, async acquire with yield and a
+// GLib.Cancellable, fork() sharing, robust mutex recovery and GVariant
+// records. GLib.Test, in TAP mode.
+
+const int64 LONG_US = 30 * 1000000;
+
+int64 scaled (int64 us) {
+    var scale = Environment.get_variable ("PS_TEST_TIME_SCALE");
+    return (int64) (us * (scale != null ? double.parse (scale) : 1.0));
+}
+
+string unique_name (string tag) {
+    return "/ps-bind-vala-%s-%d".printf (tag, (int) Posix.getpid ());
+}
+
+void unlink_quietly (string name) {
+    try {
+        Ps.unlink (name);
+    } catch (IOError.NOT_FOUND e) {
+    } catch (Error e) {
+        error ("unlink %s: %s", name, e.message);
+    }
+}
+
+// Runs @body in a forked child, which exits 0 when it returns; a watchdog
+// ends it if it hangs.
+delegate void ChildBody ();
+
+Posix.pid_t fork_child (ChildBody body) {
+    var pid = Posix.fork ();
+    assert (pid >= 0);
+    if (pid == 0) {
+        Posix.alarm (60);
+        body ();
+        Posix._exit (0);
+    }
+    return pid;
+}
+
+// Reaps a child, killing it if it outlives the bound; true if it exited 0.
+bool reap (Posix.pid_t pid) {
+    int status = 0;
+    var deadline = get_monotonic_time () + scaled (LONG_US);
+    while (Posix.waitpid (pid, out status, Posix.WNOHANG) == 0) {
+        if (get_monotonic_time () > deadline) {
+            Posix.kill (pid, Posix.Signal.KILL);
+            Posix.waitpid (pid, out status, 0);
+            return false;
+        }
+        Thread.usleep (1000);
+    }
+    return Process.if_exited (status) && Process.exit_status (status) == 0;
+}
+
+void test_error_domains () {
+    var name = unique_name ("wrong");
+    try {
+        var memory = Ps.SharedMemory.open (name, Ps.OpenFlags.CREATE | Ps.OpenFlags.EXCLUSIVE, 64);
+        assert (memory.get_name () == name);
+        try {
+            Ps.Mutex.open (name, Ps.OpenFlags.NONE);
+            assert_not_reached ();
+        } catch (Ps.Error.WRONG_TYPE e) {
+            // The error domain is a Vala errordomain: caught by code.
+            assert (e is Ps.Error);
+            assert (e.domain == Ps.Error.quark ());
+        }
+        try {
+            Ps.SharedMemory.open (name, Ps.OpenFlags.CREATE | Ps.OpenFlags.EXCLUSIVE, 64);
+            assert_not_reached ();
+        } catch (IOError.EXISTS e) {
+        }
+        try {
+            memory.set_int64 (60, 1);
+            assert_not_reached ();
+        } catch (Ps.Error.OUT_OF_BOUNDS e) {
+        }
+    } catch (Error e) {
+        error ("%s", e.message);
+    } finally {
+        unlink_quietly (name);
+    }
+}
+
+void test_mutex_and_timeouts () {
+    try {
+        var mutex = new Ps.Mutex ();
+        assert (mutex.lock (Ps.TIMEOUT_INFINITE));
+        assert (mutex.get_owner_pid () == Posix.getpid ());
+        try {
+            mutex.lock (0);
+            assert_not_reached ();
+        } catch (Ps.Error.WOULD_DEADLOCK e) {
+        }
+        assert (mutex.unlock ());
+        try {
+            mutex.unlock ();
+            assert_not_reached ();
+        } catch (Ps.Error.NOT_OWNER e) {
+        }
+
+        var sem = new Ps.Semaphore (0);
+        var start = get_monotonic_time ();
+        try {
+            sem.acquire (50000);
+            assert_not_reached ();
+        } catch (IOError.TIMED_OUT e) {
+            assert (get_monotonic_time () - start >= 50000);
+        }
+        try {
+            sem.acquire (0);
+            assert_not_reached ();
+        } catch (IOError.WOULD_BLOCK e) {
+        }
+        var bounded = new Ps.Semaphore.bounded (1, 1);
+        try {
+            bounded.release ();
+            assert_not_reached ();
+        } catch (Ps.Error.OVERFLOW e) {
+            assert (bounded.get_value () == 1);
+        }
+    } catch (Error e) {
+        error ("%s", e.message);
+    }
+}
+
+// acquire_async with yield: a worker thread waits, the main loop runs.
+async void acquire_twice (Ps.Semaphore sem, Cancellable cancellable, MainLoop loop) {
+    try {
+        assert (yield sem.acquire_async (scaled (LONG_US), null));
+        try {
+            yield sem.acquire_async (scaled (LONG_US), cancellable);
+            assert_not_reached ();
+        } catch (IOError.CANCELLED e) {
+            assert (sem.get_value () == 0);   // the cancelled wait took nothing
+        }
+    } catch (Error e) {
+        error ("%s", e.message);
+    }
+    loop.quit ();
+}
+
+void test_async () {
+    try {
+        var sem = new Ps.Semaphore (0);
+        var cancellable = new Cancellable ();
+        var loop = new MainLoop ();
+        var ticks = 0;
+        // Releases on the 3rd tick and cancels on the 6th: the loop runs
+        // while both waits are pending.
+        Timeout.add (10, () => {
+            ticks++;
+            try {
+                if (ticks == 3)
+                    sem.release ();
+            } catch (Error e) {
+                error ("%s", e.message);
+            }
+            if (ticks == 6)
+                cancellable.cancel ();
+            return ticks < 6 ? Source.CONTINUE : Source.REMOVE;
+        });
+        var watchdog = Timeout.add ((uint) (scaled (LONG_US) / 1000), () => {
+            error ("watchdog: the async waits did not end");
+        });
+        acquire_twice.begin (sem, cancellable, loop);
+        loop.run ();
+        Source.remove (watchdog);
+        assert (ticks == 6);
+    } catch (Error e) {
+        error ("%s", e.message);
+    }
+}
+
+void test_fork_counter () {
+    try {
+        var memory = new Ps.SharedMemory (Ps.MUTEX_SIZE + 8);
+        var mutex = new Ps.Mutex.at (memory, 0);
+        ChildBody work = () => {
+            try {
+                for (var i = 0; i < 5000; i++) {
+                    mutex.lock (scaled (LONG_US));
+                    memory.set_int64 (Ps.MUTEX_SIZE, memory.get_int64 (Ps.MUTEX_SIZE) + 1);
+                    mutex.unlock ();
+                }
+            } catch (Error e) {
+                printerr ("child: %s\n", e.message);
+                Posix._exit (1);
+            }
+        };
+        var pid = fork_child (work);
+        work ();                   // the parent too, at the same time
+        assert (reap (pid));
+        assert (memory.get_int64 (Ps.MUTEX_SIZE) == 10000);
+    } catch (Error e) {
+        error ("%s", e.message);
+    }
+}
+
+void test_owner_dead () {
+    try {
+        var mutex = new Ps.Mutex ();
+        var pid = fork_child (() => {
+            try {
+                mutex.lock (Ps.TIMEOUT_INFINITE);
+            } catch (Error e) {
+                Posix._exit (1);
+            }
+            // Exits holding the lock.
+        });
+        assert (reap (pid));
+        try {
+            mutex.lock (scaled (LONG_US));
+            assert_not_reached ();
+        } catch (Ps.Error.OWNER_DEAD e) {
+            // We hold the lock: repair, then say so.
+            assert (mutex.get_owner_pid () == Posix.getpid ());
+            mutex.mark_consistent ();
+        }
+        mutex.unlock ();
+        assert (mutex.lock (0));
+        mutex.unlock ();
+    } catch (Error e) {
+        error ("%s", e.message);
+    }
+}
+
+void test_variants () {
+    try {
+        var memory = new Ps.SharedMemory (4096);
+        var value = new Variant ("(sia{sv})", "from Vala", 42, null);
+        memory.write_variant (8, value);
+        var back = memory.read_variant (8);
+        assert (back.equal (value));
+        assert (Ps.SharedMemory.measure_variant (value) <= 4096 - 8);
+        memory.write (8, { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff });
+        try {
+            memory.read_variant (8);
+            assert_not_reached ();
+        } catch (Ps.Error.CORRUPT e) {
+        }
+    } catch (Error e) {
+        error ("%s", e.message);
+    }
+}
+
+int main (string[] args) {
+    Test.init (ref args);
+    Test.add_func ("/vala/error-domains", test_error_domains);
+    Test.add_func ("/vala/mutex-and-timeouts", test_mutex_and_timeouts);
+    Test.add_func ("/vala/async", test_async);
+    Test.add_func ("/vala/fork-counter", test_fork_counter);
+    Test.add_func ("/vala/owner-dead", test_owner_dead);
+    Test.add_func ("/vala/variants", test_variants);
+    return Test.run ();
+}

@@ -1,0 +1,107 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Every Python, JavaScript and Vala snippet of the language guides runs.
+
+The fenced code blocks of docs/python.md, docs/javascript.md, docs/vala.md
+and docs/bindings.md are extracted and run as they are (Vala ones
+compiled first against the generated VAPI): each must exit with status 0
+within the bound. So the documentation cannot rot.
+
+The test environment gives PS_SOURCE_ROOT, PS_BUILD_ROOT, PS_GJS and
+PS_VALAC (meson.build); a language whose tool is missing is skipped."""
+
+import faulthandler
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import unittest
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from bindings_util import LONG_S, PYTHON  # noqa: E402
+
+SOURCE_ROOT = os.environ.get('PS_SOURCE_ROOT',
+                             os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..'))
+BUILD_ROOT = os.environ.get('PS_BUILD_ROOT')
+GJS = os.environ.get('PS_GJS')
+VALAC = os.environ.get('PS_VALAC')
+PAGES = ['python.md', 'javascript.md', 'vala.md', 'bindings.md']
+FENCE = re.compile(r'^```(\w+)\n(.*?)^```$', re.MULTILINE | re.DOTALL)
+
+
+def snippets(language):
+    """(page, number, code) for every block of @language in the pages."""
+    found = []
+    for page in PAGES:
+        with open(os.path.join(SOURCE_ROOT, 'docs', page), encoding='utf-8') as f:
+            text = f.read()
+        blocks = [code for lang, code in FENCE.findall(text) if lang == language]
+        found += [(page, i + 1, code) for i, code in enumerate(blocks)]
+    return found
+
+
+class DocSnippets(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory(prefix='ps-doc-snippets-')
+        self.addCleanup(self.tmp.cleanup)
+
+    def run_ok(self, argv, what):
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=LONG_S,
+                                cwd=self.tmp.name)
+        self.assertEqual(result.returncode, 0, '%s failed:\n%s%s'
+                         % (what, result.stdout, result.stderr))
+        return result
+
+    def write(self, name, code):
+        path = os.path.join(self.tmp.name, name)
+        with open(path, 'w', encoding='utf-8') as f:
+            f.write(code)
+        return path
+
+    def check_count(self, found, minimum):
+        # The regular expression must find the blocks: a test that finds
+        # none would pass for nothing.
+        self.assertGreaterEqual(len(found), minimum)
+
+    def test_python(self):
+        found = snippets('python')
+        self.check_count(found, 10)
+        for page, number, code in found:
+            with self.subTest(page=page, snippet=number):
+                path = self.write('snippet_%s_%d.py' % (page[:-3], number), code)
+                self.run_ok([PYTHON, path], '%s python snippet %d' % (page, number))
+
+    @unittest.skipUnless(GJS, 'gjs not found')
+    def test_javascript(self):
+        found = snippets('js')
+        self.check_count(found, 6)
+        for page, number, code in found:
+            with self.subTest(page=page, snippet=number):
+                path = self.write('snippet_%s_%d.js' % (page[:-3], number), code)
+                self.run_ok([GJS, '-m', path], '%s js snippet %d' % (page, number))
+
+    @unittest.skipUnless(VALAC and BUILD_ROOT, 'valac or the VAPI not available')
+    def test_vala(self):
+        found = snippets('vala')
+        self.check_count(found, 4)
+        lib_dir = os.path.join(BUILD_ROOT, 'procshared')
+        for page, number, code in found:
+            with self.subTest(page=page, snippet=number):
+                source = self.write('snippet_%s_%d.vala' % (page[:-3], number), code)
+                program = source[:-len('.vala')]
+                self.run_ok([VALAC, '--vapidir', lib_dir, '--pkg', 'procshared-1',
+                             '--pkg', 'gio-2.0', '--pkg', 'posix', '-o', program,
+                             '-X', '-w',
+                             '-X', '-I' + SOURCE_ROOT,
+                             '-X', '-I' + os.path.join(SOURCE_ROOT, 'procshared'),
+                             '-X', '-I' + lib_dir,
+                             '-X', '-L' + lib_dir, '-X', '-lprocshared-1', source],
+                            '%s vala snippet %d: valac' % (page, number))
+                self.run_ok([program], '%s vala snippet %d' % (page, number))
+
+
+if __name__ == '__main__':
+    faulthandler.dump_traceback_later(20 * LONG_S, exit=True)
+    unittest.main()

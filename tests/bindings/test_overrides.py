@@ -1,0 +1,702 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""The PyGObject overrides (bindings/python/gi/overrides/Ps.py): context
+managers, default arguments, timeouts in seconds, SharedMemory.buf and
+pickling. Cross-process pickling is in test_multiprocessing.py."""
+
+import faulthandler
+import gc
+import os
+import pickle
+import struct
+import sys
+import threading
+import time
+import unittest
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from bindings_util import (LONG_S, LONG_US, BindingTestCase,  # noqa: E402
+                           fork_child, reap)
+
+import gi  # noqa: E402
+gi.require_version('Ps', '1')
+from gi.module import get_introspection_module  # noqa: E402
+from gi.repository import Gio, GLib, Ps  # noqa: E402
+
+RawPs = get_introspection_module('Ps')
+overrides = sys.modules['gi.overrides.Ps']
+
+
+class Holder:
+    """Another thread that holds a mutex (ownership is per thread) until
+    release() is called."""
+
+    def __init__(self, mutex):
+        self._mutex = mutex
+        self._locked = threading.Event()
+        self._release = threading.Event()
+        self._thread = threading.Thread(target=self._run)
+        self._thread.start()
+        assert self._locked.wait(LONG_S), 'holder did not lock'
+
+    def _run(self):
+        self._mutex.lock(LONG_US, None)
+        self._locked.set()
+        self._release.wait(LONG_S)
+        self._mutex.unlock()
+
+    def release(self):
+        self._release.set()
+        self._thread.join(LONG_S)
+        assert not self._thread.is_alive()
+
+
+def later(func, *args):
+    """Runs func(*args) in a thread; returns the thread, to join."""
+    thread = threading.Thread(target=func, args=args)
+    thread.start()
+    return thread
+
+
+def join(thread):
+    thread.join(LONG_S)
+    assert not thread.is_alive(), 'thread did not finish within the bound'
+
+
+class OverridesLoaded(unittest.TestCase):
+    def test_classes_are_overridden(self):
+        # The tests must exercise the overrides from the source tree, not
+        # the bare typelib (nor an installed copy).
+        source = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..',
+                              'bindings', 'python', 'gi', 'overrides', 'Ps.py')
+        self.assertTrue(os.path.samefile(overrides.__file__, source), overrides.__file__)
+        for name in ('Mutex', 'Semaphore', 'Cond', 'SharedMemory'):
+            cls = getattr(Ps, name)
+            self.assertIs(cls, getattr(overrides, name))
+            self.assertTrue(issubclass(cls, getattr(RawPs, name)))
+        # Objects made by C constructors get the override class.
+        self.assertIs(type(Ps.Mutex.new()), overrides.Mutex)
+        self.assertIs(type(Ps.SharedMemory.new(8)), overrides.SharedMemory)
+
+
+class SecondsToMicroseconds(unittest.TestCase):
+    def test_conversion(self):
+        to_us = overrides._seconds_to_us
+        self.assertEqual(to_us(None), Ps.TIMEOUT_INFINITE)
+        self.assertEqual(to_us(float('inf')), Ps.TIMEOUT_INFINITE)
+        self.assertEqual(to_us(0), 0)
+        self.assertEqual(to_us(0.0), 0)
+        self.assertEqual(to_us(0.1), 100000)        # not 100001
+        self.assertEqual(to_us(2.5), 2500000)
+        self.assertEqual(to_us(3), 3000000)
+        self.assertEqual(to_us(1e-9), 1)            # positive stays positive
+        self.assertEqual(to_us(1e-12), 1)
+        self.assertEqual(to_us(1.0000001), 1000001)  # rounded up, never down
+        self.assertRaises(ValueError, to_us, -0.5)
+        self.assertRaises(ValueError, to_us, -1)
+        self.assertRaises(ValueError, to_us, float('nan'))
+        self.assertRaises(TypeError, to_us, 'soon')
+        self.assertRaises(OverflowError, to_us, 1e20)
+
+
+class MutexOverrides(BindingTestCase):
+    def test_defaults(self):
+        mutex = Ps.Mutex.new()
+        self.assertIs(mutex.lock(), True)           # for ever, no cancellable
+        self.assertEqual(mutex.get_owner_pid(), os.getpid())
+        self.assertTrue(mutex.unlock())
+        self.assertIs(mutex.lock(timeout=0.5), True)
+        self.assertTrue(mutex.unlock())
+        self.assertIs(mutex.lock(timeout=None), True)
+        self.assertTrue(mutex.unlock())
+        self.assertIs(mutex.lock(timeout=float('inf'), cancellable=Gio.Cancellable()), True)
+        self.assertTrue(mutex.unlock())
+
+    def test_positional_keeps_microseconds(self):
+        # What C, the typelib and every other suite pass.
+        mutex = Ps.Mutex.new()
+        self.assertTrue(mutex.lock(Ps.TIMEOUT_INFINITE, None))
+        self.assertTrue(mutex.unlock())
+        self.assertTrue(mutex.lock(0, None))
+        self.assertTrue(mutex.unlock())
+        self.assertTrue(mutex.lock(timeout_us=1000, cancellable=None))
+        self.assertTrue(mutex.unlock())
+        holder = Holder(mutex)
+        try:
+            start = time.monotonic()
+            # 50000 us, not 50000 s: this returns within the bound.
+            self.assertRaisesIO(Gio.IOErrorEnum.TIMED_OUT, mutex.lock, 50000)
+            self.assertGreaterEqual(time.monotonic() - start, 0.05)
+        finally:
+            holder.release()
+
+    def test_both_forms_of_timeout(self):
+        mutex = Ps.Mutex.new()
+        with self.assertRaises(TypeError):
+            mutex.lock(1000, timeout=1.0)
+        with self.assertRaises(ValueError):
+            mutex.lock(timeout=-1)
+        self.assertEqual(mutex.get_owner_pid(), 0)   # nothing was locked
+
+    def test_timeout_in_seconds(self):
+        mutex = Ps.Mutex.new()
+        holder = Holder(mutex)
+        try:
+            self.assertRaisesIO(Gio.IOErrorEnum.WOULD_BLOCK, mutex.lock, timeout=0)
+            start = time.monotonic()
+            self.assertRaisesIO(Gio.IOErrorEnum.TIMED_OUT, mutex.lock, timeout=0.1)
+            self.assertGreaterEqual(time.monotonic() - start, 0.1)
+            self.assertFalse(mutex.try_lock())
+        finally:
+            holder.release()
+        self.assertTrue(mutex.lock(timeout=LONG_S))
+        self.assertTrue(mutex.unlock())
+
+    def test_cancellable_keyword(self):
+        mutex = Ps.Mutex.new()
+        cancellable = Gio.Cancellable()
+        holder = Holder(mutex)
+        try:
+            canceller = threading.Timer(0.05, cancellable.cancel)
+            canceller.start()
+            self.assertRaisesIO(Gio.IOErrorEnum.CANCELLED, mutex.lock,
+                                timeout=LONG_S, cancellable=cancellable)
+            join(canceller)
+        finally:
+            holder.release()
+
+    def test_raw_methods_reachable(self):
+        mutex = Ps.Mutex.new()
+        self.assertTrue(RawPs.Mutex.lock(mutex, 0, None))
+        self.assertRaisesPs(Ps.Error.WOULD_DEADLOCK, RawPs.Mutex.lock, mutex, 0, None)
+        self.assertTrue(RawPs.Mutex.unlock(mutex))
+
+    def test_with(self):
+        mutex = Ps.Mutex.new()
+        with mutex as entered:
+            self.assertIs(entered, mutex)
+            self.assertEqual(mutex.get_owner_pid(), os.getpid())
+            # Non-recursive: the same thread cannot enter again.
+            self.assertRaisesPs(Ps.Error.WOULD_DEADLOCK, mutex.__enter__)
+        self.assertEqual(mutex.get_owner_pid(), 0)
+
+    def test_with_releases_on_exception(self):
+        mutex = Ps.Mutex.new()
+        with self.assertRaises(ZeroDivisionError):
+            with mutex:
+                1 / 0
+        self.assertEqual(mutex.get_owner_pid(), 0)
+        self.assertTrue(mutex.try_lock())
+        self.assertTrue(mutex.unlock())
+
+    def test_with_recursive(self):
+        mutex = Ps.Mutex.new_recursive()
+        with mutex:
+            with mutex:
+                self.assertEqual(mutex.get_owner_pid(), os.getpid())
+            self.assertEqual(mutex.get_owner_pid(), os.getpid())
+        self.assertEqual(mutex.get_owner_pid(), 0)
+
+    def test_exit_unlocked_by_hand(self):
+        # Unlocking inside the block is a bug; __exit__ says so.
+        mutex = Ps.Mutex.new()
+        with self.assertRaises(GLib.Error) as cm:
+            with mutex:
+                mutex.unlock()
+        self.assertErrorIs(cm.exception, Ps.error_quark(), Ps.Error.NOT_OWNER)
+
+    def test_with_excludes_other_threads(self):
+        mutex = Ps.Mutex.new()
+        memory = Ps.SharedMemory.new(8)
+        per_thread = 2000
+
+        def work():
+            for _ in range(per_thread):
+                with mutex:
+                    value = memory.get_int64(0)
+                    memory.set_int64(0, value + 1)
+
+        threads = [later(work) for _ in range(4)]
+        for thread in threads:
+            join(thread)
+        self.assertEqual(memory.get_int64(0), 4 * per_thread)
+
+    def test_held(self):
+        mutex = Ps.Mutex.new()
+        with mutex.held(timeout=1.0) as entered:
+            self.assertIs(entered, mutex)
+            self.assertEqual(mutex.get_owner_pid(), os.getpid())
+        self.assertEqual(mutex.get_owner_pid(), 0)
+        holder = Holder(mutex)
+        try:
+            with self.assertRaises(GLib.Error) as cm:
+                with mutex.held(timeout=0.05):
+                    self.fail('the block must not run')
+            self.assertErrorIs(cm.exception, Gio.io_error_quark(), Gio.IOErrorEnum.TIMED_OUT)
+        finally:
+            holder.release()
+
+
+class MutexOwnerDead(BindingTestCase):
+    """What the context managers do when the previous holder died."""
+
+    def orphan(self, mutex):
+        """A forked child locks @mutex and exits holding it."""
+        def die_holding():
+            mutex.lock()
+            os._exit(0)
+        self.assertChildSucceeds(fork_child(die_holding))
+
+    def test_with_raises_holding(self):
+        mutex = Ps.Mutex.new()
+        self.orphan(mutex)
+        ran = []
+        with self.assertRaises(GLib.Error) as cm:
+            with mutex:
+                ran.append(True)
+        self.assertErrorIs(cm.exception, Ps.error_quark(), Ps.Error.OWNER_DEAD)
+        self.assertEqual(ran, [])
+        # __exit__ did not run: this thread holds the lock, to repair.
+        self.assertEqual(mutex.get_owner_pid(), os.getpid())
+        self.assertTrue(mutex.mark_consistent())
+        self.assertTrue(mutex.unlock())
+        with mutex:
+            pass
+        self.assertEqual(mutex.get_owner_pid(), 0)
+
+    def test_held_repairs(self):
+        memory = Ps.SharedMemory.new(Ps.MUTEX_SIZE + 16)
+        mutex = Ps.Mutex.new_at(memory, 0)
+        a, b = Ps.MUTEX_SIZE, Ps.MUTEX_SIZE + 8
+        memory.set_int64(a, 100)
+
+        def debit_then_die():
+            mutex.lock()
+            memory.set_int64(a, 60)      # the credit of 40 to b never happens
+            os._exit(0)
+        self.assertChildSucceeds(fork_child(debit_then_die))
+
+        repairs = []
+
+        def repair():
+            self.assertEqual(mutex.get_owner_pid(), os.getpid())
+            repairs.append(True)
+            memory.set_int64(b, 100 - memory.get_int64(a))
+
+        with mutex.held(timeout=LONG_S, repair=repair):
+            self.assertEqual(memory.get_int64(a) + memory.get_int64(b), 100)
+        self.assertEqual(repairs, [True])
+        self.assertEqual(mutex.get_owner_pid(), 0)
+        # Consistent again: a plain lock succeeds, and repair is not called.
+        with mutex.held(repair=lambda: self.fail('nothing to repair')):
+            pass
+        self.assertTrue(mutex.lock(0, None))
+        self.assertTrue(mutex.unlock())
+
+    def test_held_failed_repair(self):
+        mutex = Ps.Mutex.new()
+        self.orphan(mutex)
+
+        def repair():
+            raise ValueError('cannot repair')
+
+        with self.assertRaises(ValueError):
+            with mutex.held(repair=repair):
+                self.fail('the block must not run')
+        # Unlocked without being made consistent: beyond repair.
+        self.assertEqual(mutex.get_owner_pid(), 0)
+        self.assertRaisesPs(Ps.Error.NOT_RECOVERABLE, mutex.lock, timeout=0)
+
+    def test_held_without_repair(self):
+        mutex = Ps.Mutex.new()
+        self.orphan(mutex)
+        with self.assertRaises(GLib.Error) as cm:
+            with mutex.held():
+                self.fail('the block must not run')
+        self.assertErrorIs(cm.exception, Ps.error_quark(), Ps.Error.OWNER_DEAD)
+        self.assertEqual(mutex.get_owner_pid(), os.getpid())
+        self.assertTrue(mutex.mark_consistent())
+        self.assertTrue(mutex.unlock())
+
+
+class SemaphoreOverrides(BindingTestCase):
+    def test_defaults(self):
+        sem = Ps.Semaphore.new(2)
+        self.assertIs(sem.acquire(), True)
+        self.assertIs(sem.acquire(timeout=0.5), True)
+        self.assertEqual(sem.get_value(), 0)
+        self.assertRaisesIO(Gio.IOErrorEnum.WOULD_BLOCK, sem.acquire, timeout=0)
+        self.assertRaisesIO(Gio.IOErrorEnum.WOULD_BLOCK, sem.acquire, 0, None)
+        start = time.monotonic()
+        self.assertRaisesIO(Gio.IOErrorEnum.TIMED_OUT, sem.acquire, timeout=0.1)
+        self.assertGreaterEqual(time.monotonic() - start, 0.1)
+        start = time.monotonic()
+        self.assertRaisesIO(Gio.IOErrorEnum.TIMED_OUT, sem.acquire, 100000)   # microseconds
+        self.assertGreaterEqual(time.monotonic() - start, 0.1)
+        self.assertEqual(sem.get_value(), 0)                  # no unit lost or made
+        with self.assertRaises(TypeError):
+            sem.acquire(0, timeout=0)
+        with self.assertRaises(ValueError):
+            sem.acquire(timeout=-2)
+        self.assertTrue(RawPs.Semaphore.release(sem))
+        self.assertTrue(RawPs.Semaphore.acquire(sem, 0, None))
+
+    def test_woken_by_release(self):
+        sem = Ps.Semaphore.new(0)
+        releaser = threading.Timer(0.05, sem.release)
+        releaser.start()
+        self.assertIs(sem.acquire(timeout=LONG_S), True)
+        join(releaser)
+        self.assertEqual(sem.get_value(), 0)
+
+    def test_cancellable_keyword(self):
+        sem = Ps.Semaphore.new(0)
+        cancellable = Gio.Cancellable()
+        canceller = threading.Timer(0.05, cancellable.cancel)
+        canceller.start()
+        self.assertRaisesIO(Gio.IOErrorEnum.CANCELLED, sem.acquire, cancellable=cancellable)
+        join(canceller)
+        self.assertEqual(sem.get_value(), 0)
+
+    def test_with(self):
+        sem = Ps.Semaphore.new(1)
+        with sem as entered:
+            self.assertIs(entered, sem)
+            self.assertEqual(sem.get_value(), 0)
+        self.assertEqual(sem.get_value(), 1)
+        with self.assertRaises(KeyError):
+            with sem:
+                raise KeyError('x')
+        self.assertEqual(sem.get_value(), 1)
+
+    def test_with_bounded_overflow(self):
+        sem = Ps.Semaphore.new_bounded(1, 1)
+        with self.assertRaises(GLib.Error) as cm:
+            with sem:
+                sem.release()                 # gives the unit back early
+        self.assertErrorIs(cm.exception, Ps.error_quark(), Ps.Error.OVERFLOW)
+        self.assertEqual(sem.get_value(), 1)
+
+    def test_held(self):
+        sem = Ps.Semaphore.new(1)
+        with sem.held(timeout=1):
+            self.assertEqual(sem.get_value(), 0)
+            with self.assertRaises(GLib.Error) as cm:
+                with sem.held(timeout=0):
+                    self.fail('no unit left')
+            self.assertErrorIs(cm.exception, Gio.io_error_quark(), Gio.IOErrorEnum.WOULD_BLOCK)
+            self.assertEqual(sem.get_value(), 0)
+        self.assertEqual(sem.get_value(), 1)
+
+    def test_with_limits_concurrency(self):
+        sem = Ps.Semaphore.new(2)
+        mutex = threading.Lock()
+        inside = [0, 0]        # now, maximum
+
+        def work():
+            for _ in range(200):
+                with sem:
+                    with mutex:
+                        inside[0] += 1
+                        inside[1] = max(inside)
+                    time.sleep(0)
+                    with mutex:
+                        inside[0] -= 1
+
+        threads = [later(work) for _ in range(5)]
+        for thread in threads:
+            join(thread)
+        self.assertEqual(inside[0], 0)
+        self.assertLessEqual(inside[1], 2)
+        self.assertEqual(sem.get_value(), 2)
+
+
+class CondOverrides(BindingTestCase):
+    def setUp(self):
+        self.memory = Ps.SharedMemory.new(Ps.MUTEX_SIZE + Ps.COND_SIZE + 8)
+        self.mutex = Ps.Mutex.new_at(self.memory, 0)
+        self.cond = Ps.Cond.new_at(self.memory, Ps.MUTEX_SIZE)
+        self.flag = Ps.MUTEX_SIZE + Ps.COND_SIZE
+
+    def set_flag_later(self, value=1, delay=0.05):
+        def run():
+            time.sleep(delay)
+            with self.mutex:
+                self.memory.set_int64(self.flag, value)
+                self.cond.broadcast()
+        return later(run)
+
+    def test_wait_timeouts(self):
+        with self.mutex:
+            self.assertRaisesIO(Gio.IOErrorEnum.WOULD_BLOCK, self.cond.wait, self.mutex, timeout=0)
+            self.assertEqual(self.mutex.get_owner_pid(), os.getpid())
+            start = time.monotonic()
+            self.assertRaisesIO(Gio.IOErrorEnum.TIMED_OUT, self.cond.wait, self.mutex,
+                                timeout=0.1)
+            self.assertGreaterEqual(time.monotonic() - start, 0.1)
+            start = time.monotonic()
+            self.assertRaisesIO(Gio.IOErrorEnum.TIMED_OUT, self.cond.wait, self.mutex, 100000)
+            self.assertGreaterEqual(time.monotonic() - start, 0.1)
+            with self.assertRaises(TypeError):
+                self.cond.wait(self.mutex, 1, timeout=1)
+            # Held again after every outcome.
+            self.assertEqual(self.mutex.get_owner_pid(), os.getpid())
+
+    def test_wait_default_is_forever(self):
+        thread = self.set_flag_later()
+        with self.mutex:
+            for _ in range(1000):        # spurious wake-ups are allowed
+                if self.memory.get_int64(self.flag):
+                    break
+                self.assertTrue(self.cond.wait(self.mutex))
+            self.assertEqual(self.memory.get_int64(self.flag), 1)
+        join(thread)
+
+    def test_wait_until(self):
+        with self.mutex:
+            start = time.monotonic()
+            self.assertRaisesIO(Gio.IOErrorEnum.TIMED_OUT, self.cond.wait_until, self.mutex,
+                                deadline=start + 0.1)
+            self.assertGreaterEqual(time.monotonic() - start, 0.1)
+            # Microseconds on GLib's monotonic clock, positionally, as in C.
+            start = time.monotonic()
+            self.assertRaisesIO(Gio.IOErrorEnum.TIMED_OUT, self.cond.wait_until, self.mutex,
+                                GLib.get_monotonic_time() + 100000)
+            self.assertGreaterEqual(time.monotonic() - start, 0.1)
+            # A deadline in the past: no wait at all.
+            self.assertRaisesIO(Gio.IOErrorEnum.TIMED_OUT, self.cond.wait_until, self.mutex,
+                                deadline=time.monotonic() - 10)
+            with self.assertRaises(TypeError):
+                self.cond.wait_until(self.mutex)
+            with self.assertRaises(TypeError):
+                self.cond.wait_until(self.mutex, 1, deadline=1.0)
+            self.assertEqual(self.mutex.get_owner_pid(), os.getpid())
+
+    def test_wait_until_woken(self):
+        thread = self.set_flag_later()
+        with self.mutex:
+            deadline = time.monotonic() + LONG_S
+            for _ in range(1000):
+                if self.memory.get_int64(self.flag):
+                    break
+                self.assertTrue(self.cond.wait_until(self.mutex, deadline=deadline))
+            self.assertEqual(self.memory.get_int64(self.flag), 1)
+        join(thread)
+
+    def test_wait_for(self):
+        thread = self.set_flag_later(value=42)
+        with self.mutex:
+            # Returns the predicate's own (true) value, as threading does.
+            result = self.cond.wait_for(self.mutex, lambda: self.memory.get_int64(self.flag),
+                                        timeout=LONG_S)
+            self.assertEqual(result, 42)
+            self.assertEqual(self.mutex.get_owner_pid(), os.getpid())
+        join(thread)
+
+    def test_wait_for_forever(self):
+        thread = self.set_flag_later(value=7)
+        with self.mutex:
+            self.assertEqual(self.cond.wait_for(self.mutex,
+                                                lambda: self.memory.get_int64(self.flag)), 7)
+        join(thread)
+
+    def test_wait_for_already_true(self):
+        calls = []
+
+        def predicate():
+            calls.append(True)
+            return 'yes'
+
+        with self.mutex:
+            self.assertEqual(self.cond.wait_for(self.mutex, predicate, timeout=0), 'yes')
+        self.assertEqual(calls, [True])
+
+    def test_wait_for_timeout(self):
+        with self.mutex:
+            start = time.monotonic()
+            result = self.cond.wait_for(self.mutex, lambda: self.memory.get_int64(self.flag),
+                                        timeout=0.1)
+            self.assertGreaterEqual(time.monotonic() - start, 0.1)
+            self.assertEqual(result, 0)        # the falsy last value, no exception
+            self.assertEqual(self.mutex.get_owner_pid(), os.getpid())
+            self.assertEqual(self.cond.wait_for(self.mutex, lambda: None, timeout=0), None)
+
+    def test_wait_for_cancelled(self):
+        cancellable = Gio.Cancellable()
+        canceller = threading.Timer(0.05, cancellable.cancel)
+        canceller.start()
+        with self.mutex:
+            self.assertRaisesIO(Gio.IOErrorEnum.CANCELLED, self.cond.wait_for, self.mutex,
+                                lambda: False, timeout=LONG_S, cancellable=cancellable)
+            self.assertEqual(self.mutex.get_owner_pid(), os.getpid())
+        join(canceller)
+
+    def test_wait_for_not_owner(self):
+        self.assertRaisesPs(Ps.Error.NOT_OWNER, self.cond.wait_for, self.mutex, lambda: False,
+                            timeout=0.01)
+
+
+class SharedMemoryBuf(BindingTestCase):
+    def test_view(self):
+        memory = Ps.SharedMemory.new(64)
+        view = memory.buf
+        self.assertIsInstance(view, memoryview)
+        self.assertEqual(view.format, 'B')
+        self.assertEqual(view.itemsize, 1)
+        self.assertEqual(len(view), 64)
+        self.assertEqual(view.nbytes, 64)
+        self.assertFalse(view.readonly)
+        self.assertTrue(view.c_contiguous)
+        self.assertEqual(bytes(view), bytes(64))        # zero-filled
+
+    def test_zero_copy_both_ways(self):
+        memory = Ps.SharedMemory.new(64)
+        view = memory.buf
+        struct.pack_into('=q', view, 8, -1234567890123)
+        self.assertEqual(memory.get_int64(8), -1234567890123)
+        view[0:4] = b'abcd'
+        self.assertEqual(memory.read(0, 4).get_data(), b'abcd')
+        memory.set_int32(16, 0x01020304)
+        self.assertEqual(struct.unpack_from('=i', view, 16), (0x01020304,))
+        memory.write(60, b'wxyz')
+        self.assertEqual(bytes(view[60:]), b'wxyz')     # the same view, already
+        self.assertEqual(bytes(memory.buf[0:4]), b'abcd')
+
+    def test_out_of_range(self):
+        view = Ps.SharedMemory.new(16).buf
+        with self.assertRaises(IndexError):
+            view[16]
+        with self.assertRaises(struct.error):
+            struct.pack_into('=q', view, 12, 1)
+        with self.assertRaises(ValueError):
+            view[0:2] = b'abc'
+
+    def test_keeps_memory_alive(self):
+        memory = Ps.SharedMemory.new(4096)
+        memory.set_int64(4088, 99)
+        view = memory.buf[4080:]
+        del memory
+        gc.collect()
+        # The segment is still mapped: reading and writing are safe.
+        self.assertEqual(struct.unpack_from('=q', view, 8), (99,))
+        view[0] = 7
+        self.assertEqual(view[0], 7)
+        view.release()
+
+    def test_named_views_share(self):
+        name = self.new_name('buf')
+        first = Ps.SharedMemory.open(name, Ps.OpenFlags.CREATE | Ps.OpenFlags.EXCLUSIVE, 32)
+        second = Ps.SharedMemory.open(name, Ps.OpenFlags.NONE, 0)
+        first.buf[5] = 200
+        self.assertEqual(second.buf[5], 200)
+        self.assertEqual(second.get_uint8(5), 200)
+
+    def test_shared_over_fork(self):
+        memory = Ps.SharedMemory.new(16)
+        view = memory.buf
+
+        def child():
+            struct.pack_into('=q', view, 0, 31337)
+
+        self.assertChildSucceeds(fork_child(child))
+        self.assertEqual(memory.get_int64(0), 31337)
+
+    @unittest.skipUnless(__import__('importlib').util.find_spec('numpy'), 'numpy is not installed')
+    def test_numpy(self):
+        import numpy
+        memory = Ps.SharedMemory.new(80)
+        array = numpy.frombuffer(memory.buf, dtype=numpy.int64)
+        array[:] = numpy.arange(10)
+        self.assertEqual(memory.get_int64(72), 9)
+
+
+class Pickling(BindingTestCase):
+    def roundtrip(self, obj):
+        clone = pickle.loads(pickle.dumps(obj))
+        self.assertIs(type(clone), type(obj))
+        self.assertIsNot(clone, obj)
+        return clone
+
+    def test_named_mutex(self):
+        name = self.new_name('pmtx')
+        mutex = Ps.Mutex.open(name, Ps.OpenFlags.CREATE | Ps.OpenFlags.EXCLUSIVE)
+        clone = self.roundtrip(mutex)
+        self.assertEqual(clone.get_name(), name)
+        with mutex:
+            # The same mutex: held by this thread through either handle.
+            self.assertEqual(clone.get_owner_pid(), os.getpid())
+            self.assertRaisesPs(Ps.Error.WOULD_DEADLOCK, clone.lock, timeout=0)
+
+    def test_named_recursive_mutex(self):
+        name = self.new_name('prmtx')
+        mutex = Ps.Mutex(name=name, open_flags=Ps.OpenFlags.CREATE | Ps.OpenFlags.EXCLUSIVE,
+                         recursive=True)
+        self.assertTrue(mutex.init(None))
+        self.assertTrue(self.roundtrip(mutex).is_recursive())
+
+    def test_named_semaphore(self):
+        name = self.new_name('psem')
+        sem = Ps.Semaphore.open(name, Ps.OpenFlags.CREATE | Ps.OpenFlags.EXCLUSIVE, 3)
+        clone = self.roundtrip(sem)
+        self.assertEqual(clone.get_value(), 3)
+        clone.acquire(timeout=0)
+        self.assertEqual(sem.get_value(), 2)
+
+    def test_named_cond(self):
+        name = self.new_name('pcond')
+        cond = Ps.Cond.open(name, Ps.OpenFlags.CREATE | Ps.OpenFlags.EXCLUSIVE)
+        self.assertEqual(self.roundtrip(cond).get_name(), name)
+
+    def test_named_memory(self):
+        name = self.new_name('pshm')
+        memory = Ps.SharedMemory.open(name, Ps.OpenFlags.CREATE | Ps.OpenFlags.EXCLUSIVE, 128)
+        memory.set_int64(120, 5)
+        clone = self.roundtrip(memory)
+        self.assertEqual(clone.get_size(), 128)
+        self.assertEqual(clone.get_int64(120), 5)
+        clone.buf[0] = 1
+        self.assertEqual(memory.get_uint8(0), 1)
+
+    def test_placed_in_named_memory(self):
+        name = self.new_name('pplaced')
+        memory = Ps.SharedMemory.open(name, Ps.OpenFlags.CREATE | Ps.OpenFlags.EXCLUSIVE,
+                                      Ps.MUTEX_SIZE + Ps.SEMAPHORE_SIZE + Ps.COND_SIZE)
+        mutex = Ps.Mutex.new_at(memory, 0)
+        sem = Ps.Semaphore.new_at(memory, Ps.MUTEX_SIZE, 4)
+        cond = Ps.Cond.new_at(memory, Ps.MUTEX_SIZE + Ps.SEMAPHORE_SIZE)
+        mutex2, sem2, cond2 = pickle.loads(pickle.dumps((mutex, sem, cond)))
+        self.assertEqual(mutex2.props.offset, 0)
+        self.assertEqual(mutex2.props.memory.get_name(), name)
+        self.assertEqual(sem2.get_value(), 4)
+        self.assertEqual(cond2.props.offset, Ps.MUTEX_SIZE + Ps.SEMAPHORE_SIZE)
+        with mutex:
+            self.assertEqual(mutex2.get_owner_pid(), os.getpid())
+            self.assertRaisesIO(Gio.IOErrorEnum.TIMED_OUT, cond2.wait, mutex2, timeout=0.01)
+
+    def test_anonymous_refused(self):
+        memory = Ps.SharedMemory.new(Ps.MUTEX_SIZE)
+        objects = [Ps.Mutex.new(), Ps.Mutex.new_recursive(), Ps.Semaphore.new(1),
+                   Ps.Cond.new(), memory, Ps.Mutex.new_at(memory, 0)]
+        for obj in objects:
+            for dump in (pickle.dumps, lambda o: pickle.dumps(o, protocol=0)):
+                with self.assertRaises(RuntimeError) as cm:
+                    dump(obj)
+                message = str(cm.exception)
+                self.assertIn('anonymous Ps.%s' % type(obj).__name__, message)
+                self.assertIn('inheritance', message)
+                self.assertIn('.open(', message)
+
+    def test_anonymous_refused_by_spawn(self):
+        import multiprocessing
+        for method in ('spawn', 'forkserver'):
+            process = multiprocessing.get_context(method).Process(target=print,
+                                                                  args=(Ps.Semaphore.new(0),))
+            with self.assertRaises(RuntimeError):
+                process.start()
+            self.assertIsNone(process.pid)        # nothing was started
+
+
+if __name__ == '__main__':
+    faulthandler.dump_traceback_later(10 * LONG_S, exit=True)
+    unittest.main()
