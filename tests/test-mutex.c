@@ -1863,6 +1863,20 @@ lock_and_exit_thread (void *data)
   return NULL;   /* exits still holding it */
 }
 
+/* macOS has no robust mutexes: the darwin backend recognises a dead holder
+ * by its process, so a thread that exits holding a lock while its process
+ * lives on cannot be detected there (see backends/darwin). */
+static gboolean
+skip_thread_death_on_darwin (void)
+{
+  if (g_strcmp0 (g_getenv ("PS_TEST_BACKEND"), "darwin") == 0)
+    {
+      g_test_skip ("the darwin backend cannot detect the death of a thread whose process lives on");
+      return TRUE;
+    }
+  return FALSE;
+}
+
 static void
 test_owner_death_thread_exit (void)
 {
@@ -1870,6 +1884,9 @@ test_owner_death_thread_exit (void)
   g_autoptr(GError) error = NULL;
   ExitingArgs args = { mutex, 0, 0 };
   pthread_t thread;
+
+  if (skip_thread_death_on_darwin ())
+    return;
 
   g_assert_cmpint (pthread_create (&thread, NULL, lock_and_exit_thread, &args), ==, 0);
   g_assert_cmpint (pthread_join (thread, NULL), ==, 0);
@@ -1888,6 +1905,9 @@ test_owner_death_thread_exit_waiting (void)
   ExitingArgs args = { mutex, gettid (), 0 };
   pthread_t thread;
   gint64 start;
+
+  if (skip_thread_death_on_darwin ())
+    return;
 
   g_assert_cmpint (pthread_create (&thread, NULL, lock_and_exit_thread, &args), ==, 0);
   assert_wait_int (&args.holding, 1);
@@ -1957,6 +1977,9 @@ test_owner_death_thread_id_reuse (gconstpointer data)
   g_autoptr(PsMutex) mutex = new_mutex (recursive);
   ReuseArgs args = { .mutex = mutex, .depth = recursive ? 2 : 1 };
   pthread_t thread;
+
+  if (skip_thread_death_on_darwin ())
+    return;
 
   g_assert_cmpint (pthread_create (&thread, NULL, lock_deep_and_exit_thread, &args), ==, 0);
   g_assert_cmpint (pthread_join (thread, NULL), ==, 0);

@@ -489,7 +489,9 @@ test_bounded_atomic_hover (void)
   g_assert_cmpuint (ps_semaphore_get_value (sem), <=, HOVER_MAX);
   /* Every successful release is either still counted or was taken. */
   g_assert_cmpint (shared->succeeded - shared->acquired, ==, (gint) ps_semaphore_get_value (sem));
-  g_assert_cmpint (shared->succeeded, >, HOVER_MAX);
+  /* The releasers reached the bound (how often the taker got in between
+   * depends on scheduling, which a test must not assert on). */
+  g_assert_cmpint (shared->succeeded, >=, HOVER_MAX);
 }
 
 /* Timeouts ---------------------------------------------------------------------- */

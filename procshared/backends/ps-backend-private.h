@@ -14,8 +14,7 @@
  *    condition variable are written once on top of it.
  *  - PsRobustLock: lock ownership that survives the death of its holder,
  *    in whatever way the platform allows.
- *  - The identity of the calling thread, which the mutex records beside
- *    its owner's pid.
+ *  - Its name, for messages.
  *
  * The types are defined by the backend's ps-backend-types.h because their
  * size differs per platform; each must fit in the state area of the
@@ -104,10 +103,6 @@ PsLockStatus ps_robust_lock_wait            (PsRobustLock *lock,
                                              PsCanceller  *canceller);
 void         ps_robust_lock_make_consistent (PsRobustLock *lock);
 
-/* The calling thread, unique among the live threads of the system (Linux
- * thread id; elsewhere a per-process thread id combined with the pid by
- * the caller). */
-guint64      ps_backend_thread_id           (void);
 const char  *ps_backend_name                (void);
 
 G_END_DECLS

@@ -43,8 +43,9 @@
  * Ownership. macOS has no robust process-shared mutexes, so the lock is
  * built here on its own word:
  *
- *   bits  0-23  the holder's pid (0: free). Pids stay below 100000 on
- *               macOS and below 2^22 on Linux.
+ *   bits  0-23  the holder's pid, 0 when free (unlocking keeps the
+ *               takeover count). Pids stay below 100000 on macOS, and
+ *               below 2^22 on Linux.
  *   bits 24-30  a count of takeovers from dead holders, so that a
  *               takeover always changes the word, even when the taker's
  *               pid is the dead holder's, reused.
@@ -67,13 +68,15 @@
  * while holding the lock. Sleepers wake every DEATH_POLL_US to ask again;
  * an unlock or a cancellation wakes them at once.
  *
- * What cannot be detected: a thread that dies (pthread_exit(), or a
- * cancelled thread) while holding the lock in a process that lives on.
- * macOS offers no robust-futex list, nor any other notification, and the
+ * What cannot be detected: a thread that exits (or is cancelled) while
+ * holding the lock in a process that lives on. macOS has no robust-futex
+ * list and no notification of a thread's end to another process, and the
  * recorded pid stays alive, so the lock stays held until that process
- * exits (then it is taken over as above). pid reuse in the tiny window
- * between a holder's compare-and-swap and its recording of its start time
- * would also go unnoticed; both need its death in those few instructions.
+ * exits (then it is taken over as above). A thread-specific-data
+ * destructor could release the locks its thread still holds, but by then
+ * the memory of such a lock may be unmapped, or reused by another object.
+ * Also undetected: a holder that dies between its compare-and-swap and
+ * recording its start time, and whose pid is reused before anyone looks.
  *
  * Consistency (OWNER_DEAD, mark consistent, NOT_RECOVERABLE) is tracked
  * by PsMutex itself, so ps_robust_lock_make_consistent() has nothing to
@@ -339,8 +342,8 @@ learn_own_pid (void)
   return (guint32) pid;
 }
 
-guint64
-ps_backend_thread_id (void)
+static guint64
+system_thread_id (void)
 {
   uint64_t id = 0;
 
@@ -361,7 +364,7 @@ get_identity (Identity *me)
     }
   me->start = __atomic_load_n (&own_start, __ATOMIC_RELAXED);
   if (G_UNLIKELY (own_thread == 0))
-    own_thread = ps_backend_thread_id ();
+    own_thread = system_thread_id ();
   me->thread = own_thread;
   return TRUE;
 }

@@ -324,12 +324,6 @@ ps_robust_lock_make_consistent (PsRobustLock *lock)
   pthread_mutex_consistent (&lock->mutex);
 }
 
-guint64
-ps_backend_thread_id (void)
-{
-  return (guint64) gettid ();
-}
-
 const char *
 ps_backend_name (void)
 {

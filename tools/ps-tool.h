@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * What the subcommands of the procshared tool share: exit statuses, the
+ * one-line error reports, option parsing and value helpers, the JSON
+ * writer and the signal handling of the commands that wait.
+ */
+
+#include <gio/gio.h>
+
+#include <procshared/procshared.h>
+
+#include "ps-inspect-private.h"
+
+G_BEGIN_DECLS
+
+/* Documented in --help and procshared(1); scripts depend on them. */
+typedef enum
+{
+  PS_TOOL_EXIT_OK                = 0,
+  PS_TOOL_EXIT_USAGE             = 1,   /* bad option, argument, name or value */
+  PS_TOOL_EXIT_NOT_FOUND         = 2,
+  PS_TOOL_EXIT_NOT_USABLE        = 3,   /* wrong type, foreign, blank, unfinished, corrupt, incompatible */
+  PS_TOOL_EXIT_PERMISSION        = 4,
+  PS_TOOL_EXIT_TIMED_OUT         = 5,
+  PS_TOOL_EXIT_OWNER_DEAD        = 6,   /* lock without --recover found its holder dead */
+  PS_TOOL_EXIT_EXISTS            = 7,
+  PS_TOOL_EXIT_NOT_RECOVERABLE   = 8,
+  PS_TOOL_EXIT_OVERFLOW          = 9,
+  PS_TOOL_EXIT_FAILED            = 10,  /* any other system error */
+  PS_TOOL_EXIT_CANNOT_EXECUTE    = 126,
+  PS_TOOL_EXIT_COMMAND_NOT_FOUND = 127,
+  PS_TOOL_EXIT_SIGNAL_BASE       = 128, /* + the signal that interrupted us or killed COMMAND */
+} PsToolExit;
+
+/* The exit status table, as printed at the end of every --help. */
+extern const char *ps_tool_exit_status_help;
+
+/* Errors ----------------------------------------------------------------- */
+
+int  ps_tool_fail          (const char    *subject,
+                            int            status,
+                            const char    *format,
+                            ...) G_GNUC_PRINTF (3, 4);
+int  ps_tool_exit_for_error (const GError *error);
+int  ps_tool_fail_error    (const char    *subject,
+                            const GError  *error);
+void ps_tool_warn          (const char    *subject,
+                            const char    *format,
+                            ...) G_GNUC_PRINTF (2, 3);
+
+/* Options ---------------------------------------------------------------- */
+
+GOptionContext *ps_tool_option_context_new (const char         *command,
+                                            const char         *parameters,
+                                            const char         *summary,
+                                            const GOptionEntry *entries);
+gboolean ps_tool_parse_options (GOptionContext  *context,
+                                const char      *command,
+                                int             *argc,
+                                char          ***argv,
+                                int             *out_status);
+
+gboolean ps_tool_parse_timeout (const char  *option,
+                                const char  *text,
+                                gint64      *out_timeout_us,
+                                GError     **error);
+gboolean ps_tool_parse_uint    (const char  *option,
+                                const char  *text,
+                                guint64      max,
+                                guint64     *out_value,
+                                GError     **error);
+gboolean ps_tool_parse_size    (const char  *option,
+                                const char  *text,
+                                guint64     *out_size,
+                                GError     **error);
+gboolean ps_tool_parse_mode    (const char  *option,
+                                const char  *text,
+                                guint       *out_mode,
+                                GError     **error);
+
+/* Objects ---------------------------------------------------------------- */
+
+/* Looks at NAME before opening it as @type: fails (reporting it, and
+ * setting @out_status) if it is not a valid name, is missing (unless
+ * @may_create), cannot be read, or is something that can never be opened
+ * as @type. Files that may be in the middle of being created are left to
+ * the library, which waits for them a bounded while. */
+gboolean ps_tool_check_before_open (const char   *name,
+                                    PsObjectType  type,
+                                    gboolean      may_create,
+                                    int          *out_status);
+
+const char *ps_tool_type_name (PsObjectType type);
+
+/* Whether a process exists and has not exited (a zombie has). */
+gboolean ps_tool_pid_is_alive (GPid pid);
+
+/* Text -------------------------------------------------------------------- */
+
+char *ps_tool_escape_for_display (const char *text);
+
+/* JSON: compact, one value at a time; strings are escaped and made valid
+ * UTF-8 (names of foreign files need not be). */
+typedef struct
+{
+  GString *out;
+  guint    depth;
+  gboolean need_comma;
+} PsJsonWriter;
+
+void ps_json_begin_object (PsJsonWriter *writer);
+void ps_json_end_object   (PsJsonWriter *writer);
+void ps_json_begin_array  (PsJsonWriter *writer);
+void ps_json_end_array    (PsJsonWriter *writer);
+void ps_json_key          (PsJsonWriter *writer,
+                           const char   *key);
+void ps_json_string       (PsJsonWriter *writer,
+                           const char   *value);
+void ps_json_int          (PsJsonWriter *writer,
+                           gint64        value);
+void ps_json_bool         (PsJsonWriter *writer,
+                           gboolean      value);
+void ps_json_null         (PsJsonWriter *writer);
+
+/* Signals, for the commands that wait ---------------------------------- */
+
+/* While waiting, SIGINT, SIGTERM and SIGHUP cancel @cancellable, and
+ * ps_tool_signals_get_received() tells which came. Once a command runs
+ * (ps_tool_signals_set_child), SIGTERM and SIGHUP are passed on to it and
+ * SIGINT and SIGQUIT are ignored, as system(3) does: the terminal sends
+ * them to the command as well. */
+typedef struct _PsToolSignals PsToolSignals;
+
+PsToolSignals *ps_tool_signals_start       (GCancellable  *cancellable);
+void           ps_tool_signals_set_child   (PsToolSignals *signals,
+                                            GSubprocess   *child);
+int            ps_tool_signals_get_received (PsToolSignals *signals);
+void           ps_tool_signals_stop        (PsToolSignals *signals);
+
+/* Subcommands ----------------------------------------------------------- */
+
+int ps_tool_list    (int argc, char **argv);
+int ps_tool_info    (int argc, char **argv);
+int ps_tool_create  (int argc, char **argv);
+int ps_tool_unlink  (int argc, char **argv);
+int ps_tool_lock    (int argc, char **argv);
+int ps_tool_acquire (int argc, char **argv);
+int ps_tool_release (int argc, char **argv);
+
+G_END_DECLS
