@@ -12,4 +12,14 @@ gboolean ps_mutex_release_for_wait    (PsMutex  *self,
 gboolean ps_mutex_reacquire_after_wait (PsMutex  *self,
                                        GError  **error);
 
+/* For diagnostics (the procshared tool). */
+typedef enum
+{
+  PS_MUTEX_CONSISTENT,
+  PS_MUTEX_INCONSISTENT,       /* a holder died; the new holder has not repaired it yet */
+  PS_MUTEX_NOT_RECOVERABLE,
+} PsMutexConsistency;
+
+PsMutexConsistency ps_mutex_get_consistency (PsMutex *self);
+
 G_END_DECLS

@@ -49,9 +49,9 @@
 
 typedef enum
 {
-  CONSISTENT = 0,
-  INCONSISTENT,      /* its holder died; the new holder has not repaired it */
-  NOT_RECOVERABLE,
+  CONSISTENT = PS_MUTEX_CONSISTENT,
+  INCONSISTENT = PS_MUTEX_INCONSISTENT,   /* its holder died; not repaired yet */
+  NOT_RECOVERABLE = PS_MUTEX_NOT_RECOVERABLE,
 } Consistency;
 
 typedef struct
@@ -824,4 +824,13 @@ ps_mutex_reacquire_after_wait (PsMutex  *self,
   /* No timeout and no cancellable: whatever ended the wait, the caller
    * must hold the mutex again when it returns. */
   return finish_lock (self, lock_blocking (self->state, -1, NULL), error);
+}
+
+PsMutexConsistency
+ps_mutex_get_consistency (PsMutex *self)
+{
+  g_return_val_if_fail (PS_IS_MUTEX (self), PS_MUTEX_CONSISTENT);
+  g_return_val_if_fail (self->state != NULL, PS_MUTEX_CONSISTENT);
+
+  return (PsMutexConsistency) g_atomic_int_get (&self->state->consistency);
 }

@@ -17,6 +17,7 @@
 
 #include "ps-tool.h"
 #include "ps-cond-private.h"
+#include "ps-mutex-private.h"
 
 typedef struct
 {
@@ -33,6 +34,7 @@ typedef struct
   gboolean       recursive;
   GPid           owner_pid;
   gboolean       owner_alive;
+  PsMutexConsistency consistency;
   guint          value;
   guint          max_value;
   guint          waiters;
@@ -67,6 +69,7 @@ read_state (Entry *entry)
             entry->recursive = ps_mutex_is_recursive (mutex);
             entry->owner_pid = ps_mutex_get_owner_pid (mutex);
             entry->owner_alive = ps_tool_pid_is_alive (entry->owner_pid);
+            entry->consistency = ps_mutex_get_consistency (mutex);
           }
         break;
       }
@@ -202,10 +205,14 @@ describe_state (const Entry *entry)
   switch ((int) entry->info.type)
     {
     case PS_OBJECT_TYPE_MUTEX:
+      if (entry->consistency == PS_MUTEX_NOT_RECOVERABLE)
+        return g_strdup ("not recoverable (a holder died and it was unlocked unrepaired)");
       if (entry->owner_pid == 0)
         return g_strdup ("free");
-      return g_strdup_printf ("held by pid %d (%s)", (int) entry->owner_pid,
-                              entry->owner_alive ? "alive" : "dead");
+      return g_strdup_printf ("held by pid %d (%s)%s", (int) entry->owner_pid,
+                              entry->owner_alive ? "alive" : "dead",
+                              entry->consistency == PS_MUTEX_INCONSISTENT
+                                ? ", after a holder died" : "");
     case PS_OBJECT_TYPE_SEMAPHORE:
       if (entry->max_value == G_MAXINT32)
         return g_strdup_printf ("value %u, unbounded", entry->value);

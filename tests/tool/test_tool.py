@@ -958,6 +958,8 @@ class Lock(ToolTestCase):
         self.assertEqual(condemner.readline(), 'condemned')
         self.assertEqual(condemner.wait(), 0)
 
+        self.assertIn('\nstate:        not recoverable (a holder died and it was unlocked unrepaired)\n',
+                      self.tool('info', name).out)
         for recover in ([], ['--recover']):
             self.assertFails(self.tool('lock', *recover, name, '--', 'true'), NOT_RECOVERABLE,
                              '%s: not recoverable: a holder died and it was unlocked without being '
