@@ -140,7 +140,12 @@ ps_shared_memory_finalize (GObject *object)
   PsSharedMemory *self = (PsSharedMemory *)object;
 
   if (self->mapping != NULL)
-    munmap (self->mapping, self->mapping_size);
+    {
+      if (self->name != NULL)
+        ps_object_unmap (self->mapping, self->mapping_size);
+      else
+        munmap (self->mapping, self->mapping_size);
+    }
   g_clear_pointer (&self->name, g_free);
 
   G_OBJECT_CLASS (ps_shared_memory_parent_class)->finalize (object);

@@ -110,6 +110,9 @@ gboolean ps_object_map_named              (const char        *name,
                                            GError           **error);
 gpointer ps_object_map_anonymous          (gsize              length,
                                            GError           **error);
+/* Unmaps what ps_object_map_named() mapped (and guarded). */
+void     ps_object_unmap                  (gpointer           mapping,
+                                           gsize              length);
 void     ps_object_header_init            (PsObjectHeader    *header,
                                            PsObjectType       type,
                                            guint64            payload_size);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -209,6 +210,127 @@ ps_open_flags_validate (PsOpenFlags   flags,
       return FALSE;
     }
   return TRUE;
+}
+
+/* Guarding named mappings against truncation -------------------------------
+ *
+ * A named object is a file: anyone allowed to open it can also shrink it
+ * with ftruncate(), and touching a mapped page past the new end of file
+ * raises SIGBUS, which would kill a process for what another one did. As
+ * libwayland does for client buffers, a SIGBUS handler replaces a guarded
+ * mapping that faults with private zero-filled memory of the same size, at
+ * the same address, and lets the faulting instruction run again: the
+ * object then reads as zeros (an idle state for every primitive, so waits
+ * end by their timeout and nothing crashes), and the process lives. A
+ * SIGBUS outside our mappings goes to the handler that was there before.
+ */
+
+#define GUARD_SLOTS 4096
+
+typedef struct
+{
+  guintptr start;   /* 0 when the slot is free */
+  gsize    length;
+} GuardSlot;
+
+static GuardSlot guard_slots[GUARD_SLOTS];
+static struct sigaction previous_sigbus_action;
+
+static void
+on_sigbus (int        signal_number,
+           siginfo_t *info,
+           void      *context)
+{
+  guintptr address = (guintptr) info->si_addr;
+  int saved_errno = errno;
+
+  for (guint i = 0; i < GUARD_SLOTS; i++)
+    {
+      guintptr start = __atomic_load_n (&guard_slots[i].start, __ATOMIC_ACQUIRE);
+      gsize length = __atomic_load_n (&guard_slots[i].length, __ATOMIC_RELAXED);
+
+      if (start > 1 && address >= start && address - start < length)
+        {
+          /* mmap() is async-signal-safe in practice on every system we
+           * support, and this is the only way to make the access valid. */
+          if (mmap ((gpointer) start, length, PROT_READ | PROT_WRITE,
+                    MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) != MAP_FAILED)
+            {
+              errno = saved_errno;
+              return;
+            }
+        }
+    }
+
+  errno = saved_errno;
+  if (previous_sigbus_action.sa_flags & SA_SIGINFO)
+    previous_sigbus_action.sa_sigaction (signal_number, info, context);
+  else if (previous_sigbus_action.sa_handler != SIG_IGN &&
+           previous_sigbus_action.sa_handler != SIG_DFL)
+    previous_sigbus_action.sa_handler (signal_number);
+  else
+    {
+      /* Not ours and nobody else's: die of it as if we were not here. The
+       * faulting access runs again and, with the default action, ends the
+       * process with SIGBUS and the right address in a core dump. */
+      signal (SIGBUS, SIG_DFL);
+    }
+}
+
+static void
+install_sigbus_handler_once (void)
+{
+  static gsize installed;
+
+  if (g_once_init_enter (&installed))
+    {
+      struct sigaction action = { 0, };
+
+      action.sa_sigaction = on_sigbus;
+      action.sa_flags = SA_SIGINFO | SA_RESTART | SA_NODEFER;
+      sigemptyset (&action.sa_mask);
+      sigaction (SIGBUS, &action, &previous_sigbus_action);
+      g_once_init_leave (&installed, 1);
+    }
+}
+
+static void
+guard_mapping (gpointer mapping,
+               gsize    length)
+{
+  install_sigbus_handler_once ();
+
+  for (guint i = 0; i < GUARD_SLOTS; i++)
+    {
+      guintptr expected = 0;
+
+      /* Claim the slot with a start of 1 (never a mapping), then fill it
+       * in: the handler never sees a start with another slot's length. */
+      if (__atomic_compare_exchange_n (&guard_slots[i].start, &expected, 1, FALSE,
+                                       __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+        {
+          __atomic_store_n (&guard_slots[i].length, length, __ATOMIC_RELAXED);
+          __atomic_store_n (&guard_slots[i].start, (guintptr) mapping, __ATOMIC_RELEASE);
+          return;
+        }
+    }
+  /* More than GUARD_SLOTS named objects open at once: the rest work, but
+   * unguarded. */
+}
+
+void
+ps_object_unmap (gpointer mapping,
+                 gsize    length)
+{
+  for (guint i = 0; i < GUARD_SLOTS; i++)
+    {
+      guintptr expected = (guintptr) mapping;
+
+      if (__atomic_compare_exchange_n (&guard_slots[i].start, &expected, 0, FALSE,
+                                       __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+        break;
+    }
+  munmap (mapping, length);
 }
 
 /* Named objects ------------------------------------------------------------- */
@@ -418,7 +540,10 @@ ps_object_map_named (const char        *name,
               ok = init_new_object (fd, name, mode, type, payload_offset, payload_size,
                                     init_func, user_data, out_mapping, error);
               if (ok)
-                *out_mapping_size = payload_offset + payload_size;
+                {
+                  *out_mapping_size = payload_offset + payload_size;
+                  guard_mapping (*out_mapping, *out_mapping_size);
+                }
               else
                 shm_unlink (name);   /* never leave a half-made object behind */
               close (fd);
@@ -448,6 +573,8 @@ ps_object_map_named (const char        *name,
       ok = map_existing_object (fd, name, type, payload_offset, payload_size,
                                 out_mapping, out_mapping_size, error);
       close (fd);
+      if (ok)
+        guard_mapping (*out_mapping, *out_mapping_size);
       return ok;
     }
 
@@ -747,7 +874,7 @@ ps_object_storage_clear (PsObjectStorage *storage)
   if (storage->chunk != NULL)
     pool_return_slot (storage->chunk, storage->header);
   if (storage->mapping != NULL)
-    munmap (storage->mapping, storage->mapping_size);
+    ps_object_unmap (storage->mapping, storage->mapping_size);
   g_clear_object (&storage->memory);
   g_clear_pointer (&storage->name, g_free);
   storage->header = NULL;
