@@ -515,6 +515,7 @@ finish_lock (PsMutex       *self,
 
 static PsLockStatus
 lock_blocking (MutexState    *state,
+               gboolean       tried_first,
                gint64         deadline,
                PsWaitContext *context)
 {
@@ -523,7 +524,7 @@ lock_blocking (MutexState    *state,
   if (g_atomic_int_get (&state->consistency) == NOT_RECOVERABLE)
     return PS_LOCK_NOT_RECOVERABLE;
 
-  status = ps_robust_lock_try (&state->lock);
+  status = tried_first ? PS_LOCK_BUSY : ps_robust_lock_try (&state->lock);
   if (status == PS_LOCK_BUSY && deadline != 0)
     status = ps_robust_lock_wait (&state->lock, deadline,
                                   context ? ps_wait_context_get_canceller (context) : NULL);
@@ -541,7 +542,7 @@ lock_slow (PsMutex       *self,
 
   if (!ps_wait_context_begin (&context, cancellable, error))
     return FALSE;
-  status = lock_blocking (self->state, ps_deadline_from_timeout (timeout_us), &context);
+  status = lock_blocking (self->state, TRUE, ps_deadline_from_timeout (timeout_us), &context);
   ps_wait_context_end (&context);
 
   return finish_lock (self, status, error);
@@ -617,7 +618,7 @@ ps_mutex_try_lock (PsMutex  *self,
   g_return_val_if_fail (self->state != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  status = lock_blocking (self->state, 0, NULL);
+  status = lock_blocking (self->state, FALSE, 0, NULL);
   if (status == PS_LOCK_BUSY)
     return FALSE;
   return finish_lock (self, status, error);
@@ -823,7 +824,7 @@ ps_mutex_reacquire_after_wait (PsMutex  *self,
 {
   /* No timeout and no cancellable: whatever ended the wait, the caller
    * must hold the mutex again when it returns. */
-  return finish_lock (self, lock_blocking (self->state, -1, NULL), error);
+  return finish_lock (self, lock_blocking (self->state, FALSE, -1, NULL), error);
 }
 
 PsMutexConsistency

@@ -462,45 +462,17 @@ ps_semaphore_try_acquire (PsSemaphore *self)
   return take_unit (self->state);
 }
 
-/**
- * ps_semaphore_acquire:
- * @self: a #PsSemaphore
- * @timeout_us: how long to wait in microseconds: %PS_TIMEOUT_INFINITE
- *   (-1) waits as long as it takes, 0 does not wait
- * @cancellable: (nullable): a #GCancellable
- * @error: return location for a #GError
- *
- * Takes one unit, waiting while the count is 0. The wait is woken by a
- * release, by the timeout (on the monotonic clock) or by cancelling
- * @cancellable from another thread.
- *
- * Returns: %TRUE if a unit was taken; %FALSE with
- *   %G_IO_ERROR_WOULD_BLOCK (@timeout_us was 0), %G_IO_ERROR_TIMED_OUT or
- *   %G_IO_ERROR_CANCELLED, having taken nothing
- */
-gboolean
-ps_semaphore_acquire (PsSemaphore   *self,
-                      gint64         timeout_us,
-                      GCancellable  *cancellable,
-                      GError       **error)
+static G_GNUC_NO_INLINE gboolean
+acquire_slow (PsSemaphore   *self,
+              gint64         timeout_us,
+              GCancellable  *cancellable,
+              GError       **error)
 {
-  SemaphoreState *state;
+  SemaphoreState *state = self->state;
   PsWaitContext context;
   PsWaitStatus status = PS_WAIT_WOKEN;
   gint64 deadline;
 
-  g_return_val_if_fail (PS_IS_SEMAPHORE (self), FALSE);
-
-  g_return_val_if_fail (self->state != NULL, FALSE);
-  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
-  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
-
-  state = self->state;
-
-  if (cancellable != NULL && g_cancellable_set_error_if_cancelled (cancellable, error))
-    return FALSE;
-  if (take_unit (state))
-    return TRUE;
   if (timeout_us == 0)
     {
       ps_set_would_block_error (error, "semaphore");
@@ -547,6 +519,41 @@ ps_semaphore_acquire (PsSemaphore   *self,
       return FALSE;
     }
   return TRUE;
+}
+
+/**
+ * ps_semaphore_acquire:
+ * @self: a #PsSemaphore
+ * @timeout_us: how long to wait in microseconds: %PS_TIMEOUT_INFINITE
+ *   (-1) waits as long as it takes, 0 does not wait
+ * @cancellable: (nullable): a #GCancellable
+ * @error: return location for a #GError
+ *
+ * Takes one unit, waiting while the count is 0. The wait is woken by a
+ * release, by the timeout (on the monotonic clock) or by cancelling
+ * @cancellable from another thread.
+ *
+ * Returns: %TRUE if a unit was taken; %FALSE with
+ *   %G_IO_ERROR_WOULD_BLOCK (@timeout_us was 0), %G_IO_ERROR_TIMED_OUT or
+ *   %G_IO_ERROR_CANCELLED, having taken nothing
+ */
+gboolean
+ps_semaphore_acquire (PsSemaphore   *self,
+                      gint64         timeout_us,
+                      GCancellable  *cancellable,
+                      GError       **error)
+{
+  g_return_val_if_fail (PS_IS_SEMAPHORE (self), FALSE);
+  g_return_val_if_fail (self->state != NULL, FALSE);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (cancellable != NULL && g_cancellable_set_error_if_cancelled (cancellable, error))
+    return FALSE;
+  if (G_LIKELY (take_unit (self->state)))
+    return TRUE;
+
+  return acquire_slow (self, timeout_us, cancellable, error);
 }
 
 /**

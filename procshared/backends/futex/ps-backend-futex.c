@@ -31,6 +31,8 @@
 #include "ps-backend-private.h"
 
 #define FALLBACK_SLICE_US 2000
+#define SPIN_LIMIT 0
+#define LOST_WAKE_GUARD_US (200 * 1000)
 
 static gboolean futex_waitv_missing;
 static gboolean lock_word_unusable;
@@ -269,6 +271,16 @@ wait_for_lock_word (guint32     *word,
   return futex_wait_until (word, seen, deadline, canceller);
 }
 
+static inline void
+cpu_relax (void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause ();
+#elif defined(__aarch64__)
+  __asm__ __volatile__ ("yield");
+#endif
+}
+
 PsLockStatus
 ps_robust_lock_wait (PsRobustLock *lock,
                      gint64        deadline,
@@ -276,26 +288,43 @@ ps_robust_lock_wait (PsRobustLock *lock,
 {
   guint32 *word = lock_word (lock);
   gboolean slept = FALSE;
+  guint spins = 0;
 
+  /* The caller has just tried and failed: look before trying again, so
+   * that a busy lock costs no extra atomic operation on its cache line. */
   for (;;)
     {
-      PsLockStatus status = ps_robust_lock_try (lock);
+      guint32 seen = (guint32) g_atomic_int_get (word);
       PsWaitStatus wait_status;
-      guint32 seen;
+      gint64 sleep_until;
 
-      if (status != PS_LOCK_BUSY)
+      if ((seen & FUTEX_TID_MASK) == 0)
         {
-          /* pthread_mutex_trylock() takes the word as plain TID, dropping
-           * FUTEX_WAITERS; others may still sleep on it, so put it back
-           * for our unlock to wake them, as glibc's own lock path does. */
-          if (slept && (status == PS_LOCK_ACQUIRED || status == PS_LOCK_OWNER_DIED))
-            g_atomic_int_or (word, FUTEX_WAITERS);
-          return status;
+          /* Free, or its holder died (the kernel cleared the TID). */
+          PsLockStatus status = ps_robust_lock_try (lock);
+
+          if (status != PS_LOCK_BUSY)
+            {
+              /* pthread_mutex_trylock() takes the word as plain TID,
+               * dropping FUTEX_WAITERS; others may still sleep on it, so
+               * put it back for our unlock to wake them, as glibc's own
+               * lock path does. */
+              if (slept && (status == PS_LOCK_ACQUIRED || status == PS_LOCK_OWNER_DIED))
+                g_atomic_int_or (word, FUTEX_WAITERS);
+              return status;
+            }
+          continue;
         }
 
-      seen = (guint32) g_atomic_int_get (word);
-      if ((seen & FUTEX_TID_MASK) == 0)
-        continue;   /* released or its holder died since the try */
+      /* A holder on another CPU usually lets go within a few hundred
+       * cycles: waiting that long beats a sleep and a wake-up. */
+      if (!slept && spins < SPIN_LIMIT)
+        {
+          spins++;
+          cpu_relax ();
+          continue;
+        }
+
       if ((seen & FUTEX_WAITERS) == 0)
         {
           if (!g_atomic_int_compare_and_exchange ((gint *) word, (gint) seen,
@@ -304,8 +333,18 @@ ps_robust_lock_wait (PsRobustLock *lock,
           seen |= FUTEX_WAITERS;
         }
 
-      wait_status = wait_for_lock_word (word, seen, deadline, canceller);
+      /* A safety net, not the way we are normally woken: a holder killed
+       * in the few instructions between taking the lock and setting
+       * FUTEX_WAITERS again leaves the kernel no reason to wake us. */
+      sleep_until = g_get_monotonic_time () + LOST_WAKE_GUARD_US;
+      if (deadline >= 0 && deadline < sleep_until)
+        sleep_until = deadline;
+
+      wait_status = wait_for_lock_word (word, seen, sleep_until, canceller);
       slept = TRUE;
+
+      if (wait_status == PS_WAIT_TIMED_OUT && sleep_until != deadline)
+        continue;
 
       if (wait_status != PS_WAIT_WOKEN)
         {

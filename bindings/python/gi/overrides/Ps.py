@@ -133,6 +133,14 @@ def _reduce_primitive(obj, type_name):
     raise _anonymous_error(obj)
 
 
+# The introspected methods, bound once: looking them up on every call
+# would cost as much as the call into C.
+_mutex_lock = Ps.Mutex.lock
+_mutex_unlock = Ps.Mutex.unlock
+_semaphore_acquire = Ps.Semaphore.acquire
+_semaphore_release = Ps.Semaphore.release
+
+
 @override
 class Mutex(Ps.Mutex):
     def lock(self, timeout_us=None, cancellable=None, *, timeout=None):
@@ -142,18 +150,21 @@ class Mutex(Ps.Mutex):
         (seconds, as in threading); lock(timeout=0) tries once. A
         positional timeout is in microseconds, as in C. On
         Ps.Error.OWNER_DEAD the caller holds the lock (see held())."""
-        return Ps.Mutex.lock(self, _timeout_us(timeout_us, timeout), cancellable)
+        if timeout is None:
+            # The common call, kept to one Python frame around the C one.
+            return _mutex_lock(self, -1 if timeout_us is None else timeout_us, cancellable)
+        return _mutex_lock(self, _timeout_us(timeout_us, timeout), cancellable)
 
     def __enter__(self):
         # Waits for ever, as threading.Lock does. On OWNER_DEAD this raises
         # while *holding* the lock, as the C call does, and Python does not
         # run __exit__ when __enter__ raises: the handler must repair,
         # mark_consistent() and unlock(). held(repair=...) does all that.
-        self.lock()
+        _mutex_lock(self, -1, None)
         return self
 
     def __exit__(self, exc_type, exc_value, traceback):
-        self.unlock()
+        _mutex_unlock(self)
         return False
 
     @contextlib.contextmanager
@@ -202,14 +213,17 @@ class Semaphore(Ps.Semaphore):
         try_acquire() for a test that does not raise); acquire(timeout=0)
         tries once (G_IO_ERROR_WOULD_BLOCK). A positional timeout is in
         microseconds, as in C."""
-        return Ps.Semaphore.acquire(self, _timeout_us(timeout_us, timeout), cancellable)
+        if timeout is None:
+            return _semaphore_acquire(self, -1 if timeout_us is None else timeout_us,
+                                      cancellable)
+        return _semaphore_acquire(self, _timeout_us(timeout_us, timeout), cancellable)
 
     def __enter__(self):
-        self.acquire()
+        _semaphore_acquire(self, -1, None)
         return self
 
     def __exit__(self, exc_type, exc_value, traceback):
-        self.release()
+        _semaphore_release(self)
         return False
 
     @contextlib.contextmanager

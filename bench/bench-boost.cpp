@@ -1,0 +1,187 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+
+// Boost.Interprocess baselines. On Linux, interprocess_mutex is a
+// process-shared pthread mutex and interprocess_semaphore a
+// process-shared sem_t, each behind Boost's own wrapper: what these rows
+// measure is what a C++ user who picks Boost instead gets.
+
+#include <new>
+
+#include <boost/interprocess/sync/interprocess_mutex.hpp>
+#include <boost/interprocess/sync/interprocess_semaphore.hpp>
+#include <boost/version.hpp>
+
+#include "bench-boost.h"
+
+using boost::interprocess::interprocess_mutex;
+using boost::interprocess::interprocess_semaphore;
+
+const char *
+bench_boost_version (void)
+{
+  return BOOST_LIB_VERSION;
+}
+
+size_t
+bench_boost_mutex_size (void)
+{
+  return sizeof (interprocess_mutex);
+}
+
+int
+bench_boost_mutex_init (void *memory)
+{
+  try
+    {
+      new (memory) interprocess_mutex ();
+      return 0;
+    }
+  catch (...)
+    {
+      return -1;
+    }
+}
+
+void
+bench_boost_mutex_destroy (void *memory)
+{
+  static_cast<interprocess_mutex *> (memory)->~interprocess_mutex ();
+}
+
+int
+bench_boost_mutex_run (void     *memory,
+                       uint64_t  iterations)
+{
+  interprocess_mutex *mutex = static_cast<interprocess_mutex *> (memory);
+
+  try
+    {
+      for (uint64_t i = 0; i < iterations; i++)
+        {
+          mutex->lock ();
+          mutex->unlock ();
+        }
+      return 0;
+    }
+  catch (...)
+    {
+      return -1;
+    }
+}
+
+int
+bench_boost_mutex_hammer (void              *memory,
+                          volatile uint64_t *counter,
+                          uint64_t           iterations)
+{
+  interprocess_mutex *mutex = static_cast<interprocess_mutex *> (memory);
+
+  try
+    {
+      for (uint64_t i = 0; i < iterations; i++)
+        {
+          mutex->lock ();
+          *counter = *counter + 1;
+          mutex->unlock ();
+        }
+      return 0;
+    }
+  catch (...)
+    {
+      return -1;
+    }
+}
+
+size_t
+bench_boost_semaphore_size (void)
+{
+  return sizeof (interprocess_semaphore);
+}
+
+int
+bench_boost_semaphore_init (void         *memory,
+                            unsigned int  value)
+{
+  try
+    {
+      new (memory) interprocess_semaphore (value);
+      return 0;
+    }
+  catch (...)
+    {
+      return -1;
+    }
+}
+
+void
+bench_boost_semaphore_destroy (void *memory)
+{
+  static_cast<interprocess_semaphore *> (memory)->~interprocess_semaphore ();
+}
+
+int
+bench_boost_semaphore_run (void     *memory,
+                           uint64_t  iterations)
+{
+  interprocess_semaphore *semaphore = static_cast<interprocess_semaphore *> (memory);
+
+  try
+    {
+      for (uint64_t i = 0; i < iterations; i++)
+        {
+          semaphore->wait ();
+          semaphore->post ();
+        }
+      return 0;
+    }
+  catch (...)
+    {
+      return -1;
+    }
+}
+
+int
+bench_boost_ping_pong_initiator (void     *ping,
+                                 void     *pong,
+                                 uint64_t  iterations)
+{
+  interprocess_semaphore *to_peer = static_cast<interprocess_semaphore *> (ping);
+  interprocess_semaphore *from_peer = static_cast<interprocess_semaphore *> (pong);
+
+  try
+    {
+      for (uint64_t i = 0; i < iterations; i++)
+        {
+          to_peer->post ();
+          from_peer->wait ();
+        }
+      return 0;
+    }
+  catch (...)
+    {
+      return -1;
+    }
+}
+
+int
+bench_boost_ping_pong_responder (void     *ping,
+                                 void     *pong,
+                                 uint64_t  iterations)
+{
+  interprocess_semaphore *from_peer = static_cast<interprocess_semaphore *> (ping);
+  interprocess_semaphore *to_peer = static_cast<interprocess_semaphore *> (pong);
+
+  try
+    {
+      for (uint64_t i = 0; i < iterations; i++)
+        {
+          from_peer->wait ();
+          to_peer->post ();
+        }
+      return 0;
+    }
+  catch (...)
+    {
+      return -1;
+    }
+}

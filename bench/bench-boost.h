@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * The Boost.Interprocess baselines, behind a C interface so that the
+ * benchmark itself stays C. The loops live on the C++ side: a call per
+ * operation across the language boundary would charge Boost for a call
+ * that procshared's own rows do not pay twice.
+ *
+ * Every function returns 0 on success and -1 if Boost threw (which it
+ * only does on a broken system); the caller reports that as a failure.
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+const char *bench_boost_version (void);
+
+size_t bench_boost_mutex_size    (void);
+int     bench_boost_mutex_init    (void *memory);
+void    bench_boost_mutex_destroy (void *memory);
+int     bench_boost_mutex_run     (void *memory, uint64_t iterations);
+
+size_t bench_boost_semaphore_size    (void);
+int     bench_boost_semaphore_init    (void *memory, unsigned int value);
+void    bench_boost_semaphore_destroy (void *memory);
+int     bench_boost_semaphore_run     (void *memory, uint64_t iterations);
+
+/* One side each of a round trip over two semaphores: the initiator posts
+ * @ping and waits for @pong, the responder the other way round. */
+int     bench_boost_ping_pong_initiator (void *ping, void *pong, uint64_t iterations);
+int     bench_boost_ping_pong_responder (void *ping, void *pong, uint64_t iterations);
+
+/* Two processes hammering one mutex: lock, bump *counter, unlock. */
+int     bench_boost_mutex_hammer (void *memory, volatile uint64_t *counter, uint64_t iterations);
+
+#ifdef __cplusplus
+}
+#endif

@@ -1,0 +1,191 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""The Python row of ps-bench: PsMutex through the typelib, beside
+multiprocessing.Lock and two no-op GI calls.
+
+ps-bench runs this with --raw and turns its tab-separated lines into a row
+like the others (statistics, targets, JSON). Run alone, it prints a short
+summary:
+
+    GI_TYPELIB_PATH=BUILD/procshared LD_LIBRARY_PATH=BUILD/procshared \\
+        PYTHONPATH=bindings/python /usr/bin/python3 bench/bench_python.py
+
+(PYTHONPATH brings in the Ps overrides from the source tree, as ps-bench
+and the test suites do; without them, `with mutex:` is measured as the
+try/finally it would expand to.)
+
+Every contestant runs the same `for _ in range(n)` loop, so the loop's own
+cost is in all of them alike; it is reported (meta loop_ns) rather than
+subtracted, as timeit does.
+"""
+
+import argparse
+import gc
+import multiprocessing
+import statistics
+import sys
+import time
+
+sys.dont_write_bytecode = True
+
+import gi  # noqa: E402
+
+gi.require_version('Ps', '1')
+from gi.module import get_introspection_module  # noqa: E402
+from gi.repository import Gio, Ps  # noqa: E402
+
+# The typelib's own classes, without the Python overrides (when there are
+# overrides, Ps.Mutex is their subclass with Python methods in front).
+PsTypelib = get_introspection_module('Ps')
+
+
+def bench_ps_lock_unlock(mutex, n):
+    # Positional microseconds: valid with and without the overrides.
+    start = time.perf_counter_ns()
+    for _ in range(n):
+        mutex.lock(-1, None)
+        mutex.unlock()
+    return time.perf_counter_ns() - start
+
+
+def bench_ps_lock_unlock_typelib(mutex, n):
+    start = time.perf_counter_ns()
+    for _ in range(n):
+        PsTypelib.Mutex.lock(mutex, -1, None)
+        PsTypelib.Mutex.unlock(mutex)
+    return time.perf_counter_ns() - start
+
+
+def bench_ps_try_finally(mutex, n):
+    # What `with mutex:` would do once Ps has Python overrides
+    # (__enter__ = lock, __exit__ = unlock); the closest equivalent today.
+    start = time.perf_counter_ns()
+    for _ in range(n):
+        mutex.lock(-1, None)
+        try:
+            pass
+        finally:
+            mutex.unlock()
+    return time.perf_counter_ns() - start
+
+
+def bench_ps_with(mutex, n):
+    start = time.perf_counter_ns()
+    for _ in range(n):
+        with mutex:
+            pass
+    return time.perf_counter_ns() - start
+
+
+def bench_mp_lock(lock, n):
+    start = time.perf_counter_ns()
+    for _ in range(n):
+        lock.acquire()
+        lock.release()
+    return time.perf_counter_ns() - start
+
+
+def bench_gi_noop(cancellable, n):
+    start = time.perf_counter_ns()
+    for _ in range(n):
+        cancellable.is_cancelled()
+        cancellable.is_cancelled()
+    return time.perf_counter_ns() - start
+
+
+def bench_loop(_unused, n):
+    start = time.perf_counter_ns()
+    for _ in range(n):
+        pass
+    return time.perf_counter_ns() - start
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--rounds', type=int, default=31)
+    parser.add_argument('--iterations', type=int, default=20000)
+    parser.add_argument('--raw', action='store_true',
+                        help='print the lines ps-bench reads')
+    parser.add_argument('--profile', metavar='ID',
+                        help='run contestant ID alone, --iterations times, '
+                             'for callgrind (see bench/profile.py)')
+    args = parser.parse_args()
+
+    mutex = Ps.Mutex.new()
+    has_with = hasattr(Ps.Mutex, '__enter__') and hasattr(Ps.Mutex, '__exit__')
+    has_overrides = Ps.Mutex is not PsTypelib.Mutex
+    contestants = [
+        ('ps-lock-unlock', 'procshared',
+         'PsMutex lock(-1, None)+unlock()' + (' (through the overrides)' if has_overrides else ''),
+         bench_ps_lock_unlock, mutex),
+    ]
+    if has_overrides:
+        contestants.append(('ps-lock-unlock-typelib', 'procshared',
+                            'PsMutex lock+unlock, typelib methods (no overrides)',
+                            bench_ps_lock_unlock_typelib, mutex))
+    if has_with:
+        contestants.append(('ps-with', 'procshared', 'PsMutex `with` block',
+                            bench_ps_with, mutex))
+    else:
+        contestants.append(('ps-try-finally', 'procshared',
+                            'PsMutex lock(); try/finally unlock() (`with` stand-in)',
+                            bench_ps_try_finally, mutex))
+    contestants += [
+        ('mp-lock', 'baseline', 'multiprocessing.Lock acquire()+release()',
+         bench_mp_lock, multiprocessing.Lock()),
+        ('gi-noop-x2', 'baseline',
+         'two no-op GI calls (Gio.Cancellable.is_cancelled)',
+         bench_gi_noop, Gio.Cancellable()),
+    ]
+
+    if args.profile:
+        for ident, _, _, func, obj in contestants + [('loop', '', '', bench_loop, None)]:
+            if ident == args.profile:
+                func(obj, args.iterations)
+                return 0
+        parser.error(f'no contestant {args.profile}')
+
+    samples = {c[0]: [] for c in contestants}
+    loop = []
+    # The collector would run in whichever contestant happened to allocate.
+    gc.disable()
+    for r in range(args.rounds + 1):
+        n = max(args.iterations // 10, 1) if r == 0 else args.iterations
+        for k in range(len(contestants)):
+            ident, _, _, func, obj = contestants[(r + k) % len(contestants)]
+            elapsed = func(obj, n)
+            if r > 0:
+                samples[ident].append(elapsed / n)
+        if r > 0:
+            loop.append(bench_loop(None, n) / n)
+    gc.enable()
+
+    if args.raw:
+        for ident, kind, label, _, _ in contestants:
+            print(f'series\t{ident}\t{kind}\t{label}')
+        if not has_with:
+            print('note\tPs has no Python overrides yet (Ps.Mutex lacks '
+                  '__enter__/__exit__), so `with mutex:` cannot be measured; '
+                  'the try/finally row is what it would expand to')
+        if has_overrides:
+            print(f'note\tthe Python overrides are loaded ({Ps.Mutex.__module__}): '
+                  f'Ps.Mutex.lock is their Python method, which calls the typelib\'s')
+        print(f'note\tthe same `for` loop is in every contestant: '
+              f'{statistics.median(loop):.1f} ns of each iteration')
+        for ident, values in samples.items():
+            for value in values:
+                print(f'sample\t{ident}\t{value!r}')
+        print(f'note\tPython {sys.version.split()[0]}, PyGObject {gi.__version__}')
+        print(f'meta\tloop_ns\t{statistics.median(loop)!r}')
+        print(f'meta\twith_overrides\t{1 if has_overrides else 0}')
+        return 0
+
+    noop = statistics.median(samples['gi-noop-x2'])
+    for ident, _, label, _, _ in contestants:
+        median = statistics.median(samples[ident])
+        print(f'{label:60s} {median:8.1f} ns  {median / noop:5.2f}× no-op GI pair')
+    print(f'{"empty loop":60s} {statistics.median(loop):8.1f} ns')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
