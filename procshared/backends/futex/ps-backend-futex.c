@@ -31,7 +31,6 @@
 #include "ps-backend-private.h"
 
 #define FALLBACK_SLICE_US 2000
-#define SPIN_LIMIT 0
 #define LOST_WAKE_GUARD_US (200 * 1000)
 
 static gboolean futex_waitv_missing;
@@ -271,16 +270,6 @@ wait_for_lock_word (guint32     *word,
   return futex_wait_until (word, seen, deadline, canceller);
 }
 
-static inline void
-cpu_relax (void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause ();
-#elif defined(__aarch64__)
-  __asm__ __volatile__ ("yield");
-#endif
-}
-
 PsLockStatus
 ps_robust_lock_wait (PsRobustLock *lock,
                      gint64        deadline,
@@ -288,7 +277,6 @@ ps_robust_lock_wait (PsRobustLock *lock,
 {
   guint32 *word = lock_word (lock);
   gboolean slept = FALSE;
-  guint spins = 0;
 
   /* The caller has just tried and failed: look before trying again, so
    * that a busy lock costs no extra atomic operation on its cache line. */
@@ -313,15 +301,6 @@ ps_robust_lock_wait (PsRobustLock *lock,
                 g_atomic_int_or (word, FUTEX_WAITERS);
               return status;
             }
-          continue;
-        }
-
-      /* A holder on another CPU usually lets go within a few hundred
-       * cycles: waiting that long beats a sleep and a wake-up. */
-      if (!slept && spins < SPIN_LIMIT)
-        {
-          spins++;
-          cpu_relax ();
           continue;
         }
 
