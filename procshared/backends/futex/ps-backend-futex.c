@@ -32,6 +32,7 @@
 
 #define FALLBACK_SLICE_US 2000
 #define LOST_WAKE_GUARD_US (200 * 1000)
+#define MAX_REFUSALS 3
 
 static gboolean futex_waitv_missing;
 static gboolean lock_word_unusable;
@@ -277,6 +278,8 @@ ps_robust_lock_wait (PsRobustLock *lock,
 {
   guint32 *word = lock_word (lock);
   gboolean slept = FALSE;
+  guint refusals = 0;
+  guint32 refused_word = 0;
 
   /* The caller has just tried and failed: look before trying again, so
    * that a busy lock costs no extra atomic operation on its cache line. */
@@ -286,7 +289,9 @@ ps_robust_lock_wait (PsRobustLock *lock,
       PsWaitStatus wait_status;
       gint64 sleep_until;
 
-      if ((seen & FUTEX_TID_MASK) == 0)
+      if (seen != refused_word)
+        refusals = 0;
+      if ((seen & FUTEX_TID_MASK) == 0 && refusals < MAX_REFUSALS)
         {
           /* Free, or its holder died (the kernel cleared the TID). */
           PsLockStatus status = ps_robust_lock_try (lock);
@@ -301,10 +306,18 @@ ps_robust_lock_wait (PsRobustLock *lock,
                 g_atomic_int_or (word, FUTEX_WAITERS);
               return status;
             }
+          /* Free by its TID, yet refused, again and again: no C library
+           * leaves a word like that, a peer wrote it. Sleep on it below
+           * rather than spin, so the wait ends by its deadline. */
+          if ((guint32) g_atomic_int_get (word) == seen)
+            {
+              refused_word = seen;
+              refusals++;
+            }
           continue;
         }
 
-      if ((seen & FUTEX_WAITERS) == 0)
+      if ((seen & FUTEX_WAITERS) == 0 && (seen & FUTEX_TID_MASK) != 0)
         {
           if (!g_atomic_int_compare_and_exchange ((gint *) word, (gint) seen,
                                                   (gint) (seen | FUTEX_WAITERS)))
