@@ -60,12 +60,61 @@ typedef struct
   guint32      recursive;
   guint32      consistency;
   guint32      owner_pid;
-  guint32      depth;          /* how many times the holder has locked it */
-  guint64      owner_thread;
+  guint32      reserved;
+  guint64      instance;       /* random, set by the creator: see Ownership */
 } MutexState;
 
 G_STATIC_ASSERT (sizeof (MutexState) <= PS_OBJECT_STATE_SIZE);
 G_STATIC_ASSERT (PS_MUTEX_SIZE == PS_OBJECT_SLOT_SIZE);
+
+/* This process's view of who holds one mutex, shared by all the PsMutex
+ * objects that open it (a thread may lock through one and unlock through
+ * another). Found by the random instance id the creator stored in the
+ * mutex, read once when opening. holder, depth and through are written
+ * only by the holding thread. */
+typedef struct
+{
+  guint64  instance;
+  gint     ref_count;
+  guint64  holder;     /* ps_self_thread_id() of the holder, 0 if none here */
+  guint    depth;
+  gpointer through;    /* the PsMutex (and so the mapping) it was taken through */
+} Ownership;
+
+static GMutex      ownerships_lock;
+static GHashTable *ownerships;
+
+static Ownership *
+ownership_ref (guint64 instance)
+{
+  Ownership *own;
+
+  g_mutex_lock (&ownerships_lock);
+  if (ownerships == NULL)
+    ownerships = g_hash_table_new (g_int64_hash, g_int64_equal);
+  own = g_hash_table_lookup (ownerships, &instance);
+  if (own == NULL)
+    {
+      own = g_new0 (Ownership, 1);
+      own->instance = instance;
+      g_hash_table_insert (ownerships, &own->instance, own);
+    }
+  own->ref_count++;
+  g_mutex_unlock (&ownerships_lock);
+  return own;
+}
+
+static void
+ownership_unref (Ownership *own)
+{
+  g_mutex_lock (&ownerships_lock);
+  if (--own->ref_count == 0)
+    {
+      g_hash_table_remove (ownerships, &own->instance);
+      g_free (own);
+    }
+  g_mutex_unlock (&ownerships_lock);
+}
 
 struct _PsMutex
 {
@@ -76,6 +125,12 @@ struct _PsMutex
 
   PsObjectStorage storage;
   MutexState *state;
+
+  /* Who holds it, in memory no other process can write: every decision
+   * about ownership is taken from here, never from the shared state,
+   * which a peer may have scribbled on. Shared by every PsMutex of this
+   * process on the same mutex. */
+  Ownership *own;
 };
 
 static void ps_mutex_initable_iface_init (GInitableIface *iface);
@@ -102,8 +157,8 @@ init_state (gpointer   data,
   state->recursive = self->recursive;
   state->consistency = CONSISTENT;
   state->owner_pid = 0;
-  state->depth = 0;
-  state->owner_thread = 0;
+  state->reserved = 0;
+  state->instance = ((guint64) g_random_int () << 32) | g_random_int ();
   return ps_robust_lock_init (&state->lock, self->recursive, error);
 }
 
@@ -122,7 +177,8 @@ ps_mutex_initable_init (GInitable     *initable,
     return FALSE;
 
   state = ps_object_storage_get_state (&self->storage);
-  if (state->recursive > 1 || state->consistency > NOT_RECOVERABLE)
+  if (state->recursive > 1 || state->consistency > NOT_RECOVERABLE ||
+      !ps_robust_lock_check (&state->lock, state->recursive))
     {
       ps_object_storage_clear (&self->storage);
       g_set_error_literal (error, PS_ERROR, PS_ERROR_CORRUPT,
@@ -132,6 +188,7 @@ ps_mutex_initable_init (GInitable     *initable,
 
   /* An opened mutex is recursive if its creator made it so. */
   self->recursive = state->recursive;
+  self->own = ownership_ref (__atomic_load_n (&state->instance, __ATOMIC_RELAXED));
   self->state = state;
   return TRUE;
 }
@@ -142,7 +199,7 @@ ps_mutex_initable_iface_init (GInitableIface *iface)
   iface->init = ps_mutex_initable_init;
 }
 
-static gboolean is_held_by_self (MutexState *state);
+static gboolean is_held_by_self (PsMutex *self);
 
 static void
 ps_mutex_finalize (GObject *object)
@@ -150,29 +207,28 @@ ps_mutex_finalize (GObject *object)
   PsMutex *self = (PsMutex *)object;
   MutexState *state = self->state;
 
-  /* A mutex held by a thread of this process sits on that thread's
-   * robust list, which the C library and the kernel walk through pointers
-   * inside the mutex itself: its memory must never be reused or unmapped
-   * under them. Dropping a mutex one holds gives it back first; one held
-   * by another of our threads keeps its memory for the life of the
-   * process (a small, deliberate leak). */
-  if (state != NULL &&
-      __atomic_load_n (&state->owner_pid, __ATOMIC_RELAXED) == ps_self_process_id ())
+  /* A mutex held through this object sits on its holder's robust list,
+   * which the C library and the kernel walk through pointers inside the
+   * mutex itself: its memory must never be reused or unmapped under them.
+   * Dropping a mutex one holds gives it back first; one still held by
+   * another of our threads keeps its memory for the life of the process
+   * (a small, deliberate leak), as does one that cannot be given back. */
+  if (state != NULL && self->own->depth > 0 && self->own->through == self)
     {
-      if (is_held_by_self (state))
+      gboolean released = is_held_by_self (self);
+
+      if (released)
         {
-          while (state->depth > 1)
-            {
-              state->depth--;
-              ps_robust_lock_unlock (&state->lock);
-            }
           __atomic_store_n (&state->owner_pid, 0, __ATOMIC_RELAXED);
-          state->depth = 0;
-          ps_robust_lock_unlock (&state->lock);
+          for (; self->own->depth > 0; self->own->depth--)
+            released = released && ps_robust_lock_unlock (&state->lock) == PS_LOCK_ACQUIRED;
+          self->own->holder = 0;
         }
-      else
+      if (!released)
         memset (&self->storage, 0, sizeof self->storage);
     }
+  if (self->own != NULL)
+    ownership_unref (self->own);
 
   ps_object_storage_clear (&self->storage);
   ps_object_placement_clear (&self->placement);
@@ -412,33 +468,43 @@ ps_mutex_attach (PsSharedMemory  *memory,
 }
 
 static inline gboolean
-is_held_by_self (MutexState *state)
+is_held_by_self (PsMutex *self)
 {
-  /* Only the holder writes these, so they can only match us if we wrote
-   * them; the backend has the final word when unlocking. */
-  return __atomic_load_n (&state->owner_pid, __ATOMIC_RELAXED) == ps_self_process_id () &&
-         state->owner_thread == ps_self_thread_id ();
+  return self->own->depth > 0 && self->own->holder == ps_self_thread_id ();
 }
 
 /* After the backend granted the lock: note who holds it. FALSE (with
- * nothing changed) if the mutex was condemned, in which case the caller
- * must give the lock back. */
+ * nothing changed) if the mutex cannot be used, in which case the caller
+ * gives the lock back (see finish_lock()). */
 static inline gboolean
 record_acquisition (PsMutex    *self,
                     MutexState *state)
 {
-  if (self->recursive && state->depth > 0 && is_held_by_self (state))
+  if (self->recursive && is_held_by_self (self))
     {
-      state->depth++;   /* a recursive relock */
+      self->own->depth++;   /* a recursive relock */
       return TRUE;
     }
   if (G_UNLIKELY (g_atomic_int_get (&state->consistency) == NOT_RECOVERABLE))
     return FALSE;
-  state->owner_thread = ps_self_thread_id ();
-  state->depth = 1;
+  /* A first acquisition that the platform counts as a relock means the
+   * shared state claims we held it already: a peer wrote that. */
+  if (self->recursive && G_UNLIKELY (!ps_robust_lock_is_fresh (&state->lock)))
+    return FALSE;
+  self->own->holder = ps_self_thread_id ();
+  self->own->depth = 1;
+  self->own->through = self;
   /* Relaxed: the lock itself orders what its holder writes. */
   __atomic_store_n (&state->owner_pid, ps_self_process_id (), __ATOMIC_RELAXED);
   return TRUE;
+}
+
+static void
+set_corrupt_error (GError **error)
+{
+  g_set_error_literal (error, PS_ERROR, PS_ERROR_CORRUPT,
+                       "The mutex's shared state is corrupt: it claims this thread "
+                       "holds it, or does not match its kind");
 }
 
 static void
@@ -462,7 +528,10 @@ finish_lock (PsMutex       *self,
       if (record_acquisition (self, state))
         return TRUE;
       ps_robust_lock_unlock (&state->lock);
-      set_not_recoverable_error (error);
+      if (g_atomic_int_get (&state->consistency) == NOT_RECOVERABLE)
+        set_not_recoverable_error (error);
+      else
+        set_corrupt_error (error);
       return FALSE;
 
     case PS_LOCK_OWNER_DIED:
@@ -474,8 +543,9 @@ finish_lock (PsMutex       *self,
           set_not_recoverable_error (error);
           return FALSE;
         }
-      state->owner_thread = ps_self_thread_id ();
-      state->depth = 1;
+      self->own->holder = ps_self_thread_id ();
+      self->own->depth = 1;
+      self->own->through = self;
       g_atomic_int_set (&state->consistency, INCONSISTENT);
       __atomic_store_n (&state->owner_pid, ps_self_process_id (), __ATOMIC_RELAXED);
       g_set_error_literal (error, PS_ERROR, PS_ERROR_OWNER_DEAD,
@@ -488,6 +558,12 @@ finish_lock (PsMutex       *self,
       return FALSE;
 
     case PS_LOCK_WOULD_DEADLOCK:
+      if (!is_held_by_self (self))
+        {
+          /* The lock word names this thread, which does not hold it. */
+          set_corrupt_error (error);
+          return FALSE;
+        }
       g_set_error_literal (error, PS_ERROR, PS_ERROR_WOULD_DEADLOCK,
                            "The calling thread already holds this non-recursive mutex");
       return FALSE;
@@ -632,23 +708,23 @@ unlock_internal (PsMutex   *self,
   MutexState *state = self->state;
   PsLockStatus status;
 
-  if (!is_held_by_self (state))
+  if (!is_held_by_self (self))
     {
       g_set_error_literal (error, PS_ERROR, PS_ERROR_NOT_OWNER,
                            "The calling thread does not hold the mutex");
       return FALSE;
     }
 
-  if (state->depth > 1)
+  if (self->own->depth > 1)
     {
       if (!allow_recursion)
         {
           g_set_error (error, PS_ERROR, PS_ERROR_WOULD_DEADLOCK,
                        "The mutex is locked %u times; a condition wait would keep it held",
-                       state->depth);
+                       self->own->depth);
           return FALSE;
         }
-      state->depth--;
+      self->own->depth--;
       ps_robust_lock_unlock (&state->lock);
       return TRUE;
     }
@@ -664,15 +740,15 @@ unlock_internal (PsMutex   *self,
       ps_robust_lock_make_consistent (&state->lock);
     }
 
-  state->depth = 0;
-  state->owner_thread = 0;
+  self->own->depth = 0;
+  self->own->holder = 0;
   __atomic_store_n (&state->owner_pid, 0, __ATOMIC_RELAXED);
 
   status = ps_robust_lock_unlock (&state->lock);
   if (status != PS_LOCK_ACQUIRED)
     {
-      g_set_error_literal (error, PS_ERROR, PS_ERROR_NOT_OWNER,
-                           "The calling thread does not hold the mutex");
+      /* Only if a peer rewrote the mutex under us. */
+      set_corrupt_error (error);
       return FALSE;
     }
   return TRUE;
@@ -703,16 +779,17 @@ ps_mutex_unlock (PsMutex  *self,
 
   state = self->state;
 
-  /* The common case inline: a plain mutex, held by us, consistent. */
-  if (G_LIKELY (!self->recursive) &&
-      G_LIKELY (is_held_by_self (state)) &&
+  /* The common case inline: held once by us, consistent. */
+  if (G_LIKELY (self->own->depth == 1) &&
+      G_LIKELY (self->own->holder == ps_self_thread_id ()) &&
       G_LIKELY (g_atomic_int_get (&state->consistency) == CONSISTENT))
     {
+      self->own->depth = 0;
+      self->own->holder = 0;
       __atomic_store_n (&state->owner_pid, 0, __ATOMIC_RELAXED);
       if (G_LIKELY (ps_robust_lock_unlock (&state->lock) == PS_LOCK_ACQUIRED))
         return TRUE;
-      g_set_error_literal (error, PS_ERROR, PS_ERROR_NOT_OWNER,
-                           "The calling thread does not hold the mutex");
+      set_corrupt_error (error);
       return FALSE;
     }
 
@@ -743,7 +820,7 @@ ps_mutex_mark_consistent (PsMutex  *self,
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
   state = self->state;
-  if (!is_held_by_self (state))
+  if (!is_held_by_self (self))
     {
       g_set_error_literal (error, PS_ERROR, PS_ERROR_NOT_OWNER,
                            "The calling thread does not hold the mutex");

@@ -229,8 +229,9 @@ ps_open_flags_validate (PsOpenFlags   flags,
 
 typedef struct
 {
-  guintptr start;   /* 0 when the slot is free */
+  guintptr start;    /* 0 when the slot is free */
   gsize    length;
+  gint     rescued;  /* its file was truncated and zero pages put in */
 } GuardSlot;
 
 static GuardSlot guard_slots[GUARD_SLOTS];
@@ -256,6 +257,7 @@ on_sigbus (int        signal_number,
           if (mmap ((gpointer) start, length, PROT_READ | PROT_WRITE,
                     MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) != MAP_FAILED)
             {
+              __atomic_store_n (&guard_slots[i].rescued, 1, __ATOMIC_RELAXED);
               errno = saved_errno;
               return;
             }
@@ -310,6 +312,7 @@ guard_mapping (gpointer mapping,
                                        __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
         {
           __atomic_store_n (&guard_slots[i].length, length, __ATOMIC_RELAXED);
+          __atomic_store_n (&guard_slots[i].rescued, 0, __ATOMIC_RELAXED);
           __atomic_store_n (&guard_slots[i].start, (guintptr) mapping, __ATOMIC_RELEASE);
           return;
         }
@@ -324,11 +327,18 @@ ps_object_unmap (gpointer mapping,
 {
   for (guint i = 0; i < GUARD_SLOTS; i++)
     {
-      guintptr expected = (guintptr) mapping;
+      if (__atomic_load_n (&guard_slots[i].start, __ATOMIC_ACQUIRE) == (guintptr) mapping)
+        {
+          /* Memory that was swapped for zeros may still be linked into a
+           * thread's robust list (a lock taken before the truncation could
+           * not be given back through it): keep it mapped for good. */
+          gboolean rescued = __atomic_load_n (&guard_slots[i].rescued, __ATOMIC_RELAXED);
 
-      if (__atomic_compare_exchange_n (&guard_slots[i].start, &expected, 0, FALSE,
-                                       __ATOMIC_RELEASE, __ATOMIC_RELAXED))
-        break;
+          __atomic_store_n (&guard_slots[i].start, 0, __ATOMIC_RELEASE);
+          if (rescued)
+            return;
+          break;
+        }
     }
   munmap (mapping, length);
 }

@@ -102,6 +102,14 @@ PsLockStatus ps_robust_lock_wait            (PsRobustLock *lock,
                                              gint64        deadline,
                                              PsCanceller  *canceller);
 void         ps_robust_lock_make_consistent (PsRobustLock *lock);
+/* Whether a lock found in shared memory is of the kind
+ * ps_robust_lock_init() makes (recursive or not), as far as the platform
+ * lets us look. */
+gboolean     ps_robust_lock_check           (PsRobustLock *lock,
+                                             gboolean      recursive);
+/* After a try that granted a recursive lock to a thread that did not
+ * hold it: whether the platform agrees it was a first acquisition. */
+gboolean     ps_robust_lock_is_fresh        (PsRobustLock *lock);
 
 const char  *ps_backend_name                (void);
 

@@ -33,6 +33,7 @@
 #define FALLBACK_SLICE_US 2000
 #define LOST_WAKE_GUARD_US (200 * 1000)
 #define MAX_REFUSALS 3
+#define PS_BACKEND_TLS _Thread_local __attribute__((tls_model ("initial-exec")))
 
 static gboolean futex_waitv_missing;
 static gboolean lock_word_unusable;
@@ -217,6 +218,63 @@ check_lock_word_once (void)
       g_atomic_int_set (&lock_word_unusable, !usable);
       g_once_init_leave (&checked, 1);
     }
+}
+
+static int expected_kind[2];   /* glibc's __kind for [errorcheck, recursive] */
+
+static void
+learn_expected_kinds_once (void)
+{
+  static gsize learnt;
+
+  if (g_once_init_enter (&learnt))
+    {
+      for (guint recursive = 0; recursive < 2; recursive++)
+        {
+          PsRobustLock probe;
+
+          ps_robust_lock_init (&probe, recursive, NULL);
+          expected_kind[recursive] = probe.mutex.__data.__kind;
+          ps_robust_lock_destroy (&probe);
+        }
+      g_once_init_leave (&learnt, 1);
+    }
+}
+
+gboolean
+ps_robust_lock_check (PsRobustLock *lock,
+                      gboolean      recursive)
+{
+  /* Another kind would be another lock: a plain one is not robust, a
+   * recursive one would let a holder "relock" a mutex it was told is
+   * not recursive, and neither would behave as PsMutex promises. */
+  learn_expected_kinds_once ();
+  return lock->mutex.__data.__kind == expected_kind[recursive != FALSE];
+}
+
+/* The thread's robust list head, where glibc links each robust mutex it
+ * hands out (and from which a relock links nothing). */
+static PS_BACKEND_TLS struct robust_list_head *robust_head;
+
+gboolean
+ps_robust_lock_is_fresh (PsRobustLock *lock)
+{
+  if (robust_head == NULL)
+    {
+      size_t length = 0;
+
+      if (syscall (SYS_get_robust_list, 0, &robust_head, &length) != 0)
+        robust_head = NULL;
+    }
+
+  /* A first acquisition puts the mutex at the head of this thread's
+   * robust list; a relock, which glibc grants when the lock word names
+   * this thread, does not. */
+  if (robust_head != NULL &&
+      (gpointer) ((guintptr) robust_head->list.next & ~(guintptr) 1) !=
+      (gpointer) &lock->mutex.__data.__list.__next)
+    return FALSE;
+  return lock->mutex.__data.__count == 1;
 }
 
 gboolean
