@@ -31,7 +31,7 @@
 #include "ps-backend-private.h"
 
 #define FALLBACK_SLICE_US 2000
-#define LOST_WAKE_GUARD_US (200 * 1000)
+#define LOST_WAKE_GUARD_US (50 * 1000)
 #define MAX_REFUSALS 3
 #define PS_BACKEND_TLS _Thread_local __attribute__((tls_model ("initial-exec")))
 
@@ -383,9 +383,11 @@ ps_robust_lock_wait (PsRobustLock *lock,
           seen |= FUTEX_WAITERS;
         }
 
-      /* A safety net, not the way we are normally woken: a holder killed
-       * in the few instructions between taking the lock and setting
-       * FUTEX_WAITERS again leaves the kernel no reason to wake us. */
+      /* A safety net, not the way we are normally woken. An unlock wakes
+       * one sleeper; if that one is killed before it takes the lock, or a
+       * holder is killed in the few instructions between taking the lock
+       * and setting FUTEX_WAITERS again, nobody is left to wake the rest:
+       * they look again after LOST_WAKE_GUARD_US. */
       sleep_until = g_get_monotonic_time () + LOST_WAKE_GUARD_US;
       if (deadline >= 0 && deadline < sleep_until)
         sleep_until = deadline;
