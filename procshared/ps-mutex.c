@@ -580,8 +580,20 @@ finish_lock (PsMutex       *self,
       ps_set_would_block_error (error, "mutex");
       return FALSE;
 
-    case PS_LOCK_NOT_OWNER:
+    case PS_LOCK_CORRUPT:
+      set_corrupt_error (error);
+      return FALSE;
+
     case PS_LOCK_FAILED:
+      /* The platform refuses a relock when its count would overflow; ours,
+       * kept privately, says whether the count it read was forged. */
+      if (!is_held_by_self (self) || self->own->depth < G_MAXINT32)
+        {
+          set_corrupt_error (error);
+          return FALSE;
+        }
+      G_GNUC_FALLTHROUGH;
+    case PS_LOCK_NOT_OWNER:
     default:
       g_set_error_literal (error, PS_ERROR, PS_ERROR_FAILED,
                            "The mutex could not be locked (recursion too deep?)");

@@ -493,6 +493,11 @@ acquire_slow (PsSemaphore   *self,
         }
       status = ps_wait_word_wait (&state->count, 0, deadline,
                                   ps_wait_context_get_canceller (&context));
+      /* Whatever the backend reports, the deadline is ours to keep: a
+       * count no release could have made (a peer wrote it) must not keep
+       * us looping past it. */
+      if (status == PS_WAIT_WOKEN && deadline >= 0 && g_get_monotonic_time () >= deadline)
+        status = PS_WAIT_TIMED_OUT;
       if (status == PS_WAIT_TIMED_OUT && take_unit (state))
         {
           /* A release that came with the deadline: ours after all. */

@@ -47,6 +47,7 @@ typedef enum
   PS_LOCK_TIMED_OUT,
   PS_LOCK_CANCELLED,
   PS_LOCK_FAILED,           /* e.g. the recursion count would overflow */
+  PS_LOCK_CORRUPT,          /* the platform does not recognise the lock */
 } PsLockStatus;
 
 /* The numeric identity of the backend, stored in every object's header so

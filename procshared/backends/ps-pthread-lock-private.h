@@ -21,6 +21,7 @@ ps_lock_status_from_pthread (int r)
     case EDEADLK: return PS_LOCK_WOULD_DEADLOCK;
     case EPERM: return PS_LOCK_NOT_OWNER;
     case ETIMEDOUT: return PS_LOCK_TIMED_OUT;
+    case EINVAL: return PS_LOCK_CORRUPT;
     default: return PS_LOCK_FAILED;
     }
 }

@@ -117,6 +117,11 @@ futex_wait_until (guint32     *uaddr,
 
   if (deadline >= 0)
     {
+      /* The kernel compares the word before it looks at the clock: a word
+       * that never holds the expected value (a peer may have written
+       * anything there) would return "look again" for ever. */
+      if (g_get_monotonic_time () >= deadline)
+        return PS_WAIT_TIMED_OUT;
       deadline_to_timespec (deadline, &ts);
       tsp = &ts;
     }
@@ -220,7 +225,9 @@ check_lock_word_once (void)
     }
 }
 
-static int expected_kind[2];   /* glibc's __kind for [errorcheck, recursive] */
+/* glibc's __kind for [errorcheck, recursive]; -1 until learnt, which
+ * happens before any lock exists in this process (and is inherited). */
+int ps_futex_lock_kinds[2] = { -1, -1 };
 
 static void
 learn_expected_kinds_once (void)
@@ -233,9 +240,17 @@ learn_expected_kinds_once (void)
         {
           PsRobustLock probe;
 
-          ps_robust_lock_init (&probe, recursive, NULL);
-          expected_kind[recursive] = probe.mutex.__data.__kind;
-          ps_robust_lock_destroy (&probe);
+          pthread_mutexattr_t attr;
+
+          pthread_mutexattr_init (&attr);
+          pthread_mutexattr_setpshared (&attr, PTHREAD_PROCESS_SHARED);
+          pthread_mutexattr_setrobust (&attr, PTHREAD_MUTEX_ROBUST);
+          pthread_mutexattr_settype (&attr, recursive ? PTHREAD_MUTEX_RECURSIVE
+                                                      : PTHREAD_MUTEX_ERRORCHECK);
+          pthread_mutex_init (&probe.mutex, &attr);
+          pthread_mutexattr_destroy (&attr);
+          ps_futex_lock_kinds[recursive] = probe.mutex.__data.__kind;
+          pthread_mutex_destroy (&probe.mutex);
         }
       g_once_init_leave (&learnt, 1);
     }
@@ -249,7 +264,7 @@ ps_robust_lock_check (PsRobustLock *lock,
    * recursive one would let a holder "relock" a mutex it was told is
    * not recursive, and neither would behave as PsMutex promises. */
   learn_expected_kinds_once ();
-  return lock->mutex.__data.__kind == expected_kind[recursive != FALSE];
+  return lock->mutex.__data.__kind == ps_futex_lock_kinds[recursive != FALSE];
 }
 
 /* The thread's robust list head, where glibc links each robust mutex it
@@ -286,6 +301,7 @@ ps_robust_lock_init (PsRobustLock *lock,
   int r;
 
   check_lock_word_once ();
+  learn_expected_kinds_once ();
 
   pthread_mutexattr_init (&attr);
   pthread_mutexattr_setpshared (&attr, PTHREAD_PROCESS_SHARED);
