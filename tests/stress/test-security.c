@@ -647,6 +647,7 @@ opener_thread (gpointer data)
       g_autoptr(GObject) object = open_kind (i++ % N_KINDS, name, PS_OPEN_CREATE, &error);
 
       g_assert_no_error (error);
+      g_assert_nonnull (object);
       g_atomic_int_inc (&state->opened);
       unlink_name (name);
     }
