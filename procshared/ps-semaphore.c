@@ -680,7 +680,12 @@ acquire_in_thread (gpointer data,
   gint64 timeout_us = -1;
 
   if (acquire_data->deadline >= 0)
-    timeout_us = MAX (0, acquire_data->deadline - g_get_monotonic_time ());
+    {
+      /* One reading of the clock: MAX() would read it twice. */
+      gint64 remaining = acquire_data->deadline - g_get_monotonic_time ();
+
+      timeout_us = MAX (0, remaining);
+    }
 
   /* The deadline was fixed when the caller asked; if it has passed by
    * now, this is one last try. */

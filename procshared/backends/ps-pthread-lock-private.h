@@ -25,3 +25,24 @@ ps_lock_status_from_pthread (int r)
     default: return PS_LOCK_FAILED;
     }
 }
+
+/* glibc picks its lock and unlock code from the mutex's __kind, in shared
+ * memory: a kind a peer scribbled could send it down a path this machine
+ * cannot run (lock elision faults without TSX). Where the C library's
+ * mutex layout is known, only the two kinds we create are handed to it;
+ * elsewhere pthread_mutex_t is opaque and there is nothing to check. */
+#ifdef __GLIBC__
+extern int ps_pthread_lock_kinds[2];   /* [errorcheck, recursive], learnt at first use */
+void       ps_pthread_lock_learn_kinds (void);
+
+static inline gboolean
+ps_pthread_lock_kind_is_ours (pthread_mutex_t *mutex)
+{
+  int kind = __atomic_load_n (&mutex->__data.__kind, __ATOMIC_RELAXED);
+
+  return kind == ps_pthread_lock_kinds[0] || kind == ps_pthread_lock_kinds[1];
+}
+#else
+static inline void     ps_pthread_lock_learn_kinds (void) { }
+static inline gboolean ps_pthread_lock_kind_is_ours (pthread_mutex_t *mutex) { return TRUE; }
+#endif

@@ -91,19 +91,25 @@ wait_in_slices (guint32     *uaddr,
                 gint64       deadline,
                 PsCanceller *canceller)
 {
-  /* Only on kernels older than 5.16, which lack futex_waitv(2). */
-  gint64 slice_end = g_get_monotonic_time () + FALLBACK_SLICE_US;
-  struct timespec ts;
-  gboolean deadline_first = deadline >= 0 && deadline <= slice_end;
+  /* Only on kernels older than 5.16 (and under valgrind), which lack
+   * futex_waitv(2): sleep on the word in short slices, looking at the
+   * canceller between them, until something real happens. */
+  for (;;)
+    {
+      gint64 slice_end = g_get_monotonic_time () + FALLBACK_SLICE_US;
+      gboolean deadline_first = deadline >= 0 && deadline <= slice_end;
+      struct timespec ts;
 
-  if (g_atomic_int_get (&canceller->fired))
-    return PS_WAIT_CANCELLED;
-  deadline_to_timespec (deadline_first ? deadline : slice_end, &ts);
-  if (futex_wait_bitset (uaddr, expected, &ts) == 0)
-    return PS_WAIT_WOKEN;
-  if (errno == ETIMEDOUT && !deadline_first)
-    return g_atomic_int_get (&canceller->fired) ? PS_WAIT_CANCELLED : PS_WAIT_WOKEN;
-  return status_from_errno (errno);
+      if (g_atomic_int_get (&canceller->fired))
+        return PS_WAIT_CANCELLED;
+      deadline_to_timespec (deadline_first ? deadline : slice_end, &ts);
+      if (futex_wait_bitset (uaddr, expected, &ts) == 0)
+        return PS_WAIT_WOKEN;
+      if (errno != ETIMEDOUT)
+        return status_from_errno (errno);
+      if (deadline_first)
+        return PS_WAIT_TIMED_OUT;
+    }
 }
 
 static PsWaitStatus
@@ -227,10 +233,10 @@ check_lock_word_once (void)
 
 /* glibc's __kind for [errorcheck, recursive]; -1 until learnt, which
  * happens before any lock exists in this process (and is inherited). */
-int ps_futex_lock_kinds[2] = { -1, -1 };
+int ps_pthread_lock_kinds[2] = { -1, -1 };
 
-static void
-learn_expected_kinds_once (void)
+void
+ps_pthread_lock_learn_kinds (void)
 {
   static gsize learnt;
 
@@ -249,7 +255,7 @@ learn_expected_kinds_once (void)
                                                       : PTHREAD_MUTEX_ERRORCHECK);
           pthread_mutex_init (&probe.mutex, &attr);
           pthread_mutexattr_destroy (&attr);
-          ps_futex_lock_kinds[recursive] = probe.mutex.__data.__kind;
+          ps_pthread_lock_kinds[recursive] = probe.mutex.__data.__kind;
           pthread_mutex_destroy (&probe.mutex);
         }
       g_once_init_leave (&learnt, 1);
@@ -263,8 +269,8 @@ ps_robust_lock_check (PsRobustLock *lock,
   /* Another kind would be another lock: a plain one is not robust, a
    * recursive one would let a holder "relock" a mutex it was told is
    * not recursive, and neither would behave as PsMutex promises. */
-  learn_expected_kinds_once ();
-  return lock->mutex.__data.__kind == ps_futex_lock_kinds[recursive != FALSE];
+  ps_pthread_lock_learn_kinds ();
+  return lock->mutex.__data.__kind == ps_pthread_lock_kinds[recursive != FALSE];
 }
 
 /* The thread's robust list head, where glibc links each robust mutex it
@@ -301,7 +307,7 @@ ps_robust_lock_init (PsRobustLock *lock,
   int r;
 
   check_lock_word_once ();
-  learn_expected_kinds_once ();
+  ps_pthread_lock_learn_kinds ();
 
   pthread_mutexattr_init (&attr);
   pthread_mutexattr_setpshared (&attr, PTHREAD_PROCESS_SHARED);

@@ -28,24 +28,10 @@ struct _PsCanceller
 
 #define PS_BACKEND_INLINE_LOCK 1
 
-/* glibc picks its lock and unlock code from the mutex's __kind, in shared
- * memory: a kind a peer scribbled could send it down a path this machine
- * cannot run (lock elision faults without TSX). Only the two kinds
- * ps_robust_lock_init() makes are handed to it. */
-extern int ps_futex_lock_kinds[2];
-
-static inline gboolean
-ps_futex_lock_kind_is_ours (struct _PsRobustLock *lock)
-{
-  int kind = __atomic_load_n (&lock->mutex.__data.__kind, __ATOMIC_RELAXED);
-
-  return kind == ps_futex_lock_kinds[0] || kind == ps_futex_lock_kinds[1];
-}
-
 static inline PsLockStatus
 ps_robust_lock_try (struct _PsRobustLock *lock)
 {
-  if (G_UNLIKELY (!ps_futex_lock_kind_is_ours (lock)))
+  if (G_UNLIKELY (!ps_pthread_lock_kind_is_ours (&lock->mutex)))
     return PS_LOCK_CORRUPT;
   return ps_lock_status_from_pthread (pthread_mutex_trylock (&lock->mutex));
 }
@@ -53,7 +39,7 @@ ps_robust_lock_try (struct _PsRobustLock *lock)
 static inline PsLockStatus
 ps_robust_lock_unlock (struct _PsRobustLock *lock)
 {
-  if (G_UNLIKELY (!ps_futex_lock_kind_is_ours (lock)))
+  if (G_UNLIKELY (!ps_pthread_lock_kind_is_ours (&lock->mutex)))
     return PS_LOCK_CORRUPT;
   /* glibc wakes one sleeper itself when FUTEX_WAITERS is set. */
   return ps_lock_status_from_pthread (pthread_mutex_unlock (&lock->mutex));

@@ -37,13 +37,19 @@ void ps_posix_wake_local_sleepers (void);
 static inline PsLockStatus
 ps_robust_lock_try (struct _PsRobustLock *lock)
 {
+  if (G_UNLIKELY (!ps_pthread_lock_kind_is_ours (&lock->mutex)))
+    return PS_LOCK_CORRUPT;
   return ps_lock_status_from_pthread (pthread_mutex_trylock (&lock->mutex));
 }
 
 static inline PsLockStatus
 ps_robust_lock_unlock (struct _PsRobustLock *lock)
 {
-  int r = pthread_mutex_unlock (&lock->mutex);
+  int r;
+
+  if (G_UNLIKELY (!ps_pthread_lock_kind_is_ours (&lock->mutex)))
+    return PS_LOCK_CORRUPT;
+  r = pthread_mutex_unlock (&lock->mutex);
 
   if (r == 0 && G_UNLIKELY (g_atomic_int_get (&ps_posix_local_sleepers) > 0))
     ps_posix_wake_local_sleepers ();

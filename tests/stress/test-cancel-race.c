@@ -1,0 +1,674 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/*
+ * Cancellation and timeout races. For each primitive (PsSemaphore, its
+ * async acquire, PsMutex, PsCond), 2,000 waits are made by 4 threads
+ * while 2 other threads and 2 other processes keep acquiring and
+ * releasing (locking and unlocking, signalling) the same object. Each
+ * wait is either cancelled by a companion thread after a random delay of
+ * 0-1 ms, or given a random timeout of 0-1 ms. Then:
+ *
+ *  - every wait returns acquired, or fails with exactly CANCELLED (or
+ *    TIMED_OUT, or WOULD_BLOCK for a timeout of 0), and does so within a
+ *    generous bound after its cancellation or deadline;
+ *  - a timed-out wait never returns before its deadline;
+ *  - the outcome is true: a mutex is held exactly when lock() said so,
+ *    a condition wait holds the mutex again on every return;
+ *  - afterwards the semaphore count is exactly what it was, the mutex is
+ *    free, no condition waiter is left, and every participant finished
+ *    (so none was left asleep).
+ */
+
+#include <sched.h>
+
+#include "stress-util.h"
+#include "ps-cond-private.h"
+
+#define N_SUBJECTS        4
+#define N_WAITS           500      /* per subject thread: 2,000 in all */
+#define N_WAITS_SLOW      100
+#define N_CHURN_THREADS   2
+#define N_CHURN_PROCS     2
+#define SEM_UNITS         2
+#define MAX_DELAY_US      1000
+
+typedef enum
+{
+  PRIM_SEMAPHORE,
+  PRIM_SEMAPHORE_ASYNC,
+  PRIM_MUTEX,
+  PRIM_COND,
+} Prim;
+
+typedef enum
+{
+  END_CANCEL,
+  END_TIMEOUT,
+} EndKind;
+
+typedef struct
+{
+  Prim    prim;
+  EndKind end;
+} RaceCase;
+
+typedef struct
+{
+  gint stop;
+  gint failures;
+  gint holder;       /* mutex and cond cases: who holds the mutex, 0 if nobody */
+  gint next_id;
+  gint churn_ops;
+  gint pad;
+  char first_failure[256];
+} RaceShared;
+
+typedef struct
+{
+  const RaceCase *race;
+  RaceShared     *shared;
+  PsSemaphore    *semaphore;
+  PsMutex        *mutex;
+  PsCond         *cond;
+} Race;
+
+static void
+race_failure (RaceShared *shared,
+              const char *format,
+              ...) G_GNUC_PRINTF (2, 3);
+
+static void
+race_failure (RaceShared *shared,
+              const char *format,
+              ...)
+{
+  va_list args;
+
+  if (g_atomic_int_add (&shared->failures, 1) == 0)
+    {
+      va_start (args, format);
+      g_vsnprintf (shared->first_failure, sizeof shared->first_failure, format, args);
+      va_end (args);
+    }
+}
+
+/* The holder marks itself: two marks at once are two holders. */
+static void
+mark_held (RaceShared *shared,
+           gint        id)
+{
+  gint previous = g_atomic_int_get (&shared->holder);
+
+  if (previous != 0 || !g_atomic_int_compare_and_exchange (&shared->holder, 0, id))
+    race_failure (shared, "%d got the mutex while %d held it", id, previous);
+}
+
+static void
+mark_released (RaceShared *shared,
+               gint        id)
+{
+  if (!g_atomic_int_compare_and_exchange (&shared->holder, id, 0))
+    race_failure (shared, "%d released a mutex marked as held by %d",
+                  id, g_atomic_int_get (&shared->holder));
+}
+
+/* Churn: the others, acquiring and releasing all along ---------------- */
+
+static void
+churn_once (Race  *race,
+            GRand *rand,
+            gint   id)
+{
+  RaceShared *shared = race->shared;
+  g_autoptr(GError) error = NULL;
+  gint64 long_wait = scaled_us (30 * G_USEC_PER_SEC);
+
+  switch (race->race->prim)
+    {
+    case PRIM_SEMAPHORE:
+    case PRIM_SEMAPHORE_ASYNC:
+      if (!ps_semaphore_acquire (race->semaphore, long_wait, NULL, &error))
+        {
+          race_failure (shared, "churn acquire: %s", error->message);
+          return;
+        }
+      g_usleep (g_rand_int_range (rand, 0, 300));
+      if (!ps_semaphore_release (race->semaphore, &error))
+        race_failure (shared, "churn release: %s", error->message);
+      break;
+
+    case PRIM_MUTEX:
+    case PRIM_COND:
+      if (!ps_mutex_lock (race->mutex, long_wait, NULL, &error))
+        {
+          race_failure (shared, "churn lock: %s", error->message);
+          return;
+        }
+      mark_held (shared, id);
+      if (race->race->prim == PRIM_COND)
+        {
+          switch (g_rand_int_range (rand, 0, 4))
+            {
+            case 0:
+              ps_cond_signal (race->cond);
+              break;
+            case 1:
+              ps_cond_broadcast (race->cond);
+              break;
+            case 2:
+              /* A waiter among the waiters, briefly. */
+              mark_released (shared, id);
+              if (!ps_cond_wait (race->cond, race->mutex, g_rand_int_range (rand, 1, 2000),
+                                 NULL, &error) &&
+                  !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+                race_failure (shared, "churn cond wait: %s", error->message);
+              g_clear_error (&error);
+              mark_held (shared, id);
+              break;
+            default:
+              break;
+            }
+        }
+      else
+        g_usleep (g_rand_int_range (rand, 0, 300));
+      mark_released (shared, id);
+      if (!ps_mutex_unlock (race->mutex, &error))
+        race_failure (shared, "churn unlock: %s", error->message);
+      /* Signals from outside the mutex too. */
+      if (race->race->prim == PRIM_COND && g_rand_boolean (rand))
+        ps_cond_signal (race->cond);
+      break;
+
+    default:
+      g_assert_not_reached ();
+    }
+
+  g_atomic_int_inc (&shared->churn_ops);
+  g_usleep (g_rand_int_range (rand, 0, 200));
+}
+
+typedef struct
+{
+  Race    *race;
+  guint32  seed;
+} ChurnArgs;
+
+static void
+churn_loop (Race    *race,
+            guint32  seed)
+{
+  g_autoptr(GRand) rand = g_rand_new_with_seed (seed);
+  gint id = g_atomic_int_add (&race->shared->next_id, 1) + 1;
+
+  while (!g_atomic_int_get (&race->shared->stop) &&
+         g_atomic_int_get (&race->shared->failures) == 0)
+    churn_once (race, rand, id);
+}
+
+static gpointer
+churn_thread (gpointer data)
+{
+  ChurnArgs *args = data;
+
+  churn_loop (args->race, args->seed);
+  return NULL;
+}
+
+static int
+churn_child (gpointer data)
+{
+  ChurnArgs *args = data;
+
+  stress_die_with_parent ();
+  churn_loop (args->race, args->seed);
+  return 0;
+}
+
+/* Subjects: the waits under test ------------------------------------------ */
+
+typedef struct
+{
+  GCancellable *cancellable;
+  gint64        delay_us;
+} CancelRequest;
+
+typedef struct
+{
+  Race          *race;
+  guint32        seed;
+  guint          n_waits;
+  GAsyncQueue   *requests;    /* to the companion */
+  GAsyncQueue   *fired;       /* back from it */
+  GThread       *companion;
+
+  /* results */
+  guint          acquired;
+  guint          cancelled;
+  guint          timed_out;
+  guint          would_block;
+  gint64         max_late_us;  /* how long after its cancellation or deadline a wait returned */
+} Subject;
+
+/* Fires each cancellable after its delay, one at a time. */
+static gpointer
+companion_thread (gpointer data)
+{
+  Subject *subject = data;
+
+  for (;;)
+    {
+      CancelRequest *request = g_async_queue_pop (subject->requests);
+
+      if (request->cancellable == NULL)
+        {
+          g_free (request);
+          return NULL;
+        }
+      if (request->delay_us > 0)
+        g_usleep (request->delay_us);
+      g_cancellable_cancel (request->cancellable);
+      g_object_unref (request->cancellable);
+      g_free (request);
+      g_async_queue_push (subject->fired, GINT_TO_POINTER (1));
+    }
+}
+
+typedef struct
+{
+  gboolean      done;
+  gboolean      result;
+  GError       *error;
+} AsyncResult;
+
+static void
+on_acquired (GObject      *source,
+             GAsyncResult *result,
+             gpointer      user_data)
+{
+  AsyncResult *async = user_data;
+
+  async->result = ps_semaphore_acquire_finish (PS_SEMAPHORE (source), result, &async->error);
+  async->done = TRUE;
+}
+
+/* One wait; returns the error (or NULL if acquired). */
+static gboolean
+subject_wait (Subject       *subject,
+              GMainContext  *context,
+              gint64         timeout_us,
+              GCancellable  *cancellable,
+              GError       **error)
+{
+  Race *race = subject->race;
+
+  switch (race->race->prim)
+    {
+    case PRIM_SEMAPHORE:
+      return ps_semaphore_acquire (race->semaphore, timeout_us, cancellable, error);
+
+    case PRIM_SEMAPHORE_ASYNC:
+      {
+        AsyncResult async = { 0 };
+        gint64 deadline = g_get_monotonic_time () + scaled_us (30 * G_USEC_PER_SEC);
+
+        ps_semaphore_acquire_async (race->semaphore, timeout_us, cancellable,
+                                    on_acquired, &async);
+        while (!async.done && g_get_monotonic_time () < deadline)
+          g_main_context_iteration (context, TRUE);
+        if (!async.done)
+          g_error ("an async acquire never completed");
+        if (async.error != NULL)
+          g_propagate_error (error, async.error);
+        return async.result;
+      }
+
+    case PRIM_MUTEX:
+      return ps_mutex_lock (race->mutex, timeout_us, cancellable, error);
+
+    case PRIM_COND:
+      return ps_cond_wait (race->cond, race->mutex, timeout_us, cancellable, error);
+
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+static gpointer
+subject_thread (gpointer data)
+{
+  Subject *subject = data;
+  Race *race = subject->race;
+  RaceShared *shared = race->shared;
+  g_autoptr(GRand) rand = g_rand_new_with_seed (subject->seed);
+  g_autoptr(GMainContext) context = g_main_context_new ();
+  gint id = g_atomic_int_add (&shared->next_id, 1) + 1;
+  gint64 bound = scaled_us (2 * G_USEC_PER_SEC);
+
+  g_main_context_push_thread_default (context);
+
+  for (guint i = 0; i < subject->n_waits && g_atomic_int_get (&shared->failures) == 0; i++)
+    {
+      g_autoptr(GCancellable) cancellable = NULL;
+      g_autoptr(GError) error = NULL;
+      gint64 limit_us = g_rand_int_range (rand, 0, MAX_DELAY_US + 1);
+      gint64 timeout_us = PS_TIMEOUT_INFINITE;
+      gint64 start, elapsed;
+      gboolean ok;
+
+      if (race->race->prim == PRIM_COND)
+        {
+          if (!ps_mutex_lock (race->mutex, scaled_us (30 * G_USEC_PER_SEC), NULL, &error))
+            {
+              race_failure (shared, "subject lock: %s", error->message);
+              break;
+            }
+          mark_held (shared, id);
+          /* The wait releases the mutex: unmark first. */
+          mark_released (shared, id);
+        }
+
+      if (race->race->end == END_CANCEL)
+        {
+          CancelRequest *request = g_new0 (CancelRequest, 1);
+
+          cancellable = g_cancellable_new ();
+          request->cancellable = g_object_ref (cancellable);
+          request->delay_us = limit_us;
+          g_async_queue_push (subject->requests, request);
+        }
+      else
+        timeout_us = limit_us;
+
+      start = g_get_monotonic_time ();
+      ok = subject_wait (subject, context, timeout_us, cancellable, &error);
+      elapsed = g_get_monotonic_time () - start;
+
+      /* Woken by its cancellation or deadline, not by luck much later. */
+      if (elapsed > limit_us + bound)
+        race_failure (shared, "a wait returned %" G_GINT64_FORMAT " us after its %s of %"
+                      G_GINT64_FORMAT " us", elapsed,
+                      race->race->end == END_CANCEL ? "cancellation" : "timeout", limit_us);
+      subject->max_late_us = MAX (subject->max_late_us, elapsed - limit_us);
+
+      if (ok)
+        subject->acquired++;
+      else if (race->race->end == END_CANCEL &&
+               g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        subject->cancelled++;
+      else if (race->race->end == END_TIMEOUT && timeout_us > 0 &&
+               g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+        {
+          subject->timed_out++;
+          if (elapsed < timeout_us)
+            race_failure (shared, "timed out after %" G_GINT64_FORMAT " us, before its "
+                          "timeout of %" G_GINT64_FORMAT " us", elapsed, timeout_us);
+        }
+      else if (race->race->end == END_TIMEOUT && timeout_us == 0 &&
+               g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+        subject->would_block++;
+      else
+        {
+          race_failure (shared, "a wait failed unexpectedly: %s (%s %d)", error->message,
+                        g_quark_to_string (error->domain), error->code);
+          break;
+        }
+
+      /* What the outcome says must be true. */
+      switch (race->race->prim)
+        {
+        case PRIM_SEMAPHORE:
+        case PRIM_SEMAPHORE_ASYNC:
+          if (ok)
+            {
+              g_autoptr(GError) release_error = NULL;
+
+              g_usleep (g_rand_int_range (rand, 0, 100));
+              /* OVERFLOW here would mean a unit was made out of thin air. */
+              if (!ps_semaphore_release (race->semaphore, &release_error))
+                race_failure (shared, "subject release: %s", release_error->message);
+            }
+          break;
+
+        case PRIM_MUTEX:
+          if (ok)
+            {
+              mark_held (shared, id);
+              g_usleep (g_rand_int_range (rand, 0, 100));
+              mark_released (shared, id);
+              if (!ps_mutex_unlock (race->mutex, NULL))
+                race_failure (shared, "the subject could not unlock what it locked");
+            }
+          else
+            {
+              g_autoptr(GError) unlock_error = NULL;
+
+              /* A failed lock holds nothing. */
+              if (ps_mutex_unlock (race->mutex, &unlock_error) ||
+                  !g_error_matches (unlock_error, PS_ERROR, PS_ERROR_NOT_OWNER))
+                race_failure (shared, "a failed lock left the mutex held");
+            }
+          break;
+
+        case PRIM_COND:
+          {
+            g_autoptr(GError) unlock_error = NULL;
+
+            /* Held again on every return path. */
+            mark_held (shared, id);
+            mark_released (shared, id);
+            if (!ps_mutex_unlock (race->mutex, &unlock_error))
+              race_failure (shared, "the mutex was not held after a condition wait (%s): %s",
+                            ok ? "woken" : error->message, unlock_error->message);
+          }
+          break;
+
+        default:
+          g_assert_not_reached ();
+        }
+
+      /* Let the companion finish with this wait before the next one, so
+       * that every delay counts from the start of its own wait. */
+      if (cancellable != NULL &&
+          g_async_queue_timeout_pop (subject->fired, scaled_us (10 * G_USEC_PER_SEC)) == NULL)
+        g_error ("the companion never fired");
+    }
+
+  g_main_context_pop_thread_default (context);
+  return NULL;
+}
+
+static void
+test_race (gconstpointer data)
+{
+  const RaceCase *race_case = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PsSharedMemory) memory = NULL;
+  g_autoptr(PsSemaphore) semaphore = NULL;
+  g_autoptr(PsMutex) mutex = NULL;
+  g_autoptr(PsCond) cond = NULL;
+  g_autoptr(GRand) rand = g_rand_new_with_seed (g_test_rand_int ());
+  RaceShared *shared = stress_shared_new (sizeof (RaceShared), &memory);
+  Race race;
+  ChurnArgs churn_args[N_CHURN_THREADS + N_CHURN_PROCS];
+  GThread *churn_threads[N_CHURN_THREADS];
+  pid_t churn_pids[N_CHURN_PROCS];
+  Subject subjects[N_SUBJECTS] = { { 0 } };
+  GThread *subject_threads[N_SUBJECTS];
+  guint acquired = 0, cancelled = 0, timed_out = 0, would_block = 0;
+  gint64 max_late = 0;
+  gint64 start = g_get_monotonic_time ();
+
+  semaphore = ps_semaphore_new_bounded (SEM_UNITS, SEM_UNITS, &error);
+  g_assert_no_error (error);
+  mutex = ps_mutex_new (&error);
+  g_assert_no_error (error);
+  cond = ps_cond_new (&error);
+  g_assert_no_error (error);
+  race = (Race) { race_case, shared, semaphore, mutex, cond };
+
+  for (guint i = 0; i < N_CHURN_THREADS + N_CHURN_PROCS; i++)
+    churn_args[i] = (ChurnArgs) { &race, g_rand_int (rand) };
+  for (guint i = 0; i < N_CHURN_PROCS; i++)
+    churn_pids[i] = ps_test_fork (churn_child, &churn_args[N_CHURN_THREADS + i],
+                                  scaled_s (200));
+  for (guint i = 0; i < N_CHURN_THREADS; i++)
+    churn_threads[i] = g_thread_new ("churn", churn_thread, &churn_args[i]);
+
+  for (guint i = 0; i < N_SUBJECTS; i++)
+    {
+      Subject *subject = &subjects[i];
+
+      subject->race = &race;
+      subject->seed = g_rand_int (rand);
+      subject->n_waits = stress_is_slow () ? N_WAITS_SLOW : N_WAITS;
+      subject->requests = g_async_queue_new ();
+      subject->fired = g_async_queue_new ();
+      subject->companion = g_thread_new ("companion", companion_thread, subject);
+      subject_threads[i] = g_thread_new ("subject", subject_thread, subject);
+    }
+
+  for (guint i = 0; i < N_SUBJECTS; i++)
+    {
+      Subject *subject = &subjects[i];
+      CancelRequest *last = g_new0 (CancelRequest, 1);
+
+      g_thread_join (subject_threads[i]);
+      g_async_queue_push (subject->requests, last);
+      g_thread_join (subject->companion);
+      g_async_queue_unref (subject->requests);
+      g_async_queue_unref (subject->fired);
+
+      acquired += subject->acquired;
+      cancelled += subject->cancelled;
+      timed_out += subject->timed_out;
+      would_block += subject->would_block;
+      max_late = MAX (max_late, subject->max_late_us);
+    }
+
+  /* Every participant must finish: one left asleep would hang here (and
+   * be killed by its watchdog, failing the test). */
+  g_atomic_int_set (&shared->stop, 1);
+  for (guint i = 0; i < N_CHURN_THREADS; i++)
+    g_thread_join (churn_threads[i]);
+  for (guint i = 0; i < N_CHURN_PROCS; i++)
+    ps_test_reap_ok (churn_pids[i], scaled_s (60));
+
+  g_test_message ("%u waits in %.1f s: %u acquired, %u cancelled, %u timed out, "
+                  "%u would block; latest return %" G_GINT64_FORMAT " us past its limit; "
+                  "%d churn operations",
+                  acquired + cancelled + timed_out + would_block,
+                  (g_get_monotonic_time () - start) / (double) G_USEC_PER_SEC,
+                  acquired, cancelled, timed_out, would_block, max_late, shared->churn_ops);
+  if (shared->failures != 0)
+    g_error ("%d failures; the first: %s", shared->failures, shared->first_failure);
+
+  g_assert_cmpuint (acquired + cancelled + timed_out + would_block, ==,
+                    N_SUBJECTS * subjects[0].n_waits);
+  /* Both outcomes happened, so the race was run, not just one side. */
+  g_assert_cmpuint (acquired, >, 0);
+  g_assert_cmpuint (cancelled + timed_out + would_block, >, 0);
+
+  /* Left exactly as found. */
+  g_assert_cmpuint (ps_semaphore_get_value (semaphore), ==, SEM_UNITS);
+  g_assert_cmpint (ps_mutex_get_owner_pid (mutex), ==, 0);
+  g_assert_cmpint (shared->holder, ==, 0);
+  g_assert_true (ps_mutex_try_lock (mutex, &error));
+  g_assert_no_error (error);
+  g_assert_true (ps_mutex_unlock (mutex, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (ps_cond_get_waiter_count (cond), ==, 0);
+}
+
+/* Async acquires whose timeout ends just about when the worker thread
+ * starts on them: the remaining time must be worked out once. Were it
+ * computed twice (checked positive, then read again as negative), a
+ * timed wait would become an infinite one. Each must end, timed out,
+ * within a generous bound. */
+
+#define N_TINY_TIMEOUTS      20000
+#define N_TINY_TIMEOUTS_SLOW 500
+
+typedef struct
+{
+  gboolean  done;
+  gboolean  result;
+  GError   *error;
+} TinyResult;
+
+static void
+on_tiny_acquired (GObject      *source,
+                  GAsyncResult *result,
+                  gpointer      user_data)
+{
+  TinyResult *tiny = user_data;
+
+  tiny->result = ps_semaphore_acquire_finish (PS_SEMAPHORE (source), result, &tiny->error);
+  tiny->done = TRUE;
+}
+
+static gboolean
+on_too_late (gpointer user_data)
+{
+  gboolean *late = user_data;
+
+  *late = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+static void
+test_async_tiny_timeouts (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PsSemaphore) semaphore = ps_semaphore_new (0, &error);
+  g_autoptr(GRand) rand = g_rand_new_with_seed (g_test_rand_int ());
+  guint n = stress_is_slow () ? N_TINY_TIMEOUTS_SLOW : N_TINY_TIMEOUTS;
+
+  g_assert_no_error (error);
+  for (guint i = 0; i < n; i++)
+    {
+      TinyResult tiny = { FALSE, FALSE, NULL };
+      gint64 timeout_us = g_rand_int_range (rand, 1, 200);
+      gboolean late = FALSE;
+      GSource *bound = g_timeout_source_new ((guint) (scaled_us (2 * G_USEC_PER_SEC) / 1000));
+
+      g_source_set_callback (bound, on_too_late, &late, NULL);
+      g_source_attach (bound, NULL);
+      ps_semaphore_acquire_async (semaphore, timeout_us, NULL, on_tiny_acquired, &tiny);
+      while (!tiny.done && !late)
+        g_main_context_iteration (NULL, TRUE);
+      g_source_destroy (bound);
+      g_source_unref (bound);
+
+      if (!tiny.done)
+        g_error ("an async acquire with a timeout of %" G_GINT64_FORMAT " us was still "
+                 "waiting after 2 s (attempt %u)", timeout_us, i);
+      g_assert_false (tiny.result);
+      g_assert_error (tiny.error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+      g_clear_error (&tiny.error);
+    }
+  g_assert_cmpuint (ps_semaphore_get_value (semaphore), ==, 0);
+}
+
+int
+main (int argc, char *argv[])
+{
+  static const struct { const char *path; RaceCase race; } cases[] = {
+    { "/stress/cancel-race/semaphore/cancel", { PRIM_SEMAPHORE, END_CANCEL } },
+    { "/stress/cancel-race/semaphore/timeout", { PRIM_SEMAPHORE, END_TIMEOUT } },
+    { "/stress/cancel-race/semaphore-async/cancel", { PRIM_SEMAPHORE_ASYNC, END_CANCEL } },
+    { "/stress/cancel-race/semaphore-async/timeout", { PRIM_SEMAPHORE_ASYNC, END_TIMEOUT } },
+    { "/stress/cancel-race/mutex/cancel", { PRIM_MUTEX, END_CANCEL } },
+    { "/stress/cancel-race/mutex/timeout", { PRIM_MUTEX, END_TIMEOUT } },
+    { "/stress/cancel-race/cond/cancel", { PRIM_COND, END_CANCEL } },
+    { "/stress/cancel-race/cond/timeout", { PRIM_COND, END_TIMEOUT } },
+  };
+
+  stress_init (&argc, &argv);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    stress_add_data_test (cases[i].path, test_race, &cases[i].race, 120);
+  stress_add_test ("/stress/cancel-race/semaphore-async/tiny-timeouts",
+                   test_async_tiny_timeouts, 150);
+
+  return g_test_run ();
+}
