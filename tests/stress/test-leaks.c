@@ -392,6 +392,7 @@ loop_failures (guint n)
   g_autoptr(PsMutex) placed = ps_mutex_new_at (memory, 0, &error);
 
   g_assert_no_error (error);
+  g_assert_nonnull (placed);
   for (guint i = 0; i < n; i++)
     {
       g_autoptr(GError) failure = NULL;
