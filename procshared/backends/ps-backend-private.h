@@ -71,7 +71,6 @@ G_BEGIN_DECLS
 gboolean     ps_wait_word_init (PsWaitWord   *word,
                                 guint32       value,
                                 GError      **error);
-void         ps_wait_word_destroy (PsWaitWord *word);
 PsWaitStatus ps_wait_word_wait (PsWaitWord   *word,
                                 guint32       expected,
                                 gint64        deadline,
@@ -94,7 +93,6 @@ void ps_canceller_fire  (PsCanceller *canceller);
 gboolean     ps_robust_lock_init            (PsRobustLock *lock,
                                              gboolean      recursive,
                                              GError      **error);
-void         ps_robust_lock_destroy         (PsRobustLock *lock);
 #ifndef PS_BACKEND_INLINE_LOCK
 PsLockStatus ps_robust_lock_try             (PsRobustLock *lock);
 PsLockStatus ps_robust_lock_unlock          (PsRobustLock *lock);

@@ -205,11 +205,6 @@ ps_wait_word_init (PsWaitWord *word,
   return TRUE;
 }
 
-void
-ps_wait_word_destroy (PsWaitWord *word)
-{
-}
-
 PsWaitStatus
 ps_wait_word_wait (PsWaitWord  *word,
                    guint32      expected,
@@ -560,11 +555,6 @@ ps_robust_lock_init (PsRobustLock *lock,
   lock->owner_start = 0;
   lock->owner_thread = 0;
   return TRUE;
-}
-
-void
-ps_robust_lock_destroy (PsRobustLock *lock)
-{
 }
 
 PsLockStatus

@@ -71,11 +71,6 @@ ps_wait_word_init (PsWaitWord *word,
   return TRUE;
 }
 
-void
-ps_wait_word_destroy (PsWaitWord *word)
-{
-}
-
 static PsWaitStatus
 status_from_errno (int saved_errno)
 {
@@ -324,12 +319,6 @@ ps_robust_lock_init (PsRobustLock *lock,
       return FALSE;
     }
   return TRUE;
-}
-
-void
-ps_robust_lock_destroy (PsRobustLock *lock)
-{
-  pthread_mutex_destroy (&lock->mutex);
 }
 
 static PsWaitStatus

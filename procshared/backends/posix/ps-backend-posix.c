@@ -147,11 +147,6 @@ ps_wait_word_init (PsWaitWord *word,
   return TRUE;
 }
 
-void
-ps_wait_word_destroy (PsWaitWord *word)
-{
-}
-
 typedef struct
 {
   PsWaitWord *word;
@@ -257,12 +252,6 @@ ps_robust_lock_init (PsRobustLock *lock,
       return FALSE;
     }
   return TRUE;
-}
-
-void
-ps_robust_lock_destroy (PsRobustLock *lock)
-{
-  pthread_mutex_destroy (&lock->mutex);
 }
 
 typedef struct
