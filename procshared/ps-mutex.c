@@ -78,7 +78,9 @@ typedef struct
   gint     ref_count;
   guint64  holder;     /* ps_self_thread_id() of the holder, 0 if none here */
   guint    depth;
-  gpointer through;    /* the PsMutex (and so the mapping) it was taken through */
+  gpointer through;    /* the PsMutex it was taken through, while it lives */
+  gpointer held_state; /* the MutexState as mapped there: the platform
+                        * released it where it took it */
 } Ownership;
 
 static GMutex      ownerships_lock;
@@ -131,6 +133,11 @@ struct _PsMutex
    * which a peer may have scribbled on. Shared by every PsMutex of this
    * process on the same mutex. */
   Ownership *own;
+
+  /* Set when the platform could not release the lock cleanly (a peer
+   * rewrote it while we held it): its memory may still be linked where
+   * the kernel looks, so it is never unmapped. */
+  gboolean pinned;
 };
 
 static void ps_mutex_initable_iface_init (GInitableIface *iface);
@@ -145,6 +152,10 @@ enum {
 };
 
 static GParamSpec *properties [N_PROPS];
+
+/* For the fast paths' type check, which must not call anything: no
+ * PsMutex exists before the class is initialised. */
+static GType mutex_type;
 
 static gboolean
 init_state (gpointer   data,
@@ -200,6 +211,7 @@ ps_mutex_initable_iface_init (GInitableIface *iface)
 }
 
 static gboolean is_held_by_self (PsMutex *self);
+static inline gboolean release_held_lock (PsMutex *self);
 
 static void
 ps_mutex_finalize (GObject *object)
@@ -220,15 +232,17 @@ ps_mutex_finalize (GObject *object)
       if (released)
         {
           __atomic_store_n (&state->owner_pid, 0, __ATOMIC_RELAXED);
-          for (; self->own->depth > 0; self->own->depth--)
-            released = released && ps_robust_lock_unlock (&state->lock) == PS_LOCK_ACQUIRED;
+          self->own->depth = 0;
           self->own->holder = 0;
+          released = release_held_lock (self);
         }
-      if (!released)
-        memset (&self->storage, 0, sizeof self->storage);
+      self->pinned |= !released;
+      self->own->through = NULL;
     }
   if (self->own != NULL)
     ownership_unref (self->own);
+  if (self->pinned)
+    memset (&self->storage, 0, sizeof self->storage);
 
   ps_object_storage_clear (&self->storage);
   ps_object_placement_clear (&self->placement);
@@ -283,6 +297,7 @@ ps_mutex_class_init (PsMutexClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
+  mutex_type = G_TYPE_FROM_CLASS (klass);
   object_class->finalize = ps_mutex_finalize;
   object_class->get_property = ps_mutex_get_property;
   object_class->set_property = ps_mutex_set_property;
@@ -470,7 +485,38 @@ ps_mutex_attach (PsSharedMemory  *memory,
 static inline gboolean
 is_held_by_self (PsMutex *self)
 {
-  return self->own->depth > 0 && self->own->holder == ps_self_thread_id ();
+  Ownership *own = self->own;
+
+  return own->depth > 0 && own->holder == ps_self_thread_id ();
+}
+
+static inline void
+note_holder (PsMutex    *self,
+             MutexState *state)
+{
+  Ownership *own = self->own;
+
+  own->holder = ps_self_thread_id ();
+  own->depth = 1;
+  own->through = self;
+  own->held_state = state;
+  /* Relaxed: the lock itself orders what its holder writes. */
+  __atomic_store_n (&state->owner_pid, ps_self_process_id (), __ATOMIC_RELAXED);
+}
+
+/* Gives the platform lock back where it was taken (a thread may lock
+ * through one PsMutex and unlock through another, mapped elsewhere). */
+static inline gboolean
+release_held_lock (PsMutex *self)
+{
+  MutexState *held = self->own->held_state;
+
+  if (G_LIKELY (ps_robust_lock_unlock (&held->lock) == PS_LOCK_ACQUIRED))
+    return TRUE;
+  /* A peer rewrote the mutex while we held it. */
+  if (self->own->through != NULL)
+    ((PsMutex *) self->own->through)->pinned = TRUE;
+  return FALSE;
 }
 
 /* After the backend granted the lock: note who holds it. FALSE (with
@@ -480,22 +526,33 @@ static inline gboolean
 record_acquisition (PsMutex    *self,
                     MutexState *state)
 {
-  if (self->recursive && is_held_by_self (self))
-    {
-      self->own->depth++;   /* a recursive relock */
-      return TRUE;
-    }
   if (G_UNLIKELY (g_atomic_int_get (&state->consistency) == NOT_RECOVERABLE))
     return FALSE;
-  /* A first acquisition that the platform counts as a relock means the
-   * shared state claims we held it already: a peer wrote that. */
-  if (self->recursive && G_UNLIKELY (!ps_robust_lock_is_fresh (&state->lock)))
-    return FALSE;
-  self->own->holder = ps_self_thread_id ();
-  self->own->depth = 1;
-  self->own->through = self;
-  /* Relaxed: the lock itself orders what its holder writes. */
-  __atomic_store_n (&state->owner_pid, ps_self_process_id (), __ATOMIC_RELAXED);
+  note_holder (self, state);
+  return TRUE;
+}
+
+static void set_corrupt_error (GError **error);
+
+/* A lock by the thread that holds the mutex: counted here, in private
+ * memory, never by the platform. */
+static G_GNUC_NO_INLINE gboolean
+relock (PsMutex  *self,
+        GError  **error)
+{
+  if (!self->recursive)
+    {
+      g_set_error_literal (error, PS_ERROR, PS_ERROR_WOULD_DEADLOCK,
+                           "The calling thread already holds this non-recursive mutex");
+      return FALSE;
+    }
+  if (self->own->depth == G_MAXUINT)
+    {
+      g_set_error_literal (error, PS_ERROR, PS_ERROR_FAILED,
+                           "The mutex could not be locked: recursion too deep");
+      return FALSE;
+    }
+  self->own->depth++;
   return TRUE;
 }
 
@@ -543,11 +600,8 @@ finish_lock (PsMutex       *self,
           set_not_recoverable_error (error);
           return FALSE;
         }
-      self->own->holder = ps_self_thread_id ();
-      self->own->depth = 1;
-      self->own->through = self;
+      note_holder (self, state);
       g_atomic_int_set (&state->consistency, INCONSISTENT);
-      __atomic_store_n (&state->owner_pid, ps_self_process_id (), __ATOMIC_RELAXED);
       g_set_error_literal (error, PS_ERROR, PS_ERROR_OWNER_DEAD,
                            "The previous holder of the mutex died holding it; the lock "
                            "is now held: repair the data, then mark it consistent");
@@ -558,14 +612,9 @@ finish_lock (PsMutex       *self,
       return FALSE;
 
     case PS_LOCK_WOULD_DEADLOCK:
-      if (!is_held_by_self (self))
-        {
-          /* The lock word names this thread, which does not hold it. */
-          set_corrupt_error (error);
-          return FALSE;
-        }
-      g_set_error_literal (error, PS_ERROR, PS_ERROR_WOULD_DEADLOCK,
-                           "The calling thread already holds this non-recursive mutex");
+      /* Relocks never reach the platform: the lock word names this
+       * thread, which does not hold it. */
+      set_corrupt_error (error);
       return FALSE;
 
     case PS_LOCK_TIMED_OUT:
@@ -585,18 +634,10 @@ finish_lock (PsMutex       *self,
       return FALSE;
 
     case PS_LOCK_FAILED:
-      /* The platform refuses a relock when its count would overflow; ours,
-       * kept privately, says whether the count it read was forged. */
-      if (!is_held_by_self (self) || self->own->depth < G_MAXINT32)
-        {
-          set_corrupt_error (error);
-          return FALSE;
-        }
-      G_GNUC_FALLTHROUGH;
     case PS_LOCK_NOT_OWNER:
     default:
-      g_set_error_literal (error, PS_ERROR, PS_ERROR_FAILED,
-                           "The mutex could not be locked (recursion too deep?)");
+      /* Only for a lock a peer rewrote: we never ask for a relock. */
+      set_corrupt_error (error);
       return FALSE;
     }
 }
@@ -636,6 +677,48 @@ lock_slow (PsMutex       *self,
   return finish_lock (self, status, error);
 }
 
+static G_GNUC_NO_INLINE gboolean
+lock_full (PsMutex       *self,
+           gint64         timeout_us,
+           GCancellable  *cancellable,
+           GError       **error)
+{
+  PsLockStatus status;
+
+  g_return_val_if_fail (PS_IS_MUTEX (self), FALSE);
+
+  g_return_val_if_fail (self->state != NULL, FALSE);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (cancellable != NULL && g_cancellable_set_error_if_cancelled (cancellable, error))
+    return FALSE;
+  if (G_UNLIKELY (is_held_by_self (self)))
+    return relock (self, error);
+
+  /* The uncontended path: the platform's trylock and a few stores, no
+   * cancellable set up, nothing out of line. */
+  status = ps_robust_lock_try (&self->state->lock);
+  if (G_LIKELY (status == PS_LOCK_ACQUIRED) && G_LIKELY (record_acquisition (self, self->state)))
+    return TRUE;
+  if (status != PS_LOCK_BUSY || timeout_us == 0)
+    return finish_lock (self, status, error);
+
+  return lock_slow (self, timeout_us, cancellable, error);
+}
+
+/* Whether @self is a usable PsMutex and the call is a plain one, checked
+ * without calling anything (the full paths make the same checks, with
+ * warnings, through g_return_val_if_fail()). */
+static inline gboolean
+is_plain_call (PsMutex  *self,
+               GError  **error)
+{
+  return G_LIKELY (self != NULL && ((GTypeInstance *) self)->g_class != NULL &&
+                   ((GTypeInstance *) self)->g_class->g_type == mutex_type &&
+                   self->state != NULL && (error == NULL || *error == NULL));
+}
+
 /**
  * ps_mutex_lock:
  * @self: a #PsMutex
@@ -661,26 +744,36 @@ ps_mutex_lock (PsMutex       *self,
                GCancellable  *cancellable,
                GError       **error)
 {
-  PsLockStatus status;
+  /* The uncontended lock of a mutex this thread does not hold, in a few
+   * loads, one compare-and-swap and a few stores, with no calls (and so
+   * no registers to save); anything else takes the full path. */
+  if (is_plain_call (self, error) && cancellable == NULL)
+    {
+      Ownership *own = self->own;
+      MutexState *state = self->state;
+      guint64 thread_id = ps_cached_thread_id;
+      guint32 process_id = __atomic_load_n (&ps_cached_process_id, __ATOMIC_RELAXED);
 
-  g_return_val_if_fail (PS_IS_MUTEX (self), FALSE);
-
-  g_return_val_if_fail (self->state != NULL, FALSE);
-  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
-  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
-
-  if (cancellable != NULL && g_cancellable_set_error_if_cancelled (cancellable, error))
-    return FALSE;
-
-  /* The uncontended path: the platform's trylock and a few stores, no
-   * cancellable set up, nothing out of line. */
-  status = ps_robust_lock_try (&self->state->lock);
-  if (G_LIKELY (status == PS_LOCK_ACQUIRED) && G_LIKELY (record_acquisition (self, self->state)))
-    return TRUE;
-  if (status != PS_LOCK_BUSY || timeout_us == 0)
-    return finish_lock (self, status, error);
-
-  return lock_slow (self, timeout_us, cancellable, error);
+      if (G_LIKELY (own->depth == 0 && thread_id != 0 && process_id != 0) &&
+          G_LIKELY (ps_robust_lock_try_fast (&state->lock)))
+        {
+          if (G_UNLIKELY (g_atomic_int_get (&state->consistency) == NOT_RECOVERABLE))
+            return finish_lock (self, PS_LOCK_ACQUIRED, error);
+          own->holder = thread_id;
+          own->depth = 1;
+          own->through = self;
+          own->held_state = state;
+          __atomic_store_n (&state->owner_pid, process_id, __ATOMIC_RELAXED);
+          return TRUE;
+        }
+      /* Contended: straight to waiting, without touching the lock's
+       * cache line again on the way. */
+      if (own->depth == 0 && timeout_us != 0 &&
+          g_atomic_int_get (&state->consistency) != NOT_RECOVERABLE &&
+          ps_robust_lock_looks_busy (&state->lock))
+        return lock_slow (self, timeout_us, NULL, error);
+    }
+  return lock_full (self, timeout_us, cancellable, error);
 }
 
 /**
@@ -706,6 +799,8 @@ ps_mutex_try_lock (PsMutex  *self,
   g_return_val_if_fail (self->state != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
+  if (is_held_by_self (self))
+    return relock (self, error);
   status = lock_blocking (self->state, FALSE, 0, NULL);
   if (status == PS_LOCK_BUSY)
     return FALSE;
@@ -718,7 +813,6 @@ unlock_internal (PsMutex   *self,
                  GError   **error)
 {
   MutexState *state = self->state;
-  PsLockStatus status;
 
   if (!is_held_by_self (self))
     {
@@ -737,7 +831,6 @@ unlock_internal (PsMutex   *self,
           return FALSE;
         }
       self->own->depth--;
-      ps_robust_lock_unlock (&state->lock);
       return TRUE;
     }
 
@@ -756,14 +849,48 @@ unlock_internal (PsMutex   *self,
   self->own->holder = 0;
   __atomic_store_n (&state->owner_pid, 0, __ATOMIC_RELAXED);
 
-  status = ps_robust_lock_unlock (&state->lock);
-  if (status != PS_LOCK_ACQUIRED)
+  if (!release_held_lock (self))
     {
-      /* Only if a peer rewrote the mutex under us. */
       set_corrupt_error (error);
       return FALSE;
     }
   return TRUE;
+}
+
+static G_GNUC_NO_INLINE gboolean
+unlock_full (PsMutex  *self,
+             GError  **error)
+{
+  MutexState *state;
+  Ownership *own;
+
+  g_return_val_if_fail (PS_IS_MUTEX (self), FALSE);
+
+  g_return_val_if_fail (self->state != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  state = self->state;
+  own = self->own;
+
+  /* The common case inline: held once by us, consistent. */
+  if (G_LIKELY (own->depth == 1) &&
+      G_LIKELY (own->holder == ps_self_thread_id ()) &&
+      G_LIKELY (g_atomic_int_get (&state->consistency) == CONSISTENT))
+    {
+      MutexState *held = own->held_state;
+
+      own->depth = 0;
+      own->holder = 0;
+      __atomic_store_n (&state->owner_pid, 0, __ATOMIC_RELAXED);
+      if (G_LIKELY (ps_robust_lock_unlock (&held->lock) == PS_LOCK_ACQUIRED))
+        return TRUE;
+      if (own->through != NULL)
+        ((PsMutex *) own->through)->pinned = TRUE;
+      set_corrupt_error (error);
+      return FALSE;
+    }
+
+  return unlock_internal (self, TRUE, error);
 }
 
 /**
@@ -782,30 +909,30 @@ gboolean
 ps_mutex_unlock (PsMutex  *self,
                  GError  **error)
 {
-  MutexState *state;
-
-  g_return_val_if_fail (PS_IS_MUTEX (self), FALSE);
-
-  g_return_val_if_fail (self->state != NULL, FALSE);
-  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
-
-  state = self->state;
-
-  /* The common case inline: held once by us, consistent. */
-  if (G_LIKELY (self->own->depth == 1) &&
-      G_LIKELY (self->own->holder == ps_self_thread_id ()) &&
-      G_LIKELY (g_atomic_int_get (&state->consistency) == CONSISTENT))
+  /* The common case, without calls: held once by this thread,
+   * consistent, nobody waiting. */
+  if (is_plain_call (self, error))
     {
-      self->own->depth = 0;
-      self->own->holder = 0;
-      __atomic_store_n (&state->owner_pid, 0, __ATOMIC_RELAXED);
-      if (G_LIKELY (ps_robust_lock_unlock (&state->lock) == PS_LOCK_ACQUIRED))
-        return TRUE;
-      set_corrupt_error (error);
-      return FALSE;
-    }
+      Ownership *own = self->own;
+      MutexState *state = self->state;
+      MutexState *held = own->held_state;
 
-  return unlock_internal (self, TRUE, error);
+      if (G_LIKELY (own->depth == 1 && own->holder == ps_cached_thread_id) &&
+          G_LIKELY (g_atomic_int_get (&state->consistency) == CONSISTENT) &&
+          G_LIKELY (ps_robust_lock_can_unlock_fast (&held->lock)))
+        {
+          own->depth = 0;
+          own->holder = 0;
+          __atomic_store_n (&state->owner_pid, 0, __ATOMIC_RELAXED);
+          if (G_LIKELY (ps_robust_lock_unlock_fast (&held->lock)))
+            return TRUE;
+          if (own->through != NULL)
+            ((PsMutex *) own->through)->pinned = TRUE;
+          set_corrupt_error (error);
+          return FALSE;
+        }
+    }
+  return unlock_full (self, error);
 }
 
 /**

@@ -3,17 +3,40 @@
 
 /*
  * Shared helpers for the C test programs: a watchdog so that a bug fails a
- * test instead of hanging CI, names unique to this test run, and children
- * that are always reaped within a bound.
+ * test instead of hanging CI, time bounds that stretch under valgrind and
+ * the sanitizers, names unique to this test run, children that are always
+ * reaped within a bound, peers that re-execute the test program, and
+ * checks of named objects.
  */
 
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <procshared/procshared.h>
+
+/* Under valgrind (meson test --setup valgrind), forked children leak-check
+ * nothing: they _exit() with the heap they inherited, which the parent
+ * frees and is checked for. */
+#if defined(__has_include)
+# if __has_include(<valgrind/valgrind.h>)
+#  include <valgrind/valgrind.h>
+#  define PS_TEST_HAVE_VALGRIND 1
+# endif
+#endif
+
+/* In a child just forked: no leak check at its exit (see above). Outside
+ * valgrind this costs a few instructions. */
+static inline void
+ps_test_child_no_leak_check (void)
+{
+#ifdef PS_TEST_HAVE_VALGRIND
+  VALGRIND_CLO_CHANGE ("--leak-check=no");
+#endif
+}
 
 /* Kill the whole test program if it runs longer than @seconds: meson
  * reports it as failed rather than timing the job out. Children forked
@@ -23,6 +46,53 @@ ps_test_watchdog (unsigned int seconds)
 {
   signal (SIGALRM, SIG_DFL);
   alarm (seconds);
+}
+
+/* How much slower than usual this run may be: PS_TEST_TIME_SCALE (set by
+ * the valgrind test setup, sanitizer runs, a loaded machine), at least 1. */
+static inline double
+ps_test_time_scale (void)
+{
+  const char *value = g_getenv ("PS_TEST_TIME_SCALE");
+  double scale;
+
+  if (value == NULL || *value == '\0')
+    return 1.0;
+  scale = g_ascii_strtod (value, NULL);
+  return scale >= 1.0 ? scale : 1.0;
+}
+
+/* A generous bound, stretched for sanitizer and valgrind runs. */
+static inline gint64
+ps_test_scaled_us (gint64 us)
+{
+  return (gint64) (us * ps_test_time_scale ());
+}
+
+/* The same in whole seconds, rounded down (stress-util.h's scaled_s()
+ * rounds up). */
+static inline unsigned int
+ps_test_scaled_s (unsigned int seconds)
+{
+  return (unsigned int) (seconds * ps_test_time_scale ());
+}
+
+/* Every test added with ps_test_add() gets its own watchdog, so one hang
+ * cannot eat the budget of the others, and fails instead of stalling CI. */
+static inline void
+ps_test_run_with_watchdog (gconstpointer data)
+{
+  GTestFunc func = (GTestFunc) data;
+
+  ps_test_watchdog (ps_test_scaled_s (60));
+  func ();
+}
+
+static inline void
+ps_test_add (const char *path,
+             GTestFunc   func)
+{
+  g_test_add_data_func (path, (gconstpointer) func, ps_test_run_with_watchdog);
 }
 
 /* A name that no other test program, run or parallel job can collide
@@ -47,8 +117,44 @@ ps_test_fork (int (*func) (gpointer data),
   g_assert_cmpint (pid, >=, 0);
   if (pid == 0)
     {
+      ps_test_child_no_leak_check ();
       ps_test_watchdog (seconds);
       _exit (func (data));
+    }
+  return pid;
+}
+
+/* fork() + exec() of @exe (this very test program) with --peer and the
+ * arguments that follow, up to NULL: a separately spawned peer. */
+static inline pid_t ps_test_spawn_peer (const char *exe,
+                                        const char *first_arg,
+                                        ...) G_GNUC_NULL_TERMINATED;
+
+static inline pid_t
+ps_test_spawn_peer (const char *exe,
+                    const char *first_arg,
+                    ...)
+{
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  const char *arg;
+  va_list args;
+  pid_t pid;
+
+  g_ptr_array_add (argv, (gpointer) exe);
+  g_ptr_array_add (argv, (gpointer) "--peer");
+  va_start (args, first_arg);
+  for (arg = first_arg; arg != NULL; arg = va_arg (args, const char *))
+    g_ptr_array_add (argv, (gpointer) arg);
+  va_end (args);
+  g_ptr_array_add (argv, NULL);
+
+  pid = fork ();
+  g_assert_cmpint (pid, >=, 0);
+  if (pid == 0)
+    {
+      ps_test_child_no_leak_check ();   /* if the exec fails */
+      execv (exe, (char **) argv->pdata);
+      _exit (127);
     }
   return pid;
 }
@@ -90,4 +196,72 @@ ps_test_reap_ok (pid_t pid,
     g_error ("child %d did not exit normally (signal %d)", (int) pid,
              WIFSIGNALED (status) ? WTERMSIG (status) : 0);
   g_assert_cmpint (WEXITSTATUS (status), ==, 0);
+}
+
+/* Asserts that every byte of @memory is zero. */
+static inline void
+ps_test_assert_all_zero (PsSharedMemory *memory)
+{
+  const guint8 *bytes = ps_shared_memory_get_data (memory);
+  gsize i, size = ps_shared_memory_get_size (memory);
+
+  for (i = 0; i < size; i++)
+    g_assert_cmpuint (bytes[i], ==, 0);
+}
+
+/* Named objects -------------------------------------------------------------- */
+
+/* Where the system shows the named object @name: its file in /dev/shm.
+ * Free with g_free(). */
+static inline char *
+ps_test_dev_shm_path (const char *name)
+{
+  return g_strconcat ("/dev/shm", name, NULL);
+}
+
+/* Asserts that /dev/shm has a file for @name, or has none. */
+static inline void
+ps_test_assert_in_dev_shm (const char *name,
+                           gboolean    exists)
+{
+  g_autofree char *path = ps_test_dev_shm_path (name);
+
+  g_assert_cmpint (g_file_test (path, G_FILE_TEST_EXISTS), ==, exists);
+}
+
+/* The kinds of named object, for tests that go through them all. */
+typedef enum
+{
+  PS_TEST_KIND_SHARED_MEMORY,
+  PS_TEST_KIND_MUTEX,
+  PS_TEST_KIND_SEMAPHORE,
+  PS_TEST_KIND_COND,
+  PS_TEST_N_KINDS
+} PsTestKind;
+
+/* Opens @name with PS_OPEN_CREATE as an object of @kind: a segment of
+ * @size bytes, a semaphore of initial @value. */
+static inline GObject *
+ps_test_create_named (PsTestKind   kind,
+                      const char  *name,
+                      gsize        size,
+                      guint        value,
+                      GError     **error)
+{
+  switch (kind)
+    {
+    case PS_TEST_KIND_SHARED_MEMORY:
+      return G_OBJECT (ps_shared_memory_open (name, PS_OPEN_CREATE, size, error));
+    case PS_TEST_KIND_MUTEX:
+      return G_OBJECT (ps_mutex_open (name, PS_OPEN_CREATE, error));
+    case PS_TEST_KIND_SEMAPHORE:
+      return G_OBJECT (ps_semaphore_open (name, PS_OPEN_CREATE, value, error));
+    case PS_TEST_KIND_COND:
+      return G_OBJECT (ps_cond_open (name, PS_OPEN_CREATE, error));
+    case PS_TEST_N_KINDS:
+    default:
+      break;
+    }
+  g_assert_not_reached ();
+  return NULL;
 }

@@ -24,49 +24,6 @@
 
 static char *self_exe;
 
-static double
-time_scale (void)
-{
-  const char *value = g_getenv ("PS_TEST_TIME_SCALE");
-  double scale;
-
-  if (value == NULL || *value == '\0')
-    return 1.0;
-  scale = g_ascii_strtod (value, NULL);
-  return scale >= 1.0 ? scale : 1.0;
-}
-
-/* A generous bound, stretched for sanitizer and valgrind runs. */
-static gint64
-scaled_us (gint64 us)
-{
-  return (gint64) (us * time_scale ());
-}
-
-static unsigned int
-scaled_s (unsigned int seconds)
-{
-  return (unsigned int) (seconds * time_scale ());
-}
-
-/* Every test gets its own watchdog, so one hang cannot eat the budget
- * of the others, and fails instead of stalling CI. */
-static void
-run_with_watchdog (gconstpointer data)
-{
-  GTestFunc func = (GTestFunc) data;
-
-  ps_test_watchdog (scaled_s (60));
-  func ();
-}
-
-static void
-add_test (const char *path,
-          GTestFunc   func)
-{
-  g_test_add_data_func (path, (gconstpointer) func, run_with_watchdog);
-}
-
 #define MAX_WAITERS 16
 
 /* Variables shared with children. Predicate fields are only touched
@@ -119,33 +76,6 @@ setup_clear (Setup *s)
   g_clear_object (&s->memory);
 }
 
-static pid_t
-spawn_peer (const char *first_arg,
-            ...)
-{
-  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
-  const char *arg;
-  va_list args;
-  pid_t pid;
-
-  g_ptr_array_add (argv, self_exe);
-  g_ptr_array_add (argv, (gpointer) "--peer");
-  va_start (args, first_arg);
-  for (arg = first_arg; arg != NULL; arg = va_arg (args, const char *))
-    g_ptr_array_add (argv, (gpointer) arg);
-  va_end (args);
-  g_ptr_array_add (argv, NULL);
-
-  pid = fork ();
-  g_assert_cmpint (pid, >=, 0);
-  if (pid == 0)
-    {
-      execv (self_exe, (char **) argv->pdata);
-      _exit (127);
-    }
-  return pid;
-}
-
 static void
 lock (PsMutex *mutex)
 {
@@ -195,7 +125,7 @@ static void
 wait_for_waiters (Setup *s,
                   gint   n)
 {
-  gint64 deadline = g_get_monotonic_time () + scaled_us (20 * G_USEC_PER_SEC);
+  gint64 deadline = g_get_monotonic_time () + ps_test_scaled_us (20 * G_USEC_PER_SEC);
 
   for (;;)
     {
@@ -226,7 +156,7 @@ delayed_cancel_thread (gpointer data)
 
   if (dc->wait_for != NULL)
     {
-      gint64 deadline = g_get_monotonic_time () + scaled_us (20 * G_USEC_PER_SEC);
+      gint64 deadline = g_get_monotonic_time () + ps_test_scaled_us (20 * G_USEC_PER_SEC);
 
       while (!g_atomic_int_get (dc->wait_for) && g_get_monotonic_time () < deadline)
         g_usleep (500);
@@ -254,7 +184,7 @@ ping_pong (PsMutex  *mutex,
   for (i = 0; i < rounds; i++)
     {
       gint64 start = g_get_monotonic_time ();
-      gint64 end_time = start + scaled_us (10 * G_USEC_PER_SEC);
+      gint64 end_time = start + ps_test_scaled_us (10 * G_USEC_PER_SEC);
 
       if (!ps_mutex_lock (mutex, PS_TIMEOUT_INFINITE, NULL, error))
         return FALSE;
@@ -275,7 +205,7 @@ ping_pong (PsMutex  *mutex,
         }
       /* A wait may legitimately return at its deadline, so a lost
        * wake-up can look like a slow one: a turn takes microseconds. */
-      if (g_get_monotonic_time () - start > scaled_us (2 * G_USEC_PER_SEC))
+      if (g_get_monotonic_time () - start > ps_test_scaled_us (2 * G_USEC_PER_SEC))
         {
           g_set_error (error, PS_ERROR, PS_ERROR_FAILED,
                        "round %u of %u took %" G_GINT64_FORMAT " us: a wake-up was lost",
@@ -323,7 +253,7 @@ static void
 wait_for_int (gint *flag,
               gint  value)
 {
-  gint64 deadline = g_get_monotonic_time () + scaled_us (20 * G_USEC_PER_SEC);
+  gint64 deadline = g_get_monotonic_time () + ps_test_scaled_us (20 * G_USEC_PER_SEC);
 
   while (g_atomic_int_get (flag) < value)
     {
@@ -402,12 +332,12 @@ test_wait_not_owner (void)
   /* Another process holds it: likewise. */
   g_atomic_int_set (&s.shared->holds, 0);
   g_atomic_int_set (&s.shared->go, 0);
-  pid = ps_test_fork (hold_mutex_child, &s, scaled_s (30));
+  pid = ps_test_fork (hold_mutex_child, &s, ps_test_scaled_s (30));
   wait_for_int (&s.shared->holds, 1);
   assert_wait_not_owner (&s);
   g_assert_cmpint (ps_mutex_get_owner_pid (s.mutex), ==, pid);
   g_atomic_int_set (&s.shared->go, 1);
-  ps_test_reap_ok (pid, scaled_s (30));   /* its unlock succeeded */
+  ps_test_reap_ok (pid, ps_test_scaled_s (30));   /* its unlock succeeded */
   g_assert_cmpint (ps_mutex_get_owner_pid (s.mutex), ==, 0);
 
   setup_clear (&s);
@@ -562,7 +492,7 @@ static int
 grab_mutex_child (gpointer data)
 {
   Setup *s = data;
-  gint64 deadline = g_get_monotonic_time () + scaled_us (20 * G_USEC_PER_SEC);
+  gint64 deadline = g_get_monotonic_time () + ps_test_scaled_us (20 * G_USEC_PER_SEC);
 
   while (!g_atomic_int_get (&s->shared->waiting))
     {
@@ -595,7 +525,7 @@ test_reacquires_contended_mutex (void)
       pid_t pid;
 
       setup_anonymous (&s);
-      pid = ps_test_fork (grab_mutex_child, &s, scaled_s (30));
+      pid = ps_test_fork (grab_mutex_child, &s, ps_test_scaled_s (30));
 
       lock (s.mutex);
       g_atomic_int_set (&s.shared->waiting, 1);
@@ -611,7 +541,7 @@ test_reacquires_contended_mutex (void)
         }
       else
         {
-          g_assert_false (ps_cond_wait (s.cond, s.mutex, scaled_us (100000), NULL, &error));
+          g_assert_false (ps_cond_wait (s.cond, s.mutex, ps_test_scaled_us (100000), NULL, &error));
           g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
         }
 
@@ -626,7 +556,7 @@ test_reacquires_contended_mutex (void)
         g_assert_cmpint (g_atomic_int_get (&s.shared->released), ==, 1);
       unlock (s.mutex);
 
-      ps_test_reap_ok (pid, scaled_s (30));
+      ps_test_reap_ok (pid, ps_test_scaled_s (30));
       setup_clear (&s);
     }
 
@@ -697,7 +627,7 @@ test_cancel_wakes_blocked_wait (void)
       g_assert_false (ok);
       g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
       g_assert_cmpint (dc.cancelled_at, >, 0);
-      g_assert_cmpint (returned_at - dc.cancelled_at, <=, scaled_us (50000));
+      g_assert_cmpint (returned_at - dc.cancelled_at, <=, ps_test_scaled_us (50000));
       assert_held_by_me (s.mutex);
       unlock (s.mutex);
     }
@@ -732,7 +662,8 @@ test_signal_no_waiter_not_remembered (void)
   setup_anonymous (&s);
 
   /* From another process, then from this one, while nobody waits. */
-  ps_test_reap_ok (ps_test_fork (signal_nobody_child, &s, scaled_s (30)), scaled_s (30));
+  ps_test_reap_ok (ps_test_fork (signal_nobody_child, &s, ps_test_scaled_s (30)),
+                   ps_test_scaled_s (30));
   ps_cond_signal (s.cond);
   ps_cond_broadcast (s.cond);
 
@@ -770,10 +701,10 @@ test_signal_handshake (void)
   pp.turn = &s.shared->turn;
   pp.rounds = 2000;
 
-  pid = ps_test_fork (ping_pong_child, &pp, scaled_s (50));
+  pid = ps_test_fork (ping_pong_child, &pp, ps_test_scaled_s (50));
   g_assert_true (ping_pong (s.mutex, s.cond, &s.shared->turn, 0, pp.rounds, &error));
   g_assert_no_error (error);
-  ps_test_reap_ok (pid, scaled_s (50));
+  ps_test_reap_ok (pid, ps_test_scaled_s (50));
 
   setup_clear (&s);
 }
@@ -784,7 +715,7 @@ static int
 token_waiter (gpointer data)
 {
   Setup *s = data;
-  gint64 end_time = g_get_monotonic_time () + scaled_us (20 * G_USEC_PER_SEC);
+  gint64 end_time = g_get_monotonic_time () + ps_test_scaled_us (20 * G_USEC_PER_SEC);
 
   if (!ps_mutex_lock (s->mutex, PS_TIMEOUT_INFINITE, NULL, NULL))
     return 2;
@@ -822,7 +753,7 @@ test_broadcast_wakes_all (void)
   for (i = 0; i < BROADCAST_WAITERS; i++)
     {
       s.index = i;
-      pids[i] = ps_test_fork (token_waiter, &s, scaled_s (40));
+      pids[i] = ps_test_fork (token_waiter, &s, ps_test_scaled_s (40));
     }
   wait_for_waiters (&s, BROADCAST_WAITERS);
 
@@ -833,13 +764,14 @@ test_broadcast_wakes_all (void)
   unlock (s.mutex);
 
   for (i = 0; i < BROADCAST_WAITERS; i++)
-    ps_test_reap_ok (pids[i], scaled_s (40));
+    ps_test_reap_ok (pids[i], ps_test_scaled_s (40));
   g_assert_cmpint (s.shared->woken, ==, BROADCAST_WAITERS);
   /* One broadcast woke them all, not their 20 s deadline. */
   for (i = 0; i < BROADCAST_WAITERS; i++)
     {
       g_assert_cmpint (s.shared->woke_at[i], >=, broadcast_at);
-      g_assert_cmpint (s.shared->woke_at[i] - broadcast_at, <=, scaled_us (2 * G_USEC_PER_SEC));
+      g_assert_cmpint (s.shared->woke_at[i] - broadcast_at, <=,
+                       ps_test_scaled_us (2 * G_USEC_PER_SEC));
     }
 
   setup_clear (&s);
@@ -859,7 +791,7 @@ test_signal_wakes_at_least_one (void)
   for (i = 0; i < SIGNAL_WAITERS; i++)
     {
       s.index = i;
-      pids[i] = ps_test_fork (token_waiter, &s, scaled_s (40));
+      pids[i] = ps_test_fork (token_waiter, &s, ps_test_scaled_s (40));
     }
   wait_for_waiters (&s, SIGNAL_WAITERS);
 
@@ -868,7 +800,7 @@ test_signal_wakes_at_least_one (void)
   ps_cond_signal (s.cond);
   unlock (s.mutex);
 
-  deadline = g_get_monotonic_time () + scaled_us (5 * G_USEC_PER_SEC);
+  deadline = g_get_monotonic_time () + ps_test_scaled_us (5 * G_USEC_PER_SEC);
   while (g_atomic_int_get (&s.shared->woken) < 1)
     {
       g_assert_cmpint (g_get_monotonic_time (), <, deadline);
@@ -881,7 +813,7 @@ test_signal_wakes_at_least_one (void)
   ps_cond_broadcast (s.cond);
   unlock (s.mutex);
   for (i = 0; i < SIGNAL_WAITERS; i++)
-    ps_test_reap_ok (pids[i], scaled_s (40));
+    ps_test_reap_ok (pids[i], ps_test_scaled_s (40));
   g_assert_cmpint (s.shared->woken, ==, SIGNAL_WAITERS);
   g_assert_cmpint (s.shared->tokens, ==, 0);
 
@@ -914,7 +846,7 @@ static int
 flag_waiter (gpointer data)
 {
   Setup *s = data;
-  gint64 end_time = g_get_monotonic_time () + scaled_us (10 * G_USEC_PER_SEC);
+  gint64 end_time = g_get_monotonic_time () + ps_test_scaled_us (10 * G_USEC_PER_SEC);
 
   if (!ps_mutex_lock (s->mutex, PS_TIMEOUT_INFINITE, NULL, NULL))
     return 2;
@@ -982,7 +914,7 @@ test_dead_waiter (void)
   for (i = 0; i < 2; i++)
     {
       s.index = i;
-      doomed[i] = ps_test_fork (doomed_waiter, &s, scaled_s (40));
+      doomed[i] = ps_test_fork (doomed_waiter, &s, ps_test_scaled_s (40));
     }
   wait_for_waiters (&s, 2);
   g_usleep (20000);   /* let them get to sleep in the kernel */
@@ -991,7 +923,7 @@ test_dead_waiter (void)
       int status;
 
       g_assert_cmpint (kill (doomed[i], SIGKILL), ==, 0);
-      status = ps_test_reap (doomed[i], scaled_s (30));
+      status = ps_test_reap (doomed[i], ps_test_scaled_s (30));
       g_assert_true (WIFSIGNALED (status));
       g_assert_cmpint (WTERMSIG (status), ==, SIGKILL);
     }
@@ -1008,14 +940,15 @@ test_dead_waiter (void)
       lock (s.mutex);
       s.shared->waiting = 0;
       unlock (s.mutex);
-      pid = ps_test_fork (flag_waiter, &s, scaled_s (40));
+      pid = ps_test_fork (flag_waiter, &s, ps_test_scaled_s (40));
       wait_for_waiters (&s, 1);
       g_test_message ("signal %d after the waiters died", i);
-      ps_test_reap_ok (ps_test_fork (signal_flag_child, &s, scaled_s (20)), scaled_s (10));
-      ps_test_reap_ok (pid, scaled_s (40));
+      ps_test_reap_ok (ps_test_fork (signal_flag_child, &s, ps_test_scaled_s (20)),
+                       ps_test_scaled_s (10));
+      ps_test_reap_ok (pid, ps_test_scaled_s (40));
       /* Woken by the signal, not by its own 10 s deadline. */
       g_assert_cmpint (s.shared->woke_at[0] - s.shared->signalled_at, <=,
-                       scaled_us (2 * G_USEC_PER_SEC));
+                       ps_test_scaled_us (2 * G_USEC_PER_SEC));
     }
 
   /* Round trips still work. */
@@ -1023,10 +956,10 @@ test_dead_waiter (void)
   pp.cond = s.cond;
   pp.turn = &s.shared->turn;
   pp.rounds = 200;
-  pid = ps_test_fork (ping_pong_child, &pp, scaled_s (40));
-  other = ps_test_fork (ping_pong_first, &pp, scaled_s (40));
-  ps_test_reap_ok (other, scaled_s (30));
-  ps_test_reap_ok (pid, scaled_s (30));
+  pid = ps_test_fork (ping_pong_child, &pp, ps_test_scaled_s (40));
+  other = ps_test_fork (ping_pong_first, &pp, ps_test_scaled_s (40));
+  ps_test_reap_ok (other, ps_test_scaled_s (30));
+  ps_test_reap_ok (pid, ps_test_scaled_s (30));
 
   /* And a timed wait with no signal still times out, not earlier. */
   lock (s.mutex);
@@ -1089,10 +1022,11 @@ test_named_exec_peer (void)
   g_assert_no_error (error);
   g_assert_cmpstr (ps_cond_get_name (cond), ==, cond_name);
 
-  pid = spawn_peer ("cond-named", memory_name, mutex_name, cond_name, rounds_arg, NULL);
+  pid = ps_test_spawn_peer (self_exe, "cond-named", memory_name, mutex_name, cond_name,
+                            rounds_arg, NULL);
   g_assert_true (ping_pong (mutex, cond, ps_shared_memory_get_data (memory), 0, rounds, &error));
   g_assert_no_error (error);
-  ps_test_reap_ok (pid, scaled_s (40));
+  ps_test_reap_ok (pid, ps_test_scaled_s (40));
 
   /* Opening it again is the same condition; exclusively, refused. */
   {
@@ -1181,11 +1115,11 @@ test_placed_fork_attach (void)
 
   placed.memory = memory;
   placed.rounds = 500;
-  pid = ps_test_fork (placed_child, &placed, scaled_s (40));
+  pid = ps_test_fork (placed_child, &placed, ps_test_scaled_s (40));
   g_assert_true (ping_pong (mutex, cond, ps_shared_memory_get_data (memory), 0,
                             placed.rounds, &error));
   g_assert_no_error (error);
-  ps_test_reap_ok (pid, scaled_s (40));
+  ps_test_reap_ok (pid, ps_test_scaled_s (40));
 }
 
 static int
@@ -1222,23 +1156,13 @@ test_placed_exec_peer (void)
   cond = ps_cond_new_at (memory, PLACED_COND_OFFSET, &error);
   g_assert_no_error (error);
 
-  pid = spawn_peer ("cond-placed", name, rounds_arg, NULL);
+  pid = ps_test_spawn_peer (self_exe, "cond-placed", name, rounds_arg, NULL);
   g_assert_true (ping_pong (mutex, cond, ps_shared_memory_get_data (memory), 0, rounds, &error));
   g_assert_no_error (error);
-  ps_test_reap_ok (pid, scaled_s (40));
+  ps_test_reap_ok (pid, ps_test_scaled_s (40));
 
   g_assert_true (ps_unlink (name, &error));
   g_assert_no_error (error);
-}
-
-static void
-assert_all_zero (PsSharedMemory *memory)
-{
-  const guint8 *bytes = ps_shared_memory_get_data (memory);
-  gsize i, size = ps_shared_memory_get_size (memory);
-
-  for (i = 0; i < size; i++)
-    g_assert_cmpuint (bytes[i], ==, 0);
 }
 
 static void
@@ -1280,7 +1204,7 @@ test_placed_bad_offset (void)
       g_assert_null (cond);
       g_clear_error (&error);
     }
-  assert_all_zero (memory);
+  ps_test_assert_all_zero (memory);
 
   edge = ps_cond_new_at (memory, size - PS_COND_SIZE, &error);
   g_assert_no_error (error);
@@ -1449,7 +1373,7 @@ static int
 peer_main (int    argc,
            char **argv)
 {
-  ps_test_watchdog (scaled_s (60));
+  ps_test_watchdog (ps_test_scaled_s (60));
   g_assert_cmpint (argc, >=, 1);
 
   if (g_str_equal (argv[0], "cond-named"))
@@ -1471,26 +1395,26 @@ main (int argc, char *argv[])
 
   g_test_init (&argc, &argv, NULL);
 
-  add_test ("/cond/wait/not-owner", test_wait_not_owner);
-  add_test ("/cond/wait/zero-timeout-would-block", test_wait_zero_timeout);
-  add_test ("/cond/wait/recursive-would-deadlock", test_wait_recursive_would_deadlock);
-  add_test ("/cond/wait/reacquires-contended-mutex", test_reacquires_contended_mutex);
-  add_test ("/cond/timeout/never-early", test_timeout_never_early);
-  add_test ("/cond/timeout/wait-until-past", test_timeout_wait_until_past);
-  add_test ("/cond/cancel/already-cancelled", test_cancel_already_cancelled);
-  add_test ("/cond/cancel/wakes-blocked-wait", test_cancel_wakes_blocked_wait);
-  add_test ("/cond/signal/no-waiter-not-remembered", test_signal_no_waiter_not_remembered);
-  add_test ("/cond/signal/handshake-2000-round-trips", test_signal_handshake);
-  add_test ("/cond/signal/wakes-at-least-one", test_signal_wakes_at_least_one);
-  add_test ("/cond/broadcast/wakes-ten-processes", test_broadcast_wakes_all);
-  add_test ("/cond/dead-waiter/sigkill", test_dead_waiter);
-  add_test ("/cond/named/exec-peer", test_named_exec_peer);
-  add_test ("/cond/placed/fork-attach", test_placed_fork_attach);
-  add_test ("/cond/placed/exec-peer-attach", test_placed_exec_peer);
-  add_test ("/cond/placed/bad-offset", test_placed_bad_offset);
-  add_test ("/cond/wrong-type", test_wrong_type);
-  add_test ("/cond/corrupt", test_corrupt);
-  add_test ("/cond/incompatible", test_incompatible);
+  ps_test_add ("/cond/wait/not-owner", test_wait_not_owner);
+  ps_test_add ("/cond/wait/zero-timeout-would-block", test_wait_zero_timeout);
+  ps_test_add ("/cond/wait/recursive-would-deadlock", test_wait_recursive_would_deadlock);
+  ps_test_add ("/cond/wait/reacquires-contended-mutex", test_reacquires_contended_mutex);
+  ps_test_add ("/cond/timeout/never-early", test_timeout_never_early);
+  ps_test_add ("/cond/timeout/wait-until-past", test_timeout_wait_until_past);
+  ps_test_add ("/cond/cancel/already-cancelled", test_cancel_already_cancelled);
+  ps_test_add ("/cond/cancel/wakes-blocked-wait", test_cancel_wakes_blocked_wait);
+  ps_test_add ("/cond/signal/no-waiter-not-remembered", test_signal_no_waiter_not_remembered);
+  ps_test_add ("/cond/signal/handshake-2000-round-trips", test_signal_handshake);
+  ps_test_add ("/cond/signal/wakes-at-least-one", test_signal_wakes_at_least_one);
+  ps_test_add ("/cond/broadcast/wakes-ten-processes", test_broadcast_wakes_all);
+  ps_test_add ("/cond/dead-waiter/sigkill", test_dead_waiter);
+  ps_test_add ("/cond/named/exec-peer", test_named_exec_peer);
+  ps_test_add ("/cond/placed/fork-attach", test_placed_fork_attach);
+  ps_test_add ("/cond/placed/exec-peer-attach", test_placed_exec_peer);
+  ps_test_add ("/cond/placed/bad-offset", test_placed_bad_offset);
+  ps_test_add ("/cond/wrong-type", test_wrong_type);
+  ps_test_add ("/cond/corrupt", test_corrupt);
+  ps_test_add ("/cond/incompatible", test_incompatible);
 
   return g_test_run ();
 }

@@ -2478,7 +2478,7 @@ poke_named (const char *name,
             guint8      value,
             guint8     *old_value)
 {
-  g_autofree char *path = g_strconcat ("/dev/shm", name, NULL);
+  g_autofree char *path = ps_test_dev_shm_path (name);
   int fd = open (path, O_RDWR | O_CLOEXEC);
 
   g_assert_cmpint (fd, >=, 0);
@@ -3117,6 +3117,209 @@ run_peer (int    argc,
   return 99;
 }
 
+/* The robust list ------------------------------------------------------------ */
+
+/* A thread's locks are linked on one list that the kernel walks when it
+ * dies: PsMutexes and glibc's own robust mutexes side by side, taken and
+ * given back in any order, more of them than the library tracks
+ * privately, through any mapping. Whatever a child did, when it dies
+ * exactly the locks it still held are reported dead, and the others are
+ * simply free. */
+
+#define N_LIST_PS      24   /* more than the futex backend tracks (16) */
+#define N_LIST_GLIBC   4
+#define N_LIST_STEPS   80
+#define N_LIST_ROUNDS  25
+
+typedef struct
+{
+  pthread_mutex_t glibc[N_LIST_GLIBC];
+  guint32 seed;
+  gint    held[N_LIST_PS + N_LIST_GLIBC];
+  gint    failures;
+  gint    ready;
+} ListShared;
+
+typedef struct
+{
+  PsMutex    *mutexes[N_LIST_PS];
+  ListShared *shared;
+} ListArgs;
+
+static int
+shuffle_locks_and_die_child (gpointer data)
+{
+  ListArgs *args = data;
+  ListShared *shared = args->shared;
+  GRand *rand = g_rand_new_with_seed (shared->seed);
+
+  for (guint step = 0; step < N_LIST_STEPS; step++)
+    {
+      guint i = g_rand_int_range (rand, 0, N_LIST_PS + N_LIST_GLIBC);
+      gboolean ok;
+
+      if (i < N_LIST_PS)
+        ok = shared->held[i] ? ps_mutex_unlock (args->mutexes[i], NULL)
+                             : ps_mutex_lock (args->mutexes[i], 0, NULL, NULL);
+      else if (shared->held[i])
+        ok = pthread_mutex_unlock (&shared->glibc[i - N_LIST_PS]) == 0;
+      else
+        ok = pthread_mutex_trylock (&shared->glibc[i - N_LIST_PS]) == 0;
+      if (!ok)
+        shared->failures++;
+      else
+        shared->held[i] = !shared->held[i];
+    }
+  g_rand_free (rand);
+  kill (getpid (), SIGKILL);
+  return 3;
+}
+
+static void
+assert_list_outcome (ListArgs *args)
+{
+  ListShared *shared = args->shared;
+  struct timespec deadline;
+
+  for (guint i = 0; i < N_LIST_PS; i++)
+    {
+      g_autoptr(GError) error = NULL;
+      gboolean locked = ps_mutex_lock (args->mutexes[i], scaled_us (5 * G_USEC_PER_SEC), NULL, &error);
+
+      if (shared->held[i])
+        {
+          g_assert_false (locked);
+          g_assert_error (error, PS_ERROR, PS_ERROR_OWNER_DEAD);
+          g_assert_true (ps_mutex_mark_consistent (args->mutexes[i], NULL));
+        }
+      else
+        {
+          g_assert_no_error (error);
+          g_assert_true (locked);
+        }
+      g_assert_true (ps_mutex_unlock (args->mutexes[i], NULL));
+      shared->held[i] = FALSE;
+    }
+
+  clock_gettime (CLOCK_REALTIME, &deadline);
+  deadline.tv_sec += scaled_s (5);
+  for (guint i = 0; i < N_LIST_GLIBC; i++)
+    {
+      pthread_mutex_t *glibc = &shared->glibc[i];
+      int r = pthread_mutex_timedlock (glibc, &deadline);
+
+      if (shared->held[N_LIST_PS + i])
+        {
+          g_assert_cmpint (r, ==, EOWNERDEAD);
+          g_assert_cmpint (pthread_mutex_consistent (glibc), ==, 0);
+        }
+      else
+        g_assert_cmpint (r, ==, 0);
+      g_assert_cmpint (pthread_mutex_unlock (glibc), ==, 0);
+      shared->held[N_LIST_PS + i] = FALSE;
+    }
+}
+
+static void
+init_glibc_robust (pthread_mutex_t *mutex)
+{
+  pthread_mutexattr_t attr;
+
+  pthread_mutexattr_init (&attr);
+  pthread_mutexattr_setpshared (&attr, PTHREAD_PROCESS_SHARED);
+  pthread_mutexattr_setrobust (&attr, PTHREAD_MUTEX_ROBUST);
+  pthread_mutexattr_settype (&attr, PTHREAD_MUTEX_ERRORCHECK);
+  g_assert_cmpint (pthread_mutex_init (mutex, &attr), ==, 0);
+  pthread_mutexattr_destroy (&attr);
+}
+
+static void
+test_robust_list_shuffled (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PsSharedMemory) memory = ps_shared_memory_new (sizeof (ListShared), &error);
+  ListArgs args;
+  guint owner_dead = 0;
+
+  g_assert_no_error (error);
+  args.shared = ps_shared_memory_get_data (memory);
+  for (guint i = 0; i < N_LIST_GLIBC; i++)
+    init_glibc_robust (&args.shared->glibc[i]);
+  for (guint i = 0; i < N_LIST_PS; i++)
+    args.mutexes[i] = new_mutex (i % 3 == 0);
+
+  for (guint round = 0; round < N_LIST_ROUNDS; round++)
+    {
+      args.shared->seed = g_test_rand_int ();
+      reap_killed (ps_test_fork (shuffle_locks_and_die_child, &args, scaled_s (30)));
+      g_assert_cmpint (args.shared->failures, ==, 0);
+      for (guint i = 0; i < N_LIST_PS + N_LIST_GLIBC; i++)
+        owner_dead += args.shared->held[i];
+      assert_list_outcome (&args);
+    }
+  /* Random walks of 80 steps over 28 locks leave some held: the test
+   * checked deaths, not only free locks. */
+  g_assert_cmpuint (owner_dead, >, N_LIST_ROUNDS);
+  g_test_message ("%u locks were held at a death, over %u rounds", owner_dead, N_LIST_ROUNDS);
+
+  for (guint i = 0; i < N_LIST_PS; i++)
+    g_object_unref (args.mutexes[i]);
+}
+
+typedef struct
+{
+  const char *name;
+  PsMutex    *other;
+} MappingArgs;
+
+static int
+unlock_through_other_mapping_child (gpointer data)
+{
+  MappingArgs *args = data;
+  PsMutex *first = ps_mutex_open (args->name, PS_OPEN_NONE, NULL);
+  PsMutex *second = ps_mutex_open (args->name, PS_OPEN_NONE, NULL);
+
+  if (first == NULL || second == NULL)
+    return 1;
+  /* @other stays on the list below the named mutex, which is locked
+   * through one mapping, unlocked through another, and whose first
+   * mapping then goes away: were it left linked, the kernel's walk would
+   * stop at the unmapped entry and never reach @other. */
+  if (!ps_mutex_lock (args->other, 0, NULL, NULL) ||
+      !ps_mutex_lock (first, 0, NULL, NULL) ||
+      !ps_mutex_unlock (second, NULL))
+    return 2;
+  g_object_unref (first);
+  if (!ps_mutex_lock (second, 0, NULL, NULL) || !ps_mutex_unlock (second, NULL))
+    return 3;
+  kill (getpid (), SIGKILL);
+  return 4;
+}
+
+static void
+test_robust_list_other_mapping (void)
+{
+  g_autofree char *name = ps_test_unique_name ("mutex-mapping");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PsMutex) named = ps_mutex_open (name, PS_OPEN_CREATE | PS_OPEN_EXCLUSIVE, &error);
+  g_autoptr(PsMutex) other = new_mutex (FALSE);
+  MappingArgs args = { name, other };
+
+  g_assert_no_error (error);
+  reap_killed (ps_test_fork (unlock_through_other_mapping_child, &args, scaled_s (30)));
+
+  g_assert_false (ps_mutex_lock (other, scaled_us (5 * G_USEC_PER_SEC), NULL, &error));
+  g_assert_error (error, PS_ERROR, PS_ERROR_OWNER_DEAD);
+  g_clear_error (&error);
+  g_assert_true (ps_mutex_mark_consistent (other, NULL));
+  g_assert_true (ps_mutex_unlock (other, NULL));
+
+  g_assert_true (ps_mutex_lock (named, 0, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (ps_mutex_unlock (named, NULL));
+  g_assert_true (ps_unlink (name, NULL));
+}
+
 /* Every test gets a fresh watchdog, so that one that hangs fails alone
  * and within a bound. */
 static void
@@ -3250,6 +3453,8 @@ main (int argc, char *argv[])
             test_owner_death_recursive_not_recoverable);
   add_test ("/mutex/owner-death/named-peer", test_owner_death_named_peer);
   add_test ("/mutex/owner-death/placed", test_owner_death_placed);
+  add_test ("/mutex/robust-list/shuffled-with-glibc", test_robust_list_shuffled);
+  add_test ("/mutex/robust-list/other-mapping", test_robust_list_other_mapping);
 
   add_data_test ("/mutex/counter/plain", test_counter, GINT_TO_POINTER (FALSE));
   add_data_test ("/mutex/counter/recursive", test_counter, GINT_TO_POINTER (TRUE));

@@ -69,15 +69,6 @@ assert_token_absent_from_dev_shm (void)
 }
 
 static void
-assert_exists_in_dev_shm (const char *name,
-                          gboolean    exists)
-{
-  g_autofree char *path = g_strconcat ("/dev/shm", name, NULL);
-
-  g_assert_cmpint (g_file_test (path, G_FILE_TEST_EXISTS), ==, exists);
-}
-
-static void
 test_is_valid (void)
 {
   g_autoptr(GPtrArray) invalid = invalid_names ();
@@ -204,7 +195,7 @@ test_longest_name (void)
   g_assert_no_error (error);
   g_assert_cmpstr (ps_shared_memory_get_name (mem), ==, name);
   /* System tools see exactly the name the user gave. */
-  assert_exists_in_dev_shm (name, TRUE);
+  ps_test_assert_in_dev_shm (name, TRUE);
 
   again = ps_shared_memory_open (name, PS_OPEN_NONE, 0, &error);
   g_assert_no_error (error);
@@ -212,7 +203,7 @@ test_longest_name (void)
 
   g_assert_true (ps_unlink (name, &error));
   g_assert_no_error (error);
-  assert_exists_in_dev_shm (name, FALSE);
+  ps_test_assert_in_dev_shm (name, FALSE);
 }
 
 static void
@@ -245,7 +236,7 @@ test_exclusive_needs_create (void)
   g_assert_null (cond);
   g_clear_error (&error);
 
-  assert_exists_in_dev_shm (name, FALSE);
+  ps_test_assert_in_dev_shm (name, FALSE);
 }
 
 static void
@@ -260,11 +251,11 @@ test_unlink (void)
   mem = ps_shared_memory_open (name, PS_OPEN_CREATE | PS_OPEN_EXCLUSIVE, 128, &error);
   g_assert_no_error (error);
   g_assert_true (ps_shared_memory_set_int64 (mem, 0, 0x1122334455667788, &error));
-  assert_exists_in_dev_shm (name, TRUE);
+  ps_test_assert_in_dev_shm (name, TRUE);
 
   g_assert_true (ps_unlink (name, &error));
   g_assert_no_error (error);
-  assert_exists_in_dev_shm (name, FALSE);
+  ps_test_assert_in_dev_shm (name, FALSE);
 
   missing = ps_shared_memory_open (name, PS_OPEN_NONE, 0, &error);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
@@ -295,37 +286,22 @@ test_unlink (void)
 static void
 test_unlink_any_type (void)
 {
-  for (guint kind = 0; kind < 4; kind++)
+  for (PsTestKind kind = 0; kind < PS_TEST_N_KINDS; kind++)
     {
       g_autoptr(GError) error = NULL;
       g_autofree char *name = ps_test_unique_name ("names-unlink-type");
       g_autoptr(GObject) object = NULL;
       g_autoptr(PsMutex) missing = NULL;
 
-      switch (kind)
-        {
-        case 0:
-          object = G_OBJECT (ps_shared_memory_open (name, PS_OPEN_CREATE, 8, &error));
-          break;
-        case 1:
-          object = G_OBJECT (ps_mutex_open (name, PS_OPEN_CREATE, &error));
-          break;
-        case 2:
-          object = G_OBJECT (ps_semaphore_open (name, PS_OPEN_CREATE, 3, &error));
-          break;
-        case 3:
-          object = G_OBJECT (ps_cond_open (name, PS_OPEN_CREATE, &error));
-          break;
-        default:
-          g_assert_not_reached ();
-        }
+      /* A segment of 8 bytes, a semaphore of value 3. */
+      object = ps_test_create_named (kind, name, 8, 3, &error);
       g_assert_no_error (error);
       g_assert_nonnull (object);
-      assert_exists_in_dev_shm (name, TRUE);
+      ps_test_assert_in_dev_shm (name, TRUE);
 
       g_assert_true (ps_unlink (name, &error));
       g_assert_no_error (error);
-      assert_exists_in_dev_shm (name, FALSE);
+      ps_test_assert_in_dev_shm (name, FALSE);
 
       missing = ps_mutex_open (name, PS_OPEN_NONE, &error);
       g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);

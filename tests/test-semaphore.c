@@ -25,49 +25,6 @@
 
 static char *self_exe;
 
-static double
-time_scale (void)
-{
-  const char *value = g_getenv ("PS_TEST_TIME_SCALE");
-  double scale;
-
-  if (value == NULL || *value == '\0')
-    return 1.0;
-  scale = g_ascii_strtod (value, NULL);
-  return scale >= 1.0 ? scale : 1.0;
-}
-
-/* A generous bound, stretched for sanitizer and valgrind runs. */
-static gint64
-scaled_us (gint64 us)
-{
-  return (gint64) (us * time_scale ());
-}
-
-static unsigned int
-scaled_s (unsigned int seconds)
-{
-  return (unsigned int) (seconds * time_scale ());
-}
-
-/* Every test gets its own watchdog, so one hang cannot eat the budget
- * of the others, and fails instead of stalling CI. */
-static void
-run_with_watchdog (gconstpointer data)
-{
-  GTestFunc func = (GTestFunc) data;
-
-  ps_test_watchdog (scaled_s (60));
-  func ();
-}
-
-static void
-add_test (const char *path,
-          GTestFunc   func)
-{
-  g_test_add_data_func (path, (gconstpointer) func, run_with_watchdog);
-}
-
 /* Variables shared with forked children, in a fresh anonymous segment. */
 typedef struct
 {
@@ -114,34 +71,6 @@ wait_for_int (gint   *flag,
       g_usleep (200);
     }
   return TRUE;
-}
-
-/* fork() + exec() of this very binary with --peer @args. */
-static pid_t
-spawn_peer (const char *first_arg,
-            ...)
-{
-  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
-  const char *arg;
-  va_list args;
-  pid_t pid;
-
-  g_ptr_array_add (argv, self_exe);
-  g_ptr_array_add (argv, (gpointer) "--peer");
-  va_start (args, first_arg);
-  for (arg = first_arg; arg != NULL; arg = va_arg (args, const char *))
-    g_ptr_array_add (argv, (gpointer) arg);
-  va_end (args);
-  g_ptr_array_add (argv, NULL);
-
-  pid = fork ();
-  g_assert_cmpint (pid, >=, 0);
-  if (pid == 0)
-    {
-      execv (self_exe, (char **) argv->pdata);
-      _exit (127);
-    }
-  return pid;
 }
 
 /* Cancels from another thread after @delay_us, recording when. */
@@ -383,7 +312,8 @@ test_bounded_atomic_threads (void)
 
   for (i = 0; i < OVERFLOW_WORKERS; i++)
     threads[i] = g_thread_new ("releaser", release_until_full_thread, &w);
-  g_assert_true (wait_for_int (&shared->ready, OVERFLOW_WORKERS, scaled_us (10 * G_USEC_PER_SEC)));
+  g_assert_true (wait_for_int (&shared->ready, OVERFLOW_WORKERS,
+                               ps_test_scaled_us (10 * G_USEC_PER_SEC)));
   g_atomic_int_set (&shared->go, 1);
   for (i = 0; i < OVERFLOW_WORKERS; i++)
     g_assert_cmpint (GPOINTER_TO_INT (g_thread_join (threads[i])), ==, 0);
@@ -408,11 +338,12 @@ test_bounded_atomic_processes (void)
   w.shared = shared;
 
   for (i = 0; i < OVERFLOW_WORKERS; i++)
-    pids[i] = ps_test_fork (release_until_full, &w, scaled_s (30));
-  g_assert_true (wait_for_int (&shared->ready, OVERFLOW_WORKERS, scaled_us (10 * G_USEC_PER_SEC)));
+    pids[i] = ps_test_fork (release_until_full, &w, ps_test_scaled_s (30));
+  g_assert_true (wait_for_int (&shared->ready, OVERFLOW_WORKERS,
+                               ps_test_scaled_us (10 * G_USEC_PER_SEC)));
   g_atomic_int_set (&shared->go, 1);
   for (i = 0; i < OVERFLOW_WORKERS; i++)
-    ps_test_reap_ok (pids[i], scaled_s (30));
+    ps_test_reap_ok (pids[i], ps_test_scaled_s (30));
 
   check_full (sem, shared);
 }
@@ -479,11 +410,11 @@ test_bounded_atomic_hover (void)
   w.sem = sem;
   w.shared = shared;
 
-  pids[0] = ps_test_fork (hover_taker, &w, scaled_s (30));
+  pids[0] = ps_test_fork (hover_taker, &w, ps_test_scaled_s (30));
   for (i = 1; i < 4; i++)
-    pids[i] = ps_test_fork (hover_releaser, &w, scaled_s (30));
+    pids[i] = ps_test_fork (hover_releaser, &w, ps_test_scaled_s (30));
   for (i = 0; i < 4; i++)
-    ps_test_reap_ok (pids[i], scaled_s (30));
+    ps_test_reap_ok (pids[i], ps_test_scaled_s (30));
 
   g_assert_cmpint (shared->violations, ==, 0);
   g_assert_cmpuint (ps_semaphore_get_value (sem), <=, HOVER_MAX);
@@ -515,7 +446,7 @@ test_timeout_zero (void)
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
   g_clear_error (&error);
   /* "At once": far less than any wait would take. */
-  g_assert_cmpint (g_get_monotonic_time () - start, <, scaled_us (G_USEC_PER_SEC));
+  g_assert_cmpint (g_get_monotonic_time () - start, <, ps_test_scaled_us (G_USEC_PER_SEC));
   g_assert_cmpuint (ps_semaphore_get_value (sem), ==, 0);
 
   g_assert_true (ps_semaphore_release (sem, &error));
@@ -623,7 +554,7 @@ test_timeout_eintr (void)
       g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
       g_clear_error (&error);
       g_assert_cmpint (elapsed, >=, timeout);
-      g_assert_cmpint (elapsed, <, timeout + scaled_us (5 * G_USEC_PER_SEC));
+      g_assert_cmpint (elapsed, <, timeout + ps_test_scaled_us (5 * G_USEC_PER_SEC));
       g_assert_cmpint (interruptions, >, 0);
       g_assert_cmpuint (ps_semaphore_get_value (sem), ==, 0);
     }
@@ -662,13 +593,13 @@ test_infinite_woken_by_other_process (void)
   ctx.sem = sem;
   ctx.shared = shared;
 
-  pid = ps_test_fork (release_after_a_while, &ctx, scaled_s (30));
+  pid = ps_test_fork (release_after_a_while, &ctx, ps_test_scaled_s (30));
   g_assert_true (ps_semaphore_acquire (sem, PS_TIMEOUT_INFINITE, NULL, &error));
   g_assert_no_error (error);
   /* Only the other process's release could have let us through. */
   g_assert_cmpint (g_atomic_int_get (&shared->released), ==, 1);
   g_assert_cmpuint (ps_semaphore_get_value (sem), ==, 0);
-  ps_test_reap_ok (pid, scaled_s (30));
+  ps_test_reap_ok (pid, ps_test_scaled_s (30));
 }
 
 /* Cancellation --------------------------------------------------------------- */
@@ -731,7 +662,7 @@ test_cancel_wakes_blocked_wait (void)
       g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
       g_clear_error (&error);
       g_assert_cmpint (dc.cancelled_at, >, 0);
-      g_assert_cmpint (returned_at - dc.cancelled_at, <=, scaled_us (50000));
+      g_assert_cmpint (returned_at - dc.cancelled_at, <=, ps_test_scaled_us (50000));
 
       /* Nothing was taken or lost: a release is there to take. */
       g_assert_cmpuint (ps_semaphore_get_value (sem), ==, 0);
@@ -897,17 +828,17 @@ test_race_count_conserved (void)
   w.shared = shared;
 
   for (i = 0; i < STORM_TAKERS; i++)
-    takers[i] = ps_test_fork (storm_taker, &w, scaled_s (40));
+    takers[i] = ps_test_fork (storm_taker, &w, ps_test_scaled_s (40));
   for (i = 0; i < STORM_RELEASERS; i++)
-    releasers[i] = ps_test_fork (storm_releaser, &w, scaled_s (40));
+    releasers[i] = ps_test_fork (storm_releaser, &w, ps_test_scaled_s (40));
   for (i = 0; i < STORM_RELEASERS; i++)
-    ps_test_reap_ok (releasers[i], scaled_s (40));
+    ps_test_reap_ok (releasers[i], ps_test_scaled_s (40));
 
   /* Let the takers work through what is left for a moment. */
   g_usleep (50000);
   g_atomic_int_set (&shared->stop, 1);
   for (i = 0; i < STORM_TAKERS; i++)
-    ps_test_reap_ok (takers[i], scaled_s (40));
+    ps_test_reap_ok (takers[i], ps_test_scaled_s (40));
 
   g_test_message ("acquired %d, cancelled %d, timed out %d, left %u",
                   shared->acquired, shared->cancelled, shared->timed_out,
@@ -941,7 +872,7 @@ live_acquirer (gpointer data)
   gboolean ok;
 
   g_atomic_int_inc (&ctx->shared->flag);
-  ok = ps_semaphore_acquire (ctx->sem, scaled_us (10 * G_USEC_PER_SEC), NULL, &error);
+  ok = ps_semaphore_acquire (ctx->sem, ps_test_scaled_us (10 * G_USEC_PER_SEC), NULL, &error);
   ctx->shared->counter = g_get_monotonic_time ();
   if (!ok)
     {
@@ -983,15 +914,15 @@ test_dead_waiter (void)
   ctx.shared = shared;
 
   for (i = 0; i < 2; i++)
-    doomed[i] = ps_test_fork (doomed_acquirer, &ctx, scaled_s (40));
-  g_assert_true (wait_for_int (&shared->ready, 2, scaled_us (20 * G_USEC_PER_SEC)));
+    doomed[i] = ps_test_fork (doomed_acquirer, &ctx, ps_test_scaled_s (40));
+  g_assert_true (wait_for_int (&shared->ready, 2, ps_test_scaled_us (20 * G_USEC_PER_SEC)));
   g_usleep (50000);   /* let them get to sleep in the kernel */
   for (i = 0; i < 2; i++)
     {
       int status;
 
       g_assert_cmpint (kill (doomed[i], SIGKILL), ==, 0);
-      status = ps_test_reap (doomed[i], scaled_s (30));
+      status = ps_test_reap (doomed[i], ps_test_scaled_s (30));
       g_assert_true (WIFSIGNALED (status));
       g_assert_cmpint (WTERMSIG (status), ==, SIGKILL);
     }
@@ -1003,14 +934,16 @@ test_dead_waiter (void)
       pid_t pid;
 
       g_atomic_int_set (&shared->flag, 0);
-      pid = ps_test_fork (live_acquirer, &ctx, scaled_s (40));
-      g_assert_true (wait_for_int (&shared->flag, 1, scaled_us (20 * G_USEC_PER_SEC)));
+      pid = ps_test_fork (live_acquirer, &ctx, ps_test_scaled_s (40));
+      g_assert_true (wait_for_int (&shared->flag, 1, ps_test_scaled_us (20 * G_USEC_PER_SEC)));
       g_usleep (20000);
       g_test_message ("release %u after the waiters died", i);
-      ps_test_reap_ok (ps_test_fork (release_once, &ctx, scaled_s (20)), scaled_s (10));
-      ps_test_reap_ok (pid, scaled_s (40));
+      ps_test_reap_ok (ps_test_fork (release_once, &ctx, ps_test_scaled_s (20)),
+                       ps_test_scaled_s (10));
+      ps_test_reap_ok (pid, ps_test_scaled_s (40));
       /* Woken by the release, not by its own 10 s deadline. */
-      g_assert_cmpint (shared->counter - shared->released_at, <=, scaled_us (2 * G_USEC_PER_SEC));
+      g_assert_cmpint (shared->counter - shared->released_at, <=,
+                       ps_test_scaled_us (2 * G_USEC_PER_SEC));
       g_assert_cmpuint (ps_semaphore_get_value (sem), ==, 0);
     }
 
@@ -1046,7 +979,8 @@ lock_and_count (gpointer data)
       g_autoptr(GError) error = NULL;
       gint64 value;
 
-      if (!ps_semaphore_acquire (locker->sem, scaled_us (20 * G_USEC_PER_SEC), NULL, &error))
+      if (!ps_semaphore_acquire (locker->sem, ps_test_scaled_us (20 * G_USEC_PER_SEC),
+                                 NULL, &error))
         return 2;
       if (g_atomic_int_add (&locker->shared->inside, 1) != 0)
         g_atomic_int_inc (&locker->shared->violations);
@@ -1079,10 +1013,10 @@ test_lock_ten_processes (void)
     {
       Locker locker = { sem, shared, i % 2 ? -1 : 1 };
 
-      pids[i] = ps_test_fork (lock_and_count, &locker, scaled_s (40));
+      pids[i] = ps_test_fork (lock_and_count, &locker, ps_test_scaled_s (40));
     }
   for (i = 0; i < LOCK_PROCESSES; i++)
-    ps_test_reap_ok (pids[i], scaled_s (40));
+    ps_test_reap_ok (pids[i], ps_test_scaled_s (40));
 
   g_assert_cmpint (shared->violations, ==, 0);
   g_assert_cmpint (shared->counter, ==, 0);
@@ -1119,7 +1053,8 @@ test_anonymous_fork (void)
   sem = ps_semaphore_new (2, &error);
   g_assert_no_error (error);
 
-  ps_test_reap_ok (ps_test_fork (anonymous_child, sem, scaled_s (30)), scaled_s (30));
+  ps_test_reap_ok (ps_test_fork (anonymous_child, sem, ps_test_scaled_s (30)),
+                   ps_test_scaled_s (30));
   g_assert_cmpuint (ps_semaphore_get_value (sem), ==, 5);
   for (i = 0; i < 5; i++)
     g_assert_true (ps_semaphore_try_acquire (sem));
@@ -1145,7 +1080,7 @@ no_aliasing_child (gpointer data)
   if (!ps_semaphore_release (pair->to_parent, NULL))
     return 3;
   /* The parent now creates objects of its own; ours must not change. */
-  if (!ps_semaphore_acquire (pair->to_child, scaled_us (20 * G_USEC_PER_SEC), NULL, NULL))
+  if (!ps_semaphore_acquire (pair->to_child, ps_test_scaled_us (20 * G_USEC_PER_SEC), NULL, NULL))
     return 4;
   if (ps_semaphore_get_value (mine) != 5)
     return 5;
@@ -1174,8 +1109,9 @@ test_anonymous_fork_no_aliasing (void)
   pair.to_parent = to_parent;
   pair.to_child = to_child;
 
-  pid = ps_test_fork (no_aliasing_child, &pair, scaled_s (30));
-  g_assert_true (ps_semaphore_acquire (to_parent, scaled_us (20 * G_USEC_PER_SEC), NULL, &error));
+  pid = ps_test_fork (no_aliasing_child, &pair, ps_test_scaled_s (30));
+  g_assert_true (ps_semaphore_acquire (to_parent, ps_test_scaled_us (20 * G_USEC_PER_SEC),
+                                       NULL, &error));
   g_assert_no_error (error);
 
   for (i = 0; i < 8; i++)
@@ -1187,9 +1123,10 @@ test_anonymous_fork_no_aliasing (void)
     }
   g_assert_true (ps_semaphore_release (to_child, &error));
   g_assert_no_error (error);
-  g_assert_true (ps_semaphore_acquire (to_parent, scaled_us (20 * G_USEC_PER_SEC), NULL, &error));
+  g_assert_true (ps_semaphore_acquire (to_parent, ps_test_scaled_us (20 * G_USEC_PER_SEC),
+                                       NULL, &error));
   g_assert_no_error (error);
-  ps_test_reap_ok (pid, scaled_s (30));
+  ps_test_reap_ok (pid, ps_test_scaled_s (30));
 
   for (i = 0; i < created->len; i++)
     g_assert_cmpuint (ps_semaphore_get_value (created->pdata[i]), ==, i);
@@ -1224,7 +1161,8 @@ peer_sem_named (int    argc,
     }
 
   /* And a wait that only the parent can end. */
-  g_assert_true (ps_semaphore_acquire (to_peer, scaled_us (20 * G_USEC_PER_SEC), NULL, &error));
+  g_assert_true (ps_semaphore_acquire (to_peer, ps_test_scaled_us (20 * G_USEC_PER_SEC),
+                                       NULL, &error));
   g_assert_no_error (error);
   return 0;
 }
@@ -1246,17 +1184,17 @@ test_named_exec_peer (void)
   g_assert_no_error (error);
   g_assert_cmpstr (ps_semaphore_get_name (to_parent), ==, parent_name);
 
-  pid = spawn_peer ("sem-named", parent_name, peer_name, NULL);
+  pid = ps_test_spawn_peer (self_exe, "sem-named", parent_name, peer_name, NULL);
   for (i = 0; i < 3; i++)
     {
-      g_assert_true (ps_semaphore_acquire (to_parent, scaled_us (20 * G_USEC_PER_SEC), NULL, &error));
+      g_assert_true (ps_semaphore_acquire (to_parent, ps_test_scaled_us (20 * G_USEC_PER_SEC), NULL, &error));
       g_assert_no_error (error);
     }
   g_assert_cmpuint (ps_semaphore_get_value (to_parent), ==, 0);
   g_assert_cmpuint (ps_semaphore_get_value (to_peer), ==, 0);
   g_assert_true (ps_semaphore_release (to_peer, &error));
   g_assert_no_error (error);
-  ps_test_reap_ok (pid, scaled_s (30));
+  ps_test_reap_ok (pid, ps_test_scaled_s (30));
   g_assert_cmpuint (ps_semaphore_get_value (to_peer), ==, 0);
 
   /* Creating it again exclusively is refused; without EXCLUSIVE it is
@@ -1302,7 +1240,7 @@ peer_sem_race (int    argc,
   g_atomic_int_inc (&words[1]);
   /* Spin rather than sleep, so that all peers hit open() together. */
   {
-    gint64 deadline = g_get_monotonic_time () + scaled_us (20 * G_USEC_PER_SEC);
+    gint64 deadline = g_get_monotonic_time () + ps_test_scaled_us (20 * G_USEC_PER_SEC);
 
     while (!g_atomic_int_get (&words[0]))
       {
@@ -1341,11 +1279,11 @@ test_named_racing_create (void)
       words = ps_shared_memory_get_data (gate);
 
       for (i = 0; i < RACE_PEERS; i++)
-        pids[i] = spawn_peer ("sem-race", name, gate_name, value, NULL);
-      g_assert_true (wait_for_int (&words[1], RACE_PEERS, scaled_us (20 * G_USEC_PER_SEC)));
+        pids[i] = ps_test_spawn_peer (self_exe, "sem-race", name, gate_name, value, NULL);
+      g_assert_true (wait_for_int (&words[1], RACE_PEERS, ps_test_scaled_us (20 * G_USEC_PER_SEC)));
       g_atomic_int_set (&words[0], 1);
       for (i = 0; i < RACE_PEERS; i++)
-        ps_test_reap_ok (pids[i], scaled_s (30));
+        ps_test_reap_ok (pids[i], ps_test_scaled_s (30));
 
       sem = ps_semaphore_open (name, PS_OPEN_NONE, 0, &error);
       g_assert_no_error (error);
@@ -1404,7 +1342,8 @@ test_placed_fork_attach (void)
   g_assert_null (ps_semaphore_get_name (sem));
   placed.memory = memory;
 
-  ps_test_reap_ok (ps_test_fork (placed_child, &placed, scaled_s (30)), scaled_s (30));
+  ps_test_reap_ok (ps_test_fork (placed_child, &placed, ps_test_scaled_s (30)),
+                   ps_test_scaled_s (30));
   g_assert_cmpint (ps_shared_memory_get_int32 (memory, 0, &error), ==, 42);
   g_assert_no_error (error);
   g_assert_cmpuint (ps_semaphore_get_value (sem), ==, 2);
@@ -1453,21 +1392,11 @@ test_placed_exec_peer (void)
   sem = ps_semaphore_new_at (memory, PLACED_OFFSET, 3, &error);
   g_assert_no_error (error);
 
-  ps_test_reap_ok (spawn_peer ("sem-placed", name, NULL), scaled_s (30));
+  ps_test_reap_ok (ps_test_spawn_peer (self_exe, "sem-placed", name, NULL), ps_test_scaled_s (30));
   g_assert_cmpuint (ps_semaphore_get_value (sem), ==, 2);
 
   g_assert_true (ps_unlink (name, &error));
   g_assert_no_error (error);
-}
-
-static void
-assert_all_zero (PsSharedMemory *memory)
-{
-  const guint8 *bytes = ps_shared_memory_get_data (memory);
-  gsize i, size = ps_shared_memory_get_size (memory);
-
-  for (i = 0; i < size; i++)
-    g_assert_cmpuint (bytes[i], ==, 0);
 }
 
 static void
@@ -1509,7 +1438,7 @@ test_placed_bad_offset (void)
       g_assert_null (sem);
       g_clear_error (&error);
     }
-  assert_all_zero (memory);
+  ps_test_assert_all_zero (memory);
 
   /* The last slot that fits is fine. */
   edge = ps_semaphore_new_at (memory, size - PS_SEMAPHORE_SIZE, 4, &error);
@@ -1737,7 +1666,7 @@ run_until_done (AsyncResult *results,
                 guint        n)
 {
   gboolean expired = FALSE;
-  guint guard = g_timeout_add_seconds (scaled_s (20), on_guard_expired, &expired);
+  guint guard = g_timeout_add_seconds (ps_test_scaled_s (20), on_guard_expired, &expired);
   guint i;
 
   for (i = 0; i < n; i++)
@@ -1779,7 +1708,7 @@ release_after_ticks (gpointer data)
   gboolean saw_ticks;
 
   /* Only a main loop that kept running can get the ticks this high. */
-  saw_ticks = wait_for_int (&ctx->shared->ticks, 10, scaled_us (10 * G_USEC_PER_SEC));
+  saw_ticks = wait_for_int (&ctx->shared->ticks, 10, ps_test_scaled_us (10 * G_USEC_PER_SEC));
   g_atomic_int_set (&ctx->shared->released, 1);
   if (!ps_semaphore_release (ctx->sem, NULL))
     return 2;
@@ -1806,7 +1735,7 @@ test_async_released_by_other_process (void)
   tick = g_timeout_add (5, on_tick, shared);
   ps_semaphore_acquire_async (sem, PS_TIMEOUT_INFINITE, NULL, on_acquired, &r);
   g_assert_false (r.done);   /* never completes from within the call */
-  pid = ps_test_fork (release_after_ticks, &ctx, scaled_s (30));
+  pid = ps_test_fork (release_after_ticks, &ctx, ps_test_scaled_s (30));
   run_until_done (&r, 1);
   g_source_remove (tick);
 
@@ -1815,7 +1744,7 @@ test_async_released_by_other_process (void)
   g_assert_cmpint (g_atomic_int_get (&shared->released), ==, 1);
   g_assert_cmpint (g_atomic_int_get (&shared->ticks), >=, 10);
   g_assert_cmpuint (ps_semaphore_get_value (sem), ==, 0);
-  ps_test_reap_ok (pid, scaled_s (30));
+  ps_test_reap_ok (pid, ps_test_scaled_s (30));
 
   /* A unit already there completes too (through the main loop). */
   g_assert_true (ps_semaphore_release (sem, &error));
@@ -1891,7 +1820,7 @@ test_async_cancel (void)
       run_until_done (&r, 1);
       g_assert_false (r.ok);
       g_assert_error (r.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
-      g_assert_cmpint (r.finished_at - dc.cancelled_at, <=, scaled_us (100000));
+      g_assert_cmpint (r.finished_at - dc.cancelled_at, <=, ps_test_scaled_us (100000));
       clear_result (&r);
 
       g_assert_cmpuint (ps_semaphore_get_value (sem), ==, 0);
@@ -2025,7 +1954,7 @@ test_async_many_concurrent (void)
   for (i = 0; i < ASYNC_MANY; i++)
     g_assert_false (results[i].done);
 
-  ps_test_reap_ok (ps_test_fork (release_many, sem, scaled_s (30)), scaled_s (30));
+  ps_test_reap_ok (ps_test_fork (release_many, sem, ps_test_scaled_s (30)), ps_test_scaled_s (30));
   run_until_done (results, ASYNC_MANY);
   for (i = 0; i < ASYNC_MANY; i++)
     {
@@ -2041,7 +1970,7 @@ static int
 peer_main (int    argc,
            char **argv)
 {
-  ps_test_watchdog (scaled_s (60));
+  ps_test_watchdog (ps_test_scaled_s (60));
   g_assert_cmpint (argc, >=, 1);
 
   if (g_str_equal (argv[0], "sem-named"))
@@ -2065,36 +1994,37 @@ main (int argc, char *argv[])
 
   g_test_init (&argc, &argv, NULL);
 
-  add_test ("/semaphore/counting", test_counting);
-  add_test ("/semaphore/invalid-values", test_invalid_values);
-  add_test ("/semaphore/bounded/overflow", test_bounded_overflow);
-  add_test ("/semaphore/bounded/atomic-threads", test_bounded_atomic_threads);
-  add_test ("/semaphore/bounded/atomic-processes", test_bounded_atomic_processes);
-  add_test ("/semaphore/bounded/atomic-at-the-bound", test_bounded_atomic_hover);
-  add_test ("/semaphore/timeout/zero-would-block", test_timeout_zero);
-  add_test ("/semaphore/timeout/never-early", test_timeout_never_early);
-  add_test ("/semaphore/timeout/eintr-keeps-deadline", test_timeout_eintr);
-  add_test ("/semaphore/timeout/infinite-woken-by-other-process", test_infinite_woken_by_other_process);
-  add_test ("/semaphore/cancel/already-cancelled", test_cancel_already_cancelled);
-  add_test ("/semaphore/cancel/wakes-blocked-wait", test_cancel_wakes_blocked_wait);
-  add_test ("/semaphore/race/count-conserved", test_race_count_conserved);
-  add_test ("/semaphore/dead-waiter/sigkill", test_dead_waiter);
-  add_test ("/semaphore/lock/ten-processes-counter", test_lock_ten_processes);
-  add_test ("/semaphore/anonymous/fork", test_anonymous_fork);
-  add_test ("/semaphore/anonymous/fork-no-aliasing", test_anonymous_fork_no_aliasing);
-  add_test ("/semaphore/named/exec-peer", test_named_exec_peer);
-  add_test ("/semaphore/named/racing-create", test_named_racing_create);
-  add_test ("/semaphore/placed/fork-attach", test_placed_fork_attach);
-  add_test ("/semaphore/placed/exec-peer-attach", test_placed_exec_peer);
-  add_test ("/semaphore/placed/bad-offset", test_placed_bad_offset);
-  add_test ("/semaphore/wrong-type", test_wrong_type);
-  add_test ("/semaphore/corrupt", test_corrupt);
-  add_test ("/semaphore/incompatible", test_incompatible);
-  add_test ("/semaphore/async/released-by-other-process", test_async_released_by_other_process);
-  add_test ("/semaphore/async/timeout", test_async_timeout);
-  add_test ("/semaphore/async/cancel", test_async_cancel);
-  add_test ("/semaphore/async/cancel-gives-unit-back", test_async_cancel_gives_unit_back);
-  add_test ("/semaphore/async/many-concurrent", test_async_many_concurrent);
+  ps_test_add ("/semaphore/counting", test_counting);
+  ps_test_add ("/semaphore/invalid-values", test_invalid_values);
+  ps_test_add ("/semaphore/bounded/overflow", test_bounded_overflow);
+  ps_test_add ("/semaphore/bounded/atomic-threads", test_bounded_atomic_threads);
+  ps_test_add ("/semaphore/bounded/atomic-processes", test_bounded_atomic_processes);
+  ps_test_add ("/semaphore/bounded/atomic-at-the-bound", test_bounded_atomic_hover);
+  ps_test_add ("/semaphore/timeout/zero-would-block", test_timeout_zero);
+  ps_test_add ("/semaphore/timeout/never-early", test_timeout_never_early);
+  ps_test_add ("/semaphore/timeout/eintr-keeps-deadline", test_timeout_eintr);
+  ps_test_add ("/semaphore/timeout/infinite-woken-by-other-process",
+               test_infinite_woken_by_other_process);
+  ps_test_add ("/semaphore/cancel/already-cancelled", test_cancel_already_cancelled);
+  ps_test_add ("/semaphore/cancel/wakes-blocked-wait", test_cancel_wakes_blocked_wait);
+  ps_test_add ("/semaphore/race/count-conserved", test_race_count_conserved);
+  ps_test_add ("/semaphore/dead-waiter/sigkill", test_dead_waiter);
+  ps_test_add ("/semaphore/lock/ten-processes-counter", test_lock_ten_processes);
+  ps_test_add ("/semaphore/anonymous/fork", test_anonymous_fork);
+  ps_test_add ("/semaphore/anonymous/fork-no-aliasing", test_anonymous_fork_no_aliasing);
+  ps_test_add ("/semaphore/named/exec-peer", test_named_exec_peer);
+  ps_test_add ("/semaphore/named/racing-create", test_named_racing_create);
+  ps_test_add ("/semaphore/placed/fork-attach", test_placed_fork_attach);
+  ps_test_add ("/semaphore/placed/exec-peer-attach", test_placed_exec_peer);
+  ps_test_add ("/semaphore/placed/bad-offset", test_placed_bad_offset);
+  ps_test_add ("/semaphore/wrong-type", test_wrong_type);
+  ps_test_add ("/semaphore/corrupt", test_corrupt);
+  ps_test_add ("/semaphore/incompatible", test_incompatible);
+  ps_test_add ("/semaphore/async/released-by-other-process", test_async_released_by_other_process);
+  ps_test_add ("/semaphore/async/timeout", test_async_timeout);
+  ps_test_add ("/semaphore/async/cancel", test_async_cancel);
+  ps_test_add ("/semaphore/async/cancel-gives-unit-back", test_async_cancel_gives_unit_back);
+  ps_test_add ("/semaphore/async/many-concurrent", test_async_many_concurrent);
 
   return g_test_run ();
 }

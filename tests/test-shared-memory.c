@@ -73,20 +73,6 @@ assert_unchanged (PsSharedMemory *mem,
   g_assert_cmpmem (mem_data (mem), size, snapshot, size);
 }
 
-static char *
-dev_shm_path (const char *name)
-{
-  return g_strconcat ("/dev/shm", name, NULL);
-}
-
-static void
-assert_not_in_dev_shm (const char *name)
-{
-  g_autofree char *path = dev_shm_path (name);
-
-  g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
-}
-
 /* A peer process ------------------------------------------------------------
  *
  * The test binary re-executes itself with --peer: a separately spawned
@@ -341,12 +327,12 @@ test_size_zero (void)
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
   g_assert_null (mem);
   g_clear_error (&error);
-  assert_not_in_dev_shm (name);
+  ps_test_assert_in_dev_shm (name, FALSE);
 
   mem = ps_shared_memory_open (name, PS_OPEN_CREATE | PS_OPEN_EXCLUSIVE, 0, &error);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
   g_assert_null (mem);
-  assert_not_in_dev_shm (name);
+  ps_test_assert_in_dev_shm (name, FALSE);
 }
 
 static const gsize too_large_sizes[] = {
@@ -376,13 +362,13 @@ test_size_too_large_body (void)
       g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
       g_assert_null (mem);
       g_clear_error (&error);
-      assert_not_in_dev_shm (name);
+      ps_test_assert_in_dev_shm (name, FALSE);
 
       mem = ps_shared_memory_open (name, PS_OPEN_CREATE | PS_OPEN_EXCLUSIVE,
                                    too_large_sizes[s], &error);
       g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
       g_assert_null (mem);
-      assert_not_in_dev_shm (name);
+      ps_test_assert_in_dev_shm (name, FALSE);
     }
 }
 
@@ -487,13 +473,13 @@ test_named_errors (void)
   mem = ps_shared_memory_open (name, PS_OPEN_NONE, 100, &error);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
   g_clear_error (&error);
-  assert_not_in_dev_shm (name);
+  ps_test_assert_in_dev_shm (name, FALSE);
 
   mem = ps_shared_memory_open (name, PS_OPEN_EXCLUSIVE, 100, &error);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
   g_assert_null (mem);
   g_clear_error (&error);
-  assert_not_in_dev_shm (name);
+  ps_test_assert_in_dev_shm (name, FALSE);
 
   mem = ps_shared_memory_open (name, PS_OPEN_CREATE | PS_OPEN_EXCLUSIVE, 100, &error);
   g_assert_no_error (error);
@@ -522,7 +508,7 @@ test_named_errors (void)
 static guint
 st_mode_of (const char *name)
 {
-  g_autofree char *path = dev_shm_path (name);
+  g_autofree char *path = ps_test_dev_shm_path (name);
   struct stat st;
 
   g_assert_cmpint (stat (path, &st), ==, 0);
@@ -858,7 +844,8 @@ test_named_forged_header (void)
 static void
 test_named_wrong_type (void)
 {
-  for (guint kind = 0; kind < 3; kind++)
+  /* Every kind but a segment itself. */
+  for (PsTestKind kind = PS_TEST_KIND_MUTEX; kind <= PS_TEST_KIND_COND; kind++)
     {
       g_autoptr(GError) error = NULL;
       g_autofree char *name = ps_test_unique_name ("shm-wrong-type");
@@ -866,20 +853,8 @@ test_named_wrong_type (void)
       g_autoptr(PsSharedMemory) mem = NULL;
       g_autoptr(PsMutex) mutex = NULL;
 
-      switch (kind)
-        {
-        case 0:
-          object = G_OBJECT (ps_mutex_open (name, PS_OPEN_CREATE, &error));
-          break;
-        case 1:
-          object = G_OBJECT (ps_semaphore_open (name, PS_OPEN_CREATE, 1, &error));
-          break;
-        case 2:
-          object = G_OBJECT (ps_cond_open (name, PS_OPEN_CREATE, &error));
-          break;
-        default:
-          g_assert_not_reached ();
-        }
+      /* A semaphore of value 1. */
+      object = ps_test_create_named (kind, name, 0, 1, &error);
       g_assert_no_error (error);
       g_assert_nonnull (object);
 

@@ -89,13 +89,27 @@ ps_wait_word_value (PsWaitWord *word)
 void ps_canceller_init  (PsCanceller *canceller);
 void ps_canceller_fire  (PsCanceller *canceller);
 
-/* Robust locks. */
+/* Robust locks. They are never recursive: PsMutex counts a recursive
+ * mutex's relocks itself, in private memory, and asks the backend only
+ * for the first lock and the last unlock, so a try by the holder (which
+ * only a forged lock word can make look held) gives
+ * PS_LOCK_WOULD_DEADLOCK. @recursive is recorded so that a mutex opened
+ * elsewhere behaves as created. */
 gboolean     ps_robust_lock_init            (PsRobustLock *lock,
                                              gboolean      recursive,
                                              GError      **error);
 #ifndef PS_BACKEND_INLINE_LOCK
 PsLockStatus ps_robust_lock_try             (PsRobustLock *lock);
 PsLockStatus ps_robust_lock_unlock          (PsRobustLock *lock);
+#endif
+#ifndef PS_BACKEND_FAST_LOCK
+/* The backend may offer call-free fast paths for the uncontended lock
+ * and unlock (see the futex backend); without them, callers always take
+ * the general ones. */
+static inline gboolean ps_robust_lock_try_fast        (PsRobustLock *lock) { return FALSE; }
+static inline gboolean ps_robust_lock_can_unlock_fast (PsRobustLock *lock) { return FALSE; }
+static inline gboolean ps_robust_lock_unlock_fast     (PsRobustLock *lock) { return FALSE; }
+static inline gboolean ps_robust_lock_looks_busy      (PsRobustLock *lock) { return FALSE; }
 #endif
 PsLockStatus ps_robust_lock_wait            (PsRobustLock *lock,
                                              gint64        deadline,
@@ -106,9 +120,6 @@ void         ps_robust_lock_make_consistent (PsRobustLock *lock);
  * lets us look. */
 gboolean     ps_robust_lock_check           (PsRobustLock *lock,
                                              gboolean      recursive);
-/* After a try that granted a recursive lock to a thread that did not
- * hold it: whether the platform agrees it was a first acquisition. */
-gboolean     ps_robust_lock_is_fresh        (PsRobustLock *lock);
 
 const char  *ps_backend_name                (void);
 

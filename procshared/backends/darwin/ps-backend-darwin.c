@@ -504,15 +504,10 @@ try_once (PsRobustLock   *lock,
           continue;
         }
 
+      /* PsMutex counts relocks itself and never asks for one: a word
+       * naming the caller was forged. */
       if (held_by (lock, word, me))
-        {
-          if (!lock->recursive)
-            return PS_LOCK_WOULD_DEADLOCK;
-          if (lock->depth == G_MAXUINT32)
-            return PS_LOCK_FAILED;
-          lock->depth++;
-          return PS_LOCK_ACQUIRED;
-        }
+        return PS_LOCK_WOULD_DEADLOCK;
 
       if (check_holder && holder_is_gone (lock, word, me))
         {
@@ -645,12 +640,6 @@ ps_robust_lock_unlock (PsRobustLock *lock)
   if (!get_identity (&me) || !held_by (lock, load_word (lock), &me))
     return PS_LOCK_NOT_OWNER;
 
-  if (lock->depth > 1)
-    {
-      lock->depth--;
-      return PS_LOCK_ACQUIRED;
-    }
-
   lock->depth = 0;
   __atomic_store_n (&lock->owner_pid, 0, __ATOMIC_RELAXED);
   __atomic_store_n (&lock->owner_thread, 0, __ATOMIC_RELAXED);
@@ -674,12 +663,6 @@ ps_robust_lock_check (PsRobustLock *lock,
                       gboolean      recursive)
 {
   /* The lock word and its holder record are validated as they are used. */
-  return TRUE;
-}
-
-gboolean
-ps_robust_lock_is_fresh (PsRobustLock *lock)
-{
   return TRUE;
 }
 

@@ -18,7 +18,7 @@ struct _PsRobustLock
 {
   guint32 word;           /* holder's pid, takeover count, contended bit */
   guint32 recursive;
-  guint32 depth;          /* holder only: how many times it has locked it */
+  guint32 depth;          /* holder only: 1 while held (PsMutex counts relocks) */
   guint32 owner_pid;      /* the pid owner_start belongs to, published last */
   guint64 owner_start;    /* the holder process's start time, against pid reuse */
   guint64 owner_thread;   /* the holder's pthread_threadid_np() */

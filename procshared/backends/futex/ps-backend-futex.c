@@ -8,21 +8,24 @@
  * waiter through the kernel, with no window between "checked for
  * cancellation" and "went to sleep".
  *
- * Ownership uses glibc's robust, process-shared, error-checking (or
- * recursive) pthread mutex, so the kernel's robust-futex list marks it
- * FUTEX_OWNER_DIED and wakes a waiter when its holder dies. Blocking on it
- * is done here rather than in pthread_mutex_timedlock(), so that a wait
- * can be cancelled: the mutex's lock word follows the kernel's robust
- * futex ABI (holder's TID, FUTEX_WAITERS, FUTEX_OWNER_DIED), and we sleep
- * on that word directly. That word is checked once at start-up; were a C
- * library ever to lay it out otherwise, waits fall back to short sleeps.
+ * Ownership is a robust lock of our own over the kernel's robust futex
+ * ABI: a word holding the holder's TID, FUTEX_WAITERS and
+ * FUTEX_OWNER_DIED, and an entry on the holder thread's robust list, the
+ * list glibc registers with the kernel for its own robust mutexes. When
+ * the holder dies, the kernel marks the word FUTEX_OWNER_DIED and wakes a
+ * waiter. Being ours rather than pthread_mutex_lock()'s, the lock path
+ * costs little more than a compare-and-swap, its waits can be cancelled,
+ * and the list links, which live in shared memory, are checked against
+ * what we privately know before we write through them.
  */
 
 #include <errno.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,11 +35,8 @@
 
 #define FALLBACK_SLICE_US 2000
 #define LOST_WAKE_GUARD_US (50 * 1000)
-#define MAX_REFUSALS 3
-#define PS_BACKEND_TLS _Thread_local __attribute__((tls_model ("initial-exec")))
 
 static gboolean futex_waitv_missing;
-static gboolean lock_word_unusable;
 
 static inline int
 futex_wait_bitset (guint32 *uaddr, guint32 expected, const struct timespec *abs_deadline)
@@ -188,109 +188,287 @@ ps_canceller_fire (PsCanceller *canceller)
 
 /* Robust locks ----------------------------------------------------------- */
 
-static guint32 *
-lock_word (PsRobustLock *lock)
+/* Each thread has one robust list, which glibc registers with the kernel
+ * and on which it links its own robust mutexes; ours go on the same list
+ * in the same way (see ps-backend-types.h), so that when the thread dies
+ * the kernel marks every lock it held FUTEX_OWNER_DIED and wakes a
+ * waiter. The list is the thread's own: only the thread itself (and the
+ * kernel, once it has died) touches it, so no atomics are needed. */
+
+_Thread_local __attribute__((tls_model ("initial-exec"))) PsFutexThread *ps_futex_thread;
+
+static pthread_key_t futex_thread_key;
+
+/* Where the list head lives when the C library registered none we can
+ * use: a private one the kernel never sees. Locks still work, but a
+ * holder's death is not noticed; a warning says so. */
+typedef struct
 {
-  return (guint32 *) &lock->mutex.__data.__lock;
+  PsFutexThread thread;
+  gpointer      prev;                 /* glibc's robust_prev */
+  struct robust_list_head head;
+} PsFutexThreadWithHead;
+
+static void
+futex_thread_free (gpointer data)
+{
+  /* Thread exit: a later destructor that locks gets a fresh record. */
+  ps_futex_thread = NULL;
+  g_free (data);
 }
 
 static void
-check_lock_word_once (void)
+forget_thread_in_child (void)
 {
-  static gsize checked;
-
-  if (g_once_init_enter (&checked))
+  /* The child's thread has another TID, and glibc gave it an empty
+   * robust list: the parent's locks are not the child's. */
+  if (ps_futex_thread != NULL)
     {
-      pthread_mutexattr_t attr;
-      pthread_mutex_t probe;
-      gboolean usable;
+      ps_futex_thread->tid = 0;
+      ps_futex_thread->n_links = 0;
+    }
+  ps_futex_thread = NULL;
+}
 
-      pthread_mutexattr_init (&attr);
-      pthread_mutexattr_setpshared (&attr, PTHREAD_PROCESS_SHARED);
-      pthread_mutexattr_setrobust (&attr, PTHREAD_MUTEX_ROBUST);
-      pthread_mutexattr_settype (&attr, PTHREAD_MUTEX_ERRORCHECK);
-      pthread_mutex_init (&probe, &attr);
-      pthread_mutexattr_destroy (&attr);
+static void
+futex_threads_init_once (void)
+{
+  static gsize done;
 
-      pthread_mutex_lock (&probe);
-      usable = ((guint32) probe.__data.__lock & FUTEX_TID_MASK) == (guint32) gettid ();
-      pthread_mutex_unlock (&probe);
-      usable = usable && probe.__data.__lock == 0;
-      pthread_mutex_destroy (&probe);
-
-      if (!usable)
-        g_warning ("The C library's robust mutex does not follow the kernel's robust "
-                   "futex layout; lock waits will poll");
-      g_atomic_int_set (&lock_word_unusable, !usable);
-      g_once_init_leave (&checked, 1);
+  if (g_once_init_enter (&done))
+    {
+      if (pthread_key_create (&futex_thread_key, futex_thread_free) != 0)
+        g_error ("procshared: out of thread-specific data keys");
+      pthread_atfork (NULL, NULL, forget_thread_in_child);
+      g_once_init_leave (&done, 1);
     }
 }
 
-/* glibc's __kind for [errorcheck, recursive]; -1 until learnt, which
- * happens before any lock exists in this process (and is inherited). */
-int ps_pthread_lock_kinds[2] = { -1, -1 };
+static gboolean
+robust_head_usable (struct robust_list_head *head)
+{
+  return head != NULL &&
+         head->futex_offset == (long) offsetof (PsRobustLock, word) -
+                               (long) offsetof (PsRobustLock, list_next);
+}
+
+PsFutexThread *
+ps_futex_thread_slow (void)
+{
+  PsFutexThreadWithHead *record;
+  PsFutexThread *me;
+  struct robust_list_head *head = NULL;
+  size_t length = 0;
+
+  futex_threads_init_once ();
+  record = pthread_getspecific (futex_thread_key);
+  if (record == NULL)
+    {
+      record = g_new0 (PsFutexThreadWithHead, 1);
+      pthread_setspecific (futex_thread_key, record);
+    }
+  me = &record->thread;
+
+  if (syscall (SYS_get_robust_list, 0, &head, &length) != 0 || !robust_head_usable (head))
+    {
+      static gsize warned;
+
+      if (g_once_init_enter (&warned))
+        {
+          g_warning ("procshared: the C library registered no usable robust futex list; "
+                     "a PsMutex whose holder dies will not be released");
+          g_once_init_leave (&warned, 1);
+        }
+      head = &record->head;
+      head->list.next = (struct robust_list *) head;
+      record->prev = head;
+    }
+  me->tid = (guint32) gettid ();
+  me->head = head;
+  me->pending = (gpointer *) &head->list_op_pending;
+  ps_futex_thread = me;
+  return me;
+}
+
+static PsFutexLink *
+find_link (PsFutexThread *me,
+           gpointer       node)
+{
+  for (guint i = me->n_links; i > 0; i--)
+    if (me->links[i - 1].node == node)
+      return &me->links[i - 1];
+  return NULL;
+}
 
 void
-ps_pthread_lock_learn_kinds (void)
+ps_futex_link_slow (PsFutexThread *me,
+                    gpointer       node,
+                    gpointer       first)
 {
-  static gsize learnt;
+  PsFutexLink *next = find_link (me, first);
 
-  if (g_once_init_enter (&learnt))
+  /* Linked already by the inline path; only our records are left. */
+  if (next != NULL)
+    next->prev = node;
+  if (me->n_links < PS_FUTEX_TRACKED_LOCKS)
+    me->links[me->n_links++] = (PsFutexLink) { node, me->head, first };
+  /* Beyond that many locks held at once, the rest are checked like
+   * glibc's entries when they are unlinked. */
+}
+
+/* Reads a word of our own address space that may not be mapped, without
+ * a signal: a link read from shared memory can point anywhere. */
+static gboolean
+read_word_safely (gpointer  address,
+                  gpointer *value)
+{
+  struct iovec local = { value, sizeof *value };
+  struct iovec remote = { address, sizeof *value };
+
+  if ((guintptr) address % sizeof (gpointer) != 0)
+    return FALSE;
+  return process_vm_readv (getpid (), &local, 1, &remote, 1, 0) == (ssize_t) sizeof *value;
+}
+
+/* Whether @other is truly the entry before @node (its next link points at
+ * @node), or after it (its prev link does). The head is private memory;
+ * our own entries are mapped for as long as we hold them, so their links
+ * can be read directly (our record of them may be stale if glibc
+ * unlinked a mutex of its own beside them); anything else, glibc's
+ * mutexes or a value a peer wrote, is read with care. */
+static gboolean
+is_neighbour (PsFutexThread *me,
+              gpointer       other,
+              gpointer       node,
+              gboolean       before)
+{
+  gpointer *back_link;
+  gpointer back;
+
+  if (other == NULL || other == node)
+    return FALSE;
+  back_link = before ? (gpointer *) other : ps_futex_prev_slot (other);
+  if (other == me->head || find_link (me, other) != NULL)
+    back = *back_link;
+  else if (!read_word_safely (back_link, &back))
+    return FALSE;
+  return back == node;
+}
+
+gboolean
+ps_futex_unlink_slow (PsFutexThread *me,
+                      PsRobustLock  *lock)
+{
+  gpointer node = &lock->list_next;
+  PsFutexLink *link = find_link (me, node);
+  gpointer shared_prev = lock->list_prev;
+  gpointer shared_next = lock->list_next;
+  gpointer prev = NULL, next = NULL;
+  PsFutexLink *other;
+
+  /* The links we expect win when they check out: a peer may have written
+   * the shared ones. The shared ones win when ours are stale, which
+   * happens when glibc linked or unlinked one of its own mutexes next to
+   * ours, or we held too many to track. */
+  if (link != NULL && is_neighbour (me, link->prev, node, TRUE))
+    prev = link->prev;
+  else if (is_neighbour (me, shared_prev, node, TRUE))
+    prev = shared_prev;
+  if (link != NULL && is_neighbour (me, link->next, node, FALSE))
+    next = link->next;
+  else if (is_neighbour (me, shared_next, node, FALSE))
+    next = shared_next;
+
+  if (link != NULL)
     {
-      for (guint recursive = 0; recursive < 2; recursive++)
-        {
-          PsRobustLock probe;
-
-          pthread_mutexattr_t attr;
-
-          pthread_mutexattr_init (&attr);
-          pthread_mutexattr_setpshared (&attr, PTHREAD_PROCESS_SHARED);
-          pthread_mutexattr_setrobust (&attr, PTHREAD_MUTEX_ROBUST);
-          pthread_mutexattr_settype (&attr, recursive ? PTHREAD_MUTEX_RECURSIVE
-                                                      : PTHREAD_MUTEX_ERRORCHECK);
-          pthread_mutex_init (&probe.mutex, &attr);
-          pthread_mutexattr_destroy (&attr);
-          ps_pthread_lock_kinds[recursive] = probe.mutex.__data.__kind;
-          pthread_mutex_destroy (&probe.mutex);
-        }
-      g_once_init_leave (&learnt, 1);
+      *link = me->links[--me->n_links];   /* order does not matter to the lookups */
     }
+
+  if (prev == NULL || next == NULL)
+    return FALSE;   /* the caller keeps the lock's memory for ever */
+
+  if (prev == me->head)
+    *(gpointer *) me->head = next;
+  else
+    *(gpointer *) prev = next;
+  *ps_futex_prev_slot (next) = prev;
+  if ((other = find_link (me, prev)) != NULL)
+    other->next = next;
+  if ((other = find_link (me, next)) != NULL)
+    other->prev = prev;
+  __asm__ __volatile__ ("" ::: "memory");
+  lock->list_prev = lock->list_next = NULL;
+  return TRUE;
+}
+
+/* How many times a word that keeps changing under a compare-and-swap is
+ * tried before the lock is called busy: only a peer writing the word in
+ * a loop gets there. */
+#define MAX_WORD_RACES 1000
+
+PsLockStatus
+ps_futex_try_slow (PsFutexThread *me,
+                   PsRobustLock  *lock,
+                   guint32        seen)
+{
+  PsLockStatus status = PS_LOCK_BUSY;
+
+  for (guint races = 0; races < MAX_WORD_RACES; races++)
+    {
+      guint32 holder = seen & FUTEX_TID_MASK;
+
+      if (holder == me->tid)
+        {
+          /* PsMutex counts relocks itself, and never asks for one. */
+          status = PS_LOCK_WOULD_DEADLOCK;
+          break;
+        }
+      if (holder != 0)
+        break;
+      /* Free, perhaps left by a holder who died (FUTEX_OWNER_DIED); keep
+       * FUTEX_WAITERS so that our unlock wakes whoever sleeps. */
+      if (__atomic_compare_exchange_n (&lock->word, &seen, me->tid | (seen & FUTEX_WAITERS),
+                                       FALSE, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+        {
+          ps_futex_link (me, lock);
+          status = (seen & FUTEX_OWNER_DIED) ? PS_LOCK_OWNER_DIED : PS_LOCK_ACQUIRED;
+          break;
+        }
+    }
+  ps_futex_set_pending (me, NULL);
+  return status;
+}
+
+PsLockStatus
+ps_futex_unlock_slow (PsFutexThread *me,
+                      PsRobustLock  *lock,
+                      gboolean       unlinked)
+{
+  guint32 seen = __atomic_load_n (&lock->word, __ATOMIC_RELAXED);
+  PsLockStatus status = PS_LOCK_CORRUPT;
+
+  for (guint races = 0; races < MAX_WORD_RACES; races++)
+    {
+      if ((seen & FUTEX_TID_MASK) != me->tid)
+        break;   /* a peer rewrote the word: it is no longer ours to free */
+      if (__atomic_compare_exchange_n (&lock->word, &seen, 0, FALSE,
+                                       __ATOMIC_RELEASE, __ATOMIC_RELAXED))
+        {
+          if (seen & FUTEX_WAITERS)
+            futex_wake (&lock->word, 1, FALSE);
+          status = unlinked ? PS_LOCK_ACQUIRED : PS_LOCK_CORRUPT;
+          break;
+        }
+    }
+  ps_futex_set_pending (me, NULL);
+  return status;
 }
 
 gboolean
 ps_robust_lock_check (PsRobustLock *lock,
                       gboolean      recursive)
 {
-  /* Another kind would be another lock: a plain one is not robust, a
-   * recursive one would let a holder "relock" a mutex it was told is
-   * not recursive, and neither would behave as PsMutex promises. */
-  ps_pthread_lock_learn_kinds ();
-  return lock->mutex.__data.__kind == ps_pthread_lock_kinds[recursive != FALSE];
-}
-
-/* The thread's robust list head, where glibc links each robust mutex it
- * hands out (and from which a relock links nothing). */
-static PS_BACKEND_TLS struct robust_list_head *robust_head;
-
-gboolean
-ps_robust_lock_is_fresh (PsRobustLock *lock)
-{
-  if (robust_head == NULL)
-    {
-      size_t length = 0;
-
-      if (syscall (SYS_get_robust_list, 0, &robust_head, &length) != 0)
-        robust_head = NULL;
-    }
-
-  /* A first acquisition puts the mutex at the head of this thread's
-   * robust list; a relock, which glibc grants when the lock word names
-   * this thread, does not. */
-  if (robust_head != NULL &&
-      (gpointer) ((guintptr) robust_head->list.next & ~(guintptr) 1) !=
-      (gpointer) &lock->mutex.__data.__list.__next)
-    return FALSE;
-  return lock->mutex.__data.__count == 1;
+  return __atomic_load_n (&lock->kind, __ATOMIC_RELAXED) == (PS_FUTEX_LOCK_KIND | (recursive ? 1 : 0));
 }
 
 gboolean
@@ -298,46 +476,10 @@ ps_robust_lock_init (PsRobustLock *lock,
                      gboolean      recursive,
                      GError      **error)
 {
-  pthread_mutexattr_t attr;
-  int r;
-
-  check_lock_word_once ();
-  ps_pthread_lock_learn_kinds ();
-
-  pthread_mutexattr_init (&attr);
-  pthread_mutexattr_setpshared (&attr, PTHREAD_PROCESS_SHARED);
-  pthread_mutexattr_setrobust (&attr, PTHREAD_MUTEX_ROBUST);
-  pthread_mutexattr_settype (&attr, recursive ? PTHREAD_MUTEX_RECURSIVE
-                                              : PTHREAD_MUTEX_ERRORCHECK);
-  r = pthread_mutex_init (&lock->mutex, &attr);
-  pthread_mutexattr_destroy (&attr);
-
-  if (r != 0)
-    {
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (r),
-                   "Could not initialise a robust mutex: %s", g_strerror (r));
-      return FALSE;
-    }
+  ps_futex_self ();
+  memset (lock, 0, sizeof *lock);
+  lock->kind = PS_FUTEX_LOCK_KIND | (recursive ? 1 : 0);
   return TRUE;
-}
-
-static PsWaitStatus
-wait_for_lock_word (guint32     *word,
-                    guint32      seen,
-                    gint64       deadline,
-                    PsCanceller *canceller)
-{
-  if (G_UNLIKELY (g_atomic_int_get (&lock_word_unusable)))
-    {
-      gint64 slice_end = g_get_monotonic_time () + FALLBACK_SLICE_US;
-      PsWaitStatus status;
-
-      if (deadline >= 0 && deadline <= slice_end)
-        return futex_wait_until (word, seen, deadline, canceller);
-      status = futex_wait_until (word, seen, slice_end, canceller);
-      return status == PS_WAIT_TIMED_OUT ? PS_WAIT_WOKEN : status;
-    }
-  return futex_wait_until (word, seen, deadline, canceller);
 }
 
 PsLockStatus
@@ -345,65 +487,66 @@ ps_robust_lock_wait (PsRobustLock *lock,
                      gint64        deadline,
                      PsCanceller  *canceller)
 {
-  guint32 *word = lock_word (lock);
+  PsFutexThread *me = ps_futex_self ();
   gboolean slept = FALSE;
-  guint refusals = 0;
-  guint32 refused_word = 0;
+  guint races = 0;
 
-  /* The caller has just tried and failed: look before trying again, so
-   * that a busy lock costs no extra atomic operation on its cache line. */
+  /* Announced for the whole wait: if this thread is killed after an
+   * unlock woke it and before it took the lock, the kernel finds the
+   * word free and wakes another waiter in its place. */
+  ps_futex_set_pending (me, &lock->list_next);
+
   for (;;)
     {
-      guint32 seen = (guint32) g_atomic_int_get (word);
+      guint32 seen = __atomic_load_n (&lock->word, __ATOMIC_RELAXED);
+      guint32 holder = seen & FUTEX_TID_MASK;
       PsWaitStatus wait_status;
       gint64 sleep_until;
 
-      if (seen != refused_word)
-        refusals = 0;
-      if ((seen & FUTEX_TID_MASK) == 0 && refusals < MAX_REFUSALS)
+      if (holder == 0 || holder == me->tid)
         {
-          /* Free, or its holder died (the kernel cleared the TID). */
-          PsLockStatus status = ps_robust_lock_try (lock);
+          guint32 taken;
 
-          if (status != PS_LOCK_BUSY)
+          if (holder == me->tid)
+            return ps_futex_try_slow (me, lock, seen);
+          /* Once we have slept, others may sleep too: take it with
+           * FUTEX_WAITERS so that our unlock wakes the next one. */
+          taken = me->tid | (slept ? FUTEX_WAITERS : (seen & FUTEX_WAITERS));
+          if (__atomic_compare_exchange_n (&lock->word, &seen, taken, FALSE,
+                                           __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
             {
-              /* pthread_mutex_trylock() takes the word as plain TID,
-               * dropping FUTEX_WAITERS; others may still sleep on it, so
-               * put it back for our unlock to wake them, as glibc's own
-               * lock path does. */
-              if (slept && (status == PS_LOCK_ACQUIRED || status == PS_LOCK_OWNER_DIED))
-                g_atomic_int_or (word, FUTEX_WAITERS);
-              return status;
+              ps_futex_link (me, lock);
+              ps_futex_set_pending (me, NULL);
+              return (seen & FUTEX_OWNER_DIED) ? PS_LOCK_OWNER_DIED : PS_LOCK_ACQUIRED;
             }
-          /* Free by its TID, yet refused, again and again: no C library
-           * leaves a word like that, a peer wrote it. Sleep on it below
-           * rather than spin, so the wait ends by its deadline. */
-          if ((guint32) g_atomic_int_get (word) == seen)
+          /* Lost a race. Only a peer rewriting the word in a loop makes
+           * that endless; the deadline still holds then. */
+          if (++races % 64 == 0 && deadline >= 0 && g_get_monotonic_time () >= deadline)
             {
-              refused_word = seen;
-              refusals++;
+              ps_futex_set_pending (me, NULL);
+              return PS_LOCK_TIMED_OUT;
             }
           continue;
         }
 
-      if ((seen & FUTEX_WAITERS) == 0 && (seen & FUTEX_TID_MASK) != 0)
+      if ((seen & FUTEX_WAITERS) == 0)
         {
-          if (!g_atomic_int_compare_and_exchange ((gint *) word, (gint) seen,
-                                                  (gint) (seen | FUTEX_WAITERS)))
+          if (!__atomic_compare_exchange_n (&lock->word, &seen, seen | FUTEX_WAITERS, FALSE,
+                                            __ATOMIC_RELAXED, __ATOMIC_RELAXED))
             continue;
           seen |= FUTEX_WAITERS;
         }
 
-      /* A safety net, not the way we are normally woken. An unlock wakes
-       * one sleeper; if that one is killed before it takes the lock, or a
-       * holder is killed in the few instructions between taking the lock
-       * and setting FUTEX_WAITERS again, nobody is left to wake the rest:
-       * they look again after LOST_WAKE_GUARD_US. */
+      /* A safety net, not the way we are normally woken. An unlock or the
+       * kernel wakes one sleeper; if that one is killed before it takes
+       * the lock and another thread took it meanwhile without
+       * FUTEX_WAITERS, nobody is left to wake the rest: they look again
+       * after LOST_WAKE_GUARD_US. */
       sleep_until = g_get_monotonic_time () + LOST_WAKE_GUARD_US;
       if (deadline >= 0 && deadline < sleep_until)
         sleep_until = deadline;
 
-      wait_status = wait_for_lock_word (word, seen, sleep_until, canceller);
+      wait_status = futex_wait_until (&lock->word, seen, sleep_until, canceller);
       slept = TRUE;
 
       if (wait_status == PS_WAIT_TIMED_OUT && sleep_until != deadline)
@@ -411,10 +554,11 @@ ps_robust_lock_wait (PsRobustLock *lock,
 
       if (wait_status != PS_WAIT_WOKEN)
         {
+          ps_futex_set_pending (me, NULL);
           /* A release or an owner death wakes one waiter only; if that was
            * us, hand the wake-up on so another waiter sees the free lock. */
-          if ((g_atomic_int_get (word) & FUTEX_TID_MASK) == 0)
-            futex_wake (word, 1, FALSE);
+          if ((__atomic_load_n (&lock->word, __ATOMIC_RELAXED) & FUTEX_TID_MASK) == 0)
+            futex_wake (&lock->word, 1, FALSE);
           return wait_status == PS_WAIT_CANCELLED ? PS_LOCK_CANCELLED : PS_LOCK_TIMED_OUT;
         }
     }
@@ -423,7 +567,8 @@ ps_robust_lock_wait (PsRobustLock *lock,
 void
 ps_robust_lock_make_consistent (PsRobustLock *lock)
 {
-  pthread_mutex_consistent (&lock->mutex);
+  /* FUTEX_OWNER_DIED goes when the word is taken; PsMutex keeps the
+   * consistency state itself. */
 }
 
 const char *

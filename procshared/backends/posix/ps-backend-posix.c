@@ -197,32 +197,29 @@ ps_canceller_fire (PsCanceller *canceller)
 /* Robust locks ----------------------------------------------------------- */
 
 #ifdef __GLIBC__
-/* glibc's __kind for [errorcheck, recursive]; -1 until learnt, which
- * happens before any lock exists in this process (and is inherited). */
-int ps_pthread_lock_kinds[2] = { -1, -1 };
+/* glibc's __kind for a robust process-shared error-checking mutex; -1
+ * until learnt, which happens before any lock exists in this process (and
+ * is inherited). */
+int ps_pthread_lock_kind = -1;
 
 void
-ps_pthread_lock_learn_kinds (void)
+ps_pthread_lock_learn_kind (void)
 {
   static gsize learnt;
 
   if (g_once_init_enter (&learnt))
     {
-      for (guint recursive = 0; recursive < 2; recursive++)
-        {
-          pthread_mutexattr_t attr;
-          pthread_mutex_t probe;
+      pthread_mutexattr_t attr;
+      pthread_mutex_t probe;
 
-          pthread_mutexattr_init (&attr);
-          pthread_mutexattr_setpshared (&attr, PTHREAD_PROCESS_SHARED);
-          pthread_mutexattr_setrobust (&attr, PTHREAD_MUTEX_ROBUST);
-          pthread_mutexattr_settype (&attr, recursive ? PTHREAD_MUTEX_RECURSIVE
-                                                      : PTHREAD_MUTEX_ERRORCHECK);
-          pthread_mutex_init (&probe, &attr);
-          pthread_mutexattr_destroy (&attr);
-          ps_pthread_lock_kinds[recursive] = probe.__data.__kind;
-          pthread_mutex_destroy (&probe);
-        }
+      pthread_mutexattr_init (&attr);
+      pthread_mutexattr_setpshared (&attr, PTHREAD_PROCESS_SHARED);
+      pthread_mutexattr_setrobust (&attr, PTHREAD_MUTEX_ROBUST);
+      pthread_mutexattr_settype (&attr, PTHREAD_MUTEX_ERRORCHECK);
+      pthread_mutex_init (&probe, &attr);
+      pthread_mutexattr_destroy (&attr);
+      ps_pthread_lock_kind = probe.__data.__kind;
+      pthread_mutex_destroy (&probe);
       g_once_init_leave (&learnt, 1);
     }
 }
@@ -236,12 +233,13 @@ ps_robust_lock_init (PsRobustLock *lock,
   pthread_mutexattr_t attr;
   int r;
 
-  ps_pthread_lock_learn_kinds ();
+  /* Error-checking even for a recursive PsMutex, which counts relocks
+   * itself: a lock word forged to name the caller is then refused. */
+  ps_pthread_lock_learn_kind ();
   pthread_mutexattr_init (&attr);
   pthread_mutexattr_setpshared (&attr, PTHREAD_PROCESS_SHARED);
   pthread_mutexattr_setrobust (&attr, PTHREAD_MUTEX_ROBUST);
-  pthread_mutexattr_settype (&attr, recursive ? PTHREAD_MUTEX_RECURSIVE
-                                              : PTHREAD_MUTEX_ERRORCHECK);
+  pthread_mutexattr_settype (&attr, PTHREAD_MUTEX_ERRORCHECK);
   r = pthread_mutex_init (&lock->mutex, &attr);
   pthread_mutexattr_destroy (&attr);
 
@@ -297,14 +295,8 @@ ps_robust_lock_check (PsRobustLock *lock,
 {
   /* Where the layout is known, a foreign kind is refused; elsewhere POSIX
    * keeps pthread_mutex_t opaque and there is nothing to look at. */
-  ps_pthread_lock_learn_kinds ();
+  ps_pthread_lock_learn_kind ();
   return ps_pthread_lock_kind_is_ours (&lock->mutex);
-}
-
-gboolean
-ps_robust_lock_is_fresh (PsRobustLock *lock)
-{
-  return TRUE;
 }
 
 const char *
