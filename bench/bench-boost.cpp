@@ -16,6 +16,22 @@
 using boost::interprocess::interprocess_mutex;
 using boost::interprocess::interprocess_semaphore;
 
+// Boost reports failures by throwing; the C side wants 0 or -1.
+template <typename Body>
+static int
+without_exceptions (Body body)
+{
+  try
+    {
+      body ();
+      return 0;
+    }
+  catch (...)
+    {
+      return -1;
+    }
+}
+
 const char *
 bench_boost_version (void)
 {
@@ -31,15 +47,9 @@ bench_boost_mutex_size (void)
 int
 bench_boost_mutex_init (void *memory)
 {
-  try
-    {
-      new (memory) interprocess_mutex ();
-      return 0;
-    }
-  catch (...)
-    {
-      return -1;
-    }
+  return without_exceptions ([&] {
+    new (memory) interprocess_mutex ();
+  });
 }
 
 void
@@ -54,19 +64,13 @@ bench_boost_mutex_run (void     *memory,
 {
   interprocess_mutex *mutex = static_cast<interprocess_mutex *> (memory);
 
-  try
-    {
-      for (uint64_t i = 0; i < iterations; i++)
-        {
-          mutex->lock ();
-          mutex->unlock ();
-        }
-      return 0;
-    }
-  catch (...)
-    {
-      return -1;
-    }
+  return without_exceptions ([&] {
+    for (uint64_t i = 0; i < iterations; i++)
+      {
+        mutex->lock ();
+        mutex->unlock ();
+      }
+  });
 }
 
 int
@@ -76,20 +80,14 @@ bench_boost_mutex_hammer (void              *memory,
 {
   interprocess_mutex *mutex = static_cast<interprocess_mutex *> (memory);
 
-  try
-    {
-      for (uint64_t i = 0; i < iterations; i++)
-        {
-          mutex->lock ();
-          *counter = *counter + 1;
-          mutex->unlock ();
-        }
-      return 0;
-    }
-  catch (...)
-    {
-      return -1;
-    }
+  return without_exceptions ([&] {
+    for (uint64_t i = 0; i < iterations; i++)
+      {
+        mutex->lock ();
+        *counter = *counter + 1;
+        mutex->unlock ();
+      }
+  });
 }
 
 size_t
@@ -102,15 +100,9 @@ int
 bench_boost_semaphore_init (void         *memory,
                             unsigned int  value)
 {
-  try
-    {
-      new (memory) interprocess_semaphore (value);
-      return 0;
-    }
-  catch (...)
-    {
-      return -1;
-    }
+  return without_exceptions ([&] {
+    new (memory) interprocess_semaphore (value);
+  });
 }
 
 void
@@ -125,19 +117,13 @@ bench_boost_semaphore_run (void     *memory,
 {
   interprocess_semaphore *semaphore = static_cast<interprocess_semaphore *> (memory);
 
-  try
-    {
-      for (uint64_t i = 0; i < iterations; i++)
-        {
-          semaphore->wait ();
-          semaphore->post ();
-        }
-      return 0;
-    }
-  catch (...)
-    {
-      return -1;
-    }
+  return without_exceptions ([&] {
+    for (uint64_t i = 0; i < iterations; i++)
+      {
+        semaphore->wait ();
+        semaphore->post ();
+      }
+  });
 }
 
 int
@@ -148,19 +134,13 @@ bench_boost_ping_pong_initiator (void     *ping,
   interprocess_semaphore *to_peer = static_cast<interprocess_semaphore *> (ping);
   interprocess_semaphore *from_peer = static_cast<interprocess_semaphore *> (pong);
 
-  try
-    {
-      for (uint64_t i = 0; i < iterations; i++)
-        {
-          to_peer->post ();
-          from_peer->wait ();
-        }
-      return 0;
-    }
-  catch (...)
-    {
-      return -1;
-    }
+  return without_exceptions ([&] {
+    for (uint64_t i = 0; i < iterations; i++)
+      {
+        to_peer->post ();
+        from_peer->wait ();
+      }
+  });
 }
 
 int
@@ -171,17 +151,11 @@ bench_boost_ping_pong_responder (void     *ping,
   interprocess_semaphore *from_peer = static_cast<interprocess_semaphore *> (ping);
   interprocess_semaphore *to_peer = static_cast<interprocess_semaphore *> (pong);
 
-  try
-    {
-      for (uint64_t i = 0; i < iterations; i++)
-        {
-          from_peer->wait ();
-          to_peer->post ();
-        }
-      return 0;
-    }
-  catch (...)
-    {
-      return -1;
-    }
+  return without_exceptions ([&] {
+    for (uint64_t i = 0; i < iterations; i++)
+      {
+        from_peer->wait ();
+        to_peer->post ();
+      }
+  });
 }

@@ -126,6 +126,106 @@ stress_task_in_futex_wait (pid_t pid,
   return nr == SYS_futex;
 }
 
+/* Polls (bounded) until process @pid (its main thread) sleeps in a futex
+ * wait; FALSE if it did not within @bound_us. */
+static inline gboolean
+stress_wait_asleep (pid_t  pid,
+                    gint64 bound_us)
+{
+  gint64 deadline = g_get_monotonic_time () + bound_us;
+
+  while (!stress_task_in_futex_wait (pid, pid))
+    {
+      if (g_get_monotonic_time () > deadline)
+        return FALSE;
+      g_usleep (50);
+    }
+  return TRUE;
+}
+
+/* The failures of a test's children, in memory they share: how many, and
+ * the story of the first, for the parent to print. */
+typedef struct
+{
+  gint count;
+  gint pad;
+  char first[256];
+} StressFailures;
+
+static inline void
+stress_fail (StressFailures *failures,
+             const char     *format,
+             ...) G_GNUC_PRINTF (2, 3);
+
+static inline void
+stress_fail (StressFailures *failures,
+             const char     *format,
+             ...)
+{
+  va_list args;
+
+  if (g_atomic_int_add (&failures->count, 1) == 0)
+    {
+      va_start (args, format);
+      g_vsnprintf (failures->first, sizeof failures->first, format, args);
+      va_end (args);
+    }
+}
+
+/* Named objects of each kind, for the tests that treat them alike. */
+typedef enum
+{
+  STRESS_NAMED_SEMAPHORE,
+  STRESS_NAMED_MUTEX,
+  STRESS_NAMED_COND,
+  STRESS_NAMED_SHARED_MEMORY,
+  STRESS_N_NAMED
+} StressNamedKind;
+
+static inline const char *
+stress_named_kind_name (StressNamedKind kind)
+{
+  static const char *const names[STRESS_N_NAMED] = {
+    "semaphore", "mutex", "cond", "shared-memory",
+  };
+
+  g_assert ((guint) kind < STRESS_N_NAMED);
+  return names[kind];
+}
+
+/* Opens (or with PS_OPEN_CREATE makes) the named object @name: a
+ * semaphore with one unit, or a segment of @shm_size bytes. */
+static inline GObject *
+stress_open_named (StressNamedKind   kind,
+                   const char       *name,
+                   PsOpenFlags       flags,
+                   gsize             shm_size,
+                   GError          **error)
+{
+  switch (kind)
+    {
+    case STRESS_NAMED_SEMAPHORE:
+      return G_OBJECT (ps_semaphore_open (name, flags, 1, error));
+    case STRESS_NAMED_MUTEX:
+      return G_OBJECT (ps_mutex_open (name, flags, error));
+    case STRESS_NAMED_COND:
+      return G_OBJECT (ps_cond_open (name, flags, error));
+    case STRESS_NAMED_SHARED_MEMORY:
+      return G_OBJECT (ps_shared_memory_open (name, flags,
+                                              flags & PS_OPEN_CREATE ? shm_size : 0, error));
+    case STRESS_N_NAMED:
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+/* Where the file of the named object @name lives. Free with g_free(). */
+static inline char *
+stress_shm_path (const char *name)
+{
+  return g_strconcat ("/dev/shm", name, NULL);
+}
+
 /* A shared block for a test and its children, zero-filled. */
 static inline gpointer
 stress_shared_new (gsize            size,

@@ -54,13 +54,11 @@ typedef struct
 
 typedef struct
 {
-  gint stop;
-  gint failures;
-  gint holder;       /* mutex and cond cases: who holds the mutex, 0 if nobody */
-  gint next_id;
-  gint churn_ops;
-  gint pad;
-  char first_failure[256];
+  gint           stop;
+  gint           holder;       /* mutex and cond cases: who holds the mutex, 0 if nobody */
+  gint           next_id;
+  gint           churn_ops;
+  StressFailures failures;
 } RaceShared;
 
 typedef struct
@@ -72,26 +70,6 @@ typedef struct
   PsCond         *cond;
 } Race;
 
-static void
-race_failure (RaceShared *shared,
-              const char *format,
-              ...) G_GNUC_PRINTF (2, 3);
-
-static void
-race_failure (RaceShared *shared,
-              const char *format,
-              ...)
-{
-  va_list args;
-
-  if (g_atomic_int_add (&shared->failures, 1) == 0)
-    {
-      va_start (args, format);
-      g_vsnprintf (shared->first_failure, sizeof shared->first_failure, format, args);
-      va_end (args);
-    }
-}
-
 /* The holder marks itself: two marks at once are two holders. */
 static void
 mark_held (RaceShared *shared,
@@ -100,7 +78,7 @@ mark_held (RaceShared *shared,
   gint previous = g_atomic_int_get (&shared->holder);
 
   if (previous != 0 || !g_atomic_int_compare_and_exchange (&shared->holder, 0, id))
-    race_failure (shared, "%d got the mutex while %d held it", id, previous);
+    stress_fail (&shared->failures, "%d got the mutex while %d held it", id, previous);
 }
 
 static void
@@ -108,8 +86,8 @@ mark_released (RaceShared *shared,
                gint        id)
 {
   if (!g_atomic_int_compare_and_exchange (&shared->holder, id, 0))
-    race_failure (shared, "%d released a mutex marked as held by %d",
-                  id, g_atomic_int_get (&shared->holder));
+    stress_fail (&shared->failures, "%d released a mutex marked as held by %d",
+                 id, g_atomic_int_get (&shared->holder));
 }
 
 /* Churn: the others, acquiring and releasing all along ---------------- */
@@ -129,19 +107,19 @@ churn_once (Race  *race,
     case PRIM_SEMAPHORE_ASYNC:
       if (!ps_semaphore_acquire (race->semaphore, long_wait, NULL, &error))
         {
-          race_failure (shared, "churn acquire: %s", error->message);
+          stress_fail (&shared->failures, "churn acquire: %s", error->message);
           return;
         }
       g_usleep (g_rand_int_range (rand, 0, 300));
       if (!ps_semaphore_release (race->semaphore, &error))
-        race_failure (shared, "churn release: %s", error->message);
+        stress_fail (&shared->failures, "churn release: %s", error->message);
       break;
 
     case PRIM_MUTEX:
     case PRIM_COND:
       if (!ps_mutex_lock (race->mutex, long_wait, NULL, &error))
         {
-          race_failure (shared, "churn lock: %s", error->message);
+          stress_fail (&shared->failures, "churn lock: %s", error->message);
           return;
         }
       mark_held (shared, id);
@@ -161,7 +139,7 @@ churn_once (Race  *race,
               if (!ps_cond_wait (race->cond, race->mutex, g_rand_int_range (rand, 1, 2000),
                                  NULL, &error) &&
                   !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
-                race_failure (shared, "churn cond wait: %s", error->message);
+                stress_fail (&shared->failures, "churn cond wait: %s", error->message);
               g_clear_error (&error);
               mark_held (shared, id);
               break;
@@ -173,7 +151,7 @@ churn_once (Race  *race,
         g_usleep (g_rand_int_range (rand, 0, 300));
       mark_released (shared, id);
       if (!ps_mutex_unlock (race->mutex, &error))
-        race_failure (shared, "churn unlock: %s", error->message);
+        stress_fail (&shared->failures, "churn unlock: %s", error->message);
       /* Signals from outside the mutex too. */
       if (race->race->prim == PRIM_COND && g_rand_boolean (rand))
         ps_cond_signal (race->cond);
@@ -201,7 +179,7 @@ churn_loop (Race    *race,
   gint id = g_atomic_int_add (&race->shared->next_id, 1) + 1;
 
   while (!g_atomic_int_get (&race->shared->stop) &&
-         g_atomic_int_get (&race->shared->failures) == 0)
+         g_atomic_int_get (&race->shared->failures.count) == 0)
     churn_once (race, rand, id);
 }
 
@@ -346,7 +324,7 @@ subject_thread (gpointer data)
 
   g_main_context_push_thread_default (context);
 
-  for (guint i = 0; i < subject->n_waits && g_atomic_int_get (&shared->failures) == 0; i++)
+  for (guint i = 0; i < subject->n_waits && g_atomic_int_get (&shared->failures.count) == 0; i++)
     {
       g_autoptr(GCancellable) cancellable = NULL;
       g_autoptr(GError) error = NULL;
@@ -359,7 +337,7 @@ subject_thread (gpointer data)
         {
           if (!ps_mutex_lock (race->mutex, scaled_us (30 * G_USEC_PER_SEC), NULL, &error))
             {
-              race_failure (shared, "subject lock: %s", error->message);
+              stress_fail (&shared->failures, "subject lock: %s", error->message);
               break;
             }
           mark_held (shared, id);
@@ -385,9 +363,10 @@ subject_thread (gpointer data)
 
       /* Woken by its cancellation or deadline, not by luck much later. */
       if (elapsed > limit_us + bound)
-        race_failure (shared, "a wait returned %" G_GINT64_FORMAT " us after its %s of %"
-                      G_GINT64_FORMAT " us", elapsed,
-                      race->race->end == END_CANCEL ? "cancellation" : "timeout", limit_us);
+        stress_fail (&shared->failures,
+                     "a wait returned %" G_GINT64_FORMAT " us after its %s of %"
+                     G_GINT64_FORMAT " us", elapsed,
+                     race->race->end == END_CANCEL ? "cancellation" : "timeout", limit_us);
       subject->max_late_us = MAX (subject->max_late_us, elapsed - limit_us);
 
       if (ok)
@@ -400,16 +379,17 @@ subject_thread (gpointer data)
         {
           subject->timed_out++;
           if (elapsed < timeout_us)
-            race_failure (shared, "timed out after %" G_GINT64_FORMAT " us, before its "
-                          "timeout of %" G_GINT64_FORMAT " us", elapsed, timeout_us);
+            stress_fail (&shared->failures,
+                         "timed out after %" G_GINT64_FORMAT " us, before its "
+                         "timeout of %" G_GINT64_FORMAT " us", elapsed, timeout_us);
         }
       else if (race->race->end == END_TIMEOUT && timeout_us == 0 &&
                g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
         subject->would_block++;
       else
         {
-          race_failure (shared, "a wait failed unexpectedly: %s (%s %d)", error->message,
-                        g_quark_to_string (error->domain), error->code);
+          stress_fail (&shared->failures, "a wait failed unexpectedly: %s (%s %d)",
+                       error->message, g_quark_to_string (error->domain), error->code);
           break;
         }
 
@@ -425,7 +405,7 @@ subject_thread (gpointer data)
               g_usleep (g_rand_int_range (rand, 0, 100));
               /* OVERFLOW here would mean a unit was made out of thin air. */
               if (!ps_semaphore_release (race->semaphore, &release_error))
-                race_failure (shared, "subject release: %s", release_error->message);
+                stress_fail (&shared->failures, "subject release: %s", release_error->message);
             }
           break;
 
@@ -436,7 +416,7 @@ subject_thread (gpointer data)
               g_usleep (g_rand_int_range (rand, 0, 100));
               mark_released (shared, id);
               if (!ps_mutex_unlock (race->mutex, NULL))
-                race_failure (shared, "the subject could not unlock what it locked");
+                stress_fail (&shared->failures, "the subject could not unlock what it locked");
             }
           else
             {
@@ -445,7 +425,7 @@ subject_thread (gpointer data)
               /* A failed lock holds nothing. */
               if (ps_mutex_unlock (race->mutex, &unlock_error) ||
                   !g_error_matches (unlock_error, PS_ERROR, PS_ERROR_NOT_OWNER))
-                race_failure (shared, "a failed lock left the mutex held");
+                stress_fail (&shared->failures, "a failed lock left the mutex held");
             }
           break;
 
@@ -457,8 +437,9 @@ subject_thread (gpointer data)
             mark_held (shared, id);
             mark_released (shared, id);
             if (!ps_mutex_unlock (race->mutex, &unlock_error))
-              race_failure (shared, "the mutex was not held after a condition wait (%s): %s",
-                            ok ? "woken" : error->message, unlock_error->message);
+              stress_fail (&shared->failures,
+                           "the mutex was not held after a condition wait (%s): %s",
+                           ok ? "woken" : error->message, unlock_error->message);
           }
           break;
 
@@ -559,8 +540,8 @@ test_race (gconstpointer data)
                   acquired + cancelled + timed_out + would_block,
                   (g_get_monotonic_time () - start) / (double) G_USEC_PER_SEC,
                   acquired, cancelled, timed_out, would_block, max_late, shared->churn_ops);
-  if (shared->failures != 0)
-    g_error ("%d failures; the first: %s", shared->failures, shared->first_failure);
+  if (shared->failures.count != 0)
+    g_error ("%d failures; the first: %s", shared->failures.count, shared->failures.first);
 
   g_assert_cmpuint (acquired + cancelled + timed_out + would_block, ==,
                     N_SUBJECTS * subjects[0].n_waits);

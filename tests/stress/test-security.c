@@ -20,72 +20,47 @@
 #include "stress-util.h"
 
 #define NOBODY 65534
+#define SHM_SIZE 4096   /* of the named segments this test makes */
 
-typedef enum
-{
-  KIND_SHARED_MEMORY,
-  KIND_SEMAPHORE,
-  KIND_MUTEX,
-  KIND_COND,
-  N_KINDS
-} Kind;
-
-static const char *kind_names[N_KINDS] = { "shared-memory", "semaphore", "mutex", "cond" };
+/* Every kind of named object, in the order the tests run on them. */
+static const StressNamedKind kinds[] = {
+  STRESS_NAMED_SHARED_MEMORY,
+  STRESS_NAMED_SEMAPHORE,
+  STRESS_NAMED_MUTEX,
+  STRESS_NAMED_COND,
+};
 
 static char *self_exe;
 
 static GType
-kind_type (Kind kind)
+kind_type (StressNamedKind kind)
 {
   switch (kind)
     {
-    case KIND_SHARED_MEMORY: return PS_TYPE_SHARED_MEMORY;
-    case KIND_SEMAPHORE: return PS_TYPE_SEMAPHORE;
-    case KIND_MUTEX: return PS_TYPE_MUTEX;
-    case KIND_COND: return PS_TYPE_COND;
-    case N_KINDS:
+    case STRESS_NAMED_SHARED_MEMORY: return PS_TYPE_SHARED_MEMORY;
+    case STRESS_NAMED_SEMAPHORE: return PS_TYPE_SEMAPHORE;
+    case STRESS_NAMED_MUTEX: return PS_TYPE_MUTEX;
+    case STRESS_NAMED_COND: return PS_TYPE_COND;
+    case STRESS_N_NAMED:
     default: g_assert_not_reached ();
-    }
-}
-
-static GObject *
-open_kind (Kind          kind,
-           const char   *name,
-           PsOpenFlags   flags,
-           GError      **error)
-{
-  switch (kind)
-    {
-    case KIND_SHARED_MEMORY:
-      return G_OBJECT (ps_shared_memory_open (name, flags, flags & PS_OPEN_CREATE ? 4096 : 0,
-                                              error));
-    case KIND_SEMAPHORE:
-      return G_OBJECT (ps_semaphore_open (name, flags, 1, error));
-    case KIND_MUTEX:
-      return G_OBJECT (ps_mutex_open (name, flags, error));
-    case KIND_COND:
-      return G_OBJECT (ps_cond_open (name, flags, error));
-    case N_KINDS:
-    default:
-      g_assert_not_reached ();
     }
 }
 
 /* Creates with an explicit mode, through the `mode` property. */
 static GObject *
-create_with_mode (Kind         kind,
-                  const char  *name,
-                  guint        mode,
-                  GError     **error)
+create_with_mode (StressNamedKind   kind,
+                  const char       *name,
+                  guint             mode,
+                  GError          **error)
 {
-  if (kind == KIND_SHARED_MEMORY)
+  if (kind == STRESS_NAMED_SHARED_MEMORY)
     return g_initable_new (PS_TYPE_SHARED_MEMORY, NULL, error,
                            "name", name,
                            "open-flags", PS_OPEN_CREATE | PS_OPEN_EXCLUSIVE,
-                           "size", (guint64) 4096,
+                           "size", (guint64) SHM_SIZE,
                            "mode", mode,
                            NULL);
-  if (kind == KIND_SEMAPHORE)
+  if (kind == STRESS_NAMED_SEMAPHORE)
     return g_initable_new (PS_TYPE_SEMAPHORE, NULL, error,
                            "name", name,
                            "open-flags", PS_OPEN_CREATE | PS_OPEN_EXCLUSIVE,
@@ -101,33 +76,27 @@ create_with_mode (Kind         kind,
 
 /* Uses the object a little, so that "opened" means usable. */
 static gboolean
-use_kind (Kind     kind,
-          GObject *object)
+use_kind (StressNamedKind  kind,
+          GObject         *object)
 {
   switch (kind)
     {
-    case KIND_SHARED_MEMORY:
+    case STRESS_NAMED_SHARED_MEMORY:
       return ps_shared_memory_set_int32 (PS_SHARED_MEMORY (object), 0, 5, NULL) &&
              ps_shared_memory_get_int32 (PS_SHARED_MEMORY (object), 0, NULL) == 5;
-    case KIND_SEMAPHORE:
+    case STRESS_NAMED_SEMAPHORE:
       return ps_semaphore_acquire (PS_SEMAPHORE (object), G_USEC_PER_SEC, NULL, NULL) &&
              ps_semaphore_release (PS_SEMAPHORE (object), NULL);
-    case KIND_MUTEX:
+    case STRESS_NAMED_MUTEX:
       return ps_mutex_lock (PS_MUTEX (object), G_USEC_PER_SEC, NULL, NULL) &&
              ps_mutex_unlock (PS_MUTEX (object), NULL);
-    case KIND_COND:
+    case STRESS_NAMED_COND:
       ps_cond_broadcast (PS_COND (object));
       return TRUE;
-    case N_KINDS:
+    case STRESS_N_NAMED:
     default:
       g_assert_not_reached ();
     }
-}
-
-static char *
-shm_path (const char *name)
-{
-  return g_strconcat ("/dev/shm", name, NULL);
 }
 
 static struct stat
@@ -153,24 +122,25 @@ unlink_name (const char *name)
 static void
 test_mode_default (gconstpointer data)
 {
-  Kind kind = GPOINTER_TO_INT (data);
+  StressNamedKind kind = GPOINTER_TO_INT (data);
   const mode_t umasks[] = { 0, 022, 077, 0777 };
 
   for (gsize u = 0; u < G_N_ELEMENTS (umasks); u++)
     {
       g_autoptr(GError) error = NULL;
       g_autofree char *name = ps_test_unique_name ("sec-mode");
-      g_autofree char *path = shm_path (name);
+      g_autofree char *path = stress_shm_path (name);
       g_autoptr(GObject) object = NULL;
       mode_t old = umask (umasks[u]);
       guint mode = 0;
       struct stat st;
 
-      object = open_kind (kind, name, PS_OPEN_CREATE | PS_OPEN_EXCLUSIVE, &error);
+      object = stress_open_named (kind, name, PS_OPEN_CREATE | PS_OPEN_EXCLUSIVE, SHM_SIZE,
+                                  &error);
       umask (old);
       g_assert_no_error (error);
       st = stat_of (path);
-      g_test_message ("%s, umask %03o: mode %04o", kind_names[kind], umasks[u],
+      g_test_message ("%s, umask %03o: mode %04o", stress_named_kind_name (kind), umasks[u],
                       st.st_mode & 07777);
       g_assert_true (S_ISREG (st.st_mode));
       g_assert_cmpuint (st.st_mode & 07777, ==, 0600);
@@ -185,7 +155,7 @@ test_mode_default (gconstpointer data)
 static void
 test_mode_property (gconstpointer data)
 {
-  Kind kind = GPOINTER_TO_INT (data);
+  StressNamedKind kind = GPOINTER_TO_INT (data);
   const guint modes[] = { 0640, 0666, 0604, 0400, 0 };
   const mode_t umasks[] = { 0, 077 };
 
@@ -194,7 +164,7 @@ test_mode_property (gconstpointer data)
       {
         g_autoptr(GError) error = NULL;
         g_autofree char *name = ps_test_unique_name ("sec-mode-prop");
-        g_autofree char *path = shm_path (name);
+        g_autofree char *path = stress_shm_path (name);
         g_autoptr(GObject) object = NULL;
         mode_t old = umask (umasks[u]);
         guint mode = 0;
@@ -215,9 +185,9 @@ test_mode_property (gconstpointer data)
 
 typedef struct
 {
-  Kind        kind;
-  const char *name;
-  gboolean    open_to_all;    /* created 0666: the positive control */
+  StressNamedKind  kind;
+  const char      *name;
+  gboolean         open_to_all;    /* created 0666: the positive control */
 } NobodyArgs;
 
 static gboolean
@@ -240,12 +210,13 @@ nobody_child (gpointer data)
   if (args->open_to_all)
     {
       g_autoptr(GError) error = NULL;
-      g_autoptr(GObject) object = open_kind (args->kind, args->name, PS_OPEN_NONE, &error);
+      g_autoptr(GObject) object = stress_open_named (args->kind, args->name, PS_OPEN_NONE,
+                                                     SHM_SIZE, &error);
 
       if (object == NULL)
         {
-          g_printerr ("nobody could not open a 0666 %s: %s\n", kind_names[args->kind],
-                      error->message);
+          g_printerr ("nobody could not open a 0666 %s: %s\n",
+                      stress_named_kind_name (args->kind), error->message);
           return 2;
         }
       return use_kind (args->kind, object) ? 0 : 3;
@@ -254,19 +225,22 @@ nobody_child (gpointer data)
   for (gsize f = 0; f < G_N_ELEMENTS (flags); f++)
     {
       g_autoptr(GError) error = NULL;
-      g_autoptr(GObject) object = open_kind (args->kind, args->name, flags[f], &error);
+      g_autoptr(GObject) object = stress_open_named (args->kind, args->name, flags[f],
+                                                     SHM_SIZE, &error);
 
       if (object != NULL || !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED))
         {
-          g_printerr ("nobody opening a 0600 %s with flags %d: %s\n", kind_names[args->kind],
-                      flags[f], error != NULL ? error->message : "opened it");
+          g_printerr ("nobody opening a 0600 %s with flags %d: %s\n",
+                      stress_named_kind_name (args->kind), flags[f],
+                      error != NULL ? error->message : "opened it");
           return 10 + f;
         }
     }
   {
     g_autoptr(GError) error = NULL;
-    g_autoptr(GObject) object = open_kind (args->kind, args->name,
-                                           PS_OPEN_CREATE | PS_OPEN_EXCLUSIVE, &error);
+    g_autoptr(GObject) object = stress_open_named (args->kind, args->name,
+                                                   PS_OPEN_CREATE | PS_OPEN_EXCLUSIVE, SHM_SIZE,
+                                                   &error);
 
     if (object != NULL || !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_EXISTS))
       return 20;
@@ -288,7 +262,7 @@ nobody_child (gpointer data)
 static void
 test_other_user (gconstpointer data)
 {
-  Kind kind = GPOINTER_TO_INT (data);
+  StressNamedKind kind = GPOINTER_TO_INT (data);
 
   if (geteuid () != 0)
     {
@@ -306,7 +280,8 @@ test_other_user (gconstpointer data)
       if (open_to_all)
         object = create_with_mode (kind, name, 0666, &error);
       else
-        object = open_kind (kind, name, PS_OPEN_CREATE | PS_OPEN_EXCLUSIVE, &error);
+        object = stress_open_named (kind, name, PS_OPEN_CREATE | PS_OPEN_EXCLUSIVE, SHM_SIZE,
+                                    &error);
       g_assert_no_error (error);
 
       ps_test_reap_ok (ps_test_fork (nobody_child, &args, scaled_s (30)), scaled_s (40));
@@ -354,9 +329,9 @@ assert_unchanged (const char   *path,
 static void
 test_symlink (gconstpointer data)
 {
-  Kind kind = GPOINTER_TO_INT (data);
+  StressNamedKind kind = GPOINTER_TO_INT (data);
   g_autofree char *name = ps_test_unique_name ("sec-symlink");
-  g_autofree char *link_path = shm_path (name);
+  g_autofree char *link_path = stress_shm_path (name);
   g_autofree char *victim = g_strdup_printf ("/tmp/ps-test-victim-%d", (int) getpid ());
   g_autofree char *missing = g_strdup_printf ("/tmp/ps-test-missing-%d", (int) getpid ());
   const PsOpenFlags flags[] = { PS_OPEN_CREATE, PS_OPEN_NONE, PS_OPEN_CREATE | PS_OPEN_EXCLUSIVE };
@@ -376,9 +351,10 @@ test_symlink (gconstpointer data)
       for (gsize f = 0; f < G_N_ELEMENTS (flags); f++)
         {
           g_autoptr(GError) open_error = NULL;
-          g_autoptr(GObject) object = open_kind (kind, name, flags[f], &open_error);
+          g_autoptr(GObject) object = stress_open_named (kind, name, flags[f], SHM_SIZE,
+                                                         &open_error);
 
-          g_test_message ("%s through a %s symlink, flags %d: %s", kind_names[kind],
+          g_test_message ("%s through a %s symlink, flags %d: %s", stress_named_kind_name (kind),
                           dangling ? "dangling" : "", flags[f],
                           open_error != NULL ? open_error->message : "opened");
           g_assert_null (object);
@@ -408,7 +384,7 @@ test_symlink (gconstpointer data)
 static void
 test_foreign_file (gconstpointer data)
 {
-  Kind kind = GPOINTER_TO_INT (data);
+  StressNamedKind kind = GPOINTER_TO_INT (data);
   const struct { const char *what; const char *contents; gssize length; } files[] = {
     { "a foreign file", "this is somebody else's file, with enough bytes to look like "
                         "a header and more, much more, than 32 of them", -1 },
@@ -418,7 +394,7 @@ test_foreign_file (gconstpointer data)
   for (gsize i = 0; i < G_N_ELEMENTS (files); i++)
     {
       g_autofree char *name = ps_test_unique_name ("sec-foreign");
-      g_autofree char *path = shm_path (name);
+      g_autofree char *path = stress_shm_path (name);
       g_autoptr(GError) error = NULL;
       FileSnapshot before;
       const PsOpenFlags flags[] = { PS_OPEN_CREATE, PS_OPEN_NONE,
@@ -435,9 +411,9 @@ test_foreign_file (gconstpointer data)
           g_autoptr(GObject) object = NULL;
           gint64 start = g_get_monotonic_time ();
 
-          object = open_kind (kind, name, flags[f], &open_error);
-          g_test_message ("%s on %s, flags %d: %s", kind_names[kind], files[i].what, flags[f],
-                          open_error != NULL ? open_error->message : "opened");
+          object = stress_open_named (kind, name, flags[f], SHM_SIZE, &open_error);
+          g_test_message ("%s on %s, flags %d: %s", stress_named_kind_name (kind), files[i].what,
+                          flags[f], open_error != NULL ? open_error->message : "opened");
           g_assert_null (object);
           if (flags[f] & PS_OPEN_EXCLUSIVE)
             g_assert_error (open_error, G_IO_ERROR, G_IO_ERROR_EXISTS);
@@ -456,12 +432,12 @@ test_foreign_file (gconstpointer data)
   /* Not a regular file at all: refused, left as it is. */
   {
     g_autofree char *name = ps_test_unique_name ("sec-dir");
-    g_autofree char *path = shm_path (name);
+    g_autofree char *path = stress_shm_path (name);
     g_autoptr(GError) error = NULL;
     g_autoptr(GObject) object = NULL;
 
     g_assert_cmpint (mkdir (path, 0700), ==, 0);
-    object = open_kind (kind, name, PS_OPEN_CREATE, &error);
+    object = stress_open_named (kind, name, PS_OPEN_CREATE, SHM_SIZE, &error);
     g_assert_null (object);
     /* shm_open() reports a directory as EINVAL (POSIX). */
     g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
@@ -556,15 +532,17 @@ test_no_descriptor_kept (void)
   g_autoptr(GPtrArray) after = NULL;
 
   for (guint i = 0; i < 10; i++)
-    for (Kind kind = 0; kind < N_KINDS; kind++)
+    for (gsize k = 0; k < G_N_ELEMENTS (kinds); k++)
       {
         g_autoptr(GError) error = NULL;
         char *name = ps_test_unique_name ("sec-fd");
 
-        g_ptr_array_add (objects, open_kind (kind, name, PS_OPEN_CREATE, &error));
+        g_ptr_array_add (objects, stress_open_named (kinds[k], name, PS_OPEN_CREATE, SHM_SIZE,
+                                                     &error));
         g_assert_no_error (error);
         /* A second handle on the same object, opened rather than created. */
-        g_ptr_array_add (objects, open_kind (kind, name, PS_OPEN_NONE, &error));
+        g_ptr_array_add (objects, stress_open_named (kinds[k], name, PS_OPEN_NONE, SHM_SIZE,
+                                                     &error));
         g_assert_no_error (error);
         g_ptr_array_add (names, name);
       }
@@ -593,11 +571,12 @@ test_cloexec_spawn (void)
   baseline = spawned_peer_fds ();
 
   /* Named objects of every kind, and anonymous ones, open meanwhile. */
-  for (Kind kind = 0; kind < N_KINDS; kind++)
+  for (gsize k = 0; k < G_N_ELEMENTS (kinds); k++)
     {
       char *name = ps_test_unique_name ("sec-cloexec");
 
-      g_ptr_array_add (objects, open_kind (kind, name, PS_OPEN_CREATE, &error));
+      g_ptr_array_add (objects, stress_open_named (kinds[k], name, PS_OPEN_CREATE, SHM_SIZE,
+                                                   &error));
       g_assert_no_error (error);
       g_ptr_array_add (names, name);
     }
@@ -644,7 +623,8 @@ opener_thread (gpointer data)
   while (!g_atomic_int_get (&state->stop))
     {
       g_autoptr(GError) error = NULL;
-      g_autoptr(GObject) object = open_kind (i++ % N_KINDS, name, PS_OPEN_CREATE, &error);
+      g_autoptr(GObject) object = stress_open_named (kinds[i++ % G_N_ELEMENTS (kinds)], name,
+                                                     PS_OPEN_CREATE, SHM_SIZE, &error);
 
       g_assert_no_error (error);
       g_assert_nonnull (object);
@@ -726,7 +706,7 @@ main (int argc, char *argv[])
 
   stress_init (&argc, &argv);
 
-  for (Kind kind = 0; kind < N_KINDS; kind++)
+  for (gsize k = 0; k < G_N_ELEMENTS (kinds); k++)
     {
       struct { const char *what; GTestDataFunc func; } tests[] = {
         { "mode/default-0600", test_mode_default },
@@ -739,9 +719,9 @@ main (int argc, char *argv[])
       for (gsize t = 0; t < G_N_ELEMENTS (tests); t++)
         {
           g_autofree char *path = g_strdup_printf ("/security/%s/%s", tests[t].what,
-                                                   kind_names[kind]);
+                                                   stress_named_kind_name (kinds[k]));
 
-          stress_add_data_test (path, tests[t].func, GINT_TO_POINTER (kind), 60);
+          stress_add_data_test (path, tests[t].func, GINT_TO_POINTER (kinds[k]), 60);
         }
     }
   stress_add_test ("/security/descriptors/none-kept", test_no_descriptor_kept, 60);
