@@ -78,7 +78,7 @@ typedef struct
   gint     ref_count;
   guint64  holder;     /* ps_self_thread_id() of the holder, 0 if none here */
   guint    depth;
-  gpointer through;    /* the PsMutex it was taken through, while it lives */
+  PsMutex *through;    /* the PsMutex it was taken through, while held */
   gpointer held_state; /* the MutexState as mapped there: the platform
                         * released it where it took it */
 } Ownership;
@@ -231,13 +231,26 @@ ps_mutex_finalize (GObject *object)
 
       if (released)
         {
+          MutexState *held = self->own->held_state;
+
+          /* Our records first: once released, another of our threads may
+           * take it through another object and write them. */
           __atomic_store_n (&state->owner_pid, 0, __ATOMIC_RELAXED);
           self->own->depth = 0;
           self->own->holder = 0;
-          released = release_held_lock (self);
+          self->own->through = NULL;
+          released = ps_robust_lock_unlock (&held->lock) == PS_LOCK_ACQUIRED;
+        }
+      else
+        {
+          /* Another of our threads holds it through this object, and
+           * will release it through another: nothing may point here. */
+          PsMutex *expected = self;
+
+          __atomic_compare_exchange_n (&self->own->through, &expected, NULL, FALSE,
+                                       __ATOMIC_RELAXED, __ATOMIC_RELAXED);
         }
       self->pinned |= !released;
-      self->own->through = NULL;
     }
   if (self->own != NULL)
     ownership_unref (self->own);
@@ -510,12 +523,15 @@ static inline gboolean
 release_held_lock (PsMutex *self)
 {
   MutexState *held = self->own->held_state;
+  PsMutex *through = self->own->through;
 
+  self->own->through = NULL;
   if (G_LIKELY (ps_robust_lock_unlock (&held->lock) == PS_LOCK_ACQUIRED))
     return TRUE;
-  /* A peer rewrote the mutex while we held it. */
-  if (self->own->through != NULL)
-    ((PsMutex *) self->own->through)->pinned = TRUE;
+  /* A peer rewrote the mutex while we held it: its memory may still be
+   * linked where the kernel looks. */
+  if (through != NULL)
+    through->pinned = TRUE;
   return FALSE;
 }
 
@@ -572,6 +588,15 @@ set_not_recoverable_error (GError **error)
                        "was unlocked without being marked consistent");
 }
 
+/* Releases a lock just taken through @self that cannot be used. */
+static void
+give_back (PsMutex    *self,
+           MutexState *state)
+{
+  if (ps_robust_lock_unlock (&state->lock) != PS_LOCK_ACQUIRED)
+    self->pinned = TRUE;   /* it may still be linked where the kernel looks */
+}
+
 static G_GNUC_NO_INLINE gboolean
 finish_lock (PsMutex       *self,
              PsLockStatus   status,
@@ -584,7 +609,7 @@ finish_lock (PsMutex       *self,
     case PS_LOCK_ACQUIRED:
       if (record_acquisition (self, state))
         return TRUE;
-      ps_robust_lock_unlock (&state->lock);
+      give_back (self, state);
       if (g_atomic_int_get (&state->consistency) == NOT_RECOVERABLE)
         set_not_recoverable_error (error);
       else
@@ -596,7 +621,7 @@ finish_lock (PsMutex       *self,
         {
           /* Its last holder died between taking it and seeing it condemned. */
           ps_robust_lock_make_consistent (&state->lock);
-          ps_robust_lock_unlock (&state->lock);
+          give_back (self, state);
           set_not_recoverable_error (error);
           return FALSE;
         }
@@ -736,7 +761,9 @@ is_plain_call (PsMutex  *self,
  *   died: repair the data and call [method@Mutex.mark_consistent]. Any
  *   other error means it does not hold it: %PS_ERROR_NOT_RECOVERABLE,
  *   %PS_ERROR_WOULD_DEADLOCK, %G_IO_ERROR_WOULD_BLOCK (@timeout_us was 0),
- *   %G_IO_ERROR_TIMED_OUT or %G_IO_ERROR_CANCELLED.
+ *   %G_IO_ERROR_TIMED_OUT, %G_IO_ERROR_CANCELLED, %PS_ERROR_FAILED (a
+ *   recursive mutex locked %G_MAXUINT times) or %PS_ERROR_CORRUPT (another
+ *   process rewrote the mutex's shared state).
  */
 gboolean
 ps_mutex_lock (PsMutex       *self,
@@ -785,8 +812,9 @@ ps_mutex_lock (PsMutex       *self,
  *
  * Returns: %TRUE if the calling thread now holds the mutex; %FALSE
  *   without an error if another thread holds it; %FALSE with
- *   %PS_ERROR_OWNER_DEAD (and holding it), %PS_ERROR_NOT_RECOVERABLE or
- *   %PS_ERROR_WOULD_DEADLOCK as for [method@Mutex.lock]
+ *   %PS_ERROR_OWNER_DEAD (and holding it), %PS_ERROR_NOT_RECOVERABLE,
+ *   %PS_ERROR_WOULD_DEADLOCK, %PS_ERROR_FAILED or %PS_ERROR_CORRUPT as for
+ *   [method@Mutex.lock]
  */
 gboolean
 ps_mutex_try_lock (PsMutex  *self,
@@ -877,15 +905,11 @@ unlock_full (PsMutex  *self,
       G_LIKELY (own->holder == ps_self_thread_id ()) &&
       G_LIKELY (g_atomic_int_get (&state->consistency) == CONSISTENT))
     {
-      MutexState *held = own->held_state;
-
       own->depth = 0;
       own->holder = 0;
       __atomic_store_n (&state->owner_pid, 0, __ATOMIC_RELAXED);
-      if (G_LIKELY (ps_robust_lock_unlock (&held->lock) == PS_LOCK_ACQUIRED))
+      if (G_LIKELY (release_held_lock (self)))
         return TRUE;
-      if (own->through != NULL)
-        ((PsMutex *) own->through)->pinned = TRUE;
       set_corrupt_error (error);
       return FALSE;
     }
@@ -903,7 +927,9 @@ unlock_full (PsMutex  *self,
  * [method@Mutex.mark_consistent] makes it permanently unusable.
  *
  * Returns: %TRUE on success; %FALSE with %PS_ERROR_NOT_OWNER if the
- *   calling thread does not hold it
+ *   calling thread does not hold it, or with %PS_ERROR_CORRUPT if another
+ *   process rewrote the mutex's shared state while it was held (the mutex
+ *   is then no longer held by the caller, and may stay locked)
  */
 gboolean
 ps_mutex_unlock (PsMutex  *self,
@@ -921,13 +947,16 @@ ps_mutex_unlock (PsMutex  *self,
           G_LIKELY (g_atomic_int_get (&state->consistency) == CONSISTENT) &&
           G_LIKELY (ps_robust_lock_can_unlock_fast (&held->lock)))
         {
+          PsMutex *through = own->through;
+
           own->depth = 0;
           own->holder = 0;
+          own->through = NULL;
           __atomic_store_n (&state->owner_pid, 0, __ATOMIC_RELAXED);
           if (G_LIKELY (ps_robust_lock_unlock_fast (&held->lock)))
             return TRUE;
-          if (own->through != NULL)
-            ((PsMutex *) own->through)->pinned = TRUE;
+          if (through != NULL)
+            through->pinned = TRUE;
           set_corrupt_error (error);
           return FALSE;
         }

@@ -20,6 +20,7 @@
  */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <stdint.h>
@@ -221,7 +222,10 @@ static void
 forget_thread_in_child (void)
 {
   /* The child's thread has another TID, and glibc gave it an empty
-   * robust list: the parent's locks are not the child's. */
+   * robust list: the parent's locks are not the child's. (A child made by
+   * _Fork() or a raw clone() runs no fork handlers: like glibc's own
+   * caches, ours would then be stale, so such a child must exec or exit
+   * without using procshared, as POSIX asks of it anyway.) */
   if (ps_futex_thread != NULL)
     {
       ps_futex_thread->tid = 0;
@@ -316,6 +320,25 @@ ps_futex_link_slow (PsFutexThread *me,
    * glibc's entries when they are unlinked. */
 }
 
+/* Reads a word through a pipe, which fails with EFAULT rather than a
+ * signal: for when process_vm_readv() is refused (seccomp sandboxes) or
+ * missing (kernels without CONFIG_CROSS_MEMORY_ATTACH). */
+static gboolean
+read_word_through_pipe (gpointer  address,
+                        gpointer *value)
+{
+  static GMutex lock;
+  static int fds[2] = { -1, -1 };
+  gboolean read_back = FALSE;
+
+  g_mutex_lock (&lock);
+  if (fds[0] >= 0 || pipe2 (fds, O_CLOEXEC | O_NONBLOCK) == 0)
+    read_back = write (fds[1], address, sizeof *value) == (ssize_t) sizeof *value &&
+                read (fds[0], value, sizeof *value) == (ssize_t) sizeof *value;
+  g_mutex_unlock (&lock);
+  return read_back;
+}
+
 /* Reads a word of our own address space that may not be mapped, without
  * a signal: a link read from shared memory can point anywhere. */
 static gboolean
@@ -324,10 +347,14 @@ read_word_safely (gpointer  address,
 {
   struct iovec local = { value, sizeof *value };
   struct iovec remote = { address, sizeof *value };
+  ssize_t copied;
 
   if ((guintptr) address % sizeof (gpointer) != 0)
     return FALSE;
-  return process_vm_readv (getpid (), &local, 1, &remote, 1, 0) == (ssize_t) sizeof *value;
+  copied = process_vm_readv (getpid (), &local, 1, &remote, 1, 0);
+  if (copied < 0 && (errno == EPERM || errno == ENOSYS))
+    return read_word_through_pipe (address, value);
+  return copied == (ssize_t) sizeof *value;
 }
 
 /* Whether @other is truly the entry before @node (its next link points at
@@ -345,7 +372,9 @@ is_neighbour (PsFutexThread *me,
   gpointer *back_link;
   gpointer back;
 
-  if (other == NULL || other == node)
+  /* A prev link is never tagged; a next link may be (see
+   * ps_futex_untag()). */
+  if (other == NULL || ps_futex_untag (other) == node || (before && other != ps_futex_untag (other)))
     return FALSE;
   back_link = before ? (gpointer *) other : ps_futex_prev_slot (other);
   if (other == me->head || find_link (me, other) != NULL)
@@ -384,13 +413,11 @@ ps_futex_unlink_slow (PsFutexThread *me,
       *link = me->links[--me->n_links];   /* order does not matter to the lookups */
     }
 
+  /* Left linked, and so left held (see ps_futex_unlock_slow()). */
   if (prev == NULL || next == NULL)
-    return FALSE;   /* the caller keeps the lock's memory for ever */
+    return FALSE;
 
-  if (prev == me->head)
-    *(gpointer *) me->head = next;
-  else
-    *(gpointer *) prev = next;
+  *(gpointer *) prev = next;   /* keeping next's tag, as glibc does */
   *ps_futex_prev_slot (next) = prev;
   if ((other = find_link (me, prev)) != NULL)
     other->next = next;
@@ -447,6 +474,16 @@ ps_futex_unlock_slow (PsFutexThread *me,
   guint32 seen = __atomic_load_n (&lock->word, __ATOMIC_RELAXED);
   PsLockStatus status = PS_LOCK_CORRUPT;
 
+  /* An entry we could not take off our list stays held: freed, it could
+   * be taken and relinked by another thread while still on ours. The
+   * kernel marks it FUTEX_OWNER_DIED when this thread ends; meanwhile
+   * PsMutex reports it corrupt and keeps its memory mapped. */
+  if (!unlinked)
+    {
+      ps_futex_set_pending (me, NULL);
+      return PS_LOCK_CORRUPT;
+    }
+
   for (guint races = 0; races < MAX_WORD_RACES; races++)
     {
       if ((seen & FUTEX_TID_MASK) != me->tid)
@@ -456,7 +493,7 @@ ps_futex_unlock_slow (PsFutexThread *me,
         {
           if (seen & FUTEX_WAITERS)
             futex_wake (&lock->word, 1, FALSE);
-          status = unlinked ? PS_LOCK_ACQUIRED : PS_LOCK_CORRUPT;
+          status = PS_LOCK_ACQUIRED;
           break;
         }
     }
@@ -554,11 +591,19 @@ ps_robust_lock_wait (PsRobustLock *lock,
 
       if (wait_status != PS_WAIT_WOKEN)
         {
+          guint32 now_seen = __atomic_load_n (&lock->word, __ATOMIC_RELAXED);
+
           ps_futex_set_pending (me, NULL);
-          /* A release or an owner death wakes one waiter only; if that was
-           * us, hand the wake-up on so another waiter sees the free lock. */
-          if ((__atomic_load_n (&lock->word, __ATOMIC_RELAXED) & FUTEX_TID_MASK) == 0)
+          /* A release or an owner death wakes one waiter only, and the
+           * kernel reports a cancellation even when that wake-up came
+           * with it: if it was ours, hand it on. A free lock gets a wake;
+           * one another thread took meanwhile, perhaps without
+           * FUTEX_WAITERS, gets that bit, so its unlock wakes the rest. */
+          if ((now_seen & FUTEX_TID_MASK) == 0)
             futex_wake (&lock->word, 1, FALSE);
+          else if ((now_seen & FUTEX_WAITERS) == 0)
+            __atomic_compare_exchange_n (&lock->word, &now_seen, now_seen | FUTEX_WAITERS, FALSE,
+                                         __ATOMIC_RELAXED, __ATOMIC_RELAXED);
           return wait_status == PS_WAIT_CANCELLED ? PS_LOCK_CANCELLED : PS_LOCK_TIMED_OUT;
         }
     }

@@ -91,10 +91,19 @@ ps_futex_self (void)
   return G_LIKELY (me != NULL) ? me : ps_futex_thread_slow ();
 }
 
-static inline gpointer *
-ps_futex_prev_slot (gpointer node)
+/* A next link may carry a tag in bit 0 (glibc marks its
+ * priority-inheritance mutexes so); prev links never do. */
+static inline gpointer
+ps_futex_untag (gpointer link)
 {
-  return (gpointer *) node - 1;   /* list_prev sits just before list_next */
+  return (gpointer) ((guintptr) link & ~(guintptr) 1);
+}
+
+/* The prev link of the entry a next link points at. */
+static inline gpointer *
+ps_futex_prev_slot (gpointer link)
+{
+  return (gpointer *) ps_futex_untag (link) - 1;   /* list_prev sits just before list_next */
 }
 
 /* Puts @lock first on the thread's robust list, as glibc's
@@ -122,10 +131,13 @@ ps_futex_link (PsFutexThread *me,
   ps_futex_link_slow (me, node, first);
 }
 
+/* list_op_pending, which the kernel reads if the thread dies: kept in
+ * program order with the list and lock word updates around it. */
 static inline void
 ps_futex_set_pending (PsFutexThread *me,
                       gpointer       node)
 {
+  __asm__ __volatile__ ("" ::: "memory");
   *me->pending = node;
   __asm__ __volatile__ ("" ::: "memory");
 }
@@ -166,14 +178,13 @@ ps_futex_unlink (PsFutexThread *me,
   guint n = me->n_links;
 
   /* First on the list (the head, private, says so), so its true prev is
-   * the head; its next is the one we expect unless glibc unlinked a
-   * mutex of its own from behind it. */
-  if (G_LIKELY (n > 0 && *head_next == node && me->links[n - 1].node == node &&
-                lock->list_next == me->links[n - 1].next))
+   * the head. Its next is the one we recorded if that is the head or one
+   * of ours: entries are only ever inserted at the head, so nothing can
+   * have come between (a glibc mutex recorded there could have gone). */
+  if (G_LIKELY (n > 0 && *head_next == node && me->links[n - 1].node == node))
     {
       gpointer next = me->links[n - 1].next;
 
-      /* The next entry is the list's end or one of ours we know. */
       if (next == me->head || (n > 1 && me->links[n - 2].node == next))
         {
           *head_next = next;
@@ -268,10 +279,11 @@ ps_robust_lock_can_unlock_fast (struct _PsRobustLock *lock)
 {
   PsFutexThread *me = ps_futex_thread;
 
-  /* The only lock held, linked as we linked it, and nobody waiting. */
+  /* First on the list and, by our record, the only entry (see
+   * ps_futex_unlink()), and nobody waiting. */
   return G_LIKELY (me != NULL && me->n_links == 1 && me->links[0].node == &lock->list_next &&
                    *(gpointer *) me->head == &lock->list_next &&
-                   lock->list_next == me->head &&
+                   me->links[0].next == me->head &&
                    __atomic_load_n (&lock->word, __ATOMIC_RELAXED) == me->tid);
 }
 
