@@ -462,6 +462,9 @@ ps_semaphore_try_acquire (PsSemaphore *self)
   return take_unit (self->state);
 }
 
+/* About 2 µs of polling on current x86 CPUs. */
+#define ACQUIRE_SPINS 100
+
 static G_GNUC_NO_INLINE gboolean
 acquire_slow (PsSemaphore   *self,
               gint64         timeout_us,
@@ -477,6 +480,16 @@ acquire_slow (PsSemaphore   *self,
     {
       ps_set_would_block_error (error, "semaphore");
       return FALSE;
+    }
+
+  /* The release we wait for often comes from a peer running on another
+   * CPU at this very moment: looking for it a few microseconds before
+   * going to sleep spares both sides a sleep and a wake-up. */
+  for (guint spins = 0; spins < ACQUIRE_SPINS; spins++)
+    {
+      if (take_unit (state))
+        return TRUE;
+      ps_cpu_relax ();
     }
 
   deadline = ps_deadline_from_timeout (timeout_us);

@@ -110,6 +110,7 @@ static inline gboolean ps_robust_lock_try_fast        (PsRobustLock *lock) { ret
 static inline gboolean ps_robust_lock_can_unlock_fast (PsRobustLock *lock) { return FALSE; }
 static inline gboolean ps_robust_lock_unlock_fast     (PsRobustLock *lock) { return FALSE; }
 static inline gboolean ps_robust_lock_looks_busy      (PsRobustLock *lock) { return FALSE; }
+static inline void     ps_cpu_relax                   (void) { }
 #endif
 PsLockStatus ps_robust_lock_wait            (PsRobustLock *lock,
                                              gint64        deadline,

@@ -272,6 +272,19 @@ ps_robust_lock_looks_busy (struct _PsRobustLock *lock)
   return me != NULL && holder != 0 && holder != me->tid;
 }
 
+/* A pause while polling a word another CPU is about to change. */
+static inline void
+ps_cpu_relax (void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause ();
+#elif defined(__aarch64__)
+  __asm__ __volatile__ ("yield" ::: "memory");
+#else
+  __asm__ __volatile__ ("" ::: "memory");
+#endif
+}
+
 /* Whether ps_robust_lock_unlock_fast() would succeed, without doing it,
  * so that the caller can update its own records first. */
 static inline gboolean
