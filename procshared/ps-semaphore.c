@@ -63,6 +63,10 @@ enum {
 
 static GParamSpec *properties [N_PROPS];
 
+/* For the fast paths' type check, which must not call anything: no
+ * PsSemaphore exists before the class is initialised. */
+static GType semaphore_type;
+
 static GThreadPool *async_waiters;
 
 static gboolean
@@ -195,6 +199,7 @@ ps_semaphore_class_init (PsSemaphoreClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
+  semaphore_type = G_TYPE_FROM_CLASS (klass);
   object_class->finalize = ps_semaphore_finalize;
   object_class->get_property = ps_semaphore_get_property;
   object_class->set_property = ps_semaphore_set_property;
@@ -539,6 +544,37 @@ acquire_slow (PsSemaphore   *self,
   return TRUE;
 }
 
+static G_GNUC_NO_INLINE gboolean
+acquire_full (PsSemaphore   *self,
+              gint64         timeout_us,
+              GCancellable  *cancellable,
+              GError       **error)
+{
+  g_return_val_if_fail (PS_IS_SEMAPHORE (self), FALSE);
+  g_return_val_if_fail (self->state != NULL, FALSE);
+  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (cancellable != NULL && g_cancellable_set_error_if_cancelled (cancellable, error))
+    return FALSE;
+  if (G_LIKELY (take_unit (self->state)))
+    return TRUE;
+
+  return acquire_slow (self, timeout_us, cancellable, error);
+}
+
+/* Whether @self is a usable PsSemaphore and @error is clear, checked
+ * without calling anything (the full paths make the same checks, with
+ * warnings, through g_return_val_if_fail()). */
+static inline gboolean
+is_plain_call (PsSemaphore  *self,
+               GError      **error)
+{
+  return G_LIKELY (self != NULL && ((GTypeInstance *) self)->g_class != NULL &&
+                   ((GTypeInstance *) self)->g_class->g_type == semaphore_type &&
+                   self->state != NULL && (error == NULL || *error == NULL));
+}
+
 /**
  * ps_semaphore_acquire:
  * @self: a #PsSemaphore
@@ -561,32 +597,16 @@ ps_semaphore_acquire (PsSemaphore   *self,
                       GCancellable  *cancellable,
                       GError       **error)
 {
-  g_return_val_if_fail (PS_IS_SEMAPHORE (self), FALSE);
-  g_return_val_if_fail (self->state != NULL, FALSE);
-  g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
-  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
-
-  if (cancellable != NULL && g_cancellable_set_error_if_cancelled (cancellable, error))
-    return FALSE;
-  if (G_LIKELY (take_unit (self->state)))
+  /* A unit there to take, with no cancellable: one compare-and-swap and
+   * no calls. */
+  if (is_plain_call (self, error) && cancellable == NULL && take_unit (self->state))
     return TRUE;
-
-  return acquire_slow (self, timeout_us, cancellable, error);
+  return acquire_full (self, timeout_us, cancellable, error);
 }
 
-/**
- * ps_semaphore_release:
- * @self: a #PsSemaphore
- * @error: return location for a #GError
- *
- * Gives back one unit and wakes a waiter, if any.
- *
- * Returns: %TRUE on success; %FALSE with %PS_ERROR_OVERFLOW if the count
- *   is already at its maximum, in which case it is left unchanged
- */
-gboolean
-ps_semaphore_release (PsSemaphore  *self,
-                      GError      **error)
+static G_GNUC_NO_INLINE gboolean
+release_full (PsSemaphore  *self,
+              GError      **error)
 {
   SemaphoreState *state;
   gint *count;
@@ -618,6 +638,42 @@ ps_semaphore_release (PsSemaphore  *self,
   if (g_atomic_int_get (&state->waiters) > 0)
     ps_wait_word_wake (&state->count, FALSE);
   return TRUE;
+}
+
+/**
+ * ps_semaphore_release:
+ * @self: a #PsSemaphore
+ * @error: return location for a #GError
+ *
+ * Gives back one unit and wakes a waiter, if any.
+ *
+ * Returns: %TRUE on success; %FALSE with %PS_ERROR_OVERFLOW if the count
+ *   is already at its maximum, in which case it is left unchanged
+ */
+gboolean
+ps_semaphore_release (PsSemaphore  *self,
+                      GError      **error)
+{
+  /* Nobody waiting and room below the maximum: one compare-and-swap and
+   * no calls. */
+  if (is_plain_call (self, error))
+    {
+      SemaphoreState *state = self->state;
+      gint *count = (gint *) ps_wait_word_value (&state->count);
+      gint value = g_atomic_int_get (count);
+
+      if (G_LIKELY (value >= 0 && (guint32) value < self->max_value &&
+                    g_atomic_int_get (&state->waiters) == 0) &&
+          G_LIKELY (g_atomic_int_compare_and_exchange (count, value, value + 1)))
+        {
+          /* A waiter that arrived meanwhile counted itself before it
+           * looked at the count, so it sees our unit or we see it. */
+          if (G_UNLIKELY (g_atomic_int_get (&state->waiters) > 0))
+            ps_wait_word_wake (&state->count, FALSE);
+          return TRUE;
+        }
+    }
+  return release_full (self, error);
 }
 
 /**
