@@ -732,16 +732,12 @@ lock_full (PsMutex       *self,
   return lock_slow (self, timeout_us, cancellable, error);
 }
 
-/* Whether @self is a usable PsMutex and the call is a plain one, checked
- * without calling anything (the full paths make the same checks, with
- * warnings, through g_return_val_if_fail()). */
 static inline gboolean
 is_plain_call (PsMutex  *self,
                GError  **error)
 {
-  return G_LIKELY (self != NULL && ((GTypeInstance *) self)->g_class != NULL &&
-                   ((GTypeInstance *) self)->g_class->g_type == mutex_type &&
-                   self->state != NULL && (error == NULL || *error == NULL));
+  /* The type first: only then may its fields be read. */
+  return ps_object_is_plain_call (self, mutex_type, error) && G_LIKELY (self->state != NULL);
 }
 
 /**

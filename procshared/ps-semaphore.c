@@ -563,16 +563,12 @@ acquire_full (PsSemaphore   *self,
   return acquire_slow (self, timeout_us, cancellable, error);
 }
 
-/* Whether @self is a usable PsSemaphore and @error is clear, checked
- * without calling anything (the full paths make the same checks, with
- * warnings, through g_return_val_if_fail()). */
 static inline gboolean
 is_plain_call (PsSemaphore  *self,
-               GError      **error)
+               GError  **error)
 {
-  return G_LIKELY (self != NULL && ((GTypeInstance *) self)->g_class != NULL &&
-                   ((GTypeInstance *) self)->g_class->g_type == semaphore_type &&
-                   self->state != NULL && (error == NULL || *error == NULL));
+  /* The type first: only then may its fields be read. */
+  return ps_object_is_plain_call (self, semaphore_type, error) && G_LIKELY (self->state != NULL);
 }
 
 /**

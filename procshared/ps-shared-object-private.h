@@ -166,6 +166,23 @@ gboolean ps_check_range                   (gsize              size,
                                            gsize              length,
                                            GError           **error);
 
+/* For the fast paths of the classes: whether @instance is of exactly
+ * @type (final types; 0 until the class is initialised, when no instance
+ * exists) and @error is clear, checked without calling anything. The full
+ * paths make the same checks, with warnings, through
+ * g_return_val_if_fail(). */
+static inline gboolean
+ps_object_is_plain_call (gpointer   instance,
+                         GType      type,
+                         GError   **error)
+{
+  GTypeInstance *object = instance;
+
+  return G_LIKELY (object != NULL && object->g_class != NULL &&
+                   object->g_class->g_type == type &&
+                   (error == NULL || *error == NULL));
+}
+
 G_END_DECLS
 
 /* What a constructor asked for: the properties every synchronisation
