@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -103,6 +104,31 @@ ps_test_unique_name (const char *what)
   static int counter;
 
   return g_strdup_printf ("/ps-test-%s-%d-%d", what, (int) getpid (), ++counter);
+}
+
+/* Whether thread @tid of @pid sleeps in a futex wait right now: the
+ * kernel's word that a waiter is blocked, rather than a guess made from a
+ * sleep. The backends sleep in futex(2) or futex_waitv(2) (the posix one
+ * inside pthread_cond_timedwait()). */
+static inline gboolean
+ps_test_task_in_futex_wait (pid_t pid,
+                            pid_t tid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/task/%d/syscall", (int) pid, (int) tid);
+  g_autofree char *contents = NULL;
+  char *end = NULL;
+  gint64 nr;
+
+  if (!g_file_get_contents (path, &contents, NULL, NULL))
+    return FALSE;
+  nr = g_ascii_strtoll (contents, &end, 10);
+  if (end == contents)
+    return FALSE;   /* "running" */
+#ifdef SYS_futex_waitv
+  if (nr == SYS_futex_waitv)
+    return TRUE;
+#endif
+  return nr == SYS_futex;
 }
 
 /* Fork a child that runs @func (@data) and exits with its return value

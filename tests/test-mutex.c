@@ -122,29 +122,6 @@ assert_wait_int (gint  *location,
     g_error ("waited in vain for %d (it is %d)", value, g_atomic_int_get (location));
 }
 
-/* Whether thread @tid of @pid sleeps in a futex wait right now: the
- * kernel's word that a locker is blocked, rather than a guess made from
- * a sleep. Both backends sleep in futex(2) or futex_waitv(2). */
-static gboolean
-task_in_futex_wait (pid_t pid,
-                    pid_t tid)
-{
-  g_autofree char *path = g_strdup_printf ("/proc/%d/task/%d/syscall", (int) pid, (int) tid);
-  g_autofree char *contents = NULL;
-  char *end = NULL;
-  gint64 nr;
-
-  if (!g_file_get_contents (path, &contents, NULL, NULL))
-    return FALSE;
-  nr = g_ascii_strtoll (contents, &end, 10);
-  if (end == contents)
-    return FALSE;   /* "running" */
-#ifdef SYS_futex_waitv
-  if (nr == SYS_futex_waitv)
-    return TRUE;
-#endif
-  return nr == SYS_futex;
-}
 
 static void
 wait_until_blocked (pid_t pid,
@@ -159,7 +136,7 @@ wait_until_blocked (pid_t pid,
       return;
     }
 
-  while (!task_in_futex_wait (pid, tid))
+  while (!ps_test_task_in_futex_wait (pid, tid))
     {
       if (g_get_monotonic_time () > deadline)
         g_error ("thread %d of %d never blocked", (int) tid, (int) pid);
@@ -167,7 +144,7 @@ wait_until_blocked (pid_t pid,
     }
   /* Two consecutive sightings: not a passing futex call on the way. */
   g_usleep (2000);
-  while (!task_in_futex_wait (pid, tid))
+  while (!ps_test_task_in_futex_wait (pid, tid))
     {
       if (g_get_monotonic_time () > deadline)
         g_error ("thread %d of %d never blocked", (int) tid, (int) pid);

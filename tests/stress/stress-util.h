@@ -102,29 +102,6 @@ stress_wait_at_least (gint  *location,
   return TRUE;
 }
 
-/* Whether thread @tid of @pid sleeps in a futex wait right now: both
- * backends sleep in futex(2) or futex_waitv(2) (the posix one inside
- * pthread_cond_timedwait()). */
-static inline gboolean
-stress_task_in_futex_wait (pid_t pid,
-                           pid_t tid)
-{
-  g_autofree char *path = g_strdup_printf ("/proc/%d/task/%d/syscall", (int) pid, (int) tid);
-  g_autofree char *contents = NULL;
-  char *end = NULL;
-  gint64 nr;
-
-  if (!g_file_get_contents (path, &contents, NULL, NULL))
-    return FALSE;
-  nr = g_ascii_strtoll (contents, &end, 10);
-  if (end == contents)
-    return FALSE;   /* "running" */
-#ifdef SYS_futex_waitv
-  if (nr == SYS_futex_waitv)
-    return TRUE;
-#endif
-  return nr == SYS_futex;
-}
 
 /* Polls (bounded) until process @pid (its main thread) sleeps in a futex
  * wait; FALSE if it did not within @bound_us. */
@@ -134,7 +111,7 @@ stress_wait_asleep (pid_t  pid,
 {
   gint64 deadline = g_get_monotonic_time () + bound_us;
 
-  while (!stress_task_in_futex_wait (pid, pid))
+  while (!ps_test_task_in_futex_wait (pid, pid))
     {
       if (g_get_monotonic_time () > deadline)
         return FALSE;

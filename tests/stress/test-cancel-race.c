@@ -569,24 +569,6 @@ test_race (gconstpointer data)
 #define N_TINY_TIMEOUTS      20000
 #define N_TINY_TIMEOUTS_SLOW 500
 
-typedef struct
-{
-  gboolean  done;
-  gboolean  result;
-  GError   *error;
-} TinyResult;
-
-static void
-on_tiny_acquired (GObject      *source,
-                  GAsyncResult *result,
-                  gpointer      user_data)
-{
-  TinyResult *tiny = user_data;
-
-  tiny->result = ps_semaphore_acquire_finish (PS_SEMAPHORE (source), result, &tiny->error);
-  tiny->done = TRUE;
-}
-
 static gboolean
 on_too_late (gpointer user_data)
 {
@@ -607,14 +589,14 @@ test_async_tiny_timeouts (void)
   g_assert_no_error (error);
   for (guint i = 0; i < n; i++)
     {
-      TinyResult tiny = { FALSE, FALSE, NULL };
+      AsyncResult tiny = { FALSE, FALSE, NULL };
       gint64 timeout_us = g_rand_int_range (rand, 1, 200);
       gboolean late = FALSE;
       GSource *bound = g_timeout_source_new ((guint) (scaled_us (2 * G_USEC_PER_SEC) / 1000));
 
       g_source_set_callback (bound, on_too_late, &late, NULL);
       g_source_attach (bound, NULL);
-      ps_semaphore_acquire_async (semaphore, timeout_us, NULL, on_tiny_acquired, &tiny);
+      ps_semaphore_acquire_async (semaphore, timeout_us, NULL, on_acquired, &tiny);
       while (!tiny.done && !late)
         g_main_context_iteration (NULL, TRUE);
       g_source_destroy (bound);
