@@ -34,6 +34,8 @@
  * mutex reaches a waiter. A signal sent when nobody waits is not
  * remembered. A waiter that dies leaves nothing behind that breaks later
  * waits.
+ *
+ * Since: 1.0
  */
 
 typedef struct
@@ -145,27 +147,37 @@ ps_cond_class_init (PsCondClass *klass)
    * PsCond:name: (getter get_name)
    *
    * The name of a named condition variable, or %NULL.
+   *
+   * Since: 1.0
    */
   /**
    * PsCond:open-flags:
    *
    * How a named condition variable is opened.
+   *
+   * Since: 1.0
    */
   /**
    * PsCond:mode:
    *
    * The permission bits a named condition variable is created with
    * (default 0600).
+   *
+   * Since: 1.0
    */
   /**
    * PsCond:memory:
    *
    * The segment a placed condition variable lives in, or %NULL.
+   *
+   * Since: 1.0
    */
   /**
    * PsCond:offset:
    *
    * The offset of a placed condition variable inside #PsCond:memory.
+   *
+   * Since: 1.0
    */
   ps_object_placement_install_properties (object_class, properties);
   g_object_class_install_properties (object_class, PS_OBJECT_N_PROPS, properties);
@@ -185,6 +197,8 @@ ps_cond_init (PsCond *self)
  * forked after this call.
  *
  * Returns: (transfer full): the new condition variable, or %NULL
+ *
+ * Since: 1.0
  */
 PsCond *
 ps_cond_new (GError **error)
@@ -207,6 +221,8 @@ ps_cond_new (GError **error)
  *   %G_IO_ERROR_INVALID_ARGUMENT, %G_IO_ERROR_NOT_FOUND,
  *   %G_IO_ERROR_EXISTS, %G_IO_ERROR_PERMISSION_DENIED,
  *   %PS_ERROR_WRONG_TYPE, %PS_ERROR_INCOMPATIBLE or %PS_ERROR_CORRUPT
+ *
+ * Since: 1.0
  */
 PsCond *
 ps_cond_open (const char   *name,
@@ -254,6 +270,8 @@ new_placed (PsSharedMemory  *memory,
  * Returns: (transfer full): the condition variable, or %NULL with
  *   %G_IO_ERROR_INVALID_ARGUMENT (misaligned offset) or
  *   %PS_ERROR_OUT_OF_BOUNDS
+ *
+ * Since: 1.0
  */
 PsCond *
 ps_cond_new_at (PsSharedMemory  *memory,
@@ -278,6 +296,8 @@ ps_cond_new_at (PsSharedMemory  *memory,
  * Returns: (transfer full): the condition variable, or %NULL with
  *   %G_IO_ERROR_INVALID_ARGUMENT, %PS_ERROR_OUT_OF_BOUNDS,
  *   %PS_ERROR_WRONG_TYPE, %PS_ERROR_INCOMPATIBLE or %PS_ERROR_CORRUPT
+ *
+ * Since: 1.0
  */
 PsCond *
 ps_cond_attach (PsSharedMemory  *memory,
@@ -360,6 +380,8 @@ wait_until_deadline (PsCond        *self,
  *   %G_IO_ERROR_CANCELLED, or %PS_ERROR_OWNER_DEAD if another holder of
  *   @mutex died meanwhile. In every case but the first two, the caller
  *   holds @mutex again on return.
+ *
+ * Since: 1.0
  */
 gboolean
 ps_cond_wait (PsCond        *self,
@@ -405,6 +427,8 @@ ps_cond_wait (PsCond        *self,
  *
  * Returns: %TRUE if woken; %FALSE with the errors of [method@Cond.wait],
  *   %G_IO_ERROR_TIMED_OUT once @end_time has passed
+ *
+ * Since: 1.0
  */
 gboolean
 ps_cond_wait_until (PsCond        *self,
@@ -429,6 +453,8 @@ ps_cond_wait_until (PsCond        *self,
  * Wakes one thread waiting on the condition, if any. The caller need not
  * hold the mutex, though holding it makes the program easier to reason
  * about.
+ *
+ * Since: 1.0
  */
 void
 ps_cond_signal (PsCond *self)
@@ -446,6 +472,8 @@ ps_cond_signal (PsCond *self)
  * @self: a #PsCond
  *
  * Wakes every thread waiting on the condition.
+ *
+ * Since: 1.0
  */
 void
 ps_cond_broadcast (PsCond *self)
@@ -465,6 +493,8 @@ ps_cond_broadcast (PsCond *self)
  * Gets the name of a named condition variable.
  *
  * Returns: (nullable): the name, or %NULL
+ *
+ * Since: 1.0
  */
 const char *
 ps_cond_get_name (PsCond *self)

@@ -19,6 +19,8 @@ G_BEGIN_DECLS
  *
  * The number of bytes a condition variable occupies inside a
  * #PsSharedMemory, for ps_cond_new_at() and ps_cond_attach().
+ *
+ * Since: 1.0
  */
 #define PS_COND_SIZE 256
 

@@ -8,5 +8,7 @@
  * The quark of the %PS_ERROR domain, `ps-error-quark`.
  *
  * Returns: the error domain
+ *
+ * Since: 1.0
  */
 G_DEFINE_QUARK (ps-error-quark, ps_error)

@@ -17,6 +17,8 @@ G_BEGIN_DECLS
  * The error domain of procshared's own conditions. Generic conditions
  * (timeouts, cancellation, missing or existing names, permissions, bad
  * arguments) use %G_IO_ERROR instead.
+ *
+ * Since: 1.0
  */
 #define PS_ERROR (ps_error_quark ())
 
@@ -43,6 +45,8 @@ G_BEGIN_DECLS
  *   memory segment
  *
  * Error codes in the %PS_ERROR domain.
+ *
+ * Since: 1.0
  */
 typedef enum
 {

@@ -45,6 +45,8 @@
  *
  * Locks take a timeout and a #GCancellable; a blocked lock is woken by
  * cancellation, not polled.
+ *
+ * Since: 1.0
  */
 
 typedef enum
@@ -319,26 +321,36 @@ ps_mutex_class_init (PsMutexClass *klass)
    * PsMutex:name: (getter get_name)
    *
    * The name of a named mutex, or %NULL.
+   *
+   * Since: 1.0
    */
   /**
    * PsMutex:open-flags:
    *
    * How a named mutex is opened.
+   *
+   * Since: 1.0
    */
   /**
    * PsMutex:mode:
    *
    * The permission bits a named mutex is created with (default 0600).
+   *
+   * Since: 1.0
    */
   /**
    * PsMutex:memory:
    *
    * The segment a placed mutex lives in, or %NULL.
+   *
+   * Since: 1.0
    */
   /**
    * PsMutex:offset:
    *
    * The offset of a placed mutex inside #PsMutex:memory.
+   *
+   * Since: 1.0
    */
   ps_object_placement_install_properties (object_class, properties);
 
@@ -347,6 +359,8 @@ ps_mutex_class_init (PsMutexClass *klass)
    *
    * Whether the holder may lock the mutex again. Set when creating; an
    * opened or attached mutex reports what its creator chose.
+   *
+   * Since: 1.0
    */
   properties [PROP_RECURSIVE] =
     g_param_spec_boolean ("recursive", NULL, NULL,
@@ -371,6 +385,8 @@ ps_mutex_init (PsMutex *self)
  * forked after this call.
  *
  * Returns: (transfer full): the new mutex, or %NULL
+ *
+ * Since: 1.0
  */
 PsMutex *
 ps_mutex_new (GError **error)
@@ -388,6 +404,8 @@ ps_mutex_new (GError **error)
  * it again, and must unlock it as many times.
  *
  * Returns: (transfer full): the new mutex, or %NULL
+ *
+ * Since: 1.0
  */
 PsMutex *
 ps_mutex_new_recursive (GError **error)
@@ -411,6 +429,8 @@ ps_mutex_new_recursive (GError **error)
  *   %G_IO_ERROR_INVALID_ARGUMENT, %G_IO_ERROR_NOT_FOUND,
  *   %G_IO_ERROR_EXISTS, %G_IO_ERROR_PERMISSION_DENIED,
  *   %PS_ERROR_WRONG_TYPE, %PS_ERROR_INCOMPATIBLE or %PS_ERROR_CORRUPT
+ *
+ * Since: 1.0
  */
 PsMutex *
 ps_mutex_open (const char   *name,
@@ -459,6 +479,8 @@ new_placed (PsSharedMemory  *memory,
  * Returns: (transfer full): the mutex, or %NULL with
  *   %G_IO_ERROR_INVALID_ARGUMENT (misaligned offset) or
  *   %PS_ERROR_OUT_OF_BOUNDS
+ *
+ * Since: 1.0
  */
 PsMutex *
 ps_mutex_new_at (PsSharedMemory  *memory,
@@ -483,6 +505,8 @@ ps_mutex_new_at (PsSharedMemory  *memory,
  * Returns: (transfer full): the mutex, or %NULL with
  *   %G_IO_ERROR_INVALID_ARGUMENT, %PS_ERROR_OUT_OF_BOUNDS,
  *   %PS_ERROR_WRONG_TYPE, %PS_ERROR_INCOMPATIBLE or %PS_ERROR_CORRUPT
+ *
+ * Since: 1.0
  */
 PsMutex *
 ps_mutex_attach (PsSharedMemory  *memory,
@@ -760,6 +784,8 @@ is_plain_call (PsMutex  *self,
  *   %G_IO_ERROR_TIMED_OUT, %G_IO_ERROR_CANCELLED, %PS_ERROR_FAILED (a
  *   recursive mutex locked %G_MAXUINT times) or %PS_ERROR_CORRUPT (another
  *   process rewrote the mutex's shared state).
+ *
+ * Since: 1.0
  */
 gboolean
 ps_mutex_lock (PsMutex       *self,
@@ -811,6 +837,8 @@ ps_mutex_lock (PsMutex       *self,
  *   %PS_ERROR_OWNER_DEAD (and holding it), %PS_ERROR_NOT_RECOVERABLE,
  *   %PS_ERROR_WOULD_DEADLOCK, %PS_ERROR_FAILED or %PS_ERROR_CORRUPT as for
  *   [method@Mutex.lock]
+ *
+ * Since: 1.0
  */
 gboolean
 ps_mutex_try_lock (PsMutex  *self,
@@ -926,6 +954,8 @@ unlock_full (PsMutex  *self,
  *   calling thread does not hold it, or with %PS_ERROR_CORRUPT if another
  *   process rewrote the mutex's shared state while it was held (the mutex
  *   is then no longer held by the caller, and may stay locked)
+ *
+ * Since: 1.0
  */
 gboolean
 ps_mutex_unlock (PsMutex  *self,
@@ -971,6 +1001,8 @@ ps_mutex_unlock (PsMutex  *self,
  * consistent this does nothing.
  *
  * Returns: %TRUE on success; %FALSE with %PS_ERROR_NOT_OWNER
+ *
+ * Since: 1.0
  */
 gboolean
 ps_mutex_mark_consistent (PsMutex  *self,
@@ -1005,6 +1037,8 @@ ps_mutex_mark_consistent (PsMutex  *self,
  * Whether the holder may lock the mutex again.
  *
  * Returns: %TRUE for a recursive mutex
+ *
+ * Since: 1.0
  */
 gboolean
 ps_mutex_is_recursive (PsMutex *self)
@@ -1023,6 +1057,8 @@ ps_mutex_is_recursive (PsMutex *self)
  * holder died, this is its pid until the mutex is locked again.
  *
  * Returns: the pid of the holder, or 0 when unlocked
+ *
+ * Since: 1.0
  */
 GPid
 ps_mutex_get_owner_pid (PsMutex *self)
@@ -1040,6 +1076,8 @@ ps_mutex_get_owner_pid (PsMutex *self)
  * Gets the name of a named mutex.
  *
  * Returns: (nullable): the name, or %NULL
+ *
+ * Since: 1.0
  */
 const char *
 ps_mutex_get_name (PsMutex *self)

@@ -18,6 +18,8 @@ G_BEGIN_DECLS
  *
  * The number of bytes a mutex occupies inside a #PsSharedMemory, for
  * ps_mutex_new_at() and ps_mutex_attach().
+ *
+ * Since: 1.0
  */
 #define PS_MUTEX_SIZE 256
 

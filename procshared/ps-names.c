@@ -20,6 +20,8 @@
  * treated as a path.
  *
  * Returns: %TRUE if @name is valid
+ *
+ * Since: 1.0
  */
 gboolean
 ps_name_is_valid (const char *name)
@@ -89,6 +91,8 @@ ps_name_validate (const char  *name,
  * Returns: %TRUE on success; %FALSE with %G_IO_ERROR_NOT_FOUND if no
  *   object has that name, %G_IO_ERROR_INVALID_ARGUMENT for an invalid
  *   name, %G_IO_ERROR_PERMISSION_DENIED if it may not be removed
+ *
+ * Since: 1.0
  */
 gboolean
 ps_unlink (const char  *name,

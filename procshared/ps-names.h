@@ -19,6 +19,8 @@ G_BEGIN_DECLS
  *   %G_IO_ERROR_EXISTS if the object already exists
  *
  * How a named object is opened.
+ *
+ * Since: 1.0
  */
 typedef enum /*< flags >*/
 {
@@ -32,6 +34,8 @@ typedef enum /*< flags >*/
  *
  * A timeout that never expires: the wait lasts until it succeeds or is
  * cancelled.
+ *
+ * Since: 1.0
  */
 #define PS_TIMEOUT_INFINITE ((gint64) -1)
 
@@ -39,6 +43,8 @@ typedef enum /*< flags >*/
  * PS_NAME_MAX_LENGTH:
  *
  * The maximum number of characters after the leading `/` of a name.
+ *
+ * Since: 1.0
  */
 #define PS_NAME_MAX_LENGTH 200
 

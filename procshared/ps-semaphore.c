@@ -25,6 +25,8 @@
  * Like every procshared object, a semaphore is anonymous (shared over
  * fork()), named ([func@Semaphore.open]) or placed inside a
  * [class@SharedMemory] ([ctor@Semaphore.new_at], [func@Semaphore.attach]).
+ *
+ * Since: 1.0
  */
 
 typedef struct
@@ -208,26 +210,36 @@ ps_semaphore_class_init (PsSemaphoreClass *klass)
    * PsSemaphore:name: (getter get_name)
    *
    * The name of a named semaphore, or %NULL.
+   *
+   * Since: 1.0
    */
   /**
    * PsSemaphore:open-flags:
    *
    * How a named semaphore is opened.
+   *
+   * Since: 1.0
    */
   /**
    * PsSemaphore:mode:
    *
    * The permission bits a named semaphore is created with (default 0600).
+   *
+   * Since: 1.0
    */
   /**
    * PsSemaphore:memory:
    *
    * The segment a placed semaphore lives in, or %NULL.
+   *
+   * Since: 1.0
    */
   /**
    * PsSemaphore:offset:
    *
    * The offset of a placed semaphore inside #PsSemaphore:memory.
+   *
+   * Since: 1.0
    */
   ps_object_placement_install_properties (object_class, properties);
 
@@ -236,6 +248,8 @@ ps_semaphore_class_init (PsSemaphoreClass *klass)
    *
    * The count a new semaphore starts with (ignored when opening an
    * existing one).
+   *
+   * Since: 1.0
    */
   properties [PROP_INITIAL_VALUE] =
     g_param_spec_uint ("initial-value", NULL, NULL,
@@ -247,6 +261,8 @@ ps_semaphore_class_init (PsSemaphoreClass *klass)
    * PsSemaphore:max-value: (getter get_max_value)
    *
    * The largest count the semaphore may reach; %G_MAXINT32 when unbounded.
+   *
+   * Since: 1.0
    */
   properties [PROP_MAX_VALUE] =
     g_param_spec_uint ("max-value", NULL, NULL,
@@ -274,6 +290,8 @@ ps_semaphore_init (PsSemaphore *self)
  *
  * Returns: (transfer full): the new semaphore, or %NULL with
  *   %G_IO_ERROR_INVALID_ARGUMENT
+ *
+ * Since: 1.0
  */
 PsSemaphore *
 ps_semaphore_new (guint    value,
@@ -296,6 +314,8 @@ ps_semaphore_new (guint    value,
  * Returns: (transfer full): the new semaphore, or %NULL with
  *   %G_IO_ERROR_INVALID_ARGUMENT if @value > @max_value or @max_value is
  *   out of range
+ *
+ * Since: 1.0
  */
 PsSemaphore *
 ps_semaphore_new_bounded (guint    value,
@@ -334,6 +354,8 @@ ps_semaphore_new_bounded (guint    value,
  *   %G_IO_ERROR_INVALID_ARGUMENT, %G_IO_ERROR_NOT_FOUND,
  *   %G_IO_ERROR_EXISTS, %G_IO_ERROR_PERMISSION_DENIED,
  *   %PS_ERROR_WRONG_TYPE, %PS_ERROR_INCOMPATIBLE or %PS_ERROR_CORRUPT
+ *
+ * Since: 1.0
  */
 PsSemaphore *
 ps_semaphore_open (const char   *name,
@@ -393,6 +415,8 @@ new_placed (PsSharedMemory  *memory,
  * Returns: (transfer full): the semaphore, or %NULL with
  *   %G_IO_ERROR_INVALID_ARGUMENT (misaligned offset or bad value) or
  *   %PS_ERROR_OUT_OF_BOUNDS
+ *
+ * Since: 1.0
  */
 PsSemaphore *
 ps_semaphore_new_at (PsSharedMemory  *memory,
@@ -424,6 +448,8 @@ ps_semaphore_new_at (PsSharedMemory  *memory,
  * Returns: (transfer full): the semaphore, or %NULL with
  *   %G_IO_ERROR_INVALID_ARGUMENT, %PS_ERROR_OUT_OF_BOUNDS,
  *   %PS_ERROR_WRONG_TYPE, %PS_ERROR_INCOMPATIBLE or %PS_ERROR_CORRUPT
+ *
+ * Since: 1.0
  */
 PsSemaphore *
 ps_semaphore_attach (PsSharedMemory  *memory,
@@ -457,6 +483,8 @@ take_unit (SemaphoreState *state)
  * Takes one unit if the count is above 0, without waiting.
  *
  * Returns: %TRUE if a unit was taken
+ *
+ * Since: 1.0
  */
 gboolean
 ps_semaphore_try_acquire (PsSemaphore *self)
@@ -586,6 +614,8 @@ is_plain_call (PsSemaphore  *self,
  * Returns: %TRUE if a unit was taken; %FALSE with
  *   %G_IO_ERROR_WOULD_BLOCK (@timeout_us was 0), %G_IO_ERROR_TIMED_OUT or
  *   %G_IO_ERROR_CANCELLED, having taken nothing
+ *
+ * Since: 1.0
  */
 gboolean
 ps_semaphore_acquire (PsSemaphore   *self,
@@ -645,6 +675,8 @@ release_full (PsSemaphore  *self,
  *
  * Returns: %TRUE on success; %FALSE with %PS_ERROR_OVERFLOW if the count
  *   is already at its maximum, in which case it is left unchanged
+ *
+ * Since: 1.0
  */
 gboolean
 ps_semaphore_release (PsSemaphore  *self,
@@ -680,6 +712,8 @@ ps_semaphore_release (PsSemaphore  *self,
  * at any moment.
  *
  * Returns: the count
+ *
+ * Since: 1.0
  */
 guint
 ps_semaphore_get_value (PsSemaphore *self)
@@ -701,6 +735,8 @@ ps_semaphore_get_value (PsSemaphore *self)
  * Gets the largest count the semaphore may reach.
  *
  * Returns: the maximum, %G_MAXINT32 for an unbounded semaphore
+ *
+ * Since: 1.0
  */
 guint
 ps_semaphore_get_max_value (PsSemaphore *self)
@@ -718,6 +754,8 @@ ps_semaphore_get_max_value (PsSemaphore *self)
  * Gets the name of a named semaphore.
  *
  * Returns: (nullable): the name, or %NULL
+ *
+ * Since: 1.0
  */
 const char *
 ps_semaphore_get_name (PsSemaphore *self)
@@ -794,6 +832,8 @@ acquire_in_thread (gpointer data,
  *
  * If @cancellable is cancelled, the result is %G_IO_ERROR_CANCELLED and
  * no unit is kept, even one taken just as the cancellation happened.
+ *
+ * Since: 1.0
  */
 void
 ps_semaphore_acquire_async (PsSemaphore         *self,
@@ -860,6 +900,8 @@ ps_semaphore_acquire_async (PsSemaphore         *self,
  * Returns: %TRUE if a unit was taken (release it when done); %FALSE with
  *   %G_IO_ERROR_WOULD_BLOCK, %G_IO_ERROR_TIMED_OUT or
  *   %G_IO_ERROR_CANCELLED
+ *
+ * Since: 1.0
  */
 gboolean
 ps_semaphore_acquire_finish (PsSemaphore   *self,

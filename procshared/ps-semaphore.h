@@ -18,6 +18,8 @@ G_BEGIN_DECLS
  *
  * The number of bytes a semaphore occupies inside a #PsSharedMemory, for
  * ps_semaphore_new_at() and ps_semaphore_attach().
+ *
+ * Since: 1.0
  */
 #define PS_SEMAPHORE_SIZE 256
 

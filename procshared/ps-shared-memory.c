@@ -33,6 +33,8 @@
  * Named segments start with a small header (so that opening one as the
  * wrong kind of object fails cleanly); the data follows it, 64-byte
  * aligned.
+ *
+ * Since: 1.0
  */
 
 /* The data of a segment starts here, after the object header. */
@@ -219,6 +221,8 @@ ps_shared_memory_class_init (PsSharedMemoryClass *klass)
    *
    * The name of a named segment, such as `/my-app.data`, or %NULL for an
    * anonymous one.
+   *
+   * Since: 1.0
    */
   properties [PROP_NAME] =
     g_param_spec_string ("name", NULL, NULL,
@@ -232,6 +236,8 @@ ps_shared_memory_class_init (PsSharedMemoryClass *klass)
    * The number of data bytes. When opening an existing named segment, 0
    * accepts any size, and after construction the property holds the size
    * of the segment opened.
+   *
+   * Since: 1.0
    */
   properties [PROP_SIZE] =
     g_param_spec_uint64 ("size", NULL, NULL,
@@ -243,6 +249,8 @@ ps_shared_memory_class_init (PsSharedMemoryClass *klass)
    * PsSharedMemory:open-flags: (getter get_open_flags)
    *
    * How a named segment is opened.
+   *
+   * Since: 1.0
    */
   properties [PROP_OPEN_FLAGS] =
     g_param_spec_flags ("open-flags", NULL, NULL,
@@ -255,6 +263,8 @@ ps_shared_memory_class_init (PsSharedMemoryClass *klass)
    *
    * The permission bits a named segment is created with, whatever the
    * umask: by default 0600, so that only its owner can open it.
+   *
+   * Since: 1.0
    */
   properties [PROP_MODE] =
     g_param_spec_uint ("mode", NULL, NULL,
@@ -282,6 +292,8 @@ ps_shared_memory_init (PsSharedMemory *self)
  * Returns: (transfer full): the new segment, or %NULL with
  *   %G_IO_ERROR_INVALID_ARGUMENT if @size is 0 or larger than the system
  *   allows
+ *
+ * Since: 1.0
  */
 PsSharedMemory *
 ps_shared_memory_new (gsize    size,
@@ -312,6 +324,8 @@ ps_shared_memory_new (gsize    size,
  *   %G_IO_ERROR_NOT_FOUND, %G_IO_ERROR_EXISTS,
  *   %G_IO_ERROR_PERMISSION_DENIED, %PS_ERROR_WRONG_TYPE (the name holds
  *   another kind of object), %PS_ERROR_INCOMPATIBLE or %PS_ERROR_CORRUPT
+ *
+ * Since: 1.0
  */
 PsSharedMemory *
 ps_shared_memory_open (const char   *name,
@@ -338,6 +352,8 @@ ps_shared_memory_open (const char   *name,
  * Gets the name of a named segment.
  *
  * Returns: (nullable): the name, or %NULL if the segment is anonymous
+ *
+ * Since: 1.0
  */
 const char *
 ps_shared_memory_get_name (PsSharedMemory *self)
@@ -355,6 +371,8 @@ ps_shared_memory_get_name (PsSharedMemory *self)
  * Gets the number of data bytes in the segment.
  *
  * Returns: the size in bytes
+ *
+ * Since: 1.0
  */
 gsize
 ps_shared_memory_get_size (PsSharedMemory *self)
@@ -372,6 +390,8 @@ ps_shared_memory_get_size (PsSharedMemory *self)
  * Gets the flags the segment was opened with.
  *
  * Returns: the #PsOpenFlags
+ *
+ * Since: 1.0
  */
 PsOpenFlags
 ps_shared_memory_get_open_flags (PsSharedMemory *self)
@@ -389,6 +409,8 @@ ps_shared_memory_get_open_flags (PsSharedMemory *self)
  * Gets the permission bits a named segment is created with.
  *
  * Returns: the mode, such as 0600
+ *
+ * Since: 1.0
  */
 guint
 ps_shared_memory_get_mode (PsSharedMemory *self)
@@ -406,6 +428,8 @@ ps_shared_memory_get_mode (PsSharedMemory *self)
  * Gets a pointer to the data of the segment, valid as long as @self is.
  *
  * Returns: (transfer none): the first byte of the data, 64-byte aligned
+ *
+ * Since: 1.0
  */
 gpointer
 ps_shared_memory_get_data (PsSharedMemory *self)
@@ -425,6 +449,8 @@ ps_shared_memory_get_data (PsSharedMemory *self)
  * long as @self is alive.
  *
  * Returns: the address of the first data byte
+ *
+ * Since: 1.0
  */
 guintptr
 ps_shared_memory_get_address (PsSharedMemory *self)
@@ -446,6 +472,8 @@ ps_shared_memory_get_address (PsSharedMemory *self)
  *
  * Returns: (transfer full): the bytes, or %NULL with
  *   %PS_ERROR_OUT_OF_BOUNDS
+ *
+ * Since: 1.0
  */
 GBytes *
 ps_shared_memory_read (PsSharedMemory  *self,
@@ -475,6 +503,8 @@ ps_shared_memory_read (PsSharedMemory  *self,
  * written unless all of it fits.
  *
  * Returns: %TRUE on success, %FALSE with %PS_ERROR_OUT_OF_BOUNDS
+ *
+ * Since: 1.0
  */
 gboolean
 ps_shared_memory_write (PsSharedMemory  *self,
@@ -541,6 +571,8 @@ ps_shared_memory_set_##type_name (PsSharedMemory  *self,                        
  * Reads the byte at @offset.
  *
  * Returns: the value; 0 with %PS_ERROR_OUT_OF_BOUNDS set on error
+ *
+ * Since: 1.0
  */
 /**
  * ps_shared_memory_set_uint8:
@@ -552,6 +584,8 @@ ps_shared_memory_set_##type_name (PsSharedMemory  *self,                        
  * Stores @value at @offset.
  *
  * Returns: %TRUE on success, %FALSE with %PS_ERROR_OUT_OF_BOUNDS
+ *
+ * Since: 1.0
  */
 DEFINE_TYPED_ACCESSORS (uint8, guint8, 0)
 
@@ -564,6 +598,8 @@ DEFINE_TYPED_ACCESSORS (uint8, guint8, 0)
  * Reads the 32-bit signed integer (host byte order) at @offset.
  *
  * Returns: the value; 0 with %PS_ERROR_OUT_OF_BOUNDS set on error
+ *
+ * Since: 1.0
  */
 /**
  * ps_shared_memory_set_int32:
@@ -575,6 +611,8 @@ DEFINE_TYPED_ACCESSORS (uint8, guint8, 0)
  * Stores @value (host byte order) at @offset.
  *
  * Returns: %TRUE on success, %FALSE with %PS_ERROR_OUT_OF_BOUNDS
+ *
+ * Since: 1.0
  */
 DEFINE_TYPED_ACCESSORS (int32, gint32, 0)
 
@@ -587,6 +625,8 @@ DEFINE_TYPED_ACCESSORS (int32, gint32, 0)
  * Reads the 64-bit signed integer (host byte order) at @offset.
  *
  * Returns: the value; 0 with %PS_ERROR_OUT_OF_BOUNDS set on error
+ *
+ * Since: 1.0
  */
 /**
  * ps_shared_memory_set_int64:
@@ -598,6 +638,8 @@ DEFINE_TYPED_ACCESSORS (int32, gint32, 0)
  * Stores @value (host byte order) at @offset.
  *
  * Returns: %TRUE on success, %FALSE with %PS_ERROR_OUT_OF_BOUNDS
+ *
+ * Since: 1.0
  */
 DEFINE_TYPED_ACCESSORS (int64, gint64, 0)
 
@@ -610,6 +652,8 @@ DEFINE_TYPED_ACCESSORS (int64, gint64, 0)
  * Reads the IEEE 754 double at @offset.
  *
  * Returns: the value; 0.0 with %PS_ERROR_OUT_OF_BOUNDS set on error
+ *
+ * Since: 1.0
  */
 /**
  * ps_shared_memory_set_double:
@@ -621,6 +665,8 @@ DEFINE_TYPED_ACCESSORS (int64, gint64, 0)
  * Stores @value at @offset.
  *
  * Returns: %TRUE on success, %FALSE with %PS_ERROR_OUT_OF_BOUNDS
+ *
+ * Since: 1.0
  */
 DEFINE_TYPED_ACCESSORS (double, double, 0.0)
 
@@ -638,6 +684,8 @@ record_data_offset (gsize type_length)
  * store @value, so that records can be laid out one after another.
  *
  * Returns: the size of the record in bytes
+ *
+ * Since: 1.0
  */
 gsize
 ps_shared_memory_measure_variant (GVariant *value)
@@ -665,6 +713,8 @@ ps_shared_memory_measure_variant (GVariant *value)
  * with a [class@Mutex].
  *
  * Returns: %TRUE on success, %FALSE with %PS_ERROR_OUT_OF_BOUNDS
+ *
+ * Since: 1.0
  */
 gboolean
 ps_shared_memory_write_variant (PsSharedMemory  *self,
@@ -755,6 +805,8 @@ numeric_array_element_size (const char *type_string)
  * Returns: (transfer full): the value, or %NULL with
  *   %PS_ERROR_OUT_OF_BOUNDS if @offset lies outside the segment, or
  *   %PS_ERROR_CORRUPT if there is no whole, valid record at @offset
+ *
+ * Since: 1.0
  */
 GVariant *
 ps_shared_memory_read_variant (PsSharedMemory  *self,
