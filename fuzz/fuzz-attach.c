@@ -36,7 +36,7 @@
 
 #include "fuzz-common.h"
 #include "procshared.h"
-#include "ps-shared-object-private.h"
+#include "ps-object-header-private.h"
 
 #define SLOT_SIZE 256
 

@@ -12,7 +12,8 @@
 #include "procshared.h"
 #include "ps-backend-private.h"
 #include "ps-error.h"
-#include "ps-shared-object-private.h"
+#include "ps-identity-private.h"
+#include "ps-object-header-private.h"
 
 void
 fuzz_init_once (void)

@@ -37,7 +37,7 @@
 #include <unistd.h>
 
 #include "fuzz-common.h"
-#include "ps-shared-object-private.h"
+#include "ps-object-header-private.h"
 
 enum
 {

@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "procshared.h"
-#include "ps-shared-object-private.h"
+#include "ps-object-header-private.h"
 
 #define SLOT_SIZE 256
 

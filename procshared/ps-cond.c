@@ -2,10 +2,9 @@
 
 #include "ps-backend-private.h"
 #include "ps-cond-private.h"
-#include "ps-enums.h"
 #include "ps-error.h"
 #include "ps-mutex-private.h"
-#include "ps-shared-object-private.h"
+#include "ps-object-storage-private.h"
 #include "ps-wait-private.h"
 
 /**
@@ -51,8 +50,6 @@ struct _PsCond
 {
   GObject parent_instance;
 
-  PsObjectPlacement placement;
-
   PsObjectStorage storage;
   CondState *state;
 };
@@ -67,7 +64,7 @@ static GParamSpec *properties [PS_OBJECT_N_PROPS];
 
 static gboolean
 init_state (gpointer   data,
-            gpointer   user_data,
+            gpointer   instance,
             GError   **error)
 {
   CondState *state = data;
@@ -77,20 +74,27 @@ init_state (gpointer   data,
 }
 
 static gboolean
+adopt_state (gpointer   data,
+             gpointer   instance,
+             GError   **error)
+{
+  PS_COND (instance)->state = data;
+  return TRUE;
+}
+
+static const PsObjectKind cond_kind = {
+  .type = PS_OBJECT_TYPE_COND,
+  .init_state = init_state,
+  .adopt_state = adopt_state,
+};
+
+static gboolean
 ps_cond_initable_init (GInitable     *initable,
                        GCancellable  *cancellable,
                        GError       **error)
 {
-  PsCond *self = PS_COND (initable);
-
-  g_return_val_if_fail (self->state == NULL, FALSE);
-
-  if (!ps_object_storage_init_for (&self->storage, &self->placement,
-                                   PS_OBJECT_TYPE_COND, init_state, self, error))
-    return FALSE;
-
-  self->state = ps_object_storage_get_state (&self->storage);
-  return TRUE;
+  return ps_object_storage_initable_init (&PS_COND (initable)->storage, &cond_kind,
+                                          initable, error);
 }
 
 static void
@@ -105,7 +109,6 @@ ps_cond_finalize (GObject *object)
   PsCond *self = (PsCond *)object;
 
   ps_object_storage_clear (&self->storage);
-  ps_object_placement_clear (&self->placement);
 
   G_OBJECT_CLASS (ps_cond_parent_class)->finalize (object);
 }
@@ -118,7 +121,7 @@ ps_cond_get_property (GObject    *object,
 {
   PsCond *self = PS_COND (object);
 
-  if (!ps_object_placement_get_property (&self->placement, prop_id, value))
+  if (!ps_object_storage_get_property (&self->storage, prop_id, value))
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
 }
 
@@ -130,7 +133,7 @@ ps_cond_set_property (GObject      *object,
 {
   PsCond *self = PS_COND (object);
 
-  if (!ps_object_placement_set_property (&self->placement, prop_id, value))
+  if (!ps_object_storage_set_property (&self->storage, prop_id, value))
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
 }
 
@@ -179,14 +182,23 @@ ps_cond_class_init (PsCondClass *klass)
    *
    * Since: 1.0
    */
-  ps_object_placement_install_properties (object_class, properties);
+  /**
+   * PsCond:attach:
+   *
+   * Whether construction attaches to the condition variable already at
+   * #PsCond:offset of #PsCond:memory, as [ctor@Cond.attach] does,
+   * rather than initialising a new one there.
+   *
+   * Since: 1.0
+   */
+  ps_object_storage_install_properties (object_class, properties);
   g_object_class_install_properties (object_class, PS_OBJECT_N_PROPS, properties);
 }
 
 static void
 ps_cond_init (PsCond *self)
 {
-  self->placement.mode = 0600;
+  ps_object_storage_init_defaults (&self->storage);
 }
 
 /**
@@ -229,33 +241,7 @@ ps_cond_open (const char   *name,
               PsOpenFlags   flags,
               GError      **error)
 {
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-
-  if (!ps_name_validate (name, error) || !ps_open_flags_validate (flags, error))
-    return NULL;
-
-  return g_initable_new (PS_TYPE_COND, NULL, error,
-                         "name", name,
-                         "open-flags", flags,
-                         NULL);
-}
-
-static PsCond *
-new_placed (PsSharedMemory  *memory,
-            gsize            offset,
-            gboolean         attach,
-            GError         **error)
-{
-  g_autoptr(PsCond) self = NULL;
-
-  self = g_object_new (PS_TYPE_COND,
-                       "memory", memory,
-                       "offset", (guint64) offset,
-                       NULL);
-  self->placement.attach = attach;
-  if (!g_initable_init (G_INITABLE (self), NULL, error))
-    return NULL;
-  return g_steal_pointer (&self);
+  return ps_object_new_named (PS_TYPE_COND, name, flags, error, NULL);
 }
 
 /**
@@ -278,10 +264,7 @@ ps_cond_new_at (PsSharedMemory  *memory,
                 gsize            offset,
                 GError         **error)
 {
-  g_return_val_if_fail (PS_IS_SHARED_MEMORY (memory), NULL);
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-
-  return new_placed (memory, offset, FALSE, error);
+  return ps_object_new_placed (PS_TYPE_COND, memory, offset, FALSE, error, NULL);
 }
 
 /**
@@ -304,10 +287,7 @@ ps_cond_attach (PsSharedMemory  *memory,
                 gsize            offset,
                 GError         **error)
 {
-  g_return_val_if_fail (PS_IS_SHARED_MEMORY (memory), NULL);
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-
-  return new_placed (memory, offset, TRUE, error);
+  return ps_object_new_placed (PS_TYPE_COND, memory, offset, TRUE, error, NULL);
 }
 
 static gboolean
@@ -502,7 +482,7 @@ ps_cond_get_name (PsCond *self)
   g_return_val_if_fail (PS_IS_COND (self), NULL);
   g_return_val_if_fail (self->state != NULL, NULL);
 
-  return self->placement.name;
+  return self->storage.name;
 }
 
 guint

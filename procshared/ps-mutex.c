@@ -4,10 +4,10 @@
 #include <unistd.h>
 
 #include "ps-backend-private.h"
-#include "ps-enums.h"
 #include "ps-error.h"
+#include "ps-identity-private.h"
 #include "ps-mutex-private.h"
-#include "ps-shared-object-private.h"
+#include "ps-object-storage-private.h"
 #include "ps-wait-private.h"
 
 /**
@@ -124,10 +124,8 @@ struct _PsMutex
 {
   GObject parent_instance;
 
-  PsObjectPlacement placement;
-  gboolean recursive;
-
   PsObjectStorage storage;
+  gboolean recursive;
   MutexState *state;
 
   /* Who holds it, in memory no other process can write: every decision
@@ -161,11 +159,11 @@ static GType mutex_type;
 
 static gboolean
 init_state (gpointer   data,
-            gpointer   user_data,
+            gpointer   instance,
             GError   **error)
 {
   MutexState *state = data;
-  PsMutex *self = user_data;
+  PsMutex *self = instance;
 
   state->recursive = self->recursive;
   state->consistency = CONSISTENT;
@@ -176,24 +174,16 @@ init_state (gpointer   data,
 }
 
 static gboolean
-ps_mutex_initable_init (GInitable     *initable,
-                        GCancellable  *cancellable,
-                        GError       **error)
+adopt_state (gpointer   data,
+             gpointer   instance,
+             GError   **error)
 {
-  PsMutex *self = PS_MUTEX (initable);
-  MutexState *state;
+  MutexState *state = data;
+  PsMutex *self = instance;
 
-  g_return_val_if_fail (self->state == NULL, FALSE);
-
-  if (!ps_object_storage_init_for (&self->storage, &self->placement,
-                                   PS_OBJECT_TYPE_MUTEX, init_state, self, error))
-    return FALSE;
-
-  state = ps_object_storage_get_state (&self->storage);
   if (state->recursive > 1 || state->consistency > NOT_RECOVERABLE ||
       !ps_robust_lock_check (&state->lock, state->recursive))
     {
-      ps_object_storage_clear (&self->storage);
       g_set_error_literal (error, PS_ERROR, PS_ERROR_CORRUPT,
                            "The mutex's state is corrupt");
       return FALSE;
@@ -206,6 +196,21 @@ ps_mutex_initable_init (GInitable     *initable,
   return TRUE;
 }
 
+static const PsObjectKind mutex_kind = {
+  .type = PS_OBJECT_TYPE_MUTEX,
+  .init_state = init_state,
+  .adopt_state = adopt_state,
+};
+
+static gboolean
+ps_mutex_initable_init (GInitable     *initable,
+                        GCancellable  *cancellable,
+                        GError       **error)
+{
+  return ps_object_storage_initable_init (&PS_MUTEX (initable)->storage, &mutex_kind,
+                                          initable, error);
+}
+
 static void
 ps_mutex_initable_iface_init (GInitableIface *iface)
 {
@@ -213,7 +218,8 @@ ps_mutex_initable_iface_init (GInitableIface *iface)
 }
 
 static gboolean is_held_by_self (PsMutex *self);
-static inline gboolean release_held_lock (PsMutex *self);
+static inline __attribute__((always_inline)) PsMutex *clear_hold (Ownership  *own,
+                                                                    MutexState *state);
 
 static void
 ps_mutex_finalize (GObject *object)
@@ -235,12 +241,7 @@ ps_mutex_finalize (GObject *object)
         {
           MutexState *held = self->own->held_state;
 
-          /* Our records first: once released, another of our threads may
-           * take it through another object and write them. */
-          __atomic_store_n (&state->owner_pid, 0, __ATOMIC_RELAXED);
-          self->own->depth = 0;
-          self->own->holder = 0;
-          self->own->through = NULL;
+          clear_hold (self->own, state);
           released = ps_robust_lock_unlock (&held->lock) == PS_LOCK_ACQUIRED;
         }
       else
@@ -257,10 +258,8 @@ ps_mutex_finalize (GObject *object)
   if (self->own != NULL)
     ownership_unref (self->own);
   if (self->pinned)
-    memset (&self->storage, 0, sizeof self->storage);
-
+    ps_object_storage_keep_mapped (&self->storage);
   ps_object_storage_clear (&self->storage);
-  ps_object_placement_clear (&self->placement);
 
   G_OBJECT_CLASS (ps_mutex_parent_class)->finalize (object);
 }
@@ -273,7 +272,7 @@ ps_mutex_get_property (GObject    *object,
 {
   PsMutex *self = PS_MUTEX (object);
 
-  if (ps_object_placement_get_property (&self->placement, prop_id, value))
+  if (ps_object_storage_get_property (&self->storage, prop_id, value))
     return;
 
   switch (prop_id)
@@ -294,7 +293,7 @@ ps_mutex_set_property (GObject      *object,
 {
   PsMutex *self = PS_MUTEX (object);
 
-  if (ps_object_placement_set_property (&self->placement, prop_id, value))
+  if (ps_object_storage_set_property (&self->storage, prop_id, value))
     return;
 
   switch (prop_id)
@@ -352,7 +351,16 @@ ps_mutex_class_init (PsMutexClass *klass)
    *
    * Since: 1.0
    */
-  ps_object_placement_install_properties (object_class, properties);
+  /**
+   * PsMutex:attach:
+   *
+   * Whether construction attaches to the mutex already at
+   * #PsMutex:offset of #PsMutex:memory, as [ctor@Mutex.attach] does,
+   * rather than initialising a new one there.
+   *
+   * Since: 1.0
+   */
+  ps_object_storage_install_properties (object_class, properties);
 
   /**
    * PsMutex:recursive: (getter is_recursive)
@@ -374,7 +382,7 @@ ps_mutex_class_init (PsMutexClass *klass)
 static void
 ps_mutex_init (PsMutex *self)
 {
-  self->placement.mode = 0600;
+  ps_object_storage_init_defaults (&self->storage);
 }
 
 /**
@@ -437,33 +445,7 @@ ps_mutex_open (const char   *name,
                PsOpenFlags   flags,
                GError      **error)
 {
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-
-  if (!ps_name_validate (name, error) || !ps_open_flags_validate (flags, error))
-    return NULL;
-
-  return g_initable_new (PS_TYPE_MUTEX, NULL, error,
-                         "name", name,
-                         "open-flags", flags,
-                         NULL);
-}
-
-static PsMutex *
-new_placed (PsSharedMemory  *memory,
-            gsize            offset,
-            gboolean         attach,
-            GError         **error)
-{
-  g_autoptr(PsMutex) self = NULL;
-
-  self = g_object_new (PS_TYPE_MUTEX,
-                       "memory", memory,
-                       "offset", (guint64) offset,
-                       NULL);
-  self->placement.attach = attach;
-  if (!g_initable_init (G_INITABLE (self), NULL, error))
-    return NULL;
-  return g_steal_pointer (&self);
+  return ps_object_new_named (PS_TYPE_MUTEX, name, flags, error, NULL);
 }
 
 /**
@@ -487,10 +469,7 @@ ps_mutex_new_at (PsSharedMemory  *memory,
                  gsize            offset,
                  GError         **error)
 {
-  g_return_val_if_fail (PS_IS_SHARED_MEMORY (memory), NULL);
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-
-  return new_placed (memory, offset, FALSE, error);
+  return ps_object_new_placed (PS_TYPE_MUTEX, memory, offset, FALSE, error, NULL);
 }
 
 /**
@@ -513,10 +492,7 @@ ps_mutex_attach (PsSharedMemory  *memory,
                  gsize            offset,
                  GError         **error)
 {
-  g_return_val_if_fail (PS_IS_SHARED_MEMORY (memory), NULL);
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-
-  return new_placed (memory, offset, TRUE, error);
+  return ps_object_new_placed (PS_TYPE_MUTEX, memory, offset, TRUE, error, NULL);
 }
 
 static inline gboolean
@@ -527,29 +503,51 @@ is_held_by_self (PsMutex *self)
   return own->depth > 0 && own->holder == ps_self_thread_id ();
 }
 
-static inline void
-note_holder (PsMutex    *self,
-             MutexState *state)
+/* The holder's records of a lock it has just taken: in private memory
+ * (every decision is taken from there) and, for diagnostics, its pid in
+ * the shared state. */
+static inline __attribute__((always_inline)) void
+record_hold (PsMutex    *self,
+             MutexState *state,
+             guint64     thread_id,
+             guint32     process_id)
 {
   Ownership *own = self->own;
 
-  own->holder = ps_self_thread_id ();
+  own->holder = thread_id;
   own->depth = 1;
   own->through = self;
   own->held_state = state;
   /* Relaxed: the lock itself orders what its holder writes. */
-  __atomic_store_n (&state->owner_pid, ps_self_process_id (), __ATOMIC_RELAXED);
+  __atomic_store_n (&state->owner_pid, process_id, __ATOMIC_RELAXED);
 }
 
-/* Gives the platform lock back where it was taken (a thread may lock
- * through one PsMutex and unlock through another, mapped elsewhere). */
+/* Forgets the hold, just before the lock is given back: once it is,
+ * another of our threads may take it through another object and write
+ * these records. Returns the object the lock was taken through. */
+static inline __attribute__((always_inline)) PsMutex *
+clear_hold (Ownership  *own,
+            MutexState *state)
+{
+  PsMutex *through = own->through;
+
+  own->depth = 0;
+  own->holder = 0;
+  own->through = NULL;
+  __atomic_store_n (&state->owner_pid, 0, __ATOMIC_RELAXED);
+  return through;
+}
+
+/* Forgets the hold and gives the platform lock back where it was taken
+ * (a thread may lock through one PsMutex and unlock through another,
+ * mapped elsewhere). */
 static inline gboolean
-release_held_lock (PsMutex *self)
+release_hold (PsMutex    *self,
+              MutexState *state)
 {
   MutexState *held = self->own->held_state;
-  PsMutex *through = self->own->through;
+  PsMutex *through = clear_hold (self->own, state);
 
-  self->own->through = NULL;
   if (G_LIKELY (ps_robust_lock_unlock (&held->lock) == PS_LOCK_ACQUIRED))
     return TRUE;
   /* A peer rewrote the mutex while we held it: its memory may still be
@@ -568,7 +566,7 @@ record_acquisition (PsMutex    *self,
 {
   if (G_UNLIKELY (g_atomic_int_get (&state->consistency) == NOT_RECOVERABLE))
     return FALSE;
-  note_holder (self, state);
+  record_hold (self, state, ps_self_thread_id (), ps_self_process_id ());
   return TRUE;
 }
 
@@ -649,7 +647,7 @@ finish_lock (PsMutex       *self,
           set_not_recoverable_error (error);
           return FALSE;
         }
-      note_holder (self, state);
+      record_hold (self, state, ps_self_thread_id (), ps_self_process_id ());
       g_atomic_int_set (&state->consistency, INCONSISTENT);
       g_set_error_literal (error, PS_ERROR, PS_ERROR_OWNER_DEAD,
                            "The previous holder of the mutex died holding it; the lock "
@@ -808,11 +806,7 @@ ps_mutex_lock (PsMutex       *self,
         {
           if (G_UNLIKELY (g_atomic_int_get (&state->consistency) == NOT_RECOVERABLE))
             return finish_lock (self, PS_LOCK_ACQUIRED, error);
-          own->holder = thread_id;
-          own->depth = 1;
-          own->through = self;
-          own->held_state = state;
-          __atomic_store_n (&state->owner_pid, process_id, __ATOMIC_RELAXED);
+          record_hold (self, state, thread_id, process_id);
           return TRUE;
         }
       /* Contended: straight to waiting, without touching the lock's
@@ -897,48 +891,12 @@ unlock_internal (PsMutex   *self,
       ps_robust_lock_make_consistent (&state->lock);
     }
 
-  self->own->depth = 0;
-  self->own->holder = 0;
-  __atomic_store_n (&state->owner_pid, 0, __ATOMIC_RELAXED);
-
-  if (!release_held_lock (self))
+  if (!release_hold (self, state))
     {
       set_corrupt_error (error);
       return FALSE;
     }
   return TRUE;
-}
-
-static G_GNUC_NO_INLINE gboolean
-unlock_full (PsMutex  *self,
-             GError  **error)
-{
-  MutexState *state;
-  Ownership *own;
-
-  g_return_val_if_fail (PS_IS_MUTEX (self), FALSE);
-
-  g_return_val_if_fail (self->state != NULL, FALSE);
-  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
-
-  state = self->state;
-  own = self->own;
-
-  /* The common case inline: held once by us, consistent. */
-  if (G_LIKELY (own->depth == 1) &&
-      G_LIKELY (own->holder == ps_self_thread_id ()) &&
-      G_LIKELY (g_atomic_int_get (&state->consistency) == CONSISTENT))
-    {
-      own->depth = 0;
-      own->holder = 0;
-      __atomic_store_n (&state->owner_pid, 0, __ATOMIC_RELAXED);
-      if (G_LIKELY (release_held_lock (self)))
-        return TRUE;
-      set_corrupt_error (error);
-      return FALSE;
-    }
-
-  return unlock_internal (self, TRUE, error);
 }
 
 /**
@@ -963,7 +921,7 @@ ps_mutex_unlock (PsMutex  *self,
 {
   /* The common case, without calls: held once by this thread,
    * consistent, nobody waiting. */
-  if (is_plain_call (self, error))
+  if (G_LIKELY (is_plain_call (self, error)))
     {
       Ownership *own = self->own;
       MutexState *state = self->state;
@@ -973,12 +931,8 @@ ps_mutex_unlock (PsMutex  *self,
           G_LIKELY (g_atomic_int_get (&state->consistency) == CONSISTENT) &&
           G_LIKELY (ps_robust_lock_can_unlock_fast (&held->lock)))
         {
-          PsMutex *through = own->through;
+          PsMutex *through = clear_hold (own, state);
 
-          own->depth = 0;
-          own->holder = 0;
-          own->through = NULL;
-          __atomic_store_n (&state->owner_pid, 0, __ATOMIC_RELAXED);
           if (G_LIKELY (ps_robust_lock_unlock_fast (&held->lock)))
             return TRUE;
           if (through != NULL)
@@ -987,7 +941,13 @@ ps_mutex_unlock (PsMutex  *self,
           return FALSE;
         }
     }
-  return unlock_full (self, error);
+  else
+    {
+      g_return_val_if_fail (PS_IS_MUTEX (self), FALSE);
+      g_return_val_if_fail (self->state != NULL, FALSE);
+      g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+    }
+  return unlock_internal (self, TRUE, error);
 }
 
 /**
@@ -1085,7 +1045,7 @@ ps_mutex_get_name (PsMutex *self)
   g_return_val_if_fail (PS_IS_MUTEX (self), NULL);
   g_return_val_if_fail (self->state != NULL, NULL);
 
-  return self->placement.name;
+  return self->storage.name;
 }
 
 gboolean

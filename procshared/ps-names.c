@@ -6,8 +6,8 @@
 
 #include <gio/gio.h>
 
-#include "ps-names.h"
-#include "ps-shared-object-private.h"
+#include "ps-errors-private.h"
+#include "ps-names-private.h"
 
 /**
  * ps_name_is_valid:
@@ -75,6 +75,38 @@ ps_name_validate (const char  *name,
                        "at position %d", escaped, (int) (p - name));
           return FALSE;
         }
+    }
+  return TRUE;
+}
+
+gboolean
+ps_open_flags_validate (PsOpenFlags   flags,
+                        GError      **error)
+{
+  if ((flags & ~(PS_OPEN_CREATE | PS_OPEN_EXCLUSIVE)) != 0)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "Unknown open flags 0x%x", flags & ~(PS_OPEN_CREATE | PS_OPEN_EXCLUSIVE));
+      return FALSE;
+    }
+  if ((flags & PS_OPEN_EXCLUSIVE) && !(flags & PS_OPEN_CREATE))
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                           "PS_OPEN_EXCLUSIVE needs PS_OPEN_CREATE");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+ps_mode_validate (guint    mode,
+                  GError **error)
+{
+  if ((mode & ~0777u) != 0)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "Invalid mode 0%o: only permission bits (0777) are allowed", mode);
+      return FALSE;
     }
   return TRUE;
 }

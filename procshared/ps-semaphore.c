@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
-#include "ps-enums.h"
 #include "ps-error.h"
 #include "ps-semaphore.h"
-#include "ps-shared-object-private.h"
+#include "ps-object-storage-private.h"
 #include "ps-wait-private.h"
 
 /**
@@ -43,11 +42,9 @@ struct _PsSemaphore
 {
   GObject parent_instance;
 
-  PsObjectPlacement placement;
+  PsObjectStorage storage;
   guint initial_value;
   guint max_value;
-
-  PsObjectStorage storage;
   SemaphoreState *state;
 };
 
@@ -73,26 +70,11 @@ static GThreadPool *async_waiters;
 
 static gboolean
 init_state (gpointer   data,
-            gpointer   user_data,
+            gpointer   instance,
             GError   **error)
 {
   SemaphoreState *state = data;
-  PsSemaphore *self = user_data;
-
-  state->max_value = self->max_value;
-  state->waiters = 0;
-  return ps_wait_word_init (&state->count, self->initial_value, error);
-}
-
-static gboolean
-ps_semaphore_initable_init (GInitable     *initable,
-                            GCancellable  *cancellable,
-                            GError       **error)
-{
-  PsSemaphore *self = PS_SEMAPHORE (initable);
-  SemaphoreState *state;
-
-  g_return_val_if_fail (self->state == NULL, FALSE);
+  PsSemaphore *self = instance;
 
   if (self->max_value == 0 || self->max_value > G_MAXINT32)
     {
@@ -109,18 +91,24 @@ ps_semaphore_initable_init (GInitable     *initable,
       return FALSE;
     }
 
-  if (!ps_object_storage_init_for (&self->storage, &self->placement,
-                                   PS_OBJECT_TYPE_SEMAPHORE, init_state, self, error))
-    return FALSE;
+  state->max_value = self->max_value;
+  state->waiters = 0;
+  return ps_wait_word_init (&state->count, self->initial_value, error);
+}
 
-  state = ps_object_storage_get_state (&self->storage);
+static gboolean
+adopt_state (gpointer   data,
+             gpointer   instance,
+             GError   **error)
+{
+  SemaphoreState *state = data;
+  PsSemaphore *self = instance;
 
   /* An opened semaphore has the bound its creator gave it; refuse one
    * whose state no valid semaphore could have. */
   if (state->max_value == 0 || state->max_value > G_MAXINT32 ||
       (guint32) g_atomic_int_get (ps_wait_word_value (&state->count)) > state->max_value)
     {
-      ps_object_storage_clear (&self->storage);
       g_set_error_literal (error, PS_ERROR, PS_ERROR_CORRUPT,
                            "The semaphore's state is corrupt (its count exceeds its maximum)");
       return FALSE;
@@ -129,6 +117,21 @@ ps_semaphore_initable_init (GInitable     *initable,
   self->max_value = state->max_value;
   self->state = state;
   return TRUE;
+}
+
+static const PsObjectKind semaphore_kind = {
+  .type = PS_OBJECT_TYPE_SEMAPHORE,
+  .init_state = init_state,
+  .adopt_state = adopt_state,
+};
+
+static gboolean
+ps_semaphore_initable_init (GInitable     *initable,
+                            GCancellable  *cancellable,
+                            GError       **error)
+{
+  return ps_object_storage_initable_init (&PS_SEMAPHORE (initable)->storage, &semaphore_kind,
+                                          initable, error);
 }
 
 static void
@@ -143,7 +146,6 @@ ps_semaphore_finalize (GObject *object)
   PsSemaphore *self = (PsSemaphore *)object;
 
   ps_object_storage_clear (&self->storage);
-  ps_object_placement_clear (&self->placement);
 
   G_OBJECT_CLASS (ps_semaphore_parent_class)->finalize (object);
 }
@@ -156,7 +158,7 @@ ps_semaphore_get_property (GObject    *object,
 {
   PsSemaphore *self = PS_SEMAPHORE (object);
 
-  if (ps_object_placement_get_property (&self->placement, prop_id, value))
+  if (ps_object_storage_get_property (&self->storage, prop_id, value))
     return;
 
   switch (prop_id)
@@ -180,7 +182,7 @@ ps_semaphore_set_property (GObject      *object,
 {
   PsSemaphore *self = PS_SEMAPHORE (object);
 
-  if (ps_object_placement_set_property (&self->placement, prop_id, value))
+  if (ps_object_storage_set_property (&self->storage, prop_id, value))
     return;
 
   switch (prop_id)
@@ -241,7 +243,16 @@ ps_semaphore_class_init (PsSemaphoreClass *klass)
    *
    * Since: 1.0
    */
-  ps_object_placement_install_properties (object_class, properties);
+  /**
+   * PsSemaphore:attach:
+   *
+   * Whether construction attaches to the semaphore already at
+   * #PsSemaphore:offset of #PsSemaphore:memory, as [ctor@Semaphore.attach] does,
+   * rather than initialising a new one there.
+   *
+   * Since: 1.0
+   */
+  ps_object_storage_install_properties (object_class, properties);
 
   /**
    * PsSemaphore:initial-value:
@@ -276,7 +287,7 @@ ps_semaphore_class_init (PsSemaphoreClass *klass)
 static void
 ps_semaphore_init (PsSemaphore *self)
 {
-  self->placement.mode = 0600;
+  ps_object_storage_init_defaults (&self->storage);
   self->max_value = G_MAXINT32;
 }
 
@@ -338,6 +349,21 @@ ps_semaphore_new_bounded (guint    value,
                          NULL);
 }
 
+/* The property's range, checked before it is set (out of range, GObject
+ * would only warn and leave the default). */
+static gboolean
+check_initial_value (guint    value,
+                     GError **error)
+{
+  if (value > G_MAXINT32)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "The initial value %u is larger than %d", value, G_MAXINT32);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 /**
  * ps_semaphore_open:
  * @name: the name of the semaphore, such as `/my-app.slots`
@@ -363,42 +389,11 @@ ps_semaphore_open (const char   *name,
                    guint         value,
                    GError      **error)
 {
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-
-  if (!ps_name_validate (name, error) || !ps_open_flags_validate (flags, error))
+  if (!check_initial_value (value, error))
     return NULL;
-  if (value > G_MAXINT32)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                   "The initial value %u is larger than %d", value, G_MAXINT32);
-      return NULL;
-    }
-
-  return g_initable_new (PS_TYPE_SEMAPHORE, NULL, error,
-                         "name", name,
-                         "open-flags", flags,
-                         "initial-value", value,
-                         NULL);
-}
-
-static PsSemaphore *
-new_placed (PsSharedMemory  *memory,
-            gsize            offset,
-            gboolean         attach,
-            guint            value,
-            GError         **error)
-{
-  g_autoptr(PsSemaphore) self = NULL;
-
-  self = g_object_new (PS_TYPE_SEMAPHORE,
-                       "memory", memory,
-                       "offset", (guint64) offset,
-                       "initial-value", value,
-                       NULL);
-  self->placement.attach = attach;
-  if (!g_initable_init (G_INITABLE (self), NULL, error))
-    return NULL;
-  return g_steal_pointer (&self);
+  return ps_object_new_named (PS_TYPE_SEMAPHORE, name, flags, error,
+                              "initial-value", value,
+                              NULL);
 }
 
 /**
@@ -424,16 +419,11 @@ ps_semaphore_new_at (PsSharedMemory  *memory,
                      guint            value,
                      GError         **error)
 {
-  g_return_val_if_fail (PS_IS_SHARED_MEMORY (memory), NULL);
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-
-  if (value > G_MAXINT32)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                   "The initial value %u is larger than %d", value, G_MAXINT32);
-      return NULL;
-    }
-  return new_placed (memory, offset, FALSE, value, error);
+  if (!check_initial_value (value, error))
+    return NULL;
+  return ps_object_new_placed (PS_TYPE_SEMAPHORE, memory, offset, FALSE, error,
+                               "initial-value", value,
+                               NULL);
 }
 
 /**
@@ -456,10 +446,7 @@ ps_semaphore_attach (PsSharedMemory  *memory,
                      gsize            offset,
                      GError         **error)
 {
-  g_return_val_if_fail (PS_IS_SHARED_MEMORY (memory), NULL);
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-
-  return new_placed (memory, offset, TRUE, 0, error);
+  return ps_object_new_placed (PS_TYPE_SEMAPHORE, memory, offset, TRUE, error, NULL);
 }
 
 static gboolean
@@ -763,7 +750,7 @@ ps_semaphore_get_name (PsSemaphore *self)
   g_return_val_if_fail (PS_IS_SEMAPHORE (self), NULL);
   g_return_val_if_fail (self->state != NULL, NULL);
 
-  return self->placement.name;
+  return self->storage.name;
 }
 
 typedef struct

@@ -6,7 +6,9 @@
 #include "ps-enums.h"
 #include "ps-error.h"
 #include "ps-shared-memory.h"
-#include "ps-shared-object-private.h"
+#include "ps-errors-private.h"
+#include "ps-names-private.h"
+#include "ps-object-map-private.h"
 
 /**
  * PsSharedMemory:

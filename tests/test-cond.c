@@ -18,7 +18,7 @@
 #include "ps-test-util.h"
 
 /* The object header, to forge other layout versions. */
-#include "ps-shared-object-private.h"
+#include "ps-object-header-private.h"
 
 /* Helpers ------------------------------------------------------------------ */
 

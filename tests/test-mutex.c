@@ -23,7 +23,7 @@
 #include <linux/seccomp.h>
 
 #include "ps-test-util.h"
-#include "ps-shared-object-private.h"
+#include "ps-object-header-private.h"
 
 G_STATIC_ASSERT (G_STRUCT_OFFSET (PsObjectHeader, layout_version) == 4);
 G_STATIC_ASSERT (G_STRUCT_OFFSET (PsObjectHeader, type) == 6);

@@ -10,7 +10,7 @@
 
 #include "ps-test-util.h"
 /* Only for the layout of the object header, to forge damaged segments. */
-#include "ps-shared-object-private.h"
+#include "ps-object-header-private.h"
 
 /* The layout of a variant record, mirrored so that the corruption tests
  * can forge records that write_variant() would never produce.

@@ -11,7 +11,8 @@
 
 #include <procshared/procshared.h>
 
-#include "ps-inspect-private.h"
+#include "ps-inspect.h"
+#include "ps-names-private.h"
 
 G_BEGIN_DECLS
 

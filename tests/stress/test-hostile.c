@@ -34,7 +34,7 @@
 
 #include "stress-util.h"
 #include "ps-backend-private.h"
-#include "ps-shared-object-private.h"
+#include "ps-object-header-private.h"
 
 /* The futex and posix locks keep the layout of glibc's pthread_mutex_t,
  * with its robust-list links, at the start of a mutex's state; the darwin

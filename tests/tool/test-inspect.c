@@ -13,7 +13,7 @@
 
 #include "ps-test-util.h"
 #include "ps-backend-private.h"
-#include "ps-inspect-private.h"
+#include "ps-inspect.h"
 
 typedef struct
 {

@@ -14,7 +14,7 @@
 
 #include <gio/gio.h>
 
-#include "ps-shared-object-private.h"
+#include "ps-object-header-private.h"
 
 G_BEGIN_DECLS
 

@@ -7,7 +7,9 @@
 #include <unistd.h>
 
 #include "ps-backend-private.h"
-#include "ps-inspect-private.h"
+#include "ps-errors-private.h"
+#include "ps-names-private.h"
+#include "ps-inspect.h"
 
 const char *
 ps_inspect_kind_to_string (PsInspectKind kind)
@@ -68,13 +70,6 @@ describe_file_type (guint32 file_type)
     }
 }
 
-static gboolean
-is_known_type (guint type)
-{
-  return type == PS_OBJECT_TYPE_SHARED_MEMORY || type == PS_OBJECT_TYPE_SEMAPHORE ||
-         type == PS_OBJECT_TYPE_MUTEX || type == PS_OBJECT_TYPE_COND;
-}
-
 static void
 classify_short (PsInspectInfo *info,
                 const guint8  *bytes,
@@ -112,52 +107,53 @@ classify_header (PsInspectInfo        *info,
                  const PsObjectHeader *header)
 {
   static const guint8 zeros[sizeof (PsObjectHeader)];
+  PsObjectHeaderStatus status = ps_object_header_classify (header);
 
-  /* The same test as an opener's: a zero magic may be a creator that has
-   * sized the file but not written the header yet. */
-  if (header->magic == 0)
+  if (status != PS_OBJECT_HEADER_BLANK && status != PS_OBJECT_HEADER_FOREIGN)
     {
+      if (ps_object_type_is_known (header->type))
+        info->type = header->type;
+      info->layout_version = header->layout_version;
+      info->backend = header->backend;
+      info->payload_size = header->payload_size;
+    }
+
+  /* The opener's judgement, with the detail a person needs. */
+  switch (status)
+    {
+    case PS_OBJECT_HEADER_BLANK:
+      /* A creator may have sized the file but not written the header yet. */
       set_kind (info, PS_INSPECT_BLANK,
                 memcmp (header, zeros, sizeof zeros) == 0
                   ? g_strdup ("a zero-filled header: being created, or not a procshared object")
                   : g_strdup ("no procshared magic yet: being created, or not a procshared object"));
       return;
-    }
-  if (header->magic != PS_OBJECT_MAGIC)
-    {
+    case PS_OBJECT_HEADER_FOREIGN:
       set_kind (info, PS_INSPECT_FOREIGN, g_strdup ("not a procshared object"));
       return;
-    }
-
-  if (is_known_type (header->type))
-    info->type = header->type;
-  info->layout_version = header->layout_version;
-  info->backend = header->backend;
-  info->payload_size = header->payload_size;
-
-  if (header->ready != PS_OBJECT_READY)
-    {
+    case PS_OBJECT_HEADER_UNFINISHED:
       set_kind (info, PS_INSPECT_UNFINISHED,
                 g_strdup ("being created, or its creator died"));
       return;
-    }
-  if (header->layout_version != PS_OBJECT_LAYOUT_VERSION || header->backend != PS_BACKEND_ID)
-    {
-      const char *backend = ps_inspect_backend_to_string (header->backend);
-      g_autofree char *backend_id = g_strdup_printf ("%u", header->backend);
+    case PS_OBJECT_HEADER_INCOMPATIBLE:
+      {
+        const char *backend = ps_inspect_backend_to_string (header->backend);
+        g_autofree char *backend_id = g_strdup_printf ("%u", header->backend);
 
-      set_kind (info, PS_INSPECT_INCOMPATIBLE,
-                g_strdup_printf ("made by an incompatible procshared (layout %u, backend %s; "
-                                 "this one uses layout %u, backend %s)",
-                                 header->layout_version, backend ? backend : backend_id,
-                                 PS_OBJECT_LAYOUT_VERSION, ps_backend_name ()));
-      return;
-    }
-  if (!is_known_type (header->type))
-    {
+        set_kind (info, PS_INSPECT_INCOMPATIBLE,
+                  g_strdup_printf ("made by an incompatible procshared (layout %u, backend %s; "
+                                   "this one uses layout %u, backend %s)",
+                                   header->layout_version, backend ? backend : backend_id,
+                                   PS_OBJECT_LAYOUT_VERSION, ps_backend_name ()));
+        return;
+      }
+    case PS_OBJECT_HEADER_UNKNOWN_TYPE:
       set_kind (info, PS_INSPECT_CORRUPT,
                 g_strdup_printf ("unknown object type %u", header->type));
       return;
+    case PS_OBJECT_HEADER_VALID:
+    default:
+      break;
     }
   if (header->type != PS_OBJECT_TYPE_SHARED_MEMORY)
     {

@@ -1,0 +1,45 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#if !defined(PROCSHARED_COMPILATION)
+# error "This is a private header of procshared; include <procshared/procshared.h>"
+#endif
+
+/*
+ * Mapping an object's memory: a named POSIX shared-memory object, created
+ * race-free or opened once its creator has published it, and guarded so
+ * that another process truncating it cannot kill us with SIGBUS; or plain
+ * shared anonymous memory.
+ */
+
+#include <gio/gio.h>
+
+#include "ps-names.h"
+#include "ps-object-header-private.h"
+
+G_BEGIN_DECLS
+
+/* Fills in a new object's state (after the header) before it is
+ * published; never called for an object that already exists. */
+typedef gboolean (*PsObjectInitFunc) (gpointer   state,
+                                      gpointer   user_data,
+                                      GError   **error);
+
+gboolean ps_object_map_named     (const char        *name,
+                                  PsOpenFlags        flags,
+                                  guint              mode,
+                                  PsObjectType       type,
+                                  gsize              payload_offset,
+                                  gsize              payload_size,
+                                  PsObjectInitFunc   init_func,
+                                  gpointer           user_data,
+                                  gpointer          *out_mapping,
+                                  gsize             *out_mapping_size,
+                                  GError           **error);
+gpointer ps_object_map_anonymous (gsize              length,
+                                  GError           **error);
+/* Unmaps what ps_object_map_named() mapped (and guarded). */
+void     ps_object_unmap         (gpointer           mapping,
+                                  gsize              length);
+
+G_END_DECLS

@@ -1,0 +1,414 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ps-error.h"
+#include "ps-errors-private.h"
+#include "ps-names-private.h"
+#include "ps-object-map-private.h"
+
+/* Guarding named mappings against truncation -------------------------------
+ *
+ * A named object is a file: anyone allowed to open it can also shrink it
+ * with ftruncate(), and touching a mapped page past the new end of file
+ * raises SIGBUS, which would kill a process for what another one did. As
+ * libwayland does for client buffers, a SIGBUS handler replaces a guarded
+ * mapping that faults with private zero-filled memory of the same size, at
+ * the same address, and lets the faulting instruction run again: the
+ * object then reads as zeros (an idle state for every primitive, so waits
+ * end by their timeout and nothing crashes), and the process lives. A
+ * SIGBUS outside our mappings goes to the handler that was there before.
+ */
+
+#define GUARD_SLOTS 4096
+
+typedef struct
+{
+  guintptr start;    /* 0 when the slot is free */
+  gsize    length;
+  gint     rescued;  /* its file was truncated and zero pages put in */
+} GuardSlot;
+
+static GuardSlot guard_slots[GUARD_SLOTS];
+static struct sigaction previous_sigbus_action;
+
+static void
+on_sigbus (int        signal_number,
+           siginfo_t *info,
+           void      *context)
+{
+  guintptr address = (guintptr) info->si_addr;
+  int saved_errno = errno;
+
+  for (guint i = 0; i < GUARD_SLOTS; i++)
+    {
+      guintptr start = __atomic_load_n (&guard_slots[i].start, __ATOMIC_ACQUIRE);
+      gsize length = __atomic_load_n (&guard_slots[i].length, __ATOMIC_RELAXED);
+
+      if (start > 1 && address >= start && address - start < length)
+        {
+          /* mmap() is async-signal-safe in practice on every system we
+           * support, and this is the only way to make the access valid. */
+          if (mmap ((gpointer) start, length, PROT_READ | PROT_WRITE,
+                    MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) != MAP_FAILED)
+            {
+              __atomic_store_n (&guard_slots[i].rescued, 1, __ATOMIC_RELAXED);
+              errno = saved_errno;
+              return;
+            }
+        }
+    }
+
+  errno = saved_errno;
+  if (previous_sigbus_action.sa_flags & SA_SIGINFO)
+    previous_sigbus_action.sa_sigaction (signal_number, info, context);
+  else if (previous_sigbus_action.sa_handler != SIG_IGN &&
+           previous_sigbus_action.sa_handler != SIG_DFL)
+    previous_sigbus_action.sa_handler (signal_number);
+  else
+    {
+      /* Not ours and nobody else's: die of it as if we were not here. The
+       * faulting access runs again and, with the default action, ends the
+       * process with SIGBUS and the right address in a core dump. */
+      signal (SIGBUS, SIG_DFL);
+    }
+}
+
+static void
+install_sigbus_handler_once (void)
+{
+  static gsize installed;
+
+  if (g_once_init_enter (&installed))
+    {
+      struct sigaction action = { 0, };
+
+      action.sa_sigaction = on_sigbus;
+      action.sa_flags = SA_SIGINFO | SA_RESTART | SA_NODEFER;
+      sigemptyset (&action.sa_mask);
+      sigaction (SIGBUS, &action, &previous_sigbus_action);
+      g_once_init_leave (&installed, 1);
+    }
+}
+
+static void
+guard_mapping (gpointer mapping,
+               gsize    length)
+{
+  install_sigbus_handler_once ();
+
+  for (guint i = 0; i < GUARD_SLOTS; i++)
+    {
+      guintptr expected = 0;
+
+      /* Claim the slot with a start of 1 (never a mapping), then fill it
+       * in: the handler never sees a start with another slot's length. */
+      if (__atomic_compare_exchange_n (&guard_slots[i].start, &expected, 1, FALSE,
+                                       __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+        {
+          __atomic_store_n (&guard_slots[i].length, length, __ATOMIC_RELAXED);
+          __atomic_store_n (&guard_slots[i].rescued, 0, __ATOMIC_RELAXED);
+          __atomic_store_n (&guard_slots[i].start, (guintptr) mapping, __ATOMIC_RELEASE);
+          return;
+        }
+    }
+  /* More than GUARD_SLOTS named objects open at once: the rest work, but
+   * unguarded. */
+}
+
+void
+ps_object_unmap (gpointer mapping,
+                 gsize    length)
+{
+  for (guint i = 0; i < GUARD_SLOTS; i++)
+    {
+      if (__atomic_load_n (&guard_slots[i].start, __ATOMIC_ACQUIRE) == (guintptr) mapping)
+        {
+          /* Memory that was swapped for zeros may still be linked into a
+           * thread's robust list (a lock taken before the truncation could
+           * not be given back through it): keep it mapped for good. */
+          gboolean rescued = __atomic_load_n (&guard_slots[i].rescued, __ATOMIC_RELAXED);
+
+          __atomic_store_n (&guard_slots[i].start, 0, __ATOMIC_RELEASE);
+          if (rescued)
+            return;
+          break;
+        }
+    }
+  munmap (mapping, length);
+}
+
+/* Named objects ----------------------------------------------------------- */
+
+static gboolean
+init_new_object (int               fd,
+                 const char       *name,
+                 guint             mode,
+                 PsObjectType      type,
+                 gsize             payload_offset,
+                 gsize             payload_size,
+                 PsObjectInitFunc  init_func,
+                 gpointer          user_data,
+                 gpointer         *out_mapping,
+                 GError          **error)
+{
+  gsize total = payload_offset + payload_size;
+  gpointer mapping;
+
+  /* shm_open() applies the umask; the mode asked for is the mode given. */
+  if (fchmod (fd, mode) != 0)
+    {
+      ps_set_error_from_errno (error, errno, "Could not set the mode of “%s”", name);
+      return FALSE;
+    }
+  if (ftruncate (fd, (off_t) total) != 0)
+    {
+      int saved_errno = errno;
+
+      if (saved_errno == EFBIG || saved_errno == EINVAL || saved_errno == ENOSPC)
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                     "Could not make “%s” %" G_GSIZE_FORMAT " bytes long: %s",
+                     name, payload_size, g_strerror (saved_errno));
+      else
+        ps_set_error_from_errno (error, saved_errno, "Could not size “%s”", name);
+      return FALSE;
+    }
+
+  mapping = mmap (NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (mapping == MAP_FAILED)
+    {
+      int saved_errno = errno;
+
+      if (saved_errno == ENOMEM || saved_errno == EINVAL || saved_errno == EOVERFLOW)
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                     "Could not map %" G_GSIZE_FORMAT " bytes of “%s”: %s",
+                     total, name, g_strerror (saved_errno));
+      else
+        ps_set_error_from_errno (error, saved_errno, "Could not map “%s”", name);
+      return FALSE;
+    }
+
+  ps_object_header_init (mapping, type, payload_size);
+  if (init_func != NULL &&
+      !init_func ((guint8 *) mapping + payload_offset, user_data, error))
+    {
+      munmap (mapping, total);
+      return FALSE;
+    }
+  ps_object_header_publish (mapping);
+
+  *out_mapping = mapping;
+  return TRUE;
+}
+
+static gboolean
+map_existing_object (int            fd,
+                     const char    *name,
+                     PsObjectType   type,
+                     gsize          payload_offset,
+                     gsize          payload_size,
+                     gpointer      *out_mapping,
+                     gsize         *out_mapping_size,
+                     GError       **error)
+{
+  gint64 deadline = g_get_monotonic_time () + PS_OBJECT_INIT_GRACE_US;
+  gulong pause_us = 50;
+  PsObjectHeader header;
+  struct stat st;
+  guint64 total;
+  gpointer mapping;
+
+  /* The creator may be between shm_open() and publishing the header: wait
+   * a bounded while for it, checking the size before ever mapping. */
+  for (;;)
+    {
+      ssize_t n;
+
+      if (fstat (fd, &st) != 0)
+        {
+          ps_set_error_from_errno (error, errno, "Could not inspect “%s”", name);
+          return FALSE;
+        }
+
+      if ((guint64) st.st_size >= sizeof header)
+        {
+          n = pread (fd, &header, sizeof header, 0);
+          if (n != (ssize_t) sizeof header)
+            {
+              ps_set_error_from_errno (error, n < 0 ? errno : EIO, "Could not read “%s”", name);
+              return FALSE;
+            }
+          if (header.ready == PS_OBJECT_READY)
+            break;
+          if (header.magic != PS_OBJECT_MAGIC && header.magic != 0)
+            break;   /* not ours: no point waiting */
+        }
+
+      if (g_get_monotonic_time () >= deadline)
+        {
+          g_set_error (error, PS_ERROR, PS_ERROR_CORRUPT,
+                       "“%s” is not a procshared object, or its creator died "
+                       "before finishing it (%" G_GINT64_FORMAT " bytes)",
+                       name, (gint64) st.st_size);
+          return FALSE;
+        }
+      g_usleep (pause_us);
+      pause_us = MIN (pause_us * 2, 20000);
+    }
+
+  if (!ps_object_header_check (&header, type, error))
+    {
+      g_prefix_error (error, "“%s”: ", name);
+      return FALSE;
+    }
+
+  if (header.payload_size > G_MAXSSIZE - payload_offset ||
+      payload_offset + header.payload_size > (guint64) st.st_size)
+    {
+      g_set_error (error, PS_ERROR, PS_ERROR_CORRUPT,
+                   "“%s” claims %" G_GUINT64_FORMAT " bytes but holds only %" G_GINT64_FORMAT,
+                   name, header.payload_size, (gint64) st.st_size - (gint64) payload_offset);
+      return FALSE;
+    }
+  if (type != PS_OBJECT_TYPE_SHARED_MEMORY && header.payload_size != payload_size)
+    {
+      g_set_error (error, PS_ERROR, PS_ERROR_CORRUPT,
+                   "“%s” has a state of %" G_GUINT64_FORMAT " bytes, expected %" G_GSIZE_FORMAT,
+                   name, header.payload_size, payload_size);
+      return FALSE;
+    }
+  if (type == PS_OBJECT_TYPE_SHARED_MEMORY && payload_size > header.payload_size)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "“%s” is %" G_GUINT64_FORMAT " bytes, smaller than the %" G_GSIZE_FORMAT
+                   " asked for", name, header.payload_size, payload_size);
+      return FALSE;
+    }
+
+  total = payload_offset + header.payload_size;
+  mapping = mmap (NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (mapping == MAP_FAILED)
+    {
+      ps_set_error_from_errno (error, errno, "Could not map “%s”", name);
+      return FALSE;
+    }
+
+  *out_mapping = mapping;
+  *out_mapping_size = total;
+  return TRUE;
+}
+
+gboolean
+ps_object_map_named (const char        *name,
+                     PsOpenFlags        flags,
+                     guint              mode,
+                     PsObjectType       type,
+                     gsize              payload_offset,
+                     gsize              payload_size,
+                     PsObjectInitFunc   init_func,
+                     gpointer           user_data,
+                     gpointer          *out_mapping,
+                     gsize             *out_mapping_size,
+                     GError           **error)
+{
+  /* An object unlinked between our failed create and our open is created
+   * again; the bound only guards against a peer doing that forever. */
+  const guint max_attempts = 64;
+  guint attempt;
+
+  if (!ps_name_validate (name, error) || !ps_open_flags_validate (flags, error) ||
+      !ps_mode_validate (mode, error))
+    return FALSE;
+  if (payload_size > (gsize) G_MAXSSIZE - payload_offset)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "A size of %" G_GSIZE_FORMAT " bytes is larger than the system allows",
+                   payload_size);
+      return FALSE;
+    }
+
+  for (attempt = 0; attempt < max_attempts; attempt++)
+    {
+      gboolean ok;
+      int fd;
+
+      if (flags & PS_OPEN_CREATE)
+        {
+          fd = shm_open (name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+          if (fd >= 0)
+            {
+              ok = init_new_object (fd, name, mode, type, payload_offset, payload_size,
+                                    init_func, user_data, out_mapping, error);
+              if (ok)
+                {
+                  *out_mapping_size = payload_offset + payload_size;
+                  guard_mapping (*out_mapping, *out_mapping_size);
+                }
+              else
+                shm_unlink (name);   /* never leave a half-made object behind */
+              close (fd);
+              return ok;
+            }
+          if (errno != EEXIST)
+            {
+              ps_set_error_from_errno (error, errno, "Could not create “%s”", name);
+              return FALSE;
+            }
+          if (flags & PS_OPEN_EXCLUSIVE)
+            {
+              g_set_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS,
+                           "“%s” already exists", name);
+              return FALSE;
+            }
+        }
+
+      fd = shm_open (name, O_RDWR | O_CLOEXEC, 0);
+      if (fd < 0)
+        {
+          if (errno == ENOENT && (flags & PS_OPEN_CREATE))
+            continue;
+          ps_set_error_from_errno (error, errno, "Could not open “%s”", name);
+          return FALSE;
+        }
+      ok = map_existing_object (fd, name, type, payload_offset, payload_size,
+                                out_mapping, out_mapping_size, error);
+      close (fd);
+      if (ok)
+        guard_mapping (*out_mapping, *out_mapping_size);
+      return ok;
+    }
+
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_BUSY,
+               "“%s” kept being removed and recreated while opening it", name);
+  return FALSE;
+}
+
+gpointer
+ps_object_map_anonymous (gsize    length,
+                         GError **error)
+{
+  gpointer mapping;
+
+  if (length == 0)
+    return NULL;
+
+  mapping = mmap (NULL, length, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (mapping == MAP_FAILED)
+    {
+      int saved_errno = errno;
+
+      if (saved_errno == ENOMEM || saved_errno == EINVAL || saved_errno == EOVERFLOW)
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                     "Could not map %" G_GSIZE_FORMAT " bytes of shared memory: %s",
+                     length, g_strerror (saved_errno));
+      else
+        ps_set_error_from_errno (error, saved_errno, "Could not map shared memory");
+      return NULL;
+    }
+  return mapping;
+}

@@ -1,0 +1,424 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <string.h>
+
+#include <gobject/gvaluecollector.h>
+
+#include "ps-enums.h"
+#include "ps-error.h"
+#include "ps-errors-private.h"
+#include "ps-names-private.h"
+#include "ps-object-map-private.h"
+#include "ps-object-storage-private.h"
+
+/* Where the memory comes from ---------------------------------------------- */
+
+static gboolean
+init_anonymous (PsObjectStorage     *storage,
+                const PsObjectKind  *kind,
+                gpointer             instance,
+                GError             **error)
+{
+  PsPoolChunk *chunk = NULL;
+  PsObjectHeader *header;
+
+  header = ps_object_pool_take (&chunk, error);
+  if (header == NULL)
+    return FALSE;
+
+  ps_object_header_init (header, kind->type, PS_OBJECT_STATE_SIZE);
+  if (!kind->init_state ((guint8 *) header + sizeof *header, instance, error))
+    {
+      ps_object_pool_give_back (chunk, header);
+      return FALSE;
+    }
+  ps_object_header_publish (header);
+
+  storage->header = header;
+  storage->chunk = chunk;
+  return TRUE;
+}
+
+static gboolean
+init_named (PsObjectStorage     *storage,
+            const PsObjectKind  *kind,
+            gpointer             instance,
+            GError             **error)
+{
+  gpointer mapping = NULL;
+  gsize mapping_size = 0;
+
+  if (!ps_object_map_named (storage->name, storage->open_flags, storage->mode, kind->type,
+                            sizeof (PsObjectHeader), PS_OBJECT_STATE_SIZE,
+                            kind->init_state, instance, &mapping, &mapping_size, error))
+    return FALSE;
+
+  storage->header = mapping;
+  storage->mapping = mapping;
+  storage->mapping_size = mapping_size;
+  return TRUE;
+}
+
+static gboolean
+attach_placed (PsObjectHeader      *header,
+               const PsObjectKind  *kind,
+               GError             **error)
+{
+  gint64 deadline = g_get_monotonic_time () + PS_OBJECT_INIT_GRACE_US;
+
+  /* A peer may be initialising it this very moment. */
+  while (header->magic == PS_OBJECT_MAGIC && !ps_object_header_is_ready (header) &&
+         g_get_monotonic_time () < deadline)
+    g_usleep (100);
+
+  if (!ps_object_header_check (header, kind->type, error))
+    return FALSE;
+  if (header->payload_size != PS_OBJECT_STATE_SIZE)
+    {
+      g_set_error (error, PS_ERROR, PS_ERROR_CORRUPT,
+                   "The object has a state of %" G_GUINT64_FORMAT " bytes, expected %"
+                   G_GSIZE_FORMAT, header->payload_size, (gsize) PS_OBJECT_STATE_SIZE);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+init_placed (PsObjectStorage     *storage,
+             const PsObjectKind  *kind,
+             gpointer             instance,
+             GError             **error)
+{
+  PsObjectHeader *header;
+
+  if (storage->offset % 8 != 0)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "Offset %" G_GSIZE_FORMAT " is not a multiple of 8", storage->offset);
+      return FALSE;
+    }
+  if (!ps_check_range (ps_shared_memory_get_size (storage->memory), storage->offset,
+                       PS_OBJECT_SLOT_SIZE, error))
+    return FALSE;
+
+  header = (gpointer) ((guint8 *) ps_shared_memory_get_data (storage->memory) + storage->offset);
+
+  if (storage->attach)
+    {
+      if (!attach_placed (header, kind, error))
+        {
+          g_prefix_error (error, "At offset %" G_GSIZE_FORMAT ": ", storage->offset);
+          return FALSE;
+        }
+    }
+  else
+    {
+      memset (header, 0, PS_OBJECT_SLOT_SIZE);
+      ps_object_header_init (header, kind->type, PS_OBJECT_STATE_SIZE);
+      if (!kind->init_state ((guint8 *) header + sizeof *header, instance, error))
+        {
+          memset (header, 0, sizeof *header);
+          return FALSE;
+        }
+      ps_object_header_publish (header);
+    }
+
+  storage->header = header;
+  storage->placed_in = g_object_ref (storage->memory);
+  return TRUE;
+}
+
+static gboolean
+map_storage (PsObjectStorage     *storage,
+             const PsObjectKind  *kind,
+             gpointer             instance,
+             GError             **error)
+{
+  if (storage->name != NULL && storage->memory != NULL)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                           "An object is either named or placed in a PsSharedMemory, not both");
+      return FALSE;
+    }
+  if (storage->name != NULL)
+    return init_named (storage, kind, instance, error);
+  if (storage->memory != NULL)
+    return init_placed (storage, kind, instance, error);
+  if (storage->attach)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                           "Attaching needs the PsSharedMemory and offset of the object");
+      return FALSE;
+    }
+  return init_anonymous (storage, kind, instance, error);
+}
+
+static void
+unmap_storage (PsObjectStorage *storage)
+{
+  if (storage->chunk != NULL)
+    ps_object_pool_give_back (storage->chunk, storage->header);
+  if (storage->mapping != NULL)
+    ps_object_unmap (storage->mapping, storage->mapping_size);
+  g_clear_object (&storage->placed_in);
+  storage->header = NULL;
+  storage->chunk = NULL;
+  storage->mapping = NULL;
+  storage->mapping_size = 0;
+}
+
+/* The class's GInitable, GObject and finalize parts ------------------------- */
+
+void
+ps_object_storage_init_defaults (PsObjectStorage *storage)
+{
+  storage->mode = 0600;
+}
+
+gboolean
+ps_object_storage_initable_init (PsObjectStorage     *storage,
+                                 const PsObjectKind  *kind,
+                                 gpointer             instance,
+                                 GError             **error)
+{
+  GError *local_error = NULL;
+
+  /* GInitable asks for idempotence: a second call gives the first
+   * result, and never maps a second object. */
+  if (storage->initialised)
+    {
+      if (storage->init_error == NULL)
+        return TRUE;
+      g_propagate_error (error, g_error_copy (storage->init_error));
+      return FALSE;
+    }
+  storage->initialised = TRUE;
+
+  if (map_storage (storage, kind, instance, &local_error))
+    {
+      if (kind->adopt_state (ps_object_storage_get_state (storage), instance, &local_error))
+        return TRUE;
+      unmap_storage (storage);
+    }
+
+  storage->init_error = g_error_copy (local_error);
+  g_propagate_error (error, local_error);
+  return FALSE;
+}
+
+void
+ps_object_storage_keep_mapped (PsObjectStorage *storage)
+{
+  /* The segment of a placed object stays referenced, so stays mapped. */
+  storage->header = NULL;
+  storage->chunk = NULL;
+  storage->mapping = NULL;
+  storage->mapping_size = 0;
+  storage->placed_in = NULL;
+}
+
+void
+ps_object_storage_clear (PsObjectStorage *storage)
+{
+  unmap_storage (storage);
+  g_clear_pointer (&storage->name, g_free);
+  g_clear_object (&storage->memory);
+  g_clear_error (&storage->init_error);
+}
+
+void
+ps_object_storage_install_properties (GObjectClass  *object_class,
+                                      GParamSpec   **properties)
+{
+  GParamFlags flags = (G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY |
+                       G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+
+  properties[PS_OBJECT_PROP_NAME] =
+    g_param_spec_string ("name", NULL, NULL, NULL, flags);
+  properties[PS_OBJECT_PROP_OPEN_FLAGS] =
+    g_param_spec_flags ("open-flags", NULL, NULL,
+                        PS_TYPE_OPEN_FLAGS, PS_OPEN_NONE, flags);
+  properties[PS_OBJECT_PROP_MODE] =
+    g_param_spec_uint ("mode", NULL, NULL, 0, 0777, 0600, flags);
+  properties[PS_OBJECT_PROP_MEMORY] =
+    g_param_spec_object ("memory", NULL, NULL, PS_TYPE_SHARED_MEMORY, flags);
+  properties[PS_OBJECT_PROP_OFFSET] =
+    g_param_spec_uint64 ("offset", NULL, NULL, 0, G_MAXUINT64, 0, flags);
+  properties[PS_OBJECT_PROP_ATTACH] =
+    g_param_spec_boolean ("attach", NULL, NULL, FALSE, flags);
+}
+
+gboolean
+ps_object_storage_get_property (PsObjectStorage *storage,
+                                guint            prop_id,
+                                GValue          *value)
+{
+  switch (prop_id)
+    {
+    case PS_OBJECT_PROP_NAME:
+      g_value_set_string (value, storage->name);
+      return TRUE;
+    case PS_OBJECT_PROP_OPEN_FLAGS:
+      g_value_set_flags (value, storage->open_flags);
+      return TRUE;
+    case PS_OBJECT_PROP_MODE:
+      g_value_set_uint (value, storage->mode);
+      return TRUE;
+    case PS_OBJECT_PROP_MEMORY:
+      g_value_set_object (value, storage->memory);
+      return TRUE;
+    case PS_OBJECT_PROP_OFFSET:
+      g_value_set_uint64 (value, storage->offset);
+      return TRUE;
+    case PS_OBJECT_PROP_ATTACH:
+      g_value_set_boolean (value, storage->attach);
+      return TRUE;
+    default:
+      return FALSE;
+    }
+}
+
+gboolean
+ps_object_storage_set_property (PsObjectStorage *storage,
+                                guint            prop_id,
+                                const GValue    *value)
+{
+  switch (prop_id)
+    {
+    case PS_OBJECT_PROP_NAME:
+      g_free (storage->name);
+      storage->name = g_value_dup_string (value);
+      return TRUE;
+    case PS_OBJECT_PROP_OPEN_FLAGS:
+      storage->open_flags = g_value_get_flags (value);
+      return TRUE;
+    case PS_OBJECT_PROP_MODE:
+      storage->mode = g_value_get_uint (value);
+      return TRUE;
+    case PS_OBJECT_PROP_MEMORY:
+      g_clear_object (&storage->memory);
+      storage->memory = g_value_dup_object (value);
+      return TRUE;
+    case PS_OBJECT_PROP_OFFSET:
+      /* gsize holds every offset a segment can have; a larger one is out
+       * of bounds all the same. */
+      storage->offset = (gsize) MIN (g_value_get_uint64 (value), (guint64) G_MAXSIZE);
+      return TRUE;
+    case PS_OBJECT_PROP_ATTACH:
+      storage->attach = g_value_get_boolean (value);
+      return TRUE;
+    default:
+      return FALSE;
+    }
+}
+
+/* Constructors ----------------------------------------------------------------- */
+
+/* At most: the named or placed properties, and the class's own. */
+#define MAX_CONSTRUCT_PROPERTIES 12
+
+/* g_initable_new() with @n_given properties already in @names/@values,
+ * followed by the NULL-terminated list in @args. */
+static gpointer
+initable_new_with (GType         type,
+                   GError      **error,
+                   guint         n_given,
+                   const char  **names,
+                   GValue       *values,
+                   const char   *first_property_name,
+                   va_list       args)
+{
+  GObjectClass *object_class = g_type_class_ref (type);
+  GObject *object;
+  guint n = n_given;
+
+  for (const char *name = first_property_name; name != NULL; name = va_arg (args, const char *))
+    {
+      GParamSpec *pspec = g_object_class_find_property (object_class, name);
+      g_autofree char *collect_error = NULL;
+
+      g_assert (pspec != NULL && n < MAX_CONSTRUCT_PROPERTIES);
+      names[n] = name;
+      G_VALUE_COLLECT_INIT (&values[n], pspec->value_type, args, 0, &collect_error);
+      g_assert (collect_error == NULL);
+      n++;
+    }
+
+  object = g_object_new_with_properties (type, n, names, values);
+  for (guint i = 0; i < n; i++)
+    g_value_unset (&values[i]);
+  g_type_class_unref (object_class);
+
+  if (!g_initable_init (G_INITABLE (object), NULL, error))
+    {
+      g_object_unref (object);
+      return NULL;
+    }
+  return object;
+}
+
+gpointer
+ps_object_new_named (GType         type,
+                     const char   *name,
+                     PsOpenFlags   flags,
+                     GError      **error,
+                     const char   *first_property_name,
+                     ...)
+{
+  const char *names[MAX_CONSTRUCT_PROPERTIES];
+  GValue values[MAX_CONSTRUCT_PROPERTIES] = { G_VALUE_INIT, };
+  gpointer object;
+  va_list args;
+
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  /* Checked here too, so that a NULL name is an error rather than a
+   * request for an anonymous object. */
+  if (!ps_name_validate (name, error) || !ps_open_flags_validate (flags, error))
+    return NULL;
+
+  names[0] = "name";
+  g_value_init (&values[0], G_TYPE_STRING);
+  g_value_set_string (&values[0], name);
+  names[1] = "open-flags";
+  g_value_init (&values[1], PS_TYPE_OPEN_FLAGS);
+  g_value_set_flags (&values[1], flags);
+
+  va_start (args, first_property_name);
+  object = initable_new_with (type, error, 2, names, values, first_property_name, args);
+  va_end (args);
+  return object;
+}
+
+gpointer
+ps_object_new_placed (GType            type,
+                      PsSharedMemory  *memory,
+                      gsize            offset,
+                      gboolean         attach,
+                      GError         **error,
+                      const char      *first_property_name,
+                      ...)
+{
+  const char *names[MAX_CONSTRUCT_PROPERTIES];
+  GValue values[MAX_CONSTRUCT_PROPERTIES] = { G_VALUE_INIT, };
+  gpointer object;
+  va_list args;
+
+  g_return_val_if_fail (PS_IS_SHARED_MEMORY (memory), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  names[0] = "memory";
+  g_value_init (&values[0], PS_TYPE_SHARED_MEMORY);
+  g_value_set_object (&values[0], memory);
+  names[1] = "offset";
+  g_value_init (&values[1], G_TYPE_UINT64);
+  g_value_set_uint64 (&values[1], offset);
+  names[2] = "attach";
+  g_value_init (&values[2], G_TYPE_BOOLEAN);
+  g_value_set_boolean (&values[2], attach);
+
+  va_start (args, first_property_name);
+  object = initable_new_with (type, error, 3, names, values, first_property_name, args);
+  va_end (args);
+  return object;
+}
