@@ -507,16 +507,15 @@ is_held_by_self (PsMutex *self)
  * (every decision is taken from there) and, for diagnostics, its pid in
  * the shared state. */
 static inline __attribute__((always_inline)) void
-record_hold (PsMutex    *self,
+record_hold (Ownership  *own,
+             PsMutex    *through,
              MutexState *state,
              guint64     thread_id,
              guint32     process_id)
 {
-  Ownership *own = self->own;
-
   own->holder = thread_id;
   own->depth = 1;
-  own->through = self;
+  own->through = through;
   own->held_state = state;
   /* Relaxed: the lock itself orders what its holder writes. */
   __atomic_store_n (&state->owner_pid, process_id, __ATOMIC_RELAXED);
@@ -566,7 +565,7 @@ record_acquisition (PsMutex    *self,
 {
   if (G_UNLIKELY (g_atomic_int_get (&state->consistency) == NOT_RECOVERABLE))
     return FALSE;
-  record_hold (self, state, ps_self_thread_id (), ps_self_process_id ());
+  record_hold (self->own, self, state, ps_self_thread_id (), ps_self_process_id ());
   return TRUE;
 }
 
@@ -647,7 +646,7 @@ finish_lock (PsMutex       *self,
           set_not_recoverable_error (error);
           return FALSE;
         }
-      record_hold (self, state, ps_self_thread_id (), ps_self_process_id ());
+      record_hold (self->own, self, state, ps_self_thread_id (), ps_self_process_id ());
       g_atomic_int_set (&state->consistency, INCONSISTENT);
       g_set_error_literal (error, PS_ERROR, PS_ERROR_OWNER_DEAD,
                            "The previous holder of the mutex died holding it; the lock "
@@ -806,7 +805,7 @@ ps_mutex_lock (PsMutex       *self,
         {
           if (G_UNLIKELY (g_atomic_int_get (&state->consistency) == NOT_RECOVERABLE))
             return finish_lock (self, PS_LOCK_ACQUIRED, error);
-          record_hold (self, state, thread_id, process_id);
+          record_hold (own, self, state, thread_id, process_id);
           return TRUE;
         }
       /* Contended: straight to waiting, without touching the lock's
@@ -858,8 +857,13 @@ unlock_internal (PsMutex   *self,
                  gboolean   allow_recursion,
                  GError   **error)
 {
-  MutexState *state = self->state;
+  MutexState *state;
 
+  g_return_val_if_fail (PS_IS_MUTEX (self), FALSE);
+  g_return_val_if_fail (self->state != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  state = self->state;
   if (!is_held_by_self (self))
     {
       g_set_error_literal (error, PS_ERROR, PS_ERROR_NOT_OWNER,
@@ -921,7 +925,7 @@ ps_mutex_unlock (PsMutex  *self,
 {
   /* The common case, without calls: held once by this thread,
    * consistent, nobody waiting. */
-  if (G_LIKELY (is_plain_call (self, error)))
+  if (is_plain_call (self, error))
     {
       Ownership *own = self->own;
       MutexState *state = self->state;
@@ -940,12 +944,6 @@ ps_mutex_unlock (PsMutex  *self,
           set_corrupt_error (error);
           return FALSE;
         }
-    }
-  else
-    {
-      g_return_val_if_fail (PS_IS_MUTEX (self), FALSE);
-      g_return_val_if_fail (self->state != NULL, FALSE);
-      g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
     }
   return unlock_internal (self, TRUE, error);
 }
