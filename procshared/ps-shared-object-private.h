@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#if !defined(PROCSHARED_COMPILATION)
+# error "This is a private header of procshared; include <procshared/procshared.h>"
+#endif
+
 /*
  * What every shared object has in common: the header at its start, and
  * the three ways its memory is obtained (an anonymous pool shared over
