@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#if !defined(PROCSHARED_COMPILATION)
+# error "This is a private header of procshared; include <procshared/procshared.h>"
+#endif
+
 #include "ps-mutex.h"
 
 G_BEGIN_DECLS

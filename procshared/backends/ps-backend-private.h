@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#if !defined(PROCSHARED_COMPILATION)
+# error "This is a private header of procshared; include <procshared/procshared.h>"
+#endif
+
 /*
  * The platform layer. Everything above this interface reads the same on
  * every platform; everything platform-specific lives behind it, in one

@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#if !defined(PROCSHARED_COMPILATION)
+# error "This is a private header of procshared; include <procshared/procshared.h>"
+#endif
+
 /* The lock fast path of the POSIX backend, whose ownership is a robust
  * process-shared error-checking pthread mutex, inline so that an
  * uncontended PsMutex costs little more than the mutex itself. PsMutex
