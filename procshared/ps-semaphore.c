@@ -2,8 +2,9 @@
 
 #include "ps-error.h"
 #include "ps-semaphore.h"
+#include "ps-async-wait-private.h"
+#include "ps-counter-private.h"
 #include "ps-object-storage-private.h"
-#include "ps-wait-private.h"
 
 /**
  * PsSemaphore:
@@ -28,12 +29,7 @@
  * Since: 1.0
  */
 
-typedef struct
-{
-  PsWaitWord count;
-  guint32    max_value;
-  guint32    waiters;   /* threads inside acquire(): a release wakes one */
-} SemaphoreState;
+typedef PsCounter SemaphoreState;
 
 G_STATIC_ASSERT (sizeof (SemaphoreState) <= PS_OBJECT_STATE_SIZE);
 G_STATIC_ASSERT (PS_SEMAPHORE_SIZE == PS_OBJECT_SLOT_SIZE);
@@ -66,7 +62,28 @@ static GParamSpec *properties [N_PROPS];
  * PsSemaphore exists before the class is initialised. */
 static GType semaphore_type;
 
-static GThreadPool *async_waiters;
+/* The properties' ranges, checked before they are set (out of range,
+ * GObject would only warn and keep the default) and when creating. */
+static gboolean
+check_values (guint    value,
+              guint    max_value,
+              GError **error)
+{
+  if (max_value == 0 || max_value > G_MAXINT32)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "The maximum value %u is not between 1 and %d", max_value, G_MAXINT32);
+      return FALSE;
+    }
+  if (value > max_value)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "The initial value %u is larger than the maximum value %u",
+                   value, max_value);
+      return FALSE;
+    }
+  return TRUE;
+}
 
 static gboolean
 init_state (gpointer   data,
@@ -76,24 +93,9 @@ init_state (gpointer   data,
   SemaphoreState *state = data;
   PsSemaphore *self = instance;
 
-  if (self->max_value == 0 || self->max_value > G_MAXINT32)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                   "The maximum value %u is not between 1 and %d",
-                   self->max_value, G_MAXINT32);
-      return FALSE;
-    }
-  if (self->initial_value > self->max_value)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                   "The initial value %u is larger than the maximum value %u",
-                   self->initial_value, self->max_value);
-      return FALSE;
-    }
-
-  state->max_value = self->max_value;
-  state->waiters = 0;
-  return ps_wait_word_init (&state->count, self->initial_value, error);
+  if (!check_values (self->initial_value, self->max_value, error))
+    return FALSE;
+  return ps_counter_init (state, self->initial_value, self->max_value, error);
 }
 
 static gboolean
@@ -107,7 +109,7 @@ adopt_state (gpointer   data,
   /* An opened semaphore has the bound its creator gave it; refuse one
    * whose state no valid semaphore could have. */
   if (state->max_value == 0 || state->max_value > G_MAXINT32 ||
-      (guint32) g_atomic_int_get (ps_wait_word_value (&state->count)) > state->max_value)
+      (guint32) g_atomic_int_get (ps_counter_value (state)) > state->max_value)
     {
       g_set_error_literal (error, PS_ERROR, PS_ERROR_CORRUPT,
                            "The semaphore's state is corrupt (its count exceeds its maximum)");
@@ -335,33 +337,12 @@ ps_semaphore_new_bounded (guint    value,
 {
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  if (value > G_MAXINT32 || max_value == 0 || max_value > G_MAXINT32)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                   "Semaphore values must lie between 0 and %d, with a maximum of at least 1",
-                   G_MAXINT32);
-      return NULL;
-    }
-
+  if (!check_values (value, max_value, error))
+    return NULL;
   return g_initable_new (PS_TYPE_SEMAPHORE, NULL, error,
                          "initial-value", value,
                          "max-value", max_value,
                          NULL);
-}
-
-/* The property's range, checked before it is set (out of range, GObject
- * would only warn and leave the default). */
-static gboolean
-check_initial_value (guint    value,
-                     GError **error)
-{
-  if (value > G_MAXINT32)
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                   "The initial value %u is larger than %d", value, G_MAXINT32);
-      return FALSE;
-    }
-  return TRUE;
 }
 
 /**
@@ -389,7 +370,7 @@ ps_semaphore_open (const char   *name,
                    guint         value,
                    GError      **error)
 {
-  if (!check_initial_value (value, error))
+  if (!check_values (value, G_MAXINT32, error))
     return NULL;
   return ps_object_new_named (PS_TYPE_SEMAPHORE, name, flags, error,
                               "initial-value", value,
@@ -419,7 +400,7 @@ ps_semaphore_new_at (PsSharedMemory  *memory,
                      guint            value,
                      GError         **error)
 {
-  if (!check_initial_value (value, error))
+  if (!check_values (value, G_MAXINT32, error))
     return NULL;
   return ps_object_new_placed (PS_TYPE_SEMAPHORE, memory, offset, FALSE, error,
                                "initial-value", value,
@@ -449,20 +430,6 @@ ps_semaphore_attach (PsSharedMemory  *memory,
   return ps_object_new_placed (PS_TYPE_SEMAPHORE, memory, offset, TRUE, error, NULL);
 }
 
-static gboolean
-take_unit (SemaphoreState *state)
-{
-  gint *count = (gint *) ps_wait_word_value (&state->count);
-  gint value = g_atomic_int_get (count);
-
-  while (value > 0)
-    {
-      if (g_atomic_int_compare_and_exchange_full (count, value, value - 1, &value))
-        return TRUE;
-    }
-  return FALSE;
-}
-
 /**
  * ps_semaphore_try_acquire:
  * @self: a #PsSemaphore
@@ -479,84 +446,7 @@ ps_semaphore_try_acquire (PsSemaphore *self)
   g_return_val_if_fail (PS_IS_SEMAPHORE (self), FALSE);
   g_return_val_if_fail (self->state != NULL, FALSE);
 
-  return take_unit (self->state);
-}
-
-/* About 2 µs of polling on current x86 CPUs. */
-#define ACQUIRE_SPINS 100
-
-static G_GNUC_NO_INLINE gboolean
-acquire_slow (PsSemaphore   *self,
-              gint64         timeout_us,
-              GCancellable  *cancellable,
-              GError       **error)
-{
-  SemaphoreState *state = self->state;
-  PsWaitContext context;
-  PsWaitStatus status = PS_WAIT_WOKEN;
-  gint64 deadline;
-
-  if (timeout_us == 0)
-    {
-      ps_set_would_block_error (error, "semaphore");
-      return FALSE;
-    }
-
-  /* The release we wait for often comes from a peer running on another
-   * CPU at this very moment: looking for it a few microseconds before
-   * going to sleep spares both sides a sleep and a wake-up. */
-  for (guint spins = 0; spins < ACQUIRE_SPINS; spins++)
-    {
-      if (take_unit (state))
-        return TRUE;
-      ps_cpu_relax ();
-    }
-
-  deadline = ps_deadline_from_timeout (timeout_us);
-  if (!ps_wait_context_begin (&context, cancellable, error))
-    return FALSE;
-
-  g_atomic_int_inc (&state->waiters);
-  for (;;)
-    {
-      if (take_unit (state))
-        {
-          status = PS_WAIT_WOKEN;
-          break;
-        }
-      status = ps_wait_word_wait (&state->count, 0, deadline,
-                                  ps_wait_context_get_canceller (&context));
-      /* Whatever the backend reports, the deadline is ours to keep: a
-       * count no release could have made (a peer wrote it) must not keep
-       * us looping past it. */
-      if (status == PS_WAIT_WOKEN && deadline >= 0 && g_get_monotonic_time () >= deadline)
-        status = PS_WAIT_TIMED_OUT;
-      if (status == PS_WAIT_TIMED_OUT && take_unit (state))
-        {
-          /* A release that came with the deadline: ours after all. */
-          status = PS_WAIT_WOKEN;
-          break;
-        }
-      if (status != PS_WAIT_WOKEN)
-        break;
-    }
-  g_atomic_int_dec_and_test (&state->waiters);
-
-  /* A release wakes one waiter; if it woke us as we gave up, the unit is
-   * still there, so pass the wake-up on. */
-  if (status != PS_WAIT_WOKEN &&
-      g_atomic_int_get (ps_wait_word_value (&state->count)) > 0 &&
-      g_atomic_int_get (&state->waiters) > 0)
-    ps_wait_word_wake (&state->count, FALSE);
-
-  ps_wait_context_end (&context);
-
-  if (status != PS_WAIT_WOKEN)
-    {
-      ps_set_wait_error (error, status, "semaphore");
-      return FALSE;
-    }
-  return TRUE;
+  return ps_counter_try_take (self->state);
 }
 
 static G_GNUC_NO_INLINE gboolean
@@ -572,10 +462,10 @@ acquire_full (PsSemaphore   *self,
 
   if (cancellable != NULL && g_cancellable_set_error_if_cancelled (cancellable, error))
     return FALSE;
-  if (G_LIKELY (take_unit (self->state)))
+  if (G_LIKELY (ps_counter_try_take (self->state)))
     return TRUE;
 
-  return acquire_slow (self, timeout_us, cancellable, error);
+  return ps_counter_take_waiting (self->state, timeout_us, cancellable, "semaphore", error);
 }
 
 static inline gboolean
@@ -612,7 +502,7 @@ ps_semaphore_acquire (PsSemaphore   *self,
 {
   /* A unit there to take, with no cancellable: one compare-and-swap and
    * no calls. */
-  if (is_plain_call (self, error) && cancellable == NULL && take_unit (self->state))
+  if (is_plain_call (self, error) && cancellable == NULL && ps_counter_try_take (self->state))
     return TRUE;
   return acquire_full (self, timeout_us, cancellable, error);
 }
@@ -621,36 +511,11 @@ static G_GNUC_NO_INLINE gboolean
 release_full (PsSemaphore  *self,
               GError      **error)
 {
-  SemaphoreState *state;
-  gint *count;
-  guint32 max_value;
-  gint value;
-
   g_return_val_if_fail (PS_IS_SEMAPHORE (self), FALSE);
-
   g_return_val_if_fail (self->state != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  state = self->state;
-  count = (gint *) ps_wait_word_value (&state->count);
-  max_value = self->max_value;   /* ours, never re-read from shared memory */
-
-  value = g_atomic_int_get (count);
-  do
-    {
-      if (value < 0 || (guint32) value >= max_value)
-        {
-          g_set_error (error, PS_ERROR, PS_ERROR_OVERFLOW,
-                       "Releasing would take the semaphore past its maximum value %u",
-                       max_value);
-          return FALSE;
-        }
-    }
-  while (!g_atomic_int_compare_and_exchange_full (count, value, value + 1, &value));
-
-  if (g_atomic_int_get (&state->waiters) > 0)
-    ps_wait_word_wake (&state->count, FALSE);
-  return TRUE;
+  return ps_counter_give (self->state, 1, self->max_value, "semaphore", error);
 }
 
 /**
@@ -671,23 +536,8 @@ ps_semaphore_release (PsSemaphore  *self,
 {
   /* Nobody waiting and room below the maximum: one compare-and-swap and
    * no calls. */
-  if (is_plain_call (self, error))
-    {
-      SemaphoreState *state = self->state;
-      gint *count = (gint *) ps_wait_word_value (&state->count);
-      gint value = g_atomic_int_get (count);
-
-      if (G_LIKELY (value >= 0 && (guint32) value < self->max_value &&
-                    g_atomic_int_get (&state->waiters) == 0) &&
-          G_LIKELY (g_atomic_int_compare_and_exchange (count, value, value + 1)))
-        {
-          /* A waiter that arrived meanwhile counted itself before it
-           * looked at the count, so it sees our unit or we see it. */
-          if (G_UNLIKELY (g_atomic_int_get (&state->waiters) > 0))
-            ps_wait_word_wake (&state->count, FALSE);
-          return TRUE;
-        }
-    }
+  if (is_plain_call (self, error) && ps_counter_try_give_fast (self->state, &self->max_value))
+    return TRUE;
   return release_full (self, error);
 }
 
@@ -711,7 +561,7 @@ ps_semaphore_get_value (PsSemaphore *self)
 
   g_return_val_if_fail (self->state != NULL, 0);
 
-  value = g_atomic_int_get (ps_wait_word_value (&self->state->count));
+  value = g_atomic_int_get (ps_counter_value (self->state));
   return value > 0 ? (guint) value : 0;
 }
 
@@ -753,55 +603,19 @@ ps_semaphore_get_name (PsSemaphore *self)
   return self->storage.name;
 }
 
-typedef struct
+static gboolean
+acquire_for_task (gpointer       self,
+                  gint64         timeout_us,
+                  GCancellable  *cancellable,
+                  GError       **error)
 {
-  gint64 deadline;
-} AcquireData;
+  return ps_semaphore_acquire (self, timeout_us, cancellable, error);
+}
 
 static void
-acquire_in_thread (gpointer data,
-                   gpointer pool_data)
+release_for_task (gpointer self)
 {
-  g_autoptr(GTask) task = data;
-  PsSemaphore *self = g_task_get_source_object (task);
-  GCancellable *cancellable = g_task_get_cancellable (task);
-  AcquireData *acquire_data = g_task_get_task_data (task);
-  GError *error = NULL;
-  gint64 timeout_us = -1;
-
-  if (acquire_data->deadline >= 0)
-    {
-      /* One reading of the clock: MAX() would read it twice. */
-      gint64 remaining = acquire_data->deadline - g_get_monotonic_time ();
-
-      timeout_us = MAX (0, remaining);
-    }
-
-  /* The deadline was fixed when the caller asked; if it has passed by
-   * now, this is one last try. */
-  if (!ps_semaphore_acquire (self, timeout_us, cancellable, &error))
-    {
-      if (timeout_us == 0 && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
-        {
-          g_clear_error (&error);
-          g_set_error_literal (&error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
-                               "Timed out waiting for the semaphore");
-        }
-      g_task_return_error (task, error);
-      return;
-    }
-
-  /* Taken, but the caller cancelled meanwhile: give the unit back rather
-   * than hand a cancelled caller something it will not release. */
-  if (cancellable != NULL && g_cancellable_is_cancelled (cancellable))
-    {
-      ps_semaphore_release (self, NULL);
-      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                               "Operation was cancelled");
-      return;
-    }
-
-  g_task_return_boolean (task, TRUE);
+  ps_semaphore_release (self, NULL);
 }
 
 /**
@@ -830,7 +644,6 @@ ps_semaphore_acquire_async (PsSemaphore         *self,
                             gpointer             user_data)
 {
   g_autoptr(GTask) task = NULL;
-  AcquireData *data;
 
   g_return_if_fail (PS_IS_SEMAPHORE (self));
 
@@ -844,36 +657,7 @@ ps_semaphore_acquire_async (PsSemaphore         *self,
    * a late cancellation, or that unit would be lost. */
   g_task_set_check_cancellable (task, FALSE);
 
-  if (cancellable != NULL && g_cancellable_is_cancelled (cancellable))
-    {
-      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
-                               "Operation was cancelled");
-      return;
-    }
-
-  /* The fast path, and a timeout of 0, need no thread. */
-  if (take_unit (self->state))
-    {
-      g_task_return_boolean (task, TRUE);
-      return;
-    }
-  if (timeout_us == 0)
-    {
-      g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK,
-                               "The semaphore is not available");
-      return;
-    }
-
-  data = g_new0 (AcquireData, 1);
-  data->deadline = ps_deadline_from_timeout (timeout_us);
-  g_task_set_task_data (task, data, g_free);
-
-  /* A pool of its own with no thread limit: each blocked wait holds a
-   * thread, and GTask's shared pool would make the eleventh one wait. */
-  if (g_once_init_enter (&async_waiters))
-    g_once_init_leave (&async_waiters, g_thread_pool_new (acquire_in_thread, NULL, -1,
-                                                          FALSE, NULL));
-  g_thread_pool_push (async_waiters, g_steal_pointer (&task), NULL);
+  ps_async_wait_start (task, timeout_us, acquire_for_task, release_for_task, "semaphore");
 }
 
 /**
