@@ -6,6 +6,7 @@
 #endif
 
 #include "ps-mutex.h"
+#include "ps-robust-mutex-private.h"
 
 G_BEGIN_DECLS
 
@@ -17,13 +18,6 @@ gboolean ps_mutex_reacquire_after_wait (PsMutex  *self,
                                        GError  **error);
 
 /* For diagnostics (the procshared tool). */
-typedef enum
-{
-  PS_MUTEX_CONSISTENT,
-  PS_MUTEX_INCONSISTENT,       /* a holder died; the new holder has not repaired it yet */
-  PS_MUTEX_NOT_RECOVERABLE,
-} PsMutexConsistency;
-
 PsMutexConsistency ps_mutex_get_consistency (PsMutex *self);
 
 G_END_DECLS

@@ -1,14 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
-#include <string.h>
-#include <unistd.h>
-
-#include "ps-backend-private.h"
-#include "ps-error.h"
 #include "ps-identity-private.h"
 #include "ps-mutex-private.h"
 #include "ps-object-storage-private.h"
-#include "ps-wait-private.h"
+#include "ps-robust-mutex-private.h"
 
 /**
  * PsMutex:
@@ -49,95 +44,19 @@
  * Since: 1.0
  */
 
-typedef enum
-{
-  CONSISTENT = PS_MUTEX_CONSISTENT,
-  INCONSISTENT = PS_MUTEX_INCONSISTENT,   /* its holder died; not repaired yet */
-  NOT_RECOVERABLE = PS_MUTEX_NOT_RECOVERABLE,
-} Consistency;
-
-typedef struct
-{
-  PsRobustLock lock;
-  guint32      recursive;
-  guint32      consistency;
-  guint32      owner_pid;
-  guint32      reserved;
-  guint64      instance;       /* random, set by the creator: see Ownership */
-} MutexState;
-
-G_STATIC_ASSERT (sizeof (MutexState) <= PS_OBJECT_STATE_SIZE);
+G_STATIC_ASSERT (sizeof (PsRobustMutex) <= PS_OBJECT_STATE_SIZE);
 G_STATIC_ASSERT (PS_MUTEX_SIZE == PS_OBJECT_SLOT_SIZE);
-
-/* This process's view of who holds one mutex, shared by all the PsMutex
- * objects that open it (a thread may lock through one and unlock through
- * another). Found by the random instance id the creator stored in the
- * mutex, read once when opening. holder, depth and through are written
- * only by the holding thread. */
-typedef struct
-{
-  guint64  instance;
-  gint     ref_count;
-  guint64  holder;     /* ps_self_thread_id() of the holder, 0 if none here */
-  guint    depth;
-  PsMutex *through;    /* the PsMutex it was taken through, while held */
-  gpointer held_state; /* the MutexState as mapped there: the platform
-                        * released it where it took it */
-} Ownership;
-
-static GMutex      ownerships_lock;
-static GHashTable *ownerships;
-
-static Ownership *
-ownership_ref (guint64 instance)
-{
-  Ownership *own;
-
-  g_mutex_lock (&ownerships_lock);
-  if (ownerships == NULL)
-    ownerships = g_hash_table_new (g_int64_hash, g_int64_equal);
-  own = g_hash_table_lookup (ownerships, &instance);
-  if (own == NULL)
-    {
-      own = g_new0 (Ownership, 1);
-      own->instance = instance;
-      g_hash_table_insert (ownerships, &own->instance, own);
-    }
-  own->ref_count++;
-  g_mutex_unlock (&ownerships_lock);
-  return own;
-}
-
-static void
-ownership_unref (Ownership *own)
-{
-  g_mutex_lock (&ownerships_lock);
-  if (--own->ref_count == 0)
-    {
-      g_hash_table_remove (ownerships, &own->instance);
-      g_free (own);
-    }
-  g_mutex_unlock (&ownerships_lock);
-}
 
 struct _PsMutex
 {
   GObject parent_instance;
 
   PsObjectStorage storage;
-  gboolean recursive;
-  MutexState *state;
+  gboolean recursive;   /* the construct property; then what the mutex is */
 
-  /* Who holds it, in memory no other process can write: every decision
-   * about ownership is taken from here, never from the shared state,
-   * which a peer may have scribbled on. Shared by every PsMutex of this
-   * process on the same mutex. */
-  Ownership *own;
-
-  /* Set when the platform could not release the lock cleanly (a peer
-   * rewrote it while we held it): its memory may still be linked where
-   * the kernel looks, so it is never unmapped. */
-  gboolean pinned;
+  /* This mapping of the mutex, and this process's record of who holds
+   * it (ps-robust-mutex-private.h). */
+  PsRobustMutexHandle handle;
 };
 
 static void ps_mutex_initable_iface_init (GInitableIface *iface);
@@ -162,15 +81,7 @@ init_state (gpointer   data,
             gpointer   instance,
             GError   **error)
 {
-  MutexState *state = data;
-  PsMutex *self = instance;
-
-  state->recursive = self->recursive;
-  state->consistency = CONSISTENT;
-  state->owner_pid = 0;
-  state->reserved = 0;
-  state->instance = ((guint64) g_random_int () << 32) | g_random_int ();
-  return ps_robust_lock_init (&state->lock, self->recursive, error);
+  return ps_robust_mutex_init (data, PS_MUTEX (instance)->recursive, error);
 }
 
 static gboolean
@@ -178,21 +89,11 @@ adopt_state (gpointer   data,
              gpointer   instance,
              GError   **error)
 {
-  MutexState *state = data;
   PsMutex *self = instance;
 
-  if (state->recursive > 1 || state->consistency > NOT_RECOVERABLE ||
-      !ps_robust_lock_check (&state->lock, state->recursive))
-    {
-      g_set_error_literal (error, PS_ERROR, PS_ERROR_CORRUPT,
-                           "The mutex's state is corrupt");
-      return FALSE;
-    }
-
-  /* An opened mutex is recursive if its creator made it so. */
-  self->recursive = state->recursive;
-  self->own = ownership_ref (__atomic_load_n (&state->instance, __ATOMIC_RELAXED));
-  self->state = state;
+  if (!ps_robust_mutex_handle_open (&self->handle, self, data, error))
+    return FALSE;
+  self->recursive = self->handle.recursive;
   return TRUE;
 }
 
@@ -217,47 +118,13 @@ ps_mutex_initable_iface_init (GInitableIface *iface)
   iface->init = ps_mutex_initable_init;
 }
 
-static gboolean is_held_by_self (PsMutex *self);
-static inline __attribute__((always_inline)) PsMutex *clear_hold (Ownership  *own,
-                                                                    MutexState *state);
-
 static void
 ps_mutex_finalize (GObject *object)
 {
   PsMutex *self = (PsMutex *)object;
-  MutexState *state = self->state;
 
-  /* A mutex held through this object sits on its holder's robust list,
-   * which the C library and the kernel walk through pointers inside the
-   * mutex itself: its memory must never be reused or unmapped under them.
-   * Dropping a mutex one holds gives it back first; one still held by
-   * another of our threads keeps its memory for the life of the process
-   * (a small, deliberate leak), as does one that cannot be given back. */
-  if (state != NULL && self->own->depth > 0 && self->own->through == self)
-    {
-      gboolean released = is_held_by_self (self);
-
-      if (released)
-        {
-          MutexState *held = self->own->held_state;
-
-          clear_hold (self->own, state);
-          released = ps_robust_lock_unlock (&held->lock) == PS_LOCK_ACQUIRED;
-        }
-      else
-        {
-          /* Another of our threads holds it through this object, and
-           * will release it through another: nothing may point here. */
-          PsMutex *expected = self;
-
-          __atomic_compare_exchange_n (&self->own->through, &expected, NULL, FALSE,
-                                       __ATOMIC_RELAXED, __ATOMIC_RELAXED);
-        }
-      self->pinned |= !released;
-    }
-  if (self->own != NULL)
-    ownership_unref (self->own);
-  if (self->pinned)
+  ps_robust_mutex_handle_close (&self->handle);
+  if (self->handle.pinned)
     ps_object_storage_keep_mapped (&self->storage);
   ps_object_storage_clear (&self->storage);
 
@@ -495,262 +362,18 @@ ps_mutex_attach (PsSharedMemory  *memory,
   return ps_object_new_placed (PS_TYPE_MUTEX, memory, offset, TRUE, error, NULL);
 }
 
-static inline gboolean
-is_held_by_self (PsMutex *self)
-{
-  Ownership *own = self->own;
-
-  return own->depth > 0 && own->holder == ps_self_thread_id ();
-}
-
-/* The holder's records of a lock it has just taken: in private memory
- * (every decision is taken from there) and, for diagnostics, its pid in
- * the shared state. */
-static inline __attribute__((always_inline)) void
-record_hold (Ownership  *own,
-             PsMutex    *through,
-             MutexState *state,
-             guint64     thread_id,
-             guint32     process_id)
-{
-  own->holder = thread_id;
-  own->depth = 1;
-  own->through = through;
-  own->held_state = state;
-  /* Relaxed: the lock itself orders what its holder writes. */
-  __atomic_store_n (&state->owner_pid, process_id, __ATOMIC_RELAXED);
-}
-
-/* Forgets the hold, just before the lock is given back: once it is,
- * another of our threads may take it through another object and write
- * these records. Returns the object the lock was taken through. */
-static inline __attribute__((always_inline)) PsMutex *
-clear_hold (Ownership  *own,
-            MutexState *state)
-{
-  PsMutex *through = own->through;
-
-  own->depth = 0;
-  own->holder = 0;
-  own->through = NULL;
-  __atomic_store_n (&state->owner_pid, 0, __ATOMIC_RELAXED);
-  return through;
-}
-
-/* Forgets the hold and gives the platform lock back where it was taken
- * (a thread may lock through one PsMutex and unlock through another,
- * mapped elsewhere). */
-static inline gboolean
-release_hold (PsMutex    *self,
-              MutexState *state)
-{
-  MutexState *held = self->own->held_state;
-  PsMutex *through = clear_hold (self->own, state);
-
-  if (G_LIKELY (ps_robust_lock_unlock (&held->lock) == PS_LOCK_ACQUIRED))
-    return TRUE;
-  /* A peer rewrote the mutex while we held it: its memory may still be
-   * linked where the kernel looks. */
-  if (through != NULL)
-    through->pinned = TRUE;
-  return FALSE;
-}
-
-/* After the backend granted the lock: note who holds it. FALSE (with
- * nothing changed) if the mutex cannot be used, in which case the caller
- * gives the lock back (see finish_lock()). */
-static inline gboolean
-record_acquisition (PsMutex    *self,
-                    MutexState *state)
-{
-  if (G_UNLIKELY (g_atomic_int_get (&state->consistency) == NOT_RECOVERABLE))
-    return FALSE;
-  record_hold (self->own, self, state, ps_self_thread_id (), ps_self_process_id ());
-  return TRUE;
-}
-
-static void set_corrupt_error (GError **error);
-
-/* A lock by the thread that holds the mutex: counted here, in private
- * memory, never by the platform. */
-static G_GNUC_NO_INLINE gboolean
-relock (PsMutex  *self,
-        GError  **error)
-{
-  if (!self->recursive)
-    {
-      g_set_error_literal (error, PS_ERROR, PS_ERROR_WOULD_DEADLOCK,
-                           "The calling thread already holds this non-recursive mutex");
-      return FALSE;
-    }
-  if (self->own->depth == G_MAXUINT)
-    {
-      g_set_error_literal (error, PS_ERROR, PS_ERROR_FAILED,
-                           "The mutex could not be locked: recursion too deep");
-      return FALSE;
-    }
-  self->own->depth++;
-  return TRUE;
-}
-
-static void
-set_corrupt_error (GError **error)
-{
-  g_set_error_literal (error, PS_ERROR, PS_ERROR_CORRUPT,
-                       "The mutex's shared state is corrupt: it claims this thread "
-                       "holds it, or does not match its kind");
-}
-
-static void
-set_not_recoverable_error (GError **error)
-{
-  g_set_error_literal (error, PS_ERROR, PS_ERROR_NOT_RECOVERABLE,
-                       "The mutex is not recoverable: a holder died and it "
-                       "was unlocked without being marked consistent");
-}
-
-/* Releases a lock just taken through @self that cannot be used. */
-static void
-give_back (PsMutex    *self,
-           MutexState *state)
-{
-  if (ps_robust_lock_unlock (&state->lock) != PS_LOCK_ACQUIRED)
-    self->pinned = TRUE;   /* it may still be linked where the kernel looks */
-}
-
-static G_GNUC_NO_INLINE gboolean
-finish_lock (PsMutex       *self,
-             PsLockStatus   status,
-             GError       **error)
-{
-  MutexState *state = self->state;
-
-  switch (status)
-    {
-    case PS_LOCK_ACQUIRED:
-      if (record_acquisition (self, state))
-        return TRUE;
-      give_back (self, state);
-      if (g_atomic_int_get (&state->consistency) == NOT_RECOVERABLE)
-        set_not_recoverable_error (error);
-      else
-        set_corrupt_error (error);
-      return FALSE;
-
-    case PS_LOCK_OWNER_DIED:
-      if (g_atomic_int_get (&state->consistency) == NOT_RECOVERABLE)
-        {
-          /* Its last holder died between taking it and seeing it condemned. */
-          ps_robust_lock_make_consistent (&state->lock);
-          give_back (self, state);
-          set_not_recoverable_error (error);
-          return FALSE;
-        }
-      record_hold (self->own, self, state, ps_self_thread_id (), ps_self_process_id ());
-      g_atomic_int_set (&state->consistency, INCONSISTENT);
-      g_set_error_literal (error, PS_ERROR, PS_ERROR_OWNER_DEAD,
-                           "The previous holder of the mutex died holding it; the lock "
-                           "is now held: repair the data, then mark it consistent");
-      return FALSE;
-
-    case PS_LOCK_NOT_RECOVERABLE:
-      set_not_recoverable_error (error);
-      return FALSE;
-
-    case PS_LOCK_WOULD_DEADLOCK:
-      /* Relocks never reach the platform: the lock word names this
-       * thread, which does not hold it. */
-      set_corrupt_error (error);
-      return FALSE;
-
-    case PS_LOCK_TIMED_OUT:
-      ps_set_wait_error (error, PS_WAIT_TIMED_OUT, "mutex");
-      return FALSE;
-
-    case PS_LOCK_CANCELLED:
-      ps_set_wait_error (error, PS_WAIT_CANCELLED, "mutex");
-      return FALSE;
-
-    case PS_LOCK_BUSY:
-      ps_set_would_block_error (error, "mutex");
-      return FALSE;
-
-    case PS_LOCK_CORRUPT:
-      set_corrupt_error (error);
-      return FALSE;
-
-    case PS_LOCK_FAILED:
-    case PS_LOCK_NOT_OWNER:
-    default:
-      /* Only for a lock a peer rewrote: we never ask for a relock. */
-      set_corrupt_error (error);
-      return FALSE;
-    }
-}
-
-static PsLockStatus
-lock_blocking (MutexState    *state,
-               gboolean       tried_first,
-               gint64         deadline,
-               PsWaitContext *context)
-{
-  PsLockStatus status;
-
-  if (g_atomic_int_get (&state->consistency) == NOT_RECOVERABLE)
-    return PS_LOCK_NOT_RECOVERABLE;
-
-  status = tried_first ? PS_LOCK_BUSY : ps_robust_lock_try (&state->lock);
-  if (status == PS_LOCK_BUSY && deadline != 0)
-    status = ps_robust_lock_wait (&state->lock, deadline,
-                                  context ? ps_wait_context_get_canceller (context) : NULL);
-  return status;
-}
-
-static G_GNUC_NO_INLINE gboolean
-lock_slow (PsMutex       *self,
-           gint64         timeout_us,
-           GCancellable  *cancellable,
-           GError       **error)
-{
-  PsWaitContext context;
-  PsLockStatus status;
-
-  if (!ps_wait_context_begin (&context, cancellable, error))
-    return FALSE;
-  status = lock_blocking (self->state, TRUE, ps_deadline_from_timeout (timeout_us), &context);
-  ps_wait_context_end (&context);
-
-  return finish_lock (self, status, error);
-}
-
 static G_GNUC_NO_INLINE gboolean
 lock_full (PsMutex       *self,
            gint64         timeout_us,
            GCancellable  *cancellable,
            GError       **error)
 {
-  PsLockStatus status;
-
   g_return_val_if_fail (PS_IS_MUTEX (self), FALSE);
-
-  g_return_val_if_fail (self->state != NULL, FALSE);
+  g_return_val_if_fail (self->handle.state != NULL, FALSE);
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (cancellable != NULL && g_cancellable_set_error_if_cancelled (cancellable, error))
-    return FALSE;
-  if (G_UNLIKELY (is_held_by_self (self)))
-    return relock (self, error);
-
-  /* The uncontended path: the platform's trylock and a few stores, no
-   * cancellable set up, nothing out of line. */
-  status = ps_robust_lock_try (&self->state->lock);
-  if (G_LIKELY (status == PS_LOCK_ACQUIRED) && G_LIKELY (record_acquisition (self, self->state)))
-    return TRUE;
-  if (status != PS_LOCK_BUSY || timeout_us == 0)
-    return finish_lock (self, status, error);
-
-  return lock_slow (self, timeout_us, cancellable, error);
+  return ps_robust_mutex_lock (&self->handle, timeout_us, cancellable, error);
 }
 
 static inline gboolean
@@ -758,7 +381,7 @@ is_plain_call (PsMutex  *self,
                GError  **error)
 {
   /* The type first: only then may its fields be read. */
-  return ps_object_is_plain_call (self, mutex_type, error) && G_LIKELY (self->state != NULL);
+  return ps_object_is_plain_call (self, mutex_type, error) && G_LIKELY (self->handle.state != NULL);
 }
 
 /**
@@ -795,25 +418,25 @@ ps_mutex_lock (PsMutex       *self,
    * no registers to save); anything else takes the full path. */
   if (is_plain_call (self, error) && cancellable == NULL)
     {
-      Ownership *own = self->own;
-      MutexState *state = self->state;
+      PsMutexOwnership *own = self->handle.own;
+      PsRobustMutex *state = self->handle.state;
       guint64 thread_id = ps_cached_thread_id;
       guint32 process_id = __atomic_load_n (&ps_cached_process_id, __ATOMIC_RELAXED);
 
       if (G_LIKELY (own->depth == 0 && thread_id != 0 && process_id != 0) &&
           G_LIKELY (ps_robust_lock_try_fast (&state->lock)))
         {
-          if (G_UNLIKELY (g_atomic_int_get (&state->consistency) == NOT_RECOVERABLE))
-            return finish_lock (self, PS_LOCK_ACQUIRED, error);
-          record_hold (own, self, state, thread_id, process_id);
+          if (G_UNLIKELY (g_atomic_int_get (&state->consistency) == PS_MUTEX_NOT_RECOVERABLE))
+            return ps_robust_mutex_finish_lock (&self->handle, PS_LOCK_ACQUIRED, error);
+          ps_robust_mutex_record_hold (own, self, state, thread_id, process_id);
           return TRUE;
         }
       /* Contended: straight to waiting, without touching the lock's
        * cache line again on the way. */
       if (own->depth == 0 && timeout_us != 0 &&
-          g_atomic_int_get (&state->consistency) != NOT_RECOVERABLE &&
+          g_atomic_int_get (&state->consistency) != PS_MUTEX_NOT_RECOVERABLE &&
           ps_robust_lock_looks_busy (&state->lock))
-        return lock_slow (self, timeout_us, NULL, error);
+        return ps_robust_mutex_lock_contended (&self->handle, timeout_us, NULL, error);
     }
   return lock_full (self, timeout_us, cancellable, error);
 }
@@ -837,70 +460,22 @@ gboolean
 ps_mutex_try_lock (PsMutex  *self,
                    GError  **error)
 {
-  PsLockStatus status;
-
   g_return_val_if_fail (PS_IS_MUTEX (self), FALSE);
-
-  g_return_val_if_fail (self->state != NULL, FALSE);
+  g_return_val_if_fail (self->handle.state != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (is_held_by_self (self))
-    return relock (self, error);
-  status = lock_blocking (self->state, FALSE, 0, NULL);
-  if (status == PS_LOCK_BUSY)
-    return FALSE;
-  return finish_lock (self, status, error);
+  return ps_robust_mutex_try_lock (&self->handle, error);
 }
 
 static G_GNUC_NO_INLINE gboolean
-unlock_internal (PsMutex   *self,
-                 gboolean   allow_recursion,
-                 GError   **error)
+unlock_full (PsMutex  *self,
+             GError  **error)
 {
-  MutexState *state;
-
   g_return_val_if_fail (PS_IS_MUTEX (self), FALSE);
-  g_return_val_if_fail (self->state != NULL, FALSE);
+  g_return_val_if_fail (self->handle.state != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  state = self->state;
-  if (!is_held_by_self (self))
-    {
-      g_set_error_literal (error, PS_ERROR, PS_ERROR_NOT_OWNER,
-                           "The calling thread does not hold the mutex");
-      return FALSE;
-    }
-
-  if (self->own->depth > 1)
-    {
-      if (!allow_recursion)
-        {
-          g_set_error (error, PS_ERROR, PS_ERROR_WOULD_DEADLOCK,
-                       "The mutex is locked %u times; a condition wait would keep it held",
-                       self->own->depth);
-          return FALSE;
-        }
-      self->own->depth--;
-      return TRUE;
-    }
-
-  /* Unlocking unrepaired data condemns it. We keep that verdict
-   * ourselves and hand the platform lock back in a normal state: C
-   * libraries disagree on what a "not recoverable" pthread mutex does to
-   * its waiters, and every waiter must wake up to learn the verdict. Each
-   * one takes the lock, sees it, and unlocks, waking the next. */
-  if (g_atomic_int_get (&state->consistency) == INCONSISTENT)
-    {
-      g_atomic_int_set (&state->consistency, NOT_RECOVERABLE);
-      ps_robust_lock_make_consistent (&state->lock);
-    }
-
-  if (!release_hold (self, state))
-    {
-      set_corrupt_error (error);
-      return FALSE;
-    }
-  return TRUE;
+  return ps_robust_mutex_unlock (&self->handle, TRUE, error);
 }
 
 /**
@@ -927,25 +502,23 @@ ps_mutex_unlock (PsMutex  *self,
    * consistent, nobody waiting. */
   if (is_plain_call (self, error))
     {
-      Ownership *own = self->own;
-      MutexState *state = self->state;
-      MutexState *held = own->held_state;
+      PsMutexOwnership *own = self->handle.own;
+      PsRobustMutex *state = self->handle.state;
+      PsRobustMutex *held = own->held_state;
 
       if (G_LIKELY (own->depth == 1 && own->holder == ps_cached_thread_id) &&
-          G_LIKELY (g_atomic_int_get (&state->consistency) == CONSISTENT) &&
+          G_LIKELY (g_atomic_int_get (&state->consistency) == PS_MUTEX_CONSISTENT) &&
           G_LIKELY (ps_robust_lock_can_unlock_fast (&held->lock)))
         {
-          PsMutex *through = clear_hold (own, state);
-
+          ps_robust_mutex_clear_hold (own, state);
           if (G_LIKELY (ps_robust_lock_unlock_fast (&held->lock)))
             return TRUE;
-          if (through != NULL)
-            through->pinned = TRUE;
-          set_corrupt_error (error);
+          ps_robust_mutex_pin (own, held);
+          ps_robust_mutex_set_corrupt_error (error);
           return FALSE;
         }
     }
-  return unlock_internal (self, TRUE, error);
+  return unlock_full (self, error);
 }
 
 /**
@@ -966,26 +539,11 @@ gboolean
 ps_mutex_mark_consistent (PsMutex  *self,
                           GError  **error)
 {
-  MutexState *state;
-
   g_return_val_if_fail (PS_IS_MUTEX (self), FALSE);
-
-  g_return_val_if_fail (self->state != NULL, FALSE);
+  g_return_val_if_fail (self->handle.state != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  state = self->state;
-  if (!is_held_by_self (self))
-    {
-      g_set_error_literal (error, PS_ERROR, PS_ERROR_NOT_OWNER,
-                           "The calling thread does not hold the mutex");
-      return FALSE;
-    }
-  if (g_atomic_int_get (&state->consistency) == INCONSISTENT)
-    {
-      ps_robust_lock_make_consistent (&state->lock);
-      g_atomic_int_set (&state->consistency, CONSISTENT);
-    }
-  return TRUE;
+  return ps_robust_mutex_mark_consistent (&self->handle, error);
 }
 
 /**
@@ -1002,9 +560,9 @@ gboolean
 ps_mutex_is_recursive (PsMutex *self)
 {
   g_return_val_if_fail (PS_IS_MUTEX (self), FALSE);
-  g_return_val_if_fail (self->state != NULL, FALSE);
+  g_return_val_if_fail (self->handle.state != NULL, FALSE);
 
-  return self->recursive;
+  return self->handle.recursive;
 }
 
 /**
@@ -1022,9 +580,9 @@ GPid
 ps_mutex_get_owner_pid (PsMutex *self)
 {
   g_return_val_if_fail (PS_IS_MUTEX (self), 0);
-  g_return_val_if_fail (self->state != NULL, 0);
+  g_return_val_if_fail (self->handle.state != NULL, 0);
 
-  return (GPid) __atomic_load_n (&self->state->owner_pid, __ATOMIC_RELAXED);
+  return (GPid) __atomic_load_n (&self->handle.state->owner_pid, __ATOMIC_RELAXED);
 }
 
 /**
@@ -1041,7 +599,7 @@ const char *
 ps_mutex_get_name (PsMutex *self)
 {
   g_return_val_if_fail (PS_IS_MUTEX (self), NULL);
-  g_return_val_if_fail (self->state != NULL, NULL);
+  g_return_val_if_fail (self->handle.state != NULL, NULL);
 
   return self->storage.name;
 }
@@ -1050,34 +608,23 @@ gboolean
 ps_mutex_release_for_wait (PsMutex  *self,
                            GError  **error)
 {
-  g_return_val_if_fail (self->state != NULL, FALSE);
+  g_return_val_if_fail (self->handle.state != NULL, FALSE);
 
-  return unlock_internal (self, FALSE, error);
+  return ps_robust_mutex_unlock (&self->handle, FALSE, error);
 }
-
-/* About 5 µs of polling on current x86 CPUs. */
-#define REACQUIRE_SPINS 200
 
 gboolean
 ps_mutex_reacquire_after_wait (PsMutex  *self,
                                GError  **error)
 {
-  /* A condition is mostly signalled by a thread holding the mutex, which
-   * releases it a moment later: looking for that moment saves sleeping
-   * on the mutex only to be woken again. */
-  for (guint spins = 0; spins < REACQUIRE_SPINS && ps_robust_lock_looks_busy (&self->state->lock); spins++)
-    ps_cpu_relax ();
-
-  /* No timeout and no cancellable: whatever ended the wait, the caller
-   * must hold the mutex again when it returns. */
-  return finish_lock (self, lock_blocking (self->state, FALSE, -1, NULL), error);
+  return ps_robust_mutex_reacquire (&self->handle, error);
 }
 
 PsMutexConsistency
 ps_mutex_get_consistency (PsMutex *self)
 {
   g_return_val_if_fail (PS_IS_MUTEX (self), PS_MUTEX_CONSISTENT);
-  g_return_val_if_fail (self->state != NULL, PS_MUTEX_CONSISTENT);
+  g_return_val_if_fail (self->handle.state != NULL, PS_MUTEX_CONSISTENT);
 
-  return (PsMutexConsistency) g_atomic_int_get (&self->state->consistency);
+  return (PsMutexConsistency) g_atomic_int_get (&self->handle.state->consistency);
 }
