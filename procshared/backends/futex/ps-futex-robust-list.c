@@ -12,7 +12,7 @@
 
 /* Each thread has one robust list, which glibc registers with the kernel
  * and on which it links its own robust mutexes; ours go on the same list
- * in the same way (see ps-backend-types.h), so that when the thread dies
+ * in the same way (see ps-futex-types.h), so that when the thread dies
  * the kernel marks every lock it held FUTEX_OWNER_DIED and wakes a
  * waiter. The list is the thread's own: only the thread itself (and the
  * kernel, once it has died) touches it, so no atomics are needed. */
