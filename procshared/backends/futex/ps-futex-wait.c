@@ -37,7 +37,9 @@ futex_wait_bitset (guint32 *uaddr, guint32 expected, const struct timespec *abs_
 }
 
 void
-ps_futex_wake (guint32 *uaddr, int count, gboolean private_futex)
+ps_futex_wake (guint32  *uaddr,
+               int       count,
+               gboolean  private_futex)
 {
   syscall (SYS_futex, uaddr, private_futex ? FUTEX_WAKE_PRIVATE : FUTEX_WAKE,
            count, NULL, NULL, 0);
