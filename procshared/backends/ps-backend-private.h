@@ -20,52 +20,37 @@
  *    in whatever way the platform allows.
  *  - Its name, for messages.
  *
- * The types are defined by the backend's ps-backend-types.h because their
- * size differs per platform; each must fit in the state area of the
- * objects (checked with static assertions in the classes).
+ * Each backend has one header, futex/ps-backend-futex.h,
+ * posix/ps-backend-posix.h or darwin/ps-backend-darwin.h, which the build
+ * picks (through the generated ps-backend-select.h). It defines the
+ * types, whose size differs per platform (each must fit in the state
+ * area of the objects: checked with static assertions in the classes),
+ * PS_BACKEND_ID, and the lock operations that the classes' fast paths
+ * call, inline where the platform allows:
+ *
+ *   PsLockStatus ps_robust_lock_try             (PsRobustLock *lock);
+ *   PsLockStatus ps_robust_lock_unlock          (PsRobustLock *lock);
+ *
+ * and the uncontended cases alone, for callers that keep their own fast
+ * path free of calls. Each either does all its work and returns TRUE, or
+ * does nothing and returns FALSE, leaving the caller to the general
+ * operations; a backend without such a path returns FALSE, at no cost:
+ *
+ *   gboolean ps_robust_lock_try_fast        (PsRobustLock *lock);
+ *   gboolean ps_robust_lock_can_unlock_fast (PsRobustLock *lock);
+ *       whether _unlock_fast() would succeed, without doing it, so that
+ *       the caller can update its own records first;
+ *   gboolean ps_robust_lock_unlock_fast     (PsRobustLock *lock);
+ *   gboolean ps_robust_lock_looks_busy      (PsRobustLock *lock);
+ *       whether another thread visibly holds the lock: a caller whose
+ *       fast try failed can then go straight to waiting.
  */
 
 #include <glib.h>
 
-G_BEGIN_DECLS
-
-typedef struct _PsWaitWord   PsWaitWord;
-typedef struct _PsRobustLock PsRobustLock;
-typedef struct _PsCanceller  PsCanceller;
-
-typedef enum
-{
-  PS_WAIT_WOKEN,      /* woken, the value differed, or a spurious return */
-  PS_WAIT_TIMED_OUT,  /* the deadline passed */
-  PS_WAIT_CANCELLED,  /* the canceller fired */
-} PsWaitStatus;
-
-typedef enum
-{
-  PS_LOCK_ACQUIRED,
-  PS_LOCK_BUSY,
-  PS_LOCK_OWNER_DIED,       /* acquired; the previous holder died holding it */
-  PS_LOCK_NOT_RECOVERABLE,
-  PS_LOCK_WOULD_DEADLOCK,   /* the caller holds this non-recursive lock */
-  PS_LOCK_NOT_OWNER,
-  PS_LOCK_TIMED_OUT,
-  PS_LOCK_CANCELLED,
-  PS_LOCK_FAILED,           /* e.g. the recursion count would overflow */
-  PS_LOCK_CORRUPT,          /* the platform does not recognise the lock */
-} PsLockStatus;
-
-/* The numeric identity of the backend, stored in every object's header so
- * that objects made by another backend are refused as incompatible. */
-#define PS_BACKEND_FUTEX  1
-#define PS_BACKEND_POSIX  2
-#define PS_BACKEND_DARWIN 3
-
-G_END_DECLS
-
-/* The backend's types; it may also define the lock fast path (try and
- * unlock) inline there, announcing it with PS_BACKEND_INLINE_LOCK, since
- * an uncontended lock must cost little more than the platform's own. */
-#include "ps-backend-types.h"
+#include "ps-backend-common-private.h"
+#include "ps-backend-select.h"
+#include "ps-cpu-relax-private.h"
 
 G_BEGIN_DECLS
 
@@ -102,20 +87,6 @@ void ps_canceller_fire  (PsCanceller *canceller);
 gboolean     ps_robust_lock_init            (PsRobustLock *lock,
                                              gboolean      recursive,
                                              GError      **error);
-#ifndef PS_BACKEND_INLINE_LOCK
-PsLockStatus ps_robust_lock_try             (PsRobustLock *lock);
-PsLockStatus ps_robust_lock_unlock          (PsRobustLock *lock);
-#endif
-#ifndef PS_BACKEND_FAST_LOCK
-/* The backend may offer call-free fast paths for the uncontended lock
- * and unlock (see the futex backend); without them, callers always take
- * the general ones. */
-static inline gboolean ps_robust_lock_try_fast        (PsRobustLock *lock) { return FALSE; }
-static inline gboolean ps_robust_lock_can_unlock_fast (PsRobustLock *lock) { return FALSE; }
-static inline gboolean ps_robust_lock_unlock_fast     (PsRobustLock *lock) { return FALSE; }
-static inline gboolean ps_robust_lock_looks_busy      (PsRobustLock *lock) { return FALSE; }
-static inline void     ps_cpu_relax                   (void) { }
-#endif
 PsLockStatus ps_robust_lock_wait            (PsRobustLock *lock,
                                              gint64        deadline,
                                              PsCanceller  *canceller);

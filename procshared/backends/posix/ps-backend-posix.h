@@ -1,12 +1,18 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#if !defined(PROCSHARED_COMPILATION)
+# error "This is a private header of procshared; include <procshared/procshared.h>"
+#endif
+
 /* Any POSIX system: robust process-shared pthread mutexes for ownership,
  * and no Linux-specific calls. See ps-backend-posix.c for why waits do
  * not sleep in process-shared condition variables. */
 
 #include <pthread.h>
 #include <glib.h>
+
+#include "ps-backend-common-private.h"
 
 #define PS_BACKEND_ID PS_BACKEND_POSIX
 
@@ -26,8 +32,6 @@ struct _PsCanceller
 };
 
 #include "ps-pthread-lock-private.h"
-
-#define PS_BACKEND_INLINE_LOCK 1
 
 /* Threads of this process sleeping in a wait; an unlock wakes them at
  * once instead of letting them notice at their next poll. */
@@ -55,3 +59,10 @@ ps_robust_lock_unlock (struct _PsRobustLock *lock)
     ps_posix_wake_local_sleepers ();
   return ps_lock_status_from_pthread (r);
 }
+
+/* glibc's robust mutexes have no path cheaper than trylock and unlock
+ * above, which PsMutex then takes. */
+static inline gboolean ps_robust_lock_try_fast        (PsRobustLock *lock) { return FALSE; }
+static inline gboolean ps_robust_lock_can_unlock_fast (PsRobustLock *lock) { return FALSE; }
+static inline gboolean ps_robust_lock_unlock_fast     (PsRobustLock *lock) { return FALSE; }
+static inline gboolean ps_robust_lock_looks_busy      (PsRobustLock *lock) { return FALSE; }
