@@ -372,6 +372,17 @@ assert_free_for_other_process (PsMutex *mutex)
   ps_test_reap_ok (ps_test_fork (plain_lock_child, mutex, ps_test_scaled_s (30)), ps_test_scaled_s (30));
 }
 
+/* The caller holds @mutex once: its unlock frees it for everyone, and a
+ * second unlock is refused. */
+static inline void
+assert_last_unlock_frees (PsMutex *mutex)
+{
+  assert_unlock (mutex);
+  g_assert_cmpint (ps_mutex_get_owner_pid (mutex), ==, 0);
+  assert_unlock_not_owner (mutex);
+  assert_free_for_other_process (mutex);
+}
+
 /* Named objects, asserting success. */
 static inline PsMutex *
 open_mutex (const char  *name,
@@ -404,4 +415,21 @@ unlink_name (const char *name)
 
   g_assert_true (ps_unlink (name, &error));
   g_assert_no_error (error);
+}
+
+/* In a spawned peer: opens the test's named mutex and the named block it
+ * shares with the test. */
+static inline Shared *
+peer_open (const char      *mutex_name,
+           const char      *shm_name,
+           PsMutex        **out_mutex,
+           PsSharedMemory **out_memory)
+{
+  g_autoptr(GError) error = NULL;
+
+  *out_mutex = ps_mutex_open (mutex_name, PS_OPEN_NONE, &error);
+  g_assert_no_error (error);
+  *out_memory = ps_shared_memory_open (shm_name, PS_OPEN_NONE, 0, &error);
+  g_assert_no_error (error);
+  return ps_shared_memory_get_data (*out_memory);
 }

@@ -342,6 +342,24 @@ ps_test_wait_int (gint         *location,
   return TRUE;
 }
 
+/* Polls (bounded by @seconds, scaled) until *@location is at least
+ * @value. */
+static inline gboolean
+ps_test_wait_at_least (gint         *location,
+                       gint          value,
+                       unsigned int  seconds)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) ps_test_scaled_s (seconds) * G_USEC_PER_SEC;
+
+  while (g_atomic_int_get (location) < value)
+    {
+      if (g_get_monotonic_time () > deadline)
+        return FALSE;
+      g_usleep (200);
+    }
+  return TRUE;
+}
+
 /* A zero-filled anonymous block of @size bytes for a test and its
  * children; its data. */
 static inline gpointer

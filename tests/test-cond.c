@@ -248,20 +248,6 @@ ping_pong_child (gpointer data)
 
 /* Ownership ------------------------------------------------------------------ */
 
-/* Asserts that *flag reaches @value within a generous bound. */
-static void
-wait_for_int (gint *flag,
-              gint  value)
-{
-  gint64 deadline = g_get_monotonic_time () + ps_test_scaled_us (20 * G_USEC_PER_SEC);
-
-  while (g_atomic_int_get (flag) < value)
-    {
-      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
-      g_usleep (500);
-    }
-}
-
 static gpointer
 hold_mutex_thread (gpointer data)
 {
@@ -269,7 +255,7 @@ hold_mutex_thread (gpointer data)
 
   lock (s->mutex);
   g_atomic_int_set (&s->shared->holds, 1);
-  wait_for_int (&s->shared->go, 1);
+  g_assert_true (ps_test_wait_at_least (&s->shared->go, 1, 20));
   return GINT_TO_POINTER (ps_mutex_unlock (s->mutex, NULL));
 }
 
@@ -319,7 +305,7 @@ test_wait_not_owner (void)
 
   /* Another thread holds it: refused, and that thread still holds it. */
   thread = g_thread_new ("holder", hold_mutex_thread, &s);
-  wait_for_int (&s.shared->holds, 1);
+  g_assert_true (ps_test_wait_at_least (&s.shared->holds, 1, 20));
   assert_wait_not_owner (&s);
   g_assert_cmpint (ps_mutex_get_owner_pid (s.mutex), ==, getpid ());
   g_assert_false (ps_mutex_unlock (s.mutex, &error));
@@ -333,7 +319,7 @@ test_wait_not_owner (void)
   g_atomic_int_set (&s.shared->holds, 0);
   g_atomic_int_set (&s.shared->go, 0);
   pid = ps_test_fork (hold_mutex_child, &s, ps_test_scaled_s (30));
-  wait_for_int (&s.shared->holds, 1);
+  g_assert_true (ps_test_wait_at_least (&s.shared->holds, 1, 20));
   assert_wait_not_owner (&s);
   g_assert_cmpint (ps_mutex_get_owner_pid (s.mutex), ==, pid);
   g_atomic_int_set (&s.shared->go, 1);

@@ -171,13 +171,7 @@ peer_handshake (const char *mutex_name,
   g_autoptr(GError) error = NULL;
   g_autoptr(PsMutex) mutex = NULL;
   g_autoptr(PsSharedMemory) memory = NULL;
-  Shared *shared;
-
-  mutex = ps_mutex_open (mutex_name, PS_OPEN_NONE, &error);
-  g_assert_no_error (error);
-  memory = ps_shared_memory_open (shm_name, PS_OPEN_NONE, 0, &error);
-  g_assert_no_error (error);
-  shared = ps_shared_memory_get_data (memory);
+  Shared *shared = peer_open (mutex_name, shm_name, &mutex, &memory);
 
   g_assert_cmpstr (ps_mutex_get_name (mutex), ==, mutex_name);
   g_assert_false (ps_mutex_is_recursive (mutex));

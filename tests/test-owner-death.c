@@ -546,11 +546,7 @@ test_owner_death_recursive (void)
   g_assert_no_error (error);
   assert_unlock (mutex);
   assert_busy_for_other_process (mutex, getpid ());
-  assert_unlock (mutex);
-  g_assert_cmpint (ps_mutex_get_owner_pid (mutex), ==, 0);
-  assert_unlock_not_owner (mutex);
-
-  assert_free_for_other_process (mutex);
+  assert_last_unlock_frees (mutex);
 }
 
 static void
@@ -572,16 +568,9 @@ static int
 peer_die_holding (const char *mutex_name,
                   const char *shm_name)
 {
-  g_autoptr(GError) error = NULL;
   g_autoptr(PsMutex) mutex = NULL;
   g_autoptr(PsSharedMemory) memory = NULL;
-  Shared *shared;
-
-  mutex = ps_mutex_open (mutex_name, PS_OPEN_NONE, &error);
-  g_assert_no_error (error);
-  memory = ps_shared_memory_open (shm_name, PS_OPEN_NONE, 0, &error);
-  g_assert_no_error (error);
-  shared = ps_shared_memory_get_data (memory);
+  Shared *shared = peer_open (mutex_name, shm_name, &mutex, &memory);
 
   assert_lock (mutex);
   g_atomic_int_set (&shared->step, 1);

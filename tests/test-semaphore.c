@@ -49,28 +49,7 @@ typedef struct
 static Shared *
 shared_new (PsSharedMemory **out_memory)
 {
-  g_autoptr(GError) error = NULL;
-
-  *out_memory = ps_shared_memory_new (sizeof (Shared), &error);
-  g_assert_no_error (error);
-  return ps_shared_memory_get_data (*out_memory);
-}
-
-/* Spin (politely) until *flag reaches @value, at most @timeout_us. */
-static gboolean
-wait_for_int (gint   *flag,
-              gint    value,
-              gint64  timeout_us)
-{
-  gint64 deadline = g_get_monotonic_time () + timeout_us;
-
-  while (g_atomic_int_get (flag) < value)
-    {
-      if (g_get_monotonic_time () > deadline)
-        return FALSE;
-      g_usleep (200);
-    }
-  return TRUE;
+  return ps_test_shared_new (sizeof (Shared), out_memory);
 }
 
 /* Cancels from another thread after @delay_us, recording when. */
@@ -312,8 +291,7 @@ test_bounded_atomic_threads (void)
 
   for (i = 0; i < OVERFLOW_WORKERS; i++)
     threads[i] = g_thread_new ("releaser", release_until_full_thread, &w);
-  g_assert_true (wait_for_int (&shared->ready, OVERFLOW_WORKERS,
-                               ps_test_scaled_us (10 * G_USEC_PER_SEC)));
+  g_assert_true (ps_test_wait_at_least (&shared->ready, OVERFLOW_WORKERS, 10));
   g_atomic_int_set (&shared->go, 1);
   for (i = 0; i < OVERFLOW_WORKERS; i++)
     g_assert_cmpint (GPOINTER_TO_INT (g_thread_join (threads[i])), ==, 0);
@@ -339,8 +317,7 @@ test_bounded_atomic_processes (void)
 
   for (i = 0; i < OVERFLOW_WORKERS; i++)
     pids[i] = ps_test_fork (release_until_full, &w, ps_test_scaled_s (30));
-  g_assert_true (wait_for_int (&shared->ready, OVERFLOW_WORKERS,
-                               ps_test_scaled_us (10 * G_USEC_PER_SEC)));
+  g_assert_true (ps_test_wait_at_least (&shared->ready, OVERFLOW_WORKERS, 10));
   g_atomic_int_set (&shared->go, 1);
   for (i = 0; i < OVERFLOW_WORKERS; i++)
     ps_test_reap_ok (pids[i], ps_test_scaled_s (30));
@@ -915,7 +892,7 @@ test_dead_waiter (void)
 
   for (i = 0; i < 2; i++)
     doomed[i] = ps_test_fork (doomed_acquirer, &ctx, ps_test_scaled_s (40));
-  g_assert_true (wait_for_int (&shared->ready, 2, ps_test_scaled_us (20 * G_USEC_PER_SEC)));
+  g_assert_true (ps_test_wait_at_least (&shared->ready, 2, 20));
   g_usleep (50000);   /* let them get to sleep in the kernel */
   for (i = 0; i < 2; i++)
     {
@@ -935,7 +912,7 @@ test_dead_waiter (void)
 
       g_atomic_int_set (&shared->flag, 0);
       pid = ps_test_fork (live_acquirer, &ctx, ps_test_scaled_s (40));
-      g_assert_true (wait_for_int (&shared->flag, 1, ps_test_scaled_us (20 * G_USEC_PER_SEC)));
+      g_assert_true (ps_test_wait_at_least (&shared->flag, 1, 20));
       g_usleep (20000);
       g_test_message ("release %u after the waiters died", i);
       ps_test_reap_ok (ps_test_fork (release_once, &ctx, ps_test_scaled_s (20)),
@@ -1280,7 +1257,7 @@ test_named_racing_create (void)
 
       for (i = 0; i < RACE_PEERS; i++)
         pids[i] = ps_test_spawn_peer (self_exe, "sem-race", name, gate_name, value, NULL);
-      g_assert_true (wait_for_int (&words[1], RACE_PEERS, ps_test_scaled_us (20 * G_USEC_PER_SEC)));
+      g_assert_true (ps_test_wait_at_least (&words[1], RACE_PEERS, 20));
       g_atomic_int_set (&words[0], 1);
       for (i = 0; i < RACE_PEERS; i++)
         ps_test_reap_ok (pids[i], ps_test_scaled_s (30));
@@ -1708,7 +1685,7 @@ release_after_ticks (gpointer data)
   gboolean saw_ticks;
 
   /* Only a main loop that kept running can get the ticks this high. */
-  saw_ticks = wait_for_int (&ctx->shared->ticks, 10, ps_test_scaled_us (10 * G_USEC_PER_SEC));
+  saw_ticks = ps_test_wait_at_least (&ctx->shared->ticks, 10, 10);
   g_atomic_int_set (&ctx->shared->released, 1);
   if (!ps_semaphore_release (ctx->sem, NULL))
     return 2;

@@ -45,23 +45,6 @@ stress_die_with_parent (void)
     _exit (98);   /* it died before we asked */
 }
 
-/* Polls (bounded) until *@location is at least @value. */
-static inline gboolean
-stress_wait_at_least (gint  *location,
-                      gint   value,
-                      guint  seconds)
-{
-  gint64 deadline = g_get_monotonic_time () + (gint64) ps_test_scaled_s (seconds) * G_USEC_PER_SEC;
-
-  while (g_atomic_int_get (location) < value)
-    {
-      if (g_get_monotonic_time () > deadline)
-        return FALSE;
-      g_usleep (200);
-    }
-  return TRUE;
-}
-
 /* Polls (bounded) until process @pid (its main thread) sleeps in a futex
  * wait; FALSE if it did not within @bound_us. */
 static inline gboolean

@@ -484,7 +484,7 @@ resume_and_check_progress (Storm *storm)
   g_atomic_int_set (&shared->pause, 0);
 
   for (guint i = 0; i < N_WORKERS; i++)
-    if (!stress_wait_at_least (&shared->slots[i].ops, before[i] + 2, 20))
+    if (!ps_test_wait_at_least (&shared->slots[i].ops, before[i] + 2, 20))
       {
         assert_no_failure (storm);
         g_error ("worker %u (pid %d) made no progress after a death; phase %s", i,
