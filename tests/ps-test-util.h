@@ -2,11 +2,12 @@
 #pragma once
 
 /*
- * Shared helpers for the C test programs: a watchdog so that a bug fails a
- * test instead of hanging CI, time bounds that stretch under valgrind and
- * the sanitizers, names unique to this test run, children that are always
- * reaped within a bound, peers that re-execute the test program, and
- * checks of named objects.
+ * Shared helpers for the C test programs: the one way to register a test
+ * (ps_test_add() and its variants), which gives it a watchdog so that a
+ * bug fails the test instead of hanging CI; time bounds that stretch
+ * under valgrind and the sanitizers; bounded polling; names unique to
+ * this test run; children that are always reaped within a bound; peers
+ * that re-execute the test program; and checks of named objects.
  */
 
 #include <errno.h>

@@ -85,7 +85,8 @@ test_not_owner_other_process (void)
 
   /* A child cannot unlock the parent's lock... */
   assert_lock (mutex);
-  ps_test_reap_ok (ps_test_fork (unlock_not_owner_child, &args, ps_test_scaled_s (30)), ps_test_scaled_s (30));
+  ps_test_reap_ok (ps_test_fork (unlock_not_owner_child, &args, ps_test_scaled_s (30)),
+                   ps_test_scaled_s (30));
   g_assert_cmpint (ps_mutex_get_owner_pid (mutex), ==, getpid ());
   assert_busy_for_other_process (mutex, getpid ());
   assert_unlock (mutex);
@@ -306,7 +307,8 @@ check_woken_by_unlock (gint64 timeout_us)
   g_assert_no_error (error);
   g_thread_join (watcher);
   if (timeout_us > 0)
-    g_assert_cmpint (g_get_monotonic_time () - start, <, MIN (timeout_us, ps_test_scaled_us (30 * G_USEC_PER_SEC)));
+    g_assert_cmpint (g_get_monotonic_time () - start, <,
+                     MIN (timeout_us, ps_test_scaled_us (30 * G_USEC_PER_SEC)));
   g_assert_cmpint (shared->counter, ==, 99);
   g_assert_cmpint (ps_mutex_get_owner_pid (mutex), ==, getpid ());
   assert_unlock (mutex);

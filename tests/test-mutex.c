@@ -285,8 +285,10 @@ test_named_recursive_peer (void)
   plain = open_mutex (plain_name, PS_OPEN_CREATE);
   g_assert_false (ps_mutex_is_recursive (plain));
 
-  ps_test_reap_ok (ps_test_spawn_peer (self_exe, "check-recursive", recursive_name, "1", NULL), ps_test_scaled_s (30));
-  ps_test_reap_ok (ps_test_spawn_peer (self_exe, "check-recursive", plain_name, "0", NULL), ps_test_scaled_s (30));
+  ps_test_reap_ok (ps_test_spawn_peer (self_exe, "check-recursive", recursive_name, "1", NULL),
+                   ps_test_scaled_s (30));
+  ps_test_reap_ok (ps_test_spawn_peer (self_exe, "check-recursive", plain_name, "0", NULL),
+                   ps_test_scaled_s (30));
 
   /* Opening reports what the creator chose, whatever the opener asked. */
   reopened = g_initable_new (PS_TYPE_MUTEX, NULL, &error,

@@ -108,7 +108,8 @@ assert_list_outcome (ListArgs *args)
   for (guint i = 0; i < N_LIST_PS; i++)
     {
       g_autoptr(GError) error = NULL;
-      gboolean locked = ps_mutex_lock (args->mutexes[i], ps_test_scaled_us (5 * G_USEC_PER_SEC), NULL, &error);
+      gboolean locked = ps_mutex_lock (args->mutexes[i], ps_test_scaled_us (5 * G_USEC_PER_SEC),
+                                       NULL, &error);
 
       if (shared->held[i])
         {
