@@ -396,18 +396,6 @@ open_mutex (const char  *name,
   return mutex;
 }
 
-static inline PsSharedMemory *
-create_named_shared (const char *name)
-{
-  g_autoptr(GError) error = NULL;
-  PsSharedMemory *memory;
-
-  memory = ps_shared_memory_open (name, PS_OPEN_CREATE | PS_OPEN_EXCLUSIVE,
-                                  sizeof (Shared), &error);
-  g_assert_no_error (error);
-  return memory;
-}
-
 static inline void
 unlink_name (const char *name)
 {
@@ -415,6 +403,46 @@ unlink_name (const char *name)
 
   g_assert_true (ps_unlink (name, &error));
   g_assert_no_error (error);
+}
+
+/* A named mutex and a named block, made by a test for a spawned peer,
+ * which opens them with peer_open(). */
+typedef struct
+{
+  char           *mutex_name;
+  char           *shm_name;
+  PsMutex        *mutex;
+  PsSharedMemory *memory;
+  Shared         *shared;
+} NamedPeer;
+
+/* Makes them, named after @what: "@what" and "@what-data". */
+static inline void
+named_peer_init (NamedPeer  *peer,
+                 const char *what)
+{
+  g_autofree char *data_what = g_strconcat (what, "-data", NULL);
+  g_autoptr(GError) error = NULL;
+
+  peer->mutex_name = ps_test_unique_name (what);
+  peer->shm_name = ps_test_unique_name (data_what);
+  peer->mutex = open_mutex (peer->mutex_name, PS_OPEN_CREATE | PS_OPEN_EXCLUSIVE);
+  peer->memory = ps_shared_memory_open (peer->shm_name, PS_OPEN_CREATE | PS_OPEN_EXCLUSIVE,
+                                        sizeof (Shared), &error);
+  g_assert_no_error (error);
+  peer->shared = ps_shared_memory_get_data (peer->memory);
+}
+
+/* Unlinks both names, then lets go of the objects. */
+static inline void
+named_peer_clear (NamedPeer *peer)
+{
+  unlink_name (peer->mutex_name);
+  unlink_name (peer->shm_name);
+  g_clear_object (&peer->mutex);
+  g_clear_object (&peer->memory);
+  g_clear_pointer (&peer->mutex_name, g_free);
+  g_clear_pointer (&peer->shm_name, g_free);
 }
 
 /* In a spawned peer: opens the test's named mutex and the named block it

@@ -240,18 +240,53 @@ ps_test_fork (int (*func) (gpointer data),
   return pid;
 }
 
-/* fork() + exec() of @exe (this very test program) with --peer and the
+/* Peers ----------------------------------------------------------------------- */
+
+/* This test program's own executable, which its peers re-execute. */
+static inline const char *
+ps_test_self_exe (void)
+{
+  static char *self_exe;
+
+  if (self_exe == NULL)
+    {
+      self_exe = g_file_read_link ("/proc/self/exe", NULL);
+      g_assert_nonnull (self_exe);
+    }
+  return self_exe;
+}
+
+/* A peer's entry point: its arguments after `--peer`; returns the
+ * process's exit status. */
+typedef int (*PsTestPeerMain) (int    argc,
+                               char **argv);
+
+/* The start of a test program's main(): run as `PROGRAM --peer ARGS...`,
+ * it is a peer, which runs @peer_main (ARGS) and exits with its return
+ * value; otherwise g_test_init(). @peer_main may be NULL for a program
+ * without peers. */
+static inline void
+ps_test_init (int            *argc,
+              char         ***argv,
+              PsTestPeerMain  peer_main)
+{
+  ps_test_self_exe ();
+  if (peer_main != NULL && *argc >= 2 && g_str_equal ((*argv)[1], "--peer"))
+    exit (peer_main (*argc - 2, *argv + 2));
+  g_test_init (argc, argv, NULL);
+}
+
+/* fork() + exec() of this very test program with --peer and the
  * arguments that follow, up to NULL: a separately spawned peer. */
-static inline pid_t ps_test_spawn_peer (const char *exe,
-                                        const char *first_arg,
+static inline pid_t ps_test_spawn_peer (const char *first_arg,
                                         ...) G_GNUC_NULL_TERMINATED;
 
 static inline pid_t
-ps_test_spawn_peer (const char *exe,
-                    const char *first_arg,
+ps_test_spawn_peer (const char *first_arg,
                     ...)
 {
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  const char *exe = ps_test_self_exe ();
   const char *arg;
   va_list args;
   pid_t pid;

@@ -7,7 +7,7 @@
  * ways an object can be refused.
  *
  * "Separately spawned" peers re-execute this binary with --peer, handled
- * at the top of main() before g_test_init().
+ * by ps_test_init() at the top of main().
  */
 
 #include <fcntl.h>
@@ -21,8 +21,6 @@
 #include "ps-shared-object-private.h"
 
 /* Helpers ------------------------------------------------------------------ */
-
-static char *self_exe;
 
 #define MAX_WAITERS 16
 
@@ -1008,7 +1006,7 @@ test_named_exec_peer (void)
   g_assert_no_error (error);
   g_assert_cmpstr (ps_cond_get_name (cond), ==, cond_name);
 
-  pid = ps_test_spawn_peer (self_exe, "cond-named", memory_name, mutex_name, cond_name,
+  pid = ps_test_spawn_peer ("cond-named", memory_name, mutex_name, cond_name,
                             rounds_arg, NULL);
   g_assert_true (ping_pong (mutex, cond, ps_shared_memory_get_data (memory), 0, rounds, &error));
   g_assert_no_error (error);
@@ -1142,7 +1140,7 @@ test_placed_exec_peer (void)
   cond = ps_cond_new_at (memory, PLACED_COND_OFFSET, &error);
   g_assert_no_error (error);
 
-  pid = ps_test_spawn_peer (self_exe, "cond-placed", name, rounds_arg, NULL);
+  pid = ps_test_spawn_peer ("cond-placed", name, rounds_arg, NULL);
   g_assert_true (ping_pong (mutex, cond, ps_shared_memory_get_data (memory), 0, rounds, &error));
   g_assert_no_error (error);
   ps_test_reap_ok (pid, ps_test_scaled_s (40));
@@ -1373,13 +1371,7 @@ peer_main (int    argc,
 int
 main (int argc, char *argv[])
 {
-  if (argc >= 2 && g_str_equal (argv[1], "--peer"))
-    return peer_main (argc - 2, argv + 2);
-
-  self_exe = g_file_read_link ("/proc/self/exe", NULL);
-  g_assert_nonnull (self_exe);
-
-  g_test_init (&argc, &argv, NULL);
+  ps_test_init (&argc, &argv, peer_main);
 
   ps_test_add ("/cond/wait/not-owner", test_wait_not_owner);
   ps_test_add ("/cond/wait/zero-timeout-would-block", test_wait_zero_timeout);

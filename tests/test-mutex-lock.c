@@ -533,7 +533,7 @@ test_counter (gconstpointer data)
 int
 main (int argc, char *argv[])
 {
-  g_test_init (&argc, &argv, NULL);
+  ps_test_init (&argc, &argv, NULL);
   ps_test_watchdog (ps_test_scaled_s (170));
 
   ps_test_add ("/mutex/not-owner/nobody", test_not_owner_nobody);

@@ -12,7 +12,7 @@
  * anonymous objects in test-pool.c.
  *
  * Peers that must be separately spawned processes re-exec this binary
- * with `--peer MODE ARGS...`, handled before g_test_init().
+ * with `--peer MODE ARGS...`, handled by ps_test_init().
  */
 
 #include <fcntl.h>
@@ -22,8 +22,6 @@
 
 #include "ps-test-mutex.h"
 #include "ps-shared-object-private.h"
-
-static char *self_exe;
 
 G_STATIC_ASSERT (G_STRUCT_OFFSET (PsObjectHeader, layout_version) == 4);
 G_STATIC_ASSERT (G_STRUCT_OFFSET (PsObjectHeader, type) == 6);
@@ -194,22 +192,20 @@ peer_handshake (const char *mutex_name,
 static void
 test_named_exec_peer (void)
 {
-  g_autofree char *mutex_name = ps_test_unique_name ("mutex");
-  g_autofree char *shm_name = ps_test_unique_name ("mutex-data");
-  g_autoptr(PsMutex) mutex = NULL;
-  g_autoptr(PsSharedMemory) memory = NULL;
   g_autoptr(GError) error = NULL;
+  NamedPeer peer;
+  PsMutex *mutex;
   Shared *shared;
   GPid pid;
 
-  mutex = open_mutex (mutex_name, PS_OPEN_CREATE | PS_OPEN_EXCLUSIVE);
-  g_assert_cmpstr (ps_mutex_get_name (mutex), ==, mutex_name);
-  memory = create_named_shared (shm_name);
-  shared = ps_shared_memory_get_data (memory);
+  named_peer_init (&peer, "mutex");
+  mutex = peer.mutex;
+  shared = peer.shared;
+  g_assert_cmpstr (ps_mutex_get_name (mutex), ==, peer.mutex_name);
   shared->parent_pid = getpid ();
 
   assert_lock (mutex);
-  pid = ps_test_spawn_peer (self_exe, "handshake", mutex_name, shm_name, NULL);
+  pid = ps_test_spawn_peer ("handshake", peer.mutex_name, peer.shm_name, NULL);
   assert_wait_int (&shared->step, 1);
   shared->counter = 7;
   assert_unlock (mutex);
@@ -230,8 +226,7 @@ test_named_exec_peer (void)
   assert_lock (mutex);
   assert_unlock (mutex);
 
-  unlink_name (mutex_name);
-  unlink_name (shm_name);
+  named_peer_clear (&peer);
 }
 
 static int
@@ -285,9 +280,9 @@ test_named_recursive_peer (void)
   plain = open_mutex (plain_name, PS_OPEN_CREATE);
   g_assert_false (ps_mutex_is_recursive (plain));
 
-  ps_test_reap_ok (ps_test_spawn_peer (self_exe, "check-recursive", recursive_name, "1", NULL),
+  ps_test_reap_ok (ps_test_spawn_peer ("check-recursive", recursive_name, "1", NULL),
                    ps_test_scaled_s (30));
-  ps_test_reap_ok (ps_test_spawn_peer (self_exe, "check-recursive", plain_name, "0", NULL),
+  ps_test_reap_ok (ps_test_spawn_peer ("check-recursive", plain_name, "0", NULL),
                    ps_test_scaled_s (30));
 
   /* Opening reports what the creator chose, whatever the opener asked. */
@@ -449,7 +444,7 @@ test_placed_exec_peer (void)
   g_assert_no_error (error);
 
   assert_lock (mutex);
-  pid = ps_test_spawn_peer (self_exe, "placed", shm_name, NULL);
+  pid = ps_test_spawn_peer ("placed", shm_name, NULL);
   assert_wait_int (&shared->step, 1);
   shared->counter = 5;
   assert_unlock (mutex);
@@ -1089,13 +1084,7 @@ run_peer (int    argc,
 int
 main (int argc, char *argv[])
 {
-  self_exe = g_file_read_link ("/proc/self/exe", NULL);
-  g_assert_nonnull (self_exe);
-
-  if (argc >= 2 && g_str_equal (argv[1], "--peer"))
-    return run_peer (argc - 2, argv + 2);
-
-  g_test_init (&argc, &argv, NULL);
+  ps_test_init (&argc, &argv, run_peer);
   ps_test_watchdog (ps_test_scaled_s (170));
 
   ps_test_add ("/mutex/basic/lock-unlock", test_basic_lock_unlock);

@@ -384,7 +384,7 @@ test_open_flags_type (void)
 int
 main (int argc, char *argv[])
 {
-  g_test_init (&argc, &argv, NULL);
+  ps_test_init (&argc, &argv, NULL);
   ps_test_watchdog (120);
 
   ps_test_add ("/names/is-valid", test_is_valid);

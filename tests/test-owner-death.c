@@ -6,7 +6,7 @@
  * mutex or leaves it not recoverable; anonymous, named and placed.
  *
  * The named peer re-execs this binary with `--peer MODE ARGS...`,
- * handled before g_test_init().
+ * handled by ps_test_init().
  */
 
 #include <pthread.h>
@@ -15,8 +15,6 @@
 #include "ps-test-mutex.h"
 
 #define DEATH_BOUND_US    (2 * G_USEC_PER_SEC)
-
-static char *self_exe;
 
 /* Robustness ---------------------------------------------------------------- */
 
@@ -581,29 +579,21 @@ peer_die_holding (const char *mutex_name,
 static void
 test_owner_death_named_peer (void)
 {
-  g_autofree char *mutex_name = ps_test_unique_name ("mutex-death");
-  g_autofree char *shm_name = ps_test_unique_name ("mutex-death-data");
-  g_autoptr(PsMutex) mutex = NULL;
-  g_autoptr(PsSharedMemory) memory = NULL;
   g_autoptr(GError) error = NULL;
-  Shared *shared;
+  NamedPeer peer;
   GPid pid;
 
-  mutex = open_mutex (mutex_name, PS_OPEN_CREATE | PS_OPEN_EXCLUSIVE);
-  memory = create_named_shared (shm_name);
-  shared = ps_shared_memory_get_data (memory);
-
-  pid = ps_test_spawn_peer (self_exe, "die-holding", mutex_name, shm_name, NULL);
-  assert_wait_int (&shared->step, 1);
-  g_assert_cmpint (ps_mutex_get_owner_pid (mutex), ==, pid);
+  named_peer_init (&peer, "mutex-death");
+  pid = ps_test_spawn_peer ("die-holding", peer.mutex_name, peer.shm_name, NULL);
+  assert_wait_int (&peer.shared->step, 1);
+  g_assert_cmpint (ps_mutex_get_owner_pid (peer.mutex), ==, pid);
   kill_holder (pid);
 
-  g_assert_false (ps_mutex_lock (mutex, 10 * G_USEC_PER_SEC, NULL, &error));
+  g_assert_false (ps_mutex_lock (peer.mutex, 10 * G_USEC_PER_SEC, NULL, &error));
   g_assert_error (error, PS_ERROR, PS_ERROR_OWNER_DEAD);
-  assert_holds_and_recover (mutex);
+  assert_holds_and_recover (peer.mutex);
 
-  unlink_name (mutex_name);
-  unlink_name (shm_name);
+  named_peer_clear (&peer);
 }
 
 static int
@@ -676,13 +666,7 @@ main (int argc, char *argv[])
   };
   guint i;
 
-  self_exe = g_file_read_link ("/proc/self/exe", NULL);
-  g_assert_nonnull (self_exe);
-
-  if (argc >= 2 && g_str_equal (argv[1], "--peer"))
-    return run_peer (argc - 2, argv + 2);
-
-  g_test_init (&argc, &argv, NULL);
+  ps_test_init (&argc, &argv, run_peer);
   ps_test_watchdog (ps_test_scaled_s (170));
 
   for (i = 0; i < G_N_ELEMENTS (next_lockers); i++)

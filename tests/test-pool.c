@@ -363,7 +363,7 @@ test_footprint_fork (void)
 int
 main (int argc, char *argv[])
 {
-  g_test_init (&argc, &argv, NULL);
+  ps_test_init (&argc, &argv, NULL);
   ps_test_watchdog (ps_test_scaled_s (170));
 
   ps_test_add ("/mutex/footprint/thousand", test_footprint_thousand);

@@ -255,7 +255,7 @@ test_robust_list_other_mapping (void)
 int
 main (int argc, char *argv[])
 {
-  g_test_init (&argc, &argv, NULL);
+  ps_test_init (&argc, &argv, NULL);
   ps_test_watchdog (ps_test_scaled_s (170));
 
   ps_test_add_data ("/mutex/robust-list/shuffled-with-glibc", test_robust_list_shuffled,

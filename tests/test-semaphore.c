@@ -6,7 +6,7 @@
  * object can be refused (wrong type, corrupt, incompatible, misplaced).
  *
  * "Separately spawned" peers re-execute this binary with --peer, handled
- * at the top of main() before g_test_init().
+ * by ps_test_init() at the top of main().
  */
 
 #include <fcntl.h>
@@ -22,8 +22,6 @@
 #include "ps-shared-object-private.h"
 
 /* Helpers ------------------------------------------------------------------ */
-
-static char *self_exe;
 
 /* Variables shared with forked children, in a fresh anonymous segment. */
 typedef struct
@@ -1161,7 +1159,7 @@ test_named_exec_peer (void)
   g_assert_no_error (error);
   g_assert_cmpstr (ps_semaphore_get_name (to_parent), ==, parent_name);
 
-  pid = ps_test_spawn_peer (self_exe, "sem-named", parent_name, peer_name, NULL);
+  pid = ps_test_spawn_peer ("sem-named", parent_name, peer_name, NULL);
   for (i = 0; i < 3; i++)
     {
       g_assert_true (ps_semaphore_acquire (to_parent, ps_test_scaled_us (20 * G_USEC_PER_SEC), NULL, &error));
@@ -1256,7 +1254,7 @@ test_named_racing_create (void)
       words = ps_shared_memory_get_data (gate);
 
       for (i = 0; i < RACE_PEERS; i++)
-        pids[i] = ps_test_spawn_peer (self_exe, "sem-race", name, gate_name, value, NULL);
+        pids[i] = ps_test_spawn_peer ("sem-race", name, gate_name, value, NULL);
       g_assert_true (ps_test_wait_at_least (&words[1], RACE_PEERS, 20));
       g_atomic_int_set (&words[0], 1);
       for (i = 0; i < RACE_PEERS; i++)
@@ -1369,7 +1367,7 @@ test_placed_exec_peer (void)
   sem = ps_semaphore_new_at (memory, PLACED_OFFSET, 3, &error);
   g_assert_no_error (error);
 
-  ps_test_reap_ok (ps_test_spawn_peer (self_exe, "sem-placed", name, NULL), ps_test_scaled_s (30));
+  ps_test_reap_ok (ps_test_spawn_peer ("sem-placed", name, NULL), ps_test_scaled_s (30));
   g_assert_cmpuint (ps_semaphore_get_value (sem), ==, 2);
 
   g_assert_true (ps_unlink (name, &error));
@@ -1963,13 +1961,7 @@ peer_main (int    argc,
 int
 main (int argc, char *argv[])
 {
-  if (argc >= 2 && g_str_equal (argv[1], "--peer"))
-    return peer_main (argc - 2, argv + 2);
-
-  self_exe = g_file_read_link ("/proc/self/exe", NULL);
-  g_assert_nonnull (self_exe);
-
-  g_test_init (&argc, &argv, NULL);
+  ps_test_init (&argc, &argv, peer_main);
 
   ps_test_add ("/semaphore/counting", test_counting);
   ps_test_add ("/semaphore/invalid-values", test_invalid_values);

@@ -160,32 +160,12 @@ peer_main (int    argc,
 {
   ps_test_watchdog (ps_test_scaled_s (60));
 
-  if (argc == 4 && g_str_equal (argv[2], "check-named"))
-    return peer_check_named (argv[3]);
-  if (argc == 6 && g_str_equal (argv[2], "read-variant"))
-    return peer_read_variant (argv[3], argv[4], argv[5]);
+  if (argc == 2 && g_str_equal (argv[0], "check-named"))
+    return peer_check_named (argv[1]);
+  if (argc == 4 && g_str_equal (argv[0], "read-variant"))
+    return peer_read_variant (argv[1], argv[2], argv[3]);
   g_printerr ("peer: bad arguments\n");
   return 2;
-}
-
-static GPid
-spawn_peer (const char * const *args)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
-  GPid pid = 0;
-
-  g_ptr_array_add (argv, g_file_read_link ("/proc/self/exe", &error));
-  g_assert_no_error (error);
-  g_ptr_array_add (argv, g_strdup ("--peer"));
-  for (gsize i = 0; args[i] != NULL; i++)
-    g_ptr_array_add (argv, g_strdup (args[i]));
-  g_ptr_array_add (argv, NULL);
-
-  g_spawn_async (NULL, (char **) argv->pdata, NULL, G_SPAWN_DO_NOT_REAP_CHILD,
-                 NULL, NULL, &pid, &error);
-  g_assert_no_error (error);
-  return pid;
 }
 
 /* Anonymous segments ----------------------------------------------------- */
@@ -570,7 +550,6 @@ test_named_spawned_peer (void)
   g_autoptr(PsSharedMemory) mem = NULL;
   g_autoptr(GVariant) reply = NULL;
   g_autoptr(GVariant) expected = NULL;
-  const char *args[] = { "check-named", name, NULL };
   GPid pid;
 
   mem = ps_shared_memory_open (name, PS_OPEN_CREATE | PS_OPEN_EXCLUSIVE, PEER_SIZE, &error);
@@ -582,7 +561,7 @@ test_named_spawned_peer (void)
                                                  &error));
   g_assert_no_error (error);
 
-  pid = spawn_peer (args);
+  pid = ps_test_spawn_peer ("check-named", name, NULL);
   ps_test_reap_ok (pid, ps_test_scaled_s (60));
 
   g_assert_cmpint (ps_shared_memory_get_int64 (mem, PEER_INT64_OFFSET, &error), ==,
@@ -1897,10 +1876,7 @@ test_corrupt_not_normal (void)
 int
 main (int argc, char *argv[])
 {
-  if (argc >= 2 && g_str_equal (argv[1], "--peer"))
-    return peer_main (argc, argv);
-
-  g_test_init (&argc, &argv, NULL);
+  ps_test_init (&argc, &argv, peer_main);
   ps_test_watchdog (ps_test_scaled_s (170));
 
   ps_test_add ("/shared-memory/anonymous/zero-filled", test_anonymous_zero_filled);

@@ -27,11 +27,12 @@ stress_is_slow (void)
 static pid_t stress_main_pid;
 
 static inline void
-stress_init (int    *argc,
-             char ***argv)
+stress_init (int            *argc,
+             char         ***argv,
+             PsTestPeerMain  peer_main)
 {
   stress_main_pid = getpid ();
-  g_test_init (argc, argv, NULL);
+  ps_test_init (argc, argv, peer_main);
 }
 
 /* For long-lived children: die with the test process, so that a test

@@ -626,7 +626,7 @@ main (int argc, char *argv[])
     { "/stress/cancel-race/cond/timeout", { PRIM_COND, END_TIMEOUT } },
   };
 
-  stress_init (&argc, &argv);
+  stress_init (&argc, &argv, NULL);
 
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
     ps_test_add_full (cases[i].path, test_race, &cases[i].race, 120);

@@ -943,7 +943,7 @@ test_woken_waiter_killed (gconstpointer data)
 int
 main (int argc, char *argv[])
 {
-  stress_init (&argc, &argv);
+  stress_init (&argc, &argv, NULL);
 
   ps_test_add_full ("/stress/crash-storm/woken-waiter-killed/bounded",
                     test_woken_waiter_killed, GINT_TO_POINTER (WOKEN_BOUNDED), 200);

@@ -614,7 +614,7 @@ test_bounded_buffer (void)
 int
 main (int argc, char *argv[])
 {
-  stress_init (&argc, &argv);
+  stress_init (&argc, &argv, NULL);
 
   ps_test_add_full ("/stress/exact/mutex", test_counter,
                     GINT_TO_POINTER (LOCK_MUTEX), 170);

@@ -1572,7 +1572,7 @@ main (int argc, char *argv[])
       { OBJ_MUTEX, FIELD_MUTEX_LIST, 0x1000, MODE_HELD } },
   };
 
-  stress_init (&argc, &argv);
+  stress_init (&argc, &argv, NULL);
 
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
     ps_test_add_full (cases[i].path, test_scribble, &cases[i].hostile, 150);

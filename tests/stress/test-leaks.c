@@ -563,7 +563,7 @@ main (int argc, char *argv[])
   static const char *classes[] = { "semaphore", "mutex", "recursive-mutex", "cond",
                                    "shared-memory" };
 
-  stress_init (&argc, &argv);
+  stress_init (&argc, &argv, NULL);
 
   for (guint i = 0; i < G_N_ELEMENTS (classes); i++)
     {

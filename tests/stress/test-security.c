@@ -8,7 +8,7 @@
  * paths. Every object type is checked.
  *
  * The spawned program is this binary again, with `--peer list-fds`,
- * handled before g_test_init(): it prints what its descriptors point to.
+ * handled by ps_test_init(): it prints what its descriptors point to.
  */
 
 #include <dirent.h>
@@ -29,8 +29,6 @@ static const StressNamedKind kinds[] = {
   STRESS_NAMED_MUTEX,
   STRESS_NAMED_COND,
 };
-
-static char *self_exe;
 
 static GType
 kind_type (StressNamedKind kind)
@@ -506,7 +504,7 @@ spawned_peer_fds (void)
   g_autoptr(GError) error = NULL;
   g_autofree char *out = NULL;
   g_auto(GStrv) lines = NULL;
-  const char *argv[] = { self_exe, "--peer", "list-fds", NULL };
+  const char *argv[] = { ps_test_self_exe (), "--peer", "list-fds", NULL };
   GPtrArray *inherited = g_ptr_array_new_with_free_func (g_free);
   int status = 0;
 
@@ -695,16 +693,20 @@ test_dots_stay_in_dev_shm (void)
   }
 }
 
+static int
+run_peer (int    argc,
+          char **argv)
+{
+  if (argc == 1 && g_str_equal (argv[0], "list-fds"))
+    return peer_list_fds ();
+  g_printerr ("test-security: unknown peer mode\n");
+  return 99;
+}
+
 int
 main (int argc, char *argv[])
 {
-  self_exe = g_file_read_link ("/proc/self/exe", NULL);
-  g_assert_nonnull (self_exe);
-
-  if (argc == 3 && g_str_equal (argv[1], "--peer") && g_str_equal (argv[2], "list-fds"))
-    return peer_list_fds ();
-
-  stress_init (&argc, &argv);
+  stress_init (&argc, &argv, run_peer);
 
   for (gsize k = 0; k < G_N_ELEMENTS (kinds); k++)
     {

@@ -382,7 +382,7 @@ run_in_fixture (gconstpointer data)
 int
 main (int argc, char *argv[])
 {
-  g_test_init (&argc, &argv, NULL);
+  ps_test_init (&argc, &argv, NULL);
   ps_test_watchdog (120);
 
   ps_test_add_data ("/inspect/missing", run_in_fixture, test_missing);
