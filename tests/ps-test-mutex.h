@@ -29,12 +29,14 @@ typedef struct
   gint64 stamp;
 } Shared;
 
+/* A zero-filled Shared for a test and its children. */
 static inline Shared *
 shared_new (PsSharedMemory **out_memory)
 {
   return ps_test_shared_new (sizeof (Shared), out_memory);
 }
 
+/* Waits (bounded) until *@location holds @value, or fails the test. */
 static inline void
 assert_wait_int (gint  *location,
                  gint   value)
@@ -43,7 +45,8 @@ assert_wait_int (gint  *location,
     g_error ("waited in vain for %d (it is %d)", value, g_atomic_int_get (location));
 }
 
-/* A mutex and the block shared with the children. */
+/* What a forked child is given: the mutex, the block it shares with the
+ * test, and the test's pid. */
 typedef struct
 {
   PsMutex *mutex;
@@ -75,7 +78,9 @@ critical_section (Shared *shared,
   g_atomic_int_add (&shared->in_critical, -1);
 }
 
-/* Waits for the mutex in a child, reports its owner-dead or success. */
+/* A child that waits for the mutex (recovering it if its owner died),
+ * counts how it got it in the shared block, and checks that it is alone
+ * in its critical section. */
 typedef struct
 {
   PsMutex *mutex;
