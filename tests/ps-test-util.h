@@ -2,11 +2,12 @@
 #pragma once
 
 /*
- * Shared helpers for the C test programs: a watchdog so that a bug fails a
- * test instead of hanging CI, time bounds that stretch under valgrind and
- * the sanitizers, names unique to this test run, children that are always
- * reaped within a bound, peers that re-execute the test program, and
- * checks of named objects.
+ * Shared helpers for the C test programs: the one way to register a test
+ * (ps_test_add() and its variants), which gives it a watchdog so that a
+ * bug fails the test instead of hanging CI; time bounds that stretch
+ * under valgrind and the sanitizers; bounded polling; names unique to
+ * this test run; children that are always reaped within a bound; peers
+ * that re-execute the test program; and checks of named objects.
  */
 
 #include <errno.h>
@@ -70,30 +71,88 @@ ps_test_scaled_us (gint64 us)
   return (gint64) (us * ps_test_time_scale ());
 }
 
-/* The same in whole seconds, rounded down (stress-util.h's scaled_s()
- * rounds up). */
+/* The same in whole seconds, rounded up (a bound never shrinks). */
 static inline unsigned int
 ps_test_scaled_s (unsigned int seconds)
 {
-  return (unsigned int) (seconds * ps_test_time_scale ());
+  double scaled = seconds * ps_test_time_scale ();
+  unsigned int whole = (unsigned int) scaled;
+
+  return whole < scaled ? whole + 1 : whole;   /* without libm */
 }
 
-/* Every test added with ps_test_add() gets its own watchdog, so one hang
- * cannot eat the budget of the others, and fails instead of stalling CI. */
-static inline void
-ps_test_run_with_watchdog (gconstpointer data)
+/* Registering tests ---------------------------------------------------------- */
+
+/* Every C test is added with ps_test_add() or one of its variants below,
+ * and runs under its own watchdog, so one hang cannot eat the budget of
+ * the others, and fails instead of stalling CI. */
+
+/* How long a test may run unless it says otherwise, in seconds before
+ * PS_TEST_TIME_SCALE. */
+#define PS_TEST_DEFAULT_SECONDS 60
+
+typedef struct
 {
-  GTestFunc func = (GTestFunc) data;
+  GTestDataFunc func;
+  gconstpointer data;
+  unsigned int  seconds;
+} PsTestCase;
 
-  ps_test_watchdog (ps_test_scaled_s (60));
-  func ();
+static inline void
+ps_test_run_case (gconstpointer data)
+{
+  const PsTestCase *test = data;
+
+  ps_test_watchdog (ps_test_scaled_s (test->seconds));
+  test->func (test->data);
+  alarm (0);
 }
 
+/* @func (@data) as the test @path, killed after @seconds (scaled). */
+static inline void
+ps_test_add_full (const char    *path,
+                  GTestDataFunc  func,
+                  gconstpointer  data,
+                  unsigned int   seconds)
+{
+  PsTestCase *test = g_new0 (PsTestCase, 1);
+
+  test->func = func;
+  test->data = data;
+  test->seconds = seconds;
+  g_test_add_data_func_full (path, test, ps_test_run_case, g_free);
+}
+
+static inline void
+ps_test_call_void (gconstpointer data)
+{
+  ((GTestFunc) data) ();
+}
+
+/* @func as the test @path, killed after @seconds (scaled). */
+static inline void
+ps_test_add_timed (const char   *path,
+                   GTestFunc     func,
+                   unsigned int  seconds)
+{
+  ps_test_add_full (path, ps_test_call_void, (gconstpointer) func, seconds);
+}
+
+/* @func as the test @path, under the default watchdog. */
 static inline void
 ps_test_add (const char *path,
              GTestFunc   func)
 {
-  g_test_add_data_func (path, (gconstpointer) func, ps_test_run_with_watchdog);
+  ps_test_add_timed (path, func, PS_TEST_DEFAULT_SECONDS);
+}
+
+/* @func (@data) as the test @path, under the default watchdog. */
+static inline void
+ps_test_add_data (const char    *path,
+                  GTestDataFunc  func,
+                  gconstpointer  data)
+{
+  ps_test_add_full (path, func, data, PS_TEST_DEFAULT_SECONDS);
 }
 
 /* A name that no other test program, run or parallel job can collide
@@ -131,6 +190,37 @@ ps_test_task_in_futex_wait (pid_t pid,
   return nr == SYS_futex;
 }
 
+/* Waits (bounded) until thread @tid of @pid sleeps in a futex wait, seen
+ * twice in a row. */
+static inline void
+ps_test_wait_until_blocked (pid_t pid,
+                            pid_t tid)
+{
+  gint64 deadline = g_get_monotonic_time () + ps_test_scaled_us (20 * G_USEC_PER_SEC);
+
+  if (!g_file_test ("/proc/self/syscall", G_FILE_TEST_EXISTS))
+    {
+      /* No way to see it on this kernel: give it ample time instead. */
+      g_usleep (ps_test_scaled_us (300 * 1000));
+      return;
+    }
+
+  while (!ps_test_task_in_futex_wait (pid, tid))
+    {
+      if (g_get_monotonic_time () > deadline)
+        g_error ("thread %d of %d never blocked", (int) tid, (int) pid);
+      g_usleep (200);
+    }
+  /* Two consecutive sightings: not a passing futex call on the way. */
+  g_usleep (2000);
+  while (!ps_test_task_in_futex_wait (pid, tid))
+    {
+      if (g_get_monotonic_time () > deadline)
+        g_error ("thread %d of %d never blocked", (int) tid, (int) pid);
+      g_usleep (200);
+    }
+}
+
 /* Fork a child that runs @func (@data) and exits with its return value
  * as status. The child has its own watchdog of @seconds. */
 static inline pid_t
@@ -150,18 +240,53 @@ ps_test_fork (int (*func) (gpointer data),
   return pid;
 }
 
-/* fork() + exec() of @exe (this very test program) with --peer and the
+/* Peers ----------------------------------------------------------------------- */
+
+/* This test program's own executable, which its peers re-execute. */
+static inline const char *
+ps_test_self_exe (void)
+{
+  static char *self_exe;
+
+  if (self_exe == NULL)
+    {
+      self_exe = g_file_read_link ("/proc/self/exe", NULL);
+      g_assert_nonnull (self_exe);
+    }
+  return self_exe;
+}
+
+/* A peer's entry point: its arguments after `--peer`; returns the
+ * process's exit status. */
+typedef int (*PsTestPeerMain) (int    argc,
+                               char **argv);
+
+/* The start of a test program's main(): run as `PROGRAM --peer ARGS...`,
+ * it is a peer, which runs @peer_main (ARGS) and exits with its return
+ * value; otherwise g_test_init(). @peer_main may be NULL for a program
+ * without peers. */
+static inline void
+ps_test_init (int            *argc,
+              char         ***argv,
+              PsTestPeerMain  peer_main)
+{
+  ps_test_self_exe ();
+  if (peer_main != NULL && *argc >= 2 && g_str_equal ((*argv)[1], "--peer"))
+    exit (peer_main (*argc - 2, *argv + 2));
+  g_test_init (argc, argv, NULL);
+}
+
+/* fork() + exec() of this very test program with --peer and the
  * arguments that follow, up to NULL: a separately spawned peer. */
-static inline pid_t ps_test_spawn_peer (const char *exe,
-                                        const char *first_arg,
+static inline pid_t ps_test_spawn_peer (const char *first_arg,
                                         ...) G_GNUC_NULL_TERMINATED;
 
 static inline pid_t
-ps_test_spawn_peer (const char *exe,
-                    const char *first_arg,
+ps_test_spawn_peer (const char *first_arg,
                     ...)
 {
   g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  const char *exe = ps_test_self_exe ();
   const char *arg;
   va_list args;
   pid_t pid;
@@ -222,6 +347,68 @@ ps_test_reap_ok (pid_t pid,
     g_error ("child %d did not exit normally (signal %d)", (int) pid,
              WIFSIGNALED (status) ? WTERMSIG (status) : 0);
   g_assert_cmpint (WEXITSTATUS (status), ==, 0);
+}
+
+/* Reaps @pid and asserts that SIGKILL ended it. */
+static inline void
+ps_test_reap_killed (pid_t pid)
+{
+  int status = ps_test_reap (pid, ps_test_scaled_s (20));
+
+  if (!WIFSIGNALED (status) || WTERMSIG (status) != SIGKILL)
+    g_error ("child %d was to die of SIGKILL, but %s %d", (int) pid,
+             WIFSIGNALED (status) ? "died of signal" : "exited with",
+             WIFSIGNALED (status) ? WTERMSIG (status) : WEXITSTATUS (status));
+}
+
+/* Polls (bounded by @seconds, scaled) until *@location holds @value. */
+static inline gboolean
+ps_test_wait_int (gint         *location,
+                  gint          value,
+                  unsigned int  seconds)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) ps_test_scaled_s (seconds) * G_USEC_PER_SEC;
+
+  while (g_atomic_int_get (location) != value)
+    {
+      if (g_get_monotonic_time () > deadline)
+        return FALSE;
+      g_usleep (200);
+    }
+  return TRUE;
+}
+
+/* Polls (bounded by @seconds, scaled) until *@location is at least
+ * @value. */
+static inline gboolean
+ps_test_wait_at_least (gint         *location,
+                       gint          value,
+                       unsigned int  seconds)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) ps_test_scaled_s (seconds) * G_USEC_PER_SEC;
+
+  while (g_atomic_int_get (location) < value)
+    {
+      if (g_get_monotonic_time () > deadline)
+        return FALSE;
+      g_usleep (200);
+    }
+  return TRUE;
+}
+
+/* A zero-filled anonymous block of @size bytes for a test and its
+ * children; its data. */
+static inline gpointer
+ps_test_shared_new (gsize            size,
+                    PsSharedMemory **out_memory)
+{
+  g_autoptr(GError) error = NULL;
+  PsSharedMemory *memory;
+
+  memory = ps_shared_memory_new (size, &error);
+  g_assert_no_error (error);
+  *out_memory = memory;
+  return ps_shared_memory_get_data (memory);
 }
 
 /* Asserts that every byte of @memory is zero. */

@@ -7,7 +7,7 @@
  * ways an object can be refused.
  *
  * "Separately spawned" peers re-execute this binary with --peer, handled
- * at the top of main() before g_test_init().
+ * by ps_test_init() at the top of main().
  */
 
 #include <fcntl.h>
@@ -21,8 +21,6 @@
 #include "ps-object-header-private.h"
 
 /* Helpers ------------------------------------------------------------------ */
-
-static char *self_exe;
 
 #define MAX_WAITERS 16
 
@@ -248,20 +246,6 @@ ping_pong_child (gpointer data)
 
 /* Ownership ------------------------------------------------------------------ */
 
-/* Asserts that *flag reaches @value within a generous bound. */
-static void
-wait_for_int (gint *flag,
-              gint  value)
-{
-  gint64 deadline = g_get_monotonic_time () + ps_test_scaled_us (20 * G_USEC_PER_SEC);
-
-  while (g_atomic_int_get (flag) < value)
-    {
-      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
-      g_usleep (500);
-    }
-}
-
 static gpointer
 hold_mutex_thread (gpointer data)
 {
@@ -269,7 +253,7 @@ hold_mutex_thread (gpointer data)
 
   lock (s->mutex);
   g_atomic_int_set (&s->shared->holds, 1);
-  wait_for_int (&s->shared->go, 1);
+  g_assert_true (ps_test_wait_at_least (&s->shared->go, 1, 20));
   return GINT_TO_POINTER (ps_mutex_unlock (s->mutex, NULL));
 }
 
@@ -319,7 +303,7 @@ test_wait_not_owner (void)
 
   /* Another thread holds it: refused, and that thread still holds it. */
   thread = g_thread_new ("holder", hold_mutex_thread, &s);
-  wait_for_int (&s.shared->holds, 1);
+  g_assert_true (ps_test_wait_at_least (&s.shared->holds, 1, 20));
   assert_wait_not_owner (&s);
   g_assert_cmpint (ps_mutex_get_owner_pid (s.mutex), ==, getpid ());
   g_assert_false (ps_mutex_unlock (s.mutex, &error));
@@ -333,7 +317,7 @@ test_wait_not_owner (void)
   g_atomic_int_set (&s.shared->holds, 0);
   g_atomic_int_set (&s.shared->go, 0);
   pid = ps_test_fork (hold_mutex_child, &s, ps_test_scaled_s (30));
-  wait_for_int (&s.shared->holds, 1);
+  g_assert_true (ps_test_wait_at_least (&s.shared->holds, 1, 20));
   assert_wait_not_owner (&s);
   g_assert_cmpint (ps_mutex_get_owner_pid (s.mutex), ==, pid);
   g_atomic_int_set (&s.shared->go, 1);
@@ -1022,7 +1006,7 @@ test_named_exec_peer (void)
   g_assert_no_error (error);
   g_assert_cmpstr (ps_cond_get_name (cond), ==, cond_name);
 
-  pid = ps_test_spawn_peer (self_exe, "cond-named", memory_name, mutex_name, cond_name,
+  pid = ps_test_spawn_peer ("cond-named", memory_name, mutex_name, cond_name,
                             rounds_arg, NULL);
   g_assert_true (ping_pong (mutex, cond, ps_shared_memory_get_data (memory), 0, rounds, &error));
   g_assert_no_error (error);
@@ -1156,7 +1140,7 @@ test_placed_exec_peer (void)
   cond = ps_cond_new_at (memory, PLACED_COND_OFFSET, &error);
   g_assert_no_error (error);
 
-  pid = ps_test_spawn_peer (self_exe, "cond-placed", name, rounds_arg, NULL);
+  pid = ps_test_spawn_peer ("cond-placed", name, rounds_arg, NULL);
   g_assert_true (ping_pong (mutex, cond, ps_shared_memory_get_data (memory), 0, rounds, &error));
   g_assert_no_error (error);
   ps_test_reap_ok (pid, ps_test_scaled_s (40));
@@ -1387,13 +1371,7 @@ peer_main (int    argc,
 int
 main (int argc, char *argv[])
 {
-  if (argc >= 2 && g_str_equal (argv[1], "--peer"))
-    return peer_main (argc - 2, argv + 2);
-
-  self_exe = g_file_read_link ("/proc/self/exe", NULL);
-  g_assert_nonnull (self_exe);
-
-  g_test_init (&argc, &argv, NULL);
+  ps_test_init (&argc, &argv, peer_main);
 
   ps_test_add ("/cond/wait/not-owner", test_wait_not_owner);
   ps_test_add ("/cond/wait/zero-timeout-would-block", test_wait_zero_timeout);

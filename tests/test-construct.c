@@ -232,7 +232,7 @@ test_constructor_arguments (void)
 int
 main (int argc, char *argv[])
 {
-  g_test_init (&argc, &argv, NULL);
+  ps_test_init (&argc, &argv, NULL);
 
   ps_test_add ("/construct/attach-property/mutex", test_attach_property_mutex);
   ps_test_add ("/construct/attach-property/keeps-kind", test_attach_property_keeps_kind);

@@ -384,18 +384,18 @@ test_open_flags_type (void)
 int
 main (int argc, char *argv[])
 {
-  g_test_init (&argc, &argv, NULL);
+  ps_test_init (&argc, &argv, NULL);
   ps_test_watchdog (120);
 
-  g_test_add_func ("/names/is-valid", test_is_valid);
-  g_test_add_func ("/names/invalid-refused", test_invalid_names_refused);
-  g_test_add_func ("/names/invalid-name-property", test_invalid_name_property);
-  g_test_add_func ("/names/longest", test_longest_name);
-  g_test_add_func ("/names/exclusive-needs-create", test_exclusive_needs_create);
-  g_test_add_func ("/names/unlink", test_unlink);
-  g_test_add_func ("/names/unlink-any-type", test_unlink_any_type);
-  g_test_add_func ("/errors/domain", test_error_domain);
-  g_test_add_func ("/errors/open-flags-type", test_open_flags_type);
+  ps_test_add ("/names/is-valid", test_is_valid);
+  ps_test_add ("/names/invalid-refused", test_invalid_names_refused);
+  ps_test_add ("/names/invalid-name-property", test_invalid_name_property);
+  ps_test_add ("/names/longest", test_longest_name);
+  ps_test_add ("/names/exclusive-needs-create", test_exclusive_needs_create);
+  ps_test_add ("/names/unlink", test_unlink);
+  ps_test_add ("/names/unlink-any-type", test_unlink_any_type);
+  ps_test_add ("/errors/domain", test_error_domain);
+  ps_test_add ("/errors/open-flags-type", test_open_flags_type);
 
   return g_test_run ();
 }

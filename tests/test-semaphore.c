@@ -6,7 +6,7 @@
  * object can be refused (wrong type, corrupt, incompatible, misplaced).
  *
  * "Separately spawned" peers re-execute this binary with --peer, handled
- * at the top of main() before g_test_init().
+ * by ps_test_init() at the top of main().
  */
 
 #include <fcntl.h>
@@ -22,8 +22,6 @@
 #include "ps-object-header-private.h"
 
 /* Helpers ------------------------------------------------------------------ */
-
-static char *self_exe;
 
 /* Variables shared with forked children, in a fresh anonymous segment. */
 typedef struct
@@ -49,28 +47,7 @@ typedef struct
 static Shared *
 shared_new (PsSharedMemory **out_memory)
 {
-  g_autoptr(GError) error = NULL;
-
-  *out_memory = ps_shared_memory_new (sizeof (Shared), &error);
-  g_assert_no_error (error);
-  return ps_shared_memory_get_data (*out_memory);
-}
-
-/* Spin (politely) until *flag reaches @value, at most @timeout_us. */
-static gboolean
-wait_for_int (gint   *flag,
-              gint    value,
-              gint64  timeout_us)
-{
-  gint64 deadline = g_get_monotonic_time () + timeout_us;
-
-  while (g_atomic_int_get (flag) < value)
-    {
-      if (g_get_monotonic_time () > deadline)
-        return FALSE;
-      g_usleep (200);
-    }
-  return TRUE;
+  return ps_test_shared_new (sizeof (Shared), out_memory);
 }
 
 /* Cancels from another thread after @delay_us, recording when. */
@@ -312,8 +289,7 @@ test_bounded_atomic_threads (void)
 
   for (i = 0; i < OVERFLOW_WORKERS; i++)
     threads[i] = g_thread_new ("releaser", release_until_full_thread, &w);
-  g_assert_true (wait_for_int (&shared->ready, OVERFLOW_WORKERS,
-                               ps_test_scaled_us (10 * G_USEC_PER_SEC)));
+  g_assert_true (ps_test_wait_at_least (&shared->ready, OVERFLOW_WORKERS, 10));
   g_atomic_int_set (&shared->go, 1);
   for (i = 0; i < OVERFLOW_WORKERS; i++)
     g_assert_cmpint (GPOINTER_TO_INT (g_thread_join (threads[i])), ==, 0);
@@ -339,8 +315,7 @@ test_bounded_atomic_processes (void)
 
   for (i = 0; i < OVERFLOW_WORKERS; i++)
     pids[i] = ps_test_fork (release_until_full, &w, ps_test_scaled_s (30));
-  g_assert_true (wait_for_int (&shared->ready, OVERFLOW_WORKERS,
-                               ps_test_scaled_us (10 * G_USEC_PER_SEC)));
+  g_assert_true (ps_test_wait_at_least (&shared->ready, OVERFLOW_WORKERS, 10));
   g_atomic_int_set (&shared->go, 1);
   for (i = 0; i < OVERFLOW_WORKERS; i++)
     ps_test_reap_ok (pids[i], ps_test_scaled_s (30));
@@ -915,7 +890,7 @@ test_dead_waiter (void)
 
   for (i = 0; i < 2; i++)
     doomed[i] = ps_test_fork (doomed_acquirer, &ctx, ps_test_scaled_s (40));
-  g_assert_true (wait_for_int (&shared->ready, 2, ps_test_scaled_us (20 * G_USEC_PER_SEC)));
+  g_assert_true (ps_test_wait_at_least (&shared->ready, 2, 20));
   g_usleep (50000);   /* let them get to sleep in the kernel */
   for (i = 0; i < 2; i++)
     {
@@ -935,7 +910,7 @@ test_dead_waiter (void)
 
       g_atomic_int_set (&shared->flag, 0);
       pid = ps_test_fork (live_acquirer, &ctx, ps_test_scaled_s (40));
-      g_assert_true (wait_for_int (&shared->flag, 1, ps_test_scaled_us (20 * G_USEC_PER_SEC)));
+      g_assert_true (ps_test_wait_at_least (&shared->flag, 1, 20));
       g_usleep (20000);
       g_test_message ("release %u after the waiters died", i);
       ps_test_reap_ok (ps_test_fork (release_once, &ctx, ps_test_scaled_s (20)),
@@ -1184,7 +1159,7 @@ test_named_exec_peer (void)
   g_assert_no_error (error);
   g_assert_cmpstr (ps_semaphore_get_name (to_parent), ==, parent_name);
 
-  pid = ps_test_spawn_peer (self_exe, "sem-named", parent_name, peer_name, NULL);
+  pid = ps_test_spawn_peer ("sem-named", parent_name, peer_name, NULL);
   for (i = 0; i < 3; i++)
     {
       g_assert_true (ps_semaphore_acquire (to_parent, ps_test_scaled_us (20 * G_USEC_PER_SEC), NULL, &error));
@@ -1279,8 +1254,8 @@ test_named_racing_create (void)
       words = ps_shared_memory_get_data (gate);
 
       for (i = 0; i < RACE_PEERS; i++)
-        pids[i] = ps_test_spawn_peer (self_exe, "sem-race", name, gate_name, value, NULL);
-      g_assert_true (wait_for_int (&words[1], RACE_PEERS, ps_test_scaled_us (20 * G_USEC_PER_SEC)));
+        pids[i] = ps_test_spawn_peer ("sem-race", name, gate_name, value, NULL);
+      g_assert_true (ps_test_wait_at_least (&words[1], RACE_PEERS, 20));
       g_atomic_int_set (&words[0], 1);
       for (i = 0; i < RACE_PEERS; i++)
         ps_test_reap_ok (pids[i], ps_test_scaled_s (30));
@@ -1392,7 +1367,7 @@ test_placed_exec_peer (void)
   sem = ps_semaphore_new_at (memory, PLACED_OFFSET, 3, &error);
   g_assert_no_error (error);
 
-  ps_test_reap_ok (ps_test_spawn_peer (self_exe, "sem-placed", name, NULL), ps_test_scaled_s (30));
+  ps_test_reap_ok (ps_test_spawn_peer ("sem-placed", name, NULL), ps_test_scaled_s (30));
   g_assert_cmpuint (ps_semaphore_get_value (sem), ==, 2);
 
   g_assert_true (ps_unlink (name, &error));
@@ -1708,7 +1683,7 @@ release_after_ticks (gpointer data)
   gboolean saw_ticks;
 
   /* Only a main loop that kept running can get the ticks this high. */
-  saw_ticks = wait_for_int (&ctx->shared->ticks, 10, ps_test_scaled_us (10 * G_USEC_PER_SEC));
+  saw_ticks = ps_test_wait_at_least (&ctx->shared->ticks, 10, 10);
   g_atomic_int_set (&ctx->shared->released, 1);
   if (!ps_semaphore_release (ctx->sem, NULL))
     return 2;
@@ -1986,13 +1961,7 @@ peer_main (int    argc,
 int
 main (int argc, char *argv[])
 {
-  if (argc >= 2 && g_str_equal (argv[1], "--peer"))
-    return peer_main (argc - 2, argv + 2);
-
-  self_exe = g_file_read_link ("/proc/self/exe", NULL);
-  g_assert_nonnull (self_exe);
-
-  g_test_init (&argc, &argv, NULL);
+  ps_test_init (&argc, &argv, peer_main);
 
   ps_test_add ("/semaphore/counting", test_counting);
   ps_test_add ("/semaphore/invalid-values", test_invalid_values);

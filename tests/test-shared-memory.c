@@ -32,17 +32,6 @@ test_record_data_offset (gsize type_length)
   return sizeof (TestRecordHeader) + ((type_length + 7) & ~(gsize) 7);
 }
 
-static guint
-time_scale (void)
-{
-  const char *s = g_getenv ("PS_TEST_TIME_SCALE");
-  guint64 v;
-
-  if (s == NULL || !g_ascii_string_to_unsigned (s, 10, 1, 1000, &v, NULL))
-    return 1;
-  return (guint) v;
-}
-
 static guint8 *
 mem_data (PsSharedMemory *mem)
 {
@@ -169,34 +158,14 @@ static int
 peer_main (int    argc,
            char **argv)
 {
-  ps_test_watchdog (60 * time_scale ());
+  ps_test_watchdog (ps_test_scaled_s (60));
 
-  if (argc == 4 && g_str_equal (argv[2], "check-named"))
-    return peer_check_named (argv[3]);
-  if (argc == 6 && g_str_equal (argv[2], "read-variant"))
-    return peer_read_variant (argv[3], argv[4], argv[5]);
+  if (argc == 2 && g_str_equal (argv[0], "check-named"))
+    return peer_check_named (argv[1]);
+  if (argc == 4 && g_str_equal (argv[0], "read-variant"))
+    return peer_read_variant (argv[1], argv[2], argv[3]);
   g_printerr ("peer: bad arguments\n");
   return 2;
-}
-
-static GPid
-spawn_peer (const char * const *args)
-{
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
-  GPid pid = 0;
-
-  g_ptr_array_add (argv, g_file_read_link ("/proc/self/exe", &error));
-  g_assert_no_error (error);
-  g_ptr_array_add (argv, g_strdup ("--peer"));
-  for (gsize i = 0; args[i] != NULL; i++)
-    g_ptr_array_add (argv, g_strdup (args[i]));
-  g_ptr_array_add (argv, NULL);
-
-  g_spawn_async (NULL, (char **) argv->pdata, NULL, G_SPAWN_DO_NOT_REAP_CHILD,
-                 NULL, NULL, &pid, &error);
-  g_assert_no_error (error);
-  return pid;
 }
 
 /* Anonymous segments ----------------------------------------------------- */
@@ -289,8 +258,8 @@ test_anonymous_fork (void)
   g_assert_true (ps_shared_memory_set_int32 (mem, 0, 0x01020304, &error));
   g_assert_no_error (error);
 
-  pid = ps_test_fork (child_write, &data, 30 * time_scale ());
-  ps_test_reap_ok (pid, 30 * time_scale ());
+  pid = ps_test_fork (child_write, &data, ps_test_scaled_s (30));
+  ps_test_reap_ok (pid, ps_test_scaled_s (30));
 
   for (guint i = 0; i < 1000; i++)
     g_assert_cmpuint (mem_data (mem)[8 + i], ==, (guint8) (i ^ 0xa5));
@@ -382,7 +351,7 @@ test_size_too_large (void)
       test_size_too_large_body ();
       return;
     }
-  g_test_trap_subprocess (NULL, 60 * G_USEC_PER_SEC * time_scale (),
+  g_test_trap_subprocess (NULL, ps_test_scaled_us (60 * G_USEC_PER_SEC),
                           G_TEST_SUBPROCESS_INHERIT_STDERR);
   if (!g_test_trap_has_passed ())
     g_test_fail_printf ("a size too large for the system did not fail cleanly "
@@ -581,7 +550,6 @@ test_named_spawned_peer (void)
   g_autoptr(PsSharedMemory) mem = NULL;
   g_autoptr(GVariant) reply = NULL;
   g_autoptr(GVariant) expected = NULL;
-  const char *args[] = { "check-named", name, NULL };
   GPid pid;
 
   mem = ps_shared_memory_open (name, PS_OPEN_CREATE | PS_OPEN_EXCLUSIVE, PEER_SIZE, &error);
@@ -593,8 +561,8 @@ test_named_spawned_peer (void)
                                                  &error));
   g_assert_no_error (error);
 
-  pid = spawn_peer (args);
-  ps_test_reap_ok (pid, 60 * time_scale ());
+  pid = ps_test_spawn_peer ("check-named", name, NULL);
+  ps_test_reap_ok (pid, ps_test_scaled_s (60));
 
   g_assert_cmpint (ps_shared_memory_get_int64 (mem, PEER_INT64_OFFSET, &error), ==,
                    PEER_INT64_VALUE);
@@ -662,8 +630,8 @@ test_named_permission_denied (void)
   g_assert_true (ps_shared_memory_set_int32 (mem, 0, 1234, &error));
 
   data.name = name;
-  pid = ps_test_fork (child_open_as_nobody, &data, 30 * time_scale ());
-  ps_test_reap_ok (pid, 30 * time_scale ());
+  pid = ps_test_fork (child_open_as_nobody, &data, ps_test_scaled_s (30));
+  ps_test_reap_ok (pid, ps_test_scaled_s (30));
 
   /* Still there and intact. */
   g_assert_cmpint (ps_shared_memory_get_int32 (mem, 0, &error), ==, 1234);
@@ -1908,48 +1876,45 @@ test_corrupt_not_normal (void)
 int
 main (int argc, char *argv[])
 {
-  if (argc >= 2 && g_str_equal (argv[1], "--peer"))
-    return peer_main (argc, argv);
+  ps_test_init (&argc, &argv, peer_main);
+  ps_test_watchdog (ps_test_scaled_s (170));
 
-  g_test_init (&argc, &argv, NULL);
-  ps_test_watchdog (170 * time_scale ());
-
-  g_test_add_func ("/shared-memory/anonymous/zero-filled", test_anonymous_zero_filled);
-  g_test_add_func ("/shared-memory/anonymous/properties", test_anonymous_properties);
-  g_test_add_func ("/shared-memory/anonymous/fork", test_anonymous_fork);
-  g_test_add_func ("/shared-memory/size/zero", test_size_zero);
-  g_test_add_func ("/shared-memory/size/too-large", test_size_too_large);
-  g_test_add_func ("/shared-memory/named/create-open", test_named_create_open);
-  g_test_add_func ("/shared-memory/named/errors", test_named_errors);
-  g_test_add_func ("/shared-memory/named/mode-default", test_named_mode_default);
-  g_test_add_func ("/shared-memory/named/mode-property", test_named_mode_property);
-  g_test_add_func ("/shared-memory/named/spawned-peer", test_named_spawned_peer);
-  g_test_add_func ("/shared-memory/named/permission-denied", test_named_permission_denied);
-  g_test_add_func ("/shared-memory/named/truncated", test_named_truncated);
-  g_test_add_func ("/shared-memory/named/truncated-while-mapped", test_named_truncated_while_mapped);
-  g_test_add_func ("/shared-memory/named/foreign-file", test_named_foreign_file);
-  g_test_add_func ("/shared-memory/named/forged-header", test_named_forged_header);
-  g_test_add_func ("/shared-memory/named/wrong-type", test_named_wrong_type);
-  g_test_add_func ("/shared-memory/read-write", test_read_write);
-  g_test_add_func ("/shared-memory/typed/round-trip", test_typed_round_trip);
-  g_test_add_func ("/shared-memory/bounds/read-write", test_bounds_read_write);
-  g_test_add_func ("/shared-memory/bounds/typed", test_bounds_typed);
-  g_test_add_func ("/shared-memory/bounds/variant", test_bounds_variant);
-  g_test_add_func ("/shared-memory/variant/round-trip", test_variant_round_trip);
-  g_test_add_func ("/shared-memory/variant/measure-exact", test_variant_measure_exact);
-  g_test_add_func ("/shared-memory/variant/back-to-back", test_variant_back_to_back);
-  g_test_add_func ("/shared-memory/variant/big", test_variant_big);
-  g_test_add_func ("/shared-memory/variant/floating-and-normal-form",
-                   test_variant_floating_and_normal_form);
-  g_test_add_func ("/shared-memory/variant/record-layout", test_record_layout);
-  g_test_add_func ("/shared-memory/variant/corrupt/zeroed", test_corrupt_zeroed);
-  g_test_add_func ("/shared-memory/variant/corrupt/random", test_corrupt_random);
-  g_test_add_func ("/shared-memory/variant/corrupt/random-typed", test_corrupt_random_typed);
-  g_test_add_func ("/shared-memory/variant/corrupt/mutated", test_corrupt_mutated);
-  g_test_add_func ("/shared-memory/variant/corrupt/cut-short", test_corrupt_cut_short);
-  g_test_add_func ("/shared-memory/variant/corrupt/lengths", test_corrupt_lengths);
-  g_test_add_func ("/shared-memory/variant/corrupt/types", test_corrupt_types);
-  g_test_add_func ("/shared-memory/variant/corrupt/not-normal", test_corrupt_not_normal);
+  ps_test_add ("/shared-memory/anonymous/zero-filled", test_anonymous_zero_filled);
+  ps_test_add ("/shared-memory/anonymous/properties", test_anonymous_properties);
+  ps_test_add ("/shared-memory/anonymous/fork", test_anonymous_fork);
+  ps_test_add ("/shared-memory/size/zero", test_size_zero);
+  ps_test_add ("/shared-memory/size/too-large", test_size_too_large);
+  ps_test_add ("/shared-memory/named/create-open", test_named_create_open);
+  ps_test_add ("/shared-memory/named/errors", test_named_errors);
+  ps_test_add ("/shared-memory/named/mode-default", test_named_mode_default);
+  ps_test_add ("/shared-memory/named/mode-property", test_named_mode_property);
+  ps_test_add ("/shared-memory/named/spawned-peer", test_named_spawned_peer);
+  ps_test_add ("/shared-memory/named/permission-denied", test_named_permission_denied);
+  ps_test_add ("/shared-memory/named/truncated", test_named_truncated);
+  ps_test_add ("/shared-memory/named/truncated-while-mapped", test_named_truncated_while_mapped);
+  ps_test_add ("/shared-memory/named/foreign-file", test_named_foreign_file);
+  ps_test_add ("/shared-memory/named/forged-header", test_named_forged_header);
+  ps_test_add ("/shared-memory/named/wrong-type", test_named_wrong_type);
+  ps_test_add ("/shared-memory/read-write", test_read_write);
+  ps_test_add ("/shared-memory/typed/round-trip", test_typed_round_trip);
+  ps_test_add ("/shared-memory/bounds/read-write", test_bounds_read_write);
+  ps_test_add ("/shared-memory/bounds/typed", test_bounds_typed);
+  ps_test_add ("/shared-memory/bounds/variant", test_bounds_variant);
+  ps_test_add ("/shared-memory/variant/round-trip", test_variant_round_trip);
+  ps_test_add ("/shared-memory/variant/measure-exact", test_variant_measure_exact);
+  ps_test_add ("/shared-memory/variant/back-to-back", test_variant_back_to_back);
+  ps_test_add ("/shared-memory/variant/big", test_variant_big);
+  ps_test_add ("/shared-memory/variant/floating-and-normal-form",
+               test_variant_floating_and_normal_form);
+  ps_test_add ("/shared-memory/variant/record-layout", test_record_layout);
+  ps_test_add ("/shared-memory/variant/corrupt/zeroed", test_corrupt_zeroed);
+  ps_test_add ("/shared-memory/variant/corrupt/random", test_corrupt_random);
+  ps_test_add ("/shared-memory/variant/corrupt/random-typed", test_corrupt_random_typed);
+  ps_test_add ("/shared-memory/variant/corrupt/mutated", test_corrupt_mutated);
+  ps_test_add ("/shared-memory/variant/corrupt/cut-short", test_corrupt_cut_short);
+  ps_test_add ("/shared-memory/variant/corrupt/lengths", test_corrupt_lengths);
+  ps_test_add ("/shared-memory/variant/corrupt/types", test_corrupt_types);
+  ps_test_add ("/shared-memory/variant/corrupt/not-normal", test_corrupt_not_normal);
 
   return g_test_run ();
 }

@@ -2,10 +2,11 @@
 #pragma once
 
 /*
- * Helpers shared by the reliability and security tests: time bounds that
- * scale with PS_TEST_TIME_SCALE (valgrind, sanitizers, a loaded machine),
- * bounded polling, a look at whether a thread sleeps in the kernel, and
- * per-test watchdogs, so that a bug fails one test instead of hanging.
+ * Helpers shared by the reliability and security tests, on top of
+ * ps-test-util.h (scaled time bounds, per-test watchdogs, polling,
+ * reaping): fewer rounds under a slow checker, workers that die with the
+ * test process, a look at whether a thread sleeps in the kernel, and the
+ * failures of children reported to the parent.
  */
 
 #include <string.h>
@@ -14,47 +15,24 @@
 
 #include "ps-test-util.h"
 
-static inline double
-stress_time_scale (void)
-{
-  const char *value = g_getenv ("PS_TEST_TIME_SCALE");
-  double scale = value != NULL ? g_ascii_strtod (value, NULL) : 1.0;
-
-  return scale >= 1.0 ? scale : 1.0;
-}
-
-static inline gint64
-scaled_us (gint64 us)
-{
-  return (gint64) (us * stress_time_scale ());
-}
-
-static inline guint
-scaled_s (guint seconds)
-{
-  double scaled = seconds * stress_time_scale ();
-  guint whole = (guint) scaled;
-
-  return whole < scaled ? whole + 1 : whole;   /* round up, without libm */
-}
-
 /* Whether the suite runs under a slow checker (valgrind, sanitizers):
  * the long tests then do fewer rounds, keeping their structure. */
 static inline gboolean
 stress_is_slow (void)
 {
-  return stress_time_scale () > 1.0;
+  return ps_test_time_scale () > 1.0;
 }
 
 /* The test process, recorded by stress_init(). */
 static pid_t stress_main_pid;
 
 static inline void
-stress_init (int    *argc,
-             char ***argv)
+stress_init (int            *argc,
+             char         ***argv,
+             PsTestPeerMain  peer_main)
 {
   stress_main_pid = getpid ();
-  g_test_init (argc, argv, NULL);
+  ps_test_init (argc, argv, peer_main);
 }
 
 /* For long-lived children: die with the test process, so that a test
@@ -67,41 +45,6 @@ stress_die_with_parent (void)
   if (getppid () != stress_main_pid)
     _exit (98);   /* it died before we asked */
 }
-
-/* Polls (bounded) until *@location holds @value. */
-static inline gboolean
-stress_wait_int (gint  *location,
-                 gint   value,
-                 guint  seconds)
-{
-  gint64 deadline = g_get_monotonic_time () + (gint64) scaled_s (seconds) * G_USEC_PER_SEC;
-
-  while (g_atomic_int_get (location) != value)
-    {
-      if (g_get_monotonic_time () > deadline)
-        return FALSE;
-      g_usleep (200);
-    }
-  return TRUE;
-}
-
-/* Polls (bounded) until *@location is at least @value. */
-static inline gboolean
-stress_wait_at_least (gint  *location,
-                      gint   value,
-                      guint  seconds)
-{
-  gint64 deadline = g_get_monotonic_time () + (gint64) scaled_s (seconds) * G_USEC_PER_SEC;
-
-  while (g_atomic_int_get (location) < value)
-    {
-      if (g_get_monotonic_time () > deadline)
-        return FALSE;
-      g_usleep (200);
-    }
-  return TRUE;
-}
-
 
 /* Polls (bounded) until process @pid (its main thread) sleeps in a futex
  * wait; FALSE if it did not within @bound_us. */
@@ -194,83 +137,4 @@ stress_open_named (StressNamedKind   kind,
     default:
       g_assert_not_reached ();
     }
-}
-
-/* Where the file of the named object @name lives. Free with g_free(). */
-static inline char *
-stress_shm_path (const char *name)
-{
-  return g_strconcat ("/dev/shm", name, NULL);
-}
-
-/* A shared block for a test and its children, zero-filled. */
-static inline gpointer
-stress_shared_new (gsize            size,
-                   PsSharedMemory **out_memory)
-{
-  g_autoptr(GError) error = NULL;
-  PsSharedMemory *memory;
-
-  memory = ps_shared_memory_new (size, &error);
-  g_assert_no_error (error);
-  *out_memory = memory;
-  return ps_shared_memory_get_data (memory);
-}
-
-/* Reaps @pid and asserts that SIGKILL ended it. */
-static inline void
-stress_reap_killed (pid_t pid)
-{
-  int status = ps_test_reap (pid, scaled_s (20));
-
-  if (!WIFSIGNALED (status) || WTERMSIG (status) != SIGKILL)
-    g_error ("child %d was to die of SIGKILL, but %s %d", (int) pid,
-             WIFSIGNALED (status) ? "died of signal" : "exited with",
-             WIFSIGNALED (status) ? WTERMSIG (status) : WEXITSTATUS (status));
-}
-
-/* Per-test watchdogs: every test runs under its own alarm. */
-typedef struct
-{
-  GTestDataFunc func;
-  gconstpointer data;
-  guint         seconds;
-} StressTest;
-
-static inline void
-stress_run_test (gconstpointer data)
-{
-  const StressTest *test = data;
-
-  ps_test_watchdog (scaled_s (test->seconds));
-  test->func (test->data);
-  alarm (0);
-}
-
-static inline void
-stress_add_data_test (const char    *path,
-                      GTestDataFunc  func,
-                      gconstpointer  data,
-                      guint          seconds)
-{
-  StressTest *test = g_new0 (StressTest, 1);
-
-  test->func = func;
-  test->data = data;
-  test->seconds = seconds;
-  g_test_add_data_func_full (path, test, stress_run_test, g_free);
-}
-
-static inline void
-stress_call_void (gconstpointer data)
-{
-  ((GTestFunc) data) ();
-}
-
-static inline void
-stress_add_test (const char *path,
-                 GTestFunc   func,
-                 guint       seconds)
-{
-  stress_add_data_test (path, stress_call_void, (gconstpointer) func, seconds);
 }

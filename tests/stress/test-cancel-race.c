@@ -99,7 +99,7 @@ churn_once (Race  *race,
 {
   RaceShared *shared = race->shared;
   g_autoptr(GError) error = NULL;
-  gint64 long_wait = scaled_us (30 * G_USEC_PER_SEC);
+  gint64 long_wait = ps_test_scaled_us (30 * G_USEC_PER_SEC);
 
   switch (race->race->prim)
     {
@@ -287,7 +287,7 @@ subject_wait (Subject       *subject,
     case PRIM_SEMAPHORE_ASYNC:
       {
         AsyncResult async = { 0 };
-        gint64 deadline = g_get_monotonic_time () + scaled_us (30 * G_USEC_PER_SEC);
+        gint64 deadline = g_get_monotonic_time () + ps_test_scaled_us (30 * G_USEC_PER_SEC);
 
         ps_semaphore_acquire_async (race->semaphore, timeout_us, cancellable,
                                     on_acquired, &async);
@@ -320,7 +320,7 @@ subject_thread (gpointer data)
   g_autoptr(GRand) rand = g_rand_new_with_seed (subject->seed);
   g_autoptr(GMainContext) context = g_main_context_new ();
   gint id = g_atomic_int_add (&shared->next_id, 1) + 1;
-  gint64 bound = scaled_us (2 * G_USEC_PER_SEC);
+  gint64 bound = ps_test_scaled_us (2 * G_USEC_PER_SEC);
 
   g_main_context_push_thread_default (context);
 
@@ -335,7 +335,7 @@ subject_thread (gpointer data)
 
       if (race->race->prim == PRIM_COND)
         {
-          if (!ps_mutex_lock (race->mutex, scaled_us (30 * G_USEC_PER_SEC), NULL, &error))
+          if (!ps_mutex_lock (race->mutex, ps_test_scaled_us (30 * G_USEC_PER_SEC), NULL, &error))
             {
               stress_fail (&shared->failures, "subject lock: %s", error->message);
               break;
@@ -450,7 +450,7 @@ subject_thread (gpointer data)
       /* Let the companion finish with this wait before the next one, so
        * that every delay counts from the start of its own wait. */
       if (cancellable != NULL &&
-          g_async_queue_timeout_pop (subject->fired, scaled_us (10 * G_USEC_PER_SEC)) == NULL)
+          g_async_queue_timeout_pop (subject->fired, ps_test_scaled_us (10 * G_USEC_PER_SEC)) == NULL)
         g_error ("the companion never fired");
     }
 
@@ -468,7 +468,7 @@ test_race (gconstpointer data)
   g_autoptr(PsMutex) mutex = NULL;
   g_autoptr(PsCond) cond = NULL;
   g_autoptr(GRand) rand = g_rand_new_with_seed (g_test_rand_int ());
-  RaceShared *shared = stress_shared_new (sizeof (RaceShared), &memory);
+  RaceShared *shared = ps_test_shared_new (sizeof (RaceShared), &memory);
   Race race;
   ChurnArgs churn_args[N_CHURN_THREADS + N_CHURN_PROCS];
   GThread *churn_threads[N_CHURN_THREADS];
@@ -491,7 +491,7 @@ test_race (gconstpointer data)
     churn_args[i] = (ChurnArgs) { &race, g_rand_int (rand) };
   for (guint i = 0; i < N_CHURN_PROCS; i++)
     churn_pids[i] = ps_test_fork (churn_child, &churn_args[N_CHURN_THREADS + i],
-                                  scaled_s (200));
+                                  ps_test_scaled_s (200));
   for (guint i = 0; i < N_CHURN_THREADS; i++)
     churn_threads[i] = g_thread_new ("churn", churn_thread, &churn_args[i]);
 
@@ -532,7 +532,7 @@ test_race (gconstpointer data)
   for (guint i = 0; i < N_CHURN_THREADS; i++)
     g_thread_join (churn_threads[i]);
   for (guint i = 0; i < N_CHURN_PROCS; i++)
-    ps_test_reap_ok (churn_pids[i], scaled_s (60));
+    ps_test_reap_ok (churn_pids[i], ps_test_scaled_s (60));
 
   g_test_message ("%u waits in %.1f s: %u acquired, %u cancelled, %u timed out, "
                   "%u would block; latest return %" G_GINT64_FORMAT " us past its limit; "
@@ -592,7 +592,7 @@ test_async_tiny_timeouts (void)
       AsyncResult tiny = { FALSE, FALSE, NULL };
       gint64 timeout_us = g_rand_int_range (rand, 1, 200);
       gboolean late = FALSE;
-      GSource *bound = g_timeout_source_new ((guint) (scaled_us (2 * G_USEC_PER_SEC) / 1000));
+      GSource *bound = g_timeout_source_new ((guint) (ps_test_scaled_us (2 * G_USEC_PER_SEC) / 1000));
 
       g_source_set_callback (bound, on_too_late, &late, NULL);
       g_source_attach (bound, NULL);
@@ -626,12 +626,12 @@ main (int argc, char *argv[])
     { "/stress/cancel-race/cond/timeout", { PRIM_COND, END_TIMEOUT } },
   };
 
-  stress_init (&argc, &argv);
+  stress_init (&argc, &argv, NULL);
 
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
-    stress_add_data_test (cases[i].path, test_race, &cases[i].race, 120);
-  stress_add_test ("/stress/cancel-race/semaphore-async/tiny-timeouts",
-                   test_async_tiny_timeouts, 150);
+    ps_test_add_full (cases[i].path, test_race, &cases[i].race, 120);
+  ps_test_add_timed ("/stress/cancel-race/semaphore-async/tiny-timeouts",
+                     test_async_tiny_timeouts, 150);
 
   return g_test_run ();
 }

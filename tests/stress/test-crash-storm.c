@@ -169,7 +169,7 @@ storm_lock (StormShared *shared,
 {
   g_autoptr(GError) error = NULL;
 
-  if (ps_mutex_lock (mutex, scaled_us (30 * G_USEC_PER_SEC), NULL, &error))
+  if (ps_mutex_lock (mutex, ps_test_scaled_us (30 * G_USEC_PER_SEC), NULL, &error))
     {
       enter_critical (shared, mutex, FALSE);
       return TRUE;
@@ -285,7 +285,7 @@ op_semaphore (WorkerArgs *args,
   g_autoptr(GError) error = NULL;
 
   set_phase (slot, PHASE_SEM_WAITING);
-  if (!ps_semaphore_acquire (args->semaphore, scaled_us (30 * G_USEC_PER_SEC), NULL, &error))
+  if (!ps_semaphore_acquire (args->semaphore, ps_test_scaled_us (30 * G_USEC_PER_SEC), NULL, &error))
     {
       stress_fail (&shared->failures, "acquire failed in %d: %s", (int) getpid (), error->message);
       return FALSE;
@@ -371,7 +371,7 @@ spawn_worker (Storm *storm,
 
   storm->shared->slots[slot].phase = PHASE_IDLE;
   storm->shared->slots[slot].ops = 0;
-  pid = ps_test_fork (worker_child, &args, scaled_s (300));
+  pid = ps_test_fork (worker_child, &args, ps_test_scaled_s (300));
   storm->shared->slots[slot].pid = pid;
 }
 
@@ -408,7 +408,7 @@ wait_for_phase (WorkerSlot *slot,
 static void
 wait_for_sleep (pid_t pid)
 {
-  (void) stress_wait_asleep (pid, scaled_us (G_USEC_PER_SEC));
+  (void) stress_wait_asleep (pid, ps_test_scaled_us (G_USEC_PER_SEC));
 }
 
 static void
@@ -416,7 +416,7 @@ parent_lock (Storm *storm)
 {
   g_autoptr(GError) error = NULL;
 
-  if (ps_mutex_lock (storm->mutex, scaled_us (20 * G_USEC_PER_SEC), NULL, &error))
+  if (ps_mutex_lock (storm->mutex, ps_test_scaled_us (20 * G_USEC_PER_SEC), NULL, &error))
     {
       enter_critical (storm->shared, storm->mutex, FALSE);
       return;
@@ -446,7 +446,7 @@ hold_while_blocked (Storm      *storm,
 {
   parent_lock (storm);
   wait_for_phase (slot, (1u << PHASE_LOCK_WAITING) | (1u << PHASE_COND_WAITING),
-                  scaled_us (5 * G_USEC_PER_SEC));
+                  ps_test_scaled_us (5 * G_USEC_PER_SEC));
   wait_for_sleep (pid);
   return TRUE;
 }
@@ -464,7 +464,7 @@ pause_survivors (Storm *storm,
         continue;
       /* Every wait of theirs is bounded far below this, so a survivor
        * that does not get here is stuck: the death broke something. */
-      if (!stress_wait_int (&shared->slots[i].phase, PHASE_PAUSED, 20))
+      if (!ps_test_wait_int (&shared->slots[i].phase, PHASE_PAUSED, 20))
         {
           assert_no_failure (storm);
           g_error ("survivor %u (pid %d) is stuck in phase %s", i, shared->slots[i].pid,
@@ -484,7 +484,7 @@ resume_and_check_progress (Storm *storm)
   g_atomic_int_set (&shared->pause, 0);
 
   for (guint i = 0; i < N_WORKERS; i++)
-    if (!stress_wait_at_least (&shared->slots[i].ops, before[i] + 2, 20))
+    if (!ps_test_wait_at_least (&shared->slots[i].ops, before[i] + 2, 20))
       {
         assert_no_failure (storm);
         g_error ("worker %u (pid %d) made no progress after a death; phase %s", i,
@@ -512,13 +512,13 @@ storm_round (Storm    *storm,
   switch (kind)
     {
     case KILL_HOLDING:
-      wait_for_phase (slot, 1u << PHASE_HOLDING, scaled_us (5 * G_USEC_PER_SEC));
+      wait_for_phase (slot, 1u << PHASE_HOLDING, ps_test_scaled_us (5 * G_USEC_PER_SEC));
       break;
 
     case KILL_LOCK_WAITING:
       /* With the parent holding the mutex, the victim blocks in lock()
        * (or, coming out of a condition wait, in taking it back). */
-      wait_for_phase (slot, 1u << PHASE_LOCK_WAITING, scaled_us (5 * G_USEC_PER_SEC));
+      wait_for_phase (slot, 1u << PHASE_LOCK_WAITING, ps_test_scaled_us (5 * G_USEC_PER_SEC));
       parent_held = hold_while_blocked (storm, slot, pid);
       break;
 
@@ -527,13 +527,13 @@ storm_round (Storm    *storm,
        * victim has released it and sleeps on the condition (or waits to
        * take the mutex back). On odd rounds, kill at once instead, at
        * whatever point of the wait it is. */
-      wait_for_phase (slot, 1u << PHASE_COND_WAITING, scaled_us (5 * G_USEC_PER_SEC));
+      wait_for_phase (slot, 1u << PHASE_COND_WAITING, ps_test_scaled_us (5 * G_USEC_PER_SEC));
       if (round % 2 == 1)
         parent_held = hold_while_blocked (storm, slot, pid);
       break;
 
     case KILL_SEM_HELD:
-      wait_for_phase (slot, 1u << PHASE_SEM_HELD, scaled_us (5 * G_USEC_PER_SEC));
+      wait_for_phase (slot, 1u << PHASE_SEM_HELD, ps_test_scaled_us (5 * G_USEC_PER_SEC));
       break;
 
     case KILL_ANYWHERE:
@@ -543,7 +543,7 @@ storm_round (Storm    *storm,
     }
 
   g_assert_cmpint (kill (pid, SIGKILL), ==, 0);
-  stress_reap_killed (pid);
+  ps_test_reap_killed (pid);
   frozen = g_atomic_int_get (&slot->phase);
   storm->deaths[frozen]++;
   if (parent_held)
@@ -632,7 +632,7 @@ handshake_child (gpointer data)
 {
   HandshakeArgs *args = data;
   g_autoptr(GError) error = NULL;
-  gint64 deadline = g_get_monotonic_time () + scaled_us (20 * G_USEC_PER_SEC);
+  gint64 deadline = g_get_monotonic_time () + ps_test_scaled_us (20 * G_USEC_PER_SEC);
 
   stress_die_with_parent ();
   if (!ps_mutex_lock (args->mutex, PS_TIMEOUT_INFINITE, NULL, NULL))
@@ -655,7 +655,7 @@ test_crash_storm (void)
   g_autoptr(PsCond) cond = NULL;
   g_autoptr(PsSemaphore) semaphore = NULL;
   g_autoptr(GRand) rand = g_rand_new_with_seed (g_test_rand_int ());
-  StormShared *shared = stress_shared_new (sizeof (StormShared) + 2 * sizeof (gint), &memory);
+  StormShared *shared = ps_test_shared_new (sizeof (StormShared) + 2 * sizeof (gint), &memory);
   gint *handshake = (gint *) (shared + 1);
   Storm storm = { 0 };
   HandshakeArgs handshake_args;
@@ -684,7 +684,7 @@ test_crash_storm (void)
 
   g_atomic_int_set (&shared->stop, 1);
   for (guint i = 0; i < N_WORKERS; i++)
-    ps_test_reap_ok (shared->slots[i].pid, scaled_s (30));
+    ps_test_reap_ok (shared->slots[i].pid, ps_test_scaled_s (30));
   assert_no_failure (&storm);
 
   g_test_message ("%u rounds in %.1f s: %d OWNER_DEAD (%d torn updates repaired), "
@@ -715,15 +715,15 @@ test_crash_storm (void)
   g_test_message ("  %u dead waiters still counted by the condition",
                   ps_cond_get_waiter_count (cond));
   handshake_args = (HandshakeArgs) { mutex, cond, &handshake[0], &handshake[1] };
-  pid = ps_test_fork (handshake_child, &handshake_args, scaled_s (60));
-  g_assert_true (stress_wait_int (&handshake[1], 1, 20));
-  g_assert_true (ps_mutex_lock (mutex, scaled_us (20 * G_USEC_PER_SEC), NULL, &error));
+  pid = ps_test_fork (handshake_child, &handshake_args, ps_test_scaled_s (60));
+  g_assert_true (ps_test_wait_int (&handshake[1], 1, 20));
+  g_assert_true (ps_mutex_lock (mutex, ps_test_scaled_us (20 * G_USEC_PER_SEC), NULL, &error));
   g_assert_no_error (error);
   g_atomic_int_set (&handshake[0], 1);
   ps_cond_signal (cond);
   g_assert_true (ps_mutex_unlock (mutex, &error));
   g_assert_no_error (error);
-  ps_test_reap_ok (pid, scaled_s (30));
+  ps_test_reap_ok (pid, ps_test_scaled_s (30));
 }
 
 /* The narrowest crash of all: an unlock wakes one sleeping locker, and
@@ -778,7 +778,7 @@ woken_locker_child (gpointer data)
     }
   /* Far beyond the moment the mutex is freed: a timeout here is a
    * wake-up that never came. */
-  if (!ps_mutex_lock (args->mutex, scaled_us (5 * G_USEC_PER_SEC), NULL, &error))
+  if (!ps_mutex_lock (args->mutex, ps_test_scaled_us (5 * G_USEC_PER_SEC), NULL, &error))
     {
       if (g_error_matches (error, PS_ERROR, PS_ERROR_OWNER_DEAD))
         {
@@ -804,7 +804,7 @@ woken_locker_child (gpointer data)
 static void
 wait_asleep (pid_t pid)
 {
-  if (!stress_wait_asleep (pid, scaled_us (20 * G_USEC_PER_SEC)))
+  if (!stress_wait_asleep (pid, ps_test_scaled_us (20 * G_USEC_PER_SEC)))
     g_error ("locker %d never went to sleep", (int) pid);
 }
 
@@ -826,13 +826,13 @@ test_woken_waiter_killed (gconstpointer data)
   g_autoptr(PsSharedMemory) memory = NULL;
   g_autoptr(PsMutex) mutex = NULL;
   /* [0] the unlock, [1] the second locker's lock, [2] the first one's */
-  gint64 *stamps = stress_shared_new (3 * sizeof (gint64) + 2 * sizeof (gint), &memory);
+  gint64 *stamps = ps_test_shared_new (3 * sizeof (gint64) + 2 * sizeof (gint), &memory);
   gint *results = (gint *) (stamps + 3);
   guint rounds = stress_is_slow () ? N_WOKEN_ROUNDS_SLOW : N_WOKEN_ROUNDS;
   /* 20 ms: far above a wake-up (well under a millisecond), below the
    * 50 ms fallback poll. 500 ms: ten times that poll. */
-  gint64 slow_bound = scaled_us (20 * 1000);
-  gint64 hang_bound = scaled_us (500 * 1000);
+  gint64 slow_bound = ps_test_scaled_us (20 * 1000);
+  gint64 hang_bound = ps_test_scaled_us (500 * 1000);
   gint64 slowest = 0;
   guint owner_dead = 0;
   guint slow = 0;
@@ -875,9 +875,9 @@ test_woken_waiter_killed (gconstpointer data)
       g_assert_no_error (error);
 
       /* Queued in this order, the unlock wakes the first one. */
-      first_pid = ps_test_fork (woken_locker_child, &first, scaled_s (30));
+      first_pid = ps_test_fork (woken_locker_child, &first, ps_test_scaled_s (30));
       wait_asleep (first_pid);
-      second_pid = ps_test_fork (woken_locker_child, &second, scaled_s (30));
+      second_pid = ps_test_fork (woken_locker_child, &second, ps_test_scaled_s (30));
       wait_asleep (second_pid);
 
       /* On the first locker's CPU, unlock and kill with no sleep between. */
@@ -890,7 +890,7 @@ test_woken_waiter_killed (gconstpointer data)
 
       /* Killed, or (should the scheduler have run it after all) quick
        * enough to have finished before the kill. */
-      status = ps_test_reap (first_pid, scaled_s (30));
+      status = ps_test_reap (first_pid, ps_test_scaled_s (30));
       if (WIFEXITED (status) && WEXITSTATUS (status) == 4)
         g_error ("the first locker could not pin itself to CPU %d as SCHED_IDLE", cpu);
       g_assert_true ((WIFSIGNALED (status) && WTERMSIG (status) == SIGKILL) ||
@@ -898,7 +898,7 @@ test_woken_waiter_killed (gconstpointer data)
 
       /* Whether the first one died before taking it, holding it, or
        * after giving it back, the second one gets it. */
-      ps_test_reap_ok (second_pid, scaled_s (30));
+      ps_test_reap_ok (second_pid, ps_test_scaled_s (30));
       g_assert_cmpint (results[1], !=, 0);
       if (WIFSIGNALED (status) && results[0] == 0 && results[1] == 1)
         woken_killed++;
@@ -943,13 +943,13 @@ test_woken_waiter_killed (gconstpointer data)
 int
 main (int argc, char *argv[])
 {
-  stress_init (&argc, &argv);
+  stress_init (&argc, &argv, NULL);
 
-  stress_add_data_test ("/stress/crash-storm/woken-waiter-killed/bounded",
-                        test_woken_waiter_killed, GINT_TO_POINTER (WOKEN_BOUNDED), 200);
-  stress_add_data_test ("/stress/crash-storm/woken-waiter-killed/prompt",
-                        test_woken_waiter_killed, GINT_TO_POINTER (WOKEN_PROMPT), 200);
-  stress_add_test ("/stress/crash-storm/mutex-cond-semaphore", test_crash_storm, 280);
+  ps_test_add_full ("/stress/crash-storm/woken-waiter-killed/bounded",
+                    test_woken_waiter_killed, GINT_TO_POINTER (WOKEN_BOUNDED), 200);
+  ps_test_add_full ("/stress/crash-storm/woken-waiter-killed/prompt",
+                    test_woken_waiter_killed, GINT_TO_POINTER (WOKEN_PROMPT), 200);
+  ps_test_add_timed ("/stress/crash-storm/mutex-cond-semaphore", test_crash_storm, 280);
 
   return g_test_run ();
 }

@@ -193,7 +193,7 @@ counter_child (gpointer data)
   g_atomic_int_inc (&args->shared->ready);
   /* Spin rather than sleep, so that all start together. */
   {
-    gint64 deadline = g_get_monotonic_time () + scaled_us (60 * G_USEC_PER_SEC);
+    gint64 deadline = g_get_monotonic_time () + ps_test_scaled_us (60 * G_USEC_PER_SEC);
 
     while (!g_atomic_int_get (&args->shared->go))
       {
@@ -263,7 +263,7 @@ test_counter (gconstpointer data)
   g_autoptr(PsMutex) mutex = NULL;
   g_autoptr(PsSemaphore) semaphore = NULL;
   g_autofree char *name = ps_test_unique_name ("exact-sem");
-  CounterShared *shared = stress_shared_new (RECURSIVE_OFFSET + PS_MUTEX_SIZE, &memory);
+  CounterShared *shared = ps_test_shared_new (RECURSIVE_OFFSET + PS_MUTEX_SIZE, &memory);
   pid_t pids[N_PROCS];
   gint64 start;
 
@@ -296,15 +296,15 @@ test_counter (gconstpointer data)
     {
       CounterArgs args = { kind, shared, memory, mutex, name, i + 1 };
 
-      pids[i] = ps_test_fork (counter_child, &args, scaled_s (150));
+      pids[i] = ps_test_fork (counter_child, &args, ps_test_scaled_s (150));
     }
-  if (!stress_wait_int (&shared->ready, N_PROCS, 60))
+  if (!ps_test_wait_int (&shared->ready, N_PROCS, 60))
     g_error ("only %d of %d children got ready", shared->ready, N_PROCS);
 
   start = g_get_monotonic_time ();
   g_atomic_int_set (&shared->go, 1);
   for (guint i = 0; i < N_PROCS; i++)
-    ps_test_reap_ok (pids[i], scaled_s (160));
+    ps_test_reap_ok (pids[i], ps_test_scaled_s (160));
   g_test_message ("%u locked increments in %.2f s, %d of them while another process waited",
                   N_PROCS * n_iters (),
                   (g_get_monotonic_time () - start) / (double) G_USEC_PER_SEC,
@@ -428,9 +428,9 @@ producer_child (gpointer data)
   if (!buffer_attach (args->memory, &sync))
     return 1;
   g_atomic_int_inc (&shared->ready);
-  if (!stress_wait_int (&shared->go, 1, 60))
+  if (!ps_test_wait_int (&shared->go, 1, 60))
     return 2;
-  deadline = g_get_monotonic_time () + scaled_us (120 * G_USEC_PER_SEC);
+  deadline = g_get_monotonic_time () + ps_test_scaled_us (120 * G_USEC_PER_SEC);
 
   for (guint seq = 0; seq < per_producer && ret == 0; seq++)
     {
@@ -480,9 +480,9 @@ consumer_child (gpointer data)
   if (!buffer_attach (args->memory, &sync))
     return 1;
   g_atomic_int_inc (&shared->ready);
-  if (!stress_wait_int (&shared->go, 1, 60))
+  if (!ps_test_wait_int (&shared->go, 1, 60))
     return 2;
-  deadline = g_get_monotonic_time () + scaled_us (120 * G_USEC_PER_SEC);
+  deadline = g_get_monotonic_time () + ps_test_scaled_us (120 * G_USEC_PER_SEC);
 
   for (;;)
     {
@@ -555,7 +555,7 @@ test_bounded_buffer (void)
   g_autoptr(PsCond) not_full = NULL;
   g_autoptr(PsCond) not_empty = NULL;
   guint total = n_items ();
-  BufferShared *shared = stress_shared_new (BUFFER_SEEN_OFFSET + total, &memory);
+  BufferShared *shared = ps_test_shared_new (BUFFER_SEEN_OFFSET + total, &memory);
   guint8 *seen = (guint8 *) shared + BUFFER_SEEN_OFFSET;
   pid_t pids[N_PRODUCERS + N_CONSUMERS];
   guint64 produced = 0, consumed = 0, expected;
@@ -574,15 +574,15 @@ test_bounded_buffer (void)
       BufferArgs args = { memory, shared, seen, i < N_PRODUCERS ? i : i - N_PRODUCERS };
 
       pids[i] = ps_test_fork (i < N_PRODUCERS ? producer_child : consumer_child,
-                              &args, scaled_s (150));
+                              &args, ps_test_scaled_s (150));
     }
-  if (!stress_wait_int (&shared->ready, N_PRODUCERS + N_CONSUMERS, 60))
+  if (!ps_test_wait_int (&shared->ready, N_PRODUCERS + N_CONSUMERS, 60))
     g_error ("only %d children got ready", shared->ready);
 
   start = g_get_monotonic_time ();
   g_atomic_int_set (&shared->go, 1);
   for (guint i = 0; i < N_PRODUCERS + N_CONSUMERS; i++)
-    ps_test_reap_ok (pids[i], scaled_s (160));
+    ps_test_reap_ok (pids[i], ps_test_scaled_s (160));
   g_test_message ("%u items in %.2f s; %u waits on full, %u on empty", total,
                   (g_get_monotonic_time () - start) / (double) G_USEC_PER_SEC,
                   shared->full_waits, shared->empty_waits);
@@ -614,15 +614,15 @@ test_bounded_buffer (void)
 int
 main (int argc, char *argv[])
 {
-  stress_init (&argc, &argv);
+  stress_init (&argc, &argv, NULL);
 
-  stress_add_data_test ("/stress/exact/mutex", test_counter,
-                        GINT_TO_POINTER (LOCK_MUTEX), 170);
-  stress_add_data_test ("/stress/exact/recursive-mutex", test_counter,
-                        GINT_TO_POINTER (LOCK_RECURSIVE), 170);
-  stress_add_data_test ("/stress/exact/binary-semaphore", test_counter,
-                        GINT_TO_POINTER (LOCK_BINARY_SEMAPHORE), 170);
-  stress_add_test ("/stress/exact/bounded-buffer", test_bounded_buffer, 170);
+  ps_test_add_full ("/stress/exact/mutex", test_counter,
+                    GINT_TO_POINTER (LOCK_MUTEX), 170);
+  ps_test_add_full ("/stress/exact/recursive-mutex", test_counter,
+                    GINT_TO_POINTER (LOCK_RECURSIVE), 170);
+  ps_test_add_full ("/stress/exact/binary-semaphore", test_counter,
+                    GINT_TO_POINTER (LOCK_BINARY_SEMAPHORE), 170);
+  ps_test_add_timed ("/stress/exact/bounded-buffer", test_bounded_buffer, 170);
 
   return g_test_run ();
 }

@@ -153,7 +153,7 @@ note (Report     *report,
   Outcome outcome = classify (ok, error);
 
   g_atomic_int_inc (&report->tally[outcome]);
-  if (timeout_us >= 0 && elapsed_us > timeout_us + scaled_us (2 * G_USEC_PER_SEC))
+  if (timeout_us >= 0 && elapsed_us > timeout_us + ps_test_scaled_us (2 * G_USEC_PER_SEC))
     {
       g_atomic_int_inc (&report->late);
       stress_fail (&report->problems, "%s took %" G_GINT64_FORMAT " us with a timeout of %"
@@ -314,7 +314,7 @@ exercise_cond (PsCond  *cond,
       ps_cond_signal (cond);
       ps_cond_broadcast (cond);
 
-      if (!ps_mutex_lock (helper, scaled_us (10 * G_USEC_PER_SEC), NULL, &error))
+      if (!ps_mutex_lock (helper, ps_test_scaled_us (10 * G_USEC_PER_SEC), NULL, &error))
         {
           stress_fail (&report->problems, "the helper mutex: %s", error->message);
           return FALSE;
@@ -424,7 +424,7 @@ sleeper_child (gpointer data)
   stress_die_with_parent ();
 
   if (args->kind == OBJ_COND &&
-      !ps_mutex_lock (args->helper, scaled_us (10 * G_USEC_PER_SEC), NULL, NULL))
+      !ps_mutex_lock (args->helper, ps_test_scaled_us (10 * G_USEC_PER_SEC), NULL, NULL))
     return 2;
 
   g_atomic_int_set (args->sync, 1);
@@ -474,10 +474,10 @@ holder_child (gpointer data)
 
   stress_die_with_parent ();
 
-  if (!ps_mutex_lock (args->handle, scaled_us (10 * G_USEC_PER_SEC), NULL, &error))
+  if (!ps_mutex_lock (args->handle, ps_test_scaled_us (10 * G_USEC_PER_SEC), NULL, &error))
     return 2;
   g_atomic_int_set (args->sync, 1);
-  if (!stress_wait_int (args->sync, 2, 30))
+  if (!ps_test_wait_int (args->sync, 2, 30))
     return 3;
   fine = note (args->report, "holder unlock", ps_mutex_unlock (args->handle, &error), error,
                MUTEX_UNLOCK_OK, 0, -1);
@@ -650,7 +650,7 @@ check_child (pid_t         pid,
              Report       *report,
              Failures     *failures)
 {
-  int status = ps_test_reap (pid, scaled_s (VICTIM_WATCHDOG_S + 20));
+  int status = ps_test_reap (pid, ps_test_scaled_s (VICTIM_WATCHDOG_S + 20));
   g_autofree char *what = NULL;
 
   if (WIFEXITED (status) && WEXITSTATUS (status) == 0)
@@ -683,7 +683,7 @@ test_scribble (gconstpointer data)
 {
   const HostileCase *hostile = data;
   g_autoptr(PsSharedMemory) report_memory = NULL;
-  Report *report = stress_shared_new (sizeof (Report) + 2 * sizeof (gint), &report_memory);
+  Report *report = ps_test_shared_new (sizeof (Report) + 2 * sizeof (gint), &report_memory);
   gint *sync = (gint *) (report + 1);   /* [0] the victim's, [1] the holder's */
   guint n_trials = stress_is_slow () ? N_TRIALS_SLOW : N_TRIALS;
   Failures failures = { { 0 } };
@@ -727,7 +727,7 @@ test_scribble (gconstpointer data)
         {
         case MODE_BEFORE:
           scribble (rand, slot, how);
-          pid = ps_test_fork (victim_child, &args, scaled_s (VICTIM_WATCHDOG_S));
+          pid = ps_test_fork (victim_child, &args, ps_test_scaled_s (VICTIM_WATCHDOG_S));
           check_child (pid, "victim", how, trial, seed, report, &failures);
           break;
 
@@ -738,11 +738,11 @@ test_scribble (gconstpointer data)
               ;
           else if (hostile->kind == OBJ_MUTEX)
             {
-              holder = ps_test_fork (holder_child, &holder_args, scaled_s (30));
-              g_assert_true (stress_wait_int (&sync[1], 1, 20));
+              holder = ps_test_fork (holder_child, &holder_args, ps_test_scaled_s (30));
+              g_assert_true (ps_test_wait_int (&sync[1], 1, 20));
             }
-          pid = ps_test_fork (sleeper_child, &args, scaled_s (VICTIM_WATCHDOG_S));
-          g_assert_true (stress_wait_int (&sync[0], 1, 20));
+          pid = ps_test_fork (sleeper_child, &args, ps_test_scaled_s (VICTIM_WATCHDOG_S));
+          g_assert_true (ps_test_wait_int (&sync[0], 1, 20));
           g_usleep (g_rand_int_range (rand, 0, 20000));
           scribble_held (rand, slot, how, holder != 0);
           check_child (pid, "sleeper", how, trial, seed, report, &failures);
@@ -755,10 +755,10 @@ test_scribble (gconstpointer data)
 
         case MODE_HELD:
           g_assert_cmpint (hostile->kind, ==, OBJ_MUTEX);
-          holder = ps_test_fork (holder_child, &holder_args, scaled_s (30));
-          g_assert_true (stress_wait_int (&sync[1], 1, 20));
+          holder = ps_test_fork (holder_child, &holder_args, ps_test_scaled_s (30));
+          g_assert_true (ps_test_wait_int (&sync[1], 1, 20));
           scribble_held (rand, slot, how, TRUE);
-          pid = ps_test_fork (victim_child, &args, scaled_s (VICTIM_WATCHDOG_S));
+          pid = ps_test_fork (victim_child, &args, ps_test_scaled_s (VICTIM_WATCHDOG_S));
           check_child (pid, "victim", how, trial, seed, report, &failures);
           g_atomic_int_set (&sync[1], 2);
           check_child (holder, "holder", how, trial, seed, report, &failures);
@@ -855,10 +855,10 @@ cond_waiter_child (gpointer data)
   VictimArgs *args = data;
 
   stress_die_with_parent ();
-  if (!ps_mutex_lock (args->helper, scaled_us (10 * G_USEC_PER_SEC), NULL, NULL))
+  if (!ps_mutex_lock (args->helper, ps_test_scaled_us (10 * G_USEC_PER_SEC), NULL, NULL))
     return 1;
   g_atomic_int_set (args->sync, 1);
-  ps_cond_wait (args->handle, args->helper, scaled_us (30 * G_USEC_PER_SEC), NULL, NULL);
+  ps_cond_wait (args->handle, args->helper, ps_test_scaled_us (30 * G_USEC_PER_SEC), NULL, NULL);
   ps_mutex_unlock (args->helper, NULL);
   return 0;
 }
@@ -870,7 +870,7 @@ sem_waiter_child (gpointer data)
 
   stress_die_with_parent ();
   g_atomic_int_set (args->sync, 1);
-  ps_semaphore_acquire (args->handle, scaled_us (30 * G_USEC_PER_SEC), NULL, NULL);
+  ps_semaphore_acquire (args->handle, ps_test_scaled_us (30 * G_USEC_PER_SEC), NULL, NULL);
   return 0;
 }
 
@@ -899,13 +899,13 @@ locate_field (const TargetedCase *target,
         g_atomic_int_set (args->sync, 0);
         pid = ps_test_fork (target->field == FIELD_SEM_WAITERS ? sem_waiter_child
                                                                 : cond_waiter_child,
-                            args, scaled_s (60));
-        g_assert_true (stress_wait_int (args->sync, 1, 20));
-        if (!stress_wait_asleep (pid, scaled_us (20 * G_USEC_PER_SEC)))
+                            args, ps_test_scaled_s (60));
+        g_assert_true (ps_test_wait_int (args->sync, 1, 20));
+        if (!stress_wait_asleep (pid, ps_test_scaled_us (20 * G_USEC_PER_SEC)))
           g_error ("the waiter never went to sleep");
         offset = find_word (state, 1);
         kill (pid, SIGKILL);
-        stress_reap_killed (pid);
+        ps_test_reap_killed (pid);
         /* The dead waiter is still counted; make it a clean 0 again. */
         store_word (state + offset, 0);
         return offset;
@@ -924,11 +924,11 @@ locate_field (const TargetedCase *target,
         gsize offset;
 
         g_atomic_int_set (sync, 0);
-        pid = ps_test_fork (holder_child, args, scaled_s (60));
-        g_assert_true (stress_wait_int (sync, 1, 20));
+        pid = ps_test_fork (holder_child, args, ps_test_scaled_s (60));
+        g_assert_true (ps_test_wait_int (sync, 1, 20));
         offset = find_word (state, (guint32) pid);
         g_atomic_int_set (sync, 2);
-        ps_test_reap_ok (pid, scaled_s (30));
+        ps_test_reap_ok (pid, ps_test_scaled_s (30));
 #ifdef LOCK_HAS_ROBUST_LIST
         if (target->field == FIELD_MUTEX_LIST)
           offset += G_STRUCT_OFFSET (pthread_mutex_t, __data.__list) -
@@ -965,7 +965,7 @@ test_targeted (gconstpointer data)
   const TargetedCase *target = data;
   g_autoptr(GError) error = NULL;
   g_autoptr(PsSharedMemory) report_memory = NULL;
-  Report *report = stress_shared_new (sizeof (Report) + 2 * sizeof (gint), &report_memory);
+  Report *report = ps_test_shared_new (sizeof (Report) + 2 * sizeof (gint), &report_memory);
   gint *sync = (gint *) (report + 1);
   g_autoptr(PsSharedMemory) memory = NULL;
   g_autoptr(PsMutex) helper = NULL;
@@ -1047,29 +1047,29 @@ test_targeted (gconstpointer data)
     {
     case MODE_BEFORE:
       write_field (target, state + offset);
-      pid = ps_test_fork (victim_child, &args, scaled_s (VICTIM_WATCHDOG_S));
+      pid = ps_test_fork (victim_child, &args, ps_test_scaled_s (VICTIM_WATCHDOG_S));
       check_child (pid, "victim", SCRIBBLE_WORDS, 0, 0, report, &failures);
       break;
 
     case MODE_SLEEPING:
       if (target->kind == OBJ_MUTEX)
         {
-          holder = ps_test_fork (holder_child, &holder_args, scaled_s (60));
-          g_assert_true (stress_wait_int (&sync[1], 1, 20));
+          holder = ps_test_fork (holder_child, &holder_args, ps_test_scaled_s (60));
+          g_assert_true (ps_test_wait_int (&sync[1], 1, 20));
         }
-      pid = ps_test_fork (sleeper_child, &args, scaled_s (VICTIM_WATCHDOG_S));
-      g_assert_true (stress_wait_int (&sync[0], 1, 20));
+      pid = ps_test_fork (sleeper_child, &args, ps_test_scaled_s (VICTIM_WATCHDOG_S));
+      g_assert_true (ps_test_wait_int (&sync[0], 1, 20));
       /* Best effort: the write may also land before the sleep. */
-      (void) stress_wait_asleep (pid, scaled_us (SLEEP_WAIT_US / 2));
+      (void) stress_wait_asleep (pid, ps_test_scaled_us (SLEEP_WAIT_US / 2));
       write_field (target, state + offset);
       check_child (pid, "sleeper", SCRIBBLE_WORDS, 0, 0, report, &failures);
       break;
 
     case MODE_HELD:
-      holder = ps_test_fork (holder_child, &holder_args, scaled_s (60));
-      g_assert_true (stress_wait_int (&sync[1], 1, 20));
+      holder = ps_test_fork (holder_child, &holder_args, ps_test_scaled_s (60));
+      g_assert_true (ps_test_wait_int (&sync[1], 1, 20));
       write_field (target, state + offset);
-      pid = ps_test_fork (victim_child, &args, scaled_s (VICTIM_WATCHDOG_S));
+      pid = ps_test_fork (victim_child, &args, ps_test_scaled_s (VICTIM_WATCHDOG_S));
       check_child (pid, "victim", SCRIBBLE_WORDS, 0, 0, report, &failures);
       break;
 
@@ -1111,7 +1111,7 @@ poke_file (const char    *name,
            gconstpointer  bytes,
            gsize          length)
 {
-  g_autofree char *path = stress_shm_path (name);
+  g_autofree char *path = ps_test_dev_shm_path (name);
   int fd = open (path, O_RDWR | O_CLOEXEC);
 
   g_assert_cmpint (fd, >=, 0);
@@ -1150,7 +1150,7 @@ assert_open_refused (StressNamedKind  kind,
                     error != NULL ? error->message : "opened", elapsed / 1000);
 
   g_assert_cmpint (elapsed, <=, (grace ? PS_OBJECT_INIT_GRACE_US : 0) +
-                                scaled_us (2 * G_USEC_PER_SEC));
+                                ps_test_scaled_us (2 * G_USEC_PER_SEC));
   if (object != NULL)
     {
       /* Only a segment whose header claims less than its file holds. */
@@ -1203,7 +1203,7 @@ test_named_header (gconstpointer data)
   creator = open_named (kind, name, PS_OPEN_CREATE | PS_OPEN_EXCLUSIVE, &error);
   g_assert_no_error (error);
   {
-    g_autofree char *path = stress_shm_path (name);
+    g_autofree char *path = ps_test_dev_shm_path (name);
     int fd = open (path, O_RDONLY | O_CLOEXEC);
 
     g_assert_cmpint (fd, >=, 0);
@@ -1379,7 +1379,7 @@ truncate_victim_child (gpointer data)
     return 1;
   touch_object (args->kind, object, 0);
   g_atomic_int_set (args->step, 1);
-  if (!stress_wait_int (args->step, 2, 30))
+  if (!ps_test_wait_int (args->step, 2, 30))
     return 2;
   return check_zeroed (args->kind, object);
 }
@@ -1388,7 +1388,7 @@ static void
 truncate_file (const char *name,
                off_t       length)
 {
-  g_autofree char *path = stress_shm_path (name);
+  g_autofree char *path = ps_test_dev_shm_path (name);
 
   g_assert_cmpint (truncate (path, length), ==, 0);
 }
@@ -1401,7 +1401,7 @@ test_truncate (gconstpointer data)
   g_autoptr(GError) error = NULL;
   g_autofree char *name = ps_test_unique_name ("hostile-truncate");
   g_autoptr(PsSharedMemory) step_memory = NULL;
-  gint *step = stress_shared_new (sizeof (gint), &step_memory);
+  gint *step = ps_test_shared_new (sizeof (gint), &step_memory);
   g_autoptr(GObject) creator = NULL;
   TruncateArgs args = { kind, name, step };
   pid_t pid;
@@ -1410,8 +1410,8 @@ test_truncate (gconstpointer data)
   creator = open_named (kind, name, PS_OPEN_CREATE | PS_OPEN_EXCLUSIVE, &error);
   g_assert_no_error (error);
 
-  pid = ps_test_fork (truncate_victim_child, &args, scaled_s (60));
-  g_assert_true (stress_wait_int (step, 1, 20));
+  pid = ps_test_fork (truncate_victim_child, &args, ps_test_scaled_s (60));
+  g_assert_true (ps_test_wait_int (step, 1, 20));
   /* Within the page: the header survives and the state reads as zeros,
    * no SIGBUS at all; for a segment, all but its first page goes. */
   if (within_page)
@@ -1419,7 +1419,7 @@ test_truncate (gconstpointer data)
   else
     truncate_file (name, 0);
   g_atomic_int_set (step, 2);
-  status = ps_test_reap (pid, scaled_s (60));
+  status = ps_test_reap (pid, ps_test_scaled_s (60));
   if (!WIFEXITED (status) || WEXITSTATUS (status) != 0)
     g_error ("a truncated %s: the process using it %s %d", stress_named_kind_name (kind),
              WIFSIGNALED (status) ? "died of signal" : "failed check",
@@ -1498,14 +1498,14 @@ test_foreign_sigbus (void)
   int status;
 
   status = ps_test_reap (ps_test_fork (foreign_sigbus_child, GINT_TO_POINTER (FALSE),
-                                       scaled_s (30)), scaled_s (40));
+                                       ps_test_scaled_s (30)), ps_test_scaled_s (40));
   if (!WIFSIGNALED (status) || WTERMSIG (status) != FOREIGN_SIGBUS_DEATH)
     g_error ("a foreign SIGBUS: the process was to die of it, but %s %d",
              WIFSIGNALED (status) ? "died of signal" : "exited with",
              WIFSIGNALED (status) ? WTERMSIG (status) : WEXITSTATUS (status));
 
   status = ps_test_reap (ps_test_fork (foreign_sigbus_child, GINT_TO_POINTER (TRUE),
-                                       scaled_s (30)), scaled_s (40));
+                                       ps_test_scaled_s (30)), ps_test_scaled_s (40));
   if (!WIFEXITED (status) || WEXITSTATUS (status) != 42)
     g_error ("a foreign SIGBUS: the application's handler did not run (%s %d)",
              WIFSIGNALED (status) ? "died of signal" : "exited with",
@@ -1572,12 +1572,12 @@ main (int argc, char *argv[])
       { OBJ_MUTEX, FIELD_MUTEX_LIST, 0x1000, MODE_HELD } },
   };
 
-  stress_init (&argc, &argv);
+  stress_init (&argc, &argv, NULL);
 
   for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
-    stress_add_data_test (cases[i].path, test_scribble, &cases[i].hostile, 150);
+    ps_test_add_full (cases[i].path, test_scribble, &cases[i].hostile, 150);
   for (gsize i = 0; i < G_N_ELEMENTS (targeted); i++)
-    stress_add_data_test (targeted[i].path, test_targeted, &targeted[i].target, 60);
+    ps_test_add_full (targeted[i].path, test_targeted, &targeted[i].target, 60);
   for (gint k = 0; k < STRESS_N_NAMED; k++)
     {
       g_autofree char *header = g_strdup_printf ("/hostile/named/header/%s", stress_named_kind_name (k));
@@ -1585,11 +1585,11 @@ main (int argc, char *argv[])
       g_autofree char *partial = g_strdup_printf ("/hostile/named/truncate-partly/%s",
                                                   stress_named_kind_name (k));
 
-      stress_add_data_test (header, test_named_header, GINT_TO_POINTER (k), 120);
-      stress_add_data_test (zero, test_truncate, GINT_TO_POINTER (k), 60);
-      stress_add_data_test (partial, test_truncate, GINT_TO_POINTER (k + STRESS_N_NAMED), 60);
+      ps_test_add_full (header, test_named_header, GINT_TO_POINTER (k), 120);
+      ps_test_add_full (zero, test_truncate, GINT_TO_POINTER (k), 60);
+      ps_test_add_full (partial, test_truncate, GINT_TO_POINTER (k + STRESS_N_NAMED), 60);
     }
-  stress_add_test ("/hostile/named/foreign-sigbus", test_foreign_sigbus, 60);
+  ps_test_add_timed ("/hostile/named/foreign-sigbus", test_foreign_sigbus, 60);
 
   return g_test_run ();
 }

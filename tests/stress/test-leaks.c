@@ -563,20 +563,20 @@ main (int argc, char *argv[])
   static const char *classes[] = { "semaphore", "mutex", "recursive-mutex", "cond",
                                    "shared-memory" };
 
-  stress_init (&argc, &argv);
+  stress_init (&argc, &argv, NULL);
 
   for (guint i = 0; i < G_N_ELEMENTS (classes); i++)
     {
       g_autofree char *path = g_strdup_printf ("/leaks/anonymous/%s", classes[i]);
 
-      stress_add_data_test (path, test_anonymous, GUINT_TO_POINTER (i), 120);
+      ps_test_add_full (path, test_anonymous, GUINT_TO_POINTER (i), 120);
     }
-  stress_add_test ("/leaks/anonymous/mutex-dropped-held", test_dropped_held, 120);
-  stress_add_test ("/leaks/named", test_named, 120);
-  stress_add_test ("/leaks/placed", test_placed, 120);
-  stress_add_test ("/leaks/failures", test_failures, 120);
-  stress_add_test ("/leaks/waits", test_waits, 120);
-  stress_add_test ("/leaks/async", test_async, 120);
+  ps_test_add_timed ("/leaks/anonymous/mutex-dropped-held", test_dropped_held, 120);
+  ps_test_add_timed ("/leaks/named", test_named, 120);
+  ps_test_add_timed ("/leaks/placed", test_placed, 120);
+  ps_test_add_timed ("/leaks/failures", test_failures, 120);
+  ps_test_add_timed ("/leaks/waits", test_waits, 120);
+  ps_test_add_timed ("/leaks/async", test_async, 120);
 
   return g_test_run ();
 }

@@ -8,7 +8,7 @@
  * paths. Every object type is checked.
  *
  * The spawned program is this binary again, with `--peer list-fds`,
- * handled before g_test_init(): it prints what its descriptors point to.
+ * handled by ps_test_init(): it prints what its descriptors point to.
  */
 
 #include <dirent.h>
@@ -29,8 +29,6 @@ static const StressNamedKind kinds[] = {
   STRESS_NAMED_MUTEX,
   STRESS_NAMED_COND,
 };
-
-static char *self_exe;
 
 static GType
 kind_type (StressNamedKind kind)
@@ -129,7 +127,7 @@ test_mode_default (gconstpointer data)
     {
       g_autoptr(GError) error = NULL;
       g_autofree char *name = ps_test_unique_name ("sec-mode");
-      g_autofree char *path = stress_shm_path (name);
+      g_autofree char *path = ps_test_dev_shm_path (name);
       g_autoptr(GObject) object = NULL;
       mode_t old = umask (umasks[u]);
       guint mode = 0;
@@ -164,7 +162,7 @@ test_mode_property (gconstpointer data)
       {
         g_autoptr(GError) error = NULL;
         g_autofree char *name = ps_test_unique_name ("sec-mode-prop");
-        g_autofree char *path = stress_shm_path (name);
+        g_autofree char *path = ps_test_dev_shm_path (name);
         g_autoptr(GObject) object = NULL;
         mode_t old = umask (umasks[u]);
         guint mode = 0;
@@ -284,7 +282,7 @@ test_other_user (gconstpointer data)
                                     &error);
       g_assert_no_error (error);
 
-      ps_test_reap_ok (ps_test_fork (nobody_child, &args, scaled_s (30)), scaled_s (40));
+      ps_test_reap_ok (ps_test_fork (nobody_child, &args, ps_test_scaled_s (30)), ps_test_scaled_s (40));
       g_assert_true (use_kind (kind, object));
       unlink_name (name);
     }
@@ -331,7 +329,7 @@ test_symlink (gconstpointer data)
 {
   StressNamedKind kind = GPOINTER_TO_INT (data);
   g_autofree char *name = ps_test_unique_name ("sec-symlink");
-  g_autofree char *link_path = stress_shm_path (name);
+  g_autofree char *link_path = ps_test_dev_shm_path (name);
   g_autofree char *victim = g_strdup_printf ("/tmp/ps-test-victim-%d", (int) getpid ());
   g_autofree char *missing = g_strdup_printf ("/tmp/ps-test-missing-%d", (int) getpid ());
   const PsOpenFlags flags[] = { PS_OPEN_CREATE, PS_OPEN_NONE, PS_OPEN_CREATE | PS_OPEN_EXCLUSIVE };
@@ -394,7 +392,7 @@ test_foreign_file (gconstpointer data)
   for (gsize i = 0; i < G_N_ELEMENTS (files); i++)
     {
       g_autofree char *name = ps_test_unique_name ("sec-foreign");
-      g_autofree char *path = stress_shm_path (name);
+      g_autofree char *path = ps_test_dev_shm_path (name);
       g_autoptr(GError) error = NULL;
       FileSnapshot before;
       const PsOpenFlags flags[] = { PS_OPEN_CREATE, PS_OPEN_NONE,
@@ -422,7 +420,7 @@ test_foreign_file (gconstpointer data)
           /* An empty file may be an object being created: the opener
            * waits for it a bounded while. */
           g_assert_cmpint (g_get_monotonic_time () - start, <=,
-                           3 * G_USEC_PER_SEC + scaled_us (2 * G_USEC_PER_SEC));
+                           3 * G_USEC_PER_SEC + ps_test_scaled_us (2 * G_USEC_PER_SEC));
           assert_unchanged (path, &before);
         }
       g_free (before.contents);
@@ -432,7 +430,7 @@ test_foreign_file (gconstpointer data)
   /* Not a regular file at all: refused, left as it is. */
   {
     g_autofree char *name = ps_test_unique_name ("sec-dir");
-    g_autofree char *path = stress_shm_path (name);
+    g_autofree char *path = ps_test_dev_shm_path (name);
     g_autoptr(GError) error = NULL;
     g_autoptr(GObject) object = NULL;
 
@@ -506,7 +504,7 @@ spawned_peer_fds (void)
   g_autoptr(GError) error = NULL;
   g_autofree char *out = NULL;
   g_auto(GStrv) lines = NULL;
-  const char *argv[] = { self_exe, "--peer", "list-fds", NULL };
+  const char *argv[] = { ps_test_self_exe (), "--peer", "list-fds", NULL };
   GPtrArray *inherited = g_ptr_array_new_with_free_func (g_free);
   int status = 0;
 
@@ -695,16 +693,20 @@ test_dots_stay_in_dev_shm (void)
   }
 }
 
+static int
+run_peer (int    argc,
+          char **argv)
+{
+  if (argc == 1 && g_str_equal (argv[0], "list-fds"))
+    return peer_list_fds ();
+  g_printerr ("test-security: unknown peer mode\n");
+  return 99;
+}
+
 int
 main (int argc, char *argv[])
 {
-  self_exe = g_file_read_link ("/proc/self/exe", NULL);
-  g_assert_nonnull (self_exe);
-
-  if (argc == 3 && g_str_equal (argv[1], "--peer") && g_str_equal (argv[2], "list-fds"))
-    return peer_list_fds ();
-
-  stress_init (&argc, &argv);
+  stress_init (&argc, &argv, run_peer);
 
   for (gsize k = 0; k < G_N_ELEMENTS (kinds); k++)
     {
@@ -721,13 +723,13 @@ main (int argc, char *argv[])
           g_autofree char *path = g_strdup_printf ("/security/%s/%s", tests[t].what,
                                                    stress_named_kind_name (kinds[k]));
 
-          stress_add_data_test (path, tests[t].func, GINT_TO_POINTER (kinds[k]), 60);
+          ps_test_add_full (path, tests[t].func, GINT_TO_POINTER (kinds[k]), 60);
         }
     }
-  stress_add_test ("/security/descriptors/none-kept", test_no_descriptor_kept, 60);
-  stress_add_test ("/security/descriptors/cloexec-spawn", test_cloexec_spawn, 60);
-  stress_add_test ("/security/descriptors/cloexec-race", test_cloexec_race, 120);
-  stress_add_test ("/security/names/dots-stay-in-dev-shm", test_dots_stay_in_dev_shm, 30);
+  ps_test_add_timed ("/security/descriptors/none-kept", test_no_descriptor_kept, 60);
+  ps_test_add_timed ("/security/descriptors/cloexec-spawn", test_cloexec_spawn, 60);
+  ps_test_add_timed ("/security/descriptors/cloexec-race", test_cloexec_race, 120);
+  ps_test_add_timed ("/security/names/dots-stay-in-dev-shm", test_dots_stay_in_dev_shm, 30);
 
   return g_test_run ();
 }

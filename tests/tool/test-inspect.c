@@ -365,19 +365,32 @@ test_strings (void)
   g_assert_cmpstr (ps_inspect_backend_to_string (PS_BACKEND_ID), ==, ps_backend_name ());
 }
 
+/* A test of a fresh fixture: set up, run, torn down. */
+typedef void (*FixtureTestFunc) (Fixture *fixture, gconstpointer data);
+
+static void
+run_in_fixture (gconstpointer data)
+{
+  FixtureTestFunc func = (FixtureTestFunc) data;
+  Fixture fixture = { 0 };
+
+  fixture_set_up (&fixture, NULL);
+  func (&fixture, NULL);
+  fixture_tear_down (&fixture, NULL);
+}
+
 int
 main (int argc, char *argv[])
 {
-  g_test_init (&argc, &argv, NULL);
+  ps_test_init (&argc, &argv, NULL);
   ps_test_watchdog (120);
 
-  g_test_add ("/inspect/missing", Fixture, NULL, fixture_set_up, test_missing, fixture_tear_down);
-  g_test_add ("/inspect/blank", Fixture, NULL, fixture_set_up, test_blank, fixture_tear_down);
-  g_test_add ("/inspect/foreign", Fixture, NULL, fixture_set_up, test_foreign, fixture_tear_down);
-  g_test_add ("/inspect/ours-but-not-usable", Fixture, NULL, fixture_set_up,
-              test_ours_but_not_usable, fixture_tear_down);
-  g_test_add_func ("/inspect/real-objects", test_real_objects);
-  g_test_add_func ("/inspect/strings", test_strings);
+  ps_test_add_data ("/inspect/missing", run_in_fixture, test_missing);
+  ps_test_add_data ("/inspect/blank", run_in_fixture, test_blank);
+  ps_test_add_data ("/inspect/foreign", run_in_fixture, test_foreign);
+  ps_test_add_data ("/inspect/ours-but-not-usable", run_in_fixture, test_ours_but_not_usable);
+  ps_test_add ("/inspect/real-objects", test_real_objects);
+  ps_test_add ("/inspect/strings", test_strings);
 
   return g_test_run ();
 }
