@@ -107,13 +107,24 @@ peer_posix_handshake (gpointer data,
     }
 }
 
+static void
+init_pthread_cond (pthread_cond_t *cond)
+{
+  pthread_condattr_t attr;
+
+  check_zero (pthread_condattr_init (&attr), "pthread_condattr_init");
+  check_zero (pthread_condattr_setpshared (&attr, PTHREAD_PROCESS_SHARED), "setpshared");
+  check_zero (pthread_condattr_setclock (&attr, CLOCK_MONOTONIC), "setclock");
+  check_zero (pthread_cond_init (cond, &attr), "pthread_cond_init");
+  pthread_condattr_destroy (&attr);
+}
+
 static PosixHandshake *
 posix_handshake_new (gboolean robust)
 {
   PosixHandshake *h = defer_free (g_new0 (PosixHandshake, 1));
 
-  h->mutex = shared_alloc (sizeof *h->mutex);
-  init_pthread_mutex (h->mutex, robust, robust ? PTHREAD_MUTEX_ERRORCHECK : PTHREAD_MUTEX_NORMAL);
+  h->mutex = row_pthread_mutex_new (robust);
   h->cond = shared_alloc (sizeof *h->cond);
   init_pthread_cond (h->cond);
   h->turn = shared_alloc (sizeof *h->turn);
@@ -127,9 +138,7 @@ setup_handshake (Row    *row,
   g_autoptr(GError) error = NULL;
   PsHandshake *ps = defer_free (g_new0 (PsHandshake, 1));
 
-  ps->mutex = ps_mutex_new (&error);
-  check_error (ps->mutex != NULL, error, "ps_mutex_new");
-  defer_unref (ps->mutex);
+  ps->mutex = row_ps_mutex_new (FALSE);
   ps->cond = ps_cond_new (&error);
   check_error (ps->cond != NULL, error, "ps_cond_new");
   defer_unref (ps->cond);

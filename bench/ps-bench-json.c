@@ -111,32 +111,46 @@ add_string (JsonBuilder *builder,
 }
 
 static void
+member_string (JsonBuilder *builder,
+               const char  *key,
+               const char  *value)
+{
+  add_string (json_builder_set_member_name (builder, key), value);
+}
+
+static void
+member_number (JsonBuilder *builder,
+               const char  *key,
+               double       value)
+{
+  add_number (json_builder_set_member_name (builder, key), value);
+}
+
+static void
+member_bool (JsonBuilder *builder,
+             const char  *key,
+             gboolean     value)
+{
+  json_builder_add_boolean_value (json_builder_set_member_name (builder, key), value);
+}
+
+static void
 add_series (JsonBuilder *builder,
             Series      *s)
 {
   guint i;
 
   json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "id");
-  add_string (builder, s->id);
-  json_builder_set_member_name (builder, "label");
-  add_string (builder, s->label);
-  json_builder_set_member_name (builder, "kind");
-  add_string (builder, s->kind == KIND_PROCSHARED ? "procshared" : "baseline");
-  json_builder_set_member_name (builder, "skipped");
-  add_string (builder, s->skip_reason);
-  json_builder_set_member_name (builder, "median");
-  add_number (builder, s->median);
-  json_builder_set_member_name (builder, "p10");
-  add_number (builder, s->p10);
-  json_builder_set_member_name (builder, "p90");
-  add_number (builder, s->p90);
-  json_builder_set_member_name (builder, "p99");
-  add_number (builder, s->p99);
-  json_builder_set_member_name (builder, "mad");
-  add_number (builder, s->mad);
-  json_builder_set_member_name (builder, "ratio_to_best_baseline");
-  add_number (builder, s->ratio);
+  member_string (builder, "id", s->id);
+  member_string (builder, "label", s->label);
+  member_string (builder, "kind", s->kind == KIND_PROCSHARED ? "procshared" : "baseline");
+  member_string (builder, "skipped", s->skip_reason);
+  member_number (builder, "median", s->median);
+  member_number (builder, "p10", s->p10);
+  member_number (builder, "p90", s->p90);
+  member_number (builder, "p99", s->p99);
+  member_number (builder, "mad", s->mad);
+  member_number (builder, "ratio_to_best_baseline", s->ratio);
   json_builder_set_member_name (builder, "samples");
   json_builder_begin_array (builder);
   for (i = 0; i < s->samples->len; i++)
@@ -150,26 +164,16 @@ add_target (JsonBuilder *builder,
             Target      *t)
 {
   json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "text");
-  add_string (builder, t->text);
-  json_builder_set_member_name (builder, "kind");
-  add_string (builder, t->kind);
-  json_builder_set_member_name (builder, "subject");
-  add_string (builder, t->subject);
-  json_builder_set_member_name (builder, "reference");
-  add_string (builder, t->reference);
-  json_builder_set_member_name (builder, "stat");
-  add_string (builder, t->stat);
-  json_builder_set_member_name (builder, "unit");
-  add_string (builder, t->unit);
-  json_builder_set_member_name (builder, "at_most");
-  json_builder_add_boolean_value (builder, t->at_most);
-  json_builder_set_member_name (builder, "limit");
-  add_number (builder, t->limit);
-  json_builder_set_member_name (builder, "value");
-  add_number (builder, t->value);
-  json_builder_set_member_name (builder, "result");
-  add_string (builder, !t->evaluated ? "SKIP" : t->pass ? "PASS" : "MISS");
+  member_string (builder, "text", t->text);
+  member_string (builder, "kind", t->kind);
+  member_string (builder, "subject", t->subject);
+  member_string (builder, "reference", t->reference);
+  member_string (builder, "stat", t->stat);
+  member_string (builder, "unit", t->unit);
+  member_bool (builder, "at_most", t->at_most);
+  member_number (builder, "limit", t->limit);
+  member_number (builder, "value", t->value);
+  member_string (builder, "result", !t->evaluated ? "SKIP" : t->pass ? "PASS" : "MISS");
   json_builder_end_object (builder);
 }
 
@@ -180,18 +184,13 @@ add_row (JsonBuilder *builder,
   guint i;
 
   json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "id");
-  add_string (builder, row->id);
-  json_builder_set_member_name (builder, "title");
-  add_string (builder, row->title);
-  json_builder_set_member_name (builder, "unit");
-  add_string (builder, row->unit);
-  json_builder_set_member_name (builder, "better");
-  add_string (builder, row->higher_is_better ? "higher" : "lower");
-  json_builder_set_member_name (builder, "best_baseline");
-  add_string (builder, row->best_baseline != NULL ? row->best_baseline->id : NULL);
-  json_builder_set_member_name (builder, "failed");
-  json_builder_add_boolean_value (builder, row->failed);
+  member_string (builder, "id", row->id);
+  member_string (builder, "title", row->title);
+  member_string (builder, "unit", row->unit);
+  member_string (builder, "better", row->higher_is_better ? "higher" : "lower");
+  member_string (builder, "best_baseline",
+                 row->best_baseline != NULL ? row->best_baseline->id : NULL);
+  member_bool (builder, "failed", row->failed);
 
   json_builder_set_member_name (builder, "series");
   json_builder_begin_array (builder);
@@ -211,8 +210,7 @@ add_row (JsonBuilder *builder,
     {
       Metric *m = g_ptr_array_index (row->metrics, i);
 
-      json_builder_set_member_name (builder, m->key);
-      add_number (builder, m->value);
+      member_number (builder, m->key, m->value);
     }
   json_builder_end_object (builder);
 
@@ -241,29 +239,18 @@ write_json (const char  *path,
   json_builder_begin_object (builder);
   json_builder_set_member_name (builder, "machine");
   json_builder_begin_object (builder);
-  json_builder_set_member_name (builder, "cpu");
-  add_string (builder, m->cpu);
-  json_builder_set_member_name (builder, "cores");
-  json_builder_add_int_value (builder, m->cores);
-  json_builder_set_member_name (builder, "kernel");
-  add_string (builder, m->kernel);
-  json_builder_set_member_name (builder, "glibc");
-  add_string (builder, m->glibc);
-  json_builder_set_member_name (builder, "glib");
-  add_string (builder, m->glib);
-  json_builder_set_member_name (builder, "boost");
-  add_string (builder, m->boost);
-  json_builder_set_member_name (builder, "compiler");
-  add_string (builder, m->compiler);
-  json_builder_set_member_name (builder, "buildtype");
-  add_string (builder, m->buildtype);
-  json_builder_set_member_name (builder, "backend");
-  add_string (builder, m->backend);
-  json_builder_set_member_name (builder, "date");
-  add_string (builder, m->date);
+  member_string (builder, "cpu", m->cpu);
+  json_builder_add_int_value (json_builder_set_member_name (builder, "cores"), m->cores);
+  member_string (builder, "kernel", m->kernel);
+  member_string (builder, "glibc", m->glibc);
+  member_string (builder, "glib", m->glib);
+  member_string (builder, "boost", m->boost);
+  member_string (builder, "compiler", m->compiler);
+  member_string (builder, "buildtype", m->buildtype);
+  member_string (builder, "backend", m->backend);
+  member_string (builder, "date", m->date);
   json_builder_end_object (builder);
-  json_builder_set_member_name (builder, "quick");
-  json_builder_add_boolean_value (builder, quick);
+  member_bool (builder, "quick", quick);
   json_builder_set_member_name (builder, "rows");
   json_builder_begin_array (builder);
   for (i = 0; i < rows->len; i++)

@@ -63,27 +63,28 @@ run_boost_mutex (gpointer data,
   return ns_per_op_since (start, iterations);
 }
 
+/* An interprocess_mutex that lives as long as the row. */
+static gpointer
+boost_mutex_new (void)
+{
+  gpointer memory = shared_alloc (bench_boost_mutex_size ());
+
+  if (bench_boost_mutex_init (memory) != 0)
+    die ("boost::interprocess::interprocess_mutex() failed");
+  defer (bench_boost_mutex_destroy, memory);
+  return memory;
+}
 #endif
 
 static void
 setup_lock_unlock (Row    *row,
                    GArray *contestants)
 {
-  g_autoptr(GError) error = NULL;
-  PsMutex *mutex, *recursive;
-  pthread_mutex_t *robust, *plain;
-  Series *boost;
-
-  mutex = ps_mutex_new (&error);
-  check_error (mutex != NULL, error, "ps_mutex_new");
-  defer_unref (mutex);
-  recursive = ps_mutex_new_recursive (&error);
-  check_error (recursive != NULL, error, "ps_mutex_new_recursive");
-  defer_unref (recursive);
-  robust = shared_alloc (sizeof *robust);
-  init_pthread_mutex (robust, TRUE, PTHREAD_MUTEX_ERRORCHECK);
-  plain = shared_alloc (sizeof *plain);
-  init_pthread_mutex (plain, FALSE, PTHREAD_MUTEX_NORMAL);
+  PsMutex *mutex = row_ps_mutex_new (FALSE);
+  PsMutex *recursive = row_ps_mutex_new (TRUE);
+  pthread_mutex_t *robust = row_pthread_mutex_new (TRUE);
+  pthread_mutex_t *plain = row_pthread_mutex_new (FALSE);
+  G_GNUC_UNUSED Series *boost;
 
   add_contestant (contestants, row_add_series (row, "ps-mutex", "PsMutex", KIND_PROCSHARED),
                   run_ps_mutex, NULL, mutex);
@@ -97,18 +98,9 @@ setup_lock_unlock (Row    *row,
   add_contestant (contestants,
                   row_add_series (row, "glibc-plain", "glibc pshared plain mutex", KIND_BASELINE),
                   run_pthread_mutex, NULL, plain);
-  boost = row_add_series (row, "boost-mutex", "Boost interprocess_mutex", KIND_BASELINE);
+  boost = row_add_boost_series (row, "boost-mutex", "Boost interprocess_mutex");
 #ifdef PS_BENCH_HAVE_BOOST
-  {
-    gpointer memory = shared_alloc (bench_boost_mutex_size ());
-
-    if (bench_boost_mutex_init (memory) != 0)
-      die ("boost::interprocess::interprocess_mutex() failed");
-    defer (bench_boost_mutex_destroy, memory);
-    add_contestant (contestants, boost, run_boost_mutex, NULL, memory);
-  }
-#else
-  boost->skip_reason = g_strdup ("built without Boost");
+  add_contestant (contestants, boost, run_boost_mutex, NULL, boost_mutex_new ());
 #endif
 }
 
@@ -266,19 +258,13 @@ static void
 setup_contended (Row    *row,
                  GArray *contestants)
 {
-  g_autoptr(GError) error = NULL;
-  PsMutex *mutex;
+  PsMutex *mutex = row_ps_mutex_new (FALSE);
   pthread_mutex_t *robust, *plain;
-  Series *boost;
+  G_GNUC_UNUSED Series *boost;
 
-  mutex = ps_mutex_new (&error);
-  check_error (mutex != NULL, error, "ps_mutex_new");
-  defer_unref (mutex);
   defer (forget_hammers, NULL);
-  robust = shared_alloc (sizeof *robust);
-  init_pthread_mutex (robust, TRUE, PTHREAD_MUTEX_ERRORCHECK);
-  plain = shared_alloc (sizeof *plain);
-  init_pthread_mutex (plain, FALSE, PTHREAD_MUTEX_NORMAL);
+  robust = row_pthread_mutex_new (TRUE);
+  plain = row_pthread_mutex_new (FALSE);
 
   add_contestant (contestants, row_add_series (row, "ps-mutex", "PsMutex", KIND_PROCSHARED),
                   run_hammer, peer_hammer, hammer_new (0, mutex));
@@ -289,18 +275,9 @@ setup_contended (Row    *row,
   add_contestant (contestants,
                   row_add_series (row, "glibc-plain", "glibc pshared plain mutex", KIND_BASELINE),
                   run_hammer, peer_hammer, hammer_new (1, plain));
-  boost = row_add_series (row, "boost-mutex", "Boost interprocess_mutex", KIND_BASELINE);
+  boost = row_add_boost_series (row, "boost-mutex", "Boost interprocess_mutex");
 #ifdef PS_BENCH_HAVE_BOOST
-  {
-    gpointer memory = shared_alloc (bench_boost_mutex_size ());
-
-    if (bench_boost_mutex_init (memory) != 0)
-      die ("boost::interprocess::interprocess_mutex() failed");
-    defer (bench_boost_mutex_destroy, memory);
-    add_contestant (contestants, boost, run_hammer, peer_hammer, hammer_new (2, memory));
-  }
-#else
-  boost->skip_reason = g_strdup ("built without Boost");
+  add_contestant (contestants, boost, run_hammer, peer_hammer, hammer_new (2, boost_mutex_new ()));
 #endif
 }
 

@@ -62,22 +62,48 @@ run_boost_semaphore (gpointer data,
     die ("boost::interprocess::interprocess_semaphore failed");
   return ns_per_op_since (start, iterations);
 }
+
+/* An interprocess_semaphore that lives as long as the row. */
+static gpointer
+boost_semaphore_new (guint value)
+{
+  gpointer memory = shared_alloc (bench_boost_semaphore_size ());
+
+  if (bench_boost_semaphore_init (memory, value) != 0)
+    die ("boost::interprocess::interprocess_semaphore() failed");
+  defer (bench_boost_semaphore_destroy, memory);
+  return memory;
+}
 #endif
+
+/* A PsSemaphore that lives as long as the row. */
+static PsSemaphore *
+row_ps_semaphore_new (guint value)
+{
+  g_autoptr(GError) error = NULL;
+  PsSemaphore *semaphore = ps_semaphore_new (value, &error);
+
+  check_error (semaphore != NULL, error, "ps_semaphore_new");
+  return defer_unref (semaphore);
+}
+
+/* A process-shared sem_t in shared memory that lives as long as the row. */
+static sem_t *
+row_sem_new (guint value)
+{
+  sem_t *sem = shared_alloc (sizeof (sem_t));
+
+  check_zero (sem_init (sem, 1, value), "sem_init");
+  return sem;
+}
 
 static void
 setup_acquire_release (Row    *row,
                        GArray *contestants)
 {
-  g_autoptr(GError) error = NULL;
-  PsSemaphore *semaphore;
-  sem_t *sem;
-  Series *boost;
-
-  semaphore = ps_semaphore_new (1, &error);
-  check_error (semaphore != NULL, error, "ps_semaphore_new");
-  defer_unref (semaphore);
-  sem = shared_alloc (sizeof *sem);
-  check_zero (sem_init (sem, 1, 1), "sem_init");
+  PsSemaphore *semaphore = row_ps_semaphore_new (1);
+  sem_t *sem = row_sem_new (1);
+  G_GNUC_UNUSED Series *boost;
 
   add_contestant (contestants,
                   row_add_series (row, "ps-semaphore", "PsSemaphore", KIND_PROCSHARED),
@@ -85,18 +111,9 @@ setup_acquire_release (Row    *row,
   add_contestant (contestants,
                   row_add_series (row, "sem-t", "pshared sem_t (sem_wait+sem_post)", KIND_BASELINE),
                   run_sem, NULL, sem);
-  boost = row_add_series (row, "boost-semaphore", "Boost interprocess_semaphore", KIND_BASELINE);
+  boost = row_add_boost_series (row, "boost-semaphore", "Boost interprocess_semaphore");
 #ifdef PS_BENCH_HAVE_BOOST
-  {
-    gpointer memory = shared_alloc (bench_boost_semaphore_size ());
-
-    if (bench_boost_semaphore_init (memory, 1) != 0)
-      die ("boost::interprocess::interprocess_semaphore() failed");
-    defer (bench_boost_semaphore_destroy, memory);
-    add_contestant (contestants, boost, run_boost_semaphore, NULL, memory);
-  }
-#else
-  boost->skip_reason = g_strdup ("built without Boost");
+  add_contestant (contestants, boost, run_boost_semaphore, NULL, boost_semaphore_new (1));
 #endif
 }
 
@@ -213,25 +230,24 @@ peer_boost_pong (gpointer data,
 }
 #endif
 
+static PingPong *
+ping_pong_new (gpointer ping,
+               gpointer pong)
+{
+  PingPong *pp = defer_free (g_new0 (PingPong, 1));
+
+  pp->ping = ping;
+  pp->pong = pong;
+  return pp;
+}
+
 static void
 setup_ping_pong (Row    *row,
                  GArray *contestants)
 {
-  g_autoptr(GError) error = NULL;
-  PingPong *ps = defer_free (g_new0 (PingPong, 1));
-  PingPong *posix = defer_free (g_new0 (PingPong, 1));
-  Series *boost;
-
-  ps->ping = ps_semaphore_new (0, &error);
-  check_error (ps->ping != NULL, error, "ps_semaphore_new");
-  defer_unref (ps->ping);
-  ps->pong = ps_semaphore_new (0, &error);
-  check_error (ps->pong != NULL, error, "ps_semaphore_new");
-  defer_unref (ps->pong);
-  posix->ping = shared_alloc (sizeof (sem_t));
-  posix->pong = shared_alloc (sizeof (sem_t));
-  check_zero (sem_init (posix->ping, 1, 0), "sem_init");
-  check_zero (sem_init (posix->pong, 1, 0), "sem_init");
+  PingPong *ps = ping_pong_new (row_ps_semaphore_new (0), row_ps_semaphore_new (0));
+  PingPong *posix = ping_pong_new (row_sem_new (0), row_sem_new (0));
+  G_GNUC_UNUSED Series *boost;
 
   add_contestant (contestants,
                   row_add_series (row, "ps-semaphore-pair", "PsSemaphore pair", KIND_PROCSHARED),
@@ -239,23 +255,10 @@ setup_ping_pong (Row    *row,
   add_contestant (contestants,
                   row_add_series (row, "sem-t-pair", "pshared sem_t pair", KIND_BASELINE),
                   run_sem_ping, peer_sem_pong, posix);
-  boost = row_add_series (row, "boost-semaphore-pair", "Boost interprocess_semaphore pair",
-                          KIND_BASELINE);
+  boost = row_add_boost_series (row, "boost-semaphore-pair", "Boost interprocess_semaphore pair");
 #ifdef PS_BENCH_HAVE_BOOST
-  {
-    PingPong *pp = defer_free (g_new0 (PingPong, 1));
-
-    pp->ping = shared_alloc (bench_boost_semaphore_size ());
-    pp->pong = shared_alloc (bench_boost_semaphore_size ());
-    if (bench_boost_semaphore_init (pp->ping, 0) != 0 ||
-        bench_boost_semaphore_init (pp->pong, 0) != 0)
-      die ("boost::interprocess::interprocess_semaphore() failed");
-    defer (bench_boost_semaphore_destroy, pp->ping);
-    defer (bench_boost_semaphore_destroy, pp->pong);
-    add_contestant (contestants, boost, run_boost_ping, peer_boost_pong, pp);
-  }
-#else
-  boost->skip_reason = g_strdup ("built without Boost");
+  add_contestant (contestants, boost, run_boost_ping, peer_boost_pong,
+                  ping_pong_new (boost_semaphore_new (0), boost_semaphore_new (0)));
 #endif
 }
 
@@ -272,6 +275,21 @@ const RowDef ps_bench_row_sem_ping_pong = {
 };
 
 /* Timed-wait accuracy ------------------------------------------------------------ */
+
+/* The timed-wait and cancellation rows take one sample per call (their
+ * batches are of one iteration); --profile gets the mean of @iterations. */
+static double
+mean_of_samples (double  (*sample) (gpointer data),
+                 gpointer  data,
+                 guint64   iterations)
+{
+  double sum = 0;
+  guint64 i;
+
+  for (i = 0; i < iterations; i++)
+    sum += sample (data);
+  return sum / (double) iterations;
+}
 
 #define TIMED_WAIT_US 1000
 
@@ -304,17 +322,11 @@ sample_timed_ps (gpointer data)
   return (double) elapsed / 1000.0 - TIMED_WAIT_US;
 }
 
-/* One sample per call in the rows; the mean of @iterations for --profile. */
 static double
 run_timed_ps (gpointer data,
               guint64  iterations)
 {
-  double sum = 0;
-  guint64 i;
-
-  for (i = 0; i < iterations; i++)
-    sum += sample_timed_ps (data);
-  return sum / (double) iterations;
+  return mean_of_samples (sample_timed_ps, data, iterations);
 }
 
 static double
@@ -337,31 +349,20 @@ sample_timed_sem (gpointer data)
   return (double) elapsed / 1000.0 - TIMED_WAIT_US;
 }
 
-/* One sample per call in the rows; the mean of @iterations for --profile. */
 static double
 run_timed_sem (gpointer data,
                guint64  iterations)
 {
-  double sum = 0;
-  guint64 i;
-
-  for (i = 0; i < iterations; i++)
-    sum += sample_timed_sem (data);
-  return sum / (double) iterations;
+  return mean_of_samples (sample_timed_sem, data, iterations);
 }
 
 static void
 setup_timed_wait (Row    *row,
                   GArray *contestants)
 {
-  g_autoptr(GError) error = NULL;
-
   timed_wait = defer_free (g_new0 (TimedWait, 1));
-  timed_wait->semaphore = ps_semaphore_new (0, &error);
-  check_error (timed_wait->semaphore != NULL, error, "ps_semaphore_new");
-  defer_unref (timed_wait->semaphore);
-  timed_wait->sem = shared_alloc (sizeof (sem_t));
-  check_zero (sem_init (timed_wait->sem, 1, 0), "sem_init");
+  timed_wait->semaphore = row_ps_semaphore_new (0);
+  timed_wait->sem = row_sem_new (0);
 
   add_contestant (contestants,
                   row_add_series (row, "ps-semaphore-timed", "PsSemaphore.acquire (1 ms)",
@@ -503,17 +504,11 @@ sample_cancel (gpointer data)
   return (double) (c->returned_at - cancelled_at) / 1000.0;
 }
 
-/* One sample per call in the rows; the mean of @iterations for --profile. */
 static double
 run_cancel (gpointer data,
             guint64  iterations)
 {
-  double sum = 0;
-  guint64 i;
-
-  for (i = 0; i < iterations; i++)
-    sum += sample_cancel (data);
-  return sum / (double) iterations;
+  return mean_of_samples (sample_cancel, data, iterations);
 }
 
 static void
@@ -533,14 +528,11 @@ static void
 setup_cancel (Row    *row,
               GArray *contestants)
 {
-  g_autoptr(GError) error = NULL;
   Cancel *c = defer_free (g_new0 (Cancel, 1));
   CancelMode *ps = defer_free (g_new0 (CancelMode, 1));
   CancelMode *posix = defer_free (g_new0 (CancelMode, 1));
 
-  c->semaphore = ps_semaphore_new (0, &error);
-  check_error (c->semaphore != NULL, error, "ps_semaphore_new");
-  defer_unref (c->semaphore);
+  c->semaphore = row_ps_semaphore_new (0);
   check_zero (sem_init (&c->start, 0, 0), "sem_init");
   check_zero (sem_init (&c->done, 0, 0), "sem_init");
   check_zero (sem_init (&c->target, 0, 0), "sem_init");

@@ -122,7 +122,7 @@ defer_free (gpointer memory)
   return memory;
 }
 
-void
+static void
 init_pthread_mutex (pthread_mutex_t *mutex,
                     gboolean         robust,
                     int              type)
@@ -138,16 +138,40 @@ init_pthread_mutex (pthread_mutex_t *mutex,
   pthread_mutexattr_destroy (&attr);
 }
 
-void
-init_pthread_cond (pthread_cond_t *cond)
+/* A Boost baseline's series: skipped when built without Boost. */
+Series *
+row_add_boost_series (Row        *row,
+                      const char *id,
+                      const char *label)
 {
-  pthread_condattr_t attr;
+  Series *series = row_add_series (row, id, label, KIND_BASELINE);
 
-  check_zero (pthread_condattr_init (&attr), "pthread_condattr_init");
-  check_zero (pthread_condattr_setpshared (&attr, PTHREAD_PROCESS_SHARED), "setpshared");
-  check_zero (pthread_condattr_setclock (&attr, CLOCK_MONOTONIC), "setclock");
-  check_zero (pthread_cond_init (cond, &attr), "pthread_cond_init");
-  pthread_condattr_destroy (&attr);
+#ifndef PS_BENCH_HAVE_BOOST
+  series->skip_reason = g_strdup ("built without Boost");
+#endif
+  return series;
+}
+
+/* A PsMutex, plain or recursive, that lives as long as the row. */
+PsMutex *
+row_ps_mutex_new (gboolean recursive)
+{
+  g_autoptr(GError) error = NULL;
+  PsMutex *mutex = recursive ? ps_mutex_new_recursive (&error) : ps_mutex_new (&error);
+
+  check_error (mutex != NULL, error, recursive ? "ps_mutex_new_recursive" : "ps_mutex_new");
+  return defer_unref (mutex);
+}
+
+/* A process-shared pthread mutex in shared memory that lives as long as
+ * the row: robust and error-checking, or plain. */
+pthread_mutex_t *
+row_pthread_mutex_new (gboolean robust)
+{
+  pthread_mutex_t *mutex = shared_alloc (sizeof *mutex);
+
+  init_pthread_mutex (mutex, robust, robust ? PTHREAD_MUTEX_ERRORCHECK : PTHREAD_MUTEX_NORMAL);
+  return mutex;
 }
 
 /* A two-party barrier in shared memory, used only outside timed regions

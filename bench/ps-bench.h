@@ -236,12 +236,16 @@ gpointer shared_alloc   (gsize          size);   /* lives as long as the row */
 gpointer defer_unref    (gpointer       object);
 gpointer defer_free     (gpointer       memory);
 
-void init_pthread_mutex (pthread_mutex_t *mutex,
-                         gboolean         robust,
-                         int              type);
-void init_pthread_cond  (pthread_cond_t  *cond);
+/* A Boost baseline's series: skipped when built without Boost. */
+Series *row_add_boost_series (Row        *row,
+                              const char *id,
+                              const char *label);
 
-/* Inline: the contended row calls them in its timed loop. */
+/* Objects that live as long as the row. */
+PsMutex         *row_ps_mutex_new      (gboolean recursive);
+pthread_mutex_t *row_pthread_mutex_new (gboolean robust);
+
+/* Inline: the contended and handshake rows call them in their timed loops. */
 static inline void
 ps_lock_or_die (PsMutex *mutex)
 {
