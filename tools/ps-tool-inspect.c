@@ -241,130 +241,133 @@ display_type (const Entry *entry)
 }
 
 static void
-write_json_entry (PsJsonWriter *writer,
-                  const Entry  *entry)
+add_member_string (JsonBuilder *builder,
+                   const char  *key,
+                   const char  *value)
 {
+  json_builder_set_member_name (builder, key);
+  ps_tool_json_add_string (builder, value);
+}
+
+static void
+add_member_int (JsonBuilder *builder,
+                const char  *key,
+                gint64       value)
+{
+  json_builder_add_int_value (json_builder_set_member_name (builder, key), value);
+}
+
+static void
+add_member_bool (JsonBuilder *builder,
+                 const char  *key,
+                 gboolean     value)
+{
+  json_builder_add_boolean_value (json_builder_set_member_name (builder, key), value);
+}
+
+static void
+add_member_null (JsonBuilder *builder,
+                 const char  *key)
+{
+  json_builder_add_null_value (json_builder_set_member_name (builder, key));
+}
+
+static void
+add_state (JsonBuilder *builder,
+           const Entry *entry)
+{
+  json_builder_begin_object (builder);
+  switch ((int) entry->info.type)
+    {
+    case PS_OBJECT_TYPE_MUTEX:
+      add_member_bool (builder, "recursive", entry->recursive);
+      add_member_bool (builder, "held", entry->owner_pid != 0);
+      if (entry->owner_pid != 0)
+        {
+          add_member_int (builder, "owner_pid", entry->owner_pid);
+          add_member_bool (builder, "owner_alive", entry->owner_alive);
+        }
+      else
+        {
+          add_member_null (builder, "owner_pid");
+          add_member_null (builder, "owner_alive");
+        }
+      break;
+    case PS_OBJECT_TYPE_SEMAPHORE:
+      add_member_int (builder, "value", entry->value);
+      add_member_int (builder, "max_value", entry->max_value);
+      add_member_bool (builder, "bounded", entry->max_value != G_MAXINT32);
+      break;
+    case PS_OBJECT_TYPE_COND:
+      add_member_int (builder, "waiters", entry->waiters);
+      break;
+    case PS_OBJECT_TYPE_SHARED_MEMORY:
+      add_member_int (builder, "size", (gint64) entry->data_size);
+      break;
+    default:
+      g_assert_not_reached ();
+    }
+  json_builder_end_object (builder);
+}
+
+static char *
+entry_to_json (const Entry *entry)
+{
+  g_autoptr(JsonBuilder) builder = json_builder_new ();
   const PsInspectInfo *info = &entry->info;
   gboolean ours_header = entry->unreadable == NULL && info->layout_version != 0;
 
-  ps_json_begin_object (writer);
+  json_builder_begin_object (builder);
 
-  ps_json_key (writer, "name");
-  ps_json_string (writer, entry->name);
-  ps_json_key (writer, "kind");
-  ps_json_string (writer, kind_name (entry));
-  ps_json_key (writer, "type");
-  ps_json_string (writer, type_name (entry));
+  add_member_string (builder, "name", entry->name);
+  add_member_string (builder, "kind", kind_name (entry));
+  add_member_string (builder, "type", type_name (entry));
 
-  ps_json_key (writer, "file_size");
-  if (entry->have_metadata)
-    ps_json_int (writer, (gint64) info->file_size);
-  else
-    ps_json_null (writer);
-  ps_json_key (writer, "uid");
   if (entry->have_metadata)
     {
       g_autofree char *user = user_name (info->uid);
       g_autofree char *group = group_name (info->gid);
       g_autofree char *mode = g_strdup_printf ("%04o", info->mode);
 
-      ps_json_int (writer, info->uid);
-      ps_json_key (writer, "user");
-      ps_json_string (writer, user);
-      ps_json_key (writer, "gid");
-      ps_json_int (writer, info->gid);
-      ps_json_key (writer, "group");
-      ps_json_string (writer, group);
-      ps_json_key (writer, "mode");
-      ps_json_string (writer, mode);
+      add_member_int (builder, "file_size", (gint64) info->file_size);
+      add_member_int (builder, "uid", info->uid);
+      add_member_string (builder, "user", user);
+      add_member_int (builder, "gid", info->gid);
+      add_member_string (builder, "group", group);
+      add_member_string (builder, "mode", mode);
     }
   else
     {
-      ps_json_null (writer);
-      ps_json_key (writer, "user");
-      ps_json_null (writer);
-      ps_json_key (writer, "gid");
-      ps_json_null (writer);
-      ps_json_key (writer, "group");
-      ps_json_null (writer);
-      ps_json_key (writer, "mode");
-      ps_json_null (writer);
+      add_member_null (builder, "file_size");
+      add_member_null (builder, "uid");
+      add_member_null (builder, "user");
+      add_member_null (builder, "gid");
+      add_member_null (builder, "group");
+      add_member_null (builder, "mode");
     }
 
-  ps_json_key (writer, "layout_version");
   if (ours_header)
-    ps_json_int (writer, info->layout_version);
+    add_member_int (builder, "layout_version", info->layout_version);
   else
-    ps_json_null (writer);
-  ps_json_key (writer, "backend");
-  ps_json_string (writer, ours_header ? ps_inspect_backend_to_string (info->backend) : NULL);
+    add_member_null (builder, "layout_version");
+  add_member_string (builder, "backend",
+                     ours_header ? ps_inspect_backend_to_string (info->backend) : NULL);
 
-  ps_json_key (writer, "detail");
   if (entry->unreadable != NULL)
-    ps_json_string (writer, entry->unreadable);
+    add_member_string (builder, "detail", entry->unreadable);
   else if (info->kind != PS_INSPECT_OBJECT)
-    ps_json_string (writer, info->detail);
+    add_member_string (builder, "detail", info->detail);
   else
-    ps_json_string (writer, entry->state_error);
+    add_member_string (builder, "detail", entry->state_error);
 
-  ps_json_key (writer, "state");
-  if (!entry->have_state)
-    {
-      ps_json_null (writer);
-    }
+  json_builder_set_member_name (builder, "state");
+  if (entry->have_state)
+    add_state (builder, entry);
   else
-    {
-      ps_json_begin_object (writer);
-      switch ((int) info->type)
-        {
-        case PS_OBJECT_TYPE_MUTEX:
-          ps_json_key (writer, "recursive");
-          ps_json_bool (writer, entry->recursive);
-          ps_json_key (writer, "held");
-          ps_json_bool (writer, entry->owner_pid != 0);
-          ps_json_key (writer, "owner_pid");
-          if (entry->owner_pid != 0)
-            ps_json_int (writer, entry->owner_pid);
-          else
-            ps_json_null (writer);
-          ps_json_key (writer, "owner_alive");
-          if (entry->owner_pid != 0)
-            ps_json_bool (writer, entry->owner_alive);
-          else
-            ps_json_null (writer);
-          break;
-        case PS_OBJECT_TYPE_SEMAPHORE:
-          ps_json_key (writer, "value");
-          ps_json_int (writer, entry->value);
-          ps_json_key (writer, "max_value");
-          ps_json_int (writer, entry->max_value);
-          ps_json_key (writer, "bounded");
-          ps_json_bool (writer, entry->max_value != G_MAXINT32);
-          break;
-        case PS_OBJECT_TYPE_COND:
-          ps_json_key (writer, "waiters");
-          ps_json_int (writer, entry->waiters);
-          break;
-        case PS_OBJECT_TYPE_SHARED_MEMORY:
-          ps_json_key (writer, "size");
-          ps_json_int (writer, (gint64) entry->data_size);
-          break;
-        default:
-          g_assert_not_reached ();
-        }
-      ps_json_end_object (writer);
-    }
+    json_builder_add_null_value (builder);
 
-  ps_json_end_object (writer);
-}
-
-static char *
-entry_to_json (const Entry *entry)
-{
-  PsJsonWriter writer = { g_string_new (NULL), 0, FALSE };
-
-  write_json_entry (&writer, entry);
-  return g_string_free (writer.out, FALSE);
+  json_builder_end_object (builder);
+  return ps_tool_json_to_string (builder);
 }
 
 /* list ----------------------------------------------------------------------- */

@@ -392,122 +392,29 @@ ps_tool_escape_for_display (const char *text)
   return g_string_free (out, FALSE);
 }
 
-static void
-json_separator (PsJsonWriter *writer)
-{
-  if (writer->need_comma)
-    g_string_append (writer->out, ", ");
-  writer->need_comma = FALSE;
-}
-
-static void
-json_append_string (GString    *out,
-                    const char *value)
-{
-  g_autofree char *valid = g_utf8_make_valid (value, -1);
-  const guchar *p;
-
-  g_string_append_c (out, '"');
-  for (p = (const guchar *) valid; *p != '\0'; p++)
-    {
-      if (*p == '"' || *p == '\\')
-        {
-          g_string_append_c (out, '\\');
-          g_string_append_c (out, (char) *p);
-        }
-      else if (*p < 0x20 || *p == 0x7f)
-        {
-          g_string_append_printf (out, "\\u%04x", *p);
-        }
-      else
-        {
-          g_string_append_c (out, (char) *p);
-        }
-    }
-  g_string_append_c (out, '"');
-}
-
 void
-ps_json_begin_object (PsJsonWriter *writer)
+ps_tool_json_add_string (JsonBuilder *builder,
+                         const char  *value)
 {
-  json_separator (writer);
-  g_string_append_c (writer->out, '{');
-  writer->depth++;
-}
+  g_autofree char *valid = NULL;
 
-void
-ps_json_end_object (PsJsonWriter *writer)
-{
-  g_assert (writer->depth > 0);
-  g_string_append_c (writer->out, '}');
-  writer->depth--;
-  writer->need_comma = TRUE;
-}
-
-void
-ps_json_begin_array (PsJsonWriter *writer)
-{
-  json_separator (writer);
-  g_string_append_c (writer->out, '[');
-  writer->depth++;
-}
-
-void
-ps_json_end_array (PsJsonWriter *writer)
-{
-  g_assert (writer->depth > 0);
-  g_string_append_c (writer->out, ']');
-  writer->depth--;
-  writer->need_comma = TRUE;
-}
-
-void
-ps_json_key (PsJsonWriter *writer,
-             const char   *key)
-{
-  json_separator (writer);
-  json_append_string (writer->out, key);
-  g_string_append (writer->out, ": ");
-}
-
-void
-ps_json_string (PsJsonWriter *writer,
-                const char   *value)
-{
   if (value == NULL)
     {
-      ps_json_null (writer);
+      json_builder_add_null_value (builder);
       return;
     }
-  json_separator (writer);
-  json_append_string (writer->out, value);
-  writer->need_comma = TRUE;
+  valid = g_utf8_make_valid (value, -1);
+  json_builder_add_string_value (builder, valid);
 }
 
-void
-ps_json_int (PsJsonWriter *writer,
-             gint64        value)
+char *
+ps_tool_json_to_string (JsonBuilder *builder)
 {
-  json_separator (writer);
-  g_string_append_printf (writer->out, "%" G_GINT64_FORMAT, value);
-  writer->need_comma = TRUE;
-}
+  g_autoptr(JsonGenerator) generator = json_generator_new ();
+  g_autoptr(JsonNode) root = json_builder_get_root (builder);
 
-void
-ps_json_bool (PsJsonWriter *writer,
-              gboolean      value)
-{
-  json_separator (writer);
-  g_string_append (writer->out, value ? "true" : "false");
-  writer->need_comma = TRUE;
-}
-
-void
-ps_json_null (PsJsonWriter *writer)
-{
-  json_separator (writer);
-  g_string_append (writer->out, "null");
-  writer->need_comma = TRUE;
+  json_generator_set_root (generator, root);
+  return json_generator_to_data (generator, NULL);
 }
 
 /* Signals ------------------------------------------------------------------ */

@@ -4,10 +4,11 @@
 /*
  * What the subcommands of the procshared tool share: exit statuses, the
  * one-line error reports, option parsing and value helpers, the JSON
- * writer and the signal handling of the commands that wait.
+ * helpers and the signal handling of the commands that wait.
  */
 
 #include <gio/gio.h>
+#include <json-glib/json-glib.h>
 
 #include <procshared/procshared.h>
 
@@ -102,28 +103,12 @@ gboolean ps_tool_pid_is_alive (GPid pid);
 
 char *ps_tool_escape_for_display (const char *text);
 
-/* JSON: compact, one value at a time; strings are escaped and made valid
- * UTF-8 (names of foreign files need not be). */
-typedef struct
-{
-  GString *out;
-  guint    depth;
-  gboolean need_comma;
-} PsJsonWriter;
-
-void ps_json_begin_object (PsJsonWriter *writer);
-void ps_json_end_object   (PsJsonWriter *writer);
-void ps_json_begin_array  (PsJsonWriter *writer);
-void ps_json_end_array    (PsJsonWriter *writer);
-void ps_json_key          (PsJsonWriter *writer,
-                           const char   *key);
-void ps_json_string       (PsJsonWriter *writer,
-                           const char   *value);
-void ps_json_int          (PsJsonWriter *writer,
-                           gint64        value);
-void ps_json_bool         (PsJsonWriter *writer,
-                           gboolean      value);
-void ps_json_null         (PsJsonWriter *writer);
+/* JSON, built with json-glib's JsonBuilder. A string is made valid UTF-8
+ * (names of foreign files need not be); NULL is null. */
+void  ps_tool_json_add_string (JsonBuilder *builder,
+                               const char  *value);
+/* The builder's value as compact JSON on one line. */
+char *ps_tool_json_to_string  (JsonBuilder *builder);
 
 /* Signals, for the commands that wait ---------------------------------- */
 

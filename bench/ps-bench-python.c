@@ -1,0 +1,214 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/*
+ * The Python row of ps-bench (bench_python.py through the typelib), and
+ * where the program finds Python, its scripts and the build's typelib.
+ */
+
+#include <stdio.h>
+
+#include "ps-bench.h"
+
+/* Python through the typelib -------------------------------------------------- */
+
+/* bench_python.py does the Python rows: it runs the same interleaved
+ * rounds and prints tab-separated lines (series, sample, skip, note,
+ * meta) that are turned into a row here, so that statistics, targets and
+ * the JSON are the same for every row. */
+
+static const char *
+configured_path (const char *variable,
+                 const char *built_in)
+{
+  const char *value = g_getenv (variable);
+
+  if (value != NULL && *value != '\0')
+    return value;
+  return built_in;
+}
+
+const char *
+python_program (void)
+{
+#ifdef PS_BENCH_PYTHON
+  return configured_path ("PS_BENCH_PYTHON", PS_BENCH_PYTHON);
+#else
+  return configured_path ("PS_BENCH_PYTHON", NULL);
+#endif
+}
+
+const char *
+bench_script (const char *name)
+{
+  g_autofree char *variable = g_strdup_printf ("PS_BENCH_%s", name);
+  const char *built_in = NULL;
+
+#ifdef PS_BENCH_SOURCE_DIR
+  static char *python_script, *chart_script;
+
+  if (python_script == NULL)
+    {
+      python_script = g_build_filename (PS_BENCH_SOURCE_DIR, "bench_python.py", NULL);
+      chart_script = g_build_filename (PS_BENCH_SOURCE_DIR, "chart.py", NULL);
+    }
+  built_in = g_str_equal (name, "PYTHON_SCRIPT") ? python_script : chart_script;
+#endif
+  return configured_path (variable, built_in);
+}
+
+/* Run alone (not under meson), the program still finds the typelib and
+ * library of the build it belongs to. */
+char **
+child_environment (void)
+{
+  char **env = g_get_environ ();
+
+#ifdef PS_BENCH_OVERRIDES_DIR
+  /* The Python overrides, from the source tree as the test suites use them. */
+  if (g_file_test (PS_BENCH_OVERRIDES_DIR, G_FILE_TEST_IS_DIR))
+    {
+      const char *old = g_environ_getenv (env, "PYTHONPATH");
+      g_autofree char *value = old != NULL && *old != '\0'
+                               ? g_strconcat (PS_BENCH_OVERRIDES_DIR, ":", old, NULL)
+                               : g_strdup (PS_BENCH_OVERRIDES_DIR);
+
+      env = g_environ_setenv (env, "PYTHONPATH", value, TRUE);
+    }
+#endif
+#ifdef PS_BENCH_TYPELIB_DIR
+  if (g_file_test (PS_BENCH_TYPELIB_DIR, G_FILE_TEST_IS_DIR))
+    {
+      const char *variables[] = { "GI_TYPELIB_PATH", "LD_LIBRARY_PATH" };
+      guint i;
+
+      for (i = 0; i < G_N_ELEMENTS (variables); i++)
+        {
+          const char *old = g_environ_getenv (env, variables[i]);
+          g_autofree char *value = old != NULL && *old != '\0'
+                                   ? g_strconcat (PS_BENCH_TYPELIB_DIR, ":", old, NULL)
+                                   : g_strdup (PS_BENCH_TYPELIB_DIR);
+
+          env = g_environ_setenv (env, variables[i], value, TRUE);
+        }
+    }
+#endif
+  return env;
+}
+
+static gboolean python_expected;
+static gboolean python_failed;
+
+gboolean
+python_row_failed (void)
+{
+  return python_expected && python_failed;
+}
+
+static void
+python_placeholders (Row        *row,
+                     const char *reason)
+{
+  static const struct { const char *id, *label; SeriesKind kind; } series[] = {
+    { "ps-lock-unlock", "PsMutex lock(-1, None)+unlock()", KIND_PROCSHARED },
+    { "ps-try-finally", "PsMutex lock(); try/finally unlock() (`with` stand-in)", KIND_PROCSHARED },
+    { "mp-lock", "multiprocessing.Lock acquire()+release()", KIND_BASELINE },
+    { "gi-noop-x2", "two no-op GI calls (Gio.Cancellable.is_cancelled)", KIND_BASELINE },
+  };
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (series); i++)
+    row_add_series (row, series[i].id, series[i].label, series[i].kind)->skip_reason =
+      g_strdup (reason);
+}
+
+static void
+parse_python_output (Row        *row,
+                     const char *output)
+{
+  g_auto(GStrv) lines = g_strsplit (output, "\n", -1);
+  guint i;
+
+  for (i = 0; lines[i] != NULL; i++)
+    {
+      g_auto(GStrv) fields = g_strsplit (lines[i], "\t", 4);
+      guint n = g_strv_length (fields);
+      Series *series;
+
+      if (n == 4 && g_str_equal (fields[0], "series"))
+        row_add_series (row, fields[1], fields[3],
+                        g_str_equal (fields[2], "procshared") ? KIND_PROCSHARED : KIND_BASELINE);
+      else if (n == 3 && g_str_equal (fields[0], "sample") &&
+               (series = row_find_series (row, fields[1])) != NULL)
+        series_add (series, g_ascii_strtod (fields[2], NULL));
+      else if (n == 3 && g_str_equal (fields[0], "skip") &&
+               (series = row_find_series (row, fields[1])) != NULL)
+        series->skip_reason = g_strdup (fields[2]);
+      else if (n == 3 && g_str_equal (fields[0], "meta"))
+        row_metric (row, fields[1], g_ascii_strtod (fields[2], NULL));
+      else if (n == 2 && g_str_equal (fields[0], "note"))
+        row_note (row, "%s", fields[1]);
+    }
+}
+
+static void
+custom_python (Row   *row,
+               guint  rounds,
+               guint64 iterations)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *output = NULL;
+  g_autofree char *errors = NULL;
+  g_autofree char *rounds_arg = g_strdup_printf ("%u", rounds);
+  g_autofree char *iterations_arg = g_strdup_printf ("%" G_GUINT64_FORMAT, iterations);
+  g_auto(GStrv) env = child_environment ();
+  const char *python = python_program ();
+  const char *script = bench_script ("PYTHON_SCRIPT");
+  const char *argv[] = { python, script, "--raw", "--rounds", rounds_arg,
+                         "--iterations", iterations_arg, NULL };
+  int status = 0;
+
+  if (python == NULL || script == NULL)
+    {
+      python_placeholders (row, "no Python with PyGObject, or no typelib, at build time");
+      return;
+    }
+  python_expected = TRUE;
+
+  if (!g_spawn_sync (NULL, (char **) argv, env, G_SPAWN_DEFAULT, NULL, NULL,
+                     &output, &errors, &status, &error) ||
+      !g_spawn_check_wait_status (status, &error))
+    {
+      fprintf (stderr, "%s", errors != NULL ? errors : "");
+      row_note (row, "%s %s failed: %s", python, script, error->message);
+      row->failed = TRUE;
+      python_failed = TRUE;
+      if (row->series->len == 0)
+        python_placeholders (row, "the Python benchmark failed");
+      return;
+    }
+  parse_python_output (row, output);
+  if (row->series->len == 0)
+    {
+      row->failed = TRUE;
+      python_failed = TRUE;
+      python_placeholders (row, "the Python benchmark printed nothing");
+    }
+}
+
+static void
+finish_python (Row *row)
+{
+  Series *typelib = row_find_series (row, "ps-lock-unlock-typelib");
+
+  if (typelib != NULL)
+    row_note (row, "without the overrides' Python layer (typelib methods called directly): "
+              "%.2f× two no-op GI calls",
+              ratio_of (typelib, row_find_series (row, "gi-noop-x2")));
+  row_target_ratio (row, "Python lock+unlock ≤ 1.25× two no-op GI calls",
+                    "ps-lock-unlock", "gi-noop-x2", TRUE, 1.25);
+}
+
+const RowDef ps_bench_row_python_lock = {
+  "python-lock", "From Python through the typelib: PsMutex lock+unlock", "ns/op", FALSE,
+  ROW_CUSTOM, 61, 3, 5000, NULL, finish_python, custom_python
+};

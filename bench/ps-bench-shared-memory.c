@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/*
+ * The PsSharedMemory rows of ps-bench: variant records written and read
+ * back, beside memcpy into the mapping.
+ */
+
+#include <string.h>
+
+#include "ps-bench.h"
+
+/* Variant records --------------------------------------------------------------- */
+
+typedef struct
+{
+  PsSharedMemory *memory;
+  guint8         *data;
+  GVariant       *value;
+  guint8         *source;
+  guint8         *destination;
+  gsize           size;
+  gint            mode;   /* 0 variant round trip, 1 memcpy in, 2 memcpy in+out */
+} Records;
+
+static double
+run_records (gpointer data,
+             guint64  iterations)
+{
+  Records *r = data;
+  gint64 start = now_ns ();
+  guint64 i;
+
+  for (i = 0; i < iterations; i++)
+    {
+      if (r->mode == 0)
+        {
+          g_autoptr(GError) error = NULL;
+          g_autoptr(GVariant) back = NULL;
+
+          check_error (ps_shared_memory_write_variant (r->memory, 0, r->value, &error),
+                       error, "ps_shared_memory_write_variant");
+          back = ps_shared_memory_read_variant (r->memory, 0, &error);
+          check_error (back != NULL, error, "ps_shared_memory_read_variant");
+        }
+      else
+        {
+          memcpy (r->data, r->source, r->size);
+          if (r->mode == 2)
+            memcpy (r->destination, r->data, r->size);
+          /* The copies must happen: nothing reads them otherwise. */
+          __asm__ __volatile__ ("" : : "r" (r->data), "r" (r->destination) : "memory");
+        }
+    }
+  return (double) r->size * (double) iterations / (double) (now_ns () - start);
+}
+
+static Records *
+records_new (PsSharedMemory *memory,
+             GVariant       *value,
+             guint8         *source,
+             gsize           size,
+             gint            mode)
+{
+  Records *r = defer_free (g_new0 (Records, 1));
+
+  r->memory = memory;
+  r->data = ps_shared_memory_get_data (memory);
+  r->value = value;
+  r->source = source;
+  r->destination = defer_free (g_malloc (size));
+  memset (r->destination, 0, size);
+  r->size = size;
+  r->mode = mode;
+  return r;
+}
+
+static void
+setup_records (Row    *row,
+               GArray *contestants,
+               gsize   size)
+{
+  g_autoptr(GError) error = NULL;
+  PsSharedMemory *memory;
+  GVariant *value;
+  guint8 *source = defer_free (g_malloc (size));
+  gsize i;
+
+  for (i = 0; i < size; i++)
+    source[i] = (guint8) (i * 7);
+  value = g_variant_ref_sink (g_variant_new_fixed_array (G_VARIANT_TYPE_BYTE, source, size, 1));
+  defer ((GDestroyNotify) g_variant_unref, value);
+  memory = ps_shared_memory_new (ps_shared_memory_measure_variant (value) + 4096, &error);
+  check_error (memory != NULL, error, "ps_shared_memory_new");
+  defer_unref (memory);
+
+  add_contestant (contestants,
+                  row_add_series (row, "ps-variant", "write_variant+read_variant (ay)",
+                                  KIND_PROCSHARED),
+                  run_records, NULL, records_new (memory, value, source, size, 0));
+  add_contestant (contestants,
+                  row_add_series (row, "memcpy-in", "memcpy into the mapping", KIND_BASELINE),
+                  run_records, NULL, records_new (memory, value, source, size, 1));
+  add_contestant (contestants,
+                  row_add_series (row, "memcpy-in-out", "memcpy into the mapping and out",
+                                  KIND_BASELINE),
+                  run_records, NULL, records_new (memory, value, source, size, 2));
+}
+
+static void
+setup_records_1k (Row    *row,
+                  GArray *contestants)
+{
+  setup_records (row, contestants, 1024);
+}
+
+static void
+setup_records_1m (Row    *row,
+                  GArray *contestants)
+{
+  setup_records (row, contestants, 1024 * 1024);
+}
+
+static void
+finish_records_1k (Row *row)
+{
+  row_note (row, "GB/s of payload per round trip (one write_variant and one read_variant)");
+}
+
+static void
+finish_records_1m (Row *row)
+{
+  row_note (row, "GB/s of payload per round trip (one write_variant and one read_variant); "
+            "the target is against one memcpy into the mapping");
+  row_target_ratio (row, "1 MiB variant round trip ≥ 25% of memcpy bandwidth",
+                    "ps-variant", "memcpy-in", FALSE, 0.25);
+}
+
+const RowDef ps_bench_row_variant_1k = {
+  "variant-1k", "write_variant+read_variant, 1 KiB ay record", "GB/s", TRUE, ROW_LOCAL,
+  41, 3, 20000, setup_records_1k, finish_records_1k, NULL
+};
+
+const RowDef ps_bench_row_variant_1m = {
+  "variant-1m", "write_variant+read_variant, 1 MiB ay record", "GB/s", TRUE, ROW_LOCAL,
+  31, 3, 20, setup_records_1m, finish_records_1m, NULL
+};
