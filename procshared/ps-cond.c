@@ -186,7 +186,7 @@ ps_cond_class_init (PsCondClass *klass)
    * PsCond:attach:
    *
    * Whether construction attaches to the condition variable already at
-   * #PsCond:offset of #PsCond:memory, as [ctor@Cond.attach] does,
+   * #PsCond:offset of #PsCond:memory, as [func@Cond.attach] does,
    * rather than initialising a new one there.
    *
    * Since: 1.0

@@ -222,7 +222,7 @@ ps_mutex_class_init (PsMutexClass *klass)
    * PsMutex:attach:
    *
    * Whether construction attaches to the mutex already at
-   * #PsMutex:offset of #PsMutex:memory, as [ctor@Mutex.attach] does,
+   * #PsMutex:offset of #PsMutex:memory, as [func@Mutex.attach] does,
    * rather than initialising a new one there.
    *
    * Since: 1.0

@@ -35,6 +35,7 @@ gboolean ps_object_map_named     (const char        *name,
                                   gpointer           user_data,
                                   gpointer          *out_mapping,
                                   gsize             *out_mapping_size,
+                                  gboolean          *out_created,
                                   GError           **error);
 gpointer ps_object_map_anonymous (gsize              length,
                                   GError           **error);

@@ -314,6 +314,7 @@ ps_object_map_named (const char        *name,
                      gpointer           user_data,
                      gpointer          *out_mapping,
                      gsize             *out_mapping_size,
+                     gboolean          *out_created,
                      GError           **error)
 {
   /* An object unlinked between our failed create and our open is created
@@ -347,6 +348,7 @@ ps_object_map_named (const char        *name,
               if (ok)
                 {
                   *out_mapping_size = payload_offset + payload_size;
+                  *out_created = TRUE;
                   guard_mapping (*out_mapping, *out_mapping_size);
                 }
               else
@@ -379,7 +381,10 @@ ps_object_map_named (const char        *name,
                                 out_mapping, out_mapping_size, error);
       close (fd);
       if (ok)
-        guard_mapping (*out_mapping, *out_mapping_size);
+        {
+          *out_created = FALSE;
+          guard_mapping (*out_mapping, *out_mapping_size);
+        }
       return ok;
     }
 

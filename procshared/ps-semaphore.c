@@ -249,7 +249,7 @@ ps_semaphore_class_init (PsSemaphoreClass *klass)
    * PsSemaphore:attach:
    *
    * Whether construction attaches to the semaphore already at
-   * #PsSemaphore:offset of #PsSemaphore:memory, as [ctor@Semaphore.attach] does,
+   * #PsSemaphore:offset of #PsSemaphore:memory, as [func@Semaphore.attach] does,
    * rather than initialising a new one there.
    *
    * Since: 1.0
