@@ -97,6 +97,15 @@ ps_cond_initable_init (GInitable     *initable,
                                           initable, error);
 }
 
+/* An object made by g_object_new() alone, as the language bindings make
+ * it, works too; g_initable_init() then gives what this found. */
+static void
+ps_cond_constructed (GObject *object)
+{
+  G_OBJECT_CLASS (ps_cond_parent_class)->constructed (object);
+  ps_object_storage_constructed (&PS_COND (object)->storage, &cond_kind, object);
+}
+
 static void
 ps_cond_initable_iface_init (GInitableIface *iface)
 {
@@ -133,7 +142,7 @@ ps_cond_set_property (GObject      *object,
 {
   PsCond *self = PS_COND (object);
 
-  if (!ps_object_storage_set_property (&self->storage, prop_id, value))
+  if (!ps_object_storage_set_property (&self->storage, prop_id, value, pspec))
     G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
 }
 
@@ -142,6 +151,7 @@ ps_cond_class_init (PsCondClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
+  object_class->constructed = ps_cond_constructed;
   object_class->finalize = ps_cond_finalize;
   object_class->get_property = ps_cond_get_property;
   object_class->set_property = ps_cond_set_property;
@@ -191,6 +201,14 @@ ps_cond_class_init (PsCondClass *klass)
    *
    * Since: 1.0
    */
+  /**
+   * PsCond:created: (getter get_created)
+   *
+   * Whether this handle created the condition variable, rather than opening or
+   * attaching to one that was there.
+   *
+   * Since: 1.1
+   */
   ps_object_storage_install_properties (object_class, properties);
   g_object_class_install_properties (object_class, PS_OBJECT_N_PROPS, properties);
 }
@@ -199,95 +217,6 @@ static void
 ps_cond_init (PsCond *self)
 {
   ps_object_storage_init_defaults (&self->storage);
-}
-
-/**
- * ps_cond_new:
- * @error: return location for a #GError
- *
- * Creates an anonymous condition variable, shared with the children
- * forked after this call.
- *
- * Returns: (transfer full): the new condition variable, or %NULL
- *
- * Since: 1.0
- */
-PsCond *
-ps_cond_new (GError **error)
-{
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-
-  return g_initable_new (PS_TYPE_COND, NULL, error, NULL);
-}
-
-/**
- * ps_cond_open:
- * @name: the name of the condition variable, such as `/my-app.ready`
- * @flags: how to open it
- * @error: return location for a #GError
- *
- * Opens the named condition variable @name, creating it if @flags asks
- * for it. Creation is race-free.
- *
- * Returns: (transfer full): the condition variable, or %NULL with
- *   %G_IO_ERROR_INVALID_ARGUMENT, %G_IO_ERROR_NOT_FOUND,
- *   %G_IO_ERROR_EXISTS, %G_IO_ERROR_PERMISSION_DENIED,
- *   %PS_ERROR_WRONG_TYPE, %PS_ERROR_INCOMPATIBLE or %PS_ERROR_CORRUPT
- *
- * Since: 1.0
- */
-PsCond *
-ps_cond_open (const char   *name,
-              PsOpenFlags   flags,
-              GError      **error)
-{
-  return ps_object_new_named (PS_TYPE_COND, name, flags, error, NULL);
-}
-
-/**
- * ps_cond_new_at:
- * @memory: the segment to place the condition variable in
- * @offset: where, a multiple of 8 leaving room for %PS_COND_SIZE bytes
- * @error: return location for a #GError
- *
- * Initialises a new condition variable inside @memory. Other processes
- * that share @memory use it through [func@Cond.attach].
- *
- * Returns: (transfer full): the condition variable, or %NULL with
- *   %G_IO_ERROR_INVALID_ARGUMENT (misaligned offset) or
- *   %PS_ERROR_OUT_OF_BOUNDS
- *
- * Since: 1.0
- */
-PsCond *
-ps_cond_new_at (PsSharedMemory  *memory,
-                gsize            offset,
-                GError         **error)
-{
-  return ps_object_new_placed (PS_TYPE_COND, memory, offset, FALSE, error, NULL);
-}
-
-/**
- * ps_cond_attach:
- * @memory: the segment holding the condition variable
- * @offset: where [ctor@Cond.new_at] placed it
- * @error: return location for a #GError
- *
- * Attaches to a condition variable that [ctor@Cond.new_at] placed in
- * @memory, in this or another process.
- *
- * Returns: (transfer full): the condition variable, or %NULL with
- *   %G_IO_ERROR_INVALID_ARGUMENT, %PS_ERROR_OUT_OF_BOUNDS,
- *   %PS_ERROR_WRONG_TYPE, %PS_ERROR_INCOMPATIBLE or %PS_ERROR_CORRUPT
- *
- * Since: 1.0
- */
-PsCond *
-ps_cond_attach (PsSharedMemory  *memory,
-                gsize            offset,
-                GError         **error)
-{
-  return ps_object_new_placed (PS_TYPE_COND, memory, offset, TRUE, error, NULL);
 }
 
 static gboolean
@@ -371,10 +300,11 @@ ps_cond_wait (PsCond        *self,
               GError       **error)
 {
   g_return_val_if_fail (PS_IS_COND (self), FALSE);
-  g_return_val_if_fail (self->state != NULL, FALSE);
   g_return_val_if_fail (PS_IS_MUTEX (mutex), FALSE);
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  if (G_UNLIKELY (self->state == NULL))
+    return ps_object_storage_set_init_error (&self->storage, error);
 
   if (timeout_us == 0)
     {
@@ -418,10 +348,11 @@ ps_cond_wait_until (PsCond        *self,
                     GError       **error)
 {
   g_return_val_if_fail (PS_IS_COND (self), FALSE);
-  g_return_val_if_fail (self->state != NULL, FALSE);
   g_return_val_if_fail (PS_IS_MUTEX (mutex), FALSE);
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  if (G_UNLIKELY (self->state == NULL))
+    return ps_object_storage_set_init_error (&self->storage, error);
 
   return wait_until_deadline (self, mutex, MAX (end_time, 0), cancellable, error);
 }
@@ -464,6 +395,26 @@ ps_cond_broadcast (PsCond *self)
   g_atomic_int_inc (ps_wait_word_value (&self->state->sequence));
   if (g_atomic_int_get (&self->state->waiters) > 0)
     ps_wait_word_wake (&self->state->sequence, TRUE);
+}
+
+/**
+ * ps_cond_get_created:
+ * @self: a #PsCond
+ *
+ * Whether this handle created the condition variable: %TRUE for an anonymous one, and
+ * for the one process or thread that created a named or placed one;
+ * %FALSE for those that opened or attached to it.
+ *
+ * Returns: whether this handle created it
+ *
+ * Since: 1.1
+ */
+gboolean
+ps_cond_get_created (PsCond *self)
+{
+  g_return_val_if_fail (PS_IS_COND (self), FALSE);
+
+  return self->storage.created;
 }
 
 /**

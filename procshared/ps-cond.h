@@ -62,4 +62,17 @@ void        ps_cond_broadcast  (PsCond         *self);
 PS_AVAILABLE_IN_ALL
 const char *ps_cond_get_name   (PsCond         *self);
 
+PS_AVAILABLE_IN_1_1
+PsCond  *ps_cond_open_full   (const char      *name,
+                              PsOpenFlags      flags,
+                              guint            mode,
+                              GError         **error);
+PS_AVAILABLE_IN_1_1
+PsCond  *ps_cond_open_at     (PsSharedMemory  *memory,
+                              gsize            offset,
+                              PsOpenFlags      flags,
+                              GError         **error);
+PS_AVAILABLE_IN_1_1
+gboolean ps_cond_get_created (PsCond          *self);
+
 G_END_DECLS

@@ -112,6 +112,15 @@ ps_mutex_initable_init (GInitable     *initable,
                                           initable, error);
 }
 
+/* An object made by g_object_new() alone, as the language bindings make
+ * it, works too; g_initable_init() then gives what this found. */
+static void
+ps_mutex_constructed (GObject *object)
+{
+  G_OBJECT_CLASS (ps_mutex_parent_class)->constructed (object);
+  ps_object_storage_constructed (&PS_MUTEX (object)->storage, &mutex_kind, object);
+}
+
 static void
 ps_mutex_initable_iface_init (GInitableIface *iface)
 {
@@ -160,7 +169,7 @@ ps_mutex_set_property (GObject      *object,
 {
   PsMutex *self = PS_MUTEX (object);
 
-  if (ps_object_storage_set_property (&self->storage, prop_id, value))
+  if (ps_object_storage_set_property (&self->storage, prop_id, value, pspec))
     return;
 
   switch (prop_id)
@@ -179,6 +188,7 @@ ps_mutex_class_init (PsMutexClass *klass)
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
   mutex_type = G_TYPE_FROM_CLASS (klass);
+  object_class->constructed = ps_mutex_constructed;
   object_class->finalize = ps_mutex_finalize;
   object_class->get_property = ps_mutex_get_property;
   object_class->set_property = ps_mutex_set_property;
@@ -227,6 +237,14 @@ ps_mutex_class_init (PsMutexClass *klass)
    *
    * Since: 1.0
    */
+  /**
+   * PsMutex:created: (getter get_created)
+   *
+   * Whether this handle created the mutex, rather than opening or
+   * attaching to one that was there.
+   *
+   * Since: 1.1
+   */
   ps_object_storage_install_properties (object_class, properties);
 
   /**
@@ -252,116 +270,6 @@ ps_mutex_init (PsMutex *self)
   ps_object_storage_init_defaults (&self->storage);
 }
 
-/**
- * ps_mutex_new:
- * @error: return location for a #GError
- *
- * Creates an anonymous, non-recursive mutex, shared with the children
- * forked after this call.
- *
- * Returns: (transfer full): the new mutex, or %NULL
- *
- * Since: 1.0
- */
-PsMutex *
-ps_mutex_new (GError **error)
-{
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-
-  return g_initable_new (PS_TYPE_MUTEX, NULL, error, NULL);
-}
-
-/**
- * ps_mutex_new_recursive:
- * @error: return location for a #GError
- *
- * Creates an anonymous recursive mutex (a monitor): its holder may lock
- * it again, and must unlock it as many times.
- *
- * Returns: (transfer full): the new mutex, or %NULL
- *
- * Since: 1.0
- */
-PsMutex *
-ps_mutex_new_recursive (GError **error)
-{
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-
-  return g_initable_new (PS_TYPE_MUTEX, NULL, error, "recursive", TRUE, NULL);
-}
-
-/**
- * ps_mutex_open:
- * @name: the name of the mutex, such as `/my-app.lock`
- * @flags: how to open it
- * @error: return location for a #GError
- *
- * Opens the named mutex @name, creating it (non-recursive) if @flags asks
- * for it; to create a named recursive mutex, use g_initable_new() with
- * the #PsMutex:recursive property. Creation is race-free.
- *
- * Returns: (transfer full): the mutex, or %NULL with
- *   %G_IO_ERROR_INVALID_ARGUMENT, %G_IO_ERROR_NOT_FOUND,
- *   %G_IO_ERROR_EXISTS, %G_IO_ERROR_PERMISSION_DENIED,
- *   %PS_ERROR_WRONG_TYPE, %PS_ERROR_INCOMPATIBLE or %PS_ERROR_CORRUPT
- *
- * Since: 1.0
- */
-PsMutex *
-ps_mutex_open (const char   *name,
-               PsOpenFlags   flags,
-               GError      **error)
-{
-  return ps_object_new_named (PS_TYPE_MUTEX, name, flags, error, NULL);
-}
-
-/**
- * ps_mutex_new_at:
- * @memory: the segment to place the mutex in
- * @offset: where, a multiple of 8 leaving room for %PS_MUTEX_SIZE bytes
- * @error: return location for a #GError
- *
- * Initialises a new non-recursive mutex inside @memory, next to the data
- * it guards. Other processes that share @memory use it through
- * [func@Mutex.attach].
- *
- * Returns: (transfer full): the mutex, or %NULL with
- *   %G_IO_ERROR_INVALID_ARGUMENT (misaligned offset) or
- *   %PS_ERROR_OUT_OF_BOUNDS
- *
- * Since: 1.0
- */
-PsMutex *
-ps_mutex_new_at (PsSharedMemory  *memory,
-                 gsize            offset,
-                 GError         **error)
-{
-  return ps_object_new_placed (PS_TYPE_MUTEX, memory, offset, FALSE, error, NULL);
-}
-
-/**
- * ps_mutex_attach:
- * @memory: the segment holding the mutex
- * @offset: where [ctor@Mutex.new_at] placed it
- * @error: return location for a #GError
- *
- * Attaches to a mutex that [ctor@Mutex.new_at] placed in @memory, in this
- * or another process.
- *
- * Returns: (transfer full): the mutex, or %NULL with
- *   %G_IO_ERROR_INVALID_ARGUMENT, %PS_ERROR_OUT_OF_BOUNDS,
- *   %PS_ERROR_WRONG_TYPE, %PS_ERROR_INCOMPATIBLE or %PS_ERROR_CORRUPT
- *
- * Since: 1.0
- */
-PsMutex *
-ps_mutex_attach (PsSharedMemory  *memory,
-                 gsize            offset,
-                 GError         **error)
-{
-  return ps_object_new_placed (PS_TYPE_MUTEX, memory, offset, TRUE, error, NULL);
-}
-
 static G_GNUC_NO_INLINE gboolean
 lock_full (PsMutex       *self,
            gint64         timeout_us,
@@ -369,9 +277,10 @@ lock_full (PsMutex       *self,
            GError       **error)
 {
   g_return_val_if_fail (PS_IS_MUTEX (self), FALSE);
-  g_return_val_if_fail (self->handle.state != NULL, FALSE);
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  if (G_UNLIKELY (self->handle.state == NULL))
+    return ps_object_storage_set_init_error (&self->storage, error);
 
   return ps_robust_mutex_lock (&self->handle, timeout_us, cancellable, error);
 }
@@ -461,8 +370,9 @@ ps_mutex_try_lock (PsMutex  *self,
                    GError  **error)
 {
   g_return_val_if_fail (PS_IS_MUTEX (self), FALSE);
-  g_return_val_if_fail (self->handle.state != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  if (G_UNLIKELY (self->handle.state == NULL))
+    return ps_object_storage_set_init_error (&self->storage, error);
 
   return ps_robust_mutex_try_lock (&self->handle, error);
 }
@@ -472,8 +382,9 @@ unlock_full (PsMutex  *self,
              GError  **error)
 {
   g_return_val_if_fail (PS_IS_MUTEX (self), FALSE);
-  g_return_val_if_fail (self->handle.state != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  if (G_UNLIKELY (self->handle.state == NULL))
+    return ps_object_storage_set_init_error (&self->storage, error);
 
   return ps_robust_mutex_unlock (&self->handle, TRUE, error);
 }
@@ -540,8 +451,9 @@ ps_mutex_mark_consistent (PsMutex  *self,
                           GError  **error)
 {
   g_return_val_if_fail (PS_IS_MUTEX (self), FALSE);
-  g_return_val_if_fail (self->handle.state != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  if (G_UNLIKELY (self->handle.state == NULL))
+    return ps_object_storage_set_init_error (&self->storage, error);
 
   return ps_robust_mutex_mark_consistent (&self->handle, error);
 }
@@ -583,6 +495,48 @@ ps_mutex_get_owner_pid (PsMutex *self)
   g_return_val_if_fail (self->handle.state != NULL, 0);
 
   return (GPid) __atomic_load_n (&self->handle.state->owner_pid, __ATOMIC_RELAXED);
+}
+
+/**
+ * ps_mutex_get_created:
+ * @self: a #PsMutex
+ *
+ * Whether this handle created the mutex: %TRUE for an anonymous one, and
+ * for the one process or thread that created a named or placed one;
+ * %FALSE for those that opened or attached to it.
+ *
+ * Returns: whether this handle created it
+ *
+ * Since: 1.1
+ */
+gboolean
+ps_mutex_get_created (PsMutex *self)
+{
+  g_return_val_if_fail (PS_IS_MUTEX (self), FALSE);
+
+  return self->storage.created;
+}
+
+/**
+ * ps_mutex_get_previous_owner_pid:
+ * @self: a #PsMutex
+ *
+ * Gets the process id of the holder that died, as named by the last
+ * %PS_ERROR_OWNER_DEAD a lock through this object reported (the error's
+ * message names it too). [method@Mutex.get_owner_pid] is by then the
+ * caller's own pid.
+ *
+ * Returns: the pid of the dead holder, or 0 if no lock through this
+ *   object reported one
+ *
+ * Since: 1.1
+ */
+GPid
+ps_mutex_get_previous_owner_pid (PsMutex *self)
+{
+  g_return_val_if_fail (PS_IS_MUTEX (self), 0);
+
+  return (GPid) self->handle.previous_owner_pid;
 }
 
 /**

@@ -65,4 +65,26 @@ GPid        ps_mutex_get_owner_pid   (PsMutex        *self);
 PS_AVAILABLE_IN_ALL
 const char *ps_mutex_get_name        (PsMutex        *self);
 
+PS_AVAILABLE_IN_1_1
+PsMutex *ps_mutex_open_full              (const char      *name,
+                                          PsOpenFlags      flags,
+                                          guint            mode,
+                                          gboolean         recursive,
+                                          GError         **error);
+PS_AVAILABLE_IN_1_1
+PsMutex *ps_mutex_open_at                (PsSharedMemory  *memory,
+                                          gsize            offset,
+                                          PsOpenFlags      flags,
+                                          GError         **error);
+PS_AVAILABLE_IN_1_1
+PsMutex *ps_mutex_open_at_full           (PsSharedMemory  *memory,
+                                          gsize            offset,
+                                          PsOpenFlags      flags,
+                                          gboolean         recursive,
+                                          GError         **error);
+PS_AVAILABLE_IN_1_1
+gboolean ps_mutex_get_created            (PsMutex         *self);
+PS_AVAILABLE_IN_1_1
+GPid     ps_mutex_get_previous_owner_pid (PsMutex         *self);
+
 G_END_DECLS

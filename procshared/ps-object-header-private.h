@@ -19,6 +19,9 @@ G_BEGIN_DECLS
 #define PS_OBJECT_MAGIC          0x4f425350u   /* "PSBO" read as bytes on little-endian */
 #define PS_OBJECT_LAYOUT_VERSION 1
 #define PS_OBJECT_READY          0x52454459u   /* "YDER" */
+/* In the ready word of a placed object while its creator initialises it:
+ * the claim that makes creation inside a segment race-free. */
+#define PS_OBJECT_CLAIMED        0x4d49414cu   /* "LAIM" */
 
 /* Objects are opened while their creator may still be initialising them;
  * an opener waits this long before calling them corrupt. */
@@ -66,6 +69,8 @@ const char *ps_object_type_to_string  (PsObjectType          type);
 gboolean    ps_object_type_is_known   (guint                 type);
 /* Judges one snapshot of a header (a peer may be writing to it). */
 PsObjectHeaderStatus ps_object_header_classify (const PsObjectHeader *header);
+/* Fills in everything but the ready word, which is the creator's: zero,
+ * or its claim on a placed slot. */
 void        ps_object_header_init     (PsObjectHeader       *header,
                                        PsObjectType          type,
                                        guint64               payload_size);

@@ -31,7 +31,6 @@ ps_object_header_init (PsObjectHeader *header,
   header->reserved = 0;
   header->payload_size = payload_size;
   header->reserved2 = 0;
-  g_atomic_int_set (&header->ready, 0);
 }
 
 void

@@ -48,6 +48,7 @@ typedef struct
   /* The construct properties: what the caller asked for. */
   char           *name;
   PsOpenFlags     open_flags;
+  gboolean        open_flags_given;  /* placed: open_at rather than new_at */
   guint           mode;
   PsSharedMemory *memory;
   gsize           offset;
@@ -56,6 +57,7 @@ typedef struct
   /* What g_initable_init() found, once: it is idempotent. */
   gboolean        initialised;
   GError         *init_error;
+  gboolean        created;      /* this handle initialised the object */
 
   /* Where the memory came from, and what keeps it alive. */
   PsObjectHeader *header;
@@ -73,6 +75,7 @@ enum
   PS_OBJECT_PROP_MEMORY,
   PS_OBJECT_PROP_OFFSET,
   PS_OBJECT_PROP_ATTACH,
+  PS_OBJECT_PROP_CREATED,
   PS_OBJECT_N_PROPS
 };
 
@@ -92,15 +95,35 @@ gboolean ps_object_storage_get_property     (PsObjectStorage    *storage,
                                              GValue             *value);
 gboolean ps_object_storage_set_property     (PsObjectStorage    *storage,
                                              guint               prop_id,
-                                             const GValue       *value);
+                                             const GValue       *value,
+                                             GParamSpec         *pspec);
 gboolean ps_object_storage_initable_init    (PsObjectStorage    *storage,
                                              const PsObjectKind *kind,
                                              gpointer            instance,
+                                             GError            **error);
+/* For the class's constructed(): objects made by g_object_new() alone (as
+ * the language bindings make them) work too; g_initable_init() then gives
+ * what this found. */
+void     ps_object_storage_constructed      (PsObjectStorage    *storage,
+                                             const PsObjectKind *kind,
+                                             gpointer            instance);
+/* For the methods of an object whose construction failed: FALSE with the
+ * construction's error. */
+gboolean ps_object_storage_set_init_error   (PsObjectStorage    *storage,
                                              GError            **error);
 void     ps_object_storage_clear            (PsObjectStorage    *storage);
 /* Keeps the object's memory mapped for the life of the process (it may
  * still be linked where the kernel looks); clearing then frees the rest. */
 void     ps_object_storage_keep_mapped      (PsObjectStorage    *storage);
+
+/* How a placed object is found: made anew (new_at: over anything but a
+ * live object), opened with flags (open_at), or attached to. */
+typedef enum
+{
+  PS_PLACE_NEW,
+  PS_PLACE_OPEN,
+  PS_PLACE_ATTACH,
+} PsPlaceHow;
 
 /* The constructors' common part: checks the arguments, then
  * g_initable_new() with the named or placed construct properties followed
@@ -108,13 +131,15 @@ void     ps_object_storage_keep_mapped      (PsObjectStorage    *storage);
 gpointer ps_object_new_named                (GType               type,
                                              const char         *name,
                                              PsOpenFlags         flags,
+                                             guint               mode,
                                              GError            **error,
                                              const char         *first_property_name,
                                              ...);
 gpointer ps_object_new_placed               (GType               type,
                                              PsSharedMemory     *memory,
                                              gsize               offset,
-                                             gboolean            attach,
+                                             PsPlaceHow          how,
+                                             PsOpenFlags         flags,
                                              GError            **error,
                                              const char         *first_property_name,
                                              ...);

@@ -36,6 +36,7 @@ init_anonymous (PsObjectStorage     *storage,
 
   storage->header = header;
   storage->chunk = chunk;
+  storage->created = TRUE;
   return TRUE;
 }
 
@@ -50,7 +51,8 @@ init_named (PsObjectStorage     *storage,
 
   if (!ps_object_map_named (storage->name, storage->open_flags, storage->mode, kind->type,
                             sizeof (PsObjectHeader), PS_OBJECT_STATE_SIZE,
-                            kind->init_state, instance, &mapping, &mapping_size, error))
+                            kind->init_state, instance, &mapping, &mapping_size,
+                            &storage->created, error))
     return FALSE;
 
   storage->header = mapping;
@@ -60,19 +62,9 @@ init_named (PsObjectStorage     *storage,
 }
 
 static gboolean
-attach_placed (PsObjectHeader      *header,
-               const PsObjectKind  *kind,
-               GError             **error)
+check_placed_payload (PsObjectHeader  *header,
+                      GError         **error)
 {
-  gint64 deadline = g_get_monotonic_time () + PS_OBJECT_INIT_GRACE_US;
-
-  /* A peer may be initialising it this very moment. */
-  while (header->magic == PS_OBJECT_MAGIC && !ps_object_header_is_ready (header) &&
-         g_get_monotonic_time () < deadline)
-    g_usleep (100);
-
-  if (!ps_object_header_check (header, kind->type, error))
-    return FALSE;
   if (header->payload_size != PS_OBJECT_STATE_SIZE)
     {
       g_set_error (error, PS_ERROR, PS_ERROR_CORRUPT,
@@ -83,6 +75,121 @@ attach_placed (PsObjectHeader      *header,
   return TRUE;
 }
 
+/* ps_X_attach(): the object must be there, or a creator at work on it. */
+static gboolean
+attach_placed (PsObjectHeader      *header,
+               const PsObjectKind  *kind,
+               GError             **error)
+{
+  gint64 deadline = g_get_monotonic_time () + PS_OBJECT_INIT_GRACE_US;
+
+  /* A peer may be initialising it this very moment. */
+  for (;;)
+    {
+      guint32 ready = __atomic_load_n (&header->ready, __ATOMIC_ACQUIRE);
+
+      if (ready == PS_OBJECT_READY ||
+          (ready != PS_OBJECT_CLAIMED && header->magic != PS_OBJECT_MAGIC) ||
+          g_get_monotonic_time () >= deadline)
+        break;
+      g_usleep (100);
+    }
+
+  return ps_object_header_check (header, kind->type, error) &&
+         check_placed_payload (header, error);
+}
+
+/* Initialises the object in a slot this thread has claimed. */
+static gboolean
+create_placed (PsObjectHeader      *header,
+               const PsObjectKind  *kind,
+               gpointer             instance,
+               GError             **error)
+{
+  guint8 *state = (guint8 *) header + sizeof *header;
+
+  memset (state, 0, PS_OBJECT_STATE_SIZE);
+  ps_object_header_init (header, kind->type, PS_OBJECT_STATE_SIZE);
+  if (!kind->init_state (state, instance, error))
+    {
+      /* Back to an empty slot, the claim last. */
+      memset (header, 0, G_STRUCT_OFFSET (PsObjectHeader, ready));
+      memset (&header->reserved, 0, sizeof *header - G_STRUCT_OFFSET (PsObjectHeader, reserved));
+      __atomic_store_n (&header->ready, 0, __ATOMIC_RELEASE);
+      return FALSE;
+    }
+  ps_object_header_publish (header);
+  return TRUE;
+}
+
+/* new_at (@flags CREATE | EXCLUSIVE, @over_foreign) or open_at (@flags),
+ * race-free: a creator claims the slot's ready word before it writes
+ * anything, and everyone else waits, a bounded while, for it to publish. */
+static gboolean
+open_placed (PsObjectHeader      *header,
+             const PsObjectKind  *kind,
+             gpointer             instance,
+             PsOpenFlags          flags,
+             gboolean             over_foreign,
+             gboolean            *out_created,
+             GError             **error)
+{
+  gint64 deadline = g_get_monotonic_time () + PS_OBJECT_INIT_GRACE_US;
+
+  for (;;)
+    {
+      guint32 ready = __atomic_load_n (&header->ready, __ATOMIC_ACQUIRE);
+
+      if (ready == PS_OBJECT_READY)
+        {
+          if (flags & PS_OPEN_EXCLUSIVE)
+            {
+              g_set_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS,
+                           "The place already holds a %s",
+                           ps_object_type_to_string (header->type));
+              return FALSE;
+            }
+          *out_created = FALSE;
+          return ps_object_header_check (header, kind->type, error) &&
+                 check_placed_payload (header, error);
+        }
+
+      if (ready != PS_OBJECT_CLAIMED)
+        {
+          gboolean empty = ready == 0 && header->magic == 0;
+
+          if ((flags & PS_OPEN_CREATE) && (empty || over_foreign))
+            {
+              if (__atomic_compare_exchange_n (&header->ready, &ready, PS_OBJECT_CLAIMED, FALSE,
+                                               __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
+                {
+                  *out_created = TRUE;
+                  return create_placed (header, kind, instance, error);
+                }
+              continue;   /* another creator was quicker: look again */
+            }
+          if (!empty)
+            {
+              g_set_error_literal (error, PS_ERROR, PS_ERROR_CORRUPT,
+                                   "The place does not hold a procshared object");
+              return FALSE;
+            }
+        }
+
+      if (g_get_monotonic_time () >= deadline)
+        {
+          if (ready == PS_OBJECT_CLAIMED)
+            g_set_error_literal (error, PS_ERROR, PS_ERROR_CORRUPT,
+                                 "The creator of the object there died before finishing it");
+          else
+            g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                                 "No object was created there");
+          return FALSE;
+        }
+      g_usleep (100);
+    }
+}
+
 static gboolean
 init_placed (PsObjectStorage     *storage,
              const PsObjectKind  *kind,
@@ -90,6 +197,7 @@ init_placed (PsObjectStorage     *storage,
              GError             **error)
 {
   PsObjectHeader *header;
+  gboolean ok;
 
   if (storage->offset % 8 != 0)
     {
@@ -104,23 +212,18 @@ init_placed (PsObjectStorage     *storage,
   header = (gpointer) ((guint8 *) ps_shared_memory_get_data (storage->memory) + storage->offset);
 
   if (storage->attach)
-    {
-      if (!attach_placed (header, kind, error))
-        {
-          g_prefix_error (error, "At offset %" G_GSIZE_FORMAT ": ", storage->offset);
-          return FALSE;
-        }
-    }
+    ok = attach_placed (header, kind, error);
+  else if (storage->open_flags_given)
+    ok = ps_open_flags_validate (storage->open_flags, error) &&
+         open_placed (header, kind, instance, storage->open_flags, FALSE,
+                      &storage->created, error);
   else
+    ok = open_placed (header, kind, instance, PS_OPEN_CREATE | PS_OPEN_EXCLUSIVE, TRUE,
+                      &storage->created, error);
+  if (!ok)
     {
-      memset (header, 0, PS_OBJECT_SLOT_SIZE);
-      ps_object_header_init (header, kind->type, PS_OBJECT_STATE_SIZE);
-      if (!kind->init_state ((guint8 *) header + sizeof *header, instance, error))
-        {
-          memset (header, 0, sizeof *header);
-          return FALSE;
-        }
-      ps_object_header_publish (header);
+      g_prefix_error (error, "At offset %" G_GSIZE_FORMAT ": ", storage->offset);
+      return FALSE;
     }
 
   storage->header = header;
@@ -207,6 +310,26 @@ ps_object_storage_initable_init (PsObjectStorage     *storage,
 }
 
 void
+ps_object_storage_constructed (PsObjectStorage     *storage,
+                               const PsObjectKind  *kind,
+                               gpointer             instance)
+{
+  ps_object_storage_initable_init (storage, kind, instance, NULL);
+}
+
+gboolean
+ps_object_storage_set_init_error (PsObjectStorage  *storage,
+                                  GError          **error)
+{
+  if (storage->init_error != NULL)
+    g_propagate_error (error, g_error_copy (storage->init_error));
+  else
+    g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_INITIALIZED,
+                         "The object was not initialised");
+  return FALSE;
+}
+
+void
 ps_object_storage_keep_mapped (PsObjectStorage *storage)
 {
   /* The segment of a placed object stays referenced, so stays mapped. */
@@ -246,6 +369,9 @@ ps_object_storage_install_properties (GObjectClass  *object_class,
     g_param_spec_uint64 ("offset", NULL, NULL, 0, G_MAXUINT64, 0, flags);
   properties[PS_OBJECT_PROP_ATTACH] =
     g_param_spec_boolean ("attach", NULL, NULL, FALSE, flags);
+  properties[PS_OBJECT_PROP_CREATED] =
+    g_param_spec_boolean ("created", NULL, NULL, FALSE,
+                          G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
 }
 
 gboolean
@@ -273,6 +399,9 @@ ps_object_storage_get_property (PsObjectStorage *storage,
     case PS_OBJECT_PROP_ATTACH:
       g_value_set_boolean (value, storage->attach);
       return TRUE;
+    case PS_OBJECT_PROP_CREATED:
+      g_value_set_boolean (value, storage->created);
+      return TRUE;
     default:
       return FALSE;
     }
@@ -281,7 +410,8 @@ ps_object_storage_get_property (PsObjectStorage *storage,
 gboolean
 ps_object_storage_set_property (PsObjectStorage *storage,
                                 guint            prop_id,
-                                const GValue    *value)
+                                const GValue    *value,
+                                GParamSpec      *pspec)
 {
   switch (prop_id)
     {
@@ -290,7 +420,11 @@ ps_object_storage_set_property (PsObjectStorage *storage,
       storage->name = g_value_dup_string (value);
       return TRUE;
     case PS_OBJECT_PROP_OPEN_FLAGS:
+      /* GObject sets a construct property the caller did not give from
+       * the pspec's own default value: anything else was given, and
+       * makes a placed object open_at() rather than new_at(). */
       storage->open_flags = g_value_get_flags (value);
+      storage->open_flags_given = value != g_param_spec_get_default_value (pspec);
       return TRUE;
     case PS_OBJECT_PROP_MODE:
       storage->mode = g_value_get_uint (value);
@@ -361,6 +495,7 @@ gpointer
 ps_object_new_named (GType         type,
                      const char   *name,
                      PsOpenFlags   flags,
+                     guint         mode,
                      GError      **error,
                      const char   *first_property_name,
                      ...)
@@ -372,9 +507,11 @@ ps_object_new_named (GType         type,
 
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  /* Checked here too, so that a NULL name is an error rather than a
-   * request for an anonymous object. */
-  if (!ps_name_validate (name, error) || !ps_open_flags_validate (flags, error))
+  /* Checked before the properties are set: a NULL name must be an error
+   * rather than a request for an anonymous object, and GObject would only
+   * warn about a mode out of range. */
+  if (!ps_name_validate (name, error) || !ps_open_flags_validate (flags, error) ||
+      !ps_mode_validate (mode, error))
     return NULL;
 
   names[0] = "name";
@@ -383,9 +520,12 @@ ps_object_new_named (GType         type,
   names[1] = "open-flags";
   g_value_init (&values[1], PS_TYPE_OPEN_FLAGS);
   g_value_set_flags (&values[1], flags);
+  names[2] = "mode";
+  g_value_init (&values[2], G_TYPE_UINT);
+  g_value_set_uint (&values[2], mode);
 
   va_start (args, first_property_name);
-  object = initable_new_with (type, error, 2, names, values, first_property_name, args);
+  object = initable_new_with (type, error, 3, names, values, first_property_name, args);
   va_end (args);
   return object;
 }
@@ -394,31 +534,42 @@ gpointer
 ps_object_new_placed (GType            type,
                       PsSharedMemory  *memory,
                       gsize            offset,
-                      gboolean         attach,
+                      PsPlaceHow       how,
+                      PsOpenFlags      flags,
                       GError         **error,
                       const char      *first_property_name,
                       ...)
 {
   const char *names[MAX_CONSTRUCT_PROPERTIES];
   GValue values[MAX_CONSTRUCT_PROPERTIES] = { G_VALUE_INIT, };
+  guint n = 0;
   gpointer object;
   va_list args;
 
   g_return_val_if_fail (PS_IS_SHARED_MEMORY (memory), NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  names[0] = "memory";
-  g_value_init (&values[0], PS_TYPE_SHARED_MEMORY);
-  g_value_set_object (&values[0], memory);
-  names[1] = "offset";
-  g_value_init (&values[1], G_TYPE_UINT64);
-  g_value_set_uint64 (&values[1], offset);
-  names[2] = "attach";
-  g_value_init (&values[2], G_TYPE_BOOLEAN);
-  g_value_set_boolean (&values[2], attach);
+  if (how == PS_PLACE_OPEN && !ps_open_flags_validate (flags, error))
+    return NULL;
+
+  names[n] = "memory";
+  g_value_init (&values[n], PS_TYPE_SHARED_MEMORY);
+  g_value_set_object (&values[n++], memory);
+  names[n] = "offset";
+  g_value_init (&values[n], G_TYPE_UINT64);
+  g_value_set_uint64 (&values[n++], offset);
+  names[n] = "attach";
+  g_value_init (&values[n], G_TYPE_BOOLEAN);
+  g_value_set_boolean (&values[n++], how == PS_PLACE_ATTACH);
+  if (how == PS_PLACE_OPEN)
+    {
+      names[n] = "open-flags";
+      g_value_init (&values[n], PS_TYPE_OPEN_FLAGS);
+      g_value_set_flags (&values[n++], flags);
+    }
 
   va_start (args, first_property_name);
-  object = initable_new_with (type, error, 3, names, values, first_property_name, args);
+  object = initable_new_with (type, error, n, names, values, first_property_name, args);
   va_end (args);
   return object;
 }

@@ -71,6 +71,7 @@ struct _PsRobustMutexHandle
   PsRobustMutex    *state;
   PsMutexOwnership *own;
   gboolean          recursive;
+  guint32           previous_owner_pid;  /* the dead holder of the last OWNER_DEAD */
   /* Set when the platform could not release the lock cleanly (a peer
    * rewrote it while we held it): its memory may still be linked where
    * the kernel looks, so it must never be unmapped. */

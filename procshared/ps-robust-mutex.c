@@ -151,13 +151,25 @@ ps_robust_mutex_finish_lock (PsRobustMutexHandle  *handle,
           set_not_recoverable_error (error);
           return FALSE;
         }
-      ps_robust_mutex_record_hold (handle->own, handle->owner, state,
-                               ps_self_thread_id (), ps_self_process_id ());
-      g_atomic_int_set (&state->consistency, PS_MUTEX_INCONSISTENT);
-      g_set_error_literal (error, PS_ERROR, PS_ERROR_OWNER_DEAD,
-                           "The previous holder of the mutex died holding it; the lock "
-                           "is now held: repair the data, then mark it consistent");
-      return FALSE;
+      {
+        /* The dead holder's pid is still there: no lock taken since. */
+        guint32 dead_pid = __atomic_load_n (&state->owner_pid, __ATOMIC_RELAXED);
+
+        handle->previous_owner_pid = dead_pid;
+        ps_robust_mutex_record_hold (handle->own, handle->owner, state,
+                                     ps_self_thread_id (), ps_self_process_id ());
+        g_atomic_int_set (&state->consistency, PS_MUTEX_INCONSISTENT);
+        if (dead_pid != 0)
+          g_set_error (error, PS_ERROR, PS_ERROR_OWNER_DEAD,
+                       "The previous holder of the mutex, process %u, died holding it; "
+                       "the lock is now held: repair the data, then mark it consistent",
+                       dead_pid);
+        else
+          g_set_error_literal (error, PS_ERROR, PS_ERROR_OWNER_DEAD,
+                               "The previous holder of the mutex died holding it; the lock "
+                               "is now held: repair the data, then mark it consistent");
+        return FALSE;
+      }
 
     case PS_LOCK_NOT_RECOVERABLE:
       set_not_recoverable_error (error);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 #include "ps-error.h"
-#include "ps-semaphore.h"
+#include "ps-semaphore-private.h"
 #include "ps-async-wait-private.h"
 #include "ps-counter-private.h"
 #include "ps-object-storage-private.h"
@@ -62,12 +62,10 @@ static GParamSpec *properties [N_PROPS];
  * PsSemaphore exists before the class is initialised. */
 static GType semaphore_type;
 
-/* The properties' ranges, checked before they are set (out of range,
- * GObject would only warn and keep the default) and when creating. */
-static gboolean
-check_values (guint    value,
-              guint    max_value,
-              GError **error)
+gboolean
+ps_semaphore_check_values (guint    value,
+                           guint    max_value,
+                           GError **error)
 {
   if (max_value == 0 || max_value > G_MAXINT32)
     {
@@ -93,7 +91,7 @@ init_state (gpointer   data,
   SemaphoreState *state = data;
   PsSemaphore *self = instance;
 
-  if (!check_values (self->initial_value, self->max_value, error))
+  if (!ps_semaphore_check_values (self->initial_value, self->max_value, error))
     return FALSE;
   return ps_counter_init (state, self->initial_value, self->max_value, error);
 }
@@ -134,6 +132,15 @@ ps_semaphore_initable_init (GInitable     *initable,
 {
   return ps_object_storage_initable_init (&PS_SEMAPHORE (initable)->storage, &semaphore_kind,
                                           initable, error);
+}
+
+/* An object made by g_object_new() alone, as the language bindings make
+ * it, works too; g_initable_init() then gives what this found. */
+static void
+ps_semaphore_constructed (GObject *object)
+{
+  G_OBJECT_CLASS (ps_semaphore_parent_class)->constructed (object);
+  ps_object_storage_constructed (&PS_SEMAPHORE (object)->storage, &semaphore_kind, object);
 }
 
 static void
@@ -184,7 +191,7 @@ ps_semaphore_set_property (GObject      *object,
 {
   PsSemaphore *self = PS_SEMAPHORE (object);
 
-  if (ps_object_storage_set_property (&self->storage, prop_id, value))
+  if (ps_object_storage_set_property (&self->storage, prop_id, value, pspec))
     return;
 
   switch (prop_id)
@@ -206,6 +213,7 @@ ps_semaphore_class_init (PsSemaphoreClass *klass)
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
   semaphore_type = G_TYPE_FROM_CLASS (klass);
+  object_class->constructed = ps_semaphore_constructed;
   object_class->finalize = ps_semaphore_finalize;
   object_class->get_property = ps_semaphore_get_property;
   object_class->set_property = ps_semaphore_set_property;
@@ -254,6 +262,14 @@ ps_semaphore_class_init (PsSemaphoreClass *klass)
    *
    * Since: 1.0
    */
+  /**
+   * PsSemaphore:created: (getter get_created)
+   *
+   * Whether this handle created the semaphore, rather than opening or
+   * attaching to one that was there.
+   *
+   * Since: 1.1
+   */
   ps_object_storage_install_properties (object_class, properties);
 
   /**
@@ -294,143 +310,6 @@ ps_semaphore_init (PsSemaphore *self)
 }
 
 /**
- * ps_semaphore_new:
- * @value: the initial count, at most %G_MAXINT32
- * @error: return location for a #GError
- *
- * Creates an anonymous semaphore, shared with the children forked after
- * this call.
- *
- * Returns: (transfer full): the new semaphore, or %NULL with
- *   %G_IO_ERROR_INVALID_ARGUMENT
- *
- * Since: 1.0
- */
-PsSemaphore *
-ps_semaphore_new (guint    value,
-                  GError **error)
-{
-  return ps_semaphore_new_bounded (value, G_MAXINT32, error);
-}
-
-/**
- * ps_semaphore_new_bounded:
- * @value: the initial count
- * @max_value: the largest count allowed, from 1 to %G_MAXINT32
- * @error: return location for a #GError
- *
- * Creates an anonymous semaphore whose count can never exceed its
- * maximum: a release past it fails with %PS_ERROR_OVERFLOW, atomically
- * leaving the count unchanged. With a maximum of 1 this is a binary
- * semaphore.
- *
- * Returns: (transfer full): the new semaphore, or %NULL with
- *   %G_IO_ERROR_INVALID_ARGUMENT if @value > @max_value or @max_value is
- *   out of range
- *
- * Since: 1.0
- */
-PsSemaphore *
-ps_semaphore_new_bounded (guint    value,
-                          guint    max_value,
-                          GError **error)
-{
-  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
-
-  if (!check_values (value, max_value, error))
-    return NULL;
-  return g_initable_new (PS_TYPE_SEMAPHORE, NULL, error,
-                         "initial-value", value,
-                         "max-value", max_value,
-                         NULL);
-}
-
-/**
- * ps_semaphore_open:
- * @name: the name of the semaphore, such as `/my-app.slots`
- * @flags: how to open it
- * @value: the initial count if it is created
- * @error: return location for a #GError
- *
- * Opens the named semaphore @name, creating it (unbounded, with count
- * @value) if @flags asks for it. Creation is race-free: of many
- * processes creating the same name at once, one creates it and the
- * others open it, and none sees it half-initialised.
- *
- * Returns: (transfer full): the semaphore, or %NULL with
- *   %G_IO_ERROR_INVALID_ARGUMENT, %G_IO_ERROR_NOT_FOUND,
- *   %G_IO_ERROR_EXISTS, %G_IO_ERROR_PERMISSION_DENIED,
- *   %PS_ERROR_WRONG_TYPE, %PS_ERROR_INCOMPATIBLE or %PS_ERROR_CORRUPT
- *
- * Since: 1.0
- */
-PsSemaphore *
-ps_semaphore_open (const char   *name,
-                   PsOpenFlags   flags,
-                   guint         value,
-                   GError      **error)
-{
-  if (!check_values (value, G_MAXINT32, error))
-    return NULL;
-  return ps_object_new_named (PS_TYPE_SEMAPHORE, name, flags, error,
-                              "initial-value", value,
-                              NULL);
-}
-
-/**
- * ps_semaphore_new_at:
- * @memory: the segment to place the semaphore in
- * @offset: where, a multiple of 8 leaving room for %PS_SEMAPHORE_SIZE bytes
- * @value: the initial count
- * @error: return location for a #GError
- *
- * Initialises a new unbounded semaphore inside @memory, next to the data
- * it guards. Other processes that share @memory use it through
- * [func@Semaphore.attach].
- *
- * Returns: (transfer full): the semaphore, or %NULL with
- *   %G_IO_ERROR_INVALID_ARGUMENT (misaligned offset or bad value) or
- *   %PS_ERROR_OUT_OF_BOUNDS
- *
- * Since: 1.0
- */
-PsSemaphore *
-ps_semaphore_new_at (PsSharedMemory  *memory,
-                     gsize            offset,
-                     guint            value,
-                     GError         **error)
-{
-  if (!check_values (value, G_MAXINT32, error))
-    return NULL;
-  return ps_object_new_placed (PS_TYPE_SEMAPHORE, memory, offset, FALSE, error,
-                               "initial-value", value,
-                               NULL);
-}
-
-/**
- * ps_semaphore_attach:
- * @memory: the segment holding the semaphore
- * @offset: where [ctor@Semaphore.new_at] placed it
- * @error: return location for a #GError
- *
- * Attaches to a semaphore that [ctor@Semaphore.new_at] placed in @memory,
- * in this or another process.
- *
- * Returns: (transfer full): the semaphore, or %NULL with
- *   %G_IO_ERROR_INVALID_ARGUMENT, %PS_ERROR_OUT_OF_BOUNDS,
- *   %PS_ERROR_WRONG_TYPE, %PS_ERROR_INCOMPATIBLE or %PS_ERROR_CORRUPT
- *
- * Since: 1.0
- */
-PsSemaphore *
-ps_semaphore_attach (PsSharedMemory  *memory,
-                     gsize            offset,
-                     GError         **error)
-{
-  return ps_object_new_placed (PS_TYPE_SEMAPHORE, memory, offset, TRUE, error, NULL);
-}
-
-/**
  * ps_semaphore_try_acquire:
  * @self: a #PsSemaphore
  *
@@ -456,9 +335,10 @@ acquire_full (PsSemaphore   *self,
               GError       **error)
 {
   g_return_val_if_fail (PS_IS_SEMAPHORE (self), FALSE);
-  g_return_val_if_fail (self->state != NULL, FALSE);
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  if (G_UNLIKELY (self->state == NULL))
+    return ps_object_storage_set_init_error (&self->storage, error);
 
   if (cancellable != NULL && g_cancellable_set_error_if_cancelled (cancellable, error))
     return FALSE;
@@ -512,8 +392,9 @@ release_full (PsSemaphore  *self,
               GError      **error)
 {
   g_return_val_if_fail (PS_IS_SEMAPHORE (self), FALSE);
-  g_return_val_if_fail (self->state != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  if (G_UNLIKELY (self->state == NULL))
+    return ps_object_storage_set_init_error (&self->storage, error);
 
   return ps_counter_give (self->state, 1, self->max_value, "semaphore", error);
 }
@@ -539,6 +420,36 @@ ps_semaphore_release (PsSemaphore  *self,
   if (is_plain_call (self, error) && ps_counter_try_give_fast (self->state, &self->max_value))
     return TRUE;
   return release_full (self, error);
+}
+
+/**
+ * ps_semaphore_release_many:
+ * @self: a #PsSemaphore
+ * @count: how many units to give back
+ * @error: return location for a #GError
+ *
+ * Gives back @count units at once, and wakes as many waiters. It is all
+ * or nothing: if the count would pass its maximum, nothing is given back
+ * and the result is %PS_ERROR_OVERFLOW. A @count of 0 changes nothing.
+ *
+ * Returns: %TRUE on success; %FALSE with %PS_ERROR_OVERFLOW, the count
+ *   unchanged
+ *
+ * Since: 1.1
+ */
+gboolean
+ps_semaphore_release_many (PsSemaphore  *self,
+                           guint         count,
+                           GError      **error)
+{
+  g_return_val_if_fail (PS_IS_SEMAPHORE (self), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  if (G_UNLIKELY (self->state == NULL))
+    return ps_object_storage_set_init_error (&self->storage, error);
+
+  if (count == 0)
+    return TRUE;
+  return ps_counter_give (self->state, count, self->max_value, "semaphore", error);
 }
 
 /**
@@ -582,6 +493,26 @@ ps_semaphore_get_max_value (PsSemaphore *self)
   g_return_val_if_fail (self->state != NULL, 0);
 
   return self->max_value;
+}
+
+/**
+ * ps_semaphore_get_created:
+ * @self: a #PsSemaphore
+ *
+ * Whether this handle created the semaphore: %TRUE for an anonymous one, and
+ * for the one process or thread that created a named or placed one;
+ * %FALSE for those that opened or attached to it.
+ *
+ * Returns: whether this handle created it
+ *
+ * Since: 1.1
+ */
+gboolean
+ps_semaphore_get_created (PsSemaphore *self)
+{
+  g_return_val_if_fail (PS_IS_SEMAPHORE (self), FALSE);
+
+  return self->storage.created;
 }
 
 /**
@@ -646,8 +577,6 @@ ps_semaphore_acquire_async (PsSemaphore         *self,
   g_autoptr(GTask) task = NULL;
 
   g_return_if_fail (PS_IS_SEMAPHORE (self));
-
-  g_return_if_fail (self->state != NULL);
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
 
   task = g_task_new (self, cancellable, callback, user_data);

@@ -76,4 +76,31 @@ gboolean     ps_semaphore_acquire_finish (PsSemaphore          *self,
                                           GAsyncResult         *result,
                                           GError              **error);
 
+PS_AVAILABLE_IN_1_1
+PsSemaphore *ps_semaphore_open_full    (const char      *name,
+                                        PsOpenFlags      flags,
+                                        guint            mode,
+                                        guint            value,
+                                        guint            max_value,
+                                        GError         **error);
+PS_AVAILABLE_IN_1_1
+PsSemaphore *ps_semaphore_open_at      (PsSharedMemory  *memory,
+                                        gsize            offset,
+                                        PsOpenFlags      flags,
+                                        guint            value,
+                                        GError         **error);
+PS_AVAILABLE_IN_1_1
+PsSemaphore *ps_semaphore_open_at_full (PsSharedMemory  *memory,
+                                        gsize            offset,
+                                        PsOpenFlags      flags,
+                                        guint            value,
+                                        guint            max_value,
+                                        GError         **error);
+PS_AVAILABLE_IN_1_1
+gboolean     ps_semaphore_release_many (PsSemaphore     *self,
+                                        guint            count,
+                                        GError         **error);
+PS_AVAILABLE_IN_1_1
+gboolean     ps_semaphore_get_created  (PsSemaphore     *self);
+
 G_END_DECLS

@@ -55,6 +55,10 @@ struct _PsSharedMemory
   gpointer mapping;
   gsize mapping_size;
   guint8 *data;
+
+  gboolean initialised;
+  GError *init_error;
+  gboolean created;
 };
 
 static void ps_shared_memory_initable_iface_init (GInitableIface *iface);
@@ -69,20 +73,16 @@ enum {
   PROP_SIZE,
   PROP_OPEN_FLAGS,
   PROP_MODE,
+  PROP_CREATED,
   N_PROPS
 };
 
 static GParamSpec *properties [N_PROPS];
 
 static gboolean
-ps_shared_memory_initable_init (GInitable     *initable,
-                                GCancellable  *cancellable,
-                                GError       **error)
+map_segment (PsSharedMemory  *self,
+             GError         **error)
 {
-  PsSharedMemory *self = PS_SHARED_MEMORY (initable);
-
-  g_return_val_if_fail (self->mapping == NULL, FALSE);
-
   if ((self->name == NULL || (self->open_flags & PS_OPEN_CREATE)) && self->size == 0)
     {
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
@@ -101,11 +101,13 @@ ps_shared_memory_initable_init (GInitable     *initable,
     {
       if (!ps_object_map_named (self->name, self->open_flags, self->mode,
                                 PS_OBJECT_TYPE_SHARED_MEMORY, DATA_OFFSET, self->size,
-                                NULL, NULL, &self->mapping, &self->mapping_size, error))
+                                NULL, NULL, &self->mapping, &self->mapping_size,
+                                &self->created, error))
         return FALSE;
     }
   else
     {
+      self->created = TRUE;
       self->mapping_size = DATA_OFFSET + self->size;
       self->mapping = ps_object_map_anonymous (self->mapping_size, error);
       if (self->mapping == NULL)
@@ -117,6 +119,36 @@ ps_shared_memory_initable_init (GInitable     *initable,
   self->data = (guint8 *) self->mapping + DATA_OFFSET;
   self->size = self->mapping_size - DATA_OFFSET;
   return TRUE;
+}
+
+static gboolean
+ps_shared_memory_initable_init (GInitable     *initable,
+                                GCancellable  *cancellable,
+                                GError       **error)
+{
+  PsSharedMemory *self = PS_SHARED_MEMORY (initable);
+
+  /* Idempotent, as GInitable asks: constructed() already tried. */
+  if (!self->initialised)
+    {
+      self->initialised = TRUE;
+      map_segment (self, &self->init_error);
+    }
+  if (self->init_error != NULL)
+    {
+      g_propagate_error (error, g_error_copy (self->init_error));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* A segment made by g_object_new() alone, as the language bindings make
+ * it, works too. */
+static void
+ps_shared_memory_constructed (GObject *object)
+{
+  G_OBJECT_CLASS (ps_shared_memory_parent_class)->constructed (object);
+  ps_shared_memory_initable_init (G_INITABLE (object), NULL, NULL);
 }
 
 static void
@@ -138,6 +170,7 @@ ps_shared_memory_finalize (GObject *object)
         munmap (self->mapping, self->mapping_size);
     }
   g_clear_pointer (&self->name, g_free);
+  g_clear_error (&self->init_error);
 
   G_OBJECT_CLASS (ps_shared_memory_parent_class)->finalize (object);
 }
@@ -163,6 +196,9 @@ ps_shared_memory_get_property (GObject    *object,
       break;
     case PROP_MODE:
       g_value_set_uint (value, self->mode);
+      break;
+    case PROP_CREATED:
+      g_value_set_boolean (value, self->created);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -201,6 +237,7 @@ ps_shared_memory_class_init (PsSharedMemoryClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
+  object_class->constructed = ps_shared_memory_constructed;
   object_class->finalize = ps_shared_memory_finalize;
   object_class->get_property = ps_shared_memory_get_property;
   object_class->set_property = ps_shared_memory_set_property;
@@ -260,6 +297,19 @@ ps_shared_memory_class_init (PsSharedMemoryClass *klass)
                        0, 0777, 0600,
                        (G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY |
                         G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+
+  /**
+   * PsSharedMemory:created: (getter get_created)
+   *
+   * Whether this handle created the segment; %FALSE when it opened one
+   * that existed.
+   *
+   * Since: 1.1
+   */
+  properties [PROP_CREATED] =
+    g_param_spec_boolean ("created", NULL, NULL,
+                          FALSE,
+                          (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
@@ -332,6 +382,62 @@ ps_shared_memory_open (const char   *name,
                          "open-flags", flags,
                          "size", (guint64) size,
                          NULL);
+}
+
+/**
+ * ps_shared_memory_open_full:
+ * @name: the name of the segment, such as `/my-app.data`
+ * @flags: how to open it
+ * @size: the size in bytes if it is created; when opening, 0 accepts any
+ *   size, another value the segments of at least that size
+ * @mode: the permission bits it is created with, such as 0600
+ * @error: return location for a #GError
+ *
+ * Opens the named segment @name as [func@SharedMemory.open] does,
+ * creating it with @mode if @flags asks for it.
+ *
+ * Returns: (transfer full): the segment, or %NULL with the errors of
+ *   [func@SharedMemory.open]
+ *
+ * Since: 1.1
+ */
+PsSharedMemory *
+ps_shared_memory_open_full (const char   *name,
+                            PsOpenFlags   flags,
+                            gsize         size,
+                            guint         mode,
+                            GError      **error)
+{
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!ps_name_validate (name, error) || !ps_open_flags_validate (flags, error) ||
+      !ps_mode_validate (mode, error))
+    return NULL;
+
+  return g_initable_new (PS_TYPE_SHARED_MEMORY, NULL, error,
+                         "name", name,
+                         "open-flags", flags,
+                         "size", (guint64) size,
+                         "mode", mode,
+                         NULL);
+}
+
+/**
+ * ps_shared_memory_get_created:
+ * @self: a #PsSharedMemory
+ *
+ * Whether this handle created the segment.
+ *
+ * Returns: %TRUE if it created it, %FALSE if it opened one that existed
+ *
+ * Since: 1.1
+ */
+gboolean
+ps_shared_memory_get_created (PsSharedMemory *self)
+{
+  g_return_val_if_fail (PS_IS_SHARED_MEMORY (self), FALSE);
+
+  return self->created;
 }
 
 /**

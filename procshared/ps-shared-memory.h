@@ -96,4 +96,13 @@ GVariant       *ps_shared_memory_read_variant   (PsSharedMemory  *self,
 PS_AVAILABLE_IN_ALL
 gsize           ps_shared_memory_measure_variant (GVariant       *value);
 
+PS_AVAILABLE_IN_1_1
+PsSharedMemory *ps_shared_memory_open_full   (const char      *name,
+                                              PsOpenFlags      flags,
+                                              gsize            size,
+                                              guint            mode,
+                                              GError         **error);
+PS_AVAILABLE_IN_1_1
+gboolean        ps_shared_memory_get_created (PsSharedMemory  *self);
+
 G_END_DECLS

@@ -6,6 +6,9 @@
  * seen from outside, for every synchronisation class.
  */
 
+#include <string.h>
+#include <sys/stat.h>
+
 #include "ps-test-util.h"
 
 #define MUTEX_OFFSET     0
@@ -229,6 +232,211 @@ test_constructor_arguments (void)
   g_assert_error (error, PS_ERROR, PS_ERROR_OUT_OF_BOUNDS);
 }
 
+/* g_object_new() alone, as PyGObject and GJS construct: a working
+ * anonymous object with the properties given. */
+static void
+test_object_new_works (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PsSemaphore) semaphore = g_object_new (PS_TYPE_SEMAPHORE, "initial-value", 3, NULL);
+  g_autoptr(PsMutex) mutex = g_object_new (PS_TYPE_MUTEX, NULL);
+  g_autoptr(PsCond) cond = g_object_new (PS_TYPE_COND, NULL);
+  g_autoptr(PsSharedMemory) memory = g_object_new (PS_TYPE_SHARED_MEMORY, "size", (guint64) 64, NULL);
+
+  g_assert_cmpuint (ps_semaphore_get_value (semaphore), ==, 3);
+  g_assert_true (ps_semaphore_get_created (semaphore));
+  g_assert_true (ps_mutex_try_lock (mutex, &error));
+  g_assert_no_error (error);
+  g_assert_true (ps_mutex_unlock (mutex, &error));
+  ps_cond_signal (cond);
+  g_assert_cmpuint (ps_shared_memory_get_size (memory), ==, 64);
+  g_assert_true (ps_shared_memory_set_int32 (memory, 60, 7, &error));
+  g_assert_no_error (error);
+  g_assert_true (ps_shared_memory_get_created (memory));
+}
+
+/* A construction that cannot succeed: every call that can report an
+ * error reports the construction's, and g_initable_init() gives it. */
+static void
+test_object_new_failure (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PsMutex) mutex = g_object_new (PS_TYPE_MUTEX, "name", "no slash", NULL);
+  g_autoptr(PsSemaphore) semaphore = g_object_new (PS_TYPE_SEMAPHORE, "initial-value", 5,
+                                                   "max-value", 2, NULL);
+
+  g_assert_false (ps_mutex_lock (mutex, 0, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_assert_false (ps_mutex_unlock (mutex, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_assert_false (g_initable_init (G_INITABLE (mutex), NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+
+  g_assert_false (ps_semaphore_acquire (semaphore, 0, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  g_assert_false (ps_semaphore_release_many (semaphore, 1, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+}
+
+static guint32
+file_mode (const char *name)
+{
+  g_autofree char *path = g_strconcat ("/dev/shm", name, NULL);
+  struct stat st;
+
+  g_assert_cmpint (stat (path, &st), ==, 0);
+  return st.st_mode & 0777;
+}
+
+/* Every configuration has a constructor: named recursive mutexes,
+ * bounded named semaphores, modes other than 0600. */
+static void
+test_open_full (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *mutex_name = ps_test_unique_name ("full-mutex");
+  g_autofree char *semaphore_name = ps_test_unique_name ("full-semaphore");
+  g_autofree char *cond_name = ps_test_unique_name ("full-cond");
+  g_autofree char *memory_name = ps_test_unique_name ("full-memory");
+  g_autoptr(PsMutex) mutex = NULL;
+  g_autoptr(PsMutex) reopened = NULL;
+  g_autoptr(PsSemaphore) semaphore = NULL;
+  g_autoptr(PsCond) cond = NULL;
+  g_autoptr(PsSharedMemory) memory = NULL;
+  g_autoptr(PsSharedMemory) memory_again = NULL;
+
+  mutex = ps_mutex_open_full (mutex_name, PS_OPEN_CREATE, 0640, TRUE, &error);
+  g_assert_no_error (error);
+  g_assert_true (ps_mutex_is_recursive (mutex));
+  g_assert_true (ps_mutex_get_created (mutex));
+  g_assert_cmpuint (file_mode (mutex_name), ==, 0640);
+  reopened = ps_mutex_open_full (mutex_name, PS_OPEN_CREATE, 0600, FALSE, &error);
+  g_assert_no_error (error);
+  g_assert_true (ps_mutex_is_recursive (reopened));
+  g_assert_false (ps_mutex_get_created (reopened));
+
+  semaphore = ps_semaphore_open_full (semaphore_name, PS_OPEN_CREATE, 0604, 1, 1, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (ps_semaphore_get_max_value (semaphore), ==, 1);
+  g_assert_false (ps_semaphore_release (semaphore, &error));
+  g_assert_error (error, PS_ERROR, PS_ERROR_OVERFLOW);
+  g_clear_error (&error);
+  g_assert_cmpuint (file_mode (semaphore_name), ==, 0604);
+
+  cond = ps_cond_open_full (cond_name, PS_OPEN_CREATE, 0660, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (file_mode (cond_name), ==, 0660);
+
+  memory = ps_shared_memory_open_full (memory_name, PS_OPEN_CREATE, 128, 0644, &error);
+  g_assert_no_error (error);
+  g_assert_true (ps_shared_memory_get_created (memory));
+  g_assert_cmpuint (file_mode (memory_name), ==, 0644);
+  memory_again = ps_shared_memory_open_full (memory_name, PS_OPEN_NONE, 0, 0600, &error);
+  g_assert_no_error (error);
+  g_assert_false (ps_shared_memory_get_created (memory_again));
+
+  g_assert_null (ps_mutex_open_full ("/ps-test-bad-mode", PS_OPEN_CREATE, 01777, FALSE, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  ps_test_assert_in_dev_shm ("/ps-test-bad-mode", FALSE);
+
+  for (const char *name = mutex_name; name != NULL;
+       name = name == mutex_name ? semaphore_name : name == semaphore_name ? cond_name
+              : name == cond_name ? memory_name : NULL)
+    g_assert_true (ps_unlink (name, NULL));
+}
+
+typedef struct
+{
+  PsSemaphore *semaphore;
+  gint         acquired;
+} Waiter;
+
+static gpointer
+acquire_in_thread (gpointer data)
+{
+  Waiter *waiter = data;
+
+  if (ps_semaphore_acquire (waiter->semaphore, ps_test_scaled_us (10 * G_USEC_PER_SEC),
+                            NULL, NULL))
+    g_atomic_int_inc (&waiter->acquired);
+  return NULL;
+}
+
+/* release_many: all or nothing, and every waiter it feeds wakes. */
+static void
+test_release_many (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PsSemaphore) bounded = ps_semaphore_new_bounded (3, 5, &error);
+  g_autoptr(PsSemaphore) semaphore = ps_semaphore_new (0, &error);
+  Waiter waiter = { NULL, 0 };
+  GThread *threads[3];
+
+  g_assert_no_error (error);
+  g_assert_false (ps_semaphore_release_many (bounded, 3, &error));
+  g_assert_error (error, PS_ERROR, PS_ERROR_OVERFLOW);
+  g_clear_error (&error);
+  g_assert_cmpuint (ps_semaphore_get_value (bounded), ==, 3);
+  g_assert_false (ps_semaphore_release_many (bounded, G_MAXUINT, &error));
+  g_assert_error (error, PS_ERROR, PS_ERROR_OVERFLOW);
+  g_clear_error (&error);
+  g_assert_true (ps_semaphore_release_many (bounded, 0, &error));
+  g_assert_true (ps_semaphore_release_many (bounded, 2, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (ps_semaphore_get_value (bounded), ==, 5);
+
+  waiter.semaphore = semaphore;
+  for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
+    threads[i] = g_thread_new ("waiter", acquire_in_thread, &waiter);
+  g_usleep (50000);
+  g_assert_true (ps_semaphore_release_many (semaphore, 3, &error));
+  g_assert_no_error (error);
+  for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
+    g_thread_join (threads[i]);
+  g_assert_cmpint (waiter.acquired, ==, 3);
+  g_assert_cmpuint (ps_semaphore_get_value (semaphore), ==, 0);
+}
+
+static int
+lock_and_die (gpointer data)
+{
+  PsMutex *mutex = data;
+
+  if (!ps_mutex_lock (mutex, PS_TIMEOUT_INFINITE, NULL, NULL))
+    return 2;
+  _exit (0);
+}
+
+/* Who died: the error names the dead holder, and so does
+ * ps_mutex_get_previous_owner_pid(). */
+static void
+test_previous_owner_pid (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PsMutex) mutex = ps_mutex_new (&error);
+  g_autofree char *pid_text = NULL;
+  pid_t child;
+
+  g_assert_no_error (error);
+  g_assert_cmpint (ps_mutex_get_previous_owner_pid (mutex), ==, 0);
+  child = ps_test_fork (lock_and_die, mutex, ps_test_scaled_s (20));
+  ps_test_reap_ok (child, ps_test_scaled_s (20));
+
+  g_assert_false (ps_mutex_lock (mutex, ps_test_scaled_us (10 * G_USEC_PER_SEC), NULL, &error));
+  g_assert_error (error, PS_ERROR, PS_ERROR_OWNER_DEAD);
+  pid_text = g_strdup_printf ("process %d,", (int) child);
+  g_assert_nonnull (strstr (error->message, pid_text));
+  g_assert_cmpint (ps_mutex_get_previous_owner_pid (mutex), ==, child);
+  g_assert_cmpint (ps_mutex_get_owner_pid (mutex), ==, getpid ());
+  g_assert_true (ps_mutex_mark_consistent (mutex, NULL));
+  g_assert_true (ps_mutex_unlock (mutex, NULL));
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -241,6 +449,11 @@ main (int argc, char *argv[])
   ps_test_add ("/construct/attach-property/needs-memory", test_attach_property_needs_memory);
   ps_test_add ("/construct/init-idempotent", test_init_idempotent);
   ps_test_add ("/construct/constructor-arguments", test_constructor_arguments);
+  ps_test_add ("/construct/object-new-works", test_object_new_works);
+  ps_test_add ("/construct/object-new-failure", test_object_new_failure);
+  ps_test_add ("/construct/open-full", test_open_full);
+  ps_test_add ("/construct/release-many", test_release_many);
+  ps_test_add ("/construct/previous-owner-pid", test_previous_owner_pid);
 
   return g_test_run ();
 }

@@ -19,6 +19,8 @@
 #include <fcntl.h>
 #include <malloc.h>
 
+#include <string.h>
+
 #include "stress-util.h"
 
 #define N_ANONYMOUS       100000
@@ -351,6 +353,10 @@ loop_placed (guint n)
       g_autoptr(GObject) placed = NULL;
       g_autoptr(GObject) attached = NULL;
 
+      /* The object an earlier round left there is no longer used:
+       * emptied, its place takes a new one (new_at never overwrites a
+       * live object). */
+      memset ((guint8 *) ps_shared_memory_get_data (memory) + offset, 0, PS_MUTEX_SIZE);
       switch (i % 3)
         {
         case 0:
