@@ -387,6 +387,11 @@ wait_until_deadline (PsCond        *self,
  * Releases @mutex, waits for a signal, and takes @mutex back. Wake-ups
  * can be spurious: call this in a loop that checks the predicate.
  *
+ * Across fork(): a child forked while its parent holds @mutex does not
+ * hold it, so its wait fails with %PS_ERROR_NOT_OWNER until it locks
+ * @mutex itself; then it waits on the condition the parent shares. A
+ * thread of the parent that was waiting is not copied into the child.
+ *
  * Returns: %TRUE if woken; %FALSE with %PS_ERROR_NOT_OWNER if the caller
  *   does not hold @mutex (nothing happens then), %PS_ERROR_WOULD_DEADLOCK
  *   if it holds a recursive @mutex more than once,
@@ -439,6 +444,8 @@ ps_cond_wait (PsCond        *self,
  * a predicate loop, since the deadline does not move however many times
  * the loop goes round.
  *
+ * Across fork(): as for [method@Cond.wait].
+ *
  * Returns: %TRUE if woken; %FALSE with the errors of [method@Cond.wait],
  *   %G_IO_ERROR_TIMED_OUT once @end_time has passed
  *
@@ -468,6 +475,9 @@ ps_cond_wait_until (PsCond        *self,
  * hold the mutex, though holding it makes the program easier to reason
  * about.
  *
+ * Across fork(): parent and child share the condition; a signal from
+ * either wakes a waiter in either.
+ *
  * Since: 1.0
  */
 void
@@ -487,6 +497,8 @@ ps_cond_signal (PsCond *self)
  *
  * Wakes every thread waiting on the condition.
  *
+ * Across fork(): wakes the waiters of parent and child alike.
+ *
  * Since: 1.0
  */
 void
@@ -505,6 +517,8 @@ ps_cond_broadcast (PsCond *self)
  * @self: a #PsCond
  *
  * Gets the name of a named condition variable.
+ *
+ * Across fork(): the same in parent and child.
  *
  * Returns: (nullable): the name, or %NULL
  *
