@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 #include "ps-async-wait-private.h"
+#include "ps-identity-private.h"
 #include "ps-wait-private.h"
 
 typedef struct
@@ -11,7 +12,17 @@ typedef struct
   const char      *what;
 } AsyncWait;
 
-static GThreadPool *async_waiters;
+/* The worker threads of this process, one per pending wait. A pool is
+ * per process: one inherited over fork() counts threads that the child
+ * does not have (fork() copies only the calling thread), and would queue
+ * the child's waits for an idle worker that is not there. */
+typedef struct
+{
+  GThreadPool *pool;
+  guint32      pid;
+} AsyncWaiters;
+
+static AsyncWaiters *async_waiters;
 
 static void
 wait_in_thread (gpointer data,
@@ -58,6 +69,29 @@ wait_in_thread (gpointer data,
   g_task_return_boolean (task, TRUE);
 }
 
+static GThreadPool *
+waiters_of_this_process (void)
+{
+  guint32 pid = ps_self_process_id ();
+  AsyncWaiters *current = g_atomic_pointer_get (&async_waiters);
+
+  /* Without a lock, which a thread of the parent could have held at
+   * fork() time. Losing the race costs a pool that never ran a thread. */
+  while (current == NULL || current->pid != pid)
+    {
+      AsyncWaiters *mine = g_new (AsyncWaiters, 1);
+
+      mine->pid = pid;
+      mine->pool = g_thread_pool_new (wait_in_thread, NULL, -1, FALSE, NULL);
+      /* An inherited pool is left as it is: its threads are the parent's. */
+      if (g_atomic_pointer_compare_and_exchange_full (&async_waiters, current, mine, &current))
+        return mine->pool;
+      g_thread_pool_free (mine->pool, TRUE, FALSE);
+      g_free (mine);
+    }
+  return current->pool;
+}
+
 void
 ps_async_wait_start (GTask            *task,
                      gint64            timeout_us,
@@ -96,8 +130,5 @@ ps_async_wait_start (GTask            *task,
   wait->what = what;
   g_task_set_task_data (task, wait, g_free);
 
-  if (g_once_init_enter (&async_waiters))
-    g_once_init_leave (&async_waiters, g_thread_pool_new (wait_in_thread, NULL, -1,
-                                                          FALSE, NULL));
-  g_thread_pool_push (async_waiters, g_object_ref (task), NULL);
+  g_thread_pool_push (waiters_of_this_process (), g_object_ref (task), NULL);
 }

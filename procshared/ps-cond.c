@@ -15,24 +15,58 @@
  *
  * A thread holding the mutex calls [method@Cond.wait], which releases the
  * mutex while it sleeps and takes it back before returning, whatever the
- * outcome (signalled, timed out, cancelled). [method@Cond.signal] wakes
- * one waiter and [method@Cond.broadcast] all of them.
+ * outcome (signalled, timed out, cancelled, or %PS_ERROR_OWNER_DEAD).
+ * [method@Cond.signal] wakes one waiter and [method@Cond.broadcast] all
+ * of them.
  *
- * Wake-ups can be spurious, so always wait in a loop on a predicate:
+ * Wake-ups can be spurious, so always wait in a loop on a predicate. A
+ * wait that fails with %PS_ERROR_OWNER_DEAD has taken the mutex back from
+ * a holder that died: the caller holds it and must repair the data and
+ * call [method@Mutex.mark_consistent] before the mutex is unlocked, or
+ * the mutex becomes %PS_ERROR_NOT_RECOVERABLE for every process. The
+ * same goes for the lock before the loop:
  *
  * ```c
- * ps_mutex_lock (mutex, PS_TIMEOUT_INFINITE, NULL, NULL);
+ * g_autoptr(GError) error = NULL;
  * gint64 end_time = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+ *
+ * if (!ps_mutex_lock (mutex, PS_TIMEOUT_INFINITE, NULL, &error))
+ *   {
+ *     if (!g_error_matches (error, PS_ERROR, PS_ERROR_OWNER_DEAD))
+ *       return FALSE;                       // not held
+ *     repair_shared_data (data);            // held: repair, then say so
+ *     ps_mutex_mark_consistent (mutex, NULL);
+ *     g_clear_error (&error);
+ *   }
  * while (!data->ready)
- *   if (!ps_cond_wait_until (cond, mutex, end_time, NULL, &error))
- *     break;   // timed out, cancelled, or the previous holder died
+ *   {
+ *     if (ps_cond_wait_until (cond, mutex, end_time, NULL, &error))
+ *       continue;
+ *     if (!g_error_matches (error, PS_ERROR, PS_ERROR_OWNER_DEAD))
+ *       break;                              // timed out, cancelled: held
+ *     repair_shared_data (data);            // a holder died: held, repair
+ *     ps_mutex_mark_consistent (mutex, NULL);
+ *     g_clear_error (&error);
+ *   }
  * ps_mutex_unlock (mutex, NULL);
+ * return error == NULL;
  * ```
+ *
+ * `examples/handshake.c` is this loop in a complete program; run as
+ * `handshake --crash`, it kills a peer holding the mutex and checks that
+ * the mutex stays usable.
  *
  * No wake-up is ever lost: a signal sent after a waiter released the
  * mutex reaches a waiter. A signal sent when nobody waits is not
  * remembered. A waiter that dies leaves nothing behind that breaks later
  * waits.
+ *
+ * Across fork(): a condition variable made before fork() is shared by
+ * parent and child. A child forked while its parent holds the mutex does
+ * not hold it (ownership is per thread, and the child's thread is a new
+ * one), so its wait fails with %PS_ERROR_NOT_OWNER until it locks the
+ * mutex itself; a parent's thread that was waiting does not exist in the
+ * child. Signals and broadcasts need no mutex and work from either side.
  *
  * Since: 1.0
  */
@@ -282,6 +316,11 @@ wait_until_deadline (PsCond        *self,
  * Releases @mutex, waits for a signal, and takes @mutex back. Wake-ups
  * can be spurious: call this in a loop that checks the predicate.
  *
+ * Across fork(): a child forked while its parent holds @mutex does not
+ * hold it, so its wait fails with %PS_ERROR_NOT_OWNER until it locks
+ * @mutex itself; then it waits on the condition the parent shares. A
+ * thread of the parent that was waiting is not copied into the child.
+ *
  * Returns: %TRUE if woken; %FALSE with %PS_ERROR_NOT_OWNER if the caller
  *   does not hold @mutex (nothing happens then), %PS_ERROR_WOULD_DEADLOCK
  *   if it holds a recursive @mutex more than once,
@@ -335,6 +374,8 @@ ps_cond_wait (PsCond        *self,
  * a predicate loop, since the deadline does not move however many times
  * the loop goes round.
  *
+ * Across fork(): as for [method@Cond.wait].
+ *
  * Returns: %TRUE if woken; %FALSE with the errors of [method@Cond.wait],
  *   %G_IO_ERROR_TIMED_OUT once @end_time has passed
  *
@@ -365,6 +406,9 @@ ps_cond_wait_until (PsCond        *self,
  * hold the mutex, though holding it makes the program easier to reason
  * about.
  *
+ * Across fork(): parent and child share the condition; a signal from
+ * either wakes a waiter in either.
+ *
  * Since: 1.0
  */
 void
@@ -383,6 +427,8 @@ ps_cond_signal (PsCond *self)
  * @self: a #PsCond
  *
  * Wakes every thread waiting on the condition.
+ *
+ * Across fork(): wakes the waiters of parent and child alike.
  *
  * Since: 1.0
  */
@@ -422,6 +468,8 @@ ps_cond_get_created (PsCond *self)
  * @self: a #PsCond
  *
  * Gets the name of a named condition variable.
+ *
+ * Across fork(): the same in parent and child.
  *
  * Returns: (nullable): the name, or %NULL
  *

@@ -41,6 +41,16 @@
  * Locks take a timeout and a #GCancellable; a blocked lock is woken by
  * cancellation, not polled.
  *
+ * Across fork(): a mutex made before fork() is shared by parent and
+ * child, but holding it is not inherited. A child forked while its parent
+ * holds the mutex is a different process with a thread of its own: its
+ * [method@Mutex.try_lock] finds the mutex busy (held by the parent) and
+ * returns %FALSE without an error, its [method@Mutex.lock] waits for the
+ * parent to unlock it (or to die: then the child gets
+ * %PS_ERROR_OWNER_DEAD), and its [method@Mutex.unlock] and
+ * [method@Mutex.mark_consistent] fail with %PS_ERROR_NOT_OWNER. The parent
+ * goes on holding it, and unlocks it as usual.
+ *
  * Since: 1.0
  */
 
@@ -305,6 +315,11 @@ is_plain_call (PsMutex  *self,
  * woken by an unlock, by the death of the holder, by the timeout (on the
  * monotonic clock) or by cancelling @cancellable from another thread.
  *
+ * Across fork(): a child is a new process whose thread holds nothing, even
+ * when it was forked by the holder. Its lock waits while the parent holds
+ * the mutex (until the parent unlocks it, or dies: then the child gets
+ * %PS_ERROR_OWNER_DEAD), and is never reported as a relock of its own.
+ *
  * Returns: %TRUE if the calling thread now holds the mutex. %FALSE with
  *   %PS_ERROR_OWNER_DEAD means it holds it too, but the previous holder
  *   died: repair the data and call [method@Mutex.mark_consistent]. Any
@@ -357,6 +372,10 @@ ps_mutex_lock (PsMutex       *self,
  *
  * Locks the mutex if no other thread holds it, without waiting.
  *
+ * Across fork(): a child forked while its parent holds the mutex does not
+ * hold it: its try_lock() returns %FALSE without an error (the mutex is
+ * busy, held by the parent), and the parent still holds it.
+ *
  * Returns: %TRUE if the calling thread now holds the mutex; %FALSE
  *   without an error if another thread holds it; %FALSE with
  *   %PS_ERROR_OWNER_DEAD (and holding it), %PS_ERROR_NOT_RECOVERABLE,
@@ -397,6 +416,10 @@ unlock_full (PsMutex  *self,
  * Unlocks the mutex, which the calling thread must hold. Unlocking a
  * mutex that was reported %PS_ERROR_OWNER_DEAD without first calling
  * [method@Mutex.mark_consistent] makes it permanently unusable.
+ *
+ * Across fork(): a child forked while its parent holds the mutex does not
+ * hold it, so its unlock fails with %PS_ERROR_NOT_OWNER and changes
+ * nothing; only the parent's thread can unlock it.
  *
  * Returns: %TRUE on success; %FALSE with %PS_ERROR_NOT_OWNER if the
  *   calling thread does not hold it, or with %PS_ERROR_CORRUPT if another
@@ -442,6 +465,10 @@ ps_mutex_unlock (PsMutex  *self,
  * calling thread must hold the mutex. On a mutex that is already
  * consistent this does nothing.
  *
+ * Across fork(): only the thread that got %PS_ERROR_OWNER_DEAD holds the
+ * mutex; a child forked from it afterwards does not, and its call fails
+ * with %PS_ERROR_NOT_OWNER.
+ *
  * Returns: %TRUE on success; %FALSE with %PS_ERROR_NOT_OWNER
  *
  * Since: 1.0
@@ -464,6 +491,8 @@ ps_mutex_mark_consistent (PsMutex  *self,
  *
  * Whether the holder may lock the mutex again.
  *
+ * Across fork(): the same in parent and child.
+ *
  * Returns: %TRUE for a recursive mutex
  *
  * Since: 1.0
@@ -483,6 +512,9 @@ ps_mutex_is_recursive (PsMutex *self)
  *
  * Gets the process id of the holder: a snapshot, for diagnostics. After a
  * holder died, this is its pid until the mutex is locked again.
+ *
+ * Across fork(): in a child forked while its parent holds the mutex, this
+ * is the parent's pid (the child does not hold it).
  *
  * Returns: the pid of the holder, or 0 when unlocked
  *
@@ -544,6 +576,8 @@ ps_mutex_get_previous_owner_pid (PsMutex *self)
  * @self: a #PsMutex
  *
  * Gets the name of a named mutex.
+ *
+ * Across fork(): the same in parent and child.
  *
  * Returns: (nullable): the name, or %NULL
  *

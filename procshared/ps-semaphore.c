@@ -25,6 +25,8 @@
  * Like every procshared object, a semaphore is anonymous (shared over
  * fork()), named ([func@Semaphore.open]) or placed inside a
  * [class@SharedMemory] ([ctor@Semaphore.new_at], [func@Semaphore.attach]).
+ * Across fork(): parent and child share the count, and either may
+ * release a unit the other took; a dead process's units are not returned.
  *
  * Since: 1.0
  */
@@ -314,6 +316,7 @@ ps_semaphore_init (PsSemaphore *self)
  * @self: a #PsSemaphore
  *
  * Takes one unit if the count is above 0, without waiting.
+ * Across fork(): from the one count that parent and child share.
  *
  * Returns: %TRUE if a unit was taken
  *
@@ -366,7 +369,8 @@ is_plain_call (PsSemaphore  *self,
  *
  * Takes one unit, waiting while the count is 0. The wait is woken by a
  * release, by the timeout (on the monotonic clock) or by cancelling
- * @cancellable from another thread.
+ * @cancellable from another thread. Across fork(): parent and child take
+ * from one count; a process that dies holding a unit does not return it.
  *
  * Returns: %TRUE if a unit was taken; %FALSE with
  *   %G_IO_ERROR_WOULD_BLOCK (@timeout_us was 0), %G_IO_ERROR_TIMED_OUT or
@@ -404,7 +408,8 @@ release_full (PsSemaphore  *self,
  * @self: a #PsSemaphore
  * @error: return location for a #GError
  *
- * Gives back one unit and wakes a waiter, if any.
+ * Gives back one unit and wakes a waiter, if any. Across fork(): either
+ * process may give back a unit that the other took.
  *
  * Returns: %TRUE on success; %FALSE with %PS_ERROR_OVERFLOW if the count
  *   is already at its maximum, in which case it is left unchanged
@@ -457,7 +462,7 @@ ps_semaphore_release_many (PsSemaphore  *self,
  * @self: a #PsSemaphore
  *
  * Gets the current count: a snapshot, which other processes may change
- * at any moment.
+ * at any moment. Across fork(): the count that parent and child share.
  *
  * Returns: the count
  *
@@ -480,7 +485,7 @@ ps_semaphore_get_value (PsSemaphore *self)
  * ps_semaphore_get_max_value:
  * @self: a #PsSemaphore
  *
- * Gets the largest count the semaphore may reach.
+ * Gets the largest count the semaphore may reach. Across fork(): the same.
  *
  * Returns: the maximum, %G_MAXINT32 for an unbounded semaphore
  *
@@ -519,7 +524,7 @@ ps_semaphore_get_created (PsSemaphore *self)
  * ps_semaphore_get_name:
  * @self: a #PsSemaphore
  *
- * Gets the name of a named semaphore.
+ * Gets the name of a named semaphore. Across fork(): the same in both.
  *
  * Returns: (nullable): the name, or %NULL
  *
@@ -559,8 +564,10 @@ release_for_task (gpointer self)
  * @user_data: data for @callback
  *
  * Takes one unit without blocking the calling thread: the wait happens in
- * a worker thread and @callback runs in the thread-default main context
- * of the caller. Call [method@Semaphore.acquire_finish] from it.
+ * a worker thread (one per pending wait, from a pool without a limit: its
+ * cost) and @callback runs in the thread-default main context of the
+ * caller. Call [method@Semaphore.acquire_finish] from it. Across fork():
+ * a wait pending then ends only in the parent; the child's own waits work.
  *
  * If @cancellable is cancelled, the result is %G_IO_ERROR_CANCELLED and
  * no unit is kept, even one taken just as the cancellation happened.
@@ -595,7 +602,8 @@ ps_semaphore_acquire_async (PsSemaphore         *self,
  * @result: the #GAsyncResult given to the callback
  * @error: return location for a #GError
  *
- * Finishes [method@Semaphore.acquire_async].
+ * Finishes [method@Semaphore.acquire_async]. Across fork(): only in the
+ * process that started the wait.
  *
  * Returns: %TRUE if a unit was taken (release it when done); %FALSE with
  *   %G_IO_ERROR_WOULD_BLOCK, %G_IO_ERROR_TIMED_OUT or

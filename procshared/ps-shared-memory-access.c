@@ -21,6 +21,9 @@
  *
  * Copies @length bytes starting at @offset out of the segment.
  *
+ * Across fork(): parent and child read the same memory; what either
+ * writes, the other reads.
+ *
  * Returns: (transfer full): the bytes, or %NULL with
  *   %PS_ERROR_OUT_OF_BOUNDS
  *
@@ -54,6 +57,8 @@ ps_shared_memory_read (PsSharedMemory  *self,
  *
  * Copies @length bytes from @data into the segment at @offset. Nothing is
  * written unless all of it fits.
+ *
+ * Across fork(): parent and child write the same memory.
  *
  * Returns: %TRUE on success, %FALSE with %PS_ERROR_OUT_OF_BOUNDS
  *
@@ -128,6 +133,8 @@ ps_shared_memory_set_##type_name (PsSharedMemory  *self,                        
  *
  * Reads the byte at @offset.
  *
+ * Across fork(): parent and child read the same memory.
+ *
  * Returns: the value; 0 with %PS_ERROR_OUT_OF_BOUNDS set on error
  *
  * Since: 1.0
@@ -140,6 +147,8 @@ ps_shared_memory_set_##type_name (PsSharedMemory  *self,                        
  * @error: return location for a #GError
  *
  * Stores @value at @offset.
+ *
+ * Across fork(): parent and child write the same memory.
  *
  * Returns: %TRUE on success, %FALSE with %PS_ERROR_OUT_OF_BOUNDS
  *
@@ -155,6 +164,8 @@ DEFINE_TYPED_ACCESSORS (uint8, guint8, 0)
  *
  * Reads the 32-bit signed integer (host byte order) at @offset.
  *
+ * Across fork(): parent and child read the same memory.
+ *
  * Returns: the value; 0 with %PS_ERROR_OUT_OF_BOUNDS set on error
  *
  * Since: 1.0
@@ -167,6 +178,8 @@ DEFINE_TYPED_ACCESSORS (uint8, guint8, 0)
  * @error: return location for a #GError
  *
  * Stores @value (host byte order) at @offset.
+ *
+ * Across fork(): parent and child write the same memory.
  *
  * Returns: %TRUE on success, %FALSE with %PS_ERROR_OUT_OF_BOUNDS
  *
@@ -182,6 +195,8 @@ DEFINE_TYPED_ACCESSORS (int32, gint32, 0)
  *
  * Reads the 64-bit signed integer (host byte order) at @offset.
  *
+ * Across fork(): parent and child read the same memory.
+ *
  * Returns: the value; 0 with %PS_ERROR_OUT_OF_BOUNDS set on error
  *
  * Since: 1.0
@@ -194,6 +209,8 @@ DEFINE_TYPED_ACCESSORS (int32, gint32, 0)
  * @error: return location for a #GError
  *
  * Stores @value (host byte order) at @offset.
+ *
+ * Across fork(): parent and child write the same memory.
  *
  * Returns: %TRUE on success, %FALSE with %PS_ERROR_OUT_OF_BOUNDS
  *
@@ -209,6 +226,8 @@ DEFINE_TYPED_ACCESSORS (int64, gint64, 0)
  *
  * Reads the IEEE 754 double at @offset.
  *
+ * Across fork(): parent and child read the same memory.
+ *
  * Returns: the value; 0.0 with %PS_ERROR_OUT_OF_BOUNDS set on error
  *
  * Since: 1.0
@@ -221,6 +240,8 @@ DEFINE_TYPED_ACCESSORS (int64, gint64, 0)
  * @error: return location for a #GError
  *
  * Stores @value at @offset.
+ *
+ * Across fork(): parent and child write the same memory.
  *
  * Returns: %TRUE on success, %FALSE with %PS_ERROR_OUT_OF_BOUNDS
  *
@@ -263,6 +284,8 @@ ps_shared_memory_measure_variant (GVariant *value)
  * Writing is not atomic: guard records that others read concurrently
  * with a [class@Mutex].
  *
+ * Across fork(): parent and child write the same memory.
+ *
  * Returns: %TRUE on success, %FALSE with %PS_ERROR_OUT_OF_BOUNDS
  *
  * Since: 1.0
@@ -294,6 +317,8 @@ ps_shared_memory_write_variant (PsSharedMemory  *self,
  * first and then validated in full (header, lengths against the segment,
  * type string, and the data in normal form), so nothing a peer writes
  * there can make this crash or read past the segment.
+ *
+ * Across fork(): parent and child read the same memory.
  *
  * Returns: (transfer full): the value, or %NULL with
  *   %PS_ERROR_OUT_OF_BOUNDS if @offset lies outside the segment, or

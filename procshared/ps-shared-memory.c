@@ -36,6 +36,14 @@
  * wrong kind of object fails cleanly); the data follows it, 64-byte
  * aligned.
  *
+ * Across fork(): a segment mapped before fork() is inherited at the same
+ * address ([method@SharedMemory.get_address] and
+ * [method@SharedMemory.get_data] give the same value in parent and
+ * child) and is the same memory: what either process writes, the other
+ * reads. Nothing in a segment is owned by a process, so nothing is
+ * released when one dies; guard data that several processes update with
+ * a [class@Mutex], which notices.
+ *
  * Since: 1.0
  */
 
@@ -446,6 +454,8 @@ ps_shared_memory_get_created (PsSharedMemory *self)
  *
  * Gets the name of a named segment.
  *
+ * Across fork(): the same in parent and child.
+ *
  * Returns: (nullable): the name, or %NULL if the segment is anonymous
  *
  * Since: 1.0
@@ -464,6 +474,8 @@ ps_shared_memory_get_name (PsSharedMemory *self)
  * @self: a #PsSharedMemory
  *
  * Gets the number of data bytes in the segment.
+ *
+ * Across fork(): the same in parent and child.
  *
  * Returns: the size in bytes
  *
@@ -484,6 +496,8 @@ ps_shared_memory_get_size (PsSharedMemory *self)
  *
  * Gets the flags the segment was opened with.
  *
+ * Across fork(): the same in parent and child.
+ *
  * Returns: the #PsOpenFlags
  *
  * Since: 1.0
@@ -503,6 +517,8 @@ ps_shared_memory_get_open_flags (PsSharedMemory *self)
  *
  * Gets the permission bits a named segment is created with.
  *
+ * Across fork(): the same in parent and child.
+ *
  * Returns: the mode, such as 0600
  *
  * Since: 1.0
@@ -521,6 +537,9 @@ ps_shared_memory_get_mode (PsSharedMemory *self)
  * @self: a #PsSharedMemory
  *
  * Gets a pointer to the data of the segment, valid as long as @self is.
+ *
+ * Across fork(): the mapping is inherited at the same address, so the
+ * pointer is valid in the child and points to the same memory.
  *
  * Returns: (transfer none): the first byte of the data, 64-byte aligned
  *
@@ -542,6 +561,9 @@ ps_shared_memory_get_data (PsSharedMemory *self)
  * Gets the address of the data as an integer, so that bindings can build
  * zero-copy views of it (a Python `memoryview`, say). It stays valid as
  * long as @self is alive.
+ *
+ * Across fork(): the same address in parent and child (the mapping is
+ * inherited), and the same memory.
  *
  * Returns: the address of the first data byte
  *

@@ -72,6 +72,23 @@ class Vapi(unittest.TestCase):
         self.assertRegex(vapi, r'public errordomain Error \{')
 
 
+@unittest.skipUnless(os.path.exists(os.path.join(LIBDIR, 'Ps-1.gir')), 'introspection disabled')
+class ForkDocs(unittest.TestCase):
+    def test_every_class_and_method_says_what_it_does_across_fork(self):
+        import xml.etree.ElementTree as ET
+        core = '{http://www.gtk.org/introspection/core/1.0}'
+        root = ET.parse(os.path.join(LIBDIR, 'Ps-1.gir')).getroot()
+        missing = []
+        classes = list(root.iter(core + 'class'))
+        self.assertEqual(len(classes), 4)
+        for cls in classes:
+            for node in [cls] + cls.findall(core + 'method'):
+                doc = node.find(core + 'doc')
+                if doc is None or 'Across fork()' not in ' '.join(doc.text.split()):
+                    missing.append('%s.%s' % (cls.get('name'), node.get('name')))
+        self.assertEqual(missing, [])
+
+
 class PkgConfig(unittest.TestCase):
     def test_pc_file(self):
         path = os.path.join(BUILD_ROOT, 'meson-private', 'procshared-1.pc')

@@ -102,6 +102,38 @@ class DocSnippets(unittest.TestCase):
                 self.run_ok([program], '%s vala snippet %d' % (page, number))
 
 
+class DocumentedPatterns(unittest.TestCase):
+    """The condition-wait loops the guides show are the examples' very
+    code, which the 'examples' suite runs with a peer killed holding the
+    mutex (handshake --crash, handshake.js --crash)."""
+
+    @staticmethod
+    def read(*parts):
+        with open(os.path.join(SOURCE_ROOT, *parts), encoding='utf-8') as f:
+            return f.read()
+
+    def test_overview_c_wait_loop_is_handshake_c(self):
+        example = self.read('examples', 'handshake.c')
+        blocks = [code for lang, code in FENCE.findall(self.read('docs', 'overview.md'))
+                  if lang == 'c' and 'ps_cond_wait_until' in code]
+        self.assertGreaterEqual(len(blocks), 1)
+        for code in blocks:
+            self.assertIn('PS_ERROR_OWNER_DEAD', code)
+            self.assertIn('ps_mutex_mark_consistent', code)
+            # Function by function (each with its comment), as the example
+            # has more of them in between.
+            for function in re.split(r'\n\n(?=/\*)', code):
+                self.assertIn(function.strip(), example)
+
+    def test_javascript_recovering_is_handshake_js(self):
+        function = re.compile(r'^function recovering\(.*?^}$', re.MULTILINE | re.DOTALL)
+        documented = function.findall(self.read('docs', 'javascript.md'))
+        example = function.findall(self.read('examples', 'handshake.js'))
+        self.assertEqual(len(documented), 1)
+        self.assertEqual(documented, example)
+        self.assertIn('mark_consistent()', documented[0])
+
+
 if __name__ == '__main__':
     faulthandler.dump_traceback_later(20 * LONG_S, exit=True)
     unittest.main()
