@@ -451,6 +451,8 @@ ps_cond_broadcast (PsCond *self)
  * for the one process or thread that created a named or placed one;
  * %FALSE for those that opened or attached to it.
  *
+ * Across fork(): a child sees its parent's handle, with the same answer.
+ *
  * Returns: whether this handle created it
  *
  * Since: 1.1

@@ -537,6 +537,8 @@ ps_mutex_get_owner_pid (PsMutex *self)
  * for the one process or thread that created a named or placed one;
  * %FALSE for those that opened or attached to it.
  *
+ * Across fork(): a child sees its parent's handle, with the same answer.
+ *
  * Returns: whether this handle created it
  *
  * Since: 1.1
@@ -557,6 +559,9 @@ ps_mutex_get_created (PsMutex *self)
  * %PS_ERROR_OWNER_DEAD a lock through this object reported (the error's
  * message names it too). [method@Mutex.get_owner_pid] is by then the
  * caller's own pid.
+ *
+ * Across fork(): a child starts with what its parent's handle had seen;
+ * the OWNER_DEAD each process gets after that is its own.
  *
  * Returns: the pid of the dead holder, or 0 if no lock through this
  *   object reported one

@@ -437,6 +437,9 @@ ps_semaphore_release (PsSemaphore  *self,
  * or nothing: if the count would pass its maximum, nothing is given back
  * and the result is %PS_ERROR_OVERFLOW. A @count of 0 changes nothing.
  *
+ * Across fork(): the same in parent and child; units are not owned, so a
+ * child may give back what its parent took.
+ *
  * Returns: %TRUE on success; %FALSE with %PS_ERROR_OVERFLOW, the count
  *   unchanged
  *
@@ -507,6 +510,8 @@ ps_semaphore_get_max_value (PsSemaphore *self)
  * Whether this handle created the semaphore: %TRUE for an anonymous one, and
  * for the one process or thread that created a named or placed one;
  * %FALSE for those that opened or attached to it.
+ *
+ * Across fork(): a child sees its parent's handle, with the same answer.
  *
  * Returns: whether this handle created it
  *

@@ -436,6 +436,8 @@ ps_shared_memory_open_full (const char   *name,
  *
  * Whether this handle created the segment.
  *
+ * Across fork(): a child sees its parent's handle, with the same answer.
+ *
  * Returns: %TRUE if it created it, %FALSE if it opened one that existed
  *
  * Since: 1.1
