@@ -696,8 +696,11 @@ test_signal_handshake (void)
   setup_clear (&s);
 }
 
-/* A waiter in a predicate loop: announces itself, waits for a token, takes
- * it, and records when it woke. */
+/* A waiter in a predicate loop: announces itself (and the thread that
+ * waits), waits for a token, takes it, and records when it woke; it
+ * counts every return of its wait. It never returns holding the mutex, so
+ * that a waiter thread's failure leaves the others free to fail on their
+ * own. */
 static int
 token_waiter (gpointer data)
 {
@@ -706,14 +709,18 @@ token_waiter (gpointer data)
 
   if (!ps_mutex_lock (s->mutex, PS_TIMEOUT_INFINITE, NULL, NULL))
     return 2;
+  g_atomic_int_set (&s->shared->tids[s->index], (gint) gettid ());
   s->shared->waiting++;
   while (s->shared->tokens == 0 && !s->shared->go)
     {
       g_autoptr(GError) error = NULL;
+      gboolean woken = ps_cond_wait_until (s->cond, s->mutex, end_time, NULL, &error);
 
-      if (!ps_cond_wait_until (s->cond, s->mutex, end_time, NULL, &error))
+      g_atomic_int_inc (&s->shared->returns);
+      if (!woken)
         {
           g_printerr ("waiter %d: %s\n", s->index, error->message);
+          ps_mutex_unlock (s->mutex, NULL);
           return 3;
         }
       if (ps_mutex_get_owner_pid (s->mutex) != getpid ())
@@ -723,6 +730,7 @@ token_waiter (gpointer data)
     s->shared->tokens--;
   s->shared->woke_at[s->index] = g_get_monotonic_time ();
   g_atomic_int_inc (&s->shared->woken);
+  g_atomic_int_set (&s->shared->done[s->index], 1);
   return ps_mutex_unlock (s->mutex, NULL) ? 0 : 5;
 }
 
@@ -807,45 +815,10 @@ test_signal_wakes_at_least_one (void)
   setup_clear (&s);
 }
 
-/* Like token_waiter(), and also counts every return of its wait, names
- * the thread that waits, and says when it is done. It never returns
- * holding the mutex, so that one waiter's failure leaves the others free
- * to fail on their own. */
-static int
-counted_waiter (gpointer data)
-{
-  Setup *s = data;
-  gint64 end_time = g_get_monotonic_time () + ps_test_scaled_us (30 * G_USEC_PER_SEC);
-
-  if (!ps_mutex_lock (s->mutex, PS_TIMEOUT_INFINITE, NULL, NULL))
-    return 2;
-  g_atomic_int_set (&s->shared->tids[s->index], (gint) gettid ());
-  s->shared->waiting++;
-  while (s->shared->tokens == 0 && !s->shared->go)
-    {
-      g_autoptr(GError) error = NULL;
-      gboolean woken = ps_cond_wait_until (s->cond, s->mutex, end_time, NULL, &error);
-
-      g_atomic_int_inc (&s->shared->returns);
-      if (!woken)
-        {
-          g_printerr ("waiter %d: %s\n", s->index, error->message);
-          ps_mutex_unlock (s->mutex, NULL);
-          return 3;
-        }
-    }
-  if (!s->shared->go)
-    s->shared->tokens--;
-  s->shared->woke_at[s->index] = g_get_monotonic_time ();
-  g_atomic_int_inc (&s->shared->woken);
-  g_atomic_int_set (&s->shared->done[s->index], 1);
-  return ps_mutex_unlock (s->mutex, NULL) ? 0 : 5;
-}
-
 static gpointer
-counted_waiter_thread (gpointer data)
+token_waiter_thread (gpointer data)
 {
-  return GINT_TO_POINTER (counted_waiter (data));
+  return GINT_TO_POINTER (token_waiter (data));
 }
 
 #define ONE_OF_WAITERS 5
@@ -869,9 +842,9 @@ test_signal_wakes_exactly_one (gconstpointer data)
       each[i] = s;
       each[i].index = i;
       if (processes)
-        pids[i] = ps_test_fork (counted_waiter, &each[i], ps_test_scaled_s (50));
+        pids[i] = ps_test_fork (token_waiter, &each[i], ps_test_scaled_s (40));
       else
-        threads[i] = g_thread_new ("waiter", counted_waiter_thread, &each[i]);
+        threads[i] = g_thread_new ("waiter", token_waiter_thread, &each[i]);
     }
   wait_for_waiters (&s, ONE_OF_WAITERS);
   /* Having released the mutex is not being asleep: a waiter on its way
@@ -932,7 +905,7 @@ test_signal_wakes_exactly_one (gconstpointer data)
     {
       gint64 woke_at = s.shared->woke_at[i];
 
-      /* Each by the signal or the broadcast, not by its 30 s deadline. */
+      /* Each by the signal or the broadcast, not by its 20 s deadline. */
       g_assert_cmpint (woke_at, >=, signalled_at);
       g_assert_cmpint (woke_at - (woke_at >= broadcast_at ? broadcast_at : signalled_at), <=,
                        ps_test_scaled_us (2 * G_USEC_PER_SEC));
