@@ -3,8 +3,8 @@
 /*
  * PsCond with PsMutex across real processes: ownership rules, the mutex
  * held again on every return path, timeouts, cancellation, no lost
- * wake-ups, broadcast, dead waiters, the three sharing models, and the
- * ways an object can be refused.
+ * wake-ups, a signal that wakes exactly one, broadcast, dead waiters, the
+ * three sharing models, and the ways an object can be refused.
  *
  * "Separately spawned" peers re-execute this binary with --peer, handled
  * by ps_test_init() at the top of main().
@@ -36,8 +36,11 @@ typedef struct
   gint   flag;
   gint   holds;
   gint   released;
+  gint   returns;
   gint64 signalled_at;
   gint64 woke_at[MAX_WAITERS];
+  gint   tids[MAX_WAITERS];
+  gint   done[MAX_WAITERS];
 } Shared;
 
 /* The usual trio: a mutex, a condition and the data they guard, all
@@ -693,8 +696,11 @@ test_signal_handshake (void)
   setup_clear (&s);
 }
 
-/* A waiter in a predicate loop: announces itself, waits for a token, takes
- * it, and records when it woke. */
+/* A waiter in a predicate loop: announces itself (and the thread that
+ * waits), waits for a token, takes it, and records when it woke; it
+ * counts every return of its wait. It never returns holding the mutex, so
+ * that a waiter thread's failure leaves the others free to fail on their
+ * own. */
 static int
 token_waiter (gpointer data)
 {
@@ -703,14 +709,18 @@ token_waiter (gpointer data)
 
   if (!ps_mutex_lock (s->mutex, PS_TIMEOUT_INFINITE, NULL, NULL))
     return 2;
+  g_atomic_int_set (&s->shared->tids[s->index], (gint) gettid ());
   s->shared->waiting++;
   while (s->shared->tokens == 0 && !s->shared->go)
     {
       g_autoptr(GError) error = NULL;
+      gboolean woken = ps_cond_wait_until (s->cond, s->mutex, end_time, NULL, &error);
 
-      if (!ps_cond_wait_until (s->cond, s->mutex, end_time, NULL, &error))
+      g_atomic_int_inc (&s->shared->returns);
+      if (!woken)
         {
           g_printerr ("waiter %d: %s\n", s->index, error->message);
+          ps_mutex_unlock (s->mutex, NULL);
           return 3;
         }
       if (ps_mutex_get_owner_pid (s->mutex) != getpid ())
@@ -720,6 +730,7 @@ token_waiter (gpointer data)
     s->shared->tokens--;
   s->shared->woke_at[s->index] = g_get_monotonic_time ();
   g_atomic_int_inc (&s->shared->woken);
+  g_atomic_int_set (&s->shared->done[s->index], 1);
   return ps_mutex_unlock (s->mutex, NULL) ? 0 : 5;
 }
 
@@ -800,6 +811,105 @@ test_signal_wakes_at_least_one (void)
     ps_test_reap_ok (pids[i], ps_test_scaled_s (40));
   g_assert_cmpint (s.shared->woken, ==, SIGNAL_WAITERS);
   g_assert_cmpint (s.shared->tokens, ==, 0);
+
+  setup_clear (&s);
+}
+
+static gpointer
+token_waiter_thread (gpointer data)
+{
+  return GINT_TO_POINTER (token_waiter (data));
+}
+
+#define ONE_OF_WAITERS 5
+
+/* Five threads, or five processes, wait; one signal wakes exactly one of
+ * them, and the four others sleep on until a broadcast. */
+static void
+test_signal_wakes_exactly_one (gconstpointer data)
+{
+  gboolean processes = GPOINTER_TO_INT (data);
+  Setup s, each[ONE_OF_WAITERS];
+  GThread *threads[ONE_OF_WAITERS] = { NULL, };
+  pid_t pids[ONE_OF_WAITERS] = { 0, };
+  gint64 signalled_at, broadcast_at, deadline;
+  guint done;
+  int i;
+
+  setup_anonymous (&s);
+  for (i = 0; i < ONE_OF_WAITERS; i++)
+    {
+      each[i] = s;
+      each[i].index = i;
+      if (processes)
+        pids[i] = ps_test_fork (token_waiter, &each[i], ps_test_scaled_s (40));
+      else
+        threads[i] = g_thread_new ("waiter", token_waiter_thread, &each[i]);
+    }
+  wait_for_waiters (&s, ONE_OF_WAITERS);
+  /* Having released the mutex is not being asleep: a waiter on its way
+   * there would find the signal's change and return at once, which is no
+   * wake-up. A forked waiter's only thread has the process's pid. */
+  for (i = 0; i < ONE_OF_WAITERS; i++)
+    ps_test_wait_until_blocked (processes ? pids[i] : getpid (),
+                                g_atomic_int_get (&s.shared->tids[i]));
+
+  lock (s.mutex);
+  signalled_at = g_get_monotonic_time ();
+  s.shared->tokens = 1;
+  ps_cond_signal (s.cond);
+  unlock (s.mutex);
+
+  /* One wait returns, woken by the signal... */
+  deadline = signalled_at + ps_test_scaled_us (2 * G_USEC_PER_SEC);
+  while (g_atomic_int_get (&s.shared->returns) < 1)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (500);
+    }
+  g_assert_true (ps_test_wait_int (&s.shared->woken, 1, 20));
+  /* ...and no other: a moment's grace would let a second one show (the
+   * posix backend's sleepers look every 2 ms at most). */
+  g_usleep (ps_test_scaled_us (200 * 1000));
+  g_assert_cmpint (g_atomic_int_get (&s.shared->returns), ==, 1);
+  g_assert_cmpint (g_atomic_int_get (&s.shared->woken), ==, 1);
+  g_assert_cmpint (s.shared->tokens, ==, 0);
+  done = 0;
+  for (i = 0; i < ONE_OF_WAITERS; i++)
+    {
+      if (g_atomic_int_get (&s.shared->done[i]))
+        done++;
+      else
+        ps_test_wait_until_blocked (processes ? pids[i] : getpid (),
+                                    g_atomic_int_get (&s.shared->tids[i]));
+    }
+  g_assert_cmpuint (done, ==, 1);
+
+  /* A broadcast lets the four others go. */
+  lock (s.mutex);
+  broadcast_at = g_get_monotonic_time ();
+  s.shared->go = 1;
+  ps_cond_broadcast (s.cond);
+  unlock (s.mutex);
+
+  for (i = 0; i < ONE_OF_WAITERS; i++)
+    {
+      if (processes)
+        ps_test_reap_ok (pids[i], ps_test_scaled_s (40));
+      else
+        g_assert_cmpint (GPOINTER_TO_INT (g_thread_join (threads[i])), ==, 0);
+    }
+  g_assert_cmpint (s.shared->woken, ==, ONE_OF_WAITERS);
+  g_assert_cmpint (s.shared->returns, >=, ONE_OF_WAITERS);
+  for (i = 0; i < ONE_OF_WAITERS; i++)
+    {
+      gint64 woke_at = s.shared->woke_at[i];
+
+      /* Each by the signal or the broadcast, not by its 20 s deadline. */
+      g_assert_cmpint (woke_at, >=, signalled_at);
+      g_assert_cmpint (woke_at - (woke_at >= broadcast_at ? broadcast_at : signalled_at), <=,
+                       ps_test_scaled_us (2 * G_USEC_PER_SEC));
+    }
 
   setup_clear (&s);
 }
@@ -1384,6 +1494,10 @@ main (int argc, char *argv[])
   ps_test_add ("/cond/signal/no-waiter-not-remembered", test_signal_no_waiter_not_remembered);
   ps_test_add ("/cond/signal/handshake-2000-round-trips", test_signal_handshake);
   ps_test_add ("/cond/signal/wakes-at-least-one", test_signal_wakes_at_least_one);
+  ps_test_add_data ("/cond/signal/wakes-exactly-one/threads", test_signal_wakes_exactly_one,
+                    GINT_TO_POINTER (FALSE));
+  ps_test_add_data ("/cond/signal/wakes-exactly-one/processes", test_signal_wakes_exactly_one,
+                    GINT_TO_POINTER (TRUE));
   ps_test_add ("/cond/broadcast/wakes-ten-processes", test_broadcast_wakes_all);
   ps_test_add ("/cond/dead-waiter/sigkill", test_dead_waiter);
   ps_test_add ("/cond/named/exec-peer", test_named_exec_peer);

@@ -56,7 +56,10 @@ G_BEGIN_DECLS
 
 /* Waiting on a word. @deadline is in g_get_monotonic_time() microseconds,
  * or -1 for none. A return of PS_WAIT_WOKEN may be spurious: callers
- * re-check their condition and call again with the same deadline. */
+ * re-check their condition and call again with the same deadline. A
+ * waker changes the value, then wakes one of the threads asleep on it
+ * (@all FALSE) or all of them; a thread that goes to sleep afterwards is
+ * not woken by it. */
 gboolean     ps_wait_word_init (PsWaitWord   *word,
                                 guint32       value,
                                 GError      **error);

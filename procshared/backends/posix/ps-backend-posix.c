@@ -14,14 +14,16 @@
  * that object hangs. POSIX offers nothing robust to sleep on across
  * processes. So a waiter here sleeps on a condition variable private to
  * its own process, with a timeout that grows from POLL_MIN_US to
- * POLL_MAX_US, and checks the shared word each time it wakes:
+ * POLL_MAX_US, and checks shared memory each time it wakes (for a wait
+ * word, whether a wake let it go: see "Wait words" below):
  *
- *  - a change made by another process is seen within POLL_MAX_US;
- *  - a change made in this process, and a cancellation, wake it at once
+ *  - a wake from another process is seen within POLL_MAX_US;
+ *  - a wake from this process, and a cancellation, wake it at once
  *    (they broadcast the private condition, under its mutex, after
  *    changing the word or the canceller, so neither can slip between the
  *    waiter's check and its sleep);
- *  - a process that dies while waiting leaves nothing in shared memory.
+ *  - a process that dies while waiting leaves nothing in shared memory
+ *    that could block anyone (at worst a wake-up made spurious).
  *
  * A dead lock holder is noticed the same way: sleepers retry the mutex at
  * every poll, and the first retry after a death gets EOWNERDEAD. The futex
@@ -138,11 +140,205 @@ sleep_until (WakeCheck     check,
   return status;
 }
 
+/* Wait words -------------------------------------------------------------
+ *
+ * A sleeper cannot return because it sees the value change: every
+ * sleeper would, and a wake of one would wake them all. It returns when a
+ * wake lets it go. Beside the value, the word keeps a record of its
+ * sleepers, 64 bits changed only by compare-and-swap:
+ *
+ *   arrived  sleepers that joined since the last wake;
+ *   counted  sleepers that a wake found there;
+ *   granted  wakes not yet taken, never more than counted;
+ *   round    moved on by each wake that finds arrivals.
+ *
+ * A wake counts the arrived (moving the round on), then grants one more
+ * wake, or one to every counted sleeper (@all). A sleeper joins as
+ * arrived and remembers the round; once the round has moved it knows it
+ * was counted and may take a grant, which ends its wait. One that leaves
+ * without a grant (deadline, canceller) takes itself out of its group,
+ * and the grants are cut to the counted sleepers that remain.
+ *
+ * No wake-up is lost, and none stolen:
+ *  - the sleeper joins, then reads the value; the waker changes the value,
+ *    then wakes (each step sequentially consistent). Either the sleeper
+ *    sees the new value and returns at once (taking a grant if a wake
+ *    counted it meanwhile), or the wake finds it among the arrived;
+ *  - grants are not addressed: any counted sleeper may take any of them,
+ *    so a counted sleeper that leaves on its deadline or canceller leaves
+ *    its grant to the others counted; only grants beyond the counted
+ *    sleepers that remain are dropped, and those had nobody left to wake;
+ *  - only a counted sleeper takes a grant: one that arrived after a wake
+ *    cannot take the wake meant for those asleep when it came.
+ *
+ * A sleeper that dies stays counted. Its grant then lingers and ends the
+ * next counted sleeper's wait spuriously, which callers allow for: it is
+ * never a wake-up lost. Should dead sleepers ever fill the record, later
+ * sleepers poll the value instead, as every sleeper once did here: then
+ * any change ends their wait. */
+
+#define SLEEPERS_FIELD_BITS 13
+#define SLEEPERS_FIELD_MAX  ((1u << SLEEPERS_FIELD_BITS) - 1)
+#define SLEEPERS_ROUND_MASK ((1u << (64 - 3 * SLEEPERS_FIELD_BITS)) - 1)
+
+/* A lock behind the compare-and-swap would not be shared between
+ * processes. */
+G_STATIC_ASSERT (__atomic_always_lock_free (sizeof (guint64), 0));
+
+typedef struct
+{
+  guint   granted;
+  guint   counted;
+  guint   arrived;
+  guint32 round;
+} Sleepers;
+
+static inline Sleepers
+sleepers_unpack (guint64 packed)
+{
+  Sleepers s;
+
+  s.granted = packed & SLEEPERS_FIELD_MAX;
+  s.counted = (packed >> SLEEPERS_FIELD_BITS) & SLEEPERS_FIELD_MAX;
+  s.arrived = (packed >> (2 * SLEEPERS_FIELD_BITS)) & SLEEPERS_FIELD_MAX;
+  s.round = (guint32) (packed >> (3 * SLEEPERS_FIELD_BITS)) & SLEEPERS_ROUND_MASK;
+  /* A peer may have scribbled on it: keep the invariant whatever it says. */
+  s.granted = MIN (s.granted, s.counted);
+  return s;
+}
+
+static inline guint64
+sleepers_pack (const Sleepers *s)
+{
+  return (guint64) s->granted |
+         (guint64) s->counted << SLEEPERS_FIELD_BITS |
+         (guint64) s->arrived << (2 * SLEEPERS_FIELD_BITS) |
+         (guint64) (s->round & SLEEPERS_ROUND_MASK) << (3 * SLEEPERS_FIELD_BITS);
+}
+
+/* Changes the record of @word as @update says, retrying until no other
+ * change came in between; FALSE, having written nothing, if @update
+ * declines. */
+typedef gboolean (*SleepersUpdate) (Sleepers *s, gpointer data);
+
+static gboolean
+sleepers_update (PsWaitWord     *word,
+                 SleepersUpdate  update,
+                 gpointer        data)
+{
+  guint64 packed = __atomic_load_n (&word->sleepers, __ATOMIC_SEQ_CST);
+
+  for (;;)
+    {
+      Sleepers s = sleepers_unpack (packed);
+      guint64 changed;
+
+      if (!update (&s, data))
+        return FALSE;
+      changed = sleepers_pack (&s);
+      if (changed == packed ||
+          __atomic_compare_exchange_n (&word->sleepers, &packed, changed, FALSE,
+                                       __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+        return TRUE;
+    }
+}
+
+/* One thread asleep on a word, in its own memory. */
+typedef struct
+{
+  PsWaitWord *word;
+  guint32     round;     /* when it joined */
+  gboolean    counted;   /* seen the round move on: a wake counted it */
+  gboolean    woken;     /* leaving because the value changed */
+} Sleeper;
+
+static gboolean
+sleeper_counted (Sleeper        *me,
+                 const Sleepers *s)
+{
+  if (!me->counted && s->round != me->round)
+    me->counted = TRUE;
+  return me->counted;
+}
+
+static gboolean
+sleepers_join (Sleepers *s,
+               gpointer  data)
+{
+  Sleeper *me = data;
+
+  if (s->counted + s->arrived >= SLEEPERS_FIELD_MAX)
+    return FALSE;
+  s->arrived++;
+  me->round = s->round;
+  return TRUE;
+}
+
+/* Takes a grant and leaves, if a wake counted us and one is left. */
+static gboolean
+sleepers_take_grant (Sleepers *s,
+                     gpointer  data)
+{
+  Sleeper *me = data;
+
+  if (!sleeper_counted (me, s) || s->granted == 0)
+    return FALSE;
+  s->granted--;
+  s->counted--;   /* granted <= counted */
+  return TRUE;
+}
+
+static gboolean
+sleepers_leave (Sleepers *s,
+                gpointer  data)
+{
+  Sleeper *me = data;
+
+  if (sleeper_counted (me, s))
+    {
+      /* Returning for a change a wake came with: that wake was ours. */
+      if (me->woken && s->granted > 0)
+        s->granted--;
+      if (s->counted > 0)
+        s->counted--;
+    }
+  else if (s->arrived > 0)
+    s->arrived--;
+  s->granted = MIN (s->granted, s->counted);
+  return TRUE;
+}
+
+static gboolean
+sleepers_wake (Sleepers *s,
+               gpointer  data)
+{
+  gboolean all = *(gboolean *) data;
+
+  if (s->arrived > 0)
+    {
+      s->counted = MIN (s->counted + s->arrived, SLEEPERS_FIELD_MAX);
+      s->arrived = 0;
+      s->round++;
+    }
+  s->granted = all ? s->counted : MIN (s->granted + 1, s->counted);
+  return TRUE;
+}
+
+static gboolean
+grant_taken (gpointer data)
+{
+  Sleeper *me = data;
+
+  return sleepers_update (me->word, sleepers_take_grant, me);
+}
+
 gboolean
 ps_wait_word_init (PsWaitWord *word,
                    guint32     value,
                    GError    **error)
 {
+  word->reserved = 0;
+  __atomic_store_n (&word->sleepers, 0, __ATOMIC_SEQ_CST);
   g_atomic_int_set (&word->value, value);
   return TRUE;
 }
@@ -168,15 +364,41 @@ ps_wait_word_wait (PsWaitWord  *word,
                    PsCanceller *canceller)
 {
   WordCheck check = { word, expected };
+  Sleeper me = { word, 0, FALSE, FALSE };
+  PsWaitStatus status;
 
-  return sleep_until (word_changed, &check, deadline, POLL_MAX_US, canceller);
+  if (word_changed (&check))
+    return PS_WAIT_WOKEN;
+
+  if (!sleepers_update (word, sleepers_join, &me))
+    {
+      /* The record is full: poll the value, which any change ends. */
+      return sleep_until (word_changed, &check, deadline, POLL_MAX_US, canceller);
+    }
+
+  /* Joined, then looked: a waker that changed the value before we joined
+   * may not have seen us, so its change is our wake. */
+  if (word_changed (&check))
+    {
+      me.woken = TRUE;
+      sleepers_update (word, sleepers_leave, &me);
+      return PS_WAIT_WOKEN;
+    }
+
+  status = sleep_until (grant_taken, &me, deadline, POLL_MAX_US, canceller);
+  if (status != PS_WAIT_WOKEN)
+    sleepers_update (word, sleepers_leave, &me);
+  return status;
 }
 
 void
 ps_wait_word_wake (PsWaitWord *word,
                    gboolean    all)
 {
-  /* Sleepers in other processes see the change at their next poll. */
+  sleepers_update (word, sleepers_wake, &all);
+
+  /* Sleepers of this process look at once, those of others at their next
+   * poll; each takes a grant if one is left for it, or sleeps on. */
   if (g_atomic_int_get (&ps_posix_local_sleepers) > 0)
     ps_posix_wake_local_sleepers ();
 }

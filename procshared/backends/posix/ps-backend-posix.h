@@ -7,7 +7,8 @@
 
 /* Any POSIX system: robust process-shared pthread mutexes for ownership,
  * and no Linux-specific calls. See ps-backend-posix.c for why waits do
- * not sleep in process-shared condition variables. */
+ * not sleep in process-shared condition variables, and how a wake of one
+ * lets exactly one sleeper go without them. */
 
 #include <pthread.h>
 #include <glib.h>
@@ -19,6 +20,10 @@
 struct _PsWaitWord
 {
   guint32 value;
+  guint32 reserved;
+  /* Who sleeps on the value and which of them a wake let go, one
+   * compare-and-swap at a time: see ps-backend-posix.c. */
+  guint64 sleepers __attribute__ ((aligned (8)));
 };
 
 struct _PsRobustLock
