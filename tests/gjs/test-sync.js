@@ -367,6 +367,36 @@ test('bad names give INVALID_ARGUMENT', async () => {
     }
 });
 
+test('new Ps.X({...}) gives a working anonymous object; init is idempotent', async () => {
+    const semaphore = new Ps.Semaphore({initial_value: 3});
+    assertEqual(semaphore.get_value(), 3, 'initial_value through properties');
+    assert(semaphore.get_created(), 'created');
+    assert(semaphore.init(null), 'a second init gives the first result');
+    assertEqual(semaphore.get_value(), 3, 'init did not make it again');
+    const mutex = new Ps.Mutex();
+    assert(mutex.try_lock(), 'a plain new Ps.Mutex() locks');
+    mutex.unlock();
+    const memory = new Ps.SharedMemory({size: 64});
+    assertEqual(memory.get_size(), 64, 'size');
+    memory.set_int32(60, 7);
+    assertEqual(memory.get_int32(60), 7, 'a working segment');
+    // A construction that cannot succeed raises at first use.
+    const bad = new Ps.Mutex({name: 'no slash'});
+    assertThrows(Gio.IOErrorEnum, Gio.IOErrorEnum.INVALID_ARGUMENT, () => bad.lock(0, null));
+    assertThrows(Gio.IOErrorEnum, Gio.IOErrorEnum.INVALID_ARGUMENT, () => bad.init(null));
+});
+
+test('open_at: created once, EXISTS over a live object, NOT_FOUND when nobody creates', async () => {
+    const memory = Ps.SharedMemory.new(2 * Ps.MUTEX_SIZE);
+    const first = Ps.Mutex.open_at(memory, 0, Ps.OpenFlags.CREATE);
+    const second = Ps.Mutex.open_at(memory, 0, Ps.OpenFlags.CREATE);
+    assert(first.get_created() && !second.get_created(), 'one creator');
+    assertThrows(Gio.IOErrorEnum, Gio.IOErrorEnum.EXISTS, () => Ps.Mutex.new_at(memory, 0));
+    assertThrows(Gio.IOErrorEnum, Gio.IOErrorEnum.EXISTS, () => Ps.Semaphore.new_at(memory, 0, 1));
+    assertThrows(Gio.IOErrorEnum, Gio.IOErrorEnum.NOT_FOUND,
+        () => Ps.Cond.open_at(memory, Ps.MUTEX_SIZE, Ps.OpenFlags.NONE));
+});
+
 // --------------------------------------------------------------------- run
 
 const loop = new GLib.MainLoop(null, false);
