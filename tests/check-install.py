@@ -159,7 +159,7 @@ class Destdir(unittest.TestCase):
         env = clean_env(PKG_CONFIG_PATH=pc_dir)
         program = compile_program(self.tmp, env)
         out = run([program], env=clean_env(LD_LIBRARY_PATH=libdir))
-        self.assertEqual(out.strip(), '1.0.0')
+        self.assertEqual(out.strip(), os.environ['PS_VERSION'])
 
     def gi_env(self, **extra):
         libdir = self.staged(in_prefix('PS_LIBDIR'))
@@ -197,7 +197,7 @@ class Uninstalled(unittest.TestCase):
             program = compile_program(tmp, env)
             out = run([program],
                       env=clean_env(LD_LIBRARY_PATH=os.path.join(BUILD_ROOT, 'procshared')))
-            self.assertEqual(out.strip(), '1.0.0')
+            self.assertEqual(out.strip(), os.environ['PS_VERSION'])
 
 
 class Subproject(unittest.TestCase):
@@ -213,7 +213,7 @@ class Subproject(unittest.TestCase):
                  '--wrap-mode=nodownload'], env=clean_env())
             run(['ninja', '-C', build, 'consumer'], env=clean_env())
             out = run([os.path.join(build, 'consumer')], env=clean_env())
-            self.assertIn('procshared 1.0.0', out)
+            self.assertIn('procshared %s' % os.environ['PS_VERSION'], out)
 
 
 if __name__ == '__main__':
