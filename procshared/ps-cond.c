@@ -209,6 +209,8 @@ ps_cond_class_init (PsCondClass *klass)
    *
    * The permission bits a named condition variable is created with
    * (default 0600).
+   * Once a named object that existed is opened, its real permission
+   * bits (since 1.1).
    *
    * Since: 1.0
    */

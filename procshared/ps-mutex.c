@@ -221,6 +221,8 @@ ps_mutex_class_init (PsMutexClass *klass)
    * PsMutex:mode:
    *
    * The permission bits a named mutex is created with (default 0600).
+   * Once a named object that existed is opened, its real permission
+   * bits (since 1.1).
    *
    * Since: 1.0
    */

@@ -83,10 +83,12 @@ gboolean
 ps_open_flags_validate (PsOpenFlags   flags,
                         GError      **error)
 {
-  if ((flags & ~(PS_OPEN_CREATE | PS_OPEN_EXCLUSIVE)) != 0)
+  const PsOpenFlags known = PS_OPEN_CREATE | PS_OPEN_EXCLUSIVE | PS_OPEN_ANY_OWNER;
+
+  if ((flags & ~known) != 0)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                   "Unknown open flags 0x%x", flags & ~(PS_OPEN_CREATE | PS_OPEN_EXCLUSIVE));
+                   "Unknown open flags 0x%x", flags & ~known);
       return FALSE;
     }
   if ((flags & PS_OPEN_EXCLUSIVE) && !(flags & PS_OPEN_CREATE))

@@ -17,8 +17,22 @@ G_BEGIN_DECLS
  * @PS_OPEN_CREATE: create the object if it does not exist yet
  * @PS_OPEN_EXCLUSIVE: together with %PS_OPEN_CREATE, fail with
  *   %G_IO_ERROR_EXISTS if the object already exists
+ * @PS_OPEN_ANY_OWNER: also open an existing object owned by another user
+ *   (not the caller's effective user, nor root), for deliberate sharing
+ *   between users. Since: 1.1
  *
  * How a named object is opened.
+ *
+ * An existing named object is opened only if it belongs to the caller's
+ * effective user or to root: another user could have made the name first
+ * (with mode 0666, say), so that a program that meant to create a private
+ * object would use theirs, and share its data and locks with them. Such an
+ * object is refused with %G_IO_ERROR_PERMISSION_DENIED, and nothing is
+ * changed, unless %PS_OPEN_ANY_OWNER is given. Only the creating side
+ * chooses who may open an object (the `mode` property); with
+ * %PS_OPEN_ANY_OWNER, check the owner and mode of what you opened if they
+ * matter (the `mode` property, or
+ * [method@SharedMemory.get_mode], gives the object's real permission bits).
  *
  * Since: 1.0
  */
@@ -27,6 +41,7 @@ typedef enum /*< flags >*/
   PS_OPEN_NONE      = 0,
   PS_OPEN_CREATE    = 1 << 0,
   PS_OPEN_EXCLUSIVE = 1 << 1,
+  PS_OPEN_ANY_OWNER = 1 << 2,
 } PsOpenFlags;
 
 /**

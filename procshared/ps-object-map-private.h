@@ -25,6 +25,13 @@ typedef gboolean (*PsObjectInitFunc) (gpointer   state,
                                       gpointer   user_data,
                                       GError   **error);
 
+/* Maps the named object @name, creating it with @mode if @flags asks for
+ * it. An existing object owned by another user than the caller's
+ * effective one or root is refused with G_IO_ERROR_PERMISSION_DENIED,
+ * changing nothing, unless @flags has PS_OPEN_ANY_OWNER. @out_mode
+ * (optional) receives the permission bits of an object that existed; it
+ * is left untouched when the object is created (with @mode). */
+
 gboolean ps_object_map_named     (const char        *name,
                                   PsOpenFlags        flags,
                                   guint              mode,
@@ -36,6 +43,7 @@ gboolean ps_object_map_named     (const char        *name,
                                   gpointer          *out_mapping,
                                   gsize             *out_mapping_size,
                                   gboolean          *out_created,
+                                  guint             *out_mode,
                                   GError           **error);
 gpointer ps_object_map_anonymous (gsize              length,
                                   GError           **error);

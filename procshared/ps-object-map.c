@@ -206,14 +206,46 @@ init_new_object (int               fd,
   return TRUE;
 }
 
+/* Name squatting: another user can make a name first (mode 0666, say),
+ * and a program that meant to create a private object would then use
+ * theirs, sharing its data and locks with them. An existing object is
+ * opened only if it is the caller's or root's, unless @flags says that
+ * sharing with other users is meant. */
+static gboolean
+check_owner (int           fd,
+             const char   *name,
+             PsOpenFlags   flags,
+             GError      **error)
+{
+  struct stat st;
+  uid_t euid;
+
+  if (fstat (fd, &st) != 0)
+    {
+      ps_set_error_from_errno (error, errno, "Could not inspect “%s”", name);
+      return FALSE;
+    }
+  euid = geteuid ();
+  if (st.st_uid == euid || st.st_uid == 0 || (flags & PS_OPEN_ANY_OWNER))
+    return TRUE;
+
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+               "“%s” belongs to another user (uid %u, not %u): it may have been made "
+               "to be taken for yours; open it with PS_OPEN_ANY_OWNER to share it on purpose",
+               name, (guint) st.st_uid, (guint) euid);
+  return FALSE;
+}
+
 static gboolean
 map_existing_object (int            fd,
                      const char    *name,
+                     PsOpenFlags    flags,
                      PsObjectType   type,
                      gsize          payload_offset,
                      gsize          payload_size,
                      gpointer      *out_mapping,
                      gsize         *out_mapping_size,
+                     guint         *out_mode,
                      GError       **error)
 {
   gint64 deadline = g_get_monotonic_time () + PS_OBJECT_INIT_GRACE_US;
@@ -222,6 +254,9 @@ map_existing_object (int            fd,
   struct stat st;
   guint64 total;
   gpointer mapping;
+
+  if (!check_owner (fd, name, flags, error))
+    return FALSE;
 
   /* The creator may be between shm_open() and publishing the header: wait
    * a bounded while for it, checking the size before ever mapping. */
@@ -300,6 +335,9 @@ map_existing_object (int            fd,
 
   *out_mapping = mapping;
   *out_mapping_size = total;
+  /* The creator set its mode before it published the header. */
+  if (out_mode != NULL)
+    *out_mode = st.st_mode & 0777;
   return TRUE;
 }
 
@@ -315,6 +353,7 @@ ps_object_map_named (const char        *name,
                      gpointer          *out_mapping,
                      gsize             *out_mapping_size,
                      gboolean          *out_created,
+                     guint             *out_mode,
                      GError           **error)
 {
   /* An object unlinked between our failed create and our open is created
@@ -377,8 +416,8 @@ ps_object_map_named (const char        *name,
           ps_set_error_from_errno (error, errno, "Could not open “%s”", name);
           return FALSE;
         }
-      ok = map_existing_object (fd, name, type, payload_offset, payload_size,
-                                out_mapping, out_mapping_size, error);
+      ok = map_existing_object (fd, name, flags, type, payload_offset, payload_size,
+                                out_mapping, out_mapping_size, out_mode, error);
       close (fd);
       if (ok)
         {

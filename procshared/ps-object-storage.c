@@ -52,7 +52,7 @@ init_named (PsObjectStorage     *storage,
   if (!ps_object_map_named (storage->name, storage->open_flags, storage->mode, kind->type,
                             sizeof (PsObjectHeader), PS_OBJECT_STATE_SIZE,
                             kind->init_state, instance, &mapping, &mapping_size,
-                            &storage->created, error))
+                            &storage->created, &storage->mode, error))
     return FALSE;
 
   storage->header = mapping;

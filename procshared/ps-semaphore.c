@@ -238,6 +238,8 @@ ps_semaphore_class_init (PsSemaphoreClass *klass)
    * PsSemaphore:mode:
    *
    * The permission bits a named semaphore is created with (default 0600).
+   * Once a named object that existed is opened, its real permission
+   * bits (since 1.1).
    *
    * Since: 1.0
    */

@@ -110,7 +110,7 @@ map_segment (PsSharedMemory  *self,
       if (!ps_object_map_named (self->name, self->open_flags, self->mode,
                                 PS_OBJECT_TYPE_SHARED_MEMORY, DATA_OFFSET, self->size,
                                 NULL, NULL, &self->mapping, &self->mapping_size,
-                                &self->created, error))
+                                &self->created, &self->mode, error))
         return FALSE;
     }
   else
@@ -296,7 +296,8 @@ ps_shared_memory_class_init (PsSharedMemoryClass *klass)
    * PsSharedMemory:mode: (getter get_mode)
    *
    * The permission bits a named segment is created with, whatever the
-   * umask: by default 0600, so that only its owner can open it.
+   * umask: by default 0600, so that only its owner can open it. After
+   * opening a segment that existed, its real permission bits (since 1.1).
    *
    * Since: 1.0
    */
@@ -517,7 +518,9 @@ ps_shared_memory_get_open_flags (PsSharedMemory *self)
  * ps_shared_memory_get_mode:
  * @self: a #PsSharedMemory
  *
- * Gets the permission bits a named segment is created with.
+ * Gets the permission bits of the segment: since 1.1, those of the
+ * named segment that was opened if it existed (before, the mode it would
+ * have been created with); otherwise the ones it was created with.
  *
  * Across fork(): the same in parent and child.
  *

@@ -365,7 +365,7 @@ test_open_flags_type (void)
 
   g_assert_cmpint (PS_OPEN_NONE, ==, 0);
   g_assert_cmpint (PS_OPEN_CREATE & PS_OPEN_EXCLUSIVE, ==, 0);
-  g_assert_cmpuint (flags_class->mask, ==, PS_OPEN_CREATE | PS_OPEN_EXCLUSIVE);
+  g_assert_cmpuint (flags_class->mask, ==, PS_OPEN_CREATE | PS_OPEN_EXCLUSIVE | PS_OPEN_ANY_OWNER);
 
   value = g_flags_get_value_by_name (flags_class, "PS_OPEN_CREATE");
   g_assert_nonnull (value);
@@ -373,6 +373,9 @@ test_open_flags_type (void)
   value = g_flags_get_value_by_name (flags_class, "PS_OPEN_EXCLUSIVE");
   g_assert_nonnull (value);
   g_assert_cmpuint (value->value, ==, PS_OPEN_EXCLUSIVE);
+  value = g_flags_get_value_by_name (flags_class, "PS_OPEN_ANY_OWNER");
+  g_assert_nonnull (value);
+  g_assert_cmpuint (value->value, ==, 1 << 2);
   value = g_flags_get_value_by_name (flags_class, "PS_OPEN_NONE");
   g_assert_nonnull (value);
   g_assert_cmpuint (value->value, ==, 0);
