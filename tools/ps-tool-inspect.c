@@ -3,14 +3,14 @@
 /* procshared list and procshared info: looking, never touching. The
  * header is classified from a pread() snapshot (ps-inspect.c); only a
  * complete object of ours is then opened through the library, with
- * PS_OPEN_NONE, which maps it and reads its state without writing a
- * byte, and without locking anything. */
+ * PS_OPEN_ANY_OWNER (whoever's it is: opening does not create), which
+ * maps it and reads its state without writing a byte, and without
+ * locking anything. */
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <pwd.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -62,7 +62,7 @@ read_state (Entry *entry)
     {
     case PS_OBJECT_TYPE_MUTEX:
       {
-        g_autoptr(PsMutex) mutex = ps_mutex_open (entry->name, PS_OPEN_NONE, &error);
+        g_autoptr(PsMutex) mutex = ps_mutex_open (entry->name, PS_OPEN_ANY_OWNER, &error);
 
         if (mutex != NULL)
           {
@@ -75,7 +75,7 @@ read_state (Entry *entry)
       }
     case PS_OBJECT_TYPE_SEMAPHORE:
       {
-        g_autoptr(PsSemaphore) semaphore = ps_semaphore_open (entry->name, PS_OPEN_NONE, 0, &error);
+        g_autoptr(PsSemaphore) semaphore = ps_semaphore_open (entry->name, PS_OPEN_ANY_OWNER, 0, &error);
 
         if (semaphore != NULL)
           {
@@ -86,7 +86,7 @@ read_state (Entry *entry)
       }
     case PS_OBJECT_TYPE_COND:
       {
-        g_autoptr(PsCond) cond = ps_cond_open (entry->name, PS_OPEN_NONE, &error);
+        g_autoptr(PsCond) cond = ps_cond_open (entry->name, PS_OPEN_ANY_OWNER, &error);
 
         if (cond != NULL)
           entry->waiters = ps_cond_get_waiter_count (cond);
@@ -94,7 +94,7 @@ read_state (Entry *entry)
       }
     case PS_OBJECT_TYPE_SHARED_MEMORY:
       {
-        g_autoptr(PsSharedMemory) memory = ps_shared_memory_open (entry->name, PS_OPEN_NONE, 0, &error);
+        g_autoptr(PsSharedMemory) memory = ps_shared_memory_open (entry->name, PS_OPEN_ANY_OWNER, 0, &error);
 
         if (memory != NULL)
           entry->data_size = ps_shared_memory_get_size (memory);
@@ -173,14 +173,6 @@ type_name (const Entry *entry)
   if (entry->unreadable != NULL || entry->info.type == 0)
     return NULL;
   return ps_tool_type_name (entry->info.type);
-}
-
-static char *
-user_name (guint32 uid)
-{
-  struct passwd *pw = getpwuid (uid);
-
-  return pw != NULL ? g_strdup (pw->pw_name) : NULL;
 }
 
 static char *
@@ -325,7 +317,7 @@ entry_to_json (const Entry *entry)
 
   if (entry->have_metadata)
     {
-      g_autofree char *user = user_name (info->uid);
+      g_autofree char *user = ps_tool_user_name (info->uid);
       g_autofree char *group = group_name (info->gid);
       g_autofree char *mode = g_strdup_printf ("%04o", info->mode);
 
@@ -400,7 +392,7 @@ print_table (GPtrArray *entries)
       row[1] = display_type (entry);
       if (entry->have_metadata)
         {
-          g_autofree char *user = user_name (entry->info.uid);
+          g_autofree char *user = ps_tool_user_name (entry->info.uid);
 
           row[2] = g_strdup_printf ("%" G_GUINT64_FORMAT, entry->info.file_size);
           row[3] = user != NULL ? g_steal_pointer (&user) : g_strdup_printf ("%u", entry->info.uid);
@@ -581,7 +573,7 @@ print_info (const Entry *entry)
   g_autofree char *name = ps_tool_escape_for_display (entry->name);
   g_autofree char *type = display_type (entry);
   g_autofree char *state = describe_state (entry);
-  g_autofree char *user = user_name (info->uid);
+  g_autofree char *owner = ps_tool_describe_owner (info->uid);
   g_autofree char *group = group_name (info->gid);
   const char *backend = ps_inspect_backend_to_string (info->backend);
 
@@ -617,10 +609,7 @@ print_info (const Entry *entry)
     }
 
   print_fieldf ("file size", "%" G_GUINT64_FORMAT, info->file_size);
-  if (user != NULL)
-    print_fieldf ("owner", "%s (uid %u)", user, info->uid);
-  else
-    print_fieldf ("owner", "uid %u", info->uid);
+  print_field ("owner", owner);
   if (group != NULL)
     print_fieldf ("group", "%s (gid %u)", group, info->gid);
   else

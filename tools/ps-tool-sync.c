@@ -202,6 +202,7 @@ ps_tool_lock (int    argc,
   g_autofree char *mode_text = NULL;
   gboolean create = FALSE;
   gboolean recover = FALSE;
+  gboolean any_owner = FALSE;
   char **rest = NULL;
   const GOptionEntry entries[] = {
     { "timeout", 't', 0, G_OPTION_ARG_STRING, &timeout_text,
@@ -212,6 +213,8 @@ ps_tool_lock (int    argc,
       "With --create: the permission bits, in octal (default 0600)", "MODE" },
     { "recover", 'r', 0, G_OPTION_ARG_NONE, &recover,
       "If the previous holder died, mark the mutex consistent and run COMMAND", NULL },
+    { "any-owner", 0, 0, G_OPTION_ARG_NONE, &any_owner,
+      "Also open a mutex that another user (not root) owns: sharing it on purpose", NULL },
     { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &rest, NULL, NULL },
     G_OPTION_ENTRY_NULL
   };
@@ -220,6 +223,7 @@ ps_tool_lock (int    argc,
   g_autoptr(PsMutex) mutex = NULL;
   g_auto(GStrv) rest_owned = NULL;
   gint64 timeout_us = PS_TIMEOUT_INFINITE;
+  PsOpenFlags flags;
   guint mode = 0600;
   const char *name;
   int status;
@@ -250,11 +254,12 @@ ps_tool_lock (int    argc,
   if (mode_text != NULL && !ps_tool_parse_mode ("--mode", mode_text, &mode, &error))
     return ps_tool_fail ("lock", PS_TOOL_EXIT_USAGE, "%s", error->message);
 
-  if (!ps_tool_check_before_open (name, PS_OBJECT_TYPE_MUTEX, create, &status))
+  flags = (create ? PS_OPEN_CREATE : PS_OPEN_NONE) | (any_owner ? PS_OPEN_ANY_OWNER : PS_OPEN_NONE);
+  if (!ps_tool_check_before_open (name, PS_OBJECT_TYPE_MUTEX, flags, &status))
     return status;
   mutex = g_initable_new (PS_TYPE_MUTEX, NULL, &error,
                           "name", name,
-                          "open-flags", create ? PS_OPEN_CREATE : PS_OPEN_NONE,
+                          "open-flags", flags,
                           "mode", mode,
                           NULL);
   if (mutex == NULL)
@@ -274,6 +279,7 @@ ps_tool_acquire (int    argc,
   g_autofree char *max_text = NULL;
   g_autofree char *mode_text = NULL;
   gboolean create = FALSE;
+  gboolean any_owner = FALSE;
   char **rest = NULL;
   const GOptionEntry entries[] = {
     { "timeout", 't', 0, G_OPTION_ARG_STRING, &timeout_text,
@@ -286,6 +292,8 @@ ps_tool_acquire (int    argc,
       "With --create: the largest value (default: unbounded)", "N" },
     { "mode", 0, 0, G_OPTION_ARG_STRING, &mode_text,
       "With --create: the permission bits, in octal (default 0600)", "MODE" },
+    { "any-owner", 0, 0, G_OPTION_ARG_NONE, &any_owner,
+      "Also open a semaphore that another user (not root) owns: sharing it on purpose", NULL },
     { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &rest, NULL, NULL },
     G_OPTION_ENTRY_NULL
   };
@@ -298,6 +306,7 @@ ps_tool_acquire (int    argc,
   gint64 timeout_us = PS_TIMEOUT_INFINITE;
   guint64 value = 0;
   guint64 max_value = G_MAXINT32;
+  PsOpenFlags flags;
   guint mode = 0600;
   const char *name;
   gboolean acquired;
@@ -333,11 +342,12 @@ ps_tool_acquire (int    argc,
                          "--value: %" G_GUINT64_FORMAT " is larger than --max %" G_GUINT64_FORMAT,
                          value, max_value);
 
-  if (!ps_tool_check_before_open (name, PS_OBJECT_TYPE_SEMAPHORE, create, &status))
+  flags = (create ? PS_OPEN_CREATE : PS_OPEN_NONE) | (any_owner ? PS_OPEN_ANY_OWNER : PS_OPEN_NONE);
+  if (!ps_tool_check_before_open (name, PS_OBJECT_TYPE_SEMAPHORE, flags, &status))
     return status;
   semaphore = g_initable_new (PS_TYPE_SEMAPHORE, NULL, &error,
                               "name", name,
-                              "open-flags", create ? PS_OPEN_CREATE : PS_OPEN_NONE,
+                              "open-flags", flags,
                               "mode", mode,
                               "initial-value", (guint) value,
                               "max-value", (guint) max_value,
@@ -366,8 +376,11 @@ int
 ps_tool_release (int    argc,
                  char **argv)
 {
+  gboolean any_owner = FALSE;
   char **rest = NULL;
   const GOptionEntry entries[] = {
+    { "any-owner", 0, 0, G_OPTION_ARG_NONE, &any_owner,
+      "Also open a semaphore that another user (not root) owns: sharing it on purpose", NULL },
     { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &rest, NULL, NULL },
     G_OPTION_ENTRY_NULL
   };
@@ -375,6 +388,7 @@ ps_tool_release (int    argc,
   g_autoptr(GError) error = NULL;
   g_autoptr(PsSemaphore) semaphore = NULL;
   g_auto(GStrv) rest_owned = NULL;
+  PsOpenFlags flags;
   const char *name;
   int status;
 
@@ -392,9 +406,10 @@ ps_tool_release (int    argc,
     return ps_tool_fail ("release", PS_TOOL_EXIT_USAGE, "unexpected argument “%s”", rest[1]);
   name = rest[0];
 
-  if (!ps_tool_check_before_open (name, PS_OBJECT_TYPE_SEMAPHORE, FALSE, &status))
+  flags = any_owner ? PS_OPEN_ANY_OWNER : PS_OPEN_NONE;
+  if (!ps_tool_check_before_open (name, PS_OBJECT_TYPE_SEMAPHORE, flags, &status))
     return status;
-  semaphore = ps_semaphore_open (name, PS_OPEN_NONE, 0, &error);
+  semaphore = ps_semaphore_open (name, flags, 0, &error);
   if (semaphore == NULL)
     return ps_tool_fail_error (name, error);
 

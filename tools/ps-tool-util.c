@@ -2,8 +2,10 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pwd.h>
 #include <signal.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <glib-unix.h>
 
@@ -16,7 +18,7 @@ const char *ps_tool_exit_status_help =
   "  2    no such object\n"
   "  3    not usable: of another type, foreign, blank, unfinished, corrupt\n"
   "       or made by an incompatible procshared\n"
-  "  4    permission denied\n"
+  "  4    permission denied, or owned by another user (see --any-owner)\n"
   "  5    timed out (or busy, with --timeout 0)\n"
   "  6    lock: the previous holder died; not recovered (see --recover)\n"
   "  7    already exists\n"
@@ -296,10 +298,28 @@ ps_tool_type_name (PsObjectType type)
     }
 }
 
+char *
+ps_tool_user_name (guint32 uid)
+{
+  struct passwd *pw = getpwuid (uid);
+
+  return pw != NULL ? g_strdup (pw->pw_name) : NULL;
+}
+
+char *
+ps_tool_describe_owner (guint32 uid)
+{
+  g_autofree char *user = ps_tool_user_name (uid);
+
+  if (user != NULL)
+    return g_strdup_printf ("%s (uid %u)", user, uid);
+  return g_strdup_printf ("uid %u", uid);
+}
+
 gboolean
 ps_tool_check_before_open (const char   *name,
                            PsObjectType  type,
-                           gboolean      may_create,
+                           PsOpenFlags   flags,
                            int          *out_status)
 {
   g_autoptr(GError) error = NULL;
@@ -308,9 +328,21 @@ ps_tool_check_before_open (const char   *name,
 
   if (!ps_inspect_name (name, &info, &error))
     {
-      if (may_create && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+      if ((flags & PS_OPEN_CREATE) && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
         return TRUE;
       *out_status = ps_tool_fail_error (name, error);
+      return FALSE;
+    }
+
+  /* What the library refuses, said in the tool's terms. */
+  if (!(flags & PS_OPEN_ANY_OWNER) && info.uid != geteuid () && info.uid != 0)
+    {
+      g_autofree char *owner = ps_tool_describe_owner (info.uid);
+
+      *out_status = ps_tool_fail (name, PS_TOOL_EXIT_PERMISSION,
+                                  "owned by another user, %s: not opened without --any-owner",
+                                  owner);
+      ps_inspect_info_clear (&info);
       return FALSE;
     }
 

@@ -84,15 +84,22 @@ gboolean ps_tool_parse_mode    (const char  *option,
 
 /* Objects ---------------------------------------------------------------- */
 
-/* Looks at NAME before opening it as @type: fails (reporting it, and
- * setting @out_status) if it is not a valid name, is missing (unless
- * @may_create), cannot be read, or is something that can never be opened
- * as @type. Files that may be in the middle of being created are left to
- * the library, which waits for them a bounded while. */
+/* Looks at NAME before opening it as @type with @flags: fails (reporting
+ * it, and setting @out_status) if it is not a valid name, is missing
+ * (unless @flags has PS_OPEN_CREATE), cannot be read, belongs to another
+ * user than us or root (unless @flags has PS_OPEN_ANY_OWNER), or is
+ * something that can never be opened as @type. Files that may be in the
+ * middle of being created are left to the library, which waits for them
+ * a bounded while. */
 gboolean ps_tool_check_before_open (const char   *name,
                                     PsObjectType  type,
-                                    gboolean      may_create,
+                                    PsOpenFlags   flags,
                                     int          *out_status);
+
+/* The name of user @uid, or NULL if it has none. */
+char *ps_tool_user_name      (guint32 uid);
+/* "NAME (uid N)", or "uid N" for a user without a name. */
+char *ps_tool_describe_owner (guint32 uid);
 
 const char *ps_tool_type_name (PsObjectType type);
 

@@ -1134,6 +1134,69 @@ class Permissions(ToolTestCase):
         self.assertEqual(row[0].split(None, 5)[1:], ['cond', '256', 'root', '0644', 'unknown: permission denied'])
 
 
+@unittest.skipUnless(nobody_can_run(), 'needs root and setpriv to run the tool as nobody')
+class Owners(ToolTestCase):
+    """An object another user made first is not taken for ours: lock,
+    acquire and release refuse it, changing nothing, unless --any-owner;
+    root's objects are anyone's to use; info shows whose it is."""
+
+    def owner(self, uid):
+        name = user_name(uid)
+        return '%s (uid %d)' % (name, uid) if name is not None else 'uid %d' % uid
+
+    def refused(self, name):
+        return '%s: owned by another user, %s: not opened without --any-owner' % (
+            name, self.owner(NOBODY_UID))
+
+    def test_other_users_objects_need_any_owner(self):
+        mutex, semaphore = self.name('squat-mutex'), self.name('squat-sem')
+        self.assertOk(self.tool('create', 'mutex', mutex, '--mode', '0666', as_nobody=True))
+        self.assertOk(self.tool('create', 'semaphore', semaphore, '--value', '1', '--mode', '0666',
+                                as_nobody=True))
+        before = {n: self.snapshot(n) for n in (mutex, semaphore)}
+        self.assertEqual(before[mutex][2], NOBODY_UID)
+
+        for args, name in [(['lock', mutex, '--', 'true'], mutex),
+                           (['lock', '--create', mutex, '--', 'true'], mutex),
+                           (['acquire', semaphore, '--timeout', '0'], semaphore),
+                           (['acquire', '--create', semaphore], semaphore),
+                           (['release', semaphore], semaphore)]:
+            with self.subTest(args=args):
+                self.assertFails(self.tool(*args), PERMISSION, self.refused(name))
+        self.assertEqual({n: self.snapshot(n) for n in before}, before)
+
+        self.assertOk(self.tool('lock', '--any-owner', mutex, '--', 'true'))
+        self.assertOk(self.tool('lock', '--create', '--any-owner', mutex, '--', 'true'))
+        self.assertOk(self.tool('acquire', '--any-owner', '--timeout', '0', semaphore))
+        self.assertEqual(self.info(semaphore)['state']['value'], 0)
+        self.assertOk(self.tool('release', '--any-owner', semaphore))
+        self.assertOk(self.tool('acquire', '--create', '--any-owner', semaphore))
+        self.assertEqual(self.snapshot(mutex)[2], NOBODY_UID)
+
+    def test_root_objects_are_accepted(self):
+        mutex, semaphore = self.name('root-mutex'), self.name('root-sem')
+        self.assertOk(self.tool('create', 'mutex', mutex, '--mode', '0666'))
+        self.assertOk(self.tool('create', 'semaphore', semaphore, '--mode', '0666'))
+        self.assertOk(self.tool('lock', mutex, '--', 'true', as_nobody=True))
+        self.assertOk(self.tool('lock', '--create', mutex, '--', 'true', as_nobody=True))
+        self.assertOk(self.tool('release', semaphore, as_nobody=True))
+        self.assertOk(self.tool('acquire', '--timeout', '0', semaphore, as_nobody=True))
+
+    def test_info_and_list_show_every_owner(self):
+        mutex = self.name('theirs')
+        self.assertOk(self.tool('create', 'mutex', mutex, '--mode', '0666', as_nobody=True))
+        result = self.tool('info', mutex)
+        self.assertOk(result, out=None)
+        self.assertIn('%-14s%s\n' % ('owner:', self.owner(NOBODY_UID)), result.out)
+        self.assertIn('%-14s%s\n' % ('state:', 'free'), result.out)
+        info = self.info(mutex)
+        self.assertEqual((info['uid'], info['user'], info['mode']),
+                         (NOBODY_UID, user_name(NOBODY_UID), '0666'))
+        self.assertEqual(info['state']['held'], False)
+        self.assertEqual(self.listed()[mutex], info)
+        self.assertEqual(self.tool('info', mutex, as_nobody=True).out, result.out)
+
+
 class Completion(ToolTestCase):
     def complete(self, *words):
         script = ('source %s\nCOMP_WORDS=(%s)\nCOMP_CWORD=%d\n_procshared\nprintf "%%s\\n" "${COMPREPLY[@]}"\n'
@@ -1150,6 +1213,8 @@ class Completion(ToolTestCase):
         self.assertEqual(self.complete('procshared', 'create', ''),
                          ['cond', 'mutex', 'recursive-mutex', 'semaphore', 'shm'])
         self.assertIn('--recover', self.complete('procshared', 'lock', '--'))
+        for command in ('lock', 'acquire', 'release'):
+            self.assertIn('--any-owner', self.complete('procshared', command, '--'))
         name = self.name('complete')
         self.assertOk(self.tool('create', 'mutex', name))
         self.assertEqual(self.complete('procshared', 'info', self.prefix + 'compl'), [name])
