@@ -194,6 +194,7 @@ test('error domain and enums are registered', () => {
     assert(flagsType !== null && GObject.type_is_a(flagsType, GObject.TYPE_FLAGS), 'PsOpenFlags');
     assertEqual(Ps.OpenFlags.NONE, 0);
     assertEqual(Ps.OpenFlags.CREATE & Ps.OpenFlags.EXCLUSIVE, 0);
+    assertEqual(Ps.OpenFlags.ANY_OWNER, 4);
 });
 
 test('anonymous segment is zero-filled with the right properties', () => {
@@ -327,6 +328,17 @@ test('mode property', () => {
         assertEqual(mem.mode, mode);
         assertEqual(modeOf(name), mode);
     }
+});
+
+test('an opened segment reports its real mode', () => {
+    const name = uniqueName('realmode');
+    const creator = new Ps.SharedMemory({name, open_flags: CREATE_EXCL, size: 64, mode: 0o640});
+    assert(creator.init(null), 'init');
+    unlinkLater(name);
+    const opener = Ps.SharedMemory.open(name, Ps.OpenFlags.CREATE | Ps.OpenFlags.ANY_OWNER, 64);
+    assertEqual(opener.get_created(), false);
+    assertEqual(opener.get_mode(), 0o640);
+    assertEqual(opener.mode, 0o640);
 });
 
 test('invalid names', () => {
