@@ -41,7 +41,7 @@ class Holder:
         assert self._locked.wait(LONG_S), 'holder did not lock'
 
     def _run(self):
-        self._mutex.lock(LONG_US, None)
+        self._mutex.lock(timeout=LONG_S)
         self._locked.set()
         self._release.wait(LONG_S)
         self._mutex.unlock()
@@ -94,7 +94,10 @@ class SecondsToMicroseconds(unittest.TestCase):
         self.assertEqual(to_us(1e-12), 1)
         self.assertEqual(to_us(1.0000001), 1000001)  # rounded up, never down
         self.assertRaises(ValueError, to_us, -0.5)
-        self.assertRaises(ValueError, to_us, -1)
+        self.assertEqual(to_us(-1), Ps.TIMEOUT_INFINITE)  # for ever, as in threading
+        self.assertRaises(ValueError, to_us, -100)
+        self.assertRaises(OverflowError, to_us, threading.TIMEOUT_MAX + 1)
+        self.assertGreaterEqual(to_us(threading.TIMEOUT_MAX), threading.TIMEOUT_MAX * 1e6)
         self.assertRaises(ValueError, to_us, float('nan'))
         self.assertRaises(TypeError, to_us, 'soon')
         self.assertRaises(OverflowError, to_us, 1e20)
@@ -113,20 +116,23 @@ class MutexOverrides(BindingTestCase):
         self.assertIs(mutex.lock(timeout=float('inf'), cancellable=Gio.Cancellable()), True)
         self.assertTrue(mutex.unlock())
 
-    def test_positional_keeps_microseconds(self):
-        # What C, the typelib and every other suite pass.
+    def test_positional_is_seconds(self):
+        # Changed in 1.1: a positional timeout is in seconds (it was in
+        # microseconds); -1 and 0 mean what they meant.
         mutex = Ps.Mutex.new()
-        self.assertTrue(mutex.lock(Ps.TIMEOUT_INFINITE, None))
+        self.assertIs(mutex.lock(Ps.TIMEOUT_INFINITE, None), True)
         self.assertTrue(mutex.unlock())
-        self.assertTrue(mutex.lock(0, None))
+        self.assertIs(mutex.lock(0, None), True)
         self.assertTrue(mutex.unlock())
-        self.assertTrue(mutex.lock(timeout_us=1000, cancellable=None))
+        self.assertIs(mutex.lock(timeout_us=1000, cancellable=None), True)
         self.assertTrue(mutex.unlock())
         holder = Holder(mutex)
         try:
             start = time.monotonic()
-            # 50000 us, not 50000 s: this returns within the bound.
-            self.assertRaisesIO(Gio.IOErrorEnum.TIMED_OUT, mutex.lock, 50000)
+            self.assertRaisesIO(Gio.IOErrorEnum.TIMED_OUT, mutex.lock, 0.05)
+            self.assertGreaterEqual(time.monotonic() - start, 0.05)
+            start = time.monotonic()
+            self.assertRaisesIO(Gio.IOErrorEnum.TIMED_OUT, lambda: mutex.lock(timeout_us=50000))
             self.assertGreaterEqual(time.monotonic() - start, 0.05)
         finally:
             holder.release()
@@ -134,9 +140,13 @@ class MutexOverrides(BindingTestCase):
     def test_both_forms_of_timeout(self):
         mutex = Ps.Mutex.new()
         with self.assertRaises(TypeError):
-            mutex.lock(1000, timeout=1.0)
+            mutex.lock(1.0, timeout_us=1000)
+        with self.assertRaises(TypeError):
+            mutex.lock(1.0, timeout=1.0)
         with self.assertRaises(ValueError):
-            mutex.lock(timeout=-1)
+            mutex.lock(timeout=-2)
+        with self.assertRaises(OverflowError):
+            mutex.lock(timeout=1e100)
         self.assertEqual(mutex.get_owner_pid(), 0)   # nothing was locked
 
     def test_timeout_in_seconds(self):
@@ -291,7 +301,7 @@ class MutexOwnerDead(BindingTestCase):
         # Consistent again: a plain lock succeeds, and repair is not called.
         with mutex.held(repair=lambda: self.fail('nothing to repair')):
             pass
-        self.assertTrue(mutex.lock(0, None))
+        self.assertTrue(mutex.lock(0))
         self.assertTrue(mutex.unlock())
 
     def test_held_failed_repair(self):
@@ -326,19 +336,28 @@ class SemaphoreOverrides(BindingTestCase):
         self.assertIs(sem.acquire(), True)
         self.assertIs(sem.acquire(timeout=0.5), True)
         self.assertEqual(sem.get_value(), 0)
-        self.assertRaisesIO(Gio.IOErrorEnum.WOULD_BLOCK, sem.acquire, timeout=0)
-        self.assertRaisesIO(Gio.IOErrorEnum.WOULD_BLOCK, sem.acquire, 0, None)
+        # Changed in 1.1: False when no unit came, as in threading.
+        self.assertIs(sem.acquire(timeout=0), False)
+        self.assertIs(sem.acquire(False), False)
+        self.assertIs(sem.acquire(0, None), False)            # blocking=0
         start = time.monotonic()
-        self.assertRaisesIO(Gio.IOErrorEnum.TIMED_OUT, sem.acquire, timeout=0.1)
+        self.assertIs(sem.acquire(timeout=0.1), False)
         self.assertGreaterEqual(time.monotonic() - start, 0.1)
         start = time.monotonic()
-        self.assertRaisesIO(Gio.IOErrorEnum.TIMED_OUT, sem.acquire, 100000)   # microseconds
+        self.assertIs(sem.acquire(True, 0.1), False)          # seconds
+        self.assertGreaterEqual(time.monotonic() - start, 0.1)
+        start = time.monotonic()
+        self.assertIs(sem.acquire(timeout_us=100000), False)
         self.assertGreaterEqual(time.monotonic() - start, 0.1)
         self.assertEqual(sem.get_value(), 0)                  # no unit lost or made
         with self.assertRaises(TypeError):
-            sem.acquire(0, timeout=0)
+            sem.acquire(True, 0, timeout=0)
+        with self.assertRaises(TypeError):
+            sem.acquire(timeout=0, timeout_us=0)
         with self.assertRaises(ValueError):
             sem.acquire(timeout=-2)
+        with self.assertRaises(ValueError):
+            sem.acquire(False, 1)
         self.assertTrue(RawPs.Semaphore.release(sem))
         self.assertTrue(RawPs.Semaphore.acquire(sem, 0, None))
 
@@ -436,7 +455,7 @@ class CondOverrides(BindingTestCase):
                                 timeout=0.1)
             self.assertGreaterEqual(time.monotonic() - start, 0.1)
             start = time.monotonic()
-            self.assertRaisesIO(Gio.IOErrorEnum.TIMED_OUT, self.cond.wait, self.mutex, 100000)
+            self.assertRaisesIO(Gio.IOErrorEnum.TIMED_OUT, self.cond.wait, self.mutex, 0.1)
             self.assertGreaterEqual(time.monotonic() - start, 0.1)
             with self.assertRaises(TypeError):
                 self.cond.wait(self.mutex, 1, timeout=1)

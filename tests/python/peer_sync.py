@@ -265,7 +265,7 @@ def _expect_ps_error(code, func, *args):
 
 def _mutex_hold(name, delay_ms='0'):
     mutex = Ps.Mutex.open(name, Ps.OpenFlags.NONE)
-    if not mutex.lock(LONG_US, None):
+    if not mutex.lock(timeout=LONG_S):
         return 2
     print('locked', os.getpid(), flush=True)
     if not sys.stdin.readline():
@@ -289,7 +289,7 @@ def _mutex_foreign(name):
 def _mutex_lock(name):
     mutex = Ps.Mutex.open(name, Ps.OpenFlags.NONE)
     try:
-        mutex.lock(LONG_US, None)
+        mutex.lock(timeout=LONG_S)
         print('OK', flush=True)
     except GLib.Error as e:
         print(ps_error_name(e), flush=True)
@@ -317,7 +317,7 @@ def _cond_handshake(prefix, rounds):
     print('ready', flush=True)
     end_time = GLib.get_monotonic_time() + LONG_US
     for i in range(int(rounds)):
-        mutex.lock(LONG_US, None)
+        mutex.lock(timeout=LONG_S)
         while memory.get_int32(0) != 2 * i + 1:
             cond.wait_until(mutex, end_time, None)   # raises TIMED_OUT at the end
         memory.set_int32(0, 2 * i + 2)

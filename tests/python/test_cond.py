@@ -42,7 +42,7 @@ def take_turns(mutex, cond, memory, rounds, parity):
     it on and signals. A lost wake-up ends in TIMED_OUT, not a hang."""
     end_time = GLib.get_monotonic_time() + LONG_US
     for i in range(rounds):
-        mutex.lock(LONG_US, None)
+        mutex.lock(timeout=LONG_S)
         try:
             while memory.get_int32(0) != 2 * i + parity:
                 cond.wait_until(mutex, end_time, None)
@@ -53,7 +53,7 @@ def take_turns(mutex, cond, memory, rounds, parity):
 
 
 def locked_value(mutex, memory, offset):
-    mutex.lock(LONG_US, None)
+    mutex.lock(timeout=LONG_S)
     try:
         return memory.get_int32(offset)
     finally:
@@ -73,7 +73,7 @@ class CondBasics(PsTestCase):
     def test_wait_without_mutex_not_owner(self):
         self.assertIsNone(self.cond.get_name())
         for timeout in (Ps.TIMEOUT_INFINITE, 0, 1000):
-            self.assertRaisesPs(Ps.Error.NOT_OWNER, self.cond.wait, self.mutex, timeout, None)
+            self.assertRaisesPs(Ps.Error.NOT_OWNER, lambda: self.cond.wait(self.mutex, timeout_us=timeout))
         self.assertRaisesPs(Ps.Error.NOT_OWNER, self.cond.wait_until, self.mutex,
                             GLib.get_monotonic_time() + 1000, None)
         self.assertEqual(self.mutex.get_owner_pid(), 0)
@@ -83,7 +83,7 @@ class CondBasics(PsTestCase):
         release = threading.Event()
 
         def holder():
-            self.mutex.lock(LONG_US, None)
+            self.mutex.lock(timeout=LONG_S)
             held.set()
             release.wait(LONG_S)
             self.mutex.unlock()
@@ -101,24 +101,24 @@ class CondBasics(PsTestCase):
             thread.join(LONG_S)
 
     def test_zero_timeout_would_block_and_held(self):
-        self.mutex.lock(-1, None)
+        self.mutex.lock()
         self.assertRaisesIO(Gio.IOErrorEnum.WOULD_BLOCK, self.cond.wait, self.mutex, 0, None)
         self.assertHeldByUs()
         self.assertTrue(self.mutex.unlock())
 
     def test_timeout_never_early_and_held(self):
-        self.mutex.lock(-1, None)
+        self.mutex.lock()
         for timeout_us in (1, 1000, 20000, 100000):
             start = time.monotonic_ns()
-            self.assertRaisesIO(Gio.IOErrorEnum.TIMED_OUT, self.cond.wait, self.mutex,
-                                timeout_us, None)
+            self.assertRaisesIO(Gio.IOErrorEnum.TIMED_OUT,
+                                lambda: self.cond.wait(self.mutex, timeout_us=timeout_us))
             elapsed_us = (time.monotonic_ns() - start) / 1000
             self.assertGreaterEqual(elapsed_us, timeout_us)
             self.assertHeldByUs()
         self.assertTrue(self.mutex.unlock())
 
     def test_wait_until_never_early_and_held(self):
-        self.mutex.lock(-1, None)
+        self.mutex.lock()
         for delta_us in (1000, 30000):
             end_time = GLib.get_monotonic_time() + delta_us
             self.assertRaisesIO(Gio.IOErrorEnum.TIMED_OUT, self.cond.wait_until, self.mutex,
@@ -141,7 +141,7 @@ class CondBasics(PsTestCase):
             cancelled_at.append(time.monotonic())
             cancellable.cancel()
 
-        self.mutex.lock(-1, None)
+        self.mutex.lock()
         timer = threading.Timer(0.1, cancel)
         timer.start()
         try:
@@ -157,7 +157,7 @@ class CondBasics(PsTestCase):
     def test_already_cancelled_and_held(self):
         cancellable = Gio.Cancellable()
         cancellable.cancel()
-        self.mutex.lock(-1, None)
+        self.mutex.lock()
         self.assertRaisesIO(Gio.IOErrorEnum.CANCELLED, self.cond.wait, self.mutex,
                             Ps.TIMEOUT_INFINITE, cancellable)
         self.assertHeldByUs()
@@ -172,7 +172,7 @@ class CondBasics(PsTestCase):
         waiting = threading.Event()
 
         def waiter():
-            self.mutex.lock(LONG_US, None)
+            self.mutex.lock(timeout=LONG_S)
             end_time = GLib.get_monotonic_time() + LONG_US
             try:
                 waiting.set()
@@ -191,7 +191,7 @@ class CondBasics(PsTestCase):
         thread = threading.Thread(target=waiter)
         thread.start()
         self.assertTrue(waiting.wait(LONG_S))
-        self.assertTrue(self.mutex.lock(LONG_US, None))   # the waiter is inside wait()
+        self.assertTrue(self.mutex.lock(timeout=LONG_S))   # the waiter is inside wait()
         state['ready'] = True
         self.cond.signal()
         self.assertTrue(self.mutex.unlock())
@@ -206,21 +206,21 @@ class CondBasics(PsTestCase):
         self.cond.signal()
         self.cond.broadcast()
         self.cond.signal()
-        self.mutex.lock(-1, None)
+        self.mutex.lock()
         start = time.monotonic_ns()
-        self.assertRaisesIO(Gio.IOErrorEnum.TIMED_OUT, self.cond.wait, self.mutex, 50000, None)
+        self.assertRaisesIO(Gio.IOErrorEnum.TIMED_OUT, self.cond.wait, self.mutex, 0.05, None)
         self.assertGreaterEqual((time.monotonic_ns() - start) / 1000, 50000)
         self.assertHeldByUs()
         self.assertTrue(self.mutex.unlock())
 
     def test_recursive_mutex_held_twice(self):
         mutex = Ps.Mutex.new_recursive()
-        mutex.lock(-1, None)
-        mutex.lock(-1, None)
-        self.assertRaisesPs(Ps.Error.WOULD_DEADLOCK, self.cond.wait, mutex, 1000, None)
+        mutex.lock()
+        mutex.lock()
+        self.assertRaisesPs(Ps.Error.WOULD_DEADLOCK, self.cond.wait, mutex, 0.001, None)
         self.assertTrue(mutex.unlock())
         self.assertEqual(mutex.get_owner_pid(), os.getpid())   # still held once
-        self.assertRaisesIO(Gio.IOErrorEnum.TIMED_OUT, self.cond.wait, mutex, 1000, None)
+        self.assertRaisesIO(Gio.IOErrorEnum.TIMED_OUT, self.cond.wait, mutex, 0.001, None)
         self.assertEqual(mutex.get_owner_pid(), os.getpid())
         self.assertTrue(mutex.unlock())
         self.assertEqual(mutex.get_owner_pid(), 0)
@@ -244,7 +244,7 @@ class CondProcesses(PsTestCase):
 
         def waiter():
             end_time = GLib.get_monotonic_time() + LONG_US
-            mutex.lock(LONG_US, None)
+            mutex.lock(timeout=LONG_S)
             try:
                 memory.set_int32(0, memory.get_int32(0) + 1)
                 while memory.get_int32(4) == 0:
@@ -256,7 +256,7 @@ class CondProcesses(PsTestCase):
         pids = [self.fork(waiter) for _ in range(10)]
         # Once we hold the mutex and count 10, every waiter is in wait().
         self.assertTrue(wait_for(lambda: locked_value(mutex, memory, 0) == 10))
-        mutex.lock(LONG_US, None)
+        mutex.lock(timeout=LONG_S)
         memory.set_int32(4, 1)
         cond.broadcast()
         mutex.unlock()
@@ -270,7 +270,7 @@ class CondProcesses(PsTestCase):
 
         def waiter():
             end_time = GLib.get_monotonic_time() + LONG_US
-            mutex.lock(LONG_US, None)
+            mutex.lock(timeout=LONG_S)
             try:
                 memory.set_int32(0, memory.get_int32(0) + 1)
                 while memory.get_int32(4) == 0:
@@ -283,7 +283,7 @@ class CondProcesses(PsTestCase):
         pids = [self.fork(waiter) for _ in range(3)]
         self.assertTrue(wait_for(lambda: locked_value(mutex, memory, 0) == 3))
         for _ in range(3):
-            mutex.lock(LONG_US, None)
+            mutex.lock(timeout=LONG_S)
             memory.set_int32(4, memory.get_int32(4) + 1)
             cond.signal()
             mutex.unlock()
@@ -297,9 +297,9 @@ class CondProcesses(PsTestCase):
         memory = Ps.SharedMemory.new(64)
 
         def waiter():
-            mutex.lock(LONG_US, None)
+            mutex.lock(timeout=LONG_S)
             memory.set_int32(4, 1)
-            cond.wait(mutex, LONG_US, None)
+            cond.wait(mutex, timeout=LONG_S)
             return 2
 
         pid = self.fork(waiter)
@@ -311,14 +311,14 @@ class CondProcesses(PsTestCase):
         # test (bounded by join) instead of stopping the suite.
         def timed_waits():
             # The mutex is free and healthy; the condition remembers nothing.
-            if not mutex.lock(0, None):
+            if not mutex.lock(0):
                 return 2
             for signal_first in (False, True):
                 if signal_first:
                     cond.signal()
                 start = time.monotonic_ns()
                 try:
-                    cond.wait(mutex, 50000, None)
+                    cond.wait(mutex, timeout=0.05)
                     return 3
                 except GLib.Error as e:
                     if not e.matches(Gio.io_error_quark(), Gio.IOErrorEnum.TIMED_OUT):
@@ -342,12 +342,12 @@ class CondProcesses(PsTestCase):
         memory = Ps.SharedMemory.new(64)
 
         def killer():
-            mutex.lock(LONG_US, None)
+            mutex.lock(timeout=LONG_S)
             memory.set_int32(0, 1)
             cond.signal()
             os.kill(os.getpid(), 9)
 
-        mutex.lock(-1, None)
+        mutex.lock()
         pid = self.fork(killer)
         with self.assertRaises(GLib.Error) as ctx:
             end_time = GLib.get_monotonic_time() + LONG_US
@@ -358,7 +358,7 @@ class CondProcesses(PsTestCase):
         self.assertEqual(mutex.get_owner_pid(), os.getpid())
         self.assertTrue(mutex.mark_consistent())
         self.assertTrue(mutex.unlock())
-        self.assertTrue(mutex.lock(0, None))
+        self.assertTrue(mutex.lock(0))
         self.assertTrue(mutex.unlock())
 
 
