@@ -21,6 +21,12 @@ outlive a broken test by long.
                                 print "value V" (the count seen on open),
                                 sleep DELAY_MS, release COUNT units, print
                                 "released"
+    cond-signal-hold PREFIX     open PREFIX.mutex, PREFIX.cond, PREFIX.shm,
+                                print "ready", wait for a line on
+                                stdin; lock (bounded), set the
+                                int32 at offset 0 to 1, signal, print
+                                "holding", then hold the mutex until
+                                killed (or stdin closes)
     cond-handshake PREFIX ROUNDS
                                 the odd side of a turn-taking handshake
                                 over PREFIX.mutex, PREFIX.cond and the
@@ -327,7 +333,23 @@ def _cond_handshake(prefix, rounds):
     return 0
 
 
+def _cond_signal_hold(prefix):
+    mutex = Ps.Mutex.open(prefix + '.mutex', Ps.OpenFlags.NONE)
+    cond = Ps.Cond.open(prefix + '.cond', Ps.OpenFlags.NONE)
+    memory = Ps.SharedMemory.open(prefix + '.shm', Ps.OpenFlags.NONE, 0)
+    print('ready', flush=True)
+    if not sys.stdin.readline():
+        return 3
+    mutex.lock(timeout=LONG_S)
+    memory.set_int32(0, 1)
+    cond.signal()
+    print('holding', flush=True)
+    sys.stdin.readline()             # killed here, holding the mutex
+    return 4
+
+
 COMMANDS = {
+    'cond-signal-hold': _cond_signal_hold,
     'mutex-hold': _mutex_hold,
     'mutex-foreign': _mutex_foreign,
     'mutex-lock': _mutex_lock,

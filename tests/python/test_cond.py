@@ -4,6 +4,7 @@ return, timeouts, cancellation, no lost wake-ups, broadcast across
 processes, and the three sharing models."""
 
 import os
+import signal
 import sys
 import threading
 import time
@@ -12,7 +13,8 @@ import unittest
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from peer_sync import LONG_S, LONG_US, PsTestCase, scaled, wait_for  # noqa: E402
+from peer_sync import (LONG_S, LONG_US, PsTestCase, scaled,  # noqa: E402
+                       unique_name, wait_for)
 
 import gi  # noqa: E402
 gi.require_version('Ps', '1')
@@ -360,6 +362,102 @@ class CondProcesses(PsTestCase):
         self.assertTrue(mutex.unlock())
         self.assertTrue(mutex.lock(0))
         self.assertTrue(mutex.unlock())
+
+
+class CondOwnerDeadInHeld(PsTestCase):
+    """The documented pattern: mutex.held(repair=...) around a condition
+    wait, while a peer process that took the mutex during the wait is
+    SIGKILLed holding it. The wait that takes the mutex back meets
+    OWNER_DEAD: repair() runs exactly once, no OWNER_DEAD escapes, and the
+    mutex ends released and usable, here and in another process."""
+
+    def start_peer(self):
+        """Named mutex, cond and segment, a cond-signal-hold peer on them,
+        and a thread (to start) that SIGKILLs the peer once it holds the
+        mutex: the peer can only lock once this thread waits."""
+        prefix = unique_name('heldcond')
+        for suffix in ('.mutex', '.cond', '.shm'):
+            self._names.append(prefix + suffix)
+        create = Ps.OpenFlags.CREATE | Ps.OpenFlags.EXCLUSIVE
+        mutex = Ps.Mutex.open(prefix + '.mutex', create)
+        cond = Ps.Cond.open(prefix + '.cond', create)
+        memory = Ps.SharedMemory.open(prefix + '.shm', create, 8)
+        peer = self.spawn_peer('cond-signal-hold', prefix)
+        self.assertEqual(peer.readline(), 'ready')
+        killed = []
+
+        def killer():
+            if peer.readline() == 'holding':
+                os.kill(peer.pid, signal.SIGKILL)
+                killed.append(peer.wait())
+        return prefix, mutex, cond, memory, peer, threading.Thread(target=killer), killed
+
+    def run_pattern(self, wait):
+        prefix, mutex, cond, memory, peer, thread, killed = self.start_peer()
+        repairs = []
+
+        def repair():
+            repairs.append(mutex.get_owner_pid())
+            memory.set_int32(4, 7)           # the repaired state
+
+        with mutex.held(timeout=LONG_S, repair=repair):
+            peer.send('go')                  # it locks once this thread waits
+            thread.start()
+            result = wait(mutex, cond, memory)
+            self.assertEqual(mutex.get_owner_pid(), os.getpid())
+        thread.join(LONG_S)
+        self.assertFalse(thread.is_alive())
+        self.assertEqual(killed, [-signal.SIGKILL])
+        self.assertEqual(repairs, [os.getpid()])     # once, holding the lock
+        self.assertEqual(memory.get_int32(0), 1)
+        self.assertEqual(memory.get_int32(4), 7)
+        # Released and consistent: usable here and from another process.
+        self.assertEqual(mutex.get_owner_pid(), 0)
+        self.assertIs(mutex.try_lock(), True)
+        self.assertTrue(mutex.unlock())
+        other = self.spawn_peer('mutex-lock', prefix + '.mutex')
+        self.assertEqual(other.readline(), 'OK')
+        self.assertPeerSucceeds(other)
+        return result
+
+    def test_wait_for_mutex_form(self):
+        result = self.run_pattern(lambda mutex, cond, memory: cond.wait_for(
+            mutex, lambda: memory.get_int32(0), timeout=LONG_S))
+        self.assertEqual(result, 1)
+
+    def test_wait_for_bound(self):
+        def wait(mutex, cond, memory):
+            bound = Ps.Cond(mutex, name=cond.get_name(), open_flags=Ps.OpenFlags.NONE)
+            return bound.wait_for(lambda: memory.get_int32(0), timeout=LONG_S)
+        self.assertEqual(self.run_pattern(wait), 1)
+
+    def test_wait_loop(self):
+        def wait(mutex, cond, memory):
+            for _ in range(1000):            # spurious wake-ups are allowed
+                if memory.get_int32(0):
+                    return True
+                self.assertIs(cond.wait(mutex, timeout=LONG_S), True)
+            return False
+        self.assertIs(self.run_pattern(wait), True)
+
+    def test_failed_repair_propagates(self):
+        # repair() raising inside the wait ends the block with its
+        # exception; the mutex is released unrepaired: NOT_RECOVERABLE.
+        prefix, mutex, cond, memory, peer, thread, killed = self.start_peer()
+
+        def repair():
+            raise KeyError('beyond repair')
+
+        with self.assertRaises(KeyError):
+            with mutex.held(timeout=LONG_S, repair=repair):
+                peer.send('go')
+                thread.start()
+                cond.wait_for(mutex, lambda: memory.get_int32(0), timeout=LONG_S)
+        thread.join(LONG_S)
+        self.assertFalse(thread.is_alive())
+        self.assertEqual(killed, [-signal.SIGKILL])
+        self.assertEqual(mutex.get_owner_pid(), 0)
+        self.assertRaisesPs(Ps.Error.NOT_RECOVERABLE, mutex.lock, 0)
 
 
 class CondSharing(PsTestCase):

@@ -61,6 +61,9 @@ def _seconds_to_us(timeout):
     """Seconds (a number; None or -1 for ever) to a timeout in microseconds."""
     if timeout is None:
         return Ps.TIMEOUT_INFINITE
+    if isinstance(timeout, (str, bytes, bytearray)):
+        raise TypeError('timeout must be a number of seconds or None, not %s'
+                        % type(timeout).__name__)
     try:
         seconds = float(timeout)
     except (TypeError, ValueError):
@@ -419,6 +422,8 @@ class Semaphore(Ps.Semaphore):
         value = _count(value, 'semaphore initial value')
         if max_value is not None:
             max_value = _count(max_value, 'max_value')
+            if max_value < 1:
+                raise ValueError('max_value must be at least 1')
             if value > max_value:
                 raise ValueError('semaphore initial value %d is over max_value %d'
                                  % (value, max_value))
