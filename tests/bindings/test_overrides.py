@@ -79,6 +79,26 @@ def wait_until(predicate):
 G_MAXINT32 = 0x7fffffff
 
 
+def run_async(start, finish):
+    """Runs a main loop until the callback that start(callback) passes to
+    an _async call is called; returns [what the @finish method returned,
+    or the GLib.Error it raised]."""
+    loop = GLib.MainLoop()
+    outcome = []
+
+    def done(source, result):
+        try:
+            outcome.append(getattr(source, finish)(result))
+        except GLib.Error as e:
+            outcome.append(e)
+        loop.quit()
+    start(done)
+    guard = GLib.timeout_add_seconds(int(LONG_S), loop.quit)
+    loop.run()
+    GLib.source_remove(guard)
+    return outcome
+
+
 def join(thread):
     thread.join(LONG_S)
     assert not thread.is_alive(), 'thread did not finish within the bound'
@@ -814,20 +834,7 @@ class SemaphoreThreadingStyle(BindingTestCase):
         self.assertRegex(repr(sem), r'^<Ps\.Semaphore at 0x[0-9a-f]+: value=2/3>$')
 
     def run_loop(self, start):
-        loop = GLib.MainLoop()
-        outcome = []
-
-        def done(sem, result):
-            try:
-                outcome.append(sem.acquire_finish(result))
-            except GLib.Error as e:
-                outcome.append(e)
-            loop.quit()
-        start(done)
-        guard = GLib.timeout_add_seconds(int(LONG_S), loop.quit)
-        loop.run()
-        GLib.source_remove(guard)
-        return outcome
+        return run_async(start, 'acquire_finish')
 
     def test_acquire_async_seconds(self):
         sem = Ps.Semaphore(0)
@@ -849,6 +856,28 @@ class SemaphoreThreadingStyle(BindingTestCase):
         self.assertEqual(sem.get_value(), 0)
         with self.assertRaises(ValueError):
             sem.acquire_async(timeout=-2)
+
+
+class MutexAsyncSeconds(BindingTestCase):
+    @unittest.skipUnless(hasattr(RawPs.Mutex, 'lock_async'),
+                         'ps_mutex_lock_async() is not in this typelib yet (1.1)')
+    def test_lock_async_seconds(self):
+        mutex = Ps.Mutex()
+        holder = Holder(mutex)
+        try:
+            start = time.monotonic()
+            outcome = run_async(lambda done: mutex.lock_async(timeout=0.05, callback=done),
+                                'lock_finish')
+            self.assertGreaterEqual(time.monotonic() - start, 0.05)
+            self.assertErrorIs(outcome[0], Gio.io_error_quark(), Gio.IOErrorEnum.TIMED_OUT)
+            outcome = run_async(lambda done: mutex.lock_async(timeout_us=1000, callback=done),
+                                'lock_finish')
+            self.assertErrorIs(outcome[0], Gio.io_error_quark(), Gio.IOErrorEnum.TIMED_OUT)
+        finally:
+            holder.release()
+        outcome = run_async(lambda done: mutex.lock_async(5, None, done), 'lock_finish')
+        self.assertEqual(outcome, [True])
+        mutex.release()               # held by this thread, which ran the callback
 
 
 class CondThreadingStyle(BindingTestCase):

@@ -391,6 +391,16 @@ class Mutex(Ps.Mutex):
                 _repairs().remove(entry)
             _mutex_unlock(self)
 
+    if hasattr(Ps.Mutex, 'lock_async'):      # 1.1
+        def lock_async(self, timeout=None, cancellable=None, callback=None, *user_data,
+                       timeout_us=None):
+            """As in C, with the timeout in seconds (None or -1 for ever):
+            lock_async(timeout=5, callback=done). lock_finish() returns
+            True, the lock held by the callback's thread, or raises
+            GLib.Error (TIMED_OUT included)."""
+            return Ps.Mutex.lock_async(self, _timeout_us(timeout_us, timeout), cancellable,
+                                       callback, *user_data)
+
     def __reduce__(self):
         return _reduce_primitive(self, 'Mutex')
 
@@ -735,6 +745,15 @@ class Cond(Ps.Cond):
         if mutex is not None and not mutex._is_owned():
             raise _ps_error(Ps.Error.NOT_OWNER, 'cannot %s on an un-acquired Ps.Cond: '
                             'the caller must hold its mutex' % what)
+
+    if hasattr(Ps.Cond, 'wait_async'):       # 1.1
+        def wait_async(self, mutex, timeout=None, cancellable=None, callback=None, *user_data,
+                       timeout_us=None):
+            """As in C, with the timeout in seconds (None or -1 for ever):
+            wait_async(mutex, timeout=5, callback=done). wait_finish()
+            returns True or raises GLib.Error (TIMED_OUT included)."""
+            return Ps.Cond.wait_async(self, mutex, _timeout_us(timeout_us, timeout),
+                                      cancellable, callback, *user_data)
 
     def __reduce__(self):
         return _reduce_primitive(self, 'Cond')
