@@ -1191,6 +1191,22 @@ class Pickling(BindingTestCase):
         cond = Ps.Cond.open(name, Ps.OpenFlags.CREATE | Ps.OpenFlags.EXCLUSIVE)
         self.assertEqual(self.roundtrip(cond).get_name(), name)
 
+    def test_bound_cond(self):
+        mutex = Ps.Mutex.open(self.new_name('pbm'), Ps.OpenFlags.CREATE)
+        cond = Ps.Cond(mutex, name=self.new_name('pbc'), open_flags=Ps.OpenFlags.CREATE)
+        clone = self.roundtrip(cond)
+        self.assertEqual(clone.get_name(), cond.get_name())
+        self.assertIs(type(clone.mutex), overrides.Mutex)
+        self.assertEqual(clone.mutex.get_name(), mutex.get_name())
+        with clone:
+            self.assertEqual(mutex.get_owner_pid(), os.getpid())
+            self.assertIs(clone.wait(0.01), False)
+        self.assertIsNone(self.roundtrip(Ps.Cond.open(cond.get_name(), 0)).mutex)
+        # Its own anonymous mutex cannot travel.
+        with self.assertRaises(RuntimeError) as cm:
+            pickle.dumps(Ps.Cond(name=self.new_name('pbc2'), open_flags=Ps.OpenFlags.CREATE))
+        self.assertIn('anonymous Ps.Mutex', str(cm.exception))
+
     def test_named_memory(self):
         name = self.new_name('pshm')
         memory = Ps.SharedMemory.open(name, Ps.OpenFlags.CREATE | Ps.OpenFlags.EXCLUSIVE, 128)

@@ -756,7 +756,11 @@ class Cond(Ps.Cond):
                                       cancellable, callback, *user_data)
 
     def __reduce__(self):
-        return _reduce_primitive(self, 'Cond')
+        rebuild, args = _reduce_primitive(self, 'Cond')
+        if self._ps_mutex is None:
+            return (rebuild, args)
+        # Bound: the mutex travels too (an anonymous one refuses).
+        return (_ps_pickle.rebuild_bound, (self._ps_mutex,) + args)
 
 
 __all__.append('Cond')
