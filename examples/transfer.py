@@ -31,7 +31,8 @@ if pid == 0:
     written.release()
     os._exit(0)
 
-written.acquire(timeout=10)            # raises GLib.Error if the child failed
+if not written.acquire(timeout=10):     # False if the child never wrote
+    raise SystemExit('the child wrote nothing within 10 s')
 value = memory.read_variant(0)
 print('parent received %s: %s' % (value.get_type_string(), value.print_(True)))
 data = value.unpack()                  # {'from': 'child N', 'primes': [...], ...}

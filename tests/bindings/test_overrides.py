@@ -41,7 +41,7 @@ class Holder:
         assert self._locked.wait(LONG_S), 'holder did not lock'
 
     def _run(self):
-        self._mutex.lock(LONG_US, None)
+        self._mutex.lock(timeout=LONG_S)
         self._locked.set()
         self._release.wait(LONG_S)
         self._mutex.unlock()
@@ -57,6 +57,46 @@ def later(func, *args):
     thread = threading.Thread(target=func, args=args)
     thread.start()
     return thread
+
+
+def in_thread(func):
+    """func()'s result, called in another thread."""
+    result = []
+    join(later(lambda: result.append(func())))
+    return result[0]
+
+
+def wait_until(predicate):
+    """Polls predicate() within the bound (for thread states no lock shows)."""
+    deadline = time.monotonic() + LONG_S
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.002)
+    return True
+
+
+G_MAXINT32 = 0x7fffffff
+
+
+def run_async(start, finish):
+    """Runs a main loop until the callback that start(callback) passes to
+    an _async call is called; returns [what the @finish method returned,
+    or the GLib.Error it raised]."""
+    loop = GLib.MainLoop()
+    outcome = []
+
+    def done(source, result):
+        try:
+            outcome.append(getattr(source, finish)(result))
+        except GLib.Error as e:
+            outcome.append(e)
+        loop.quit()
+    start(done)
+    guard = GLib.timeout_add_seconds(int(LONG_S), loop.quit)
+    loop.run()
+    GLib.source_remove(guard)
+    return outcome
 
 
 def join(thread):
@@ -94,7 +134,10 @@ class SecondsToMicroseconds(unittest.TestCase):
         self.assertEqual(to_us(1e-12), 1)
         self.assertEqual(to_us(1.0000001), 1000001)  # rounded up, never down
         self.assertRaises(ValueError, to_us, -0.5)
-        self.assertRaises(ValueError, to_us, -1)
+        self.assertEqual(to_us(-1), Ps.TIMEOUT_INFINITE)  # for ever, as in threading
+        self.assertRaises(ValueError, to_us, -100)
+        self.assertRaises(OverflowError, to_us, threading.TIMEOUT_MAX + 1)
+        self.assertGreaterEqual(to_us(threading.TIMEOUT_MAX), threading.TIMEOUT_MAX * 1e6)
         self.assertRaises(ValueError, to_us, float('nan'))
         self.assertRaises(TypeError, to_us, 'soon')
         self.assertRaises(OverflowError, to_us, 1e20)
@@ -113,20 +156,23 @@ class MutexOverrides(BindingTestCase):
         self.assertIs(mutex.lock(timeout=float('inf'), cancellable=Gio.Cancellable()), True)
         self.assertTrue(mutex.unlock())
 
-    def test_positional_keeps_microseconds(self):
-        # What C, the typelib and every other suite pass.
+    def test_positional_is_seconds(self):
+        # Changed in 1.1: a positional timeout is in seconds (it was in
+        # microseconds); -1 and 0 mean what they meant.
         mutex = Ps.Mutex.new()
-        self.assertTrue(mutex.lock(Ps.TIMEOUT_INFINITE, None))
+        self.assertIs(mutex.lock(Ps.TIMEOUT_INFINITE, None), True)
         self.assertTrue(mutex.unlock())
-        self.assertTrue(mutex.lock(0, None))
+        self.assertIs(mutex.lock(0, None), True)
         self.assertTrue(mutex.unlock())
-        self.assertTrue(mutex.lock(timeout_us=1000, cancellable=None))
+        self.assertIs(mutex.lock(timeout_us=1000, cancellable=None), True)
         self.assertTrue(mutex.unlock())
         holder = Holder(mutex)
         try:
             start = time.monotonic()
-            # 50000 us, not 50000 s: this returns within the bound.
-            self.assertRaisesIO(Gio.IOErrorEnum.TIMED_OUT, mutex.lock, 50000)
+            self.assertRaisesIO(Gio.IOErrorEnum.TIMED_OUT, mutex.lock, 0.05)
+            self.assertGreaterEqual(time.monotonic() - start, 0.05)
+            start = time.monotonic()
+            self.assertRaisesIO(Gio.IOErrorEnum.TIMED_OUT, lambda: mutex.lock(timeout_us=50000))
             self.assertGreaterEqual(time.monotonic() - start, 0.05)
         finally:
             holder.release()
@@ -134,9 +180,13 @@ class MutexOverrides(BindingTestCase):
     def test_both_forms_of_timeout(self):
         mutex = Ps.Mutex.new()
         with self.assertRaises(TypeError):
-            mutex.lock(1000, timeout=1.0)
+            mutex.lock(1.0, timeout_us=1000)
+        with self.assertRaises(TypeError):
+            mutex.lock(1.0, timeout=1.0)
         with self.assertRaises(ValueError):
-            mutex.lock(timeout=-1)
+            mutex.lock(timeout=-2)
+        with self.assertRaises(OverflowError):
+            mutex.lock(timeout=1e100)
         self.assertEqual(mutex.get_owner_pid(), 0)   # nothing was locked
 
     def test_timeout_in_seconds(self):
@@ -291,7 +341,7 @@ class MutexOwnerDead(BindingTestCase):
         # Consistent again: a plain lock succeeds, and repair is not called.
         with mutex.held(repair=lambda: self.fail('nothing to repair')):
             pass
-        self.assertTrue(mutex.lock(0, None))
+        self.assertTrue(mutex.lock(0))
         self.assertTrue(mutex.unlock())
 
     def test_held_failed_repair(self):
@@ -326,19 +376,28 @@ class SemaphoreOverrides(BindingTestCase):
         self.assertIs(sem.acquire(), True)
         self.assertIs(sem.acquire(timeout=0.5), True)
         self.assertEqual(sem.get_value(), 0)
-        self.assertRaisesIO(Gio.IOErrorEnum.WOULD_BLOCK, sem.acquire, timeout=0)
-        self.assertRaisesIO(Gio.IOErrorEnum.WOULD_BLOCK, sem.acquire, 0, None)
+        # Changed in 1.1: False when no unit came, as in threading.
+        self.assertIs(sem.acquire(timeout=0), False)
+        self.assertIs(sem.acquire(False), False)
+        self.assertIs(sem.acquire(0, None), False)            # blocking=0
         start = time.monotonic()
-        self.assertRaisesIO(Gio.IOErrorEnum.TIMED_OUT, sem.acquire, timeout=0.1)
+        self.assertIs(sem.acquire(timeout=0.1), False)
         self.assertGreaterEqual(time.monotonic() - start, 0.1)
         start = time.monotonic()
-        self.assertRaisesIO(Gio.IOErrorEnum.TIMED_OUT, sem.acquire, 100000)   # microseconds
+        self.assertIs(sem.acquire(True, 0.1), False)          # seconds
+        self.assertGreaterEqual(time.monotonic() - start, 0.1)
+        start = time.monotonic()
+        self.assertIs(sem.acquire(timeout_us=100000), False)
         self.assertGreaterEqual(time.monotonic() - start, 0.1)
         self.assertEqual(sem.get_value(), 0)                  # no unit lost or made
         with self.assertRaises(TypeError):
-            sem.acquire(0, timeout=0)
+            sem.acquire(True, 0, timeout=0)
+        with self.assertRaises(TypeError):
+            sem.acquire(timeout=0, timeout_us=0)
         with self.assertRaises(ValueError):
             sem.acquire(timeout=-2)
+        with self.assertRaises(ValueError):
+            sem.acquire(False, 1)
         self.assertTrue(RawPs.Semaphore.release(sem))
         self.assertTrue(RawPs.Semaphore.acquire(sem, 0, None))
 
@@ -436,7 +495,7 @@ class CondOverrides(BindingTestCase):
                                 timeout=0.1)
             self.assertGreaterEqual(time.monotonic() - start, 0.1)
             start = time.monotonic()
-            self.assertRaisesIO(Gio.IOErrorEnum.TIMED_OUT, self.cond.wait, self.mutex, 100000)
+            self.assertRaisesIO(Gio.IOErrorEnum.TIMED_OUT, self.cond.wait, self.mutex, 0.1)
             self.assertGreaterEqual(time.monotonic() - start, 0.1)
             with self.assertRaises(TypeError):
                 self.cond.wait(self.mutex, 1, timeout=1)
@@ -535,6 +594,490 @@ class CondOverrides(BindingTestCase):
     def test_wait_for_not_owner(self):
         self.assertRaisesPs(Ps.Error.NOT_OWNER, self.cond.wait_for, self.mutex, lambda: False,
                             timeout=0.01)
+
+
+class MutexThreadingStyle(BindingTestCase):
+    """Ps.Mutex as threading.Lock / RLock (changed in 1.1)."""
+
+    def test_construction(self):
+        mutex = Ps.Mutex()
+        self.assertIs(type(mutex), overrides.Mutex)
+        self.assertFalse(mutex.is_recursive())
+        self.assertIs(mutex.acquire(), True)           # a working object
+        mutex.release()
+        self.assertTrue(Ps.Mutex(recursive=True).is_recursive())
+        self.assertIs(mutex.init(None), True)          # idempotent
+
+    def test_acquire_return_values(self):
+        mutex = Ps.Mutex()
+        self.assertIs(mutex.acquire(), True)
+        self.assertIs(mutex.locked(), True)
+        self.assertIsNone(mutex.release())
+        self.assertIs(mutex.locked(), False)
+        self.assertIs(mutex.acquire(False), True)
+        mutex.release()
+        self.assertIs(mutex.acquire(True, 0.5), True)
+        mutex.release()
+        self.assertIs(mutex.acquire(timeout=-1), True)
+        mutex.release()
+        self.assertIs(mutex.acquire(blocking=False, timeout=-1), True)
+        mutex.release()
+        holder = Holder(mutex)
+        try:
+            self.assertIs(mutex.locked(), True)
+            self.assertIs(mutex.acquire(False), False)
+            self.assertIs(mutex.acquire(timeout=0), False)
+            start = time.monotonic()
+            self.assertIs(mutex.acquire(timeout=0.05), False)
+            self.assertGreaterEqual(time.monotonic() - start, 0.05)
+            self.assertIs(mutex.acquire(timeout_us=1000), False)
+            # Not this thread's: NOT_OWNER, a RuntimeError as in threading.
+            with self.assertRaises(RuntimeError) as cm:
+                mutex.release()
+            self.assertErrorIs(cm.exception, Ps.error_quark(), Ps.Error.NOT_OWNER)
+        finally:
+            holder.release()
+
+    def test_bad_arguments(self):
+        mutex = Ps.Mutex()
+        self.assertRaises(ValueError, mutex.acquire, False, 1)
+        self.assertRaises(ValueError, mutex.acquire, timeout=-100)
+        self.assertRaises(OverflowError, mutex.acquire, timeout=1e100)
+        self.assertRaises(OverflowError, mutex.acquire, timeout=threading.TIMEOUT_MAX + 1)
+        self.assertRaises(TypeError, mutex.acquire, timeout='1')
+        self.assertRaises(TypeError, mutex.acquire, timeout=1, timeout_us=1)
+        self.assertIs(mutex.locked(), False)
+
+    def test_relock_raises_instead_of_deadlock(self):
+        mutex = Ps.Mutex()
+        mutex.acquire()
+        for call in (mutex.acquire, lambda: mutex.acquire(timeout=0.01),
+                     lambda: mutex.acquire(False)):
+            with self.assertRaises(GLib.Error) as cm:
+                call()
+            self.assertErrorIs(cm.exception, Ps.error_quark(), Ps.Error.WOULD_DEADLOCK)
+        mutex.release()
+
+    def test_cancellable(self):
+        mutex = Ps.Mutex()
+        holder = Holder(mutex)
+        try:
+            cancellable = Gio.Cancellable()
+            cancellable.cancel()
+            self.assertRaisesIO(Gio.IOErrorEnum.CANCELLED,
+                                lambda: mutex.acquire(cancellable=cancellable))
+        finally:
+            holder.release()
+
+    def test_repr(self):
+        mutex = Ps.Mutex()
+        self.assertRegex(repr(mutex), r'^<unlocked Ps\.Mutex object at 0x[0-9a-f]+>$')
+        mutex.acquire()
+        self.assertRegex(repr(mutex), r'^<locked Ps\.Mutex object at 0x[0-9a-f]+>$')
+        mutex.release()
+        self.assertRegex(repr(Ps.Mutex.new_recursive()),
+                         r'^<unlocked Ps\.Mutex object recursive at 0x[0-9a-f]+>$')
+        name = self.new_name('repr')
+        named = Ps.Mutex.open(name, Ps.OpenFlags.CREATE)
+        self.assertIn("'%s' at" % name, repr(named))
+
+    def test_is_owned(self):
+        for mutex in (Ps.Mutex(), Ps.Mutex.new_recursive()):
+            self.assertIs(mutex._is_owned(), False)
+            self.assertIs(mutex.locked(), False)        # the test took nothing
+            mutex.acquire()
+            self.assertIs(mutex._is_owned(), True)
+            holder_result = []
+            join(later(lambda: holder_result.append(mutex._is_owned())))
+            self.assertEqual(holder_result, [False])
+            mutex.release()
+            self.assertIs(mutex._is_owned(), False)
+            holder = Holder(mutex)
+            try:
+                self.assertIs(mutex._is_owned(), False)
+            finally:
+                holder.release()
+
+    def test_release_save_restore(self):
+        mutex = Ps.Mutex.new_recursive()
+        self.assertRaises(RuntimeError, mutex._release_save)
+        for _ in range(3):
+            mutex.acquire()
+        self.assertEqual(mutex._release_save(), 3)
+        self.assertIs(mutex.locked(), False)
+        mutex._acquire_restore(3)
+        for _ in range(3):
+            mutex.release()
+        self.assertRaises(RuntimeError, mutex.release)
+
+    def test_threading_condition_over_a_ps_mutex(self):
+        # threading.Condition uses the RLock protocol the overrides give.
+        mutex = Ps.Mutex.new_recursive()
+        cond = threading.Condition(mutex)
+        self.assertRaises(RuntimeError, cond.notify)
+        items = []
+
+        def produce():
+            with cond:
+                items.append(1)
+                cond.notify()
+        thread = threading.Timer(0.05, produce)
+        thread.start()
+        with cond:
+            with cond:
+                self.assertIs(cond.wait_for(lambda: items, timeout=LONG_S), items)
+        join(thread)
+
+
+class SemaphoreThreadingStyle(BindingTestCase):
+    """Ps.Semaphore as threading.(Bounded)Semaphore (changed in 1.1)."""
+
+    def test_construction(self):
+        self.assertEqual(Ps.Semaphore().get_value(), 1)            # threading's default
+        sem = Ps.Semaphore(7)
+        self.assertIs(type(sem), overrides.Semaphore)
+        self.assertEqual((sem.get_value(), sem.get_max_value()), (7, G_MAXINT32))
+        sem = Ps.Semaphore(2, max_value=5)
+        self.assertEqual((sem.get_value(), sem.get_max_value()), (2, 5))
+        sem = Ps.Semaphore(value=3, bounded=True)
+        self.assertEqual((sem.get_value(), sem.get_max_value()), (3, 3))
+        sem = Ps.Semaphore(initial_value=4)                         # the property
+        self.assertEqual(sem.get_value(), 4)
+        for bad in (-1, -sys.maxsize):
+            self.assertRaises(ValueError, Ps.Semaphore, value=bad)
+            self.assertRaises(ValueError, Ps.Semaphore, bad, bounded=True)
+        self.assertRaises(ValueError, Ps.Semaphore, 3, max_value=2)
+        self.assertRaises(ValueError, Ps.Semaphore, 1, max_value=-1)
+        self.assertRaises(ValueError, Ps.Semaphore, G_MAXINT32 + 1)
+        self.assertRaises(TypeError, Ps.Semaphore, 1.5)
+        self.assertRaises(TypeError, Ps.Semaphore, 1, max_value=2, bounded=True)
+        self.assertRaises(ValueError, Ps.Semaphore, 0, max_value=0)
+        # What C refuses raises GLib.Error, never an uninitialised object.
+        with self.assertRaises(GLib.Error):
+            Ps.Semaphore(1, name='no-slash', open_flags=Ps.OpenFlags.CREATE)
+        with self.assertRaises(GLib.Error):
+            Ps.Mutex(name='no-slash', open_flags=Ps.OpenFlags.CREATE)
+        with self.assertRaises(GLib.Error):
+            Ps.Cond(name='no-slash', open_flags=Ps.OpenFlags.CREATE)
+
+    def test_acquire_return_values(self):
+        sem = Ps.Semaphore(2)
+        self.assertIs(sem.acquire(), True)
+        self.assertIs(sem.acquire(False), True)
+        self.assertIs(sem.acquire(False), False)
+        self.assertIs(sem.acquire(timeout=0), False)
+        self.assertIs(sem.acquire(5, 0.01), False)        # blocking=5, timeout 10 ms
+        self.assertEqual(sem.get_value(), 0)
+        releaser = threading.Timer(0.05, sem.release)
+        releaser.start()
+        self.assertIs(sem.acquire(5), True)               # blocking, not 5 us
+        join(releaser)
+        self.assertRaises(ValueError, sem.acquire, False, timeout=1.0)
+
+    def test_release_many(self):
+        sem = Ps.Semaphore(0)
+        self.assertIs(sem.release(), True)
+        self.assertIs(sem.release(3), True)
+        self.assertEqual(sem.get_value(), 4)
+        self.assertIs(sem.release(n=2), True)
+        self.assertEqual(sem.get_value(), 6)
+        self.assertRaises(ValueError, sem.release, 0)
+        self.assertRaises(ValueError, sem.release, -1)
+        self.assertRaises(TypeError, sem.release, 1.5)
+        self.assertEqual(sem.get_value(), 6)
+
+    def test_release_many_wakes_waiters(self):
+        sem = Ps.Semaphore(0)
+        got = []
+        threads = [later(lambda: got.append(sem.acquire(timeout=LONG_S))) for _ in range(3)]
+        sem.release(3)
+        for thread in threads:
+            join(thread)
+        self.assertEqual(got, [True] * 3)
+        self.assertEqual(sem.get_value(), 0)
+
+    def test_overflow_is_both(self):
+        sem = Ps.Semaphore(1, bounded=True)
+        for catch in (ValueError, GLib.Error, Ps.SemaphoreOverflowError):
+            with self.assertRaises(catch) as cm:
+                sem.release()
+            self.assertIsInstance(cm.exception, ValueError)
+            self.assertIsInstance(cm.exception, GLib.Error)
+            self.assertIs(type(cm.exception), Ps.SemaphoreOverflowError)
+            self.assertErrorIs(cm.exception, Ps.error_quark(), Ps.Error.OVERFLOW)
+            self.assertEqual(sem.get_value(), 1)
+        sem = Ps.Semaphore(0, max_value=2)
+        with self.assertRaises(ValueError):
+            sem.release(3)
+        if hasattr(RawPs.Semaphore, 'release_many'):
+            self.assertEqual(sem.get_value(), 0)         # the whole batch refused
+        else:
+            self.assertEqual(sem.get_value(), 2)         # the temporary loop
+
+    def test_release_many_fallback(self):
+        # Without ps_semaphore_release_many in the typelib: single releases.
+        saved = overrides._semaphore_release_many
+        overrides._semaphore_release_many = None
+        try:
+            sem = Ps.Semaphore(0, max_value=3)
+            self.assertIs(sem.release(2), True)
+            self.assertEqual(sem.get_value(), 2)
+            self.assertRaises(Ps.SemaphoreOverflowError, sem.release, 2)
+            self.assertEqual(sem.get_value(), 3)
+        finally:
+            overrides._semaphore_release_many = saved
+
+    def test_repr(self):
+        sem = Ps.Semaphore(3)
+        self.assertRegex(repr(sem), r'^<Ps\.Semaphore at 0x[0-9a-f]+: value=3>$')
+        sem = Ps.Semaphore(2, max_value=3)
+        self.assertRegex(repr(sem), r'^<Ps\.Semaphore at 0x[0-9a-f]+: value=2/3>$')
+
+    def run_loop(self, start):
+        return run_async(start, 'acquire_finish')
+
+    def test_acquire_async_seconds(self):
+        sem = Ps.Semaphore(0)
+        start = time.monotonic()
+        outcome = self.run_loop(lambda done: sem.acquire_async(timeout=0.1, callback=done))
+        self.assertGreaterEqual(time.monotonic() - start, 0.1)
+        self.assertEqual(len(outcome), 1)
+        self.assertErrorIs(outcome[0], Gio.io_error_quark(), Gio.IOErrorEnum.TIMED_OUT)
+        outcome = self.run_loop(lambda done: sem.acquire_async(0.05, None, done))
+        self.assertErrorIs(outcome[0], Gio.io_error_quark(), Gio.IOErrorEnum.TIMED_OUT)
+        outcome = self.run_loop(lambda done: sem.acquire_async(timeout_us=50000,
+                                                               callback=done))
+        self.assertErrorIs(outcome[0], Gio.io_error_quark(), Gio.IOErrorEnum.TIMED_OUT)
+        releaser = threading.Timer(0.05, sem.release)
+        releaser.start()
+        outcome = self.run_loop(lambda done: sem.acquire_async(timeout=5, callback=done))
+        join(releaser)
+        self.assertEqual(outcome, [True])
+        self.assertEqual(sem.get_value(), 0)
+        with self.assertRaises(ValueError):
+            sem.acquire_async(timeout=-2)
+
+
+class MutexAsyncSeconds(BindingTestCase):
+    @unittest.skipUnless(hasattr(RawPs.Mutex, 'lock_async'),
+                         'ps_mutex_lock_async() is not in this typelib yet (1.1)')
+    def test_lock_async_seconds(self):
+        mutex = Ps.Mutex()
+        holder = Holder(mutex)
+        try:
+            start = time.monotonic()
+            outcome = run_async(lambda done: mutex.lock_async(timeout=0.05, callback=done),
+                                'lock_finish')
+            self.assertGreaterEqual(time.monotonic() - start, 0.05)
+            self.assertErrorIs(outcome[0], Gio.io_error_quark(), Gio.IOErrorEnum.TIMED_OUT)
+            outcome = run_async(lambda done: mutex.lock_async(timeout_us=1000, callback=done),
+                                'lock_finish')
+            self.assertErrorIs(outcome[0], Gio.io_error_quark(), Gio.IOErrorEnum.TIMED_OUT)
+        finally:
+            holder.release()
+        outcome = run_async(lambda done: mutex.lock_async(5, None, done), 'lock_finish')
+        self.assertEqual(outcome, [True])
+        mutex.release()               # held by this thread, which ran the callback
+
+
+class CondThreadingStyle(BindingTestCase):
+    """Ps.Cond as threading.Condition (new in 1.1)."""
+
+    def test_construction(self):
+        cond = Ps.Cond()
+        self.assertIs(type(cond), overrides.Cond)
+        self.assertIs(type(cond.mutex), overrides.Mutex)
+        self.assertTrue(cond.mutex.is_recursive())
+        mutex = Ps.Mutex()
+        self.assertIs(Ps.Cond(mutex).mutex, mutex)
+        self.assertIs(Ps.Cond(mutex=mutex).mutex, mutex)
+        self.assertRaises(TypeError, Ps.Cond, threading.Lock())
+        self.assertIsNone(Ps.Cond.new().mutex)            # C constructors: unbound
+
+    def test_unbound(self):
+        cond = Ps.Cond.new()
+        for call in (cond.wait, cond.acquire, cond.release, cond.__enter__,
+                     lambda: cond.wait_for(lambda: True), lambda: cond.wait(0.1)):
+            self.assertRaises(TypeError, call)
+        cond.notify()                                     # signal(): no mutex to check
+        cond.notify_all()
+
+    def test_acquire_with_a_ps_mutex(self):
+        # CPython's ConditionTests.test_acquire, with a Ps.Mutex where it
+        # binds a threading.Lock (the test is left out of test_lock_tests.py).
+        cond = Ps.Cond()
+        cond.acquire()
+        cond.acquire()
+        cond.release()
+        cond.release()
+        lock = Ps.Mutex()
+        cond = Ps.Cond(lock)
+        cond.acquire()
+        self.assertEqual(in_thread(lambda: lock.acquire(False)), False)
+        cond.release()
+        self.assertIs(lock.acquire(False), True)
+        self.assertEqual(in_thread(lambda: cond.acquire(False)), False)
+        lock.release()
+        with cond:
+            self.assertEqual(in_thread(lambda: lock.acquire(False)), False)
+        self.assertIs(lock.locked(), False)
+
+    def test_wait_return_values(self):
+        cond = Ps.Cond()
+        with cond:
+            self.assertIs(cond.wait(0), False)
+            start = time.monotonic()
+            self.assertIs(cond.wait(0.05), False)
+            self.assertGreaterEqual(time.monotonic() - start, 0.05)
+            self.assertIs(cond.wait(timeout=0.01), False)
+            self.assertIs(cond._is_owned(), True)         # held again
+        self.assertRaises(ValueError, lambda: cond.wait(-2))
+
+    @staticmethod
+    def producer(cond, items, notify):
+        """A timer thread (to start) that appends to items and notifies."""
+        def produce():
+            with cond:
+                items.append(1)
+                notify(cond)
+        return threading.Timer(0.05, produce)
+
+    def test_wait_woken(self):
+        cond = Ps.Cond()
+        items = []
+        thread = self.producer(cond, items, Ps.Cond.notify)
+        with cond:
+            thread.start()
+            for _ in range(1000):
+                if items:
+                    break
+                self.assertIs(cond.wait(LONG_S), True)
+            self.assertEqual(items, [1])
+        join(thread)
+
+    def test_wait_releases_every_level(self):
+        cond = Ps.Cond()                    # its own recursive mutex
+        items = []
+        thread = self.producer(cond, items, Ps.Cond.notify_all)
+        with cond:
+            with cond:
+                thread.start()
+                self.assertEqual(cond.wait_for(lambda: items, timeout=LONG_S), [1])
+                self.assertIs(cond._is_owned(), True)
+            self.assertIs(cond._is_owned(), True)
+        self.assertIs(cond._is_owned(), False)
+        self.assertIs(cond.mutex.locked(), False)
+        join(thread)
+
+    def test_wait_for(self):
+        cond = Ps.Cond(Ps.Mutex())
+        with cond:
+            self.assertEqual(cond.wait_for(lambda: 'yes'), 'yes')
+            start = time.monotonic()
+            self.assertEqual(cond.wait_for(lambda: 0, timeout=0.05), 0)
+            self.assertGreaterEqual(time.monotonic() - start, 0.05)
+            self.assertIsNone(cond.wait_for(lambda: None, 0))
+            self.assertEqual(cond.wait_for(lambda: [], timeout=0), [])
+
+    def test_not_owner(self):
+        cond = Ps.Cond()
+        for call in (cond.wait, lambda: cond.wait(0.01), cond.notify, cond.notify_all,
+                     lambda: cond.wait_for(lambda: False, 0.01)):
+            with self.assertRaises(RuntimeError) as cm:
+                call()
+            self.assertErrorIs(cm.exception, Ps.error_quark(), Ps.Error.NOT_OWNER)
+        holder = Holder(cond.mutex)
+        try:
+            self.assertRaises(RuntimeError, cond.notify)
+        finally:
+            holder.release()
+
+    def test_notify_counts(self):
+        cond = Ps.Cond()
+        waiting = [0]
+        woken = []
+
+        def waiter():
+            with cond:
+                waiting[0] += 1
+                woken.append(cond.wait(LONG_S))
+        threads = [later(waiter) for _ in range(4)]
+        self.assertTrue(wait_until(lambda: waiting[0] == 4))
+        with cond:
+            self.assertIsNone(cond.notify(2))
+        self.assertTrue(wait_until(lambda: len(woken) >= 2))
+        with cond:
+            self.assertIsNone(cond.notify_all())
+        for thread in threads:
+            join(thread)
+        self.assertEqual(woken, [True] * 4)
+
+    def test_mutex_form_unchanged(self):
+        # The 1.0 form on a bound condition: the given mutex, and raising.
+        mutex = Ps.Mutex()
+        cond = Ps.Cond()
+        with mutex:
+            self.assertRaisesIO(Gio.IOErrorEnum.TIMED_OUT, cond.wait, mutex, 0.01)
+            self.assertRaisesIO(Gio.IOErrorEnum.TIMED_OUT, lambda: cond.wait(mutex=mutex,
+                                                                               timeout=0.01))
+            self.assertEqual(cond.wait_for(mutex, lambda: 0, timeout=0.01), 0)
+        self.assertIs(cond.mutex.locked(), False)
+
+    def test_shared_over_fork(self):
+        memory, mutex, cond, flag = HeldRepairInWait.placed()
+
+        def child():
+            with cond:
+                memory.set_int64(flag, 1)
+                cond.notify()
+        with cond:
+            pid = fork_child(child)
+            self.assertIs(cond.wait_for(lambda: memory.get_int64(flag), LONG_S), 1)
+        self.assertChildSucceeds(pid)
+
+
+class HeldRepairInWait(BindingTestCase):
+    """held(repair=) handles OWNER_DEAD met by a wait inside it (the
+    cross-process SIGKILL case is in tests/python/test_cond.py)."""
+
+    @staticmethod
+    def placed():
+        """A segment with a mutex, a Ps.Cond bound to it and a flag."""
+        memory = Ps.SharedMemory.new(Ps.MUTEX_SIZE + Ps.COND_SIZE + 8)
+        mutex = Ps.Mutex.new_at(memory, 0)
+        cond = Ps.Cond(mutex, memory=memory, offset=Ps.MUTEX_SIZE)
+        return memory, mutex, cond, Ps.MUTEX_SIZE + Ps.COND_SIZE
+
+    def test_repair_once_and_continue(self):
+        memory, mutex, cond, flag = self.placed()
+        repairs = []
+        with mutex.held(timeout=LONG_S, repair=lambda: repairs.append(True)):
+            def child():
+                mutex.lock()                 # once the parent waits
+                memory.set_int64(flag, 1)
+                cond.notify()
+                os._exit(0)                  # dies holding the mutex
+            pid = fork_child(child)
+            self.assertEqual(cond.wait_for(lambda: memory.get_int64(flag), LONG_S), 1)
+            self.assertEqual(repairs, [True])
+        self.assertChildSucceeds(pid)
+        self.assertIs(mutex.locked(), False)
+        self.assertIs(mutex.acquire(timeout=0), True)
+        mutex.release()
+
+    def test_outside_held_raises(self):
+        memory, mutex, cond, flag = self.placed()
+        with self.assertRaises(GLib.Error) as cm:
+            with mutex.held(timeout=LONG_S):          # no repair: as in 1.0
+                def child():
+                    mutex.lock()
+                    cond.notify()
+                    os._exit(0)
+                pid = fork_child(child)
+                cond.wait(LONG_S)
+        self.assertErrorIs(cm.exception, Ps.error_quark(), Ps.Error.OWNER_DEAD)
+        self.assertChildSucceeds(pid)
+        self.assertEqual(overrides._repairs(), [])
 
 
 class SharedMemoryBuf(BindingTestCase):
@@ -647,6 +1190,22 @@ class Pickling(BindingTestCase):
         name = self.new_name('pcond')
         cond = Ps.Cond.open(name, Ps.OpenFlags.CREATE | Ps.OpenFlags.EXCLUSIVE)
         self.assertEqual(self.roundtrip(cond).get_name(), name)
+
+    def test_bound_cond(self):
+        mutex = Ps.Mutex.open(self.new_name('pbm'), Ps.OpenFlags.CREATE)
+        cond = Ps.Cond(mutex, name=self.new_name('pbc'), open_flags=Ps.OpenFlags.CREATE)
+        clone = self.roundtrip(cond)
+        self.assertEqual(clone.get_name(), cond.get_name())
+        self.assertIs(type(clone.mutex), overrides.Mutex)
+        self.assertEqual(clone.mutex.get_name(), mutex.get_name())
+        with clone:
+            self.assertEqual(mutex.get_owner_pid(), os.getpid())
+            self.assertIs(clone.wait(0.01), False)
+        self.assertIsNone(self.roundtrip(Ps.Cond.open(cond.get_name(), 0)).mutex)
+        # Its own anonymous mutex cannot travel.
+        with self.assertRaises(RuntimeError) as cm:
+            pickle.dumps(Ps.Cond(name=self.new_name('pbc2'), open_flags=Ps.OpenFlags.CREATE))
+        self.assertIn('anonymous Ps.Mutex', str(cm.exception))
 
     def test_named_memory(self):
         name = self.new_name('pshm')

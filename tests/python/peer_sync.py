@@ -21,6 +21,12 @@ outlive a broken test by long.
                                 print "value V" (the count seen on open),
                                 sleep DELAY_MS, release COUNT units, print
                                 "released"
+    cond-signal-hold PREFIX     open PREFIX.mutex, PREFIX.cond, PREFIX.shm,
+                                print "ready", wait for a line on
+                                stdin; lock (bounded), set the
+                                int32 at offset 0 to 1, signal, print
+                                "holding", then hold the mutex until
+                                killed (or stdin closes)
     cond-handshake PREFIX ROUNDS
                                 the odd side of a turn-taking handshake
                                 over PREFIX.mutex, PREFIX.cond and the
@@ -265,7 +271,7 @@ def _expect_ps_error(code, func, *args):
 
 def _mutex_hold(name, delay_ms='0'):
     mutex = Ps.Mutex.open(name, Ps.OpenFlags.NONE)
-    if not mutex.lock(LONG_US, None):
+    if not mutex.lock(timeout=LONG_S):
         return 2
     print('locked', os.getpid(), flush=True)
     if not sys.stdin.readline():
@@ -289,7 +295,7 @@ def _mutex_foreign(name):
 def _mutex_lock(name):
     mutex = Ps.Mutex.open(name, Ps.OpenFlags.NONE)
     try:
-        mutex.lock(LONG_US, None)
+        mutex.lock(timeout=LONG_S)
         print('OK', flush=True)
     except GLib.Error as e:
         print(ps_error_name(e), flush=True)
@@ -317,7 +323,7 @@ def _cond_handshake(prefix, rounds):
     print('ready', flush=True)
     end_time = GLib.get_monotonic_time() + LONG_US
     for i in range(int(rounds)):
-        mutex.lock(LONG_US, None)
+        mutex.lock(timeout=LONG_S)
         while memory.get_int32(0) != 2 * i + 1:
             cond.wait_until(mutex, end_time, None)   # raises TIMED_OUT at the end
         memory.set_int32(0, 2 * i + 2)
@@ -327,7 +333,23 @@ def _cond_handshake(prefix, rounds):
     return 0
 
 
+def _cond_signal_hold(prefix):
+    mutex = Ps.Mutex.open(prefix + '.mutex', Ps.OpenFlags.NONE)
+    cond = Ps.Cond.open(prefix + '.cond', Ps.OpenFlags.NONE)
+    memory = Ps.SharedMemory.open(prefix + '.shm', Ps.OpenFlags.NONE, 0)
+    print('ready', flush=True)
+    if not sys.stdin.readline():
+        return 3
+    mutex.lock(timeout=LONG_S)
+    memory.set_int32(0, 1)
+    cond.signal()
+    print('holding', flush=True)
+    sys.stdin.readline()             # killed here, holding the mutex
+    return 4
+
+
 COMMANDS = {
+    'cond-signal-hold': _cond_signal_hold,
     'mutex-hold': _mutex_hold,
     'mutex-foreign': _mutex_foreign,
     'mutex-lock': _mutex_lock,

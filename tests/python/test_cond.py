@@ -4,6 +4,7 @@ return, timeouts, cancellation, no lost wake-ups, broadcast across
 processes, and the three sharing models."""
 
 import os
+import signal
 import sys
 import threading
 import time
@@ -12,7 +13,8 @@ import unittest
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from peer_sync import LONG_S, LONG_US, PsTestCase, scaled, wait_for  # noqa: E402
+from peer_sync import (LONG_S, LONG_US, PsTestCase, scaled,  # noqa: E402
+                       unique_name, wait_for)
 
 import gi  # noqa: E402
 gi.require_version('Ps', '1')
@@ -42,7 +44,7 @@ def take_turns(mutex, cond, memory, rounds, parity):
     it on and signals. A lost wake-up ends in TIMED_OUT, not a hang."""
     end_time = GLib.get_monotonic_time() + LONG_US
     for i in range(rounds):
-        mutex.lock(LONG_US, None)
+        mutex.lock(timeout=LONG_S)
         try:
             while memory.get_int32(0) != 2 * i + parity:
                 cond.wait_until(mutex, end_time, None)
@@ -53,7 +55,7 @@ def take_turns(mutex, cond, memory, rounds, parity):
 
 
 def locked_value(mutex, memory, offset):
-    mutex.lock(LONG_US, None)
+    mutex.lock(timeout=LONG_S)
     try:
         return memory.get_int32(offset)
     finally:
@@ -73,7 +75,7 @@ class CondBasics(PsTestCase):
     def test_wait_without_mutex_not_owner(self):
         self.assertIsNone(self.cond.get_name())
         for timeout in (Ps.TIMEOUT_INFINITE, 0, 1000):
-            self.assertRaisesPs(Ps.Error.NOT_OWNER, self.cond.wait, self.mutex, timeout, None)
+            self.assertRaisesPs(Ps.Error.NOT_OWNER, lambda: self.cond.wait(self.mutex, timeout_us=timeout))
         self.assertRaisesPs(Ps.Error.NOT_OWNER, self.cond.wait_until, self.mutex,
                             GLib.get_monotonic_time() + 1000, None)
         self.assertEqual(self.mutex.get_owner_pid(), 0)
@@ -83,7 +85,7 @@ class CondBasics(PsTestCase):
         release = threading.Event()
 
         def holder():
-            self.mutex.lock(LONG_US, None)
+            self.mutex.lock(timeout=LONG_S)
             held.set()
             release.wait(LONG_S)
             self.mutex.unlock()
@@ -101,24 +103,24 @@ class CondBasics(PsTestCase):
             thread.join(LONG_S)
 
     def test_zero_timeout_would_block_and_held(self):
-        self.mutex.lock(-1, None)
+        self.mutex.lock()
         self.assertRaisesIO(Gio.IOErrorEnum.WOULD_BLOCK, self.cond.wait, self.mutex, 0, None)
         self.assertHeldByUs()
         self.assertTrue(self.mutex.unlock())
 
     def test_timeout_never_early_and_held(self):
-        self.mutex.lock(-1, None)
+        self.mutex.lock()
         for timeout_us in (1, 1000, 20000, 100000):
             start = time.monotonic_ns()
-            self.assertRaisesIO(Gio.IOErrorEnum.TIMED_OUT, self.cond.wait, self.mutex,
-                                timeout_us, None)
+            self.assertRaisesIO(Gio.IOErrorEnum.TIMED_OUT,
+                                lambda: self.cond.wait(self.mutex, timeout_us=timeout_us))
             elapsed_us = (time.monotonic_ns() - start) / 1000
             self.assertGreaterEqual(elapsed_us, timeout_us)
             self.assertHeldByUs()
         self.assertTrue(self.mutex.unlock())
 
     def test_wait_until_never_early_and_held(self):
-        self.mutex.lock(-1, None)
+        self.mutex.lock()
         for delta_us in (1000, 30000):
             end_time = GLib.get_monotonic_time() + delta_us
             self.assertRaisesIO(Gio.IOErrorEnum.TIMED_OUT, self.cond.wait_until, self.mutex,
@@ -141,7 +143,7 @@ class CondBasics(PsTestCase):
             cancelled_at.append(time.monotonic())
             cancellable.cancel()
 
-        self.mutex.lock(-1, None)
+        self.mutex.lock()
         timer = threading.Timer(0.1, cancel)
         timer.start()
         try:
@@ -157,7 +159,7 @@ class CondBasics(PsTestCase):
     def test_already_cancelled_and_held(self):
         cancellable = Gio.Cancellable()
         cancellable.cancel()
-        self.mutex.lock(-1, None)
+        self.mutex.lock()
         self.assertRaisesIO(Gio.IOErrorEnum.CANCELLED, self.cond.wait, self.mutex,
                             Ps.TIMEOUT_INFINITE, cancellable)
         self.assertHeldByUs()
@@ -172,7 +174,7 @@ class CondBasics(PsTestCase):
         waiting = threading.Event()
 
         def waiter():
-            self.mutex.lock(LONG_US, None)
+            self.mutex.lock(timeout=LONG_S)
             end_time = GLib.get_monotonic_time() + LONG_US
             try:
                 waiting.set()
@@ -191,7 +193,7 @@ class CondBasics(PsTestCase):
         thread = threading.Thread(target=waiter)
         thread.start()
         self.assertTrue(waiting.wait(LONG_S))
-        self.assertTrue(self.mutex.lock(LONG_US, None))   # the waiter is inside wait()
+        self.assertTrue(self.mutex.lock(timeout=LONG_S))   # the waiter is inside wait()
         state['ready'] = True
         self.cond.signal()
         self.assertTrue(self.mutex.unlock())
@@ -206,21 +208,21 @@ class CondBasics(PsTestCase):
         self.cond.signal()
         self.cond.broadcast()
         self.cond.signal()
-        self.mutex.lock(-1, None)
+        self.mutex.lock()
         start = time.monotonic_ns()
-        self.assertRaisesIO(Gio.IOErrorEnum.TIMED_OUT, self.cond.wait, self.mutex, 50000, None)
+        self.assertRaisesIO(Gio.IOErrorEnum.TIMED_OUT, self.cond.wait, self.mutex, 0.05, None)
         self.assertGreaterEqual((time.monotonic_ns() - start) / 1000, 50000)
         self.assertHeldByUs()
         self.assertTrue(self.mutex.unlock())
 
     def test_recursive_mutex_held_twice(self):
         mutex = Ps.Mutex.new_recursive()
-        mutex.lock(-1, None)
-        mutex.lock(-1, None)
-        self.assertRaisesPs(Ps.Error.WOULD_DEADLOCK, self.cond.wait, mutex, 1000, None)
+        mutex.lock()
+        mutex.lock()
+        self.assertRaisesPs(Ps.Error.WOULD_DEADLOCK, self.cond.wait, mutex, 0.001, None)
         self.assertTrue(mutex.unlock())
         self.assertEqual(mutex.get_owner_pid(), os.getpid())   # still held once
-        self.assertRaisesIO(Gio.IOErrorEnum.TIMED_OUT, self.cond.wait, mutex, 1000, None)
+        self.assertRaisesIO(Gio.IOErrorEnum.TIMED_OUT, self.cond.wait, mutex, 0.001, None)
         self.assertEqual(mutex.get_owner_pid(), os.getpid())
         self.assertTrue(mutex.unlock())
         self.assertEqual(mutex.get_owner_pid(), 0)
@@ -244,7 +246,7 @@ class CondProcesses(PsTestCase):
 
         def waiter():
             end_time = GLib.get_monotonic_time() + LONG_US
-            mutex.lock(LONG_US, None)
+            mutex.lock(timeout=LONG_S)
             try:
                 memory.set_int32(0, memory.get_int32(0) + 1)
                 while memory.get_int32(4) == 0:
@@ -256,7 +258,7 @@ class CondProcesses(PsTestCase):
         pids = [self.fork(waiter) for _ in range(10)]
         # Once we hold the mutex and count 10, every waiter is in wait().
         self.assertTrue(wait_for(lambda: locked_value(mutex, memory, 0) == 10))
-        mutex.lock(LONG_US, None)
+        mutex.lock(timeout=LONG_S)
         memory.set_int32(4, 1)
         cond.broadcast()
         mutex.unlock()
@@ -270,7 +272,7 @@ class CondProcesses(PsTestCase):
 
         def waiter():
             end_time = GLib.get_monotonic_time() + LONG_US
-            mutex.lock(LONG_US, None)
+            mutex.lock(timeout=LONG_S)
             try:
                 memory.set_int32(0, memory.get_int32(0) + 1)
                 while memory.get_int32(4) == 0:
@@ -283,7 +285,7 @@ class CondProcesses(PsTestCase):
         pids = [self.fork(waiter) for _ in range(3)]
         self.assertTrue(wait_for(lambda: locked_value(mutex, memory, 0) == 3))
         for _ in range(3):
-            mutex.lock(LONG_US, None)
+            mutex.lock(timeout=LONG_S)
             memory.set_int32(4, memory.get_int32(4) + 1)
             cond.signal()
             mutex.unlock()
@@ -297,9 +299,9 @@ class CondProcesses(PsTestCase):
         memory = Ps.SharedMemory.new(64)
 
         def waiter():
-            mutex.lock(LONG_US, None)
+            mutex.lock(timeout=LONG_S)
             memory.set_int32(4, 1)
-            cond.wait(mutex, LONG_US, None)
+            cond.wait(mutex, timeout=LONG_S)
             return 2
 
         pid = self.fork(waiter)
@@ -311,14 +313,14 @@ class CondProcesses(PsTestCase):
         # test (bounded by join) instead of stopping the suite.
         def timed_waits():
             # The mutex is free and healthy; the condition remembers nothing.
-            if not mutex.lock(0, None):
+            if not mutex.lock(0):
                 return 2
             for signal_first in (False, True):
                 if signal_first:
                     cond.signal()
                 start = time.monotonic_ns()
                 try:
-                    cond.wait(mutex, 50000, None)
+                    cond.wait(mutex, timeout=0.05)
                     return 3
                 except GLib.Error as e:
                     if not e.matches(Gio.io_error_quark(), Gio.IOErrorEnum.TIMED_OUT):
@@ -342,12 +344,12 @@ class CondProcesses(PsTestCase):
         memory = Ps.SharedMemory.new(64)
 
         def killer():
-            mutex.lock(LONG_US, None)
+            mutex.lock(timeout=LONG_S)
             memory.set_int32(0, 1)
             cond.signal()
             os.kill(os.getpid(), 9)
 
-        mutex.lock(-1, None)
+        mutex.lock()
         pid = self.fork(killer)
         with self.assertRaises(GLib.Error) as ctx:
             end_time = GLib.get_monotonic_time() + LONG_US
@@ -358,8 +360,104 @@ class CondProcesses(PsTestCase):
         self.assertEqual(mutex.get_owner_pid(), os.getpid())
         self.assertTrue(mutex.mark_consistent())
         self.assertTrue(mutex.unlock())
-        self.assertTrue(mutex.lock(0, None))
+        self.assertTrue(mutex.lock(0))
         self.assertTrue(mutex.unlock())
+
+
+class CondOwnerDeadInHeld(PsTestCase):
+    """The documented pattern: mutex.held(repair=...) around a condition
+    wait, while a peer process that took the mutex during the wait is
+    SIGKILLed holding it. The wait that takes the mutex back meets
+    OWNER_DEAD: repair() runs exactly once, no OWNER_DEAD escapes, and the
+    mutex ends released and usable, here and in another process."""
+
+    def start_peer(self):
+        """Named mutex, cond and segment, a cond-signal-hold peer on them,
+        and a thread (to start) that SIGKILLs the peer once it holds the
+        mutex: the peer can only lock once this thread waits."""
+        prefix = unique_name('heldcond')
+        for suffix in ('.mutex', '.cond', '.shm'):
+            self._names.append(prefix + suffix)
+        create = Ps.OpenFlags.CREATE | Ps.OpenFlags.EXCLUSIVE
+        mutex = Ps.Mutex.open(prefix + '.mutex', create)
+        cond = Ps.Cond.open(prefix + '.cond', create)
+        memory = Ps.SharedMemory.open(prefix + '.shm', create, 8)
+        peer = self.spawn_peer('cond-signal-hold', prefix)
+        self.assertEqual(peer.readline(), 'ready')
+        killed = []
+
+        def killer():
+            if peer.readline() == 'holding':
+                os.kill(peer.pid, signal.SIGKILL)
+                killed.append(peer.wait())
+        return prefix, mutex, cond, memory, peer, threading.Thread(target=killer), killed
+
+    def run_pattern(self, wait):
+        prefix, mutex, cond, memory, peer, thread, killed = self.start_peer()
+        repairs = []
+
+        def repair():
+            repairs.append(mutex.get_owner_pid())
+            memory.set_int32(4, 7)           # the repaired state
+
+        with mutex.held(timeout=LONG_S, repair=repair):
+            peer.send('go')                  # it locks once this thread waits
+            thread.start()
+            result = wait(mutex, cond, memory)
+            self.assertEqual(mutex.get_owner_pid(), os.getpid())
+        thread.join(LONG_S)
+        self.assertFalse(thread.is_alive())
+        self.assertEqual(killed, [-signal.SIGKILL])
+        self.assertEqual(repairs, [os.getpid()])     # once, holding the lock
+        self.assertEqual(memory.get_int32(0), 1)
+        self.assertEqual(memory.get_int32(4), 7)
+        # Released and consistent: usable here and from another process.
+        self.assertEqual(mutex.get_owner_pid(), 0)
+        self.assertIs(mutex.try_lock(), True)
+        self.assertTrue(mutex.unlock())
+        other = self.spawn_peer('mutex-lock', prefix + '.mutex')
+        self.assertEqual(other.readline(), 'OK')
+        self.assertPeerSucceeds(other)
+        return result
+
+    def test_wait_for_mutex_form(self):
+        result = self.run_pattern(lambda mutex, cond, memory: cond.wait_for(
+            mutex, lambda: memory.get_int32(0), timeout=LONG_S))
+        self.assertEqual(result, 1)
+
+    def test_wait_for_bound(self):
+        def wait(mutex, cond, memory):
+            bound = Ps.Cond(mutex, name=cond.get_name(), open_flags=Ps.OpenFlags.NONE)
+            return bound.wait_for(lambda: memory.get_int32(0), timeout=LONG_S)
+        self.assertEqual(self.run_pattern(wait), 1)
+
+    def test_wait_loop(self):
+        def wait(mutex, cond, memory):
+            for _ in range(1000):            # spurious wake-ups are allowed
+                if memory.get_int32(0):
+                    return True
+                self.assertIs(cond.wait(mutex, timeout=LONG_S), True)
+            return False
+        self.assertIs(self.run_pattern(wait), True)
+
+    def test_failed_repair_propagates(self):
+        # repair() raising inside the wait ends the block with its
+        # exception; the mutex is released unrepaired: NOT_RECOVERABLE.
+        prefix, mutex, cond, memory, peer, thread, killed = self.start_peer()
+
+        def repair():
+            raise KeyError('beyond repair')
+
+        with self.assertRaises(KeyError):
+            with mutex.held(timeout=LONG_S, repair=repair):
+                peer.send('go')
+                thread.start()
+                cond.wait_for(mutex, lambda: memory.get_int32(0), timeout=LONG_S)
+        thread.join(LONG_S)
+        self.assertFalse(thread.is_alive())
+        self.assertEqual(killed, [-signal.SIGKILL])
+        self.assertEqual(mutex.get_owner_pid(), 0)
+        self.assertRaisesPs(Ps.Error.NOT_RECOVERABLE, mutex.lock, 0)
 
 
 class CondSharing(PsTestCase):

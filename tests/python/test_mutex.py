@@ -47,13 +47,13 @@ class MutexBasics(PsTestCase):
         self.assertFalse(mutex.is_recursive())
         self.assertIsNone(mutex.get_name())
         self.assertEqual(mutex.get_owner_pid(), 0)
-        self.assertTrue(mutex.lock(Ps.TIMEOUT_INFINITE, None))
+        self.assertTrue(mutex.lock(Ps.TIMEOUT_INFINITE))   # -1: for ever
         self.assertEqual(mutex.get_owner_pid(), os.getpid())
         self.assertTrue(mutex.unlock())
         self.assertEqual(mutex.get_owner_pid(), 0)
-        self.assertTrue(mutex.lock(0, None))
+        self.assertTrue(mutex.lock(0))
         self.assertTrue(mutex.unlock())
-        self.assertTrue(mutex.lock(1000, None))
+        self.assertTrue(mutex.lock(timeout_us=1000))
         self.assertTrue(mutex.unlock())
 
     def test_try_lock(self):
@@ -68,14 +68,14 @@ class MutexBasics(PsTestCase):
     def test_unlock_when_unlocked(self):
         mutex = Ps.Mutex.new()
         self.assertRaisesPs(Ps.Error.NOT_OWNER, mutex.unlock)
-        mutex.lock(-1, None)
+        mutex.lock()
         mutex.unlock()
         self.assertRaisesPs(Ps.Error.NOT_OWNER, mutex.unlock)
         self.assertRaisesPs(Ps.Error.NOT_OWNER, mutex.mark_consistent)
 
     def test_relock_would_deadlock(self):
         mutex = Ps.Mutex.new()
-        mutex.lock(-1, None)
+        mutex.lock()
         self.assertRaisesPs(Ps.Error.WOULD_DEADLOCK, mutex.lock, Ps.TIMEOUT_INFINITE, None)
         self.assertRaisesPs(Ps.Error.WOULD_DEADLOCK, mutex.lock, 0, None)
         self.assertRaisesPs(Ps.Error.WOULD_DEADLOCK, mutex.lock, 1000, None)
@@ -88,7 +88,7 @@ class MutexBasics(PsTestCase):
 
     def test_unlock_from_other_thread(self):
         mutex = Ps.Mutex.new()
-        mutex.lock(-1, None)
+        mutex.lock()
         error = in_thread(mutex.unlock)
         self.assertTrue(is_ps_error(error, Ps.Error.NOT_OWNER), error)
         error = in_thread(mutex.mark_consistent)
@@ -98,12 +98,12 @@ class MutexBasics(PsTestCase):
 
     def test_lock_waits_for_other_thread(self):
         mutex = Ps.Mutex.new()
-        mutex.lock(-1, None)
+        mutex.lock()
         locked = threading.Event()
         result = []
 
         def locker():
-            result.append(mutex.lock(LONG_US, None))
+            result.append(mutex.lock(timeout=LONG_S))
             locked.set()
             mutex.unlock()
 
@@ -118,8 +118,8 @@ class MutexBasics(PsTestCase):
     def test_recursive(self):
         mutex = Ps.Mutex.new_recursive()
         self.assertTrue(mutex.is_recursive())
-        self.assertTrue(mutex.lock(-1, None))
-        self.assertTrue(mutex.lock(0, None))
+        self.assertTrue(mutex.lock())
+        self.assertTrue(mutex.lock(0))
         self.assertTrue(mutex.try_lock())
         self.assertEqual(mutex.get_owner_pid(), os.getpid())
         self.assertIs(in_thread(mutex.try_lock), False)
@@ -140,7 +140,7 @@ class MutexTimeouts(PsTestCase):
         release = threading.Event()
 
         def holder():
-            mutex.lock(LONG_US, None)
+            mutex.lock(timeout=LONG_S)
             held.set()
             release.wait(LONG_S)
             mutex.unlock()
@@ -163,7 +163,8 @@ class MutexTimeouts(PsTestCase):
         self.hold_in_thread(mutex)
         for timeout_us in (1, 1000, 20000, 100000):
             start = time.monotonic_ns()
-            self.assertRaisesIO(Gio.IOErrorEnum.TIMED_OUT, mutex.lock, timeout_us, None)
+            self.assertRaisesIO(Gio.IOErrorEnum.TIMED_OUT,
+                                lambda: mutex.lock(timeout_us=timeout_us))
             elapsed_us = (time.monotonic_ns() - start) / 1000
             self.assertGreaterEqual(elapsed_us, timeout_us)
         self.assertRaisesPs(Ps.Error.NOT_OWNER, mutex.unlock)
@@ -207,7 +208,7 @@ class MutexProcesses(PsTestCase):
         def child():
             os.close(ready_r)
             os.close(release_w)
-            if not mutex.lock(LONG_US, None):
+            if not mutex.lock(timeout=LONG_S):
                 return 2
             os.write(ready_w, b'L')
             os.read(release_r, 1)    # EOF or a byte: unlock and go
@@ -230,14 +231,14 @@ class MutexProcesses(PsTestCase):
         self.assertRaisesPs(Ps.Error.NOT_OWNER, mutex.unlock)
         self.assertRaisesPs(Ps.Error.NOT_OWNER, mutex.mark_consistent)
         os.write(release, b'x')
-        self.assertTrue(mutex.lock(LONG_US, None))   # woken by the child's unlock
+        self.assertTrue(mutex.lock(timeout=LONG_S))   # woken by the child's unlock
         self.assertEqual(mutex.get_owner_pid(), os.getpid())
         self.assertEqual(self.join(pid), 0)
         mutex.unlock()
 
     def test_unlock_from_other_process(self):
         mutex = Ps.Mutex.new()
-        mutex.lock(-1, None)
+        mutex.lock()
 
         def child():
             try:
@@ -259,7 +260,7 @@ class MutexProcesses(PsTestCase):
         pid, _ = self.hold_in_child(mutex)
         self.kill_and_reap(pid)
         with self.assertRaises(GLib.Error) as ctx:
-            mutex.lock(LONG_US, None)
+            mutex.lock(timeout=LONG_S)
         self.assertPsError(ctx, Ps.Error.OWNER_DEAD)
         # ... and holds the lock.
         self.assertEqual(mutex.get_owner_pid(), os.getpid())
@@ -267,7 +268,7 @@ class MutexProcesses(PsTestCase):
         self.assertTrue(mutex.mark_consistent())
         self.assertTrue(mutex.unlock())
         # Exactly once: recovered, it works normally again.
-        self.assertTrue(mutex.lock(LONG_US, None))
+        self.assertTrue(mutex.lock(timeout=LONG_S))
         self.assertTrue(mutex.unlock())
         self.assertTrue(mutex.try_lock())
         self.assertTrue(mutex.unlock())
@@ -292,7 +293,7 @@ class MutexProcesses(PsTestCase):
         def waiter():
             started.set()
             try:
-                outcome.append(mutex.lock(LONG_US, None))
+                outcome.append(mutex.lock(timeout=LONG_S))
             except GLib.Error as e:
                 outcome.append(e)
                 if is_ps_error(e, Ps.Error.OWNER_DEAD):
@@ -310,7 +311,7 @@ class MutexProcesses(PsTestCase):
         self.assertFalse(thread.is_alive())
         self.assertTrue(is_ps_error(outcome[0], Ps.Error.OWNER_DEAD), outcome)
         self.assertEqual(outcome[1], os.getpid())
-        self.assertTrue(mutex.lock(0, None))
+        self.assertTrue(mutex.lock(0))
         self.assertTrue(mutex.unlock())
 
     def test_owner_death_reported_exactly_once_to_waiters(self):
@@ -321,7 +322,7 @@ class MutexProcesses(PsTestCase):
         def waiter():
             waiting.release()
             try:
-                mutex.lock(LONG_US, None)
+                mutex.lock(timeout=LONG_S)
                 status = 0
             except GLib.Error as e:
                 if not is_ps_error(e, Ps.Error.OWNER_DEAD):
@@ -335,33 +336,33 @@ class MutexProcesses(PsTestCase):
 
         waiters = [self.fork(waiter) for _ in range(3)]
         for _ in waiters:
-            self.assertTrue(waiting.acquire(LONG_US, None))
+            self.assertTrue(waiting.acquire(timeout=LONG_S))
         time.sleep(0.1)
         self.kill_and_reap(holder)
         statuses = sorted(self.join(pid) for pid in waiters)
         self.assertEqual(statuses, [0, 0, 10])
-        self.assertTrue(mutex.lock(0, None))
+        self.assertTrue(mutex.lock(0))
         self.assertTrue(mutex.unlock())
 
     def test_not_recoverable(self):
         mutex = Ps.Mutex.new()
         pid, _ = self.hold_in_child(mutex)
         self.kill_and_reap(pid)
-        self.assertRaisesPs(Ps.Error.OWNER_DEAD, mutex.lock, LONG_US, None)
+        self.assertRaisesPs(Ps.Error.OWNER_DEAD, mutex.lock, LONG_S)
         self.assertTrue(mutex.unlock())      # without mark_consistent
         self.assertEqual(mutex.get_owner_pid(), 0)
         for _ in range(2):
-            self.assertRaisesPs(Ps.Error.NOT_RECOVERABLE, mutex.lock, LONG_US, None)
+            self.assertRaisesPs(Ps.Error.NOT_RECOVERABLE, mutex.lock, LONG_S)
             self.assertRaisesPs(Ps.Error.NOT_RECOVERABLE, mutex.lock, Ps.TIMEOUT_INFINITE, None)
             self.assertRaisesPs(Ps.Error.NOT_RECOVERABLE, mutex.lock, 0, None)
             self.assertRaisesPs(Ps.Error.NOT_RECOVERABLE, mutex.try_lock)
             self.assertRaisesPs(Ps.Error.NOT_OWNER, mutex.unlock)
-        error = in_thread(mutex.lock, LONG_US, None)
+        error = in_thread(mutex.lock, LONG_S)
         self.assertTrue(is_ps_error(error, Ps.Error.NOT_RECOVERABLE), error)
 
         def child():
             try:
-                mutex.lock(LONG_US, None)
+                mutex.lock(timeout=LONG_S)
             except GLib.Error as e:
                 return 0 if is_ps_error(e, Ps.Error.NOT_RECOVERABLE) else 2
             return 3
@@ -375,7 +376,7 @@ class MutexProcesses(PsTestCase):
 
         def child():
             for _ in range(3):
-                mutex.lock(LONG_US, None)
+                mutex.lock(timeout=LONG_S)
             os.write(ready_w, b'L')
             time.sleep(LONG_S)
             return 2
@@ -385,9 +386,9 @@ class MutexProcesses(PsTestCase):
         self.assertEqual(os.read(ready_r, 1), b'L')
         os.close(ready_r)
         self.kill_and_reap(pid)
-        self.assertRaisesPs(Ps.Error.OWNER_DEAD, mutex.lock, LONG_US, None)
+        self.assertRaisesPs(Ps.Error.OWNER_DEAD, mutex.lock, LONG_S)
         self.assertTrue(mutex.mark_consistent())
-        self.assertTrue(mutex.lock(0, None))    # nested, on top of the recovered hold
+        self.assertTrue(mutex.lock(0))    # nested, on top of the recovered hold
         self.assertTrue(mutex.unlock())
         self.assertTrue(mutex.unlock())
         self.assertEqual(mutex.get_owner_pid(), 0)
@@ -402,11 +403,11 @@ class MutexProcesses(PsTestCase):
 
         def waiter():
             about_to_wait.release()
-            mutex.lock(LONG_US, None)
+            mutex.lock(timeout=LONG_S)
             return 2
 
         pid = self.fork(waiter)
-        self.assertTrue(about_to_wait.acquire(LONG_US, None))
+        self.assertTrue(about_to_wait.acquire(timeout=LONG_S))
         time.sleep(0.1)     # let it block in lock()
         self.kill_and_reap(pid)
         os.write(release, b'x')
@@ -414,15 +415,15 @@ class MutexProcesses(PsTestCase):
         # Contention afterwards still works (in children only, so that a
         # hang fails this test instead of stopping the suite).
         MutexCounter.run_counter(self, memory, lambda: mutex, processes=3, timeout=LONG_S)
-        self.assertTrue(mutex.lock(0, None))
+        self.assertTrue(mutex.lock(0))
         self.assertTrue(mutex.unlock())
 
     def test_mark_consistent_on_consistent_mutex(self):
         mutex = Ps.Mutex.new()
-        mutex.lock(-1, None)
+        mutex.lock()
         self.assertTrue(mutex.mark_consistent())
         self.assertTrue(mutex.unlock())
-        self.assertTrue(mutex.lock(0, None))
+        self.assertTrue(mutex.lock(0))
         self.assertTrue(mutex.unlock())
 
 
@@ -438,7 +439,7 @@ class MutexCounter(PsTestCase):
             delta = index + 1
             for k in range(2 * MutexCounter.ITERATIONS):
                 for _ in range(nested):
-                    if not mutex.lock(LONG_US, None):
+                    if not mutex.lock(timeout=LONG_S):
                         return 2
                 value = memory.get_int32(0)
                 ops = memory.get_int64(8)
@@ -486,13 +487,13 @@ class MutexSharing(PsTestCase):
         memory = Ps.SharedMemory.new(64)
 
         def child():
-            if not mutex.lock(LONG_US, None):
+            if not mutex.lock(timeout=LONG_S):
                 return 2
             memory.set_int32(0, os.getpid())
             mutex.unlock()
             return 0
 
-        mutex.lock(-1, None)
+        mutex.lock()
         pid = self.fork(child)
         time.sleep(0.05)
         self.assertEqual(memory.get_int32(0), 0)    # the child is kept out
@@ -511,7 +512,7 @@ class MutexSharing(PsTestCase):
         self.assertFalse(mutex.try_lock())
         self.assertRaisesPs(Ps.Error.NOT_OWNER, mutex.unlock)
         peer.send('unlock')
-        self.assertTrue(mutex.lock(LONG_US, None))   # woken by the peer's unlock
+        self.assertTrue(mutex.lock(timeout=LONG_S))   # woken by the peer's unlock
         self.assertEqual(peer.readline(), 'unlocked')
         self.assertPeerSucceeds(peer)
         self.assertTrue(mutex.unlock())
@@ -519,7 +520,7 @@ class MutexSharing(PsTestCase):
     def test_named_unlock_by_spawned_process(self):
         name = self.new_name('mtx')
         mutex = Ps.Mutex.open(name, Ps.OpenFlags.CREATE)
-        mutex.lock(-1, None)
+        mutex.lock()
         peer = self.spawn_peer('mutex-foreign', name)
         self.assertEqual(peer.readline(), 'NOT_OWNER')
         self.assertPeerSucceeds(peer)
@@ -536,7 +537,7 @@ class MutexSharing(PsTestCase):
         locker = self.spawn_peer('mutex-lock', name)
         self.assertEqual(locker.readline(), 'OWNER_DEAD')
         self.assertPeerSucceeds(locker)
-        self.assertTrue(mutex.lock(0, None))
+        self.assertTrue(mutex.lock(0))
         self.assertTrue(mutex.unlock())
 
     def test_named_recursive(self):
@@ -547,8 +548,8 @@ class MutexSharing(PsTestCase):
         self.assertTrue(creator.is_recursive())
         opener = Ps.Mutex.open(name, Ps.OpenFlags.NONE)
         self.assertTrue(opener.is_recursive())
-        self.assertTrue(opener.lock(0, None))
-        self.assertTrue(creator.lock(0, None))     # the same mutex, the same thread
+        self.assertTrue(opener.lock(0))
+        self.assertTrue(creator.lock(0))     # the same mutex, the same thread
         self.assertTrue(creator.unlock())
         self.assertTrue(opener.unlock())
         self.assertRaisesPs(Ps.Error.NOT_OWNER, opener.unlock)
@@ -557,7 +558,7 @@ class MutexSharing(PsTestCase):
         memory = Ps.SharedMemory.new(4096)
         mutex = Ps.Mutex.new_at(memory, 8)
         checked = Ps.Semaphore.new(0)
-        mutex.lock(-1, None)
+        mutex.lock()
 
         def child():
             attached = Ps.Mutex.attach(memory, 8)
@@ -566,14 +567,14 @@ class MutexSharing(PsTestCase):
             if attached.try_lock():
                 return 3
             checked.release()
-            if not attached.lock(LONG_US, None):
+            if not attached.lock(timeout=LONG_S):
                 return 4
             memory.set_int32(0, memory.get_int32(0) + 1)
             attached.unlock()
             return 0
 
         pid = self.fork(child)
-        self.assertTrue(checked.acquire(LONG_US, None))
+        self.assertTrue(checked.acquire(timeout=LONG_S))
         memory.set_int32(0, 41)
         mutex.unlock()
         self.assertEqual(self.join(pid), 0)

@@ -12,11 +12,14 @@ import unittest
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from peer_sync import LONG_S, LONG_US, PsTestCase, scaled  # noqa: E402
+from peer_sync import LONG_S, PsTestCase, scaled  # noqa: E402
 
 import gi  # noqa: E402
 gi.require_version('Ps', '1')
+from gi.module import get_introspection_module  # noqa: E402
 from gi.repository import GLib, Gio, Ps  # noqa: E402
+
+RawPs = get_introspection_module('Ps')
 
 G_MAXINT32 = 2**31 - 1
 
@@ -34,8 +37,8 @@ class SemaphoreBasics(PsTestCase):
         self.assertTrue(sem.release())
         self.assertTrue(sem.release())
         self.assertEqual(sem.get_value(), 2)
-        self.assertTrue(sem.acquire(Ps.TIMEOUT_INFINITE, None))
-        self.assertTrue(sem.acquire(0, None))
+        self.assertTrue(sem.acquire(-1))             # threading: blocking
+        self.assertTrue(sem.acquire(timeout=0))
         self.assertEqual(sem.get_value(), 0)
 
     def test_unbounded_max_value(self):
@@ -75,7 +78,7 @@ class SemaphoreBasics(PsTestCase):
         start = Ps.Semaphore.new(0)
 
         def child():
-            start.acquire(LONG_US, None)
+            start.acquire(timeout=LONG_S)
             successes = 0
             for _ in range(200):
                 try:
@@ -97,14 +100,18 @@ class SemaphoreBasics(PsTestCase):
 class SemaphoreTimeouts(PsTestCase):
     def test_zero_timeout_would_block(self):
         sem = Ps.Semaphore.new(0)
-        self.assertRaisesIO(Gio.IOErrorEnum.WOULD_BLOCK, sem.acquire, 0, None)
+        # Changed in 1.1: a wait that does not succeed returns False (the
+        # C call's error is WOULD_BLOCK).
+        self.assertIs(sem.acquire(False), False)
+        self.assertIs(sem.acquire(timeout=0), False)
+        self.assertRaisesIO(Gio.IOErrorEnum.WOULD_BLOCK, RawPs.Semaphore.acquire, sem, 0, None)
         self.assertEqual(sem.get_value(), 0)
 
     def test_timeout_never_early(self):
         sem = Ps.Semaphore.new(0)
         for timeout_us in (1, 1000, 20000, 100000):
             start = time.monotonic_ns()
-            self.assertRaisesIO(Gio.IOErrorEnum.TIMED_OUT, sem.acquire, timeout_us, None)
+            self.assertIs(sem.acquire(timeout_us=timeout_us), False)
             elapsed_us = (time.monotonic_ns() - start) / 1000
             self.assertGreaterEqual(elapsed_us, timeout_us)
             self.assertEqual(sem.get_value(), 0)
@@ -114,7 +121,7 @@ class SemaphoreTimeouts(PsTestCase):
         timer = threading.Timer(0.05, sem.release)
         timer.start()
         try:
-            self.assertTrue(sem.acquire(LONG_US, None))
+            self.assertTrue(sem.acquire(timeout=LONG_S))
         finally:
             timer.join()
         self.assertEqual(sem.get_value(), 0)
@@ -131,8 +138,8 @@ class SemaphoreTimeouts(PsTestCase):
         timer = threading.Timer(0.1, cancel)
         timer.start()
         try:
-            self.assertRaisesIO(Gio.IOErrorEnum.CANCELLED, sem.acquire,
-                                Ps.TIMEOUT_INFINITE, cancellable)
+            self.assertRaisesIO(Gio.IOErrorEnum.CANCELLED,
+                                lambda: sem.acquire(cancellable=cancellable))
             returned_at = time.monotonic()
         finally:
             timer.join()
@@ -150,7 +157,9 @@ class SemaphoreTimeouts(PsTestCase):
         start = time.monotonic()
         timer.start()
         try:
-            self.assertRaisesIO(Gio.IOErrorEnum.CANCELLED, sem.acquire, LONG_US, cancellable)
+            with self.assertRaises(GLib.Error) as ctx:
+                sem.acquire(timeout=LONG_S, cancellable=cancellable)
+            self.assertIOError(ctx, Gio.IOErrorEnum.CANCELLED)
         finally:
             timer.join()
         self.assertLess(time.monotonic() - start, LONG_S / 2)
@@ -160,8 +169,9 @@ class SemaphoreTimeouts(PsTestCase):
         sem = Ps.Semaphore.new(1)
         cancellable = Gio.Cancellable()
         cancellable.cancel()
-        self.assertRaisesIO(Gio.IOErrorEnum.CANCELLED, sem.acquire,
-                            Ps.TIMEOUT_INFINITE, cancellable)
+        with self.assertRaises(GLib.Error) as ctx:
+            sem.acquire(cancellable=cancellable)
+        self.assertIOError(ctx, Gio.IOErrorEnum.CANCELLED)
         self.assertEqual(sem.get_value(), 1)
 
     def test_count_conserved_under_cancel_timeout_and_release(self):
@@ -185,9 +195,9 @@ class SemaphoreTimeouts(PsTestCase):
                     cancellable = Gio.Cancellable()
                     timer = threading.Timer(rng.uniform(0, 0.002), cancellable.cancel)
                     timer.start()
-                    timeout = -1 if k % 2 else rng.randint(1, 2000)
+                    timeout_us = -1 if k % 2 else rng.randint(1, 2000)
                     try:
-                        if sem.acquire(timeout, cancellable):
+                        if sem.acquire(timeout_us=timeout_us, cancellable=cancellable):
                             taken[index] += 1
                     except GLib.Error as e:
                         if not (e.matches(Gio.io_error_quark(), Gio.IOErrorEnum.CANCELLED) or
@@ -216,7 +226,7 @@ class SemaphoreSharing(PsTestCase):
         answer = Ps.Semaphore.new(0)
 
         def child():
-            if not sem.acquire(LONG_US, None):
+            if not sem.acquire(timeout=LONG_S):
                 return 2
             answer.release()
             answer.release()
@@ -224,8 +234,8 @@ class SemaphoreSharing(PsTestCase):
 
         pid = self.fork(child)
         sem.release()
-        self.assertTrue(answer.acquire(LONG_US, None))
-        self.assertTrue(answer.acquire(LONG_US, None))
+        self.assertTrue(answer.acquire(timeout=LONG_S))
+        self.assertTrue(answer.acquire(timeout=LONG_S))
         self.assertEqual(self.join(pid), 0)
         self.assertEqual(sem.get_value(), 0)
         self.assertEqual(answer.get_value(), 0)
@@ -241,7 +251,7 @@ class SemaphoreSharing(PsTestCase):
         # releases.
         for _ in range(3):
             self.assertTrue(sem.try_acquire())
-        self.assertTrue(sem.acquire(LONG_US, None))
+        self.assertTrue(sem.acquire(timeout=LONG_S))
         self.assertEqual(peer.readline(), 'released')
         self.assertPeerSucceeds(peer)
         self.assertEqual(sem.get_value(), 1)
@@ -262,11 +272,11 @@ class SemaphoreSharing(PsTestCase):
 
         def waiter():
             about_to_wait.release()
-            ping.acquire(LONG_US, None)
+            ping.acquire(timeout=LONG_S)
             return 2
 
         pid = self.fork(waiter)
-        self.assertTrue(about_to_wait.acquire(LONG_US, None))
+        self.assertTrue(about_to_wait.acquire(timeout=LONG_S))
         time.sleep(0.1)     # let it block in acquire()
         self.kill_and_reap(pid)
         self.assertEqual(ping.get_value(), 0)
@@ -276,20 +286,16 @@ class SemaphoreSharing(PsTestCase):
         def initiator():
             for _ in range(200):
                 ping.release()
-                if not pong.acquire(LONG_US, None):
+                if not pong.acquire(timeout=LONG_S):
                     return 2
             start = time.monotonic_ns()
-            try:
-                ping.acquire(20000, None)
+            if ping.acquire(timeout=0.02):     # False once timed out
                 return 3
-            except GLib.Error as e:
-                if not e.matches(Gio.io_error_quark(), Gio.IOErrorEnum.TIMED_OUT):
-                    raise
             return 0 if (time.monotonic_ns() - start) / 1000 >= 20000 else 4
 
         def responder():
             for _ in range(200):
-                if not ping.acquire(LONG_US, None):
+                if not ping.acquire(timeout=LONG_S):
                     return 2
                 pong.release()
             return 0
@@ -310,7 +316,7 @@ class SemaphoreSharing(PsTestCase):
             return 0
 
         pid = self.fork(child)
-        self.assertTrue(sem.acquire(LONG_US, None))
+        self.assertTrue(sem.acquire(timeout=LONG_S))
         self.assertEqual(memory.get_int32(0), 42)
         self.assertEqual(self.join(pid), 0)
         self.assertEqual(sem.get_value(), 0)
@@ -334,7 +340,7 @@ class SemaphoreSharing(PsTestCase):
             attached = Ps.Semaphore.attach(memory, 64)
             delta = index + 1 if index % 2 else -(index + 1)
             for k in range(2 * iterations):
-                if not attached.acquire(LONG_US, None):
+                if not attached.acquire(timeout=LONG_S):
                     return 2
                 value = memory.get_int32(0)
                 ops = memory.get_int64(8)
@@ -424,7 +430,7 @@ class SemaphoreAsync(PsTestCase):
         go = Ps.Semaphore.new(0)
 
         def child():
-            if not go.acquire(LONG_US, None):
+            if not go.acquire(timeout=LONG_S):
                 return 2
             sem.release()
             return 0
@@ -439,7 +445,7 @@ class SemaphoreAsync(PsTestCase):
                     go.release()    # only now may the child release
                 return GLib.SOURCE_CONTINUE
             self.tick_id = GLib.timeout_add(10, tick)
-            sem.acquire_async(Ps.TIMEOUT_INFINITE, None, self.finisher(sem, finish))
+            sem.acquire_async(None, None, self.finisher(sem, finish))
 
         try:
             result = self.run_loop(setup)
@@ -473,7 +479,7 @@ class SemaphoreAsync(PsTestCase):
                 ticks[0] += 1
                 return GLib.SOURCE_CONTINUE
             self.tick_id = GLib.timeout_add(5, tick)
-            sem.acquire_async(100000, None, self.finisher(sem, finish))
+            sem.acquire_async(0.1, None, self.finisher(sem, finish))
 
         start = time.monotonic_ns()
         try:
@@ -492,7 +498,7 @@ class SemaphoreAsync(PsTestCase):
         cancellable = Gio.Cancellable()
 
         def setup(loop, finish):
-            sem.acquire_async(Ps.TIMEOUT_INFINITE, cancellable, self.finisher(sem, finish))
+            sem.acquire_async(-1, cancellable, self.finisher(sem, finish))
             GLib.timeout_add(50, lambda: cancellable.cancel() or GLib.SOURCE_REMOVE)
 
         error = self.run_loop(setup)
@@ -507,7 +513,7 @@ class SemaphoreAsync(PsTestCase):
         cancellable = Gio.Cancellable()
         cancellable.cancel()
         error = self.run_loop(lambda loop, finish: sem.acquire_async(
-            Ps.TIMEOUT_INFINITE, cancellable, self.finisher(sem, finish)))
+            -1, cancellable, self.finisher(sem, finish)))
         self.assertIsInstance(error, GLib.Error)
         self.assertTrue(error.matches(Gio.io_error_quark(), Gio.IOErrorEnum.CANCELLED), error)
         self.assertEqual(sem.get_value(), 1)
@@ -521,7 +527,7 @@ class SemaphoreAsync(PsTestCase):
             cancellable = Gio.Cancellable()
 
             def setup(loop, finish):
-                sem.acquire_async(Ps.TIMEOUT_INFINITE, cancellable, self.finisher(sem, finish))
+                sem.acquire_async(-1, cancellable, self.finisher(sem, finish))
 
                 def race():
                     if i % 2:

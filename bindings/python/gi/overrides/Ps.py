@@ -2,34 +2,42 @@
 """Pythonic additions to the procshared (Ps) namespace.
 
 PyGObject loads this module when a program does
-``from gi.repository import Ps``. It adds, without changing what the
-typelib methods already do:
+``from gi.repository import Ps``. Since 1.1 the locks follow Python's own
+``threading`` and ``multiprocessing`` ones:
 
-* ``with mutex:`` and ``with semaphore:``, and ``mutex.held(...)`` /
-  ``semaphore.held(...)`` for a timeout or a repair function;
-* default arguments, and timeouts in seconds by keyword:
-  ``mutex.lock()``, ``mutex.lock(timeout=0.5)``,
-  ``semaphore.acquire(timeout=0.5)``, ``cond.wait(mutex, timeout=1)``,
-  ``cond.wait_until(mutex, deadline=time.monotonic() + 5)`` and
-  ``cond.wait_for(mutex, predicate, timeout=5)``;
+* ``Ps.Mutex()`` / ``Ps.Mutex.new_recursive()`` as ``threading.Lock`` /
+  ``threading.RLock``: ``acquire(blocking=True, timeout=None)`` returns
+  True or False, ``release()``, ``locked()``, ``with mutex:``;
+* ``Ps.Semaphore(value=1, max_value=None)`` (``bounded=True`` for a
+  ``threading.BoundedSemaphore``): ``acquire(blocking=True,
+  timeout=None)`` returns a bool, ``release(n=1)``;
+* ``Ps.Cond(mutex=None)`` as ``threading.Condition``: ``with cond:``,
+  ``wait(timeout=None)`` and ``wait_for(predicate, timeout=None)``
+  returning bools, ``notify(n=1)``, ``notify_all()``;
+* every timeout here, positional or keyword, is in **seconds** (None or
+  -1 for ever, 0 to try once), including those of the ``_async`` calls;
+  microseconds only by the keyword ``timeout_us=``;
+* the GLib-style methods that raise ``GLib.Error`` on a timeout stay:
+  ``mutex.lock()``, ``held()`` context managers (with ``repair=`` for a
+  robust mutex, also for an OWNER_DEAD met inside a condition wait), and
+  the 1.0 forms ``cond.wait(mutex, timeout=...)``,
+  ``cond.wait_until(mutex, ...)``, ``cond.wait_for(mutex, predicate, ...)``;
 * ``SharedMemory.buf``, a writable zero-copy memoryview of the segment;
 * pickling of named objects (they reopen by name), so that they can be
   passed to multiprocessing's 'spawn' and 'forkserver' processes.
 
-Every positional argument keeps the meaning it has in C and in the
-typelib: ``mutex.lock(5_000_000)`` waits 5 s (microseconds), exactly as
-without this module. A wait that does not succeed raises ``GLib.Error``
-(``G_IO_ERROR_TIMED_OUT``, ``WOULD_BLOCK``, ``CANCELLED``...) whether the
-timeout was given in microseconds or in seconds: the error is the same in
-every language, and a failed acquisition can never be mistaken for a
-successful one by forgetting to test a return value. The ``try_`` methods
-are the non-raising tests. The unmodified typelib methods stay reachable
-through ``gi.module.get_introspection_module('Ps')``.
+Errors other than a timeout raise ``GLib.Error`` (a RuntimeError); where
+CPython raises a more specific exception the error raised is of a class
+that derives from both (``Ps.SemaphoreOverflowError`` is a GLib.Error and
+a ValueError). The unmodified, C-shaped typelib methods (microseconds,
+GLib.Error on every failure) stay reachable through
+``gi.module.get_introspection_module('Ps')``.
 """
 
 import contextlib
 import ctypes
 import math
+import threading
 import time
 
 from gi.repository import Gio, GLib
@@ -43,21 +51,31 @@ Ps = get_introspection_module('Ps')
 __all__ = []
 
 _INT64_MAX = (1 << 63) - 1
+# The longest timeout threading accepts; longer ones are an OverflowError
+# there, and so here.
+_TIMEOUT_MAX = threading.TIMEOUT_MAX
+_PS_ERROR_DOMAIN = GLib.quark_to_string(Ps.error_quark())
 
 
 def _seconds_to_us(timeout):
-    """Seconds (a number, or None for ever) to a timeout in microseconds."""
+    """Seconds (a number; None or -1 for ever) to a timeout in microseconds."""
     if timeout is None:
         return Ps.TIMEOUT_INFINITE
+    if isinstance(timeout, (str, bytes, bytearray)):
+        raise TypeError('timeout must be a number of seconds or None, not %s'
+                        % type(timeout).__name__)
     try:
         seconds = float(timeout)
     except (TypeError, ValueError):
         raise TypeError('timeout must be a number of seconds or None, not %s'
                         % type(timeout).__name__) from None
+    if seconds == -1 or (math.isinf(seconds) and seconds > 0):
+        return Ps.TIMEOUT_INFINITE          # -1: for ever, as in threading
     if math.isnan(seconds) or seconds < 0:
-        raise ValueError('timeout must be a non-negative number of seconds or None')
-    if math.isinf(seconds):
-        return Ps.TIMEOUT_INFINITE
+        raise ValueError('timeout must be a non-negative number of seconds, '
+                         '-1 or None (for ever)')
+    if seconds > _TIMEOUT_MAX:
+        raise OverflowError('timeout too large (more than threading.TIMEOUT_MAX seconds)')
     # Rounded to the nanosecond first, so that 0.1 s is 100000 us and not
     # 100001; then up, since a wait must never end before its timeout.
     # A positive timeout stays positive (0 would mean "try once").
@@ -71,7 +89,7 @@ def _timeout_us(timeout_us, timeout):
     """The microseconds to pass to C, from either form of the timeout."""
     if timeout_us is not None:
         if timeout is not None:
-            raise TypeError('give timeout_us (microseconds) or timeout (seconds), not both')
+            raise TypeError('give timeout (seconds) or timeout_us (microseconds), not both')
         return timeout_us
     return _seconds_to_us(timeout)
 
@@ -82,6 +100,30 @@ def _is_ps_error(error, code):
 
 def _is_io_error(error, code):
     return isinstance(error, GLib.Error) and error.matches(Gio.io_error_quark(), code)
+
+
+def _is_timeout(error):
+    """A wait that merely did not succeed in time (or at once, timeout 0)."""
+    return (_is_io_error(error, Gio.IOErrorEnum.TIMED_OUT)
+            or _is_io_error(error, Gio.IOErrorEnum.WOULD_BLOCK))
+
+
+def _ps_error(code, message):
+    return GLib.Error(message, _PS_ERROR_DOMAIN, int(code))
+
+
+class SemaphoreOverflowError(GLib.Error, ValueError):
+    """A release past a bounded semaphore's max_value: Ps.Error.OVERFLOW,
+    raised as an exception that is both a GLib.Error (as in every other
+    language) and a ValueError (as threading.BoundedSemaphore raises), so
+    that either handler catches it. Nothing was released."""
+
+
+__all__.append('SemaphoreOverflowError')
+
+
+def _overflow_error(error):
+    return SemaphoreOverflowError(error.message, error.domain, error.code)
 
 
 @override
@@ -136,23 +178,166 @@ def _reduce_primitive(obj, type_name):
 # The introspected methods, bound once: looking them up on every call
 # would cost as much as the call into C.
 _mutex_lock = Ps.Mutex.lock
+_mutex_try_lock = Ps.Mutex.try_lock
 _mutex_unlock = Ps.Mutex.unlock
 _semaphore_acquire = Ps.Semaphore.acquire
 _semaphore_release = Ps.Semaphore.release
+_cond_wait = Ps.Cond.wait
+_cond_wait_until = Ps.Cond.wait_until
+
+
+def _acquire(obj, try_once, wait, blocking, timeout, cancellable, timeout_us):
+    """threading's acquire(blocking, timeout) over a C try and wait:
+    True, False if not taken in time, GLib.Error for anything else."""
+    if not blocking:
+        if timeout is not None and timeout != -1:
+            raise ValueError("can't specify a timeout for a non-blocking call")
+        return try_once(obj)
+    try:
+        return wait(obj, _timeout_us(timeout_us, timeout), cancellable)
+    except GLib.Error as e:
+        if _is_timeout(e):
+            return False
+        raise
+
+
+# The repair functions of the held(repair=...) blocks this thread is in,
+# innermost last: [mutex, repair] pairs. A condition wait on one of these
+# mutexes that meets OWNER_DEAD repairs through it (see _cond_wait_us).
+_held_repairs = threading.local()
+
+
+def _repairs():
+    stack = getattr(_held_repairs, 'stack', None)
+    if stack is None:
+        stack = _held_repairs.stack = []
+    return stack
+
+
+def _repair_for(mutex):
+    for held_mutex, repair in reversed(_repairs()):
+        if held_mutex is mutex:
+            return repair
+    return None
+
+
+_scratch_cond = None
+
+
+def _scratch():
+    """An anonymous Ps.Cond, only ever waited on with timeout 0, which
+    tells how many times a recursive mutex is held (see Mutex._is_owned)."""
+    global _scratch_cond
+    if _scratch_cond is None:
+        _scratch_cond = Ps.Cond.new()
+    return _scratch_cond
 
 
 @override
 class Mutex(Ps.Mutex):
-    def lock(self, timeout_us=None, cancellable=None, *, timeout=None):
+    def __init__(self, **properties):
+        """Ps.Mutex() is a working anonymous mutex, like threading.Lock();
+        Ps.Mutex(recursive=True) like threading.RLock(). The other
+        construct properties (name, open_flags, memory, offset...) are
+        those of the C class. GLib.Error if the mutex cannot be made."""
+        super().__init__(**properties)
+        # GInitable: a no-op once done; raises GLib.Error on failure.
+        self.init(None)
+
+    # -- threading.Lock
+
+    def acquire(self, blocking=True, timeout=None, *, cancellable=None, timeout_us=None):
+        """Locks the mutex, as threading.Lock.acquire(): returns True, or
+        False if the lock could not be taken at once (blocking=False,
+        timeout=0) or within timeout seconds (None or -1: for ever).
+
+        Other failures raise GLib.Error: CANCELLED, WOULD_DEADLOCK when
+        this thread already holds a non-recursive mutex (threading would
+        deadlock), and OWNER_DEAD, raised *holding* the lock, when the
+        previous holder died (see held())."""
+        return _acquire(self, _mutex_try_lock, _mutex_lock, blocking, timeout, cancellable,
+                        timeout_us)
+
+    def release(self):
+        """Unlocks the mutex, as threading.Lock.release(); GLib.Error
+        (NOT_OWNER, a RuntimeError as threading raises) unless this
+        thread holds it."""
+        _mutex_unlock(self)
+
+    def locked(self):
+        """True if any thread of any process holds the mutex (a snapshot)."""
+        return self.get_owner_pid() != 0
+
+    def _is_owned(self):
+        """True if the calling thread holds the mutex (threading.RLock's
+        private method, which threading.Condition uses)."""
+        try:
+            if not _mutex_try_lock(self):
+                return False                 # another thread holds it
+        except GLib.Error as e:
+            if _is_ps_error(e, Ps.Error.WOULD_DEADLOCK):
+                return True                  # non-recursive, held by this thread
+            raise
+        # Taken just now: by this thread before as well, if it is now held
+        # more than once, which a wait of no time tells (WOULD_DEADLOCK).
+        try:
+            if not self.is_recursive():
+                return False
+            try:
+                _cond_wait(_scratch(), self, 0, None)
+            except GLib.Error as e:
+                if _is_ps_error(e, Ps.Error.WOULD_DEADLOCK):
+                    return True
+                if _is_timeout(e):
+                    return False
+                raise
+            return False
+        finally:
+            _mutex_unlock(self)
+
+    def _release_save(self):
+        """Releases every level of the hold; returns the count, for
+        _acquire_restore() (threading.RLock's private protocol)."""
+        _mutex_unlock(self)
+        count = 1
+        if self.is_recursive():
+            while True:
+                try:
+                    _mutex_unlock(self)
+                except GLib.Error as e:
+                    if _is_ps_error(e, Ps.Error.NOT_OWNER):
+                        break
+                    raise
+                count += 1
+        return count
+
+    def _acquire_restore(self, count):
+        for _ in range(count):
+            _mutex_lock(self, -1, None)
+
+    def __repr__(self):
+        name = self.get_name()
+        return '<%s %s.%s object %s%sat 0x%x>' % (
+            'locked' if self.locked() else 'unlocked',
+            'Ps', type(self).__name__,
+            'recursive ' if self.is_recursive() else '',
+            '%r ' % name if name is not None else '',
+            id(self))
+
+    # -- the GLib-style calls
+
+    def lock(self, timeout=None, cancellable=None, *, timeout_us=None):
         """Locks the mutex; returns True or raises GLib.Error.
 
-        lock() waits for ever; lock(timeout=0.5) at most half a second
-        (seconds, as in threading); lock(timeout=0) tries once. A
-        positional timeout is in microseconds, as in C. On
+        lock() waits for ever; lock(0.5) or lock(timeout=0.5) at most
+        half a second, then raises G_IO_ERROR_TIMED_OUT; lock(0) tries once
+        (G_IO_ERROR_WOULD_BLOCK). Seconds, as every timeout of the
+        overrides (changed in 1.1: a positional timeout was in
+        microseconds); microseconds with timeout_us=. On
         Ps.Error.OWNER_DEAD the caller holds the lock (see held())."""
-        if timeout is None:
+        if timeout is None and timeout_us is None:
             # The common call, kept to one Python frame around the C one.
-            return _mutex_lock(self, -1 if timeout_us is None else timeout_us, cancellable)
+            return _mutex_lock(self, -1, cancellable)
         return _mutex_lock(self, _timeout_us(timeout_us, timeout), cancellable)
 
     def __enter__(self):
@@ -175,10 +360,15 @@ class Mutex(Ps.Mutex):
         GLib.Error is raised if it fails. When the previous holder died
         (Ps.Error.OWNER_DEAD) and repair is given, repair() is called with
         the lock held, then the mutex is marked consistent and the block
-        runs. If repair() raises, the mutex is unlocked without being made
-        consistent (every later lock then fails with NOT_RECOVERABLE: the
-        data is beyond repair) and the exception propagates. Without
-        repair, OWNER_DEAD propagates with the lock held, as from lock()."""
+        runs. The same holds inside the block: a wait of a Ps.Cond on this
+        mutex (wait(), wait_for(), in either form) that takes the lock back
+        from a holder that died calls repair(), marks the mutex consistent
+        and returns as woken (wait_for() checks its predicate again), so no
+        OWNER_DEAD escapes. If repair() raises, the mutex is unlocked
+        without being made consistent (every later lock then fails with
+        NOT_RECOVERABLE: the data is beyond repair) and the exception
+        propagates. Without repair, OWNER_DEAD propagates with the lock
+        held, as from lock()."""
         try:
             self.lock(timeout=timeout, cancellable=cancellable)
         except GLib.Error as e:
@@ -188,12 +378,28 @@ class Mutex(Ps.Mutex):
                 repair()
                 self.mark_consistent()
             except BaseException:
-                self.unlock()
+                _mutex_unlock(self)
                 raise
+        entry = None
+        if repair is not None:
+            entry = [self, repair]
+            _repairs().append(entry)
         try:
             yield self
         finally:
-            self.unlock()
+            if entry is not None:
+                _repairs().remove(entry)
+            _mutex_unlock(self)
+
+    if hasattr(Ps.Mutex, 'lock_async'):      # 1.1
+        def lock_async(self, timeout=None, cancellable=None, callback=None, *user_data,
+                       timeout_us=None):
+            """As in C, with the timeout in seconds (None or -1 for ever):
+            lock_async(timeout=5, callback=done). lock_finish() returns
+            True, the lock held by the callback's thread, or raises
+            GLib.Error (TIMED_OUT included)."""
+            return Ps.Mutex.lock_async(self, _timeout_us(timeout_us, timeout), cancellable,
+                                       callback, *user_data)
 
     def __reduce__(self):
         return _reduce_primitive(self, 'Mutex')
@@ -204,33 +410,110 @@ __all__.append('Mutex')
 
 @override
 class Semaphore(Ps.Semaphore):
-    def acquire(self, timeout_us=None, cancellable=None, *, timeout=None):
-        """Takes one unit; returns True or raises GLib.Error.
+    def __init__(self, value=None, max_value=None, *, bounded=False, **properties):
+        """Ps.Semaphore(value=1) as threading.Semaphore;
+        Ps.Semaphore(value, max_value=N) bounded: releasing past N raises
+        Ps.SemaphoreOverflowError; bounded=True bounds it at value, as
+        threading.BoundedSemaphore(value). A negative value is a
+        ValueError. The other construct properties (name, open_flags,
+        memory, offset...) are those of the C class."""
+        if value is None:
+            value = properties.pop('initial_value', 1)
+        elif 'initial_value' in properties:
+            raise TypeError('give value or initial_value, not both')
+        if bounded:
+            if max_value is not None:
+                raise TypeError('give max_value or bounded=True, not both')
+            max_value = value
+        if max_value is None:
+            max_value = properties.pop('max_value', None)
+        elif 'max_value' in properties:
+            raise TypeError('give max_value once')
+        value = _count(value, 'semaphore initial value')
+        if max_value is not None:
+            max_value = _count(max_value, 'max_value')
+            if max_value < 1:
+                raise ValueError('max_value must be at least 1')
+            if value > max_value:
+                raise ValueError('semaphore initial value %d is over max_value %d'
+                                 % (value, max_value))
+            properties['max_value'] = max_value
+        super().__init__(initial_value=value, **properties)
+        self.init(None)
 
-        acquire() waits for ever; acquire(timeout=0.5) at most half a
-        second (seconds, as in threading), then raises G_IO_ERROR_TIMED_OUT
-        (unlike threading.Semaphore, which returns False: use
-        try_acquire() for a test that does not raise); acquire(timeout=0)
-        tries once (G_IO_ERROR_WOULD_BLOCK). A positional timeout is in
-        microseconds, as in C."""
-        if timeout is None:
-            return _semaphore_acquire(self, -1 if timeout_us is None else timeout_us,
-                                      cancellable)
-        return _semaphore_acquire(self, _timeout_us(timeout_us, timeout), cancellable)
+    def acquire(self, blocking=True, timeout=None, *, cancellable=None, timeout_us=None):
+        """Takes one unit, as threading.Semaphore.acquire(): returns True,
+        or False if none could be taken at once (blocking=False,
+        timeout=0) or within timeout seconds (None or -1: for ever).
+        Cancellation and other failures raise GLib.Error.
+
+        Changed in 1.1: a positional argument is `blocking` (it was a
+        timeout in microseconds), and a timeout returns False (it raised
+        G_IO_ERROR_TIMED_OUT / WOULD_BLOCK)."""
+        return _acquire(self, Ps.Semaphore.try_acquire, _semaphore_acquire, blocking, timeout,
+                        cancellable, timeout_us)
+
+    def release(self, n=1):
+        """Gives back n units (default 1), as threading.Semaphore.release();
+        returns True. Past a bounded semaphore's max_value nothing is
+        released and Ps.SemaphoreOverflowError (a GLib.Error with
+        Ps.Error.OVERFLOW and a ValueError) is raised."""
+        if n == 1:
+            try:
+                return _semaphore_release(self)
+            except GLib.Error as e:
+                if _is_ps_error(e, Ps.Error.OVERFLOW):
+                    raise _overflow_error(e) from None
+                raise
+        n = _count(n, 'n')
+        if n < 1:
+            raise ValueError('n must be one or more')
+        try:
+            if _semaphore_release_many is not None:
+                return _semaphore_release_many(self, n)
+            # TEMPORARY, until ps_semaphore_release_many() is in the
+            # typelib (1.1): one unit at a time. Past max_value this
+            # raises with the units before released, and undoes nothing;
+            # the C call refuses the whole batch.
+            for _ in range(n):
+                _semaphore_release(self)
+            return True
+        except GLib.Error as e:
+            if _is_ps_error(e, Ps.Error.OVERFLOW):
+                raise _overflow_error(e) from None
+            raise
+
+    def acquire_async(self, timeout=None, cancellable=None, callback=None, *user_data,
+                      timeout_us=None):
+        """As in C, with the timeout in seconds (None or -1 for ever):
+        acquire_async(timeout=5, callback=done). The callback is called in
+        the thread-default main loop; acquire_finish() returns True or
+        raises GLib.Error, TIMED_OUT included (changed in 1.1: a
+        positional timeout was in microseconds)."""
+        return Ps.Semaphore.acquire_async(self, _timeout_us(timeout_us, timeout), cancellable,
+                                          callback, *user_data)
+
+    def __repr__(self):
+        name = self.get_name()
+        max_value = self.get_max_value()
+        return '<Ps.Semaphore %sat 0x%x: value=%d%s>' % (
+            '%r ' % name if name is not None else '', id(self), self.get_value(),
+            '/%d' % max_value if max_value != _UNBOUNDED else '')
 
     def __enter__(self):
         _semaphore_acquire(self, -1, None)
         return self
 
     def __exit__(self, exc_type, exc_value, traceback):
-        _semaphore_release(self)
+        self.release()
         return False
 
     @contextlib.contextmanager
     def held(self, timeout=None, cancellable=None):
         """A context manager that holds one unit for its block; timeout in
-        seconds (None for ever), GLib.Error if the unit cannot be taken."""
-        self.acquire(timeout=timeout, cancellable=cancellable)
+        seconds (None for ever), GLib.Error if the unit cannot be taken
+        (TIMED_OUT, WOULD_BLOCK included: a block cannot be skipped)."""
+        _semaphore_acquire(self, _seconds_to_us(timeout), cancellable)
         try:
             yield self
         finally:
@@ -240,24 +523,180 @@ class Semaphore(Ps.Semaphore):
         return _reduce_primitive(self, 'Semaphore')
 
 
+_UNBOUNDED = 0x7fffffff       # get_max_value() of an unbounded semaphore
+_semaphore_release_many = getattr(Ps.Semaphore, 'release_many', None)
+
+
+def _count(value, what):
+    """A non-negative count, as an int; ValueError/TypeError otherwise."""
+    try:
+        count = int(value.__index__())
+    except AttributeError:
+        raise TypeError('%s must be an integer, not %s'
+                        % (what, type(value).__name__)) from None
+    if count < 0:
+        raise ValueError('%s must be >= 0' % what)
+    if count > _UNBOUNDED:
+        raise ValueError('%s must be at most %d' % (what, _UNBOUNDED))
+    return count
+
+
 __all__.append('Semaphore')
+
+
+def _cond_wait_us(cond, mutex, timeout_us, end_time, cancellable):
+    """One wait, through C; True when woken. An OWNER_DEAD met taking the
+    mutex back, inside a held(repair=...) block of that mutex, is repaired
+    there and counts as a wake-up. Everything else raises GLib.Error."""
+    try:
+        if end_time is None:
+            return _cond_wait(cond, mutex, timeout_us, cancellable)
+        return _cond_wait_until(cond, mutex, end_time, cancellable)
+    except GLib.Error as e:
+        if not _is_ps_error(e, Ps.Error.OWNER_DEAD):
+            raise
+        repair = _repair_for(mutex)
+        if repair is None:
+            raise
+    # Held, and inconsistent: repair as held() does. If repair() raises,
+    # the block ends with it, and held() unlocks without marking.
+    repair()
+    mutex.mark_consistent()
+    return True
+
+
+def _cond_wait_levels(cond, mutex, timeout_us, end_time, cancellable):
+    """_cond_wait_us() for a mutex that may be held more than once (a
+    recursive one, as threading.Condition's RLock): every level is
+    released for the wait, and taken back after it."""
+    extra = 0
+    try:
+        while True:
+            try:
+                return _cond_wait_us(cond, mutex, timeout_us, end_time, cancellable)
+            except GLib.Error as e:
+                if not _is_ps_error(e, Ps.Error.WOULD_DEADLOCK) or not mutex.is_recursive():
+                    raise
+            _mutex_unlock(mutex)
+            extra += 1
+    finally:
+        for _ in range(extra):
+            _mutex_lock(mutex, -1, None)
+
+
+def _wait_for(cond, mutex, predicate, timeout, cancellable, waiter):
+    end_time = None
+    timeout_us = _seconds_to_us(timeout)
+    if timeout_us != Ps.TIMEOUT_INFINITE:
+        end_time = GLib.get_monotonic_time() + timeout_us
+    result = predicate()
+    while not result:
+        try:
+            waiter(cond, mutex, Ps.TIMEOUT_INFINITE, end_time, cancellable)
+        except GLib.Error as e:
+            if not _is_timeout(e):
+                raise
+            return predicate()
+        result = predicate()
+    return result
+
+
+def _is_mutex_call(args, kwargs):
+    return (args and isinstance(args[0], Ps.Mutex)) or 'mutex' in kwargs
 
 
 @override
 class Cond(Ps.Cond):
-    def wait(self, mutex, timeout_us=None, cancellable=None, *, timeout=None):
-        """Waits for a signal, releasing mutex meanwhile; returns True or
-        raises GLib.Error. The mutex is held again on return either way.
+    _ps_mutex = None
 
-        wait(mutex) waits for ever, wait(mutex, timeout=0.5) at most half a
-        second; a positional timeout is in microseconds, as in C. Wake-ups
-        can be spurious: prefer wait_for()."""
-        return Ps.Cond.wait(self, mutex, _timeout_us(timeout_us, timeout), cancellable)
+    def __init__(self, mutex=None, **properties):
+        """Ps.Cond(mutex) is bound to mutex, as threading.Condition(lock);
+        Ps.Cond() makes its own, recursive, anonymous mutex (as
+        threading.Condition() makes an RLock). Bound, the condition locks
+        like its mutex (with cond:, acquire(), release()) and waits on it
+        (wait(timeout), wait_for(predicate, timeout)). The other construct
+        properties (name, open_flags, memory, offset...) are those of the
+        C class. A Ps.Cond from a C constructor (Ps.Cond.new(), open(),
+        new_at(), attach()) is not bound: use the 1.0 forms
+        (cond.wait(mutex)), or Ps.Cond(mutex, name=..., open_flags=...)."""
+        if mutex is None:
+            mutex = Mutex.new_recursive()
+        elif not isinstance(mutex, Ps.Mutex):
+            raise TypeError('Ps.Cond(mutex): mutex must be a Ps.Mutex, not %s'
+                            % type(mutex).__name__)
+        super().__init__(**properties)
+        self.init(None)
+        self._ps_mutex = mutex
+
+    @property
+    def mutex(self):
+        """The Ps.Mutex this condition is bound to, or None."""
+        return self._ps_mutex
+
+    def _bound(self):
+        mutex = self._ps_mutex
+        if mutex is None:
+            raise TypeError('this Ps.Cond is not bound to a mutex: make it with '
+                            'Ps.Cond(mutex), or pass the mutex (cond.wait(mutex))')
+        return mutex
+
+    # -- threading.Condition
+
+    def acquire(self, *args, **kwargs):
+        """Locks the bound mutex (Ps.Mutex.acquire())."""
+        return self._bound().acquire(*args, **kwargs)
+
+    def release(self):
+        """Unlocks the bound mutex."""
+        self._bound().release()
+
+    def __enter__(self):
+        return self._bound().__enter__()
+
+    def __exit__(self, exc_type, exc_value, traceback):
+        return self._bound().__exit__(exc_type, exc_value, traceback)
+
+    def _is_owned(self):
+        return self._bound()._is_owned()
+
+    def held(self, timeout=None, cancellable=None, repair=None):
+        """The bound mutex's held()."""
+        return self._bound().held(timeout=timeout, cancellable=cancellable, repair=repair)
+
+    def wait(self, *args, **kwargs):
+        """wait(timeout=None, cancellable=None) -> bool, as
+        threading.Condition.wait(): on a bound condition, whose mutex the
+        caller holds (every level of a recursive one), releases it, waits
+        for a notify() at most timeout seconds (None or -1: for ever) and
+        takes it back; True if woken, False if the timeout expired.
+        Cancellation and other errors raise GLib.Error (NOT_OWNER, a
+        RuntimeError, if the caller does not hold the mutex).
+
+        wait(mutex, timeout=None, cancellable=None), the 1.0 form, waits on
+        the given mutex and keeps its 1.0 behaviour: True, or GLib.Error
+        (TIMED_OUT, WOULD_BLOCK) on a timeout. Changed in 1.1: a positional
+        timeout is in seconds there too (microseconds with timeout_us=).
+        Wake-ups can be spurious: prefer wait_for()."""
+        if _is_mutex_call(args, kwargs):
+            return self._wait_mutex(*args, **kwargs)
+        return self._wait_bound(*args, **kwargs)
+
+    def _wait_mutex(self, mutex, timeout=None, cancellable=None, *, timeout_us=None):
+        return _cond_wait_us(self, mutex, _timeout_us(timeout_us, timeout), None, cancellable)
+
+    def _wait_bound(self, timeout=None, cancellable=None):
+        mutex = self._bound()
+        try:
+            return _cond_wait_levels(self, mutex, _seconds_to_us(timeout), None, cancellable)
+        except GLib.Error as e:
+            if _is_timeout(e):
+                return False
+            raise
 
     def wait_until(self, mutex, end_time=None, cancellable=None, *, deadline=None):
-        """Like wait(), until an absolute time: end_time in microseconds
-        on the clock of GLib.get_monotonic_time(), as in C, or deadline
-        (keyword) in seconds on the clock of time.monotonic()."""
+        """Like the 1.0 wait(mutex), until an absolute time: end_time in
+        microseconds on the clock of GLib.get_monotonic_time(), as in C, or
+        deadline (keyword) in seconds on the clock of time.monotonic()."""
         if deadline is not None:
             if end_time is not None:
                 raise TypeError('give end_time (microseconds) or deadline (seconds), not both')
@@ -266,33 +705,62 @@ class Cond(Ps.Cond):
             end_time = GLib.get_monotonic_time() + left
         elif end_time is None:
             raise TypeError('wait_until() needs end_time (microseconds) or deadline (seconds)')
-        return Ps.Cond.wait_until(self, mutex, end_time, cancellable)
+        return _cond_wait_us(self, mutex, None, end_time, cancellable)
 
-    def wait_for(self, mutex, predicate, timeout=None, cancellable=None):
-        """Waits until predicate() is true, as threading.Condition.wait_for:
-        the caller holds mutex, which is released while waiting and held
-        again on return. Returns the last value of predicate(): false only
-        if timeout (seconds, None for ever) expired first. Cancellation and
-        errors other than the timeout raise GLib.Error."""
-        end_time = None
-        if timeout is not None:
-            end_time = GLib.get_monotonic_time() + _seconds_to_us(timeout)
-        result = predicate()
-        while not result:
-            try:
-                if end_time is None:
-                    Ps.Cond.wait(self, mutex, Ps.TIMEOUT_INFINITE, cancellable)
-                else:
-                    Ps.Cond.wait_until(self, mutex, end_time, cancellable)
-            except GLib.Error as e:
-                if not _is_io_error(e, Gio.IOErrorEnum.TIMED_OUT):
-                    raise
-                return predicate()
-            result = predicate()
-        return result
+    def wait_for(self, *args, **kwargs):
+        """wait_for(predicate, timeout=None, cancellable=None), as
+        threading.Condition.wait_for(), on a bound condition; or
+        wait_for(mutex, predicate, timeout=None, cancellable=None), the 1.0
+        form. Waits until predicate() is true, the mutex released while
+        waiting and held again on return. Returns the last value of
+        predicate(): false only if timeout (seconds, None for ever)
+        expired first. Cancellation and errors other than the timeout
+        raise GLib.Error."""
+        if _is_mutex_call(args, kwargs):
+            return self._wait_for_mutex(*args, **kwargs)
+        return self._wait_for_bound(*args, **kwargs)
+
+    def _wait_for_mutex(self, mutex, predicate, timeout=None, cancellable=None):
+        return _wait_for(self, mutex, predicate, timeout, cancellable, _cond_wait_us)
+
+    def _wait_for_bound(self, predicate, timeout=None, cancellable=None):
+        return _wait_for(self, self._bound(), predicate, timeout, cancellable,
+                         _cond_wait_levels)
+
+    def notify(self, n=1):
+        """Wakes up to n threads waiting on the condition, as
+        threading.Condition.notify(). On a bound condition the caller must
+        hold the mutex: GLib.Error NOT_OWNER (a RuntimeError) otherwise."""
+        self._check_owned('notify')
+        for _ in range(n):
+            self.signal()
+
+    def notify_all(self):
+        """Wakes every thread waiting on the condition (broadcast())."""
+        self._check_owned('notify_all')
+        self.broadcast()
+
+    def _check_owned(self, what):
+        mutex = self._ps_mutex
+        if mutex is not None and not mutex._is_owned():
+            raise _ps_error(Ps.Error.NOT_OWNER, 'cannot %s on an un-acquired Ps.Cond: '
+                            'the caller must hold its mutex' % what)
+
+    if hasattr(Ps.Cond, 'wait_async'):       # 1.1
+        def wait_async(self, mutex, timeout=None, cancellable=None, callback=None, *user_data,
+                       timeout_us=None):
+            """As in C, with the timeout in seconds (None or -1 for ever):
+            wait_async(mutex, timeout=5, callback=done). wait_finish()
+            returns True or raises GLib.Error (TIMED_OUT included)."""
+            return Ps.Cond.wait_async(self, mutex, _timeout_us(timeout_us, timeout),
+                                      cancellable, callback, *user_data)
 
     def __reduce__(self):
-        return _reduce_primitive(self, 'Cond')
+        rebuild, args = _reduce_primitive(self, 'Cond')
+        if self._ps_mutex is None:
+            return (rebuild, args)
+        # Bound: the mutex travels too (an anonymous one refuses).
+        return (_ps_pickle.rebuild_bound, (self._ps_mutex,) + args)
 
 
 __all__.append('Cond')

@@ -23,3 +23,11 @@ def rebuild(type_name, how, *args):
     if how == 'attach':
         return cls.attach(*args)
     raise ValueError('unknown way to rebuild a Ps.%s: %r' % (type_name, how))
+
+
+def rebuild_bound(mutex, type_name, how, *args):
+    """A Ps.Cond bound to its mutex: rebuilt, then bound to @mutex (itself
+    unpickled first, by name or by placement)."""
+    cond = rebuild(type_name, how, *args)
+    cond._ps_mutex = mutex
+    return cond
