@@ -452,6 +452,34 @@ typedef enum
   PS_TEST_N_KINDS
 } PsTestKind;
 
+/* Opens @name with @flags as an object of @kind: a segment of @size
+ * bytes, a semaphore of initial @value. */
+static inline GObject *
+ps_test_open_named (PsTestKind    kind,
+                    const char   *name,
+                    PsOpenFlags   flags,
+                    gsize         size,
+                    guint         value,
+                    GError      **error)
+{
+  switch (kind)
+    {
+    case PS_TEST_KIND_SHARED_MEMORY:
+      return G_OBJECT (ps_shared_memory_open (name, flags, size, error));
+    case PS_TEST_KIND_MUTEX:
+      return G_OBJECT (ps_mutex_open (name, flags, error));
+    case PS_TEST_KIND_SEMAPHORE:
+      return G_OBJECT (ps_semaphore_open (name, flags, value, error));
+    case PS_TEST_KIND_COND:
+      return G_OBJECT (ps_cond_open (name, flags, error));
+    case PS_TEST_N_KINDS:
+    default:
+      break;
+    }
+  g_assert_not_reached ();
+  return NULL;
+}
+
 /* Opens @name with PS_OPEN_CREATE as an object of @kind: a segment of
  * @size bytes, a semaphore of initial @value. */
 static inline GObject *
@@ -461,20 +489,5 @@ ps_test_create_named (PsTestKind   kind,
                       guint        value,
                       GError     **error)
 {
-  switch (kind)
-    {
-    case PS_TEST_KIND_SHARED_MEMORY:
-      return G_OBJECT (ps_shared_memory_open (name, PS_OPEN_CREATE, size, error));
-    case PS_TEST_KIND_MUTEX:
-      return G_OBJECT (ps_mutex_open (name, PS_OPEN_CREATE, error));
-    case PS_TEST_KIND_SEMAPHORE:
-      return G_OBJECT (ps_semaphore_open (name, PS_OPEN_CREATE, value, error));
-    case PS_TEST_KIND_COND:
-      return G_OBJECT (ps_cond_open (name, PS_OPEN_CREATE, error));
-    case PS_TEST_N_KINDS:
-    default:
-      break;
-    }
-  g_assert_not_reached ();
-  return NULL;
+  return ps_test_open_named (kind, name, PS_OPEN_CREATE, size, value, error);
 }
