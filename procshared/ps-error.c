@@ -64,7 +64,12 @@ set_error_from_errno_va (GError     **error,
 {
   g_autofree char *message = g_strdup_vprintf (format, args);
 
-  if (!about_memory)
+  if (!about_memory && saved_errno == ENOMEM)
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE,
+                 "%s: out of memory (%s: no memory left, or a limit reached: "
+                 "RLIMIT_AS, vm.max_map_count, a memory cgroup)",
+                 message, g_strerror (saved_errno));
+  else if (!about_memory)
     g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
                  "%s: %s", message, g_strerror (saved_errno));
   else if (saved_errno == EINVAL || saved_errno == EFBIG || saved_errno == EOVERFLOW ||

@@ -14,6 +14,7 @@
 
 G_BEGIN_DECLS
 
+/* g_io_error_from_errno(), except that ENOMEM is G_IO_ERROR_NO_SPACE. */
 void     ps_set_error_from_errno (GError     **error,
                                   int          saved_errno,
                                   const char  *format,

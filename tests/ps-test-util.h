@@ -240,6 +240,38 @@ ps_test_fork (int (*func) (gpointer data),
   return pid;
 }
 
+/* Checks in a forked child, whose status the parent reads: what failed
+ * goes to stderr, and the child's function returns 1. */
+#define PS_CHILD_CHECK(cond)                                                  \
+  G_STMT_START {                                                              \
+    if (!(cond))                                                              \
+      {                                                                       \
+        g_printerr ("%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+        return 1;                                                             \
+      }                                                                       \
+  } G_STMT_END
+
+#define PS_CHILD_CHECK_ERROR(err, dom, c)                                     \
+  G_STMT_START {                                                              \
+    if (!g_error_matches ((err), (dom), (c)))                                 \
+      {                                                                       \
+        g_printerr ("%s:%d: expected %s (%s %d), got %s\n", __FILE__,       \
+                    __LINE__, #c, g_quark_to_string (dom), (int) (c),         \
+                    (err) != NULL ? (err)->message : "no error");             \
+        return 1;                                                             \
+      }                                                                       \
+  } G_STMT_END
+
+#define PS_CHILD_CHECK_NO_ERROR(err)                                          \
+  G_STMT_START {                                                              \
+    if ((err) != NULL)                                                        \
+      {                                                                       \
+        g_printerr ("%s:%d: unexpected error: %s\n", __FILE__, __LINE__,     \
+                    (err)->message);                                          \
+        return 1;                                                             \
+      }                                                                       \
+  } G_STMT_END
+
 /* Peers ----------------------------------------------------------------------- */
 
 /* This test program's own executable, which its peers re-execute. */

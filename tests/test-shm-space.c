@@ -29,35 +29,6 @@
 #define MIB (KIB * KIB)
 #define PAGE ((gsize) 4096)
 
-#define CHECK(cond)                                                           \
-  G_STMT_START {                                                              \
-    if (!(cond))                                                              \
-      {                                                                       \
-        g_printerr ("%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);  \
-        return 1;                                                             \
-      }                                                                       \
-  } G_STMT_END
-
-#define CHECK_ERROR(err, dom, c)                                              \
-  G_STMT_START {                                                              \
-    if (!g_error_matches ((err), (dom), (c)))                                 \
-      {                                                                       \
-        g_printerr ("%s:%d: expected %s, got %s\n", __FILE__, __LINE__, #c,   \
-                    (err) != NULL ? (err)->message : "no error");             \
-        return 1;                                                             \
-      }                                                                       \
-  } G_STMT_END
-
-#define CHECK_NO_ERROR(err)                                                   \
-  G_STMT_START {                                                              \
-    if ((err) != NULL)                                                        \
-      {                                                                       \
-        g_printerr ("%s:%d: unexpected error: %s\n", __FILE__, __LINE__,      \
-                    (err)->message);                                          \
-        return 1;                                                             \
-      }                                                                       \
-  } G_STMT_END
-
 typedef int (*ScenarioFunc) (void);
 
 typedef struct
@@ -175,14 +146,14 @@ scenario_create_on_full (void)
       names[kind] = ps_test_unique_name ("space-full");
       path = ps_test_dev_shm_path (names[kind]);
       object = ps_test_create_named (kind, names[kind], 64 * KIB, 1, &error);
-      CHECK (object == NULL);
-      CHECK_ERROR (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE);
-      CHECK (!g_file_test (path, G_FILE_TEST_EXISTS));
+      PS_CHILD_CHECK (object == NULL);
+      PS_CHILD_CHECK_ERROR (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE);
+      PS_CHILD_CHECK (!g_file_test (path, G_FILE_TEST_EXISTS));
       g_clear_error (&error);
 
       opened = ps_test_open_named (kind, names[kind], PS_OPEN_NONE, 0, 0, &error);
-      CHECK (opened == NULL);
-      CHECK_ERROR (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
+      PS_CHILD_CHECK (opened == NULL);
+      PS_CHILD_CHECK_ERROR (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
     }
 
   empty_dev_shm (filler);
@@ -191,8 +162,8 @@ scenario_create_on_full (void)
       g_autoptr(GError) error = NULL;
       g_autoptr(GObject) object = ps_test_create_named (kind, names[kind], 64 * KIB, 1, &error);
 
-      CHECK_NO_ERROR (error);
-      CHECK (ps_unlink (names[kind], &error));
+      PS_CHILD_CHECK_NO_ERROR (error);
+      PS_CHILD_CHECK (ps_unlink (names[kind], &error));
       g_free (names[kind]);
     }
   return 0;
@@ -235,7 +206,7 @@ check_marks_by_name (gpointer data)
   g_autoptr(GError) error = NULL;
   g_autoptr(PsSharedMemory) memory = ps_shared_memory_open (name, PS_OPEN_NONE, 0, &error);
 
-  CHECK_NO_ERROR (error);
+  PS_CHILD_CHECK_NO_ERROR (error);
   if (count_wrong_pages (memory) != 0)
     {
       g_printerr ("another process sees %u wrong pages\n", count_wrong_pages (memory));
@@ -257,18 +228,18 @@ scenario_write_on_full (void)
   int filler;
 
   memory = ps_shared_memory_open (name, PS_OPEN_CREATE | PS_OPEN_EXCLUSIVE, 256 * KIB, &error);
-  CHECK_NO_ERROR (error);
-  CHECK (ps_shared_memory_set_int64 (memory, 0, 1, &error));
+  PS_CHILD_CHECK_NO_ERROR (error);
+  PS_CHILD_CHECK (ps_shared_memory_set_int64 (memory, 0, 1, &error));
 
   filler = fill_dev_shm ();
-  CHECK (mark_pages (memory, &error));
-  CHECK_NO_ERROR (error);
-  CHECK (count_wrong_pages (memory) == 0);
+  PS_CHILD_CHECK (mark_pages (memory, &error));
+  PS_CHILD_CHECK_NO_ERROR (error);
+  PS_CHILD_CHECK (count_wrong_pages (memory) == 0);
   ps_test_reap_ok (ps_test_fork (check_marks_by_name, name, ps_test_scaled_s (30)),
                    ps_test_scaled_s (40));
 
   empty_dev_shm (filler);
-  CHECK (ps_unlink (name, &error));
+  PS_CHILD_CHECK (ps_unlink (name, &error));
   return 0;
 }
 
@@ -301,23 +272,23 @@ scenario_larger_than_dev_shm (void)
                   wrong, 2 * MIB / PAGE);
       return 1;
     }
-  CHECK_ERROR (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE);
-  CHECK (!g_file_test (path, G_FILE_TEST_EXISTS));
+  PS_CHILD_CHECK_ERROR (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE);
+  PS_CHILD_CHECK (!g_file_test (path, G_FILE_TEST_EXISTS));
   g_clear_error (&error);
 
   /* What fits is taken from /dev/shm at once, not page by page later. */
   free_before = dev_shm_free_bytes ();
   fits = ps_shared_memory_open (name, PS_OPEN_CREATE | PS_OPEN_EXCLUSIVE, 512 * KIB, &error);
-  CHECK_NO_ERROR (error);
-  CHECK (free_before - dev_shm_free_bytes () >= 512 * KIB);
-  CHECK (mark_pages (fits, &error));
-  CHECK (count_wrong_pages (fits) == 0);
-  CHECK (ps_unlink (name, &error));
+  PS_CHILD_CHECK_NO_ERROR (error);
+  PS_CHILD_CHECK (free_before - dev_shm_free_bytes () >= 512 * KIB);
+  PS_CHILD_CHECK (mark_pages (fits, &error));
+  PS_CHILD_CHECK (count_wrong_pages (fits) == 0);
+  PS_CHILD_CHECK (ps_unlink (name, &error));
 
   anonymous = ps_shared_memory_new (2 * MIB, &error);
-  CHECK_NO_ERROR (error);
-  CHECK (mark_pages (anonymous, &error));
-  CHECK (count_wrong_pages (anonymous) == 0);
+  PS_CHILD_CHECK_NO_ERROR (error);
+  PS_CHILD_CHECK (mark_pages (anonymous, &error));
+  PS_CHILD_CHECK (count_wrong_pages (anonymous) == 0);
   return 0;
 }
 
@@ -333,13 +304,13 @@ lock_placed_and_die (gpointer data)
   g_autoptr(PsSharedMemory) memory = ps_shared_memory_open (name, PS_OPEN_NONE, 0, &error);
   g_autoptr(PsMutex) mutex = NULL;
 
-  CHECK_NO_ERROR (error);
+  PS_CHILD_CHECK_NO_ERROR (error);
   mutex = ps_mutex_new_at (memory, MUTEX_OFFSET, &error);
-  CHECK_NO_ERROR (error);
-  CHECK (ps_mutex_lock (mutex, PS_TIMEOUT_INFINITE, NULL, &error));
-  CHECK (ps_mutex_unlock (mutex, &error));
-  CHECK_NO_ERROR (error);
-  CHECK (ps_mutex_lock (mutex, PS_TIMEOUT_INFINITE, NULL, &error));
+  PS_CHILD_CHECK_NO_ERROR (error);
+  PS_CHILD_CHECK (ps_mutex_lock (mutex, PS_TIMEOUT_INFINITE, NULL, &error));
+  PS_CHILD_CHECK (ps_mutex_unlock (mutex, &error));
+  PS_CHILD_CHECK_NO_ERROR (error);
+  PS_CHILD_CHECK (ps_mutex_lock (mutex, PS_TIMEOUT_INFINITE, NULL, &error));
   _exit (0);
 }
 
@@ -357,25 +328,25 @@ scenario_mutex_on_full (void)
   int filler;
 
   memory = ps_shared_memory_open (name, PS_OPEN_CREATE | PS_OPEN_EXCLUSIVE, 256 * KIB, &error);
-  CHECK_NO_ERROR (error);
+  PS_CHILD_CHECK_NO_ERROR (error);
   filler = fill_dev_shm ();
 
   ps_test_reap_ok (ps_test_fork (lock_placed_and_die, name, ps_test_scaled_s (30)),
                    ps_test_scaled_s (40));
 
   mutex = ps_mutex_attach (memory, MUTEX_OFFSET, &error);
-  CHECK_NO_ERROR (error);
-  CHECK (!ps_mutex_lock (mutex, ps_test_scaled_us (10 * G_USEC_PER_SEC), NULL, &error));
-  CHECK_ERROR (error, PS_ERROR, PS_ERROR_OWNER_DEAD);
+  PS_CHILD_CHECK_NO_ERROR (error);
+  PS_CHILD_CHECK (!ps_mutex_lock (mutex, ps_test_scaled_us (10 * G_USEC_PER_SEC), NULL, &error));
+  PS_CHILD_CHECK_ERROR (error, PS_ERROR, PS_ERROR_OWNER_DEAD);
   g_clear_error (&error);
-  CHECK (ps_mutex_mark_consistent (mutex, &error));
-  CHECK (ps_mutex_unlock (mutex, &error));
-  CHECK (ps_mutex_lock (mutex, 0, NULL, &error));
-  CHECK (ps_mutex_unlock (mutex, &error));
-  CHECK_NO_ERROR (error);
+  PS_CHILD_CHECK (ps_mutex_mark_consistent (mutex, &error));
+  PS_CHILD_CHECK (ps_mutex_unlock (mutex, &error));
+  PS_CHILD_CHECK (ps_mutex_lock (mutex, 0, NULL, &error));
+  PS_CHILD_CHECK (ps_mutex_unlock (mutex, &error));
+  PS_CHILD_CHECK_NO_ERROR (error);
 
   empty_dev_shm (filler);
-  CHECK (ps_unlink (name, &error));
+  PS_CHILD_CHECK (ps_unlink (name, &error));
   return 0;
 }
 
