@@ -49,7 +49,7 @@ enter_small_dev_shm (gsize        size,
   if (unshare (CLONE_NEWNS) != 0)
     return errno;
   *step = "making / private";
-  if (mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+  if (mount ("none", "/", "none", MS_REC | MS_PRIVATE, NULL) != 0)
     return errno;
   *step = "mounting a tmpfs on /dev/shm";
   if (mount ("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, options) != 0)
