@@ -16,7 +16,8 @@
  * Creates an anonymous condition variable, shared with the children
  * forked after this call.
  *
- * Returns: (transfer full): the new condition variable, or %NULL
+ * Returns: (transfer full): the new condition variable, or %NULL with
+ *   %G_IO_ERROR_NO_SPACE if the process is out of memory
  *
  * Since: 1.0
  */

@@ -1,5 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
+#include <errno.h>
+#include <unistd.h>
+#ifdef __linux__
+# include <sys/sysinfo.h>
+#endif
+
 #include <gio/gio.h>
 
 #include "ps-error.h"
@@ -16,21 +22,101 @@
  */
 G_DEFINE_QUARK (ps-error-quark, ps_error)
 
+/* The RAM and swap of the system, in bytes: no shared memory larger than
+ * this can ever exist here. */
+static guint64
+system_memory_size (void)
+{
+#ifdef __linux__
+  struct sysinfo info;
+
+  if (sysinfo (&info) == 0)
+    return ((guint64) info.totalram + info.totalswap) * MAX (info.mem_unit, 1);
+#endif
+#if defined(_SC_PHYS_PAGES) && defined(_SC_PAGESIZE)
+  {
+    long pages = sysconf (_SC_PHYS_PAGES);
+    long page_size = sysconf (_SC_PAGESIZE);
+
+    if (pages > 0 && page_size > 0)
+      return (guint64) pages * (guint64) page_size;
+  }
+#endif
+  return G_MAXUINT64;
+}
+
+/* The error for @saved_errno, after the message @format makes; with
+ * @about_memory, for a failure to reserve or map @size bytes. */
+static void set_error_from_errno_va (GError     **error,
+                                     int          saved_errno,
+                                     gboolean     about_memory,
+                                     guint64      size,
+                                     const char  *format,
+                                     va_list      args) G_GNUC_PRINTF (5, 0);
+
+static void
+set_error_from_errno_va (GError     **error,
+                         int          saved_errno,
+                         gboolean     about_memory,
+                         guint64      size,
+                         const char  *format,
+                         va_list      args)
+{
+  g_autofree char *message = g_strdup_vprintf (format, args);
+
+  if (!about_memory && saved_errno == ENOMEM)
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE,
+                 "%s: out of memory (%s: no memory left, or a limit reached: "
+                 "RLIMIT_AS, vm.max_map_count, a memory cgroup)",
+                 message, g_strerror (saved_errno));
+  else if (!about_memory)
+    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                 "%s: %s", message, g_strerror (saved_errno));
+  else if (saved_errno == EINVAL || saved_errno == EFBIG || saved_errno == EOVERFLOW ||
+           ((saved_errno == ENOMEM || saved_errno == ENOSPC) && size > system_memory_size ()))
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                 "%s: %" G_GUINT64_FORMAT " bytes is larger than this system allows (%s)",
+                 message, size, g_strerror (saved_errno));
+  else if (saved_errno == ENOSPC)
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE,
+                 "%s: not enough room in the shared-memory file system for %" G_GUINT64_FORMAT
+                 " bytes (%s; /dev/shm may be too small or full)",
+                 message, size, g_strerror (saved_errno));
+  else if (saved_errno == ENOMEM)
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE,
+                 "%s: out of memory for %" G_GUINT64_FORMAT " bytes (%s: no memory left, "
+                 "or a limit reached: RLIMIT_AS, vm.max_map_count, a memory cgroup)",
+                 message, size, g_strerror (saved_errno));
+  else
+    g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
+                 "%s: %s", message, g_strerror (saved_errno));
+}
+
 void
 ps_set_error_from_errno (GError     **error,
                          int          saved_errno,
                          const char  *format,
                          ...)
 {
-  g_autofree char *message = NULL;
   va_list args;
 
   va_start (args, format);
-  message = g_strdup_vprintf (format, args);
+  set_error_from_errno_va (error, saved_errno, FALSE, 0, format, args);
   va_end (args);
+}
 
-  g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
-               "%s: %s", message, g_strerror (saved_errno));
+void
+ps_set_error_from_memory_errno (GError     **error,
+                                int          saved_errno,
+                                guint64      size,
+                                const char  *format,
+                                ...)
+{
+  va_list args;
+
+  va_start (args, format);
+  set_error_from_errno_va (error, saved_errno, TRUE, size, format, args);
+  va_end (args);
 }
 
 gboolean

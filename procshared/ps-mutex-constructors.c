@@ -16,7 +16,8 @@
  * Creates an anonymous, non-recursive mutex, shared with the children
  * forked after this call.
  *
- * Returns: (transfer full): the new mutex, or %NULL
+ * Returns: (transfer full): the new mutex, or %NULL with
+ *   %G_IO_ERROR_NO_SPACE if the process is out of memory
  *
  * Since: 1.0
  */

@@ -7,9 +7,12 @@
 
 /*
  * Mapping an object's memory: a named POSIX shared-memory object, created
- * race-free or opened once its creator has published it, and guarded so
- * that another process truncating it cannot kill us with SIGBUS; or plain
- * shared anonymous memory.
+ * race-free (its memory reserved, so that a full /dev/shm fails the
+ * creation, G_IO_ERROR_NO_SPACE, rather than a later write) or opened once
+ * its creator has published it, and guarded so that another process
+ * truncating it cannot kill us with SIGBUS; or plain shared anonymous
+ * memory. Out of memory is G_IO_ERROR_NO_SPACE, a size that can never
+ * work G_IO_ERROR_INVALID_ARGUMENT.
  */
 
 #include <gio/gio.h>
@@ -47,6 +50,11 @@ gboolean ps_object_map_named     (const char        *name,
                                   GError           **error);
 gpointer ps_object_map_anonymous (gsize              length,
                                   GError           **error);
+/* Whether the guard had to swap the mapping of @mapping (from
+ * ps_object_map_named()) for private zeros because its file was
+ * truncated: points to a flag that becomes non-zero then and stays so,
+ * valid until the mapping is unmapped. Read it with an acquire load. */
+const gint *ps_object_map_lost_flag (gpointer           mapping);
 /* Unmaps what ps_object_map_named() mapped (and guarded). */
 void     ps_object_unmap         (gpointer           mapping,
                                   gsize              length);

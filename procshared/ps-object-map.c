@@ -23,6 +23,18 @@
  * object then reads as zeros (an idle state for every primitive, so waits
  * end by their timeout and nothing crashes), and the process lives. A
  * SIGBUS outside our mappings goes to the handler that was there before.
+ *
+ * The rescue is recorded in the mapping's slot ("lost"), so that what
+ * reads or writes the memory through procshared fails from then on
+ * instead of reporting a write that nobody else will ever see
+ * (ps_object_map_lost_flag()).
+ *
+ * A full /dev/shm is not one of these cases: a new object's memory is
+ * reserved with posix_fallocate() when it is created (init_new_object()),
+ * so touching a page of it never needs a page the file system has not
+ * got. The guard is installed before the first write to a new mapping all
+ * the same: if the file is truncated while it is being filled in, the
+ * creation fails instead of the process.
  */
 
 #define GUARD_SLOTS 4096
@@ -35,6 +47,8 @@ typedef struct
 } GuardSlot;
 
 static GuardSlot guard_slots[GUARD_SLOTS];
+/* What an unguarded mapping's lost flag points to: never lost. */
+static const gint never_lost;
 static struct sigaction previous_sigbus_action;
 
 static void
@@ -96,7 +110,8 @@ install_sigbus_handler_once (void)
     }
 }
 
-static void
+/* The slot now guarding @mapping, or NULL if every slot is taken. */
+static GuardSlot *
 guard_mapping (gpointer mapping,
                gsize    length)
 {
@@ -114,11 +129,21 @@ guard_mapping (gpointer mapping,
           __atomic_store_n (&guard_slots[i].length, length, __ATOMIC_RELAXED);
           __atomic_store_n (&guard_slots[i].rescued, 0, __ATOMIC_RELAXED);
           __atomic_store_n (&guard_slots[i].start, (guintptr) mapping, __ATOMIC_RELEASE);
-          return;
+          return &guard_slots[i];
         }
     }
   /* More than GUARD_SLOTS named objects open at once: the rest work, but
    * unguarded. */
+  return NULL;
+}
+
+const gint *
+ps_object_map_lost_flag (gpointer mapping)
+{
+  for (guint i = 0; i < GUARD_SLOTS; i++)
+    if (__atomic_load_n (&guard_slots[i].start, __ATOMIC_ACQUIRE) == (guintptr) mapping)
+      return &guard_slots[i].rescued;
+  return &never_lost;
 }
 
 void
@@ -145,6 +170,36 @@ ps_object_unmap (gpointer mapping,
 
 /* Named objects ----------------------------------------------------------- */
 
+/* Takes the memory of a new object of @total bytes from the file system
+ * now, so that no later touch of one of its pages can find /dev/shm full
+ * (a SIGBUS, and data that never reaches the file). */
+static gboolean
+reserve_object (int          fd,
+                const char  *name,
+                gsize        total,
+                GError     **error)
+{
+#ifdef HAVE_POSIX_FALLOCATE
+  int result;
+
+  do
+    result = posix_fallocate (fd, 0, (off_t) total);
+  while (result == EINTR);
+
+  if (result == 0 || result == EOPNOTSUPP || result == ENOSYS)
+    return TRUE;   /* reserved, or a system that cannot reserve */
+  ps_set_error_from_memory_errno (error, result, total,
+                                  "Could not reserve the memory of “%s”", name);
+  return FALSE;
+#else
+  (void) fd;
+  (void) name;
+  (void) total;
+  (void) error;
+  return TRUE;
+#endif
+}
+
 static gboolean
 init_new_object (int               fd,
                  const char       *name,
@@ -159,6 +214,7 @@ init_new_object (int               fd,
 {
   gsize total = payload_offset + payload_size;
   gpointer mapping;
+  GuardSlot *slot;
 
   /* shm_open() applies the umask; the mode asked for is the mode given. */
   if (fchmod (fd, mode) != 0)
@@ -168,39 +224,37 @@ init_new_object (int               fd,
     }
   if (ftruncate (fd, (off_t) total) != 0)
     {
-      int saved_errno = errno;
-
-      if (saved_errno == EFBIG || saved_errno == EINVAL || saved_errno == ENOSPC)
-        g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                     "Could not make “%s” %" G_GSIZE_FORMAT " bytes long: %s",
-                     name, payload_size, g_strerror (saved_errno));
-      else
-        ps_set_error_from_errno (error, saved_errno, "Could not size “%s”", name);
+      ps_set_error_from_memory_errno (error, errno, total, "Could not size “%s”", name);
       return FALSE;
     }
+  if (!reserve_object (fd, name, total, error))
+    return FALSE;
 
   mapping = mmap (NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (mapping == MAP_FAILED)
     {
-      int saved_errno = errno;
-
-      if (saved_errno == ENOMEM || saved_errno == EINVAL || saved_errno == EOVERFLOW)
-        g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                     "Could not map %" G_GSIZE_FORMAT " bytes of “%s”: %s",
-                     total, name, g_strerror (saved_errno));
-      else
-        ps_set_error_from_errno (error, saved_errno, "Could not map “%s”", name);
+      ps_set_error_from_memory_errno (error, errno, total, "Could not map “%s”", name);
       return FALSE;
     }
 
+  /* Guarded before the first write: see the top of this file. */
+  slot = guard_mapping (mapping, total);
   ps_object_header_init (mapping, type, payload_size);
   if (init_func != NULL &&
       !init_func ((guint8 *) mapping + payload_offset, user_data, error))
     {
-      munmap (mapping, total);
+      ps_object_unmap (mapping, total);
       return FALSE;
     }
   ps_object_header_publish (mapping);
+  if (slot != NULL && __atomic_load_n (&slot->rescued, __ATOMIC_ACQUIRE))
+    {
+      g_set_error (error, PS_ERROR, PS_ERROR_CORRUPT,
+                   "“%s” lost its backing while being created: another process "
+                   "truncated it", name);
+      ps_object_unmap (mapping, total);
+      return FALSE;
+    }
 
   *out_mapping = mapping;
   return TRUE;
@@ -388,7 +442,6 @@ ps_object_map_named (const char        *name,
                 {
                   *out_mapping_size = payload_offset + payload_size;
                   *out_created = TRUE;
-                  guard_mapping (*out_mapping, *out_mapping_size);
                 }
               else
                 shm_unlink (name);   /* never leave a half-made object behind */
@@ -441,17 +494,15 @@ ps_object_map_anonymous (gsize    length,
   if (length == 0)
     return NULL;
 
+  /* Shared anonymous memory lives in the kernel's internal tmpfs, not in
+   * /dev/shm, whose size does not limit it. It is committed as any
+   * memory of the process is: under strict overcommit an mmap() beyond
+   * the commit limit fails here with ENOMEM; otherwise a system out of
+   * memory calls the OOM killer, as for malloc()ed memory. */
   mapping = mmap (NULL, length, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (mapping == MAP_FAILED)
     {
-      int saved_errno = errno;
-
-      if (saved_errno == ENOMEM || saved_errno == EINVAL || saved_errno == EOVERFLOW)
-        g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
-                     "Could not map %" G_GSIZE_FORMAT " bytes of shared memory: %s",
-                     length, g_strerror (saved_errno));
-      else
-        ps_set_error_from_errno (error, saved_errno, "Could not map shared memory");
+      ps_set_error_from_memory_errno (error, errno, length, "Could not map shared memory");
       return NULL;
     }
   return mapping;

@@ -18,7 +18,8 @@
  * this call.
  *
  * Returns: (transfer full): the new semaphore, or %NULL with
- *   %G_IO_ERROR_INVALID_ARGUMENT
+ *   %G_IO_ERROR_INVALID_ARGUMENT (@value too large), or
+ *   %G_IO_ERROR_NO_SPACE if the process is out of memory
  *
  * Since: 1.0
  */

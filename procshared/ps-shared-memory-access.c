@@ -25,7 +25,8 @@
  * writes, the other reads.
  *
  * Returns: (transfer full): the bytes, or %NULL with
- *   %PS_ERROR_OUT_OF_BOUNDS
+ *   %PS_ERROR_OUT_OF_BOUNDS, or %PS_ERROR_CORRUPT if the segment lost its
+ *   backing (another process truncated it)
  *
  * Since: 1.0
  */
@@ -37,14 +38,19 @@ ps_shared_memory_read (PsSharedMemory  *self,
 {
   gsize size;
   guint8 *base = ps_shared_memory_peek (self, &size);
+  GBytes *bytes;
 
   g_return_val_if_fail (base != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  if (!ps_check_range (size, offset, length, error))
+  if (!ps_check_range (size, offset, length, error) ||
+      !ps_shared_memory_check_backing (self, error))
     return NULL;
 
-  return g_bytes_new (base + offset, length);
+  bytes = g_bytes_new (base + offset, length);
+  if (!ps_shared_memory_check_backing (self, error))
+    g_clear_pointer (&bytes, g_bytes_unref);
+  return bytes;
 }
 
 /**
@@ -60,7 +66,9 @@ ps_shared_memory_read (PsSharedMemory  *self,
  *
  * Across fork(): parent and child write the same memory.
  *
- * Returns: %TRUE on success, %FALSE with %PS_ERROR_OUT_OF_BOUNDS
+ * Returns: %TRUE on success, %FALSE with %PS_ERROR_OUT_OF_BOUNDS, or
+ *   %PS_ERROR_CORRUPT if the segment lost its backing (another process
+ *   truncated it)
  *
  * Since: 1.0
  */
@@ -78,12 +86,13 @@ ps_shared_memory_write (PsSharedMemory  *self,
   g_return_val_if_fail (data != NULL || length == 0, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (!ps_check_range (size, offset, length, error))
+  if (!ps_check_range (size, offset, length, error) ||
+      !ps_shared_memory_check_backing (self, error))
     return FALSE;
 
   if (length > 0)
     memcpy (base + offset, data, length);
-  return TRUE;
+  return ps_shared_memory_check_backing (self, error);
 }
 
 /* The typed accessors copy through memcpy(): offsets need not be aligned,
@@ -101,10 +110,11 @@ ps_shared_memory_get_##type_name (PsSharedMemory  *self,                        
   g_return_val_if_fail (base != NULL, zero);                                      \
   g_return_val_if_fail (error == NULL || *error == NULL, zero);                   \
                                                                                   \
-  if (!ps_check_range (size, offset, sizeof value, error))                        \
+  if (!ps_check_range (size, offset, sizeof value, error) ||                      \
+      !ps_shared_memory_check_backing (self, error))                              \
     return zero;                                                                  \
   memcpy (&value, base + offset, sizeof value);                                   \
-  return value;                                                                   \
+  return ps_shared_memory_check_backing (self, error) ? value : zero;             \
 }                                                                                 \
                                                                                   \
 gboolean                                                                          \
@@ -119,10 +129,11 @@ ps_shared_memory_set_##type_name (PsSharedMemory  *self,                        
   g_return_val_if_fail (base != NULL, FALSE);                                     \
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);                  \
                                                                                   \
-  if (!ps_check_range (size, offset, sizeof value, error))                        \
+  if (!ps_check_range (size, offset, sizeof value, error) ||                      \
+      !ps_shared_memory_check_backing (self, error))                              \
     return FALSE;                                                                 \
   memcpy (base + offset, &value, sizeof value);                                   \
-  return TRUE;                                                                    \
+  return ps_shared_memory_check_backing (self, error);                            \
 }
 
 /**
@@ -135,7 +146,8 @@ ps_shared_memory_set_##type_name (PsSharedMemory  *self,                        
  *
  * Across fork(): parent and child read the same memory.
  *
- * Returns: the value; 0 with %PS_ERROR_OUT_OF_BOUNDS set on error
+ * Returns: the value; 0 with %PS_ERROR_OUT_OF_BOUNDS or
+ *   %PS_ERROR_CORRUPT (the segment lost its backing) set on error
  *
  * Since: 1.0
  */
@@ -150,7 +162,9 @@ ps_shared_memory_set_##type_name (PsSharedMemory  *self,                        
  *
  * Across fork(): parent and child write the same memory.
  *
- * Returns: %TRUE on success, %FALSE with %PS_ERROR_OUT_OF_BOUNDS
+ * Returns: %TRUE on success, %FALSE with %PS_ERROR_OUT_OF_BOUNDS, or
+ *   %PS_ERROR_CORRUPT if the segment lost its backing (another process
+ *   truncated it)
  *
  * Since: 1.0
  */
@@ -166,7 +180,8 @@ DEFINE_TYPED_ACCESSORS (uint8, guint8, 0)
  *
  * Across fork(): parent and child read the same memory.
  *
- * Returns: the value; 0 with %PS_ERROR_OUT_OF_BOUNDS set on error
+ * Returns: the value; 0 with %PS_ERROR_OUT_OF_BOUNDS or
+ *   %PS_ERROR_CORRUPT (the segment lost its backing) set on error
  *
  * Since: 1.0
  */
@@ -181,7 +196,9 @@ DEFINE_TYPED_ACCESSORS (uint8, guint8, 0)
  *
  * Across fork(): parent and child write the same memory.
  *
- * Returns: %TRUE on success, %FALSE with %PS_ERROR_OUT_OF_BOUNDS
+ * Returns: %TRUE on success, %FALSE with %PS_ERROR_OUT_OF_BOUNDS, or
+ *   %PS_ERROR_CORRUPT if the segment lost its backing (another process
+ *   truncated it)
  *
  * Since: 1.0
  */
@@ -197,7 +214,8 @@ DEFINE_TYPED_ACCESSORS (int32, gint32, 0)
  *
  * Across fork(): parent and child read the same memory.
  *
- * Returns: the value; 0 with %PS_ERROR_OUT_OF_BOUNDS set on error
+ * Returns: the value; 0 with %PS_ERROR_OUT_OF_BOUNDS or
+ *   %PS_ERROR_CORRUPT (the segment lost its backing) set on error
  *
  * Since: 1.0
  */
@@ -212,7 +230,9 @@ DEFINE_TYPED_ACCESSORS (int32, gint32, 0)
  *
  * Across fork(): parent and child write the same memory.
  *
- * Returns: %TRUE on success, %FALSE with %PS_ERROR_OUT_OF_BOUNDS
+ * Returns: %TRUE on success, %FALSE with %PS_ERROR_OUT_OF_BOUNDS, or
+ *   %PS_ERROR_CORRUPT if the segment lost its backing (another process
+ *   truncated it)
  *
  * Since: 1.0
  */
@@ -228,7 +248,8 @@ DEFINE_TYPED_ACCESSORS (int64, gint64, 0)
  *
  * Across fork(): parent and child read the same memory.
  *
- * Returns: the value; 0.0 with %PS_ERROR_OUT_OF_BOUNDS set on error
+ * Returns: the value; 0.0 with %PS_ERROR_OUT_OF_BOUNDS or
+ *   %PS_ERROR_CORRUPT (the segment lost its backing) set on error
  *
  * Since: 1.0
  */
@@ -243,7 +264,9 @@ DEFINE_TYPED_ACCESSORS (int64, gint64, 0)
  *
  * Across fork(): parent and child write the same memory.
  *
- * Returns: %TRUE on success, %FALSE with %PS_ERROR_OUT_OF_BOUNDS
+ * Returns: %TRUE on success, %FALSE with %PS_ERROR_OUT_OF_BOUNDS, or
+ *   %PS_ERROR_CORRUPT if the segment lost its backing (another process
+ *   truncated it)
  *
  * Since: 1.0
  */
@@ -286,7 +309,9 @@ ps_shared_memory_measure_variant (GVariant *value)
  *
  * Across fork(): parent and child write the same memory.
  *
- * Returns: %TRUE on success, %FALSE with %PS_ERROR_OUT_OF_BOUNDS
+ * Returns: %TRUE on success, %FALSE with %PS_ERROR_OUT_OF_BOUNDS, or
+ *   %PS_ERROR_CORRUPT if the segment lost its backing (another process
+ *   truncated it)
  *
  * Since: 1.0
  */
@@ -298,12 +323,21 @@ ps_shared_memory_write_variant (PsSharedMemory  *self,
 {
   gsize size;
   guint8 *base = ps_shared_memory_peek (self, &size);
+  g_autoptr(GError) local_error = NULL;
+  gboolean written;
 
   g_return_val_if_fail (base != NULL, FALSE);
   g_return_val_if_fail (value != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  return ps_variant_record_write (base, size, offset, value, error);
+  if (!ps_shared_memory_check_backing (self, error))
+    return FALSE;
+  written = ps_variant_record_write (base, size, offset, value, &local_error);
+  if (!ps_shared_memory_check_backing (self, error))
+    return FALSE;
+  if (!written)
+    g_propagate_error (error, g_steal_pointer (&local_error));
+  return written;
 }
 
 /**
@@ -323,6 +357,7 @@ ps_shared_memory_write_variant (PsSharedMemory  *self,
  * Returns: (transfer full): the value, or %NULL with
  *   %PS_ERROR_OUT_OF_BOUNDS if @offset lies outside the segment, or
  *   %PS_ERROR_CORRUPT if there is no whole, valid record at @offset
+ *   or the segment lost its backing
  *
  * Since: 1.0
  */
@@ -334,8 +369,22 @@ ps_shared_memory_read_variant (PsSharedMemory  *self,
   gsize size;
   guint8 *base = ps_shared_memory_peek (self, &size);
 
+  g_autoptr(GError) local_error = NULL;
+  GVariant *result;
+
   g_return_val_if_fail (base != NULL, NULL);
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  return ps_variant_record_read (base, size, offset, error);
+  if (!ps_shared_memory_check_backing (self, error))
+    return NULL;
+  result = ps_variant_record_read (base, size, offset, &local_error);
+  /* Zeros put in for lost pages are no record: say why. */
+  if (!ps_shared_memory_check_backing (self, error))
+    {
+      g_clear_pointer (&result, g_variant_unref);
+      return NULL;
+    }
+  if (result == NULL)
+    g_propagate_error (error, g_steal_pointer (&local_error));
+  return result;
 }

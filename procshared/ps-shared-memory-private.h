@@ -15,4 +15,12 @@ G_BEGIN_DECLS
 guint8 *ps_shared_memory_peek (PsSharedMemory *self,
                                gsize          *out_size);
 
+/* FALSE, with PS_ERROR_CORRUPT, once the segment has lost its backing
+ * (another process truncated its file, and the SIGBUS guard swapped this
+ * process's mapping for private zeros): the accessors check it before and
+ * after touching the data, so that no read or write of such a segment
+ * ever looks successful. */
+gboolean ps_shared_memory_check_backing (PsSharedMemory  *self,
+                                         GError         **error);
+
 G_END_DECLS

@@ -36,6 +36,27 @@
  * wrong kind of object fails cleanly); the data follows it, 64-byte
  * aligned.
  *
+ * Memory: a named segment lives in the system's shared-memory file system
+ * (`/dev/shm` on Linux), and all of its memory is reserved there when it
+ * is created. If there is not enough room (a full `/dev/shm`, or one
+ * smaller than the segment, such as Docker's default of 64 MiB), creating
+ * it fails with %G_IO_ERROR_NO_SPACE and leaves nothing behind; once
+ * created, no write to it can fail for want of room. Anonymous segments
+ * live in the kernel's own memory, not in `/dev/shm`, and are not limited
+ * by its size. Out of memory (including `RLIMIT_AS`) is
+ * %G_IO_ERROR_NO_SPACE too; %G_IO_ERROR_INVALID_ARGUMENT is kept for sizes
+ * that can never work.
+ *
+ * Truncation: anyone who may open a named segment may also shrink its
+ * file. Touching a page past the new end would raise `SIGBUS`; instead,
+ * procshared replaces this process's mapping of the segment with private
+ * zero-filled memory and the process lives on, cut off from the others.
+ * From then on every accessor of the segment fails with %PS_ERROR_CORRUPT
+ * ("the segment lost its backing: another process truncated it"), so that
+ * no read or write ever looks successful. A pointer from
+ * [method@SharedMemory.get_data] sees the zeros, and what is written
+ * through it is seen by no other process.
+ *
  * Across fork(): a segment mapped before fork() is inherited at the same
  * address ([method@SharedMemory.get_address] and
  * [method@SharedMemory.get_data] give the same value in parent and
@@ -63,6 +84,7 @@ struct _PsSharedMemory
   gpointer mapping;
   gsize mapping_size;
   guint8 *data;
+  const gint *lost;   /* ps_object_map_lost_flag() */
 
   gboolean initialised;
   GError *init_error;
@@ -126,6 +148,7 @@ map_segment (PsSharedMemory  *self,
 
   self->data = (guint8 *) self->mapping + DATA_OFFSET;
   self->size = self->mapping_size - DATA_OFFSET;
+  self->lost = ps_object_map_lost_flag (self->mapping);
   return TRUE;
 }
 
@@ -339,7 +362,7 @@ ps_shared_memory_init (PsSharedMemory *self)
  *
  * Returns: (transfer full): the new segment, or %NULL with
  *   %G_IO_ERROR_INVALID_ARGUMENT if @size is 0 or larger than the system
- *   allows
+ *   allows, or %G_IO_ERROR_NO_SPACE if it is out of memory
  *
  * Since: 1.0
  */
@@ -369,7 +392,8 @@ ps_shared_memory_new (gsize    size,
  *
  * Returns: (transfer full): the segment, or %NULL with
  *   %G_IO_ERROR_INVALID_ARGUMENT (a bad name or size),
- *   %G_IO_ERROR_NOT_FOUND, %G_IO_ERROR_EXISTS,
+ *   %G_IO_ERROR_NO_SPACE (no room for it in `/dev/shm`, or out of
+ *   memory), %G_IO_ERROR_NOT_FOUND, %G_IO_ERROR_EXISTS,
  *   %G_IO_ERROR_PERMISSION_DENIED, %PS_ERROR_WRONG_TYPE (the name holds
  *   another kind of object), %PS_ERROR_INCOMPATIBLE or %PS_ERROR_CORRUPT
  *
@@ -543,6 +567,12 @@ ps_shared_memory_get_mode (PsSharedMemory *self)
  *
  * Gets a pointer to the data of the segment, valid as long as @self is.
  *
+ * Reads and writes through it are not checked: if another process
+ * truncates a named segment's file, this process's mapping is replaced
+ * with private zeros, which the pointer then reads, and what is written
+ * through it is no longer shared (the accessors, such as
+ * [method@SharedMemory.read], fail with %PS_ERROR_CORRUPT instead).
+ *
  * Across fork(): the mapping is inherited at the same address, so the
  * pointer is valid in the child and points to the same memory.
  *
@@ -592,4 +622,17 @@ ps_shared_memory_peek (PsSharedMemory *self,
 
   *out_size = self->size;
   return self->data;
+}
+
+gboolean
+ps_shared_memory_check_backing (PsSharedMemory  *self,
+                                GError         **error)
+{
+  if (G_LIKELY (__atomic_load_n (self->lost, __ATOMIC_ACQUIRE) == 0))
+    return TRUE;
+  g_set_error (error, PS_ERROR, PS_ERROR_CORRUPT,
+               "The segment “%s” lost its backing: another process truncated it, "
+               "and what this process reads or writes there is no longer shared",
+               self->name != NULL ? self->name : "(anonymous)");
+  return FALSE;
 }

@@ -240,6 +240,38 @@ ps_test_fork (int (*func) (gpointer data),
   return pid;
 }
 
+/* Checks in a forked child, whose status the parent reads: what failed
+ * goes to stderr, and the child's function returns 1. */
+#define PS_CHILD_CHECK(cond)                                                  \
+  G_STMT_START {                                                              \
+    if (!(cond))                                                              \
+      {                                                                       \
+        g_printerr ("%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond); \
+        return 1;                                                             \
+      }                                                                       \
+  } G_STMT_END
+
+#define PS_CHILD_CHECK_ERROR(err, dom, c)                                     \
+  G_STMT_START {                                                              \
+    if (!g_error_matches ((err), (dom), (c)))                                 \
+      {                                                                       \
+        g_printerr ("%s:%d: expected %s (%s %d), got %s\n", __FILE__,       \
+                    __LINE__, #c, g_quark_to_string (dom), (int) (c),         \
+                    (err) != NULL ? (err)->message : "no error");             \
+        return 1;                                                             \
+      }                                                                       \
+  } G_STMT_END
+
+#define PS_CHILD_CHECK_NO_ERROR(err)                                          \
+  G_STMT_START {                                                              \
+    if ((err) != NULL)                                                        \
+      {                                                                       \
+        g_printerr ("%s:%d: unexpected error: %s\n", __FILE__, __LINE__,     \
+                    (err)->message);                                          \
+        return 1;                                                             \
+      }                                                                       \
+  } G_STMT_END
+
 /* Peers ----------------------------------------------------------------------- */
 
 /* This test program's own executable, which its peers re-execute. */
@@ -452,6 +484,34 @@ typedef enum
   PS_TEST_N_KINDS
 } PsTestKind;
 
+/* Opens @name with @flags as an object of @kind: a segment of @size
+ * bytes, a semaphore of initial @value. */
+static inline GObject *
+ps_test_open_named (PsTestKind    kind,
+                    const char   *name,
+                    PsOpenFlags   flags,
+                    gsize         size,
+                    guint         value,
+                    GError      **error)
+{
+  switch (kind)
+    {
+    case PS_TEST_KIND_SHARED_MEMORY:
+      return G_OBJECT (ps_shared_memory_open (name, flags, size, error));
+    case PS_TEST_KIND_MUTEX:
+      return G_OBJECT (ps_mutex_open (name, flags, error));
+    case PS_TEST_KIND_SEMAPHORE:
+      return G_OBJECT (ps_semaphore_open (name, flags, value, error));
+    case PS_TEST_KIND_COND:
+      return G_OBJECT (ps_cond_open (name, flags, error));
+    case PS_TEST_N_KINDS:
+    default:
+      break;
+    }
+  g_assert_not_reached ();
+  return NULL;
+}
+
 /* Opens @name with PS_OPEN_CREATE as an object of @kind: a segment of
  * @size bytes, a semaphore of initial @value. */
 static inline GObject *
@@ -461,20 +521,5 @@ ps_test_create_named (PsTestKind   kind,
                       guint        value,
                       GError     **error)
 {
-  switch (kind)
-    {
-    case PS_TEST_KIND_SHARED_MEMORY:
-      return G_OBJECT (ps_shared_memory_open (name, PS_OPEN_CREATE, size, error));
-    case PS_TEST_KIND_MUTEX:
-      return G_OBJECT (ps_mutex_open (name, PS_OPEN_CREATE, error));
-    case PS_TEST_KIND_SEMAPHORE:
-      return G_OBJECT (ps_semaphore_open (name, PS_OPEN_CREATE, value, error));
-    case PS_TEST_KIND_COND:
-      return G_OBJECT (ps_cond_open (name, PS_OPEN_CREATE, error));
-    case PS_TEST_N_KINDS:
-    default:
-      break;
-    }
-  g_assert_not_reached ();
-  return NULL;
+  return ps_test_open_named (kind, name, PS_OPEN_CREATE, size, value, error);
 }

@@ -712,6 +712,58 @@ test_named_truncated_while_mapped (void)
 }
 
 static void
+assert_lost_backing (GError **error)
+{
+  g_assert_error (*error, PS_ERROR, PS_ERROR_CORRUPT);
+  g_assert_nonnull (strstr ((*error)->message, "lost its backing"));
+  g_clear_error (error);
+}
+
+/* Touched after another process truncated it: the SIGBUS guard keeps the
+ * process alive, and from then on no read or write of the segment looks
+ * successful, not even one within what is left of the file (the mapping
+ * went private as a whole). */
+static void
+test_named_truncated_then_touched (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *name = ps_test_unique_name ("shm-trunc-touched");
+  g_autoptr(PsSharedMemory) mem = NULL;
+  g_autoptr(GVariant) record = g_variant_ref_sink (g_variant_new_string ("lost"));
+  const guint8 bytes[4] = { 1, 2, 3, 4 };
+
+  mem = ps_shared_memory_open (name, PS_OPEN_CREATE | PS_OPEN_EXCLUSIVE, 100000, &error);
+  g_assert_no_error (error);
+  g_assert_true (ps_shared_memory_set_int32 (mem, 0, 42, &error));
+  g_assert_true (ps_shared_memory_write_variant (mem, 4096, record, &error));
+  g_assert_no_error (error);
+  truncate_named (name, 10);
+
+  /* A write to a page past the end: it faults, and fails. */
+  g_assert_false (ps_shared_memory_set_int32 (mem, 90000, 7, &error));
+  assert_lost_backing (&error);
+  g_assert_cmpint (ps_shared_memory_get_int32 (mem, 0, &error), ==, 0);
+  assert_lost_backing (&error);
+  g_assert_false (ps_shared_memory_set_uint8 (mem, 0, 1, &error));
+  assert_lost_backing (&error);
+  g_assert_null (ps_shared_memory_read (mem, 0, 4, &error));
+  assert_lost_backing (&error);
+  g_assert_false (ps_shared_memory_write (mem, 0, bytes, sizeof bytes, &error));
+  assert_lost_backing (&error);
+  g_assert_null (ps_shared_memory_read_variant (mem, 4096, &error));
+  assert_lost_backing (&error);
+  g_assert_false (ps_shared_memory_write_variant (mem, 4096, record, &error));
+  assert_lost_backing (&error);
+  /* Bounds come first, as ever. */
+  g_assert_false (ps_shared_memory_set_int32 (mem, 100000, 7, &error));
+  g_assert_error (error, PS_ERROR, PS_ERROR_OUT_OF_BOUNDS);
+  g_clear_error (&error);
+
+  g_assert_true (ps_unlink (name, &error));
+  g_assert_no_error (error);
+}
+
+static void
 test_named_foreign_file (void)
 {
   g_autoptr(GRand) rand = g_rand_new_with_seed (4242);
@@ -1892,6 +1944,7 @@ main (int argc, char *argv[])
   ps_test_add ("/shared-memory/named/permission-denied", test_named_permission_denied);
   ps_test_add ("/shared-memory/named/truncated", test_named_truncated);
   ps_test_add ("/shared-memory/named/truncated-while-mapped", test_named_truncated_while_mapped);
+  ps_test_add ("/shared-memory/named/truncated-then-touched", test_named_truncated_then_touched);
   ps_test_add ("/shared-memory/named/foreign-file", test_named_foreign_file);
   ps_test_add ("/shared-memory/named/forged-header", test_named_forged_header);
   ps_test_add ("/shared-memory/named/wrong-type", test_named_wrong_type);

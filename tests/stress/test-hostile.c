@@ -1277,7 +1277,8 @@ test_named_header (gconstpointer data)
  * procshared guards its named mappings: on such a SIGBUS it swaps the
  * mapping for private zero-filled memory and lets the access run again,
  * so the process lives on, cut off from the others, seeing the idle
- * all-zero state of the object (waits end by their timeouts). These
+ * all-zero state of the object (waits end by their timeouts), while the
+ * accessors of a segment fail with PS_ERROR_CORRUPT from then on. These
  * tests pin that down (a mutex may instead refuse its zeroed lock as
  * corrupt), and check that a SIGBUS that is not procshared's still does
  * what it did before procshared was there.
@@ -1352,13 +1353,19 @@ check_zeroed (StressNamedKind  kind,
       return 0;
     case STRESS_NAMED_SHARED_MEMORY:
       /* The lost last page first (this access faults), then the first
-       * page, which went private with the rest of the mapping. */
-      if (ps_shared_memory_get_int32 (PS_SHARED_MEMORY (object), NAMED_SHM_SIZE - 8, &error) != 0)
+       * page, which went private with the rest of the mapping: every
+       * access fails from then on, a write above all (nobody else would
+       * ever see it). */
+      if (ps_shared_memory_get_int32 (PS_SHARED_MEMORY (object), NAMED_SHM_SIZE - 8, &error) != 0 ||
+          !g_error_matches (error, PS_ERROR, PS_ERROR_CORRUPT))
         return 30;
-      if (ps_shared_memory_get_int32 (PS_SHARED_MEMORY (object), 0, &error) != 0)
+      g_clear_error (&error);
+      if (ps_shared_memory_get_int32 (PS_SHARED_MEMORY (object), 0, &error) != 0 ||
+          !g_error_matches (error, PS_ERROR, PS_ERROR_CORRUPT))
         return 31;
-      if (!ps_shared_memory_set_int32 (PS_SHARED_MEMORY (object), NAMED_SHM_SIZE - 8, 5, &error) ||
-          ps_shared_memory_get_int32 (PS_SHARED_MEMORY (object), NAMED_SHM_SIZE - 8, &error) != 5)
+      g_clear_error (&error);
+      if (ps_shared_memory_set_int32 (PS_SHARED_MEMORY (object), NAMED_SHM_SIZE - 8, 5, &error) ||
+          !g_error_matches (error, PS_ERROR, PS_ERROR_CORRUPT))
         return 32;
       return 0;
     case STRESS_N_NAMED:
