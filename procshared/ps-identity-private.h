@@ -25,6 +25,7 @@ extern PS_FAST_TLS guint64 ps_cached_thread_id;
 
 guint32  ps_self_process_id_slow (void);
 guint64  ps_self_thread_id_slow  (void);
+guint64  ps_unique_id            (void);
 
 static inline guint32
 ps_self_process_id (void)

@@ -2,6 +2,12 @@
 
 #include <pthread.h>
 #include <unistd.h>
+#if defined(__has_include)
+# if __has_include(<sys/random.h>)
+#  include <sys/random.h>
+#  define PS_HAVE_GETENTROPY 1
+# endif
+#endif
 
 #include "ps-identity-private.h"
 
@@ -39,30 +45,61 @@ ps_self_process_id_slow (void)
   return pid;
 }
 
+/* A random number for this process, without a lock (g_random_int()
+ * takes GLib's, which another thread of a parent may hold at fork()). */
+static guint32
+draw_nonce (guint32 pid)
+{
+  guint64 mixed = ((guint64) pid << 32) ^ (guint64) g_get_real_time () ^
+                  ((guint64) g_get_monotonic_time () << 20);
+  guint32 entropy = 0;
+
+#ifdef PS_HAVE_GETENTROPY
+  if (getentropy (&entropy, sizeof entropy) == 0)
+    return entropy | 1;
+#endif
+  /* splitmix64's finaliser over what differs between processes. */
+  mixed = (mixed ^ (mixed >> 30)) * G_GUINT64_CONSTANT (0xbf58476d1ce4e5b9);
+  mixed = (mixed ^ (mixed >> 27)) * G_GUINT64_CONSTANT (0x94d049bb133111eb);
+  entropy = (guint32) (mixed ^ (mixed >> 31));
+  return entropy | 1;
+}
+
+/* A number no other call of any process gives while this one lives:
+ * this process's random nonce and a serial number. No lock: one that a
+ * thread of the parent held at fork() time would stay held in the child
+ * for ever. */
+guint64
+ps_unique_id (void)
+{
+  /* The process's nonce with the pid it was drawn for, in one word. */
+  static guint64 process_nonce;
+  static guint64 next_serial;
+  guint32 pid = ps_self_process_id ();
+  guint64 nonce = __atomic_load_n (&process_nonce, __ATOMIC_ACQUIRE);
+  guint64 serial;
+
+  while ((guint32) (nonce >> 32) != pid)
+    {
+      guint64 mine = ((guint64) pid << 32) | draw_nonce (pid);
+
+      if (__atomic_compare_exchange_n (&process_nonce, &nonce, mine, FALSE,
+                                       __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+        nonce = mine;
+    }
+  serial = __atomic_add_fetch (&next_serial, 1, __ATOMIC_RELAXED);
+  return ((nonce & G_MAXUINT32) << 32) | (serial & G_MAXUINT32);
+}
+
 guint64
 ps_self_thread_id_slow (void)
 {
-  static guint32 process_nonce;
-  static guint32 process_nonce_pid;
-  static guint64 next_serial;
-  static GMutex lock;
-  guint32 pid = ps_self_process_id ();
-
   /* Never a system thread id, nor pthread_self(): both are reused as soon
    * as a thread exits, and a new thread must never pass for the dead
    * holder of a lock. A serial number is unique for the life of the
    * process; a random nonce, drawn again in each new process, keeps a
    * reused pid from matching the identity a dead process left behind. */
-  g_mutex_lock (&lock);
-  if (process_nonce_pid != pid)
-    {
-      process_nonce = g_random_int () | 1;
-      process_nonce_pid = pid;
-    }
-  ps_cached_thread_id = ((guint64) process_nonce << 32) | (++next_serial & G_MAXUINT32);
-  g_mutex_unlock (&lock);
-
+  ps_cached_thread_id = ps_unique_id ();
   register_fork_handler ();
   return ps_cached_thread_id;
 }
-

@@ -39,14 +39,14 @@ typedef struct
   guint32      consistency;    /* a PsMutexConsistency */
   guint32      owner_pid;
   guint32      reserved;
-  guint64      instance;       /* random, set by the creator: see PsMutexOwnership */
+  guint64      instance;       /* unique, set by the creator: see PsMutexOwnership */
 } PsRobustMutex;
 
 typedef struct _PsRobustMutexHandle PsRobustMutexHandle;
 
 /* This process's view of who holds one mutex, shared by all the handles
  * that open it (a thread may lock through one and unlock through
- * another). Found by the random instance id the creator stored in the
+ * another). Found by the unique instance id the creator stored in the
  * mutex, read once when opening. holder, depth and through are written
  * only by the holding thread. */
 typedef struct

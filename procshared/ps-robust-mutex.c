@@ -1,12 +1,32 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
+#include <pthread.h>
+
 #include "ps-error.h"
 #include "ps-identity-private.h"
 #include "ps-robust-mutex-private.h"
 #include "ps-wait-private.h"
 
+/* The ownership records of this process. Its lock is only ever taken
+ * alone (nothing else is locked while it is held), so that fork() can
+ * take it first: a child forked while another thread held it would
+ * otherwise find it held by no thread of its own, for ever. */
 static GMutex      ownerships_lock;
 static GHashTable *ownerships;
+
+static void
+ownerships_prepare_fork (void)
+{
+  g_mutex_lock (&ownerships_lock);
+}
+
+static void
+ownerships_after_fork (void)
+{
+  /* In the child too: the forking thread, its only thread, holds it. The
+   * records stay: the child has copies of the parent's handles. */
+  g_mutex_unlock (&ownerships_lock);
+}
 
 static inline gboolean
 is_held (PsRobustMutexHandle *handle)
@@ -17,11 +37,17 @@ is_held (PsRobustMutexHandle *handle)
 static PsMutexOwnership *
 ownership_ref (guint64 instance)
 {
+  static gsize initialised;
   PsMutexOwnership *own;
 
+  if (g_once_init_enter (&initialised))
+    {
+      ownerships = g_hash_table_new (g_int64_hash, g_int64_equal);
+      pthread_atfork (ownerships_prepare_fork, ownerships_after_fork, ownerships_after_fork);
+      g_once_init_leave (&initialised, 1);
+    }
+
   g_mutex_lock (&ownerships_lock);
-  if (ownerships == NULL)
-    ownerships = g_hash_table_new (g_int64_hash, g_int64_equal);
   own = g_hash_table_lookup (ownerships, &instance);
   if (own == NULL)
     {
@@ -376,7 +402,8 @@ ps_robust_mutex_init (PsRobustMutex  *state,
   state->consistency = PS_MUTEX_CONSISTENT;
   state->owner_pid = 0;
   state->reserved = 0;
-  state->instance = ((guint64) g_random_int () << 32) | g_random_int ();
+  /* Not g_random_int(): GLib's lock, which fork() does not take. */
+  state->instance = ps_unique_id ();
   return ps_robust_lock_init (&state->lock, recursive, error);
 }
 

@@ -39,6 +39,22 @@ futex_thread_free (gpointer data)
   g_free (data);
 }
 
+/* The pipe read_word_through_pipe() reads through, and its lock. */
+static GMutex pipe_lock;
+static int    pipe_fds[2] = { -1, -1 };
+
+static void
+prepare_fork (void)
+{
+  g_mutex_lock (&pipe_lock);
+}
+
+static void
+after_fork_in_parent (void)
+{
+  g_mutex_unlock (&pipe_lock);
+}
+
 static void
 forget_thread_in_child (void)
 {
@@ -53,6 +69,17 @@ forget_thread_in_child (void)
       ps_futex_thread->n_links = 0;
     }
   ps_futex_thread = NULL;
+
+  /* The pipe is the parent's too: words written by one process could be
+   * read by the other. The lock, taken by prepare_fork() in this very
+   * thread, is the child's to give back. */
+  if (pipe_fds[0] >= 0)
+    {
+      close (pipe_fds[0]);
+      close (pipe_fds[1]);
+      pipe_fds[0] = pipe_fds[1] = -1;
+    }
+  g_mutex_unlock (&pipe_lock);
 }
 
 static void
@@ -64,7 +91,7 @@ futex_threads_init_once (void)
     {
       if (pthread_key_create (&futex_thread_key, futex_thread_free) != 0)
         g_error ("procshared: out of thread-specific data keys");
-      pthread_atfork (NULL, NULL, forget_thread_in_child);
+      pthread_atfork (prepare_fork, after_fork_in_parent, forget_thread_in_child);
       g_once_init_leave (&done, 1);
     }
 }
@@ -148,15 +175,14 @@ static gboolean
 read_word_through_pipe (gpointer  address,
                         gpointer *value)
 {
-  static GMutex lock;
-  static int fds[2] = { -1, -1 };
   gboolean read_back = FALSE;
 
-  g_mutex_lock (&lock);
-  if (fds[0] >= 0 || pipe2 (fds, O_CLOEXEC | O_NONBLOCK) == 0)
-    read_back = write (fds[1], address, sizeof *value) == (ssize_t) sizeof *value &&
-                read (fds[0], value, sizeof *value) == (ssize_t) sizeof *value;
-  g_mutex_unlock (&lock);
+  futex_threads_init_once ();   /* the fork handlers */
+  g_mutex_lock (&pipe_lock);
+  if (pipe_fds[0] >= 0 || pipe2 (pipe_fds, O_CLOEXEC | O_NONBLOCK) == 0)
+    read_back = write (pipe_fds[1], address, sizeof *value) == (ssize_t) sizeof *value &&
+                read (pipe_fds[0], value, sizeof *value) == (ssize_t) sizeof *value;
+  g_mutex_unlock (&pipe_lock);
   return read_back;
 }
 

@@ -46,6 +46,17 @@ static pthread_mutex_t local_mutex = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t local_cond;
 
 static void
+init_local_cond (void)
+{
+  pthread_condattr_t attr;
+
+  pthread_condattr_init (&attr);
+  pthread_condattr_setclock (&attr, CLOCK_MONOTONIC);
+  pthread_cond_init (&local_cond, &attr);
+  pthread_condattr_destroy (&attr);
+}
+
+static void
 local_prepare_fork (void)
 {
   pthread_mutex_lock (&local_mutex);
@@ -60,8 +71,11 @@ local_after_fork (void)
 static void
 local_after_fork_in_child (void)
 {
-  /* The sleepers were other threads of the parent: none exist here. */
+  /* The sleepers were other threads of the parent: none exist here. The
+   * condition variable still counts them, and a broadcast would wait for
+   * them to leave for ever: this one starts afresh. */
   g_atomic_int_set (&ps_posix_local_sleepers, 0);
+  init_local_cond ();
   pthread_mutex_unlock (&local_mutex);
 }
 
@@ -72,12 +86,7 @@ ensure_local_cond (void)
 
   if (g_once_init_enter (&initialised))
     {
-      pthread_condattr_t attr;
-
-      pthread_condattr_init (&attr);
-      pthread_condattr_setclock (&attr, CLOCK_MONOTONIC);
-      pthread_cond_init (&local_cond, &attr);
-      pthread_condattr_destroy (&attr);
+      init_local_cond ();
       pthread_atfork (local_prepare_fork, local_after_fork, local_after_fork_in_child);
       g_once_init_leave (&initialised, 1);
     }
