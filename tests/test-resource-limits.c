@@ -128,6 +128,7 @@ run_limited (int    (*child_func) (gpointer data),
   int status;
 
   g_assert_no_error (error);
+  g_assert_nonnull (mutex);   /* kept open: the children open it again */
   if (checker_in_the_way (limits_memory) != NULL)
     {
       g_test_skip (checker_in_the_way (limits_memory));

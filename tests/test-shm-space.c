@@ -163,6 +163,7 @@ scenario_create_on_full (void)
       g_autoptr(GObject) object = ps_test_create_named (kind, names[kind], 64 * KIB, 1, &error);
 
       PS_CHILD_CHECK_NO_ERROR (error);
+      PS_CHILD_CHECK (object != NULL);
       PS_CHILD_CHECK (ps_unlink (names[kind], &error));
       g_free (names[kind]);
     }
