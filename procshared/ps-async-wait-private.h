@@ -11,10 +11,9 @@
  * deadline is fixed when the caller asks, and whatever a wait wins for a
  * caller that cancelled meanwhile is given back rather than lost.
  *
- * Today every pending wait holds a worker thread started for it (GTask's
- * shared pool would make the eleventh wait behind ten blocked ones, and
- * a GThreadPool inherited over fork() hands work to threads the child
- * does not have).
+ * Today every pending wait holds a worker thread of a pool with no
+ * limit (GTask's shared pool would make the eleventh wait behind ten
+ * blocked ones).
  */
 
 #include <gio/gio.h>

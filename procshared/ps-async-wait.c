@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 #include "ps-async-wait-private.h"
+#include "ps-identity-private.h"
 #include "ps-wait-private.h"
 
 typedef struct
@@ -11,12 +12,21 @@ typedef struct
   const char      *what;
 } AsyncWait;
 
-/* One thread per pending wait, of its own: no GThreadPool, because a
- * child of fork() inherits GLib's record of the parent's idle pool
- * threads (which the child does not have: fork() copies only the calling
- * thread) and would hand its waits to one of them, never to run. */
-static gpointer
-wait_in_thread (gpointer data)
+/* The worker threads of this process, one per pending wait. A pool is
+ * per process: one inherited over fork() counts threads that the child
+ * does not have (fork() copies only the calling thread), and would queue
+ * the child's waits for an idle worker that is not there. */
+typedef struct
+{
+  GThreadPool *pool;
+  guint32      pid;
+} AsyncWaiters;
+
+static AsyncWaiters *async_waiters;
+
+static void
+wait_in_thread (gpointer data,
+                gpointer pool_data)
 {
   g_autoptr(GTask) task = data;
   gpointer source_object = g_task_get_source_object (task);
@@ -43,7 +53,7 @@ wait_in_thread (gpointer data)
           ps_set_wait_error (&error, PS_WAIT_TIMED_OUT, wait->what);
         }
       g_task_return_error (task, error);
-      return NULL;
+      return;
     }
 
   /* Won, but the caller cancelled meanwhile: give it back rather than
@@ -53,11 +63,33 @@ wait_in_thread (gpointer data)
       wait->undo_func (source_object);
       g_task_return_new_error (task, G_IO_ERROR, G_IO_ERROR_CANCELLED,
                                "Operation was cancelled");
-      return NULL;
+      return;
     }
 
   g_task_return_boolean (task, TRUE);
-  return NULL;
+}
+
+static GThreadPool *
+waiters_of_this_process (void)
+{
+  guint32 pid = ps_self_process_id ();
+  AsyncWaiters *current = g_atomic_pointer_get (&async_waiters);
+
+  /* Without a lock, which a thread of the parent could have held at
+   * fork() time. Losing the race costs a pool that never ran a thread. */
+  while (current == NULL || current->pid != pid)
+    {
+      AsyncWaiters *mine = g_new (AsyncWaiters, 1);
+
+      mine->pid = pid;
+      mine->pool = g_thread_pool_new (wait_in_thread, NULL, -1, FALSE, NULL);
+      /* An inherited pool is left as it is: its threads are the parent's. */
+      if (g_atomic_pointer_compare_and_exchange_full (&async_waiters, current, mine, &current))
+        return mine->pool;
+      g_thread_pool_free (mine->pool, TRUE, FALSE);
+      g_free (mine);
+    }
+  return current->pool;
 }
 
 void
@@ -70,7 +102,6 @@ ps_async_wait_start (GTask            *task,
   GCancellable *cancellable = g_task_get_cancellable (task);
   GError *error = NULL;
   AsyncWait *wait;
-  GThread *thread;
 
   if (cancellable != NULL && g_cancellable_is_cancelled (cancellable))
     {
@@ -99,12 +130,5 @@ ps_async_wait_start (GTask            *task,
   wait->what = what;
   g_task_set_task_data (task, wait, g_free);
 
-  thread = g_thread_try_new ("ps-async-wait", wait_in_thread, g_object_ref (task), &error);
-  if (thread == NULL)
-    {
-      g_task_return_error (task, error);
-      g_object_unref (task);
-      return;
-    }
-  g_thread_unref (thread);
+  g_thread_pool_push (waiters_of_this_process (), g_object_ref (task), NULL);
 }

@@ -571,7 +571,7 @@ release_for_task (gpointer self)
  * @user_data: data for @callback
  *
  * Takes one unit without blocking the calling thread: the wait happens in
- * a worker thread of its own (one thread per pending wait: that is its
+ * a worker thread (one per pending wait, from a pool without a limit: its
  * cost) and @callback runs in the thread-default main context of the
  * caller. Call [method@Semaphore.acquire_finish] from it. Across fork():
  * a wait pending then ends only in the parent; the child's own waits work.
