@@ -30,6 +30,42 @@ record_data_offset (gsize type_length)
   return sizeof (RecordHeader) + ((type_length + 7) & ~(gsize) 7);
 }
 
+/* The element size of an array of fixed-size numbers ("ay", "ai", "ad",
+ * ...), for which every byte pattern is a valid value; 0 for any other
+ * type (booleans, for one, must be 0 or 1). */
+static gsize
+numeric_array_element_size (const char *type_string)
+{
+  if (type_string[0] != 'a' || type_string[1] == '\0' || type_string[2] != '\0')
+    return 0;
+  switch (type_string[1])
+    {
+    case 'y':
+      return 1;
+    case 'n': case 'q':
+      return 2;
+    case 'i': case 'u': case 'h':
+      return 4;
+    case 'x': case 't': case 'd':
+      return 8;
+    default:
+      return 0;
+    }
+}
+
+/* TRUE when every byte string of @value's length is the normal form of a
+ * value of its type, so that the normal-form walk (which visits each
+ * element of an array, at many times the cost of copying it) can only
+ * confirm what is known: the arrays of numbers above. */
+static gboolean
+is_normal_whatever_its_bytes (const char *type_string,
+                              gsize       data_length)
+{
+  gsize element_size = numeric_array_element_size (type_string);
+
+  return element_size != 0 && data_length % element_size == 0;
+}
+
 gsize
 ps_variant_record_measure (GVariant *value)
 {
@@ -53,9 +89,14 @@ ps_variant_record_write (guint8    *base,
   guint8 *record;
 
   sunk = g_variant_ref_sink (value);
-  /* Readers insist on normal form; values built in this process already
-   * are, and cost nothing to check. */
-  normal = g_variant_get_normal_form (sunk);
+  /* Readers insist on normal form. A value built from untrusted bytes
+   * (g_variant_new_fixed_array, g_variant_new_from_bytes) is checked
+   * unless its type makes every byte string normal. */
+  if (is_normal_whatever_its_bytes (g_variant_get_type_string (sunk),
+                                    g_variant_get_size (sunk)))
+    normal = g_variant_ref (sunk);
+  else
+    normal = g_variant_get_normal_form (sunk);
 
   type_string = g_variant_get_type_string (normal);
   data_offset = record_data_offset (strlen (type_string));
@@ -81,29 +122,6 @@ ps_variant_record_write (guint8    *base,
   else if (data_length > 0)
     memcpy (record + data_offset, g_variant_get_data (normal), data_length);
   return TRUE;
-}
-
-/* The element size of an array of fixed-size numbers ("ay", "ai", "ad",
- * ...), for which every byte pattern is a valid value; 0 for any other
- * type (booleans, for one, must be 0 or 1). */
-static gsize
-numeric_array_element_size (const char *type_string)
-{
-  if (type_string[0] != 'a' || type_string[1] == '\0' || type_string[2] != '\0')
-    return 0;
-  switch (type_string[1])
-    {
-    case 'y':
-      return 1;
-    case 'n': case 'q':
-      return 2;
-    case 'i': case 'u': case 'h':
-      return 4;
-    case 'x': case 't': case 'd':
-      return 8;
-    default:
-      return 0;
-    }
 }
 
 GVariant *
@@ -180,8 +198,7 @@ ps_variant_record_read (const guint8  *base,
   /* An array of fixed-size numbers is valid whatever its bytes, as long
    * as its length is a whole number of elements: skip the element-by-
    * element normal-form walk, which would cost more than the copy. */
-  trusted = numeric_array_element_size (type_string) != 0 &&
-            header.data_length % numeric_array_element_size (type_string) == 0;
+  trusted = is_normal_whatever_its_bytes (type_string, header.data_length);
   value = g_variant_ref_sink (g_variant_new_from_bytes (G_VARIANT_TYPE (type_string),
                                                         bytes, trusted));
   if (!trusted && !g_variant_is_normal_form (value))

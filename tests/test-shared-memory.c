@@ -1517,6 +1517,53 @@ test_variant_floating_and_normal_form (void)
   g_assert_true (g_variant_equal (got, normal));
 }
 
+/* Arrays built from bytes GVariant does not trust: those of numbers are
+ * stored as they are (any bytes are a valid value), the others, and those
+ * whose length is not a whole number of elements, as their normal form. */
+static void
+test_variant_untrusted_arrays (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PsSharedMemory) mem = ps_shared_memory_new (4096, &error);
+  const guint64 numbers[] = { 0, G_MAXUINT64, 0x0102030405060708 };
+  const guint8 booleans[] = { 1, 2, 0 };
+  const guint8 seven_bytes[] = { 1, 2, 3, 4, 5, 6, 7 };
+  struct
+  {
+    const char   *type;
+    gconstpointer data;
+    gsize         size;
+  } cases[] = {
+    { "at", numbers, sizeof numbers },
+    { "ay", booleans, sizeof booleans },
+    { "ab", booleans, sizeof booleans },
+    { "ai", seven_bytes, sizeof seven_bytes },
+    { "ay", NULL, 0 },
+  };
+  gsize i;
+
+  g_assert_no_error (error);
+  for (i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GVariant) value = NULL;
+      g_autoptr(GVariant) normal = NULL;
+      g_autoptr(GVariant) got = NULL;
+
+      value = g_variant_ref_sink (g_variant_new_from_data (G_VARIANT_TYPE (cases[i].type),
+                                                           cases[i].data, cases[i].size,
+                                                           FALSE, NULL, NULL));
+      normal = g_variant_get_normal_form (value);
+      g_assert_true (ps_shared_memory_write_variant (mem, 512 * i, value, &error));
+      g_assert_no_error (error);
+      got = ps_shared_memory_read_variant (mem, 512 * i, &error);
+      g_assert_no_error (error);
+      g_assert_true (g_variant_is_normal_form (got));
+      g_assert_true (g_variant_equal (got, normal));
+      g_assert_cmpmem (g_variant_get_data (got), g_variant_get_size (got),
+                       g_variant_get_data (normal), g_variant_get_size (normal));
+    }
+}
+
 /* Corrupt records ---------------------------------------------------------- */
 
 /* Checks the mirrored record layout against what write_variant() makes,
@@ -1959,6 +2006,7 @@ main (int argc, char *argv[])
   ps_test_add ("/shared-memory/variant/big", test_variant_big);
   ps_test_add ("/shared-memory/variant/floating-and-normal-form",
                test_variant_floating_and_normal_form);
+  ps_test_add ("/shared-memory/variant/untrusted-arrays", test_variant_untrusted_arrays);
   ps_test_add ("/shared-memory/variant/record-layout", test_record_layout);
   ps_test_add ("/shared-memory/variant/corrupt/zeroed", test_corrupt_zeroed);
   ps_test_add ("/shared-memory/variant/corrupt/random", test_corrupt_random);
