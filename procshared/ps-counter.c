@@ -2,6 +2,7 @@
 
 #include "ps-counter-private.h"
 #include "ps-error.h"
+#include "ps-spin-private.h"
 #include "ps-wait-private.h"
 
 gboolean
@@ -37,12 +38,20 @@ ps_counter_take_waiting (PsCounter     *state,
 
   /* The release we wait for often comes from a peer running on another
    * CPU at this very moment: looking for it a few microseconds before
-   * going to sleep spares both sides a sleep and a wake-up. */
-  for (guint spins = 0; spins < ACQUIRE_SPINS; spins++)
+   * going to sleep spares both sides a sleep and a wake-up, when the
+   * peer can be running (ps-spin-private.h). */
+  if (ps_spin_should_poll (state))
     {
-      if (ps_counter_try_take (state))
-        return TRUE;
-      ps_cpu_relax ();
+      for (guint spins = 0; spins < ACQUIRE_SPINS; spins++)
+        {
+          if (ps_counter_try_take (state))
+            {
+              ps_spin_record (state, TRUE);
+              return TRUE;
+            }
+          ps_cpu_relax ();
+        }
+      ps_spin_record (state, FALSE);
     }
 
   deadline = ps_deadline_from_timeout (timeout_us);

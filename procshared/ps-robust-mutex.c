@@ -5,6 +5,7 @@
 #include "ps-error.h"
 #include "ps-identity-private.h"
 #include "ps-robust-mutex-private.h"
+#include "ps-spin-private.h"
 #include "ps-wait-private.h"
 
 /* The ownership records of this process. Its lock is only ever taken
@@ -382,10 +383,18 @@ ps_robust_mutex_reacquire (PsRobustMutexHandle  *handle,
   /* A condition is mostly signalled by a thread holding the mutex, which
    * releases it a moment later: looking for that moment saves sleeping
    * on the mutex only to be woken again. */
-  for (guint spins = 0;
-       spins < REACQUIRE_SPINS && ps_robust_lock_looks_busy (&handle->state->lock);
-       spins++)
-    ps_cpu_relax ();
+  if (ps_robust_lock_looks_busy (&handle->state->lock) &&
+      ps_spin_should_poll (handle->state))
+    {
+      guint spins = 0;
+
+      while (spins < REACQUIRE_SPINS && ps_robust_lock_looks_busy (&handle->state->lock))
+        {
+          ps_cpu_relax ();
+          spins++;
+        }
+      ps_spin_record (handle->state, spins < REACQUIRE_SPINS);
+    }
 
   /* No timeout and no cancellable: whatever ended the wait, the caller
    * must hold the mutex again when it returns. */

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#if !defined(PROCSHARED_COMPILATION)
+# error "This is a private header of procshared; include <procshared/procshared.h>"
+#endif
+
+/*
+ * Whether a wait should poll a few microseconds before it sleeps. Polling
+ * pays when the peer that will answer is running on another CPU at that
+ * moment; when it cannot be (this thread may use one CPU only) or has not
+ * been lately (recent polls of this object ended in sleep anyway), it
+ * only burns the CPU the peer needs, so the wait sleeps at once, and
+ * tries polling again now and then in case things changed.
+ *
+ * What is learnt is kept per process, for the object at @address (a few
+ * objects may share a record; it is a heuristic, and any answer is
+ * correct, only slower).
+ */
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+gboolean ps_spin_should_poll (gconstpointer address);
+void     ps_spin_record      (gconstpointer address,
+                              gboolean      answered);
+
+G_END_DECLS

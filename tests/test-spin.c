@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/*
+ * When waits poll before sleeping (procshared/ps-spin-private.h): never
+ * when the thread can use one CPU only, while polls keep finding their
+ * answer, and, once they stop, only now and then.
+ */
+
+#include <sched.h>
+
+#include "ps-test-util.h"
+#include "ps-cpus-private.h"
+#include "ps-spin-private.h"
+
+/* The policy reads the affinity mask again after at most 50 ms. */
+#define AFFINITY_NOTICED_US (60 * 1000)
+
+/* One object per test, far from the others' records. */
+static guint8 objects[2][4096];
+
+static void
+test_cpus_usable_follows_affinity (void)
+{
+  cpu_set_t saved, one;
+  gint first = -1, cpu;
+
+  g_assert_cmpint (sched_getaffinity (0, sizeof saved, &saved), ==, 0);
+  g_assert_cmpuint (ps_cpus_usable (), ==, (guint) CPU_COUNT (&saved));
+
+  for (cpu = 0; cpu < CPU_SETSIZE && first < 0; cpu++)
+    if (CPU_ISSET (cpu, &saved))
+      first = cpu;
+  CPU_ZERO (&one);
+  CPU_SET (first, &one);
+  g_assert_cmpint (sched_setaffinity (0, sizeof one, &one), ==, 0);
+  g_assert_cmpuint (ps_cpus_usable (), ==, 1);
+  g_assert_cmpint (sched_setaffinity (0, sizeof saved, &saved), ==, 0);
+}
+
+static void
+test_never_on_one_cpu (void)
+{
+  cpu_set_t saved, one;
+  gint cpu;
+
+  g_assert_cmpint (sched_getaffinity (0, sizeof saved, &saved), ==, 0);
+  for (cpu = 0; cpu < CPU_SETSIZE && !CPU_ISSET (cpu, &saved); cpu++)
+    ;
+  CPU_ZERO (&one);
+  CPU_SET (cpu, &one);
+  g_assert_cmpint (sched_setaffinity (0, sizeof one, &one), ==, 0);
+  g_usleep (AFFINITY_NOTICED_US);
+
+  /* A new object would poll anywhere else; not here, however often. */
+  for (guint i = 0; i < 200; i++)
+    g_assert_false (ps_spin_should_poll (objects[0]));
+
+  g_assert_cmpint (sched_setaffinity (0, sizeof saved, &saved), ==, 0);
+  g_usleep (AFFINITY_NOTICED_US);
+  if (CPU_COUNT (&saved) > 1)
+    g_assert_true (ps_spin_should_poll (objects[0]));
+}
+
+static void
+test_polls_while_they_pay (void)
+{
+  guint polled = 0;
+  guint i;
+
+  if (ps_cpus_usable () < 2)
+    {
+      g_test_skip ("this process may use one CPU only: waits never poll");
+      return;
+    }
+
+  /* A new object polls; each answered poll keeps it polling. */
+  for (i = 0; i < 100; i++)
+    {
+      g_assert_true (ps_spin_should_poll (objects[1]));
+      ps_spin_record (objects[1], TRUE);
+    }
+
+  /* Polls that end in sleep use the credit up: 16 of them at most. */
+  for (i = 0; i < 100 && ps_spin_should_poll (objects[1]); i++)
+    ps_spin_record (objects[1], FALSE);
+  g_assert_cmpuint (i, ==, 16);
+
+  /* Then one wait in 64 polls, to notice a change. */
+  for (i = 0; i < 64 * 4; i++)
+    if (ps_spin_should_poll (objects[1]))
+      {
+        polled++;
+        ps_spin_record (objects[1], FALSE);
+      }
+  g_assert_cmpuint (polled, ==, 4);
+
+  /* A poll that is answered again starts polling again. */
+  ps_spin_record (objects[1], TRUE);
+  g_assert_true (ps_spin_should_poll (objects[1]));
+}
+
+int
+main (int   argc,
+      char *argv[])
+{
+  ps_test_init (&argc, &argv, NULL);
+  ps_test_add ("/spin/cpus-usable-follows-affinity", test_cpus_usable_follows_affinity);
+  ps_test_add ("/spin/never-on-one-cpu", test_never_on_one_cpu);
+  ps_test_add ("/spin/polls-while-they-pay", test_polls_while_they_pay);
+  return g_test_run ();
+}
