@@ -37,7 +37,14 @@
  * creation fails instead of the process.
  */
 
-#define GUARD_SLOTS 4096
+/* A table rather than a list, so that opening the ten-thousandth object
+ * costs what opening the first did: a mapping's slot is found from a hash
+ * of its address, probing on from there. Slots are freed in place, so a
+ * lookup cannot stop at a free slot; it stops after the longest probe any
+ * claim has needed (max_probe), which stays short while the table is far
+ * from full. The SIGBUS handler, which looks for an address inside a
+ * mapping rather than for a mapping, reads every slot. */
+#define GUARD_SLOTS 16384
 
 typedef struct
 {
@@ -47,6 +54,7 @@ typedef struct
 } GuardSlot;
 
 static GuardSlot guard_slots[GUARD_SLOTS];
+static guint     max_probe;   /* only grows */
 /* What an unguarded mapping's lost flag points to: never lost. */
 static const gint never_lost;
 static struct sigaction previous_sigbus_action;
@@ -110,26 +118,46 @@ install_sigbus_handler_once (void)
     }
 }
 
+/* Where the probe for @mapping starts. Mappings are page-aligned: a
+ * multiplicative hash spreads their page numbers over the table. */
+static guint
+guard_home (gpointer mapping)
+{
+  guint64 page = (guint64) (guintptr) mapping >> 12;
+
+  G_STATIC_ASSERT ((GUARD_SLOTS & (GUARD_SLOTS - 1)) == 0);
+  return (guint) ((page * G_GUINT64_CONSTANT (0x9E3779B97F4A7C15)) >> 32) & (GUARD_SLOTS - 1);
+}
+
 /* The slot now guarding @mapping, or NULL if every slot is taken. */
 static GuardSlot *
 guard_mapping (gpointer mapping,
                gsize    length)
 {
+  guint home = guard_home (mapping);
+
   install_sigbus_handler_once ();
 
-  for (guint i = 0; i < GUARD_SLOTS; i++)
+  for (guint probe = 0; probe < GUARD_SLOTS; probe++)
     {
+      GuardSlot *slot = &guard_slots[(home + probe) & (GUARD_SLOTS - 1)];
       guintptr expected = 0;
+      guint longest;
 
       /* Claim the slot with a start of 1 (never a mapping), then fill it
        * in: the handler never sees a start with another slot's length. */
-      if (__atomic_compare_exchange_n (&guard_slots[i].start, &expected, 1, FALSE,
+      if (__atomic_compare_exchange_n (&slot->start, &expected, 1, FALSE,
                                        __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
         {
-          __atomic_store_n (&guard_slots[i].length, length, __ATOMIC_RELAXED);
-          __atomic_store_n (&guard_slots[i].rescued, 0, __ATOMIC_RELAXED);
-          __atomic_store_n (&guard_slots[i].start, (guintptr) mapping, __ATOMIC_RELEASE);
-          return &guard_slots[i];
+          longest = __atomic_load_n (&max_probe, __ATOMIC_RELAXED);
+          while (probe > longest &&
+                 !__atomic_compare_exchange_n (&max_probe, &longest, probe, TRUE,
+                                               __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+            ;
+          __atomic_store_n (&slot->length, length, __ATOMIC_RELAXED);
+          __atomic_store_n (&slot->rescued, 0, __ATOMIC_RELAXED);
+          __atomic_store_n (&slot->start, (guintptr) mapping, __ATOMIC_RELEASE);
+          return slot;
         }
     }
   /* More than GUARD_SLOTS named objects open at once: the rest work, but
@@ -137,33 +165,48 @@ guard_mapping (gpointer mapping,
   return NULL;
 }
 
+/* The slot guarding @mapping, or NULL if none does (anonymous memory, or
+ * a mapping made when the table was full). */
+static GuardSlot *
+find_guard (gpointer mapping)
+{
+  guint home = guard_home (mapping);
+  guint longest = __atomic_load_n (&max_probe, __ATOMIC_RELAXED);
+
+  for (guint probe = 0; probe <= longest; probe++)
+    {
+      GuardSlot *slot = &guard_slots[(home + probe) & (GUARD_SLOTS - 1)];
+
+      if (__atomic_load_n (&slot->start, __ATOMIC_ACQUIRE) == (guintptr) mapping)
+        return slot;
+    }
+  return NULL;
+}
+
 const gint *
 ps_object_map_lost_flag (gpointer mapping)
 {
-  for (guint i = 0; i < GUARD_SLOTS; i++)
-    if (__atomic_load_n (&guard_slots[i].start, __ATOMIC_ACQUIRE) == (guintptr) mapping)
-      return &guard_slots[i].rescued;
-  return &never_lost;
+  GuardSlot *slot = find_guard (mapping);
+
+  return slot != NULL ? &slot->rescued : &never_lost;
 }
 
 void
 ps_object_unmap (gpointer mapping,
                  gsize    length)
 {
-  for (guint i = 0; i < GUARD_SLOTS; i++)
-    {
-      if (__atomic_load_n (&guard_slots[i].start, __ATOMIC_ACQUIRE) == (guintptr) mapping)
-        {
-          /* Memory that was swapped for zeros may still be linked into a
-           * thread's robust list (a lock taken before the truncation could
-           * not be given back through it): keep it mapped for good. */
-          gboolean rescued = __atomic_load_n (&guard_slots[i].rescued, __ATOMIC_RELAXED);
+  GuardSlot *slot = find_guard (mapping);
 
-          __atomic_store_n (&guard_slots[i].start, 0, __ATOMIC_RELEASE);
-          if (rescued)
-            return;
-          break;
-        }
+  if (slot != NULL)
+    {
+      /* Memory that was swapped for zeros may still be linked into a
+       * thread's robust list (a lock taken before the truncation could
+       * not be given back through it): keep it mapped for good. */
+      gboolean rescued = __atomic_load_n (&slot->rescued, __ATOMIC_RELAXED);
+
+      __atomic_store_n (&slot->start, 0, __ATOMIC_RELEASE);
+      if (rescued)
+        return;
     }
   munmap (mapping, length);
 }

@@ -763,6 +763,66 @@ test_named_truncated_then_touched (void)
   g_assert_no_error (error);
 }
 
+/* With thousands of named segments open (each mapping has its slot in the
+ * guard's table), any of them, the first opened or the last, is still
+ * guarded; closed, they free their slots for the next ones. */
+#define MANY_SEGMENTS 5000
+
+static void
+test_named_many_guarded (void)
+{
+  const guint victims[] = { 0, 1, MANY_SEGMENTS / 2, MANY_SEGMENTS - 1 };
+
+  for (guint round = 0; round < 2; round++)
+    {
+      g_autoptr(GPtrArray) segments = g_ptr_array_new_with_free_func (g_object_unref);
+      g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+      guint i;
+
+      for (i = 0; i < MANY_SEGMENTS; i++)
+        {
+          g_autoptr(GError) error = NULL;
+          char *name = ps_test_unique_name ("shm-many");
+
+          g_ptr_array_add (segments, ps_shared_memory_open (name,
+                                                            PS_OPEN_CREATE | PS_OPEN_EXCLUSIVE,
+                                                            3 * 4096, &error));
+          g_assert_no_error (error);
+          g_ptr_array_add (names, name);
+        }
+
+      for (i = 0; i < G_N_ELEMENTS (victims); i++)
+        {
+          g_autoptr(GError) error = NULL;
+          PsSharedMemory *mem = g_ptr_array_index (segments, victims[i]);
+
+          /* A page past what is left of the file faults. */
+          truncate_named (g_ptr_array_index (names, victims[i]), 10);
+          g_assert_false (ps_shared_memory_set_int32 (mem, 2 * 4096, 7, &error));
+          assert_lost_backing (&error);
+        }
+      /* The others are untouched by it. */
+      for (i = 2; i < MANY_SEGMENTS - 1; i += 97)
+        {
+          g_autoptr(GError) error = NULL;
+
+          if (i == MANY_SEGMENTS / 2)
+            continue;
+          g_assert_true (ps_shared_memory_set_int32 (g_ptr_array_index (segments, i),
+                                                     2 * 4096, 7, &error));
+          g_assert_no_error (error);
+        }
+
+      for (i = 0; i < MANY_SEGMENTS; i++)
+        {
+          g_autoptr(GError) error = NULL;
+
+          g_assert_true (ps_unlink (g_ptr_array_index (names, i), &error));
+          g_assert_no_error (error);
+        }
+    }
+}
+
 static void
 test_named_foreign_file (void)
 {
@@ -1992,6 +2052,7 @@ main (int argc, char *argv[])
   ps_test_add ("/shared-memory/named/truncated", test_named_truncated);
   ps_test_add ("/shared-memory/named/truncated-while-mapped", test_named_truncated_while_mapped);
   ps_test_add ("/shared-memory/named/truncated-then-touched", test_named_truncated_then_touched);
+  ps_test_add ("/shared-memory/named/many-guarded", test_named_many_guarded);
   ps_test_add ("/shared-memory/named/foreign-file", test_named_foreign_file);
   ps_test_add ("/shared-memory/named/forged-header", test_named_forged_header);
   ps_test_add ("/shared-memory/named/wrong-type", test_named_wrong_type);
