@@ -1,15 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 #include <errno.h>
-#include <unistd.h>
-#ifdef __linux__
-# include <sys/sysinfo.h>
-#endif
 
 #include <gio/gio.h>
 
 #include "ps-error.h"
 #include "ps-errors-private.h"
+#include "ps-system-private.h"
 
 /**
  * ps_error_quark:
@@ -21,29 +18,6 @@
  * Since: 1.0
  */
 G_DEFINE_QUARK (ps-error-quark, ps_error)
-
-/* The RAM and swap of the system, in bytes: no shared memory larger than
- * this can ever exist here. */
-static guint64
-system_memory_size (void)
-{
-#ifdef __linux__
-  struct sysinfo info;
-
-  if (sysinfo (&info) == 0)
-    return ((guint64) info.totalram + info.totalswap) * MAX (info.mem_unit, 1);
-#endif
-#if defined(_SC_PHYS_PAGES) && defined(_SC_PAGESIZE)
-  {
-    long pages = sysconf (_SC_PHYS_PAGES);
-    long page_size = sysconf (_SC_PAGESIZE);
-
-    if (pages > 0 && page_size > 0)
-      return (guint64) pages * (guint64) page_size;
-  }
-#endif
-  return G_MAXUINT64;
-}
 
 /* The error for @saved_errno, after the message @format makes; with
  * @about_memory, for a failure to reserve or map @size bytes. */
@@ -73,7 +47,7 @@ set_error_from_errno_va (GError     **error,
     g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved_errno),
                  "%s: %s", message, g_strerror (saved_errno));
   else if (saved_errno == EINVAL || saved_errno == EFBIG || saved_errno == EOVERFLOW ||
-           ((saved_errno == ENOMEM || saved_errno == ENOSPC) && size > system_memory_size ()))
+           ((saved_errno == ENOMEM || saved_errno == ENOSPC) && size > ps_system_memory_size ()))
     g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
                  "%s: %" G_GUINT64_FORMAT " bytes is larger than this system allows (%s)",
                  message, size, g_strerror (saved_errno));

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
-#include "ps-cpus-private.h"
+#include "ps-system-private.h"
 #include "ps-spin-private.h"
 
 /* Polls that found their answer earn two credits, polls that ended in
@@ -58,7 +58,7 @@ several_cpus_usable (void)
 
   if (cpus == 0 || now_ms - (guint) g_atomic_int_get ((gint *) &cpus_read_at_ms) > CPUS_REFRESH_MS)
     {
-      cpus = (gint) MIN (ps_cpus_usable (), (guint) G_MAXINT);
+      cpus = (gint) MIN (ps_system_cpus_usable (), (guint) G_MAXINT);
       g_atomic_int_set (&usable_cpus, cpus);
       g_atomic_int_set ((gint *) &cpus_read_at_ms, (gint) now_ms);
     }

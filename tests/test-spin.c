@@ -9,7 +9,7 @@
 #include <sched.h>
 
 #include "ps-test-util.h"
-#include "ps-cpus-private.h"
+#include "ps-system-private.h"
 #include "ps-spin-private.h"
 
 /* The policy reads the affinity mask again after at most 50 ms. */
@@ -25,7 +25,7 @@ test_cpus_usable_follows_affinity (void)
   gint first = -1, cpu;
 
   g_assert_cmpint (sched_getaffinity (0, sizeof saved, &saved), ==, 0);
-  g_assert_cmpuint (ps_cpus_usable (), ==, (guint) CPU_COUNT (&saved));
+  g_assert_cmpuint (ps_system_cpus_usable (), ==, (guint) CPU_COUNT (&saved));
 
   for (cpu = 0; cpu < CPU_SETSIZE && first < 0; cpu++)
     if (CPU_ISSET (cpu, &saved))
@@ -33,7 +33,7 @@ test_cpus_usable_follows_affinity (void)
   CPU_ZERO (&one);
   CPU_SET (first, &one);
   g_assert_cmpint (sched_setaffinity (0, sizeof one, &one), ==, 0);
-  g_assert_cmpuint (ps_cpus_usable (), ==, 1);
+  g_assert_cmpuint (ps_system_cpus_usable (), ==, 1);
   g_assert_cmpint (sched_setaffinity (0, sizeof saved, &saved), ==, 0);
 }
 
@@ -67,7 +67,7 @@ test_polls_while_they_pay (void)
   guint polled = 0;
   guint i;
 
-  if (ps_cpus_usable () < 2)
+  if (ps_system_cpus_usable () < 2)
     {
       g_test_skip ("this process may use one CPU only: waits never poll");
       return;

@@ -9,9 +9,16 @@
 
 G_BEGIN_DECLS
 
+/* What the operating system says about the machine, for the layers above
+ * that must not ask it themselves. */
+
 /* How many CPUs the calling thread may run on now (its affinity mask
  * where the platform has one, else the CPUs online); at least 1. A
  * system call: callers keep the answer for a while. */
-guint ps_cpus_usable (void);
+guint   ps_system_cpus_usable (void);
+
+/* The RAM and swap of the system, in bytes (G_MAXUINT64 if unknown): no
+ * shared memory larger than this can ever exist here. */
+guint64 ps_system_memory_size (void);
 
 G_END_DECLS
