@@ -458,15 +458,16 @@ static void
 broadcast (CondState *state)
 {
   guint64 seen = __atomic_load_n (&state->waiters, __ATOMIC_SEQ_CST);
-  guint64 next;
 
-  /* A new generation first, then the sequence: a waiter counted in the
-   * old one read the sequence before this changes it, so it is asleep
-   * (and woken below), or about to find it changed, or dead. */
-  do
-    next = (seen & ~WAITERS_COUNT_MASK) + WAITERS_GENERATION_ONE;
-  while (!__atomic_compare_exchange_n (&state->waiters, &seen, next, FALSE,
-                                       __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST));
+  /* A new generation first (unless nobody is counted), then the
+   * sequence: a waiter counted in the old one read the sequence before
+   * this changes it, so it is asleep (and woken below), or about to find
+   * it changed, or dead. */
+  while ((seen & WAITERS_COUNT_MASK) != 0 &&
+         !__atomic_compare_exchange_n (&state->waiters, &seen,
+                                       (seen & ~WAITERS_COUNT_MASK) + WAITERS_GENERATION_ONE,
+                                       FALSE, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+    ;
   g_atomic_int_inc (ps_wait_word_value (&state->sequence));
   /* One counted in the new generation may have gone to sleep on the old
    * sequence before it changed: it is woken too. */
