@@ -1134,7 +1134,7 @@ test_dead_waiter_discounted (void)
   /* A dead waiter alone: the next signal finds nobody asleep. */
   kill_doomed_waiter (&s);
   ps_cond_signal (s.cond);
-  g_assert_cmpuint (ps_cond_get_waiter_count (s.cond), ==, signal_tells ? 0 : 1);
+  g_assert_cmpuint (ps_cond_get_waiter_count (s.cond), ==, (signal_tells ? 0u : 1u));
   ps_cond_broadcast (s.cond);
   g_assert_cmpuint (ps_cond_get_waiter_count (s.cond), ==, 0);
 
@@ -1166,7 +1166,7 @@ test_dead_waiter_discounted (void)
   else
     g_assert_cmpuint (ps_cond_get_waiter_count (s.cond), ==, 1);
   ps_cond_signal (s.cond);
-  g_assert_cmpuint (ps_cond_get_waiter_count (s.cond), ==, signal_tells ? 0 : 1);
+  g_assert_cmpuint (ps_cond_get_waiter_count (s.cond), ==, (signal_tells ? 0u : 1u));
   ps_cond_broadcast (s.cond);
   g_assert_cmpuint (ps_cond_get_waiter_count (s.cond), ==, 0);
 
