@@ -10,8 +10,9 @@
 G_BEGIN_DECLS
 
 /* For diagnostics (the procshared tool): how many threads are inside a
- * wait right now, as far as the shared state knows. A waiter that died
- * mid-wait is still counted. */
+ * wait right now. A waiter that died mid-wait is counted until the next
+ * broadcast, or the next signal where the platform tells that nobody
+ * was asleep (the futex and darwin backends; the posix one cannot). */
 guint ps_cond_get_waiter_count (PsCond *self);
 
 G_END_DECLS

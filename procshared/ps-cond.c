@@ -71,13 +71,29 @@
  * Since: 1.0
  */
 
+/* The waiters, counted exactly even when some die waiting. A waiter
+ * counts itself in the current generation, and takes itself out on its
+ * way out if the generation has not moved on. A broadcast wakes every
+ * waiter counted, so it starts a new generation at 0: the waiters it
+ * woke leave without counting down, and those that died waiting are no
+ * longer counted. A signal that finds nobody asleep (where the platform
+ * can tell, see ps_wait_word_wake_one()) while some are counted knows
+ * those are dead, or on their way out with a sequence it changed: it
+ * does what a broadcast does. */
+#define WAITERS_COUNT_MASK      G_GUINT64_CONSTANT (0xffffffff)
+#define WAITERS_GENERATION_ONE  (G_GUINT64_CONSTANT (1) << 32)
+
 typedef struct
 {
   PsWaitWord sequence;   /* bumped by every signal and broadcast */
-  guint32    waiters;
+  guint32    reserved;   /* 0; before 1.1 a count that kept dead waiters */
+  guint64    waiters;    /* generation << 32 | waiters counted in it */
 } CondState;
 
 G_STATIC_ASSERT (sizeof (CondState) <= PS_OBJECT_STATE_SIZE);
+/* A lock behind the compare-and-swap would not be shared between
+ * processes. */
+G_STATIC_ASSERT (__atomic_always_lock_free (sizeof (guint64), 0));
 G_STATIC_ASSERT (PS_COND_SIZE == PS_OBJECT_SLOT_SIZE);
 
 struct _PsCond
@@ -103,7 +119,8 @@ init_state (gpointer   data,
 {
   CondState *state = data;
 
-  state->waiters = 0;
+  state->reserved = 0;
+  __atomic_store_n (&state->waiters, 0, __ATOMIC_SEQ_CST);
   return ps_wait_word_init (&state->sequence, 0, error);
 }
 
@@ -255,6 +272,42 @@ ps_cond_init (PsCond *self)
   ps_object_storage_init_defaults (&self->storage);
 }
 
+/* Counts a waiter in; returns the generation it was counted in. */
+static guint64
+waiter_enter (CondState *state)
+{
+  guint64 seen = __atomic_load_n (&state->waiters, __ATOMIC_SEQ_CST);
+
+  /* 2^32 - 1 live waiters cannot exist: a count that says so was
+   * scribbled on, and then stays put. */
+  while ((seen & WAITERS_COUNT_MASK) != WAITERS_COUNT_MASK &&
+         !__atomic_compare_exchange_n (&state->waiters, &seen, seen + 1, FALSE,
+                                       __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+    ;
+  return seen & ~WAITERS_COUNT_MASK;
+}
+
+/* Counts a waiter out, unless a broadcast did since it came in. */
+static void
+waiter_leave (CondState *state,
+              guint64    generation)
+{
+  guint64 seen = __atomic_load_n (&state->waiters, __ATOMIC_SEQ_CST);
+
+  while ((seen & ~WAITERS_COUNT_MASK) == generation &&
+         (seen & WAITERS_COUNT_MASK) != 0 &&
+         (seen & WAITERS_COUNT_MASK) != WAITERS_COUNT_MASK &&
+         !__atomic_compare_exchange_n (&state->waiters, &seen, seen - 1, FALSE,
+                                       __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+    ;
+}
+
+static inline guint32
+waiters_counted (CondState *state)
+{
+  return (guint32) (__atomic_load_n (&state->waiters, __ATOMIC_SEQ_CST) & WAITERS_COUNT_MASK);
+}
+
 static gboolean
 wait_until_deadline (PsCond        *self,
                      PsMutex       *mutex,
@@ -266,6 +319,7 @@ wait_until_deadline (PsCond        *self,
   g_autoptr(GError) relock_error = NULL;
   PsWaitContext context;
   PsWaitStatus status;
+  guint64 generation;
   guint32 sequence;
 
   if (!ps_wait_context_begin (&context, cancellable, error))
@@ -275,11 +329,11 @@ wait_until_deadline (PsCond        *self,
    * sequence, and the kernel (or the word's own mutex) compares it with
    * this value as we go to sleep, so the signal cannot be missed. */
   sequence = (guint32) g_atomic_int_get (ps_wait_word_value (&state->sequence));
-  g_atomic_int_inc (&state->waiters);
+  generation = waiter_enter (state);
 
   if (!ps_mutex_release_for_wait (mutex, error))
     {
-      g_atomic_int_dec_and_test (&state->waiters);
+      waiter_leave (state, generation);
       ps_wait_context_end (&context);
       return FALSE;
     }
@@ -287,7 +341,7 @@ wait_until_deadline (PsCond        *self,
   status = ps_wait_word_wait (&state->sequence, sequence, deadline,
                               ps_wait_context_get_canceller (&context));
 
-  g_atomic_int_dec_and_test (&state->waiters);
+  waiter_leave (state, generation);
   ps_wait_context_end (&context);
 
   if (!ps_mutex_reacquire_after_wait (mutex, &relock_error))
@@ -400,6 +454,27 @@ ps_cond_wait_until (PsCond        *self,
   return wait_until_deadline (self, mutex, MAX (end_time, 0), cancellable, error);
 }
 
+static void
+broadcast (CondState *state)
+{
+  guint64 seen = __atomic_load_n (&state->waiters, __ATOMIC_SEQ_CST);
+
+  /* A new generation first (unless nobody is counted), then the
+   * sequence: a waiter counted in the old one read the sequence before
+   * this changes it, so it is asleep (and woken below), or about to find
+   * it changed, or dead. */
+  while ((seen & WAITERS_COUNT_MASK) != 0 &&
+         !__atomic_compare_exchange_n (&state->waiters, &seen,
+                                       (seen & ~WAITERS_COUNT_MASK) + WAITERS_GENERATION_ONE,
+                                       FALSE, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+    ;
+  g_atomic_int_inc (ps_wait_word_value (&state->sequence));
+  /* One counted in the new generation may have gone to sleep on the old
+   * sequence before it changed: it is woken too. */
+  if ((seen & WAITERS_COUNT_MASK) != 0 || waiters_counted (state) > 0)
+    ps_wait_word_wake (&state->sequence, TRUE);
+}
+
 /**
  * ps_cond_signal:
  * @self: a #PsCond
@@ -420,8 +495,10 @@ ps_cond_signal (PsCond *self)
   g_return_if_fail (self->state != NULL);
 
   g_atomic_int_inc (ps_wait_word_value (&self->state->sequence));
-  if (g_atomic_int_get (&self->state->waiters) > 0)
-    ps_wait_word_wake (&self->state->sequence, FALSE);
+  /* Counted waiters, none of them asleep: dead ones among them. */
+  if (waiters_counted (self->state) > 0 &&
+      ps_wait_word_wake_one (&self->state->sequence) == 0)
+    broadcast (self->state);
 }
 
 /**
@@ -440,9 +517,7 @@ ps_cond_broadcast (PsCond *self)
   g_return_if_fail (PS_IS_COND (self));
   g_return_if_fail (self->state != NULL);
 
-  g_atomic_int_inc (ps_wait_word_value (&self->state->sequence));
-  if (g_atomic_int_get (&self->state->waiters) > 0)
-    ps_wait_word_wake (&self->state->sequence, TRUE);
+  broadcast (self->state);
 }
 
 /**
@@ -494,5 +569,5 @@ ps_cond_get_waiter_count (PsCond *self)
   g_return_val_if_fail (PS_IS_COND (self), 0);
   g_return_val_if_fail (self->state != NULL, 0);
 
-  return (guint) g_atomic_int_get (&self->state->waiters);
+  return waiters_counted (self->state);
 }

@@ -23,6 +23,11 @@ G_BEGIN_DECLS
 extern guint32 ps_cached_process_id;
 extern PS_FAST_TLS guint64 ps_cached_thread_id;
 
+/* The PID namespace this process runs in, as the inode number of
+ * /proc/self/ns/pid: PS_PID_NAMESPACE_UNKNOWN where it cannot be read. */
+#define PS_PID_NAMESPACE_UNKNOWN 0u
+
+guint32  ps_self_pid_namespace   (void);
 guint32  ps_self_process_id_slow (void);
 guint64  ps_self_thread_id_slow  (void);
 guint64  ps_unique_id            (void);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 #include <pthread.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #if defined(__has_include)
 # if __has_include(<sys/random.h>)
@@ -14,11 +15,19 @@
 guint32 ps_cached_process_id;
 PS_FAST_TLS guint64 ps_cached_thread_id;
 
+/* Never an inode number of procfs, whose namespace inodes all lie near
+ * the top of the 32-bit range. */
+#define PID_NAMESPACE_NOT_LOOKED_UP 1u
+
+static guint32 cached_pid_namespace = PID_NAMESPACE_NOT_LOOKED_UP;
+
 static void
 forget_identity_in_child (void)
 {
-  /* The child has one thread, the one that forked, and new ids. */
+  /* The child has one thread, the one that forked, and new ids; and,
+   * forked after unshare(CLONE_NEWPID), another PID namespace. */
   __atomic_store_n (&ps_cached_process_id, 0, __ATOMIC_RELAXED);
+  __atomic_store_n (&cached_pid_namespace, PID_NAMESPACE_NOT_LOOKED_UP, __ATOMIC_RELAXED);
   ps_cached_thread_id = 0;
 }
 
@@ -102,4 +111,27 @@ ps_self_thread_id_slow (void)
   ps_cached_thread_id = ps_unique_id ();
   register_fork_handler ();
   return ps_cached_thread_id;
+}
+
+/* The inode number of the PID namespace, which the kernel keeps in 32
+ * bits (and never makes 0). /proc/self resolves to this process in any
+ * procfs mounted from its own PID namespace or an ancestor of it; in any
+ * other (or none, or a system without PID namespaces) the answer is
+ * unknown. */
+guint32
+ps_self_pid_namespace (void)
+{
+  guint32 ns = __atomic_load_n (&cached_pid_namespace, __ATOMIC_RELAXED);
+  struct stat st;
+
+  if (G_LIKELY (ns != PID_NAMESPACE_NOT_LOOKED_UP))
+    return ns;
+  register_fork_handler ();
+  if (stat ("/proc/self/ns/pid", &st) == 0 && st.st_ino > PID_NAMESPACE_NOT_LOOKED_UP &&
+      st.st_ino <= G_MAXUINT32)
+    ns = (guint32) st.st_ino;
+  else
+    ns = PS_PID_NAMESPACE_UNKNOWN;
+  __atomic_store_n (&cached_pid_namespace, ns, __ATOMIC_RELAXED);
+  return ns;
 }

@@ -58,6 +58,11 @@ ps_mutex_new_recursive (GError **error)
  * @flags asks for it; [func@Mutex.open_full] creates a recursive one or
  * another mode. Creation is race-free.
  *
+ * A mutex works only among processes of one PID namespace: opening one
+ * created in another (another container sharing `/dev/shm`) fails with
+ * %G_IO_ERROR_NOT_SUPPORTED (since 1.1; see the README's "Containers and
+ * PID namespaces").
+ *
  * Returns: (transfer full): the mutex, or %NULL with
  *   %G_IO_ERROR_INVALID_ARGUMENT, %G_IO_ERROR_NOT_FOUND,
  *   %G_IO_ERROR_EXISTS, %G_IO_ERROR_PERMISSION_DENIED,
@@ -107,6 +112,9 @@ ps_mutex_new_at (PsSharedMemory  *memory,
  *
  * Attaches to a mutex that [ctor@Mutex.new_at] placed in @memory, in this
  * or another process.
+ *
+ * A mutex placed by a process of another PID namespace is refused with
+ * %G_IO_ERROR_NOT_SUPPORTED (since 1.1), as by [func@Mutex.open].
  *
  * Returns: (transfer full): the mutex, or %NULL with
  *   %G_IO_ERROR_INVALID_ARGUMENT, %PS_ERROR_OUT_OF_BOUNDS,
@@ -166,6 +174,9 @@ ps_mutex_open_full (const char   *name,
  * creator still initialising it. Of many processes and threads creating
  * at once, exactly one creates (see #PsMutex:created) and none sees the
  * mutex half-made.
+ *
+ * A mutex placed by a process of another PID namespace is refused with
+ * %G_IO_ERROR_NOT_SUPPORTED, as by [func@Mutex.open].
  *
  * Returns: (transfer full): the mutex, or %NULL with
  *   %G_IO_ERROR_INVALID_ARGUMENT, %PS_ERROR_OUT_OF_BOUNDS,

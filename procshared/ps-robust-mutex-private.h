@@ -37,8 +37,9 @@ typedef struct
   PsRobustLock lock;
   guint32      recursive;
   guint32      consistency;    /* a PsMutexConsistency */
-  guint32      owner_pid;
-  guint32      reserved;
+  guint32      owner_pid;      /* in pid_namespace */
+  guint32      pid_namespace;  /* the creator's (ps_self_pid_namespace()); only
+                                * processes of that one may open the mutex */
   guint64      instance;       /* unique, set by the creator: see PsMutexOwnership */
 } PsRobustMutex;
 
@@ -81,8 +82,13 @@ struct _PsRobustMutexHandle
 gboolean ps_robust_mutex_init         (PsRobustMutex        *state,
                                        gboolean              recursive,
                                        GError              **error);
+/* Whether a process of this PID namespace may use a mutex made in
+ * @creator_namespace (see ps_robust_mutex_handle_open()); FALSE with
+ * G_IO_ERROR_NOT_SUPPORTED if not. */
+gboolean ps_robust_mutex_check_pid_namespace (guint32        creator_namespace,
+                                              GError       **error);
 /* Checks a state found in shared memory and opens a handle on it for
- * @owner. */
+ * @owner, in the PID namespace it was made in. */
 gboolean ps_robust_mutex_handle_open  (PsRobustMutexHandle  *handle,
                                        gconstpointer         owner,
                                        PsRobustMutex        *state,

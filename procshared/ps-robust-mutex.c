@@ -410,10 +410,49 @@ ps_robust_mutex_init (PsRobustMutex  *state,
   state->recursive = recursive;
   state->consistency = PS_MUTEX_CONSISTENT;
   state->owner_pid = 0;
-  state->reserved = 0;
+  state->pid_namespace = ps_self_pid_namespace ();
   /* Not g_random_int(): GLib's lock, which fork() does not take. */
   state->instance = ps_unique_id ();
   return ps_robust_lock_init (&state->lock, recursive, error);
+}
+
+/* Across PID namespaces, a lock cannot be both exclusive and robust. The
+ * futex backend and glibc's robust mutexes (the posix backend) keep the
+ * holder's thread id in the lock word, and when a thread dies the kernel
+ * marks owner-dead every lock on its robust list, and the one it was
+ * about to take or give back, whose word holds its own thread id as its
+ * own namespace numbers it. Thread ids of two namespaces collide (each
+ * container's first process is 1): a waiter killed in one namespace would
+ * have the kernel hand over the lock of a live holder in the other, and
+ * a locker would take a holder of the other for itself. The darwin
+ * backend's liveness probes (kill(), the start time of a pid) would look
+ * at whatever process has that pid here. No probe of ours can see into
+ * another namespace, so a mutex is only ever used in the PID namespace
+ * of its creator. A creator that could not tell its namespace (no /proc)
+ * recorded none, and so accepts anyone, as before 1.1. */
+gboolean
+ps_robust_mutex_check_pid_namespace (guint32   creator_namespace,
+                                     GError  **error)
+{
+  guint32 mine = ps_self_pid_namespace ();
+
+  if (creator_namespace == PS_PID_NAMESPACE_UNKNOWN || creator_namespace == mine)
+    return TRUE;
+  if (mine == PS_PID_NAMESPACE_UNKNOWN)
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                 "The mutex was created in PID namespace pid:[%u], and this process "
+                 "cannot tell its own (/proc/self/ns/pid is unreadable): a mutex "
+                 "works only among processes of one PID namespace",
+                 creator_namespace);
+  else
+    g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                 "The mutex was created in another PID namespace (pid:[%u]; this "
+                 "process is in pid:[%u]): a mutex works only among processes of "
+                 "one PID namespace, whose process ids mean the same to all of them. "
+                 "Share the PID namespace (Kubernetes: shareProcessNamespace; "
+                 "docker run --pid=container:NAME), or use a mutex created in this one",
+                 creator_namespace, mine);
+  return FALSE;
 }
 
 gboolean
@@ -429,6 +468,9 @@ ps_robust_mutex_handle_open (PsRobustMutexHandle  *handle,
                            "The mutex's state is corrupt");
       return FALSE;
     }
+  if (!ps_robust_mutex_check_pid_namespace (__atomic_load_n (&state->pid_namespace,
+                                                              __ATOMIC_RELAXED), error))
+    return FALSE;
 
   /* An opened mutex is recursive if its creator made it so. */
   handle->owner = owner;

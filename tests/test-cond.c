@@ -19,6 +19,9 @@
 
 /* The object header, to forge other layout versions. */
 #include "ps-object-header-private.h"
+/* The backend, whose signals may or may not tell that nobody slept. */
+#include "ps-backend-private.h"
+#include "ps-cond-private.h"
 
 /* Helpers ------------------------------------------------------------------ */
 
@@ -1068,6 +1071,116 @@ test_dead_waiter (void)
   setup_clear (&s);
 }
 
+/* The count of waiters forgets the dead: at the next broadcast on every
+ * backend, and at the next signal that finds nobody asleep where the
+ * backend can tell (futex, darwin; the posix one cannot). */
+static void
+wait_for_waiter_count (Setup *s,
+                       guint  n)
+{
+  gint64 deadline = g_get_monotonic_time () + ps_test_scaled_us (20 * G_USEC_PER_SEC);
+
+  while (ps_cond_get_waiter_count (s->cond) != n)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (1000);
+    }
+}
+
+static void
+kill_doomed_waiter (Setup *s)
+{
+  pid_t doomed;
+  guint before = ps_cond_get_waiter_count (s->cond);
+
+  lock (s->mutex);
+  s->shared->waiting = 0;
+  unlock (s->mutex);
+  s->index = 0;
+  doomed = ps_test_fork (doomed_waiter, s, ps_test_scaled_s (40));
+  wait_for_waiters (s, 1);
+  wait_for_waiter_count (s, before + 1);
+  g_assert_cmpint (kill (doomed, SIGKILL), ==, 0);
+  ps_test_reap_killed (doomed);
+  /* Nothing told anyone yet. */
+  g_assert_cmpuint (ps_cond_get_waiter_count (s->cond), ==, before + 1);
+}
+
+static pid_t
+fork_flag_waiter (Setup *s)
+{
+  guint before = ps_cond_get_waiter_count (s->cond);
+  pid_t pid;
+
+  lock (s->mutex);
+  s->shared->waiting = 0;
+  s->shared->flag = 0;
+  unlock (s->mutex);
+  pid = ps_test_fork (flag_waiter, s, ps_test_scaled_s (40));
+  wait_for_waiters (s, 1);
+  wait_for_waiter_count (s, before + 1);
+  return pid;
+}
+
+static void
+test_dead_waiter_discounted (void)
+{
+  gboolean signal_tells = !g_str_equal (ps_backend_name (), "posix");
+  pid_t live;
+  Setup s;
+
+  setup_anonymous (&s);
+
+  /* A dead waiter alone: the next signal finds nobody asleep. */
+  kill_doomed_waiter (&s);
+  ps_cond_signal (s.cond);
+  g_assert_cmpuint (ps_cond_get_waiter_count (s.cond), ==, (signal_tells ? 0u : 1u));
+  ps_cond_broadcast (s.cond);
+  g_assert_cmpuint (ps_cond_get_waiter_count (s.cond), ==, 0);
+
+  /* A broadcast forgets the dead at once, beside live waiters; those it
+   * woke do not count down past it. */
+  kill_doomed_waiter (&s);
+  live = fork_flag_waiter (&s);
+  g_assert_cmpuint (ps_cond_get_waiter_count (s.cond), ==, 2);
+  lock (s.mutex);
+  s.shared->flag = 1;
+  ps_cond_broadcast (s.cond);
+  g_assert_cmpuint (ps_cond_get_waiter_count (s.cond), ==, 0);
+  unlock (s.mutex);
+  ps_test_reap_ok (live, ps_test_scaled_s (40));
+  g_assert_cmpuint (ps_cond_get_waiter_count (s.cond), ==, 0);
+
+  /* Beside a live waiter asleep, a signal wakes it, and it counts itself
+   * out; the dead one stays counted (unless the live one was not asleep
+   * yet after all: then the signal found nobody and forgot both). The
+   * next signal finds nobody asleep. */
+  kill_doomed_waiter (&s);
+  live = fork_flag_waiter (&s);
+  ps_test_wait_until_blocked (live, live);
+  ps_test_reap_ok (ps_test_fork (signal_flag_child, &s, ps_test_scaled_s (20)),
+                   ps_test_scaled_s (10));
+  ps_test_reap_ok (live, ps_test_scaled_s (40));
+  if (signal_tells)
+    g_assert_cmpuint (ps_cond_get_waiter_count (s.cond), <=, 1);
+  else
+    g_assert_cmpuint (ps_cond_get_waiter_count (s.cond), ==, 1);
+  ps_cond_signal (s.cond);
+  g_assert_cmpuint (ps_cond_get_waiter_count (s.cond), ==, (signal_tells ? 0u : 1u));
+  ps_cond_broadcast (s.cond);
+  g_assert_cmpuint (ps_cond_get_waiter_count (s.cond), ==, 0);
+
+  /* And the count goes on exactly. */
+  live = fork_flag_waiter (&s);
+  g_assert_cmpuint (ps_cond_get_waiter_count (s.cond), ==, 1);
+  ps_test_reap_ok (ps_test_fork (signal_flag_child, &s, ps_test_scaled_s (20)),
+                   ps_test_scaled_s (10));
+  ps_test_reap_ok (live, ps_test_scaled_s (40));
+  g_assert_cmpuint (ps_cond_get_waiter_count (s.cond), ==, 0);
+
+  setup_clear (&s);
+}
+
 /* Sharing models --------------------------------------------------------------- */
 
 static int
@@ -1500,6 +1613,7 @@ main (int argc, char *argv[])
                     GINT_TO_POINTER (TRUE));
   ps_test_add ("/cond/broadcast/wakes-ten-processes", test_broadcast_wakes_all);
   ps_test_add ("/cond/dead-waiter/sigkill", test_dead_waiter);
+  ps_test_add ("/cond/dead-waiter/discounted", test_dead_waiter_discounted);
   ps_test_add ("/cond/named/exec-peer", test_named_exec_peer);
   ps_test_add ("/cond/placed/fork-attach", test_placed_fork_attach);
   ps_test_add ("/cond/placed/exec-peer-attach", test_placed_exec_peer);

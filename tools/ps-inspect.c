@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "ps-backend-private.h"
+#include "ps-error.h"
 #include "ps-errors-private.h"
 #include "ps-names-private.h"
 #include "ps-inspect.h"
@@ -332,4 +333,52 @@ ps_inspect_name (const char     *name,
   ok = ps_inspect_file (dirfd, name + 1, info, error);
   close (dirfd);
   return ok;
+}
+
+/**
+ * ps_inspect_read_mutex:
+ * @name: the name of a mutex, which ps_inspect_name() found complete
+ * @state: (out caller-allocates): its state
+ * @error: return location for a #GError
+ *
+ * Reads the state of a mutex that the library refuses to open here (made
+ * in another PID namespace), without mapping or locking it.
+ *
+ * Returns: %TRUE with @state filled in; %FALSE with %PS_ERROR_CORRUPT if
+ *   it is short or holds no state a mutex can have, or an I/O error
+ */
+gboolean
+ps_inspect_read_mutex (const char     *name,
+                       PsRobustMutex  *state,
+                       GError        **error)
+{
+  g_autofree char *path = NULL;
+  ssize_t n;
+  int fd;
+
+  if (!ps_name_validate (name, error))
+    return FALSE;
+  path = g_build_filename (PS_INSPECT_SHM_DIR, name + 1, NULL);
+  fd = open (path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0)
+    {
+      ps_set_error_from_errno (error, errno, "Could not open %s", path);
+      return FALSE;
+    }
+  do
+    n = pread (fd, state, sizeof *state, sizeof (PsObjectHeader));
+  while (n < 0 && errno == EINTR);
+  close (fd);
+  if (n < 0)
+    {
+      ps_set_error_from_errno (error, errno, "Could not read %s", path);
+      return FALSE;
+    }
+  if ((gsize) n != sizeof *state || state->recursive > 1 ||
+      state->consistency > PS_MUTEX_NOT_RECOVERABLE)
+    {
+      g_set_error_literal (error, PS_ERROR, PS_ERROR_CORRUPT, "The mutex's state is corrupt");
+      return FALSE;
+    }
+  return TRUE;
 }

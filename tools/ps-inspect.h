@@ -19,6 +19,7 @@
 #include <gio/gio.h>
 
 #include "ps-object-header-private.h"
+#include "ps-robust-mutex-private.h"
 
 G_BEGIN_DECLS
 
@@ -56,6 +57,11 @@ gboolean    ps_inspect_file             (int             dirfd,
                                          GError        **error);
 gboolean    ps_inspect_name             (const char     *name,
                                          PsInspectInfo  *info,
+                                         GError        **error);
+/* The state of the mutex @name, read with pread() (for one the library
+ * refuses to open here: made in another PID namespace). */
+gboolean    ps_inspect_read_mutex       (const char     *name,
+                                         PsRobustMutex  *state,
                                          GError        **error);
 void        ps_inspect_info_clear       (PsInspectInfo  *info);
 const char *ps_inspect_kind_to_string   (PsInspectKind   kind);

@@ -17,6 +17,7 @@
 
 #include "ps-tool.h"
 #include "ps-cond-private.h"
+#include "ps-identity-private.h"
 #include "ps-mutex-private.h"
 
 typedef struct
@@ -34,6 +35,8 @@ typedef struct
   gboolean       recursive;
   GPid           owner_pid;
   gboolean       owner_alive;
+  gboolean       other_namespace;  /* made (and held) in another PID namespace:
+                                    * owner_pid is a pid there, not here */
   PsMutexConsistency consistency;
   guint          value;
   guint          max_value;
@@ -53,6 +56,26 @@ entry_free (Entry *entry)
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (Entry, entry_free)
 
+/* A mutex of another PID namespace, which the library refuses to open
+ * here: its state is read from the file instead. Its holder's pid means
+ * nothing here, and no process here can be asked whether it lives. */
+static void
+read_mutex_of_other_namespace (Entry   *entry,
+                               GError **error)
+{
+  PsRobustMutex state;
+
+  if (!ps_inspect_read_mutex (entry->name, &state, NULL) ||
+      state.pid_namespace == ps_self_pid_namespace ())
+    return;   /* the library's own error stays */
+  g_clear_error (error);
+  entry->other_namespace = TRUE;
+  entry->recursive = state.recursive != 0;
+  entry->owner_pid = (GPid) state.owner_pid;
+  entry->owner_alive = FALSE;
+  entry->consistency = (PsMutexConsistency) state.consistency;
+}
+
 static void
 read_state (Entry *entry)
 {
@@ -71,6 +94,8 @@ read_state (Entry *entry)
             entry->owner_alive = ps_tool_pid_is_alive (entry->owner_pid);
             entry->consistency = ps_mutex_get_consistency (mutex);
           }
+        else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED))
+          read_mutex_of_other_namespace (entry, &error);
         break;
       }
     case PS_OBJECT_TYPE_SEMAPHORE:
@@ -200,7 +225,12 @@ describe_state (const Entry *entry)
       if (entry->consistency == PS_MUTEX_NOT_RECOVERABLE)
         return g_strdup ("not recoverable (a holder died and it was unlocked unrepaired)");
       if (entry->owner_pid == 0)
-        return g_strdup ("free");
+        return g_strdup (entry->other_namespace ? "free, of another PID namespace" : "free");
+      if (entry->other_namespace)
+        return g_strdup_printf ("held in another PID namespace (pid %d there, not a pid here)%s",
+                                (int) entry->owner_pid,
+                                entry->consistency == PS_MUTEX_INCONSISTENT
+                                  ? ", after a holder died" : "");
       return g_strdup_printf ("held by pid %d (%s)%s", (int) entry->owner_pid,
                               entry->owner_alive ? "alive" : "dead",
                               entry->consistency == PS_MUTEX_INCONSISTENT
@@ -274,7 +304,14 @@ add_state (JsonBuilder *builder,
     case PS_OBJECT_TYPE_MUTEX:
       add_member_bool (builder, "recursive", entry->recursive);
       add_member_bool (builder, "held", entry->owner_pid != 0);
-      if (entry->owner_pid != 0)
+      if (entry->other_namespace)
+        add_member_bool (builder, "other_pid_namespace", TRUE);
+      if (entry->owner_pid != 0 && entry->other_namespace)
+        {
+          add_member_int (builder, "owner_pid", entry->owner_pid);
+          add_member_null (builder, "owner_alive");
+        }
+      else if (entry->owner_pid != 0)
         {
           add_member_int (builder, "owner_pid", entry->owner_pid);
           add_member_bool (builder, "owner_alive", entry->owner_alive);
@@ -585,7 +622,12 @@ print_info (const Entry *entry)
     {
     case PS_OBJECT_TYPE_MUTEX:
       print_field ("recursive", entry->recursive ? "yes" : "no");
-      if (entry->owner_pid != 0)
+      if (entry->owner_pid != 0 && entry->other_namespace)
+        {
+          print_fieldf ("holder pid", "%d (in its PID namespace)", (int) entry->owner_pid);
+          print_field ("holder alive", "unknown (another PID namespace)");
+        }
+      else if (entry->owner_pid != 0)
         {
           print_fieldf ("holder pid", "%d", (int) entry->owner_pid);
           print_field ("holder alive", entry->owner_alive ? "yes" : "no");

@@ -69,6 +69,11 @@ PsWaitStatus ps_wait_word_wait (PsWaitWord   *word,
                                 PsCanceller  *canceller);
 void         ps_wait_word_wake (PsWaitWord   *word,
                                 gboolean      all);
+/* Wakes one sleeper as ps_wait_word_wake (@word, FALSE) does, and tells
+ * how many it woke: 1, or 0 when no thread was asleep on @word (a thread
+ * that dies asleep is no longer asleep), or -1 where the platform cannot
+ * tell. */
+gint         ps_wait_word_wake_one (PsWaitWord *word);
 
 static inline guint32 *
 ps_wait_word_value (PsWaitWord *word)

@@ -7,6 +7,10 @@ forgets it.
     hold NAME            lock the mutex NAME, print "locked PID", wait for
                          a line on stdin (or its end), unlock, print
                          "unlocked"
+    hold-new NAME        create the mutex NAME (run as PID 1 of a PID
+                         namespace of its own, the objects it uses must be
+                         its namespace's), then as hold; after "unlocked",
+                         wait for another line
     lock NAME            print "waiting", lock the mutex NAME (bounded);
                          print "locked", or "error CODE" (after OWNER_DEAD
                          it marks the mutex consistent first, holding it);
@@ -49,6 +53,16 @@ def hold(name):
     sys.stdin.readline()
     mutex.unlock()
     say('unlocked')
+
+
+def hold_new(name):
+    mutex = Ps.Mutex.open(name, Ps.OpenFlags.CREATE | Ps.OpenFlags.EXCLUSIVE)
+    mutex.lock(LONG_US, None)
+    say('locked %d' % os.getpid())
+    sys.stdin.readline()
+    mutex.unlock()
+    say('unlocked')
+    sys.stdin.readline()
 
 
 def lock(name):
@@ -94,6 +108,7 @@ def cond_wait(mutex_name, cond_name):
 
 COMMANDS = {
     'hold': hold,
+    'hold-new': hold_new,
     'lock': lock,
     'condemn': condemn,
     'cond-wait': cond_wait,

@@ -236,6 +236,23 @@ class ToolTestCase(unittest.TestCase):
             self.skipTest('PyGObject with the Ps typelib is not available')
         return Process(self, [PYTHON, HOLDER] + list(args))
 
+    def holder_in_pid_namespace(self, *args):
+        """A holder that is PID 1 of a PID namespace of its own, sharing
+        /dev/shm with the test, as a container of the same pod would."""
+        if not HAVE_GI:
+            self.skipTest('PyGObject with the Ps typelib is not available')
+        unshare = shutil.which('unshare')
+        if unshare is None:
+            self.skipTest('unshare(1) is not installed')
+        probe = subprocess.run([unshare, '--pid', '--fork', 'true'], capture_output=True,
+                               text=True, timeout=LONG_S)
+        if probe.returncode != 0:
+            reason = 'the kernel refused a PID namespace: %s' % probe.stderr.strip()
+            print(reason, file=sys.stderr)
+            self.skipTest(reason)
+        return Process(self, [unshare, '--pid', '--fork', '--kill-child', PYTHON, HOLDER]
+                       + list(args))
+
     def info(self, name):
         result = self.tool('info', '--json', name)
         self.assertOk(result, out=None)
@@ -538,6 +555,37 @@ class List(ToolTestCase):
         self.assertIn('\nstate:        held by pid %d (dead)\n' % holder.pid, info)
         self.assertIn('\nholder pid:   %d\nholder alive: no\n' % holder.pid, info)
 
+    def test_holder_in_other_pid_namespace(self):
+        """PID 1 of another namespace is not this namespace's init: info
+        says where the holder is instead of probing a pid of its own."""
+        name = self.name('pidns')
+        holder = self.holder_in_pid_namespace('hold-new', name)
+        self.assertEqual(holder.readline(), 'locked 1')
+
+        self.assertEqual(self.info(name)['state'], {
+            'recursive': False, 'held': True, 'other_pid_namespace': True,
+            'owner_pid': 1, 'owner_alive': None})
+        self.assertEqual(self.human_rows()[name][4],
+                         'held in another PID namespace (pid 1 there, not a pid here)')
+        info = self.tool('info', name).out
+        self.assertIn('\nstate:        held in another PID namespace (pid 1 there, '
+                      'not a pid here)\n', info)
+        self.assertIn('\nholder pid:   1 (in its PID namespace)\n'
+                      'holder alive: unknown (another PID namespace)\n', info)
+        # Nor can it be locked from here.
+        result = self.tool('lock', '--timeout', '0', name, '--', 'true')
+        self.assertEqual((result.returncode, result.out), (FAILED, ''))
+        self.assertIn('created in another PID namespace', result.err)
+
+        holder.write('\n')
+        self.assertEqual(holder.readline(), 'unlocked')
+        self.assertEqual(self.info(name)['state'], {
+            'recursive': False, 'held': False, 'other_pid_namespace': True,
+            'owner_pid': None, 'owner_alive': None})
+        self.assertEqual(self.human_rows()[name][4], 'free, of another PID namespace')
+        holder.write('\n')
+        self.assertEqual(holder.wait(), 0)
+
     def test_zombie_holder_counts_as_dead(self):
         name = self.name('zombie')
         self.assertOk(self.tool('create', 'mutex', name))
@@ -739,6 +787,32 @@ class Info(ToolTestCase):
         self.assertEqual(waiter.readline(), 'woken')
         self.assertEqual(waiter.wait(), 0)
         self.assertEqual(self.info(cond)['state'], {'waiters': 0})
+
+    def test_dead_condition_waiter_forgotten(self):
+        """A waiter killed mid-wait stays counted until the next broadcast,
+        or the next signal that finds nobody asleep where the backend can
+        tell (futex, darwin): never for ever."""
+        if not HAVE_GI:
+            self.skipTest('PyGObject with the Ps typelib is not available')
+        mutex, cond = self.name('dead-cond-mutex'), self.name('dead-cond')
+        self.assertOk(self.tool('create', 'mutex', mutex))
+        self.assertOk(self.tool('create', 'cond', cond))
+        for wake in ('signal', 'broadcast'):
+            with self.subTest(wake=wake):
+                waiter = self.holder('cond-wait', mutex, cond)
+                self.assertEqual(waiter.readline(), 'waiting')
+                self.wait_for(lambda: self.info(cond)['state'] == {'waiters': 1}, 'one waiter')
+                self.kill_holder(waiter)
+                self.assertEqual(self.human_rows()[cond][4], '1 waiter')
+
+                handle = Ps.Cond.open(cond, Ps.OpenFlags.NONE)
+                getattr(handle, wake)()
+                if wake == 'signal' and BACKEND == 'posix':
+                    self.assertEqual(self.info(cond)['state'], {'waiters': 1})
+                    handle.broadcast()
+                self.assertEqual(self.info(cond)['state'], {'waiters': 0})
+                self.assertIn('\nwaiters:      0\n', self.tool('info', cond).out)
+                self.assertEqual(self.human_rows()[cond][4], 'no waiters')
 
 
 class Unlink(ToolTestCase):

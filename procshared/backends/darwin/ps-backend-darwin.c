@@ -227,6 +227,15 @@ ps_wait_word_wake (PsWaitWord *word,
                                  OS_SYNC_WAKE_BY_ADDRESS_SHARED);
 }
 
+gint
+ps_wait_word_wake_one (PsWaitWord *word)
+{
+  if (os_sync_wake_by_address_any (&word->value, sizeof word->value,
+                                   OS_SYNC_WAKE_BY_ADDRESS_SHARED) == 0)
+    return 1;
+  return errno == ENOENT ? 0 : -1;   /* ENOENT: nobody was waiting */
+}
+
 void
 ps_canceller_init (PsCanceller *canceller)
 {

@@ -163,6 +163,15 @@ ps_wait_word_wake (PsWaitWord *word,
   ps_futex_wake (&word->value, all ? INT_MAX : 1, FALSE);
 }
 
+gint
+ps_wait_word_wake_one (PsWaitWord *word)
+{
+  /* The kernel counts the threads it woke; a dead thread sleeps nowhere. */
+  long woken = syscall (SYS_futex, &word->value, FUTEX_WAKE, 1, NULL, NULL, 0);
+
+  return woken < 0 ? -1 : (woken > 0 ? 1 : 0);
+}
+
 void
 ps_canceller_init (PsCanceller *canceller)
 {

@@ -412,6 +412,14 @@ ps_wait_word_wake (PsWaitWord *word,
     ps_posix_wake_local_sleepers ();
 }
 
+gint
+ps_wait_word_wake_one (PsWaitWord *word)
+{
+  /* The record counts sleepers that died as well: no telling. */
+  ps_wait_word_wake (word, FALSE);
+  return -1;
+}
+
 void
 ps_canceller_init (PsCanceller *canceller)
 {
