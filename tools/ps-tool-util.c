@@ -16,8 +16,9 @@ const char *ps_tool_exit_status_help =
   "  0    success (lock: the exit status of COMMAND)\n"
   "  1    usage error: bad option, argument, name or value\n"
   "  2    no such object\n"
-  "  3    not usable: of another type, foreign, blank, unfinished, corrupt\n"
-  "       or made by an incompatible procshared\n"
+  "  3    not usable: of another type, a mutex of another PID namespace,\n"
+  "       foreign, blank, unfinished, corrupt or made by an incompatible\n"
+  "       procshared\n"
   "  4    permission denied, or owned by another user (see --any-owner)\n"
   "  5    timed out (or busy, with --timeout 0)\n"
   "  6    lock: the previous holder died; not recovered (see --recover)\n"
@@ -95,6 +96,10 @@ ps_tool_exit_for_error (const GError *error)
         return PS_TOOL_EXIT_TIMED_OUT;
       if (error->code == G_IO_ERROR_EXISTS)
         return PS_TOOL_EXIT_EXISTS;
+      /* An object this process cannot use, as a mutex of another PID
+       * namespace. */
+      if (error->code == G_IO_ERROR_NOT_SUPPORTED)
+        return PS_TOOL_EXIT_NOT_USABLE;
       return PS_TOOL_EXIT_FAILED;
     }
   if (error->domain == PS_ERROR)

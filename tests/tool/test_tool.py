@@ -574,7 +574,7 @@ class List(ToolTestCase):
                       'holder alive: unknown (another PID namespace)\n', info)
         # Nor can it be locked from here.
         result = self.tool('lock', '--timeout', '0', name, '--', 'true')
-        self.assertEqual((result.returncode, result.out), (FAILED, ''))
+        self.assertEqual((result.returncode, result.out), (NOT_USABLE, ''))
         self.assertIn('created in another PID namespace', result.err)
 
         holder.write('\n')
