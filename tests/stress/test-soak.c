@@ -45,6 +45,8 @@
  *    acquired, and each worker that lived through it did something.
  */
 
+#include <stdio.h>
+
 #include "stress-util.h"
 
 #define N_WORKERS       6
@@ -1363,7 +1365,11 @@ report (Supervisor *sv,
   Control *control = sv->soak.control;
   gint64 commits = 0;
   gint owner_dead = 0, repairs = 0;
+  guint64 ops = sv->ops;   /* of the workers killed, and of the living: */
   g_autofree char *line = NULL;
+
+  for (guint i = 0; i < N_WORKERS; i++)
+    ops += (guint) g_atomic_int_get (&control->slots[i].ops);
 
   for (guint b = 0; b < N_BANKS; b++)
     {
@@ -1377,13 +1383,14 @@ report (Supervisor *sv,
                           "%d semaphore acquires (%d async), %d short waits expired, "
                           "%u units of dead workers given back, %u more in doubt; "
                           "condition waits: %d woken, %d timed out",
-                          seconds, sv->windows, N_WORKERS, sv->ops, commits, sv->kills,
+                          seconds, sv->windows, N_WORKERS, ops, commits, sv->kills,
                           sv->kills_while_stopped, sv->stops, sv->spared, owner_dead, repairs,
                           control->acquires[SEM_NAMED] + control->acquires[SEM_PLACED],
                           control->acquires[SEM_PLACED], control->short_timeouts,
                           sv->units_given_back, sv->units_in_doubt_lost,
                           control->cond_woken, control->cond_timed_out);
   g_test_message ("%s", line);
+  fflush (stdout);   /* a long run's progress, even into a file */
 }
 
 /* Seconds to run: --minutes N, else PS_SOAK_SECONDS, else the default. */
@@ -1444,7 +1451,7 @@ test_soak (void)
           strike (&sv);
         }
       end_window (&sv, g_get_monotonic_time () >= end);
-      if (g_get_monotonic_time () >= next_report)
+      if (g_get_monotonic_time () >= next_report && g_get_monotonic_time () < end)
         {
           report (&sv, (g_get_monotonic_time () - start) / (double) G_USEC_PER_SEC);
           next_report += 60 * G_USEC_PER_SEC;
@@ -1453,7 +1460,6 @@ test_soak (void)
 
   for (guint i = 0; i < N_WORKERS; i++)
     {
-      sv.ops += (guint) g_atomic_int_get (&control->slots[i].ops);
       ps_test_reap_ok (control->slots[i].pid, ps_test_scaled_s (30));
       control->slots[i].pid = 0;
     }
