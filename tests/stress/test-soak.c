@@ -1250,8 +1250,12 @@ audit_bank (Supervisor *sv,
   if (!bank_lock (&sv->soak, id) || !bank_unlock (&sv->soak, id))
     supervisor_fail (sv, "window %u: the %s bank", sv->window, bank_names[id]);
 
-  /* Every death in it has been reported by now: by a worker, or to the
-   * supervisor just above. */
+  /* Every death in this window has been reported by now: to a worker,
+   * or to the supervisor just above. At least once for each worker that
+   * died surely holding the mutex: a worker counts an OWNER_DEAD before
+   * it writes HOLD_HELD, so one that dies before counting it died at an
+   * edge, and its death passes OWNER_DEAD on to the next locker. At most
+   * once for each death at all near the mutex. */
   reports = g_atomic_int_get (&control->owner_dead[id]) - sv->owner_dead_seen[id];
   if (reports < sv->owner_dead_min[id] || reports > sv->owner_dead_max[id])
     supervisor_fail (sv, "window %u: OWNER_DEAD reported %d times for the %s mutex, "
