@@ -672,6 +672,47 @@ set_units (Soak       *soak,
   g_atomic_int_set (&soak->slot->units_state[id], state);
 }
 
+/* A long wait on a semaphore waits in slices, and gives up (FALSE, no
+ * error) when the supervisor asks the workers to pause: units taken by a
+ * worker killed in the middle of an acquire are given back only once
+ * everybody has paused, and until then a semaphore may have none left
+ * for anybody. Without a pause, the wait is still bounded as a whole by
+ * the long timeout. */
+#define WAIT_SLICE_US (250 * 1000)
+
+static gboolean
+waited_long_enough (Soak    *soak,
+                    gint64   started,
+                    GError **error)
+{
+  if (g_atomic_int_get (&soak->control->pause) || g_atomic_int_get (&soak->control->stop))
+    {
+      g_atomic_int_inc (&soak->control->short_timeouts);
+      g_clear_error (error);
+      return TRUE;
+    }
+  return g_get_monotonic_time () - started >= soak->long_timeout;
+}
+
+static gboolean
+acquire_patiently (Soak          *soak,
+                   PsSemaphore   *semaphore,
+                   GCancellable  *cancellable,
+                   GError       **error)
+{
+  gint64 started = g_get_monotonic_time ();
+
+  for (;;)
+    {
+      if (ps_semaphore_acquire (semaphore, WAIT_SLICE_US, cancellable, error))
+        return TRUE;
+      if (!g_error_matches (*error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT) ||
+          waited_long_enough (soak, started, error))
+        return FALSE;
+      g_clear_error (error);
+    }
+}
+
 /* Takes a unit the way @how says: TRUE if taken; FALSE with @error
  * unset if a try or a short wait found none, as they may. */
 static gboolean
@@ -698,8 +739,7 @@ acquire_how (Soak     *soak,
         }
       return FALSE;
     default:
-      return ps_semaphore_acquire (semaphore, soak->long_timeout,
-                                   how == 2 ? soak->cancellable : NULL, error);
+      return acquire_patiently (soak, semaphore, how == 2 ? soak->cancellable : NULL, error);
     }
 }
 
@@ -799,13 +839,35 @@ op_async (Soak   *soak,
   AsyncResult outcome = { FALSE, FALSE, NULL };
   gboolean expired = FALSE;
   GSource *bound = g_timeout_source_new ((guint) (bound_us / 1000));
+  gint64 started = g_get_monotonic_time ();
 
   g_source_set_callback (bound, set_true, &expired, NULL);
   g_source_attach (bound, context);
   set_units (soak, SEM_PLACED, UNITS_ACQUIRING);
-  ps_semaphore_acquire_async (soak->sem[SEM_PLACED], timeout, NULL, acquired_cb, &outcome);
-  while (!outcome.done && !expired)
-    g_main_context_iteration (context, TRUE);
+  /* A long wait in slices, as acquire_patiently() does. */
+  for (;;)
+    {
+      outcome.done = FALSE;
+      ps_semaphore_acquire_async (soak->sem[SEM_PLACED], short_wait ? timeout : WAIT_SLICE_US,
+                                  NULL, acquired_cb, &outcome);
+      while (!outcome.done && !expired)
+        g_main_context_iteration (context, TRUE);
+      if (short_wait || !outcome.done || outcome.acquired ||
+          !g_error_matches (outcome.error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+        break;
+      if (waited_long_enough (soak, started, &outcome.error))
+        {
+          if (outcome.error == NULL)
+            {
+              set_units (soak, SEM_PLACED, UNITS_IDLE);
+              g_source_destroy (bound);
+              g_source_unref (bound);
+              return TRUE;
+            }
+          break;
+        }
+      g_clear_error (&outcome.error);
+    }
   g_source_destroy (bound);
   g_source_unref (bound);
 
