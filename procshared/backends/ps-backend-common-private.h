@@ -18,6 +18,26 @@ typedef struct _PsWaitWord   PsWaitWord;
 typedef struct _PsRobustLock PsRobustLock;
 typedef struct _PsCanceller  PsCanceller;
 
+/* A 32-bit word watched for an async wait (ps-async-watch.c): the
+ * backend makes @source ready (g_source_set_ready_time (source, 0)) once
+ * the word may no longer hold @expected. The fields after @wake_all are
+ * the backend's. */
+typedef struct _PsWatch PsWatch;
+struct _PsWatch
+{
+  GSource       *source;
+  const guint32 *address;
+  guint32        expected;
+  /* TRUE where every change matters to every watcher (a condition's
+   * sequence); FALSE where a waker wakes one (a count, a lock): such a
+   * watch is made ready when the kernel wakes it, or when its word
+   * already differs as it is put to sleep, so that one release does not
+   * wake every watcher of this process. */
+  gboolean       wake_all;
+  gpointer       waiter;
+  guint          slot;
+};
+
 typedef enum
 {
   PS_WAIT_WOKEN,      /* woken, the value differed, or a spurious return */
