@@ -13,23 +13,27 @@
  * runs the callback: a mutex is owned by it, and nothing is ever taken
  * for a caller that cancelled, or whose context no longer runs.
  *
- * A wait is a GSource in the task's context:
+ * The waits of a GMainContext share one GSource there, a hub (a main
+ * loop costs as much per iteration as it has sources):
  *
- *  - its ready time is the deadline, so the context's own poll times it
- *    out: nothing polls;
- *  - the cancellable's handler makes it ready at once;
- *  - the backend makes it ready when the watched word may have changed
+ *  - its ready time is the earliest deadline, so the context's own poll
+ *    times the waits out: nothing polls;
+ *  - a cancellable's handler puts its wait on the hub's ready list (no
+ *    lock) and wakes the context;
+ *  - so does the backend, when a watched word may have changed
  *    (ps_watch_add() in ps-backend-private.h: on Linux a few threads per
  *    process asleep in futex_waitv(2) on up to 127 words each; elsewhere
- *    nothing, and the source polls every few milliseconds).
+ *    nothing, and the wait is tried every few milliseconds instead).
  *
- * Each time it is ready, the class's PsAsyncTryFunc runs, with the
+ * Each time a wait is ready, the class's PsAsyncTryFunc runs, with the
  * reason, and either returns the task's result (g_task_return_*(), then
  * TRUE) or says which word to watch next (FALSE). Cancelling one of many
  * pending waits wakes only the waiter thread that watched its word.
  *
  * A wait started in a process that has since forked is dropped in the
- * child, without a result: the child's own waits work as usual.
+ * child, without a result: the child's own waits work as usual. A wait
+ * whose context is never iterated again is never tried again: it takes
+ * nothing (and keeps its task, and what the task holds, alive).
  *
  * ps-semaphore.c, ps-mutex.c (PsMutex's lock, and the lock step that
  * PsCond's wait ends with) and ps-cond.c are the examples. Any class
@@ -51,9 +55,6 @@ typedef enum
   PS_ASYNC_WOULD_BLOCK,  /* the first try failed, with a timeout of 0 */
   PS_ASYNC_TIMED_OUT,    /* the deadline passed: one last try, then the error */
   PS_ASYNC_CANCELLED,    /* the cancellable was cancelled: take nothing now */
-  PS_ASYNC_ABANDONED,    /* the wait ends unfinished in this process (its
-                          * context dropped it): undo what the func did to
-                          * shared state, and return nothing */
 } PsAsyncReason;
 
 /* Runs in the task's context (the first time, with first_try_here, in

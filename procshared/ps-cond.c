@@ -439,14 +439,6 @@ wait_step (GTask         *task,
   CondWait *wait = g_task_get_task_data (task);
   GError *error = NULL;
 
-  if (reason == PS_ASYNC_ABANDONED)
-    {
-      /* Never taken back: the mutex stays free, not held by nobody. */
-      stop_counting (self, wait);
-      ps_mutex_lock_step_abandon (wait->mutex, &wait->lock_watched);
-      return TRUE;
-    }
-
   if (!wait->relocking)
     {
       guint32 now = (guint32) g_atomic_int_get (ps_wait_word_value (&self->state->sequence));

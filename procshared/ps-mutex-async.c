@@ -65,11 +65,10 @@ lock_step (GTask         *task,
   GCancellable *cancellable = g_task_get_cancellable (task);
   GError *error = NULL;
 
-  if (reason == PS_ASYNC_CANCELLED || reason == PS_ASYNC_ABANDONED)
+  if (reason == PS_ASYNC_CANCELLED)
     {
       ps_mutex_lock_step_abandon (self, watched);
-      if (reason == PS_ASYNC_CANCELLED)
-        ps_async_return_error (task, reason, "mutex");
+      ps_async_return_error (task, reason, "mutex");
       return TRUE;
     }
 

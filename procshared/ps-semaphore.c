@@ -559,7 +559,7 @@ acquire_step (GTask         *task,
   PsCounter *counter = self->state;
   GCancellable *cancellable = g_task_get_cancellable (task);
 
-  for (guint races = 0; reason != PS_ASYNC_CANCELLED && reason != PS_ASYNC_ABANDONED; races++)
+  for (guint races = 0; reason != PS_ASYNC_CANCELLED; races++)
     {
       gint value;
 
@@ -611,8 +611,7 @@ acquire_step (GTask         *task,
           g_atomic_int_get (&counter->waiters) > 0)
         ps_wait_word_wake (&counter->count, FALSE);
     }
-  if (reason != PS_ASYNC_ABANDONED)
-    ps_async_return_error (task, reason, "semaphore");
+  ps_async_return_error (task, reason, "semaphore");
   return TRUE;
 }
 

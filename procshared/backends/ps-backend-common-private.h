@@ -19,13 +19,14 @@ typedef struct _PsRobustLock PsRobustLock;
 typedef struct _PsCanceller  PsCanceller;
 
 /* A 32-bit word watched for an async wait (ps-async-watch.c): the
- * backend makes @source ready (g_source_set_ready_time (source, 0)) once
- * the word may no longer hold @expected. The fields after @wake_all are
- * the backend's. */
+ * backend calls @ready once the word may no longer hold @expected, from
+ * its own thread and under its own lock (so @ready takes no lock and
+ * does not block), then forgets the watch. The fields after @wake_all
+ * are the backend's. */
 typedef struct _PsWatch PsWatch;
 struct _PsWatch
 {
-  GSource       *source;
+  void         (*ready) (PsWatch *watch);
   const guint32 *address;
   guint32        expected;
   /* TRUE where every change matters to every watcher (a condition's

@@ -10,8 +10,9 @@
  * has it and wakes that thread alone, which sleeps again on its new set;
  * no other thread, and no other wait, is disturbed. When the kernel wakes
  * a watched word (a release, an unlock, a signal), the thread takes that
- * watch out of its set and makes its GSource ready, so that the wait goes
- * on in its own main context. Timeouts and cancellation never reach
+ * watch out of its set and calls its ready function, so that the wait goes
+ * on in its own main context (without a lock: a push on a list and a
+ * wake-up of the context). Timeouts and cancellation never reach
  * these threads: they are the GSource's ready time and the cancellable's
  * handler. Nothing here polls: an idle process with pending watches has
  * its waiter threads asleep in the kernel.
@@ -45,9 +46,8 @@ struct _Waiter
 };
 
 /* Everything above, for every waiter of this process. A leaf lock
- * (nothing else is locked while it is held: the GSources are made ready
- * after it is given back), taken before fork() and given back in both
- * processes. */
+ * (nothing else is locked while it is held: PsWatch.ready takes no
+ * lock), taken before fork() and given back in both processes. */
 static GMutex  waiters_lock;
 static Waiter *waiters;
 static Waiter *roomiest;   /* a hint: the waiter that last had room */
@@ -116,15 +116,11 @@ take_out (Waiter  *waiter,
 /* Which watches a return of futex_waitv() makes ready: the one the
  * kernel woke (@woken, NULL if none), and every other one whose word no
  * longer holds its value, except other wake-one watches of the woken word
- * (its waker woke one, and that one is @woken). With waiters_lock held;
- * each ready source comes back with a reference in @ready. */
-static guint
-take_ready (Waiter   *waiter,
-            PsWatch  *woken,
-            GSource **ready)
+ * (its waker woke one, and that one is @woken). With waiters_lock held. */
+static void
+take_ready (Waiter  *waiter,
+            PsWatch *woken)
 {
-  guint n_ready = 0;
-
   for (guint i = 0; i < WATCHES_PER_WAITER; i++)
     {
       PsWatch *watch = waiter->slots[i];
@@ -140,11 +136,10 @@ take_ready (Waiter   *waiter,
         is_ready = __atomic_load_n (watch->address, __ATOMIC_RELAXED) != watch->expected;
       if (is_ready)
         {
-          ready[n_ready++] = g_source_ref (watch->source);
           take_out (waiter, watch);
+          watch->ready (watch);
         }
     }
-  return n_ready;
 }
 
 static gpointer
@@ -153,13 +148,11 @@ waiter_run (gpointer data)
   Waiter *waiter = data;
   struct futex_waitv words[WATCHES_PER_WAITER + 1];
   PsWatch *watched[WATCHES_PER_WAITER + 1];
-  GSource *ready[WATCHES_PER_WAITER];
 
   for (;;)
     {
       PsWatch *woken = NULL;
       guint n = 0;
-      guint n_ready;
       long r;
 
       g_mutex_lock (&waiters_lock);
@@ -191,14 +184,8 @@ waiter_run (gpointer data)
       for (guint i = 0; r > 0 && woken == NULL && i < WATCHES_PER_WAITER; i++)
         if (waiter->slots[i] == watched[r])
           woken = waiter->slots[i];
-      n_ready = take_ready (waiter, woken, ready);
+      take_ready (waiter, woken);
       g_mutex_unlock (&waiters_lock);
-
-      for (guint i = 0; i < n_ready; i++)
-        {
-          g_source_set_ready_time (ready[i], 0);
-          g_source_unref (ready[i]);
-        }
     }
   return NULL;
 }
