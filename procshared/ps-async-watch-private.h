@@ -33,7 +33,11 @@
  * A wait started in a process that has since forked is dropped in the
  * child, without a result: the child's own waits work as usual. A wait
  * whose context is never iterated again is never tried again: it takes
- * nothing (and keeps its task, and what the task holds, alive).
+ * nothing (and keeps its task, and what the task holds, alive). A wait
+ * made ready by a wake-up meant for one waiter (a release, an unlock)
+ * keeps that wake-up until its context runs, as a thread woken but not
+ * yet scheduled does: a try func that takes a unit with more left passes
+ * a wake-up on (see acquire_step() in ps-semaphore.c).
  *
  * ps-semaphore.c, ps-mutex.c (PsMutex's lock, and the lock step that
  * PsCond's wait ends with) and ps-cond.c are the examples. Any class

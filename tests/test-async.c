@@ -646,8 +646,12 @@ test_many_pending (void)
   Result *results = g_new0 (Result, MANY);
   guint threads_before = count_threads ();
   guint n_done = 0;
+  /* Valgrind has no futex_waitv(2): its waits are tried every few
+   * milliseconds, each. */
+  guint many = ps_test_time_scale () > 1 ? MANY / 10 : MANY;
+  guint one = many / 3;
 
-  for (guint i = 0; i < MANY; i++)
+  for (guint i = 0; i < many; i++)
     {
       cancellables[i] = g_cancellable_new ();
       ps_semaphore_acquire_async (sem, PS_TIMEOUT_INFINITE, cancellables[i], on_acquired,
@@ -655,14 +659,14 @@ test_many_pending (void)
     }
   run_for (20 * 1000);
   /* 127 waits per waiter thread on Linux, none elsewhere. */
-  g_assert_cmpuint (count_threads (), <=, threads_before + (MANY + 126) / 127);
+  g_assert_cmpuint (count_threads (), <=, threads_before + (many + 126) / 127);
 
   /* Cancelling one ends that one only. */
-  g_cancellable_cancel (cancellables[777]);
-  g_assert_true (run_until_done (&results[777], 10));
-  g_assert_error (results[777].error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_cancellable_cancel (cancellables[one]);
+  g_assert_true (run_until_done (&results[one], 10));
+  g_assert_error (results[one].error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   run_for (20 * 1000);
-  for (guint i = 0; i < MANY; i++)
+  for (guint i = 0; i < many; i++)
     n_done += results[i].done;
   g_assert_cmpuint (n_done, ==, 1);
 
@@ -672,20 +676,20 @@ test_many_pending (void)
     {
       run_for (5 * 1000);
       n_done = 0;
-      for (guint i = 0; i < MANY; i++)
+      for (guint i = 0; i < many; i++)
         n_done += results[i].done;
     }
   g_assert_cmpuint (n_done, ==, 4);
   run_for (20 * 1000);
   n_done = 0;
-  for (guint i = 0; i < MANY; i++)
+  for (guint i = 0; i < many; i++)
     n_done += results[i].done && results[i].ok;
   g_assert_cmpuint (n_done, ==, 3);
   g_assert_cmpuint (ps_semaphore_get_value (sem), ==, 0);
 
-  for (guint i = 0; i < MANY; i++)
+  for (guint i = 0; i < many; i++)
     g_cancellable_cancel (cancellables[i]);
-  for (guint i = 0; i < MANY; i++)
+  for (guint i = 0; i < many; i++)
     {
       g_assert_true (run_until_done (&results[i], 10));
       g_clear_error (&results[i].error);
