@@ -969,8 +969,9 @@ victim_locked (GObject      *source,
 
   if (ps_mutex_lock_finish (PS_MUTEX (source), result, NULL))
     g_atomic_int_set (v->phase, 2);
-  /* Holds it in the callback until killed. */
-  for (;;)
+  /* Holds it in the callback until killed (the parent never clears the
+   * phase while this process lives). */
+  while (g_atomic_int_get (v->phase) != 0)
     g_usleep (G_USEC_PER_SEC);
 }
 
