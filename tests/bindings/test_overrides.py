@@ -881,6 +881,31 @@ class MutexAsyncSeconds(BindingTestCase):
         mutex.release()               # held by this thread, which ran the callback
 
 
+class CondAsync(BindingTestCase):
+    @unittest.skipUnless(hasattr(RawPs.Cond, 'wait_async'), 'no wait_async() (1.1)')
+    def test_wait_async_from_a_main_loop(self):
+        mutex = Ps.Mutex()
+        cond = Ps.Cond.new()
+        mutex.lock()
+        start = time.monotonic()
+        outcome = run_async(lambda done: cond.wait_async(mutex, timeout=0.05, callback=done),
+                            'wait_finish')
+        self.assertGreaterEqual(time.monotonic() - start, 0.05)
+        self.assertErrorIs(outcome[0], Gio.io_error_quark(), Gio.IOErrorEnum.TIMED_OUT)
+
+        def signal():
+            with mutex:                # the wait released it
+                cond.signal()
+        signaller = threading.Timer(0.05, signal)
+        signaller.start()
+        outcome = run_async(lambda done: cond.wait_async(mutex, 5, None, done), 'wait_finish')
+        join(signaller)
+        self.assertEqual(outcome, [True])
+        mutex.release()                # held again, by this thread
+        outcome = run_async(lambda done: cond.wait_async(mutex, callback=done), 'wait_finish')
+        self.assertErrorIs(outcome[0], Ps.error_quark(), Ps.Error.NOT_OWNER)
+
+
 class AsyncioFuture(BindingTestCase):
     """Ps.future(): an _async call awaited from asyncio."""
 
