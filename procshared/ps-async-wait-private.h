@@ -11,9 +11,12 @@
  * deadline is fixed when the caller asks, and whatever a wait wins for a
  * caller that cancelled meanwhile is given back rather than lost.
  *
- * Today every pending wait holds a worker thread of a pool with no
- * limit (GTask's shared pool would make the eleventh wait behind ten
- * blocked ones).
+ * Every pending wait holds a worker thread of a pool with no limit
+ * (GTask's shared pool would make the eleventh wait behind ten blocked
+ * ones). A class whose wait sleeps on a PsWaitWord or a PsRobustLock
+ * should use ps-async-watch-private.h instead, which needs no thread per
+ * wait and makes its tries in the caller's main context (as PsSemaphore,
+ * PsMutex and PsCond do); this stays as the generic fallback.
  */
 
 #include <gio/gio.h>

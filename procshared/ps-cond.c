@@ -571,3 +571,30 @@ ps_cond_get_waiter_count (PsCond *self)
 
   return waiters_counted (self->state);
 }
+
+/* For ps-cond-async.c ------------------------------------------------------ */
+
+PsWaitWord *
+ps_cond_get_sequence (PsCond  *self,
+                      GError **error)
+{
+  if (G_UNLIKELY (self->state == NULL))
+    {
+      ps_object_storage_set_init_error (&self->storage, error);
+      return NULL;
+    }
+  return &self->state->sequence;
+}
+
+guint64
+ps_cond_waiter_enter (PsCond *self)
+{
+  return waiter_enter (self->state);
+}
+
+void
+ps_cond_waiter_leave (PsCond  *self,
+                      guint64  generation)
+{
+  waiter_leave (self->state, generation);
+}

@@ -74,5 +74,16 @@ PsCond  *ps_cond_open_at     (PsSharedMemory  *memory,
                               GError         **error);
 PS_AVAILABLE_IN_1_1
 gboolean ps_cond_get_created (PsCond          *self);
+PS_AVAILABLE_IN_1_1
+void     ps_cond_wait_async  (PsCond              *self,
+                              PsMutex             *mutex,
+                              gint64               timeout_us,
+                              GCancellable        *cancellable,
+                              GAsyncReadyCallback  callback,
+                              gpointer             user_data);
+PS_AVAILABLE_IN_1_1
+gboolean ps_cond_wait_finish (PsCond              *self,
+                              GAsyncResult        *result,
+                              GError             **error);
 
 G_END_DECLS

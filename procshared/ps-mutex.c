@@ -623,3 +623,18 @@ ps_mutex_get_consistency (PsMutex *self)
 
   return (PsMutexConsistency) g_atomic_int_get (&self->handle.state->consistency);
 }
+
+PsRobustLock *
+ps_mutex_get_robust_lock (PsMutex *self)
+{
+  return &self->handle.state->lock;
+}
+
+gboolean
+ps_mutex_check_ready (PsMutex  *self,
+                      GError  **error)
+{
+  if (G_UNLIKELY (self->handle.state == NULL))
+    return ps_object_storage_set_init_error (&self->storage, error);
+  return TRUE;
+}

@@ -86,5 +86,15 @@ PS_AVAILABLE_IN_1_1
 gboolean ps_mutex_get_created            (PsMutex         *self);
 PS_AVAILABLE_IN_1_1
 GPid     ps_mutex_get_previous_owner_pid (PsMutex         *self);
+PS_AVAILABLE_IN_1_1
+void     ps_mutex_lock_async             (PsMutex             *self,
+                                          gint64               timeout_us,
+                                          GCancellable        *cancellable,
+                                          GAsyncReadyCallback  callback,
+                                          gpointer             user_data);
+PS_AVAILABLE_IN_1_1
+gboolean ps_mutex_lock_finish            (PsMutex             *self,
+                                          GAsyncResult        *result,
+                                          GError             **error);
 
 G_END_DECLS

@@ -2,7 +2,7 @@
 
 #include "ps-error.h"
 #include "ps-semaphore-private.h"
-#include "ps-async-wait-private.h"
+#include "ps-async-watch-private.h"
 #include "ps-counter-private.h"
 #include "ps-object-storage-private.h"
 
@@ -546,19 +546,73 @@ ps_semaphore_get_name (PsSemaphore *self)
   return self->storage.name;
 }
 
+/* One try of an async acquire (ps-async-watch-private.h). The task's
+ * data says whether the wait counts among the count's waiters, which a
+ * release wakes. */
 static gboolean
-acquire_for_task (gpointer       self,
-                  gint64         timeout_us,
-                  GCancellable  *cancellable,
-                  GError       **error)
+acquire_step (GTask         *task,
+              PsAsyncReason  reason,
+              PsWatch       *watch)
 {
-  return ps_semaphore_acquire (self, timeout_us, cancellable, error);
-}
+  PsSemaphore *self = g_task_get_source_object (task);
+  gboolean *counted = g_task_get_task_data (task);
+  PsCounter *counter = self->state;
+  GCancellable *cancellable = g_task_get_cancellable (task);
 
-static void
-release_for_task (gpointer self)
-{
-  ps_semaphore_release (self, NULL);
+  for (guint races = 0; reason != PS_ASYNC_CANCELLED; races++)
+    {
+      gint value;
+
+      if (ps_counter_try_take (counter))
+        {
+          if (*counted)
+            g_atomic_int_dec_and_test (&counter->waiters);
+          *counted = FALSE;
+          /* Taken just as the caller cancelled: give it back rather than
+           * hand it to a caller who will not release it. */
+          if (cancellable != NULL && g_cancellable_is_cancelled (cancellable))
+            {
+              ps_counter_give (counter, 1, self->max_value, "semaphore", NULL);
+              ps_async_return_error (task, PS_ASYNC_CANCELLED, "semaphore");
+              return TRUE;
+            }
+          /* Two releases may have woken this process's waiter thread
+           * once: pass the other on. */
+          if (g_atomic_int_get (ps_counter_value (counter)) > 0 &&
+              g_atomic_int_get (&counter->waiters) > 0)
+            ps_wait_word_wake (&counter->count, FALSE);
+          g_task_return_boolean (task, TRUE);
+          return TRUE;
+        }
+      if (reason != PS_ASYNC_WOKEN)
+        break;
+      if (!*counted)
+        {
+          /* Counted before the last look, so that a release sees us or
+           * we see its unit. */
+          g_atomic_int_inc (&counter->waiters);
+          *counted = TRUE;
+          continue;
+        }
+      value = g_atomic_int_get (ps_counter_value (counter));
+      if (value > 0 && races < 64)
+        continue;
+      watch->address = value > 0 ? NULL : ps_wait_word_watch_address (&counter->count);
+      watch->expected = (guint32) value;
+      return FALSE;
+    }
+
+  if (*counted)
+    {
+      g_atomic_int_dec_and_test (&counter->waiters);
+      *counted = FALSE;
+      /* A release may have woken us as we gave up: pass it on. */
+      if (g_atomic_int_get (ps_counter_value (counter)) > 0 &&
+          g_atomic_int_get (&counter->waiters) > 0)
+        ps_wait_word_wake (&counter->count, FALSE);
+    }
+  ps_async_return_error (task, reason, "semaphore");
+  return TRUE;
 }
 
 /**
@@ -570,11 +624,17 @@ release_for_task (gpointer self)
  * @callback: (scope async): called when the wait is over
  * @user_data: data for @callback
  *
- * Takes one unit without blocking the calling thread: the wait happens in
- * a worker thread (one per pending wait, from a pool without a limit: its
- * cost) and @callback runs in the thread-default main context of the
- * caller. Call [method@Semaphore.acquire_finish] from it. Across fork():
- * a wait pending then ends only in the parent; the child's own waits work.
+ * Takes one unit without blocking the calling thread: @callback runs in
+ * the thread-default main context of the caller, and so does every try
+ * after the first. Call [method@Semaphore.acquire_finish] from it. No
+ * thread waits for it: on Linux a few threads of the process sleep on
+ * every pending wait's word at once (127 waits each, woken by the
+ * kernel), and its timeout is the main context's own; the posix and
+ * darwin backends look at the count every few milliseconds instead
+ * (from 0.2 ms, doubling up to 8 ms), from the main context.
+ *
+ * Across fork(): a wait pending then ends only in the parent; the child
+ * has none pending, and its own waits work.
  *
  * If @cancellable is cancelled, the result is %G_IO_ERROR_CANCELLED and
  * no unit is kept, even one taken just as the cancellation happened.
@@ -600,7 +660,8 @@ ps_semaphore_acquire_async (PsSemaphore         *self,
    * a late cancellation, or that unit would be lost. */
   g_task_set_check_cancellable (task, FALSE);
 
-  ps_async_wait_start (task, timeout_us, acquire_for_task, release_for_task, "semaphore");
+  g_task_set_task_data (task, g_new0 (gboolean, 1), g_free);
+  ps_async_watch_start (task, timeout_us, acquire_step, TRUE);
 }
 
 /**

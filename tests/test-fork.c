@@ -201,6 +201,103 @@ test_acquire_async_after_fork (void)
   g_assert_true (acquire_async_waiting (semaphore));
 }
 
+typedef struct
+{
+  gboolean  done;
+  gboolean  ok;
+  GError   *error;
+} AsyncOutcome;
+
+static void
+locked_cb (GObject      *source,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  AsyncOutcome *o = user_data;
+
+  o->ok = ps_mutex_lock_finish (PS_MUTEX (source), result, &o->error);
+  o->done = TRUE;
+}
+
+static void
+waited_cb (GObject      *source,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  AsyncOutcome *o = user_data;
+
+  o->ok = ps_cond_wait_finish (PS_COND (source), result, &o->error);
+  o->done = TRUE;
+}
+
+static gboolean
+keep_ticking (gpointer data)
+{
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+run_until (AsyncOutcome *o)
+{
+  gint64 deadline = g_get_monotonic_time () + ps_test_scaled_us (15 * G_USEC_PER_SEC);
+  GSource *ticker = g_timeout_source_new (10);
+
+  g_source_set_callback (ticker, keep_ticking, NULL, NULL);
+  g_source_attach (ticker, NULL);
+  while (!o->done && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (NULL, TRUE);
+  g_source_destroy (ticker);
+  g_source_unref (ticker);
+  return o->done;
+}
+
+/* In a child forked while its parent holds the mutex: the child's
+ * lock_async waits for the parent's unlock, and its wait_async needs the
+ * mutex held by its own thread. */
+static int
+lock_async_in_child (gpointer data)
+{
+  gpointer *objects = data;
+  PsMutex *mutex = objects[0];
+  PsCond *cond = objects[1];
+  AsyncOutcome o = { FALSE, FALSE, NULL };
+
+  ps_cond_wait_async (cond, mutex, -1, NULL, waited_cb, &o);
+  PS_CHILD_CHECK (run_until (&o));
+  PS_CHILD_CHECK_ERROR (o.error, PS_ERROR, PS_ERROR_NOT_OWNER);
+  g_clear_error (&o.error);
+
+  o.done = FALSE;
+  ps_mutex_lock_async (mutex, -1, NULL, locked_cb, &o);
+  PS_CHILD_CHECK (run_until (&o));
+  PS_CHILD_CHECK_NO_ERROR (o.error);
+  PS_CHILD_CHECK (o.ok);
+
+  o.done = FALSE;
+  ps_cond_wait_async (cond, mutex, 10 * 1000, NULL, waited_cb, &o);
+  PS_CHILD_CHECK (run_until (&o));
+  PS_CHILD_CHECK_ERROR (o.error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_clear_error (&o.error);
+  PS_CHILD_CHECK (ps_mutex_unlock (mutex, NULL));
+  return 0;
+}
+
+static void
+test_lock_async_in_child (void)
+{
+  g_autoptr(PsMutex) mutex = ps_mutex_new (NULL);
+  g_autoptr(PsCond) cond = ps_cond_new (NULL);
+  gpointer objects[2] = { mutex, cond };
+  pid_t pid;
+
+  g_assert_true (ps_mutex_lock (mutex, -1, NULL, NULL));
+  pid = ps_test_fork (lock_async_in_child, objects, ps_test_scaled_s (30));
+  g_usleep (50 * 1000);
+  g_assert_true (ps_mutex_unlock (mutex, NULL));
+  ps_test_reap_ok (pid, ps_test_scaled_s (30));
+  g_assert_cmpint (ps_mutex_get_owner_pid (mutex), ==, 0);
+}
+
 static int
 write_in_child (gpointer data)
 {
@@ -238,6 +335,7 @@ main (int argc, char *argv[])
   ps_test_add ("/fork/recursive-mutex-held-by-parent", test_recursive_mutex_held_by_parent);
   ps_test_add ("/fork/mark-consistent-not-inherited", test_mark_consistent_not_inherited);
   ps_test_add ("/fork/acquire-async-after-fork", test_acquire_async_after_fork);
+  ps_test_add ("/fork/lock-async-in-child", test_lock_async_in_child);
   ps_test_add ("/fork/shared-memory", test_shared_memory);
 
   return g_test_run ();

@@ -18,6 +18,27 @@ typedef struct _PsWaitWord   PsWaitWord;
 typedef struct _PsRobustLock PsRobustLock;
 typedef struct _PsCanceller  PsCanceller;
 
+/* A 32-bit word watched for an async wait (ps-async-watch.c): the
+ * backend calls @ready once the word may no longer hold @expected, from
+ * its own thread and under its own lock (so @ready takes no lock and
+ * does not block), then forgets the watch. The fields after @wake_all
+ * are the backend's. */
+typedef struct _PsWatch PsWatch;
+struct _PsWatch
+{
+  void         (*ready) (PsWatch *watch);
+  const guint32 *address;
+  guint32        expected;
+  /* TRUE where every change matters to every watcher (a condition's
+   * sequence); FALSE where a waker wakes one (a count, a lock): such a
+   * watch is made ready when the kernel wakes it, or when its word
+   * already differs as it is put to sleep, so that one release does not
+   * wake every watcher of this process. */
+  gboolean       wake_all;
+  gpointer       waiter;
+  guint          slot;
+};
+
 typedef enum
 {
   PS_WAIT_WOKEN,      /* woken, the value differed, or a spurious return */

@@ -107,4 +107,32 @@ gboolean     ps_robust_lock_check           (PsRobustLock *lock,
 
 const char  *ps_backend_name                (void);
 
+/* Async waits without a thread each (ps-async-watch.c). A backend that
+ * can sleep on many words at once makes a watch's source ready once its
+ * word may have changed (see PsWatch); the futex backend does it with a
+ * few threads per process, each asleep in futex_waitv(2) on up to 127
+ * words and a private control word, which ps_watch_add() and
+ * ps_watch_remove() change to wake that one thread. A backend that
+ * cannot returns FALSE from ps_watch_add(), and the caller polls.
+ * ps_watch_remove() may be called on a watch not (or no longer) added;
+ * once it returns, the backend no longer reads @watch, though a
+ * readiness it set just before may still be seen (a spurious wake).
+ * Both take a leaf lock of the backend's only. */
+gboolean       ps_watch_add                (PsWatch      *watch);
+void           ps_watch_remove             (PsWatch      *watch);
+/* The word a watch on @word watches, or NULL if this backend's wait
+ * words cannot be watched (then the caller polls). */
+const guint32 *ps_wait_word_watch_address  (PsWaitWord   *word);
+/* Prepares a watch of @lock by a thread that found it busy: FALSE if it
+ * looks free now (try again); TRUE with the word and the value to watch
+ * (*@address NULL: poll), the unlock being sure to wake a watcher. */
+gboolean       ps_robust_lock_watch        (PsRobustLock *lock,
+                                            const guint32 **address,
+                                            guint32      *expected);
+/* After a watch of @lock ended, the lock taken by the calling thread
+ * (@taken) or not: passes on the wake-up an unlock may have given the
+ * watch, so that other waiters are not left asleep beside a free lock. */
+void           ps_robust_lock_watch_done   (PsRobustLock *lock,
+                                            gboolean      taken);
+
 G_END_DECLS

@@ -12,6 +12,8 @@ import System from 'system';
 
 // After this, acquire_async() without a callback returns a promise.
 Gio._promisify(Ps.Semaphore.prototype, 'acquire_async', 'acquire_finish');
+Gio._promisify(Ps.Mutex.prototype, 'lock_async', 'lock_finish');
+Gio._promisify(Ps.Cond.prototype, 'wait_async', 'wait_finish');
 Gio._promisify(Gio.Subprocess.prototype, 'wait_check_async', 'wait_check_finish');
 Gio._promisify(Gio.DataInputStream.prototype, 'read_line_async', 'read_line_finish_utf8');
 
@@ -212,6 +214,116 @@ test('errors match Ps.Error and Gio.IOErrorEnum by domain and code', async () =>
     } finally {
         unlinkQuietly(name);
     }
+});
+
+// AbortController-style cancellation over a Gio.Cancellable (GJS has no
+// AbortController): abort() cancels every wait given its signal.
+class PsAbortController {
+    constructor() {
+        this.signal = new Gio.Cancellable();
+    }
+
+    abort() {
+        this.signal.cancel();
+    }
+
+    static timeout(ms) {
+        const controller = new PsAbortController();
+        GLib.timeout_add(GLib.PRIORITY_DEFAULT, ms, () => {
+            controller.abort();
+            return GLib.SOURCE_REMOVE;
+        });
+        return controller.signal;
+    }
+}
+
+// A peer that holds the named mutex NAME until told to let go.
+const HOLDER = `
+import os, sys, signal
+import gi
+gi.require_version('Ps', '1')
+from gi.repository import Ps
+signal.alarm(120)
+m = Ps.Mutex.open(sys.argv[1], Ps.OpenFlags.NONE)
+m.lock(-1, None)
+print('locked', flush=True)
+sys.stdin.readline()
+m.unlock()
+print('unlocked', flush=True)
+`;
+
+test('lock_async awaits a mutex another process holds', async () => {
+    const name = uniqueName('mutex');
+    const mutex = Ps.Mutex.open(name, Ps.OpenFlags.CREATE | Ps.OpenFlags.EXCLUSIVE);
+    const peer = Gio.Subprocess.new(['/usr/bin/python3', '-c', HOLDER, name],
+        Gio.SubprocessFlags.STDIN_PIPE | Gio.SubprocessFlags.STDOUT_PIPE);
+    const output = new Gio.DataInputStream({base_stream: peer.get_stdout_pipe()});
+    try {
+        assertEqual(await readLine(output), 'locked', 'peer said');
+        await assertRejects(Gio.IOErrorEnum, Gio.IOErrorEnum.TIMED_OUT,
+            mutex.lock_async(30000, null), 'held elsewhere');
+        const locked = mutex.lock_async(LONG_US, null);
+        peer.get_stdin_pipe().write_all('go\n', null);
+        assertEqual(await locked, true, 'lock result');
+        // Held by this thread, the one running the loop.
+        assertEqual(mutex.get_owner_pid(), PID, 'owner');
+        mutex.unlock();
+        await peer.wait_check_async(null);
+    } finally {
+        peer.force_exit();
+        unlinkQuietly(name);
+    }
+});
+
+test('an AbortController-style signal cancels lock_async and acquire_async', async () => {
+    const name = uniqueName('abort');
+    const mutex = Ps.Mutex.open(name, Ps.OpenFlags.CREATE | Ps.OpenFlags.EXCLUSIVE);
+    const sem = Ps.Semaphore.new(0);
+    const peer = Gio.Subprocess.new(['/usr/bin/python3', '-c', HOLDER, name],
+        Gio.SubprocessFlags.STDIN_PIPE | Gio.SubprocessFlags.STDOUT_PIPE);
+    const output = new Gio.DataInputStream({base_stream: peer.get_stdout_pipe()});
+    try {
+        assertEqual(await readLine(output), 'locked', 'peer said');
+        const controller = new PsAbortController();
+        const both = [mutex.lock_async(-1, controller.signal),
+            sem.acquire_async(-1, controller.signal)];
+        GLib.timeout_add(GLib.PRIORITY_DEFAULT, 20, () => {
+            controller.abort();
+            return GLib.SOURCE_REMOVE;
+        });
+        for (const wait of both)
+            await assertRejects(Gio.IOErrorEnum, Gio.IOErrorEnum.CANCELLED, wait, 'aborted');
+        await assertRejects(Gio.IOErrorEnum, Gio.IOErrorEnum.CANCELLED,
+            mutex.lock_async(-1, PsAbortController.timeout(20)), 'aborted by a timeout');
+        peer.get_stdin_pipe().write_all('go\n', null);
+        assertEqual(await readLine(output), 'unlocked', 'peer said');
+        // The aborted waits took nothing.
+        assertEqual(mutex.get_owner_pid(), 0, 'owner after');
+        assertEqual(sem.get_value(), 0, 'value after');
+        await peer.wait_check_async(null);
+    } finally {
+        peer.force_exit();
+        unlinkQuietly(name);
+    }
+});
+
+test('wait_async releases the mutex and takes it back', async () => {
+    const mutex = Ps.Mutex.new();
+    const cond = Ps.Cond.new();
+    mutex.lock(-1, null);
+    GLib.timeout_add(GLib.PRIORITY_DEFAULT, 20, () => {
+        assert(mutex.try_lock(), 'released during the wait');
+        cond.signal();
+        mutex.unlock();
+        return GLib.SOURCE_REMOVE;
+    });
+    assertEqual(await cond.wait_async(mutex, LONG_US, null), true, 'signalled');
+    assertEqual(mutex.get_owner_pid(), PID, 'held again');
+    await assertRejects(Gio.IOErrorEnum, Gio.IOErrorEnum.TIMED_OUT,
+        cond.wait_async(mutex, 20000, null), 'timed out');
+    mutex.unlock();
+    await assertRejects(Ps.Error, Ps.Error.NOT_OWNER,
+        cond.wait_async(mutex, LONG_US, null), 'not held');
 });
 
 // ------------------------------------------------------------ runner

@@ -175,6 +175,54 @@ void test_async () {
     }
 }
 
+// lock_async and wait_async with yield: the mutex is held by the thread
+// running the loop, and the condition wait hands it back.
+async void lock_then_wait (Ps.Mutex mutex, Ps.Cond cond, MainLoop loop) {
+    try {
+        assert (yield mutex.lock_async (scaled (LONG_US), null));
+        assert (mutex.get_owner_pid () == Posix.getpid ());
+        // Signalled from a timeout in this very thread: the wait released
+        // the mutex, or the signaller's lock would fail.
+        Timeout.add (20, () => {
+            try {
+                assert (mutex.try_lock ());
+                cond.signal ();
+                mutex.unlock ();
+            } catch (Error e) {
+                error ("%s", e.message);
+            }
+            return Source.REMOVE;
+        });
+        assert (yield cond.wait_async (mutex, scaled (LONG_US), null));
+        try {
+            yield cond.wait_async (mutex, 20000, null);
+            assert_not_reached ();
+        } catch (IOError.TIMED_OUT e) {
+        }
+        mutex.unlock ();   // held again after each wait
+    } catch (Error e) {
+        error ("%s", e.message);
+    }
+    loop.quit ();
+}
+
+void test_lock_async () {
+    try {
+        var mutex = new Ps.Mutex ();
+        var cond = new Ps.Cond ();
+        var loop = new MainLoop ();
+        var watchdog = Timeout.add ((uint) (scaled (LONG_US) / 1000), () => {
+            error ("watchdog: the async lock did not end");
+        });
+        lock_then_wait.begin (mutex, cond, loop);
+        loop.run ();
+        Source.remove (watchdog);
+        assert (mutex.get_owner_pid () == 0);
+    } catch (Error e) {
+        error ("%s", e.message);
+    }
+}
+
 void test_fork_counter () {
     try {
         var memory = new Ps.SharedMemory (Ps.MUTEX_SIZE + 8);
@@ -252,6 +300,7 @@ int main (string[] args) {
     Test.add_func ("/vala/error-domains", test_error_domains);
     Test.add_func ("/vala/mutex-and-timeouts", test_mutex_and_timeouts);
     Test.add_func ("/vala/async", test_async);
+    Test.add_func ("/vala/lock-async", test_lock_async);
     Test.add_func ("/vala/fork-counter", test_fork_counter);
     Test.add_func ("/vala/owner-dead", test_owner_dead);
     Test.add_func ("/vala/variants", test_variants);

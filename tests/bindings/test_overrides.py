@@ -3,6 +3,7 @@
 managers, default arguments, timeouts in seconds, SharedMemory.buf and
 pickling. Cross-process pickling is in test_multiprocessing.py."""
 
+import asyncio
 import faulthandler
 import gc
 import os
@@ -878,6 +879,86 @@ class MutexAsyncSeconds(BindingTestCase):
         outcome = run_async(lambda done: mutex.lock_async(5, None, done), 'lock_finish')
         self.assertEqual(outcome, [True])
         mutex.release()               # held by this thread, which ran the callback
+
+
+class CondAsync(BindingTestCase):
+    @unittest.skipUnless(hasattr(RawPs.Cond, 'wait_async'), 'no wait_async() (1.1)')
+    def test_wait_async_from_a_main_loop(self):
+        mutex = Ps.Mutex()
+        cond = Ps.Cond.new()
+        mutex.lock()
+        start = time.monotonic()
+        outcome = run_async(lambda done: cond.wait_async(mutex, timeout=0.05, callback=done),
+                            'wait_finish')
+        self.assertGreaterEqual(time.monotonic() - start, 0.05)
+        self.assertErrorIs(outcome[0], Gio.io_error_quark(), Gio.IOErrorEnum.TIMED_OUT)
+
+        def signal():
+            with mutex:                # the wait released it
+                cond.signal()
+        signaller = threading.Timer(0.05, signal)
+        signaller.start()
+        outcome = run_async(lambda done: cond.wait_async(mutex, 5, None, done), 'wait_finish')
+        join(signaller)
+        self.assertEqual(outcome, [True])
+        mutex.release()                # held again, by this thread
+        outcome = run_async(lambda done: cond.wait_async(mutex, callback=done), 'wait_finish')
+        self.assertErrorIs(outcome[0], Ps.error_quark(), Ps.Error.NOT_OWNER)
+
+
+class AsyncioFuture(BindingTestCase):
+    """Ps.future(): an _async call awaited from asyncio."""
+
+    def test_semaphore_released_by_a_thread(self):
+        sem = Ps.Semaphore(0)
+
+        async def main():
+            releaser = threading.Timer(0.05, sem.release)
+            releaser.start()
+            ok = await Ps.future(lambda c, cb: sem.acquire_async(5, c, cb), 'acquire_finish')
+            join(releaser)
+            return ok
+        self.assertIs(asyncio.run(main()), True)
+        self.assertEqual(sem.get_value(), 0)
+
+    @unittest.skipUnless(hasattr(RawPs.Mutex, 'lock_async'), 'no lock_async() (1.1)')
+    def test_mutex_held_by_the_asyncio_thread(self):
+        mutex = Ps.Mutex()
+        holder = Holder(mutex)
+
+        async def main():
+            threading.Timer(0.05, holder.release).start()
+            return await Ps.future(lambda c, cb: mutex.lock_async(5, c, cb), 'lock_finish')
+        self.assertIs(asyncio.run(main()), True)
+        mutex.release()               # held by this thread, which ran asyncio
+
+    @unittest.skipUnless(hasattr(RawPs.Mutex, 'lock_async'), 'no lock_async() (1.1)')
+    def test_errors_and_cancellation(self):
+        sem = Ps.Semaphore(0)
+        mutex = Ps.Mutex()
+        holder = Holder(mutex)
+
+        async def timed_out():
+            await Ps.future(lambda c, cb: mutex.lock_async(0.02, c, cb), 'lock_finish')
+
+        async def cancelled():
+            task = asyncio.ensure_future(
+                Ps.future(lambda c, cb: sem.acquire_async(None, c, cb), 'acquire_finish'))
+            await asyncio.sleep(0.02)
+            task.cancel()
+            with self.assertRaises(asyncio.CancelledError):
+                await task
+        try:
+            with self.assertRaises(GLib.Error) as caught:
+                asyncio.run(timed_out())
+            self.assertErrorIs(caught.exception, Gio.io_error_quark(),
+                               Gio.IOErrorEnum.TIMED_OUT)
+            asyncio.run(cancelled())
+        finally:
+            holder.release()
+        self.assertEqual(sem.get_value(), 0)          # the cancelled wait took nothing
+        sem.release()
+        self.assertIs(sem.acquire(False), True)
 
 
 class CondThreadingStyle(BindingTestCase):

@@ -38,7 +38,15 @@ typedef enum
   PRIM_SEMAPHORE_ASYNC,
   PRIM_MUTEX,
   PRIM_COND,
+  PRIM_MUTEX_ASYNC,
+  PRIM_COND_ASYNC,
 } Prim;
+
+static inline gboolean
+is_cond (Prim prim)
+{
+  return prim == PRIM_COND || prim == PRIM_COND_ASYNC;
+}
 
 typedef enum
 {
@@ -117,13 +125,15 @@ churn_once (Race  *race,
 
     case PRIM_MUTEX:
     case PRIM_COND:
+    case PRIM_MUTEX_ASYNC:
+    case PRIM_COND_ASYNC:
       if (!ps_mutex_lock (race->mutex, long_wait, NULL, &error))
         {
           stress_fail (&shared->failures, "churn lock: %s", error->message);
           return;
         }
       mark_held (shared, id);
-      if (race->race->prim == PRIM_COND)
+      if (is_cond (race->race->prim))
         {
           switch (g_rand_int_range (rand, 0, 4))
             {
@@ -153,7 +163,7 @@ churn_once (Race  *race,
       if (!ps_mutex_unlock (race->mutex, &error))
         stress_fail (&shared->failures, "churn unlock: %s", error->message);
       /* Signals from outside the mutex too. */
-      if (race->race->prim == PRIM_COND && g_rand_boolean (rand))
+      if (is_cond (race->race->prim) && g_rand_boolean (rand))
         ps_cond_signal (race->cond);
       break;
 
@@ -269,6 +279,45 @@ on_acquired (GObject      *source,
   async->done = TRUE;
 }
 
+static void
+on_locked (GObject      *source,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  AsyncResult *async = user_data;
+
+  async->result = ps_mutex_lock_finish (PS_MUTEX (source), result, &async->error);
+  async->done = TRUE;
+}
+
+static void
+on_waited (GObject      *source,
+           GAsyncResult *result,
+           gpointer      user_data)
+{
+  AsyncResult *async = user_data;
+
+  async->result = ps_cond_wait_finish (PS_COND (source), result, &async->error);
+  async->done = TRUE;
+}
+
+/* Runs @context until @async is done; its outcome. */
+static gboolean
+finish_async (AsyncResult   *async,
+              GMainContext  *context,
+              GError       **error)
+{
+  gint64 deadline = g_get_monotonic_time () + ps_test_scaled_us (30 * G_USEC_PER_SEC);
+
+  while (!async->done && g_get_monotonic_time () < deadline)
+    g_main_context_iteration (context, TRUE);
+  if (!async->done)
+    g_error ("an async wait never completed");
+  if (async->error != NULL)
+    g_propagate_error (error, async->error);
+  return async->result;
+}
+
 /* One wait; returns the error (or NULL if acquired). */
 static gboolean
 subject_wait (Subject       *subject,
@@ -287,17 +336,26 @@ subject_wait (Subject       *subject,
     case PRIM_SEMAPHORE_ASYNC:
       {
         AsyncResult async = { 0 };
-        gint64 deadline = g_get_monotonic_time () + ps_test_scaled_us (30 * G_USEC_PER_SEC);
 
         ps_semaphore_acquire_async (race->semaphore, timeout_us, cancellable,
                                     on_acquired, &async);
-        while (!async.done && g_get_monotonic_time () < deadline)
-          g_main_context_iteration (context, TRUE);
-        if (!async.done)
-          g_error ("an async acquire never completed");
-        if (async.error != NULL)
-          g_propagate_error (error, async.error);
-        return async.result;
+        return finish_async (&async, context, error);
+      }
+
+    case PRIM_MUTEX_ASYNC:
+      {
+        AsyncResult async = { 0 };
+
+        ps_mutex_lock_async (race->mutex, timeout_us, cancellable, on_locked, &async);
+        return finish_async (&async, context, error);
+      }
+
+    case PRIM_COND_ASYNC:
+      {
+        AsyncResult async = { 0 };
+
+        ps_cond_wait_async (race->cond, race->mutex, timeout_us, cancellable, on_waited, &async);
+        return finish_async (&async, context, error);
       }
 
     case PRIM_MUTEX:
@@ -333,7 +391,7 @@ subject_thread (gpointer data)
       gint64 start, elapsed;
       gboolean ok;
 
-      if (race->race->prim == PRIM_COND)
+      if (is_cond (race->race->prim))
         {
           if (!ps_mutex_lock (race->mutex, ps_test_scaled_us (30 * G_USEC_PER_SEC), NULL, &error))
             {
@@ -410,6 +468,7 @@ subject_thread (gpointer data)
           break;
 
         case PRIM_MUTEX:
+        case PRIM_MUTEX_ASYNC:
           if (ok)
             {
               mark_held (shared, id);
@@ -430,6 +489,7 @@ subject_thread (gpointer data)
           break;
 
         case PRIM_COND:
+        case PRIM_COND_ASYNC:
           {
             g_autoptr(GError) unlock_error = NULL;
 
@@ -624,6 +684,10 @@ main (int argc, char *argv[])
     { "/stress/cancel-race/mutex/timeout", { PRIM_MUTEX, END_TIMEOUT } },
     { "/stress/cancel-race/cond/cancel", { PRIM_COND, END_CANCEL } },
     { "/stress/cancel-race/cond/timeout", { PRIM_COND, END_TIMEOUT } },
+    { "/stress/cancel-race/mutex-async/cancel", { PRIM_MUTEX_ASYNC, END_CANCEL } },
+    { "/stress/cancel-race/mutex-async/timeout", { PRIM_MUTEX_ASYNC, END_TIMEOUT } },
+    { "/stress/cancel-race/cond-async/cancel", { PRIM_COND_ASYNC, END_CANCEL } },
+    { "/stress/cancel-race/cond-async/timeout", { PRIM_COND_ASYNC, END_TIMEOUT } },
   };
 
   stress_init (&argc, &argv, NULL);

@@ -943,6 +943,139 @@ test_woken_waiter_killed (gconstpointer data)
   g_assert_no_error (error);
 }
 
+/* Async waits in a crash storm: a process SIGKILLed with async waits
+ * pending (on the semaphore, the mutex and the condition), or while the
+ * callback of its async lock holds the mutex, in turns. Each round is
+ * exact: a process killed with waits pending took nothing (the count is
+ * the parent's, the mutex unlocked by the parent is taken without
+ * OWNER_DEAD), and one killed in its callback is reported OWNER_DEAD
+ * exactly once, naming it. */
+
+#define ASYNC_ROUNDS     60
+#define ASYNC_PENDING    40
+
+typedef struct
+{
+  PsMutex     *mutex;
+  PsCond      *cond;
+  PsMutex     *cond_mutex;
+  PsSemaphore *sem;
+  gint        *phase;    /* in shared memory: 1 waits pending, 2 callback holds */
+} AsyncVictim;
+
+static void
+victim_locked (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  AsyncVictim *v = user_data;
+
+  if (ps_mutex_lock_finish (PS_MUTEX (source), result, NULL))
+    g_atomic_int_set (v->phase, 2);
+  /* Holds it in the callback until killed (the parent never clears the
+   * phase while this process lives). */
+  while (g_atomic_int_get (v->phase) != 0)
+    g_usleep (G_USEC_PER_SEC);
+}
+
+static void
+victim_ignore (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  g_atomic_int_set ((gint *) user_data, 3);   /* never: nothing may complete */
+}
+
+static int
+async_victim (gpointer data)
+{
+  AsyncVictim *v = data;
+  GMainContext *context = g_main_context_default ();
+
+  for (guint i = 0; i < ASYNC_PENDING; i++)
+    ps_semaphore_acquire_async (v->sem, PS_TIMEOUT_INFINITE, NULL, victim_ignore, v->phase);
+  if (!ps_mutex_lock (v->cond_mutex, -1, NULL, NULL))
+    return 1;
+  ps_cond_wait_async (v->cond, v->cond_mutex, PS_TIMEOUT_INFINITE, NULL, victim_ignore, v->phase);
+  ps_mutex_lock_async (v->mutex, PS_TIMEOUT_INFINITE, NULL, victim_locked, v);
+  /* Let the waits reach their watches, then say so. */
+  for (guint i = 0; i < 20; i++)
+    g_main_context_iteration (context, FALSE);
+  g_atomic_int_compare_and_exchange (v->phase, 0, 1);
+  for (;;)
+    g_main_context_iteration (context, TRUE);
+}
+
+static void
+test_async_crash_storm (void)
+{
+  g_autoptr(PsSharedMemory) memory = NULL;
+  gint *phase = ps_test_shared_new (sizeof (gint), &memory);
+  g_autoptr(PsMutex) mutex = ps_mutex_new (NULL);
+  g_autoptr(PsMutex) cond_mutex = ps_mutex_new (NULL);
+  g_autoptr(PsCond) cond = ps_cond_new (NULL);
+  g_autoptr(PsSemaphore) sem = ps_semaphore_new (0, NULL);
+  AsyncVictim v = { mutex, cond, cond_mutex, sem, phase };
+  guint owner_dead = 0;
+
+  for (guint round = 0; round < ASYNC_ROUNDS; round++)
+    {
+      g_autoptr(GError) error = NULL;
+      gboolean in_callback = round % 2 == 1;
+      pid_t pid;
+
+      g_atomic_int_set (phase, 0);
+      if (!in_callback)
+        g_assert_true (ps_mutex_lock (mutex, -1, NULL, NULL));
+      pid = ps_test_fork (async_victim, &v, ps_test_scaled_s (60));
+      g_assert_true (ps_test_wait_int (phase, in_callback ? 2 : 1, 20));
+      if (!in_callback)
+        /* Pending in the kernel, or about to be: either way asleep. */
+        g_usleep (g_test_rand_int_range (0, 2000));
+      kill (pid, SIGKILL);
+      ps_test_reap_killed (pid);
+      g_assert_cmpint (g_atomic_int_get (phase), ==, in_callback ? 2 : 1);
+
+      if (!in_callback)
+        {
+          /* It took nothing: the mutex is the parent's, the condition
+           * mutex free, the count 0 and then exactly what we give. */
+          g_assert_true (ps_mutex_unlock (mutex, &error));
+          g_assert_no_error (error);
+          g_assert_true (ps_mutex_lock (mutex, 0, NULL, &error));
+          g_assert_no_error (error);
+          g_assert_true (ps_mutex_unlock (mutex, NULL));
+          g_assert_true (ps_mutex_lock (cond_mutex, 0, NULL, &error));
+          g_assert_no_error (error);
+          g_assert_true (ps_mutex_unlock (cond_mutex, NULL));
+          g_assert_cmpuint (ps_semaphore_get_value (sem), ==, 0);
+          g_assert_true (ps_semaphore_release_many (sem, 2, NULL));
+          g_assert_true (ps_semaphore_acquire (sem, 0, NULL, NULL));
+          g_assert_true (ps_semaphore_acquire (sem, 0, NULL, NULL));
+          g_assert_false (ps_semaphore_try_acquire (sem));
+          continue;
+        }
+
+      /* Killed in its callback, holding the mutex: OWNER_DEAD once. */
+      g_assert_false (ps_mutex_lock (mutex, ps_test_scaled_us (10 * G_USEC_PER_SEC), NULL, &error));
+      g_assert_error (error, PS_ERROR, PS_ERROR_OWNER_DEAD);
+      g_assert_cmpint (ps_mutex_get_previous_owner_pid (mutex), ==, pid);
+      owner_dead++;
+      g_assert_true (ps_mutex_mark_consistent (mutex, NULL));
+      g_assert_true (ps_mutex_unlock (mutex, NULL));
+      g_clear_error (&error);
+      g_assert_true (ps_mutex_lock (mutex, 0, NULL, &error));
+      g_assert_no_error (error);
+      g_assert_true (ps_mutex_unlock (mutex, NULL));
+      /* Its cond wait had released the condition mutex for good. */
+      g_assert_true (ps_mutex_lock (cond_mutex, 0, NULL, &error));
+      g_assert_no_error (error);
+      g_assert_true (ps_mutex_unlock (cond_mutex, NULL));
+    }
+  g_assert_cmpuint (owner_dead, ==, ASYNC_ROUNDS / 2);
+  g_test_message ("%u rounds, %u OWNER_DEAD from a callback", ASYNC_ROUNDS, owner_dead);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -953,6 +1086,7 @@ main (int argc, char *argv[])
   ps_test_add_full ("/stress/crash-storm/woken-waiter-killed/prompt",
                     test_woken_waiter_killed, GINT_TO_POINTER (WOKEN_PROMPT), 200);
   ps_test_add_timed ("/stress/crash-storm/mutex-cond-semaphore", test_crash_storm, 280);
+  ps_test_add_timed ("/stress/crash-storm/async", test_async_crash_storm, 200);
 
   return g_test_run ();
 }

@@ -28,6 +28,7 @@
 #define N_PLACED          20000
 #define N_FAILURES        10000
 #define N_WAITS           10000
+#define N_ASYNC           100000
 #define SLOW_DIVISOR      50
 #define BATCH             1000
 /* A leak of 16 bytes per object over 100,000 objects is 1.6 MB. */
@@ -563,6 +564,96 @@ test_async (void)
   assert_flat ("async acquires", loop_async, N_WAITS);
 }
 
+static void
+on_async_done (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  AsyncState *state = user_data;
+  g_autoptr(GError) error = NULL;
+
+  if (PS_IS_MUTEX (source))
+    state->result = ps_mutex_lock_finish (PS_MUTEX (source), result, &error);
+  else if (PS_IS_COND (source))
+    state->result = ps_cond_wait_finish (PS_COND (source), result, &error);
+  else
+    state->result = ps_semaphore_acquire_finish (PS_SEMAPHORE (source), result, &error);
+  state->done = TRUE;
+}
+
+/* Every async call, through every way it ends: at once, woken while
+ * watched, timed out, cancelled while watched. */
+static void
+loop_async_all (guint n)
+{
+  g_autoptr(PsSemaphore) semaphore = ps_semaphore_new (0, NULL);
+  g_autoptr(PsMutex) mutex = ps_mutex_new (NULL);
+  g_autoptr(PsCond) cond = ps_cond_new (NULL);
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+      AsyncState state = { FALSE, FALSE };
+      guint kind = i % 6;
+      gboolean expected = TRUE;
+
+      switch (kind)
+        {
+        case 0:
+          g_assert_true (ps_semaphore_release (semaphore, NULL));
+          ps_semaphore_acquire_async (semaphore, -1, NULL, on_async_done, &state);
+          break;
+        case 1:
+        case 2:
+          ps_semaphore_acquire_async (semaphore, -1, cancellable, on_async_done, &state);
+          g_main_context_iteration (NULL, FALSE);
+          if (kind == 1)
+            g_assert_true (ps_semaphore_release (semaphore, NULL));
+          else
+            g_cancellable_cancel (cancellable);
+          expected = kind == 1;
+          break;
+        case 3:
+          /* Timed out (by the main context's poll, in whole
+           * milliseconds: only a few of them). */
+          ps_semaphore_acquire_async (semaphore, i % 60 == 3 ? 20 : 0, NULL, on_async_done, &state);
+          expected = FALSE;
+          break;
+        case 4:
+          ps_mutex_lock_async (mutex, -1, NULL, on_async_done, &state);
+          break;
+        default:
+          g_assert_true (ps_mutex_lock (mutex, -1, NULL, NULL));
+          ps_cond_wait_async (cond, mutex, i % 60 == 5 ? 20 : -1, cancellable,
+                              on_async_done, &state);
+          g_main_context_iteration (NULL, FALSE);
+          if (i % 60 != 5)
+            ps_cond_signal (cond);
+          expected = i % 60 != 5;
+          break;
+        }
+      while (!state.done)
+        g_main_context_iteration (NULL, TRUE);
+      g_assert_cmpint (state.result, ==, expected);
+      if (kind >= 4)
+        g_assert_true (ps_mutex_unlock (mutex, NULL));
+    }
+}
+
+static void
+test_async_all (void)
+{
+  guint threads_before, threads_after;
+
+  assert_flat ("async lock, wait and acquire", loop_async_all, N_ASYNC);
+  /* No thread per wait: the waiter threads made by the first run serve
+   * every later one. */
+  threads_before = count_entries ("/proc/self/task");
+  loop_async_all (scaled_count (N_ASYNC / 10));
+  threads_after = count_entries ("/proc/self/task");
+  g_assert_cmpuint (threads_after, ==, threads_before);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -583,6 +674,7 @@ main (int argc, char *argv[])
   ps_test_add_timed ("/leaks/failures", test_failures, 120);
   ps_test_add_timed ("/leaks/waits", test_waits, 120);
   ps_test_add_timed ("/leaks/async", test_async, 120);
+  ps_test_add_timed ("/leaks/async-all", test_async_all, 240);
 
   return g_test_run ();
 }

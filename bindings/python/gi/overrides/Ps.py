@@ -764,3 +764,65 @@ class Cond(Ps.Cond):
 
 
 __all__.append('Cond')
+
+
+def future(start, finish, *, interval=0.001):
+    """Wraps an ``_async`` call in an ``asyncio.Future`` of the running
+    asyncio loop, for programs whose loop is asyncio's rather than GLib's
+    (PyGObject 3.42 has no asyncio integration). ``start(cancellable,
+    callback)`` makes the call, passing both on; ``finish`` names the
+    ``_finish`` method::
+
+        ok = await Ps.future(lambda c, cb: mutex.lock_async(5, c, cb),
+                             'lock_finish')
+
+    The callback runs in the calling thread (the mutex of a lock_async()
+    is held by it), in the thread-default GLib main context, which the
+    future's own asyncio task iterates every ``interval`` seconds until the
+    call is over: the cost of this helper, and its latency. Cancelling the
+    future cancels the call through its GCancellable; what the call had
+    taken is then given back by procshared (a cancelled wait keeps
+    nothing), and the future ends as cancelled."""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    result = loop.create_future()
+    context = GLib.MainContext.ref_thread_default()
+    cancellable = Gio.Cancellable()
+    finished = []
+
+    def done(source, res):
+        try:
+            finished.append((True, getattr(source, finish)(res)))
+        except GLib.Error as e:
+            finished.append((False, e))
+
+    async def drive():
+        try:
+            while not finished:
+                while context.iteration(False):
+                    pass
+                if not finished:
+                    await asyncio.sleep(interval)
+        except asyncio.CancelledError:
+            # The future was cancelled: cancel the call, and see it end.
+            cancellable.cancel()
+            while not finished:
+                context.iteration(True)
+            raise
+        ok, value = finished[0]
+        if result.done():
+            return
+        if ok:
+            result.set_result(value)
+        else:
+            result.set_exception(value)
+
+    start(cancellable, done)
+    task = loop.create_task(drive())
+    result.add_done_callback(lambda f: task.cancel() if f.cancelled() else None)
+    result._ps_task = task          # kept alive as long as the future
+    return result
+
+
+__all__.append('future')
