@@ -100,6 +100,9 @@ static const RowDef *const row_defs[] = {
   &ps_bench_row_lock_unlock,
   &ps_bench_row_acquire_release,
   &ps_bench_row_sem_ping_pong,
+  &ps_bench_row_ping_pong_one_cpu,
+  &ps_bench_row_ping_pong_apart,
+  &ps_bench_row_ping_pong_fresh,
   &ps_bench_row_cond_handshake,
   &ps_bench_row_contended,
   &ps_bench_row_create_drop,
@@ -154,6 +157,14 @@ run_row (const RowDef *def)
     default:
       g_assert_not_reached ();
     }
+  if (row->placement == NULL && def->mode == ROW_PINNED_PAIR && pinned_cpus[1] >= 0)
+    row_set_placement (row, "two processes, pinned to CPUs %d and %d; a long-lived peer",
+                       pinned_cpus[0], pinned_cpus[1]);
+  else if (row->placement == NULL && def->mode != ROW_LOCAL && def->mode != ROW_CUSTOM)
+    row_set_placement (row, "two processes, unpinned; a long-lived peer; "
+                       "a spinning barrier between batches");
+  else if (row->placement == NULL)
+    row_set_placement (row, "one process, unpinned");
   row_finish (row);
   def->finish (row);
   run_cleanups ();
@@ -392,7 +403,7 @@ main (int    argc,
       g_ptr_array_add (rows, row);
     }
 
-  printf ("\nTargets (issue 5):\n");
+  printf ("\nTargets (issues 5 and 13; a MISS shows the measured value):\n");
   for (i = 0; i < rows->len; i++)
     {
       Row *row = g_ptr_array_index (rows, i);

@@ -32,11 +32,14 @@ typedef enum
   KIND_BASELINE,
 } SeriesKind;
 
-typedef struct
+typedef struct _Series
 {
   char       *id;
   char       *label;
   SeriesKind  kind;
+  char       *group;         /* NULL, or a second measure or case of the row
+                              * ("CPU time", "N = 4"): compared only within it */
+  struct _Series *best;      /* the best baseline of its group */
   char       *skip_reason;   /* not measured, and why */
   GArray     *samples;       /* double: one per round, in round order */
   double      median, p10, p90, p99, mad;
@@ -74,8 +77,9 @@ typedef struct
   GPtrArray *targets;   /* Target */
   GPtrArray *metrics;   /* Metric */
   GPtrArray *notes;     /* char */
-  Series    *best_baseline;
+  Series    *best_baseline;   /* of the group of its first series */
   gboolean   failed;
+  char      *placement;       /* where its processes ran */
 } Row;
 
 Row    *row_new           (const char *id,
@@ -89,6 +93,14 @@ Series *row_add_series    (Row        *row,
                            SeriesKind  kind);
 Series *row_find_series   (Row        *row,
                            const char *id);
+Series *row_add_group_series (Row        *row,
+                              const char *group,
+                              const char *id,
+                              const char *label,
+                              SeriesKind  kind);
+void    row_set_placement (Row        *row,
+                           const char *format,
+                           ...) G_GNUC_PRINTF (2, 3);
 void    row_note          (Row        *row,
                            const char *format,
                            ...) G_GNUC_PRINTF (2, 3);
@@ -183,6 +195,14 @@ extern const RowDef ps_bench_row_cond_handshake;    /* ps-bench-cond.c */
 extern const RowDef ps_bench_row_variant_1k;        /* ps-bench-shared-memory.c */
 extern const RowDef ps_bench_row_variant_1m;
 extern const RowDef ps_bench_row_python_lock;       /* ps-bench-python.c */
+extern const RowDef ps_bench_row_ping_pong_one_cpu; /* ps-bench-placement.c */
+extern const RowDef ps_bench_row_ping_pong_apart;
+extern const RowDef ps_bench_row_ping_pong_fresh;
+
+/* The semaphore ping-pong contestants (ps-bench-semaphore.c), which the
+ * placement rows (ps-bench-placement.c) run under other placements. */
+void setup_ping_pong (Row    *row,
+                      GArray *contestants);
 
 /* Scales a row's normal batch size down for --quick (ps-bench.c). */
 guint64 iterations_for (guint64 normal);
@@ -240,6 +260,10 @@ gpointer defer_free     (gpointer       memory);
 Series *row_add_boost_series (Row        *row,
                               const char *id,
                               const char *label);
+Series *row_add_boost_group_series (Row        *row,
+                                    const char *group,
+                                    const char *id,
+                                    const char *label);
 
 /* Objects that live as long as the row. */
 PsMutex         *row_ps_mutex_new      (gboolean recursive);
@@ -275,6 +299,29 @@ extern gint     pinned_cpus[2];
 
 gboolean choose_two_cpus (void);
 void     pin_to          (gint cpu);
+
+/* Sleeping waits, for the rows whose barriers must not keep a CPU busy:
+ * word_wait() sleeps while *word is @value, word_wake() wakes every
+ * sleeper; sleeping_barrier_wait() is barrier_wait() for @parties
+ * processes, asleep in the kernel while it waits. */
+void     word_wait             (gint    *word,
+                                gint     value);
+void     word_wake             (gint    *word);
+void     sleeping_barrier_wait (Barrier *barrier,
+                                gint     parties);
+
+/* CPU time of the calling process so far, in ns (every thread). */
+gint64   cpu_now_ns            (void);
+
+/* The CPUs this process may run on: their number, the first @max in @cpus. */
+gint     allowed_cpus          (gint    *cpus,
+                                gint     max);
+/* Forks a worker (pinned to @cpu unless it is -1), which dies with its
+ * parent; returns its pid in the parent and 0 in the worker. */
+pid_t    fork_worker           (gint     cpu);
+/* Waits for the workers; dies if one of them failed. */
+void     wait_workers          (pid_t   *pids,
+                                guint    n);
 
 gint count_fds      (void);
 gint count_mappings (void);
