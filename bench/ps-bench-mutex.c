@@ -149,38 +149,48 @@ context_switches (void)
   return (guint64) usage.ru_nvcsw + (guint64) usage.ru_nivcsw;
 }
 
-static void
-hammer_chunk (Hammer *h)
+/* Also the contended row of N processes (ps-bench-processes.c). */
+void
+lock_chunk (gint      kind,
+            gpointer  lock,
+            guint64  *counter,
+            guint     n)
 {
   guint i;
 
-  switch (h->kind)
+  switch (kind)
     {
     case 0:
-      for (i = 0; i < HAMMER_CHUNK; i++)
+      for (i = 0; i < n; i++)
         {
-          ps_lock_or_die (h->lock);
-          h->counter++;
-          ps_unlock_or_die (h->lock);
+          ps_lock_or_die (lock);
+          (*counter)++;
+          ps_unlock_or_die (lock);
         }
       break;
     case 1:
-      for (i = 0; i < HAMMER_CHUNK; i++)
+      for (i = 0; i < n; i++)
         {
-          check_zero (pthread_mutex_lock (h->lock), "pthread_mutex_lock");
-          h->counter++;
-          check_zero (pthread_mutex_unlock (h->lock), "pthread_mutex_unlock");
+          check_zero (pthread_mutex_lock (lock), "pthread_mutex_lock");
+          (*counter)++;
+          check_zero (pthread_mutex_unlock (lock), "pthread_mutex_unlock");
         }
       break;
 #ifdef PS_BENCH_HAVE_BOOST
     case 2:
-      if (bench_boost_mutex_hammer (h->lock, &h->counter, HAMMER_CHUNK) != 0)
+      if (bench_boost_mutex_hammer (lock, counter, n) != 0)
         die ("boost::interprocess::interprocess_mutex failed");
       break;
 #endif
     default:
       g_assert_not_reached ();
     }
+}
+
+static void
+hammer_chunk (Hammer *h)
+{
+  lock_chunk (h->kind, h->lock, &h->counter, HAMMER_CHUNK);
 }
 
 static double

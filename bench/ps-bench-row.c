@@ -208,7 +208,7 @@ percentile (const double *sorted,
   return sorted[below] + (position - below) * (sorted[below + 1] - sorted[below]);
 }
 
-static double
+double
 median_of (GArray *values)
 {
   g_autofree double *sorted = NULL;

@@ -343,6 +343,7 @@ count_mappings (void)
 /* Running contestants ------------------------------------------------------- */
 
 Barrier *pair_barrier;
+gboolean warming_up;
 
 void
 add_contestant (GArray   *contestants,
@@ -380,12 +381,14 @@ run_rounds (GArray   *contestants,
 
           if (pair_barrier != NULL)
             barrier_wait (pair_barrier);
+          warming_up = r == 0;
           if (peer_side)
             {
               c->peer (c->data, batch);
               continue;
             }
           value = c->run (c->data, batch);
+          warming_up = FALSE;
           if (r > 0)
             series_add (c->series, value);
         }

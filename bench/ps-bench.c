@@ -105,6 +105,8 @@ static const RowDef *const row_defs[] = {
   &ps_bench_row_ping_pong_fresh,
   &ps_bench_row_cond_handshake,
   &ps_bench_row_contended,
+  &ps_bench_row_contended_processes,
+  &ps_bench_row_cond_broadcast,
   &ps_bench_row_create_drop,
   &ps_bench_row_variant_1k,
   &ps_bench_row_variant_1m,

@@ -109,6 +109,7 @@ void    row_metric        (Row        *row,
                            double      value);
 void    series_add        (Series     *series,
                            double      value);
+double  median_of         (GArray     *values);   /* of doubles; NAN if empty */
 double  ratio_of          (Series     *subject,
                            Series     *reference);
 void    row_finish        (Row        *row);
@@ -198,6 +199,8 @@ extern const RowDef ps_bench_row_python_lock;       /* ps-bench-python.c */
 extern const RowDef ps_bench_row_ping_pong_one_cpu; /* ps-bench-placement.c */
 extern const RowDef ps_bench_row_ping_pong_apart;
 extern const RowDef ps_bench_row_ping_pong_fresh;
+extern const RowDef ps_bench_row_contended_processes;   /* ps-bench-processes.c */
+extern const RowDef ps_bench_row_cond_broadcast;
 
 /* The semaphore ping-pong contestants (ps-bench-semaphore.c), which the
  * placement rows (ps-bench-placement.c) run under other placements. */
@@ -269,6 +272,18 @@ Series *row_add_boost_group_series (Row        *row,
 PsMutex         *row_ps_mutex_new      (gboolean recursive);
 pthread_mutex_t *row_pthread_mutex_new (gboolean robust);
 
+/* A process-shared pthread_cond_t (CLOCK_MONOTONIC) in shared memory that
+ * lives as long as the row (ps-bench-cond.c). */
+pthread_cond_t  *row_pthread_cond_new  (void);
+
+/* Locks @lock, bumps *@counter and unlocks, @n times: @kind 0 is a
+ * PsMutex, 1 a pthread mutex, 2 a Boost interprocess_mutex
+ * (ps-bench-mutex.c). */
+void lock_chunk (gint      kind,
+                 gpointer  lock,
+                 guint64  *counter,
+                 guint     n);
+
 /* Inline: the contended and handshake rows call them in their timed loops. */
 static inline void
 ps_lock_or_die (PsMutex *mutex)
@@ -292,6 +307,11 @@ typedef struct
 } Barrier;
 
 void barrier_wait (Barrier *barrier);
+
+/* Set during the warm-up batches (round 0) of run_interleaved(): what a
+ * contestant records beside its return value (a second series, a
+ * metric) must skip them as run_interleaved() skips their values. */
+extern gboolean warming_up;
 
 /* Set while a two-process row runs: the barrier before each batch. */
 extern Barrier *pair_barrier;

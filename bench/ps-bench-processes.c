@@ -1,0 +1,532 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/*
+ * The rows of ps-bench with many processes (issue 13):
+ *
+ *   - contended mutex: N = 1, 2, 4, 8, 16 processes lock, bump a shared
+ *     counter and unlock for a fixed window (≥ 1 s), each counting its
+ *     own acquisitions: the throughput of all, and the fairness (most
+ *     acquisitions of a process over fewest);
+ *   - condition broadcast to N = 1, 2, 4, 8, 16 waiting processes: the
+ *     time from the broadcast until the last waiter is back holding the
+ *     mutex, and the CPU time all processes spent on it.
+ *
+ * Every batch forks its N processes afresh and starts them at a gate
+ * they sleep on (a futex), so that nobody spins while they are created;
+ * each N is a group of the row, compared only within it.
+ */
+
+#include <math.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ps-bench.h"
+
+#define MAX_WORKERS 16
+
+static const guint worker_counts[] = { 1, 2, 4, 8, 16 };
+
+/* Contended mutex, N processes ------------------------------------------------ */
+
+#define CONTENDED_CHUNK 32
+
+typedef struct
+{
+  gint    ready;    /* workers at the gate */
+  gint    go;
+  gint    stop;
+  guint64 counter;  /* bumped under the lock */
+  guint64 counts[MAX_WORKERS];
+  gint64  ends[MAX_WORKERS];
+} Arena;
+
+typedef struct
+{
+  gint      kind;      /* of lock_chunk() */
+  gpointer  lock;
+  guint     workers;
+  Arena    *arena;
+  GArray   *fairness;  /* double: max/min acquisitions, per measured batch */
+} Contention;
+
+static gint contention_cpus[MAX_WORKERS];
+static gint contention_n_cpus;
+
+static void
+contention_worker (Contention *c,
+                   guint       w)
+{
+  Arena *a = c->arena;
+  guint64 own = 0;
+
+  g_atomic_int_inc (&a->ready);
+  word_wake (&a->ready);
+  word_wait (&a->go, 0);
+  do
+    {
+      lock_chunk (c->kind, c->lock, &a->counter, CONTENDED_CHUNK);
+      own += CONTENDED_CHUNK;
+    }
+  while (!g_atomic_int_get (&a->stop));
+  a->counts[w] = own;
+  a->ends[w] = now_ns ();
+}
+
+/* Runs one window of @iterations ms; returns M acquisitions/s. */
+static double
+run_contention (gpointer data,
+                guint64  iterations)
+{
+  Contention *c = data;
+  Arena *a = c->arena;
+  pid_t pids[MAX_WORKERS];
+  guint64 total = 0, most = 0, fewest = G_MAXUINT64;
+  gint64 start, end = 0;
+  gint ready;
+  guint w;
+
+  memset (a, 0, sizeof *a);
+  for (w = 0; w < c->workers; w++)
+    {
+      pids[w] = fork_worker (contention_cpus[w % contention_n_cpus]);
+      if (pids[w] == 0)
+        {
+          contention_worker (c, w);
+          _exit (0);
+        }
+    }
+  while ((ready = g_atomic_int_get (&a->ready)) < (gint) c->workers)
+    word_wait (&a->ready, ready);
+
+  start = now_ns ();
+  g_atomic_int_set (&a->go, 1);
+  word_wake (&a->go);
+  g_usleep (iterations * 1000);
+  g_atomic_int_set (&a->stop, 1);
+  wait_workers (pids, c->workers);
+
+  for (w = 0; w < c->workers; w++)
+    {
+      total += a->counts[w];
+      most = MAX (most, a->counts[w]);
+      fewest = MIN (fewest, a->counts[w]);
+      end = MAX (end, a->ends[w]);
+    }
+  if (a->counter != total)
+    die ("lost updates under the lock: counter %" G_GUINT64_FORMAT ", expected %"
+         G_GUINT64_FORMAT, a->counter, total);
+  if (!warming_up)
+    {
+      /* A process that never got the lock counts as one acquisition. */
+      double fairness = (double) most / (double) MAX (fewest, 1);
+
+      g_array_append_val (c->fairness, fairness);
+    }
+  return (double) total * 1000.0 / (double) (end - start);
+}
+
+static void
+free_array (gpointer array)
+{
+  g_array_unref (array);
+}
+
+static Contention *
+contention_new (gint     kind,
+                gpointer lock,
+                guint    workers)
+{
+  Contention *c = defer_free (g_new0 (Contention, 1));
+
+  c->kind = kind;
+  c->lock = lock;
+  c->workers = workers;
+  c->arena = shared_alloc (sizeof (Arena));
+  c->fairness = g_array_new (FALSE, FALSE, sizeof (double));
+  defer (free_array, c->fairness);
+  return c;
+}
+
+/* What finish_contended() needs of each contestant: N, name, fairness. */
+typedef struct
+{
+  const char *key;
+  guint       workers;
+  Contention *contention;
+} Fairness;
+
+static GArray *fairness_of;   /* Fairness, for the row being run */
+
+static void
+forget_fairness (gpointer unused)
+{
+  g_clear_pointer (&fairness_of, g_array_unref);
+}
+
+static void
+add_contention (GArray     *contestants,
+                Series     *series,
+                const char *key,
+                gint        kind,
+                gpointer    lock,
+                guint       workers)
+{
+  Fairness f = { key, workers, contention_new (kind, lock, workers) };
+
+  add_contestant (contestants, series, run_contention, NULL, f.contention);
+  g_array_append_val (fairness_of, f);
+}
+
+static void
+setup_contended_processes (Row    *row,
+                           GArray *contestants)
+{
+  guint i;
+
+  contention_n_cpus = MIN (allowed_cpus (contention_cpus, MAX_WORKERS), MAX_WORKERS);
+  fairness_of = g_array_new (FALSE, FALSE, sizeof (Fairness));
+  defer (forget_fairness, NULL);
+  row_set_placement (row, "N worker processes forked per batch, worker i pinned to the "
+                     "i-th allowed CPU modulo %d (CPU %d first); a sleeping start gate; "
+                     "%d ms windows", contention_n_cpus, contention_cpus[0],
+                     (int) iterations_for (1000));
+
+  for (i = 0; i < G_N_ELEMENTS (worker_counts); i++)
+    {
+      guint n = worker_counts[i];
+      g_autofree char *group = g_strdup_printf ("N = %u processes", n);
+      g_autofree char *ps = g_strdup_printf ("ps-mutex-n%u", n);
+      g_autofree char *robust = g_strdup_printf ("glibc-robust-n%u", n);
+      g_autofree char *plain = g_strdup_printf ("glibc-plain-n%u", n);
+      g_autofree char *boost = g_strdup_printf ("boost-mutex-n%u", n);
+      G_GNUC_UNUSED Series *boost_series;
+
+      add_contention (contestants,
+                      row_add_group_series (row, group, ps, "PsMutex", KIND_PROCSHARED),
+                      "ps_mutex", 0, row_ps_mutex_new (FALSE), n);
+      add_contention (contestants,
+                      row_add_group_series (row, group, robust,
+                                            "glibc pshared robust errorcheck mutex",
+                                            KIND_BASELINE),
+                      "glibc_robust", 1, row_pthread_mutex_new (TRUE), n);
+      add_contention (contestants,
+                      row_add_group_series (row, group, plain, "glibc pshared plain mutex",
+                                            KIND_BASELINE),
+                      "glibc_plain", 1, row_pthread_mutex_new (FALSE), n);
+      boost_series = row_add_boost_group_series (row, group, boost,
+                                                 "Boost interprocess_mutex");
+#ifdef PS_BENCH_HAVE_BOOST
+      {
+        gpointer memory = shared_alloc (bench_boost_mutex_size ());
+
+        if (bench_boost_mutex_init (memory) != 0)
+          die ("boost::interprocess::interprocess_mutex() failed");
+        defer (bench_boost_mutex_destroy, memory);
+        add_contention (contestants, boost_series, "boost", 2, memory, n);
+      }
+#endif
+    }
+}
+
+static void
+finish_contended_processes (Row *row)
+{
+  g_autoptr(GString) line = g_string_new (NULL);
+  guint i, j;
+
+  for (i = 0; i < G_N_ELEMENTS (worker_counts); i++)
+    {
+      guint n = worker_counts[i];
+      double ps = NAN, robust = NAN;
+
+      g_string_printf (line, "N = %u fairness (max/min acquisitions per process, median "
+                       "over rounds):", n);
+      for (j = 0; fairness_of != NULL && j < fairness_of->len; j++)
+        {
+          Fairness *f = &g_array_index (fairness_of, Fairness, j);
+          g_autofree char *key = NULL;
+          double value;
+
+          if (f->workers != n)
+            continue;
+          value = median_of (f->contention->fairness);
+          key = g_strdup_printf ("fairness_%s_n%u", f->key, n);
+          row_metric (row, key, value);
+          g_string_append_printf (line, " %s %.2f", f->key, value);
+          if (g_str_equal (f->key, "ps_mutex"))
+            ps = value;
+          else if (g_str_equal (f->key, "glibc_robust"))
+            robust = value;
+        }
+      row_note (row, "%s", line->str);
+      if (n < 2)
+        continue;
+      {
+        g_autofree char *text = g_strdup_printf ("N = %u: PsMutex ≥ 1.0× glibc robust "
+                                                 "throughput", n);
+        g_autofree char *fair = g_strdup_printf ("N = %u: PsMutex fairness ≤ 1.0× glibc "
+                                                 "robust's (max/min)", n);
+        g_autofree char *ps_id = g_strdup_printf ("ps-mutex-n%u", n);
+        g_autofree char *robust_id = g_strdup_printf ("glibc-robust-n%u", n);
+
+        row_target_ratio (row, text, ps_id, robust_id, FALSE, 1.0);
+        row_target_metric (row, fair, "fairness_ratio", "×", TRUE, 1.0, ps / robust);
+      }
+    }
+  row_note (row, "million acquisitions per second of all N processes together, over the "
+            "window from the gate opening until the last process stopped; the shared "
+            "counter is checked for lost updates");
+}
+
+const RowDef ps_bench_row_contended_processes = {
+  "contended-processes", "Contended mutex, N processes, fixed windows", "M acquisitions/s",
+  TRUE, ROW_LOCAL, 3, 1, 1000, setup_contended_processes, finish_contended_processes, NULL
+};
+
+/* Condition broadcast to N waiting processes ----------------------------------------- */
+
+#define BROADCAST_STOP (-1)
+
+typedef struct
+{
+  gint   waiting;      /* waiters registered for this broadcast (under the mutex) */
+  gint   generation;   /* bumped by each broadcast; BROADCAST_STOP: quit */
+  gint64 back[MAX_WORKERS];    /* when each was last back, holding the mutex */
+  gint64 cpu[MAX_WORKERS];     /* its CPU time in waits, over the batch */
+} Broadcast;
+
+typedef struct
+{
+  gint        kind;     /* 0 PsMutex+PsCond, 1 pthread */
+  gpointer    mutex;
+  gpointer    cond;
+  guint       waiters;
+  Broadcast  *shared;
+  Series     *cpu;
+} Broadcaster;
+
+static void
+bc_lock (Broadcaster *b)
+{
+  if (b->kind == 0)
+    ps_lock_or_die (b->mutex);
+  else
+    check_zero (pthread_mutex_lock (b->mutex), "pthread_mutex_lock");
+}
+
+static void
+bc_unlock (Broadcaster *b)
+{
+  if (b->kind == 0)
+    ps_unlock_or_die (b->mutex);
+  else
+    check_zero (pthread_mutex_unlock (b->mutex), "pthread_mutex_unlock");
+}
+
+static void
+bc_wait (Broadcaster *b)
+{
+  if (b->kind != 0)
+    check_zero (pthread_cond_wait (b->cond, b->mutex), "pthread_cond_wait");
+  else if (G_UNLIKELY (!ps_cond_wait (b->cond, b->mutex, PS_TIMEOUT_INFINITE, NULL, NULL)))
+    die ("ps_cond_wait failed");
+}
+
+static void
+bc_broadcast (Broadcaster *b)
+{
+  if (b->kind == 0)
+    ps_cond_broadcast (b->cond);
+  else
+    check_zero (pthread_cond_broadcast (b->cond), "pthread_cond_broadcast");
+}
+
+static void
+broadcast_waiter (Broadcaster *b,
+                  guint        w)
+{
+  Broadcast *s = b->shared;
+
+  bc_lock (b);
+  for (;;)
+    {
+      gint generation = s->generation;
+      gint64 cpu;
+
+      if (generation == BROADCAST_STOP)
+        break;
+      if (++s->waiting == (gint) b->waiters)
+        word_wake (&s->waiting);
+      cpu = cpu_now_ns ();
+      while (s->generation == generation)
+        bc_wait (b);
+      if (s->generation == BROADCAST_STOP)
+        break;
+      s->back[w] = now_ns ();
+      s->cpu[w] += cpu_now_ns () - cpu;
+    }
+  bc_unlock (b);
+}
+
+/* @iterations broadcasts to fresh waiter processes; returns the mean µs
+ * from a broadcast until the last waiter holds the mutex. */
+static double
+run_broadcast (gpointer data,
+               guint64  iterations)
+{
+  Broadcaster *b = data;
+  Broadcast *s = b->shared;
+  pid_t pids[MAX_WORKERS];
+  gint64 latency = 0, cpu = 0, start = 0;
+  guint64 i;
+  guint w;
+
+  memset (s, 0, sizeof *s);
+  for (w = 0; w < b->waiters; w++)
+    {
+      pids[w] = fork_worker (-1);
+      if (pids[w] == 0)
+        {
+          broadcast_waiter (b, w);
+          _exit (0);
+        }
+    }
+
+  for (i = 0; i <= iterations; i++)
+    {
+      gint waiting;
+      gint64 last = 0;
+
+      while ((waiting = g_atomic_int_get (&s->waiting)) != (gint) b->waiters)
+        word_wait (&s->waiting, waiting);
+      bc_lock (b);
+      for (w = 0; i > 0 && w < b->waiters; w++)
+        last = MAX (last, s->back[w]);
+      latency += i > 0 ? last - start : 0;
+      s->waiting = 0;
+      if (i == iterations)
+        {
+          s->generation = BROADCAST_STOP;
+          bc_broadcast (b);
+          bc_unlock (b);
+          break;
+        }
+      s->generation++;
+      cpu -= cpu_now_ns ();
+      start = now_ns ();
+      bc_broadcast (b);
+      bc_unlock (b);
+      cpu += cpu_now_ns ();
+    }
+  wait_workers (pids, b->waiters);
+
+  for (w = 0; w < b->waiters; w++)
+    cpu += s->cpu[w];
+  if (!warming_up)
+    series_add (b->cpu, (double) cpu / (double) iterations / 1000.0);
+  return (double) latency / (double) iterations / 1000.0;
+}
+
+static Broadcaster *
+broadcaster_new (gint     kind,
+                 gpointer mutex,
+                 gpointer cond,
+                 guint    waiters,
+                 Series  *cpu)
+{
+  Broadcaster *b = defer_free (g_new0 (Broadcaster, 1));
+
+  b->kind = kind;
+  b->mutex = mutex;
+  b->cond = cond;
+  b->waiters = waiters;
+  b->shared = shared_alloc (sizeof (Broadcast));
+  b->cpu = cpu;
+  return b;
+}
+
+static void
+setup_broadcast (Row    *row,
+                 GArray *contestants)
+{
+  static const struct { const char *id, *label; SeriesKind kind; gboolean robust; } kinds[] = {
+    { "ps-cond", "PsCond+PsMutex", KIND_PROCSHARED, FALSE },
+    { "pthread-cond", "pshared pthread cond+plain mutex", KIND_BASELINE, FALSE },
+    { "pthread-cond-robust", "pshared pthread cond+robust mutex", KIND_BASELINE, TRUE },
+  };
+  guint i, k;
+
+  row_set_placement (row, "one broadcasting process and N waiter processes forked per "
+                     "batch, unpinned; the broadcaster sleeps until all N wait");
+  for (i = 0; i < G_N_ELEMENTS (worker_counts); i++)
+    {
+      guint n = worker_counts[i];
+      g_autofree char *latency_group = g_strdup_printf ("N = %u waiters, latency", n);
+      g_autofree char *cpu_group = g_strdup_printf ("N = %u waiters, CPU time of all", n);
+      Series *latency[G_N_ELEMENTS (kinds)], *cpu[G_N_ELEMENTS (kinds)];
+
+      for (k = 0; k < G_N_ELEMENTS (kinds); k++)
+        {
+          g_autofree char *id = g_strdup_printf ("%s-n%u", kinds[k].id, n);
+
+          latency[k] = row_add_group_series (row, latency_group, id, kinds[k].label,
+                                             kinds[k].kind);
+        }
+      for (k = 0; k < G_N_ELEMENTS (kinds); k++)
+        {
+          g_autofree char *id = g_strdup_printf ("%s-n%u-cpu", kinds[k].id, n);
+
+          cpu[k] = row_add_group_series (row, cpu_group, id, kinds[k].label, kinds[k].kind);
+        }
+      for (k = 0; k < G_N_ELEMENTS (kinds); k++)
+        {
+          gpointer mutex, cond;
+
+          if (k == 0)
+            {
+              g_autoptr(GError) error = NULL;
+
+              mutex = row_ps_mutex_new (FALSE);
+              cond = ps_cond_new (&error);
+              check_error (cond != NULL, error, "ps_cond_new");
+              defer_unref (cond);
+            }
+          else
+            {
+              mutex = row_pthread_mutex_new (kinds[k].robust);
+              cond = row_pthread_cond_new ();
+            }
+          add_contestant (contestants, latency[k], run_broadcast, NULL,
+                          broadcaster_new (k == 0 ? 0 : 1, mutex, cond, n, cpu[k]));
+        }
+    }
+}
+
+static void
+finish_broadcast (Row *row)
+{
+  guint i;
+
+  row_note (row, "latency: µs from the broadcast until the last of N waiters is back "
+            "holding the mutex (mean over a batch); CPU: µs of CPU time per broadcast, "
+            "of the broadcaster (broadcast+unlock) and of every waiter (from entering its "
+            "wait until back holding the mutex), two clock reads each included");
+  for (i = 0; i < G_N_ELEMENTS (worker_counts); i++)
+    {
+      guint n = worker_counts[i];
+      g_autofree char *latency = g_strdup_printf ("N = %u: broadcast latency ≤ 1.1× pthread", n);
+      g_autofree char *cpu = g_strdup_printf ("N = %u: broadcast CPU ≤ 1.1× pthread", n);
+      g_autofree char *ps = g_strdup_printf ("ps-cond-n%u", n);
+      g_autofree char *posix = g_strdup_printf ("pthread-cond-n%u", n);
+      g_autofree char *ps_cpu = g_strdup_printf ("ps-cond-n%u-cpu", n);
+      g_autofree char *posix_cpu = g_strdup_printf ("pthread-cond-n%u-cpu", n);
+
+      row_target_ratio (row, latency, ps, posix, TRUE, 1.1);
+      row_target_ratio (row, cpu, ps_cpu, posix_cpu, TRUE, 1.1);
+    }
+}
+
+const RowDef ps_bench_row_cond_broadcast = {
+  "cond-broadcast", "Condition broadcast to N waiting processes", "µs", FALSE,
+  ROW_LOCAL, 11, 2, 200, setup_broadcast, finish_broadcast, NULL
+};
