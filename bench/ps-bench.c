@@ -108,6 +108,8 @@ static const RowDef *const row_defs[] = {
   &ps_bench_row_contended_processes,
   &ps_bench_row_cond_broadcast,
   &ps_bench_row_create_drop,
+  &ps_bench_row_segment_sizes,
+  &ps_bench_row_segments_open,
   &ps_bench_row_variant_1k,
   &ps_bench_row_variant_1m,
   &ps_bench_row_timed_wait,

@@ -201,6 +201,8 @@ extern const RowDef ps_bench_row_ping_pong_apart;
 extern const RowDef ps_bench_row_ping_pong_fresh;
 extern const RowDef ps_bench_row_contended_processes;   /* ps-bench-processes.c */
 extern const RowDef ps_bench_row_cond_broadcast;
+extern const RowDef ps_bench_row_segment_sizes;         /* ps-bench-segments.c */
+extern const RowDef ps_bench_row_segments_open;
 
 /* The semaphore ping-pong contestants (ps-bench-semaphore.c), which the
  * placement rows (ps-bench-placement.c) run under other placements. */
