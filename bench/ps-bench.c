@@ -112,9 +112,11 @@ static const RowDef *const row_defs[] = {
   &ps_bench_row_segments_open,
   &ps_bench_row_variant_1k,
   &ps_bench_row_variant_1m,
+  &ps_bench_row_variant_sizes,
   &ps_bench_row_timed_wait,
   &ps_bench_row_cancel,
   &ps_bench_row_python_lock,
+  &ps_bench_row_python_records,
 };
 
 static gboolean

@@ -195,7 +195,9 @@ extern const RowDef ps_bench_row_cancel;
 extern const RowDef ps_bench_row_cond_handshake;    /* ps-bench-cond.c */
 extern const RowDef ps_bench_row_variant_1k;        /* ps-bench-shared-memory.c */
 extern const RowDef ps_bench_row_variant_1m;
+extern const RowDef ps_bench_row_variant_sizes;
 extern const RowDef ps_bench_row_python_lock;       /* ps-bench-python.c */
+extern const RowDef ps_bench_row_python_records;
 extern const RowDef ps_bench_row_ping_pong_one_cpu; /* ps-bench-placement.c */
 extern const RowDef ps_bench_row_ping_pong_apart;
 extern const RowDef ps_bench_row_ping_pong_fresh;
