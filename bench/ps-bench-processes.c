@@ -194,7 +194,7 @@ setup_contended_processes (Row    *row,
   for (i = 0; i < G_N_ELEMENTS (worker_counts); i++)
     {
       guint n = worker_counts[i];
-      g_autofree char *group = g_strdup_printf ("N = %u processes", n);
+      g_autofree char *group = g_strdup_printf ("N = %u", n);
       g_autofree char *ps = g_strdup_printf ("ps-mutex-n%u", n);
       g_autofree char *robust = g_strdup_printf ("glibc-robust-n%u", n);
       g_autofree char *plain = g_strdup_printf ("glibc-plain-n%u", n);

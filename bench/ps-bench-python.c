@@ -123,9 +123,11 @@ static const Placeholder lock_placeholders[] = {
 };
 
 static const Placeholder record_placeholders[] = {
-  { "64 B", "ps-record-64b", "PsSharedMemory write_variant+read_variant of bytes", KIND_PROCSHARED },
+  { "64 B", "ps-record-64b", "PsSharedMemory write_variant+read_variant of bytes",
+    KIND_PROCSHARED },
   { "64 B", "pickle-shm-64b", "pickle via multiprocessing.shared_memory", KIND_BASELINE },
-  { "1 MiB", "ps-record-1m", "PsSharedMemory write_variant+read_variant of bytes", KIND_PROCSHARED },
+  { "1 MiB", "ps-record-1m", "PsSharedMemory write_variant+read_variant of bytes",
+    KIND_PROCSHARED },
   { "1 MiB", "pickle-shm-1m", "pickle via multiprocessing.shared_memory", KIND_BASELINE },
   { NULL, NULL, NULL, 0 }
 };
