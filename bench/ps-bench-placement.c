@@ -182,74 +182,65 @@ run_placement (Row       *row,
   sched_setaffinity (0, sizeof saved, &saved);
 }
 
-static void
-finish_targets (Row        *row,
-                const char *where,
-                double      limit)
+/* The three rows, told apart by their ids. */
+static const struct
 {
-  g_autofree char *wall = g_strdup_printf ("ping-pong %s: wall ≤ %.2f× sem_t", where, limit);
-  g_autofree char *cpu = g_strdup_printf ("ping-pong %s: CPU ≤ %.2f× sem_t", where, limit);
+  const char *id;
+  Placement   placement;
+  const char *where;
+  double      limit;
+} placements[] = {
+  { "ping-pong-one-cpu", PLACE_ONE_CPU, "on one CPU", 1.05 },
+  { "ping-pong-apart", PLACE_APART, "pinned apart", 1.0 },
+  { "ping-pong-fresh-child", PLACE_FRESH_CHILD, "unpinned, fresh child", 1.0 },
+};
+
+static guint
+placement_of (Row *row)
+{
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (placements); i++)
+    if (g_str_equal (row->id, placements[i].id))
+      return i;
+  g_assert_not_reached ();
+}
+
+static void
+custom_placement (Row     *row,
+                  guint    rounds,
+                  guint64  iterations)
+{
+  run_placement (row, rounds, iterations, placements[placement_of (row)].placement);
+}
+
+static void
+finish_placement (Row *row)
+{
+  guint i = placement_of (row);
+  g_autofree char *wall = g_strdup_printf ("ping-pong %s: wall ≤ %.2f× sem_t",
+                                           placements[i].where, placements[i].limit);
+  g_autofree char *cpu = g_strdup_printf ("ping-pong %s: CPU ≤ %.2f× sem_t",
+                                          placements[i].where, placements[i].limit);
 
   row_note (row, "µs per round trip; CPU time is the two processes' together "
             "(CLOCK_PROCESS_CPUTIME_ID of each, over its half of the batch)");
-  row_target_ratio (row, wall, "ps-semaphore-pair", "sem-t-pair", TRUE, limit);
-  row_target_ratio (row, cpu, "ps-semaphore-pair-cpu", "sem-t-pair-cpu", TRUE, limit);
-}
-
-static void
-custom_one_cpu (Row     *row,
-                guint    rounds,
-                guint64  iterations)
-{
-  run_placement (row, rounds, iterations, PLACE_ONE_CPU);
-}
-
-static void
-finish_one_cpu (Row *row)
-{
-  finish_targets (row, "on one CPU", 1.05);
-}
-
-static void
-custom_apart (Row     *row,
-              guint    rounds,
-              guint64  iterations)
-{
-  run_placement (row, rounds, iterations, PLACE_APART);
-}
-
-static void
-finish_apart (Row *row)
-{
-  finish_targets (row, "pinned apart", 1.0);
-}
-
-static void
-custom_fresh_child (Row     *row,
-                    guint    rounds,
-                    guint64  iterations)
-{
-  run_placement (row, rounds, iterations, PLACE_FRESH_CHILD);
-}
-
-static void
-finish_fresh_child (Row *row)
-{
-  finish_targets (row, "unpinned, fresh child", 1.0);
+  row_target_ratio (row, wall, "ps-semaphore-pair", "sem-t-pair", TRUE, placements[i].limit);
+  row_target_ratio (row, cpu, "ps-semaphore-pair-cpu", "sem-t-pair-cpu", TRUE,
+                    placements[i].limit);
 }
 
 const RowDef ps_bench_row_ping_pong_one_cpu = {
   "ping-pong-one-cpu", "Semaphore ping-pong, both processes pinned to one CPU",
-  "µs/round trip", FALSE, ROW_CUSTOM, 11, 3, 20000, NULL, finish_one_cpu, custom_one_cpu
+  "µs/round trip", FALSE, ROW_CUSTOM, 11, 3, 20000, NULL, finish_placement, custom_placement
 };
 
 const RowDef ps_bench_row_ping_pong_apart = {
   "ping-pong-apart", "Semaphore ping-pong, processes pinned to two different CPUs",
-  "µs/round trip", FALSE, ROW_CUSTOM, 11, 3, 1000, NULL, finish_apart, custom_apart
+  "µs/round trip", FALSE, ROW_CUSTOM, 11, 3, 1000, NULL, finish_placement, custom_placement
 };
 
 const RowDef ps_bench_row_ping_pong_fresh = {
   "ping-pong-fresh-child", "Semaphore ping-pong, unpinned, a fresh child process per batch",
-  "µs/round trip", FALSE, ROW_CUSTOM, 11, 3, 20000, NULL, finish_fresh_child,
-  custom_fresh_child
+  "µs/round trip", FALSE, ROW_CUSTOM, 11, 3, 20000, NULL, finish_placement, custom_placement
 };

@@ -228,6 +228,24 @@ setup_contended_processes (Row    *row,
     }
 }
 
+/* Throughput ≥ glibc's robust mutex, fairness no worse, at N processes. */
+static void
+contended_targets (Row    *row,
+                   guint   n,
+                   double  fairness_ratio)
+{
+  g_autofree char *text = g_strdup_printf ("N = %u: PsMutex ≥ 1.0× glibc robust throughput", n);
+  g_autofree char *fair = g_strdup_printf ("N = %u: PsMutex fairness ≤ 1.0× glibc robust's "
+                                           "(max/min)", n);
+  g_autofree char *ps_id = g_strdup_printf ("ps-mutex-n%u", n);
+  g_autofree char *robust_id = g_strdup_printf ("glibc-robust-n%u", n);
+  g_autofree char *metric = g_strdup_printf ("fairness_ratio_n%u", n);
+
+  row_target_ratio (row, text, ps_id, robust_id, FALSE, 1.0);
+  row_metric (row, metric, fairness_ratio);
+  row_target_metric (row, fair, metric, "×", TRUE, 1.0, fairness_ratio);
+}
+
 static void
 finish_contended_processes (Row *row)
 {
@@ -259,19 +277,8 @@ finish_contended_processes (Row *row)
             robust = value;
         }
       row_note (row, "%s", line->str);
-      if (n < 2)
-        continue;
-      {
-        g_autofree char *text = g_strdup_printf ("N = %u: PsMutex ≥ 1.0× glibc robust "
-                                                 "throughput", n);
-        g_autofree char *fair = g_strdup_printf ("N = %u: PsMutex fairness ≤ 1.0× glibc "
-                                                 "robust's (max/min)", n);
-        g_autofree char *ps_id = g_strdup_printf ("ps-mutex-n%u", n);
-        g_autofree char *robust_id = g_strdup_printf ("glibc-robust-n%u", n);
-
-        row_target_ratio (row, text, ps_id, robust_id, FALSE, 1.0);
-        row_target_metric (row, fair, "fairness_ratio", "×", TRUE, 1.0, ps / robust);
-      }
+      if (n >= 2)
+        contended_targets (row, n, ps / robust);
     }
   row_note (row, "million acquisitions per second of all N processes together, over the "
             "window from the gate opening until the last process stopped; the shared "

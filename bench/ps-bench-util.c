@@ -451,15 +451,9 @@ run_interleaved_pair (GArray   *contestants,
   int status;
 
   pair_barrier = shared_map (sizeof (Barrier));
-  fflush (stdout);
-  pid = fork ();
-  if (pid < 0)
-    die ("fork failed: %s", g_strerror (errno));
+  pid = fork_worker (pinned ? pinned_cpus[1] : -1);
   if (pid == 0)
     {
-      prctl (PR_SET_PDEATHSIG, SIGKILL);
-      if (pinned)
-        pin_to (pinned_cpus[1]);
       run_rounds (contestants, rounds, iterations, TRUE);
       _exit (0);
     }
