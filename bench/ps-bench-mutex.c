@@ -62,18 +62,6 @@ run_boost_mutex (gpointer data,
     die ("boost::interprocess::interprocess_mutex failed");
   return ns_per_op_since (start, iterations);
 }
-
-/* An interprocess_mutex that lives as long as the row. */
-static gpointer
-boost_mutex_new (void)
-{
-  gpointer memory = shared_alloc (bench_boost_mutex_size ());
-
-  if (bench_boost_mutex_init (memory) != 0)
-    die ("boost::interprocess::interprocess_mutex() failed");
-  defer (bench_boost_mutex_destroy, memory);
-  return memory;
-}
 #endif
 
 static void
@@ -100,7 +88,7 @@ setup_lock_unlock (Row    *row,
                   run_pthread_mutex, NULL, plain);
   boost = row_add_boost_series (row, "boost-mutex", "Boost interprocess_mutex");
 #ifdef PS_BENCH_HAVE_BOOST
-  add_contestant (contestants, boost, run_boost_mutex, NULL, boost_mutex_new ());
+  add_contestant (contestants, boost, run_boost_mutex, NULL, row_boost_mutex_new ());
 #endif
 }
 
@@ -287,7 +275,7 @@ setup_contended (Row    *row,
                   run_hammer, peer_hammer, hammer_new (1, plain));
   boost = row_add_boost_series (row, "boost-mutex", "Boost interprocess_mutex");
 #ifdef PS_BENCH_HAVE_BOOST
-  add_contestant (contestants, boost, run_hammer, peer_hammer, hammer_new (2, boost_mutex_new ()));
+  add_contestant (contestants, boost, run_hammer, peer_hammer, hammer_new (2, row_boost_mutex_new ()));
 #endif
 }
 

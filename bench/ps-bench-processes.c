@@ -216,14 +216,7 @@ setup_contended_processes (Row    *row,
       boost_series = row_add_boost_group_series (row, group, boost,
                                                  "Boost interprocess_mutex");
 #ifdef PS_BENCH_HAVE_BOOST
-      {
-        gpointer memory = shared_alloc (bench_boost_mutex_size ());
-
-        if (bench_boost_mutex_init (memory) != 0)
-          die ("boost::interprocess::interprocess_mutex() failed");
-        defer (bench_boost_mutex_destroy, memory);
-        add_contention (contestants, boost_series, "boost", 2, memory, n);
-      }
+      add_contention (contestants, boost_series, "boost", 2, row_boost_mutex_new (), n);
 #endif
     }
 }
@@ -302,9 +295,17 @@ typedef struct
   gint64 cpu[MAX_WORKERS];     /* its CPU time in waits, over the batch */
 } Broadcast;
 
+typedef enum
+{
+  BROADCAST_PS,
+  BROADCAST_PTHREAD,
+  BROADCAST_PTHREAD_ROBUST,
+  BROADCAST_BOOST,
+} BroadcastKind;
+
 typedef struct
 {
-  gint        kind;     /* 0 PsMutex+PsCond, 1 pthread */
+  gint        kind;     /* a BroadcastKind */
   gpointer    mutex;
   gpointer    cond;
   guint       waiters;
@@ -315,37 +316,75 @@ typedef struct
 static void
 bc_lock (Broadcaster *b)
 {
-  if (b->kind == 0)
-    ps_lock_or_die (b->mutex);
-  else
-    check_zero (pthread_mutex_lock (b->mutex), "pthread_mutex_lock");
+  switch (b->kind)
+    {
+    case BROADCAST_PS:
+      ps_lock_or_die (b->mutex);
+      break;
+#ifdef PS_BENCH_HAVE_BOOST
+    case BROADCAST_BOOST:
+      check_zero (bench_boost_mutex_lock (b->mutex), "interprocess_mutex::lock");
+      break;
+#endif
+    default:
+      check_zero (pthread_mutex_lock (b->mutex), "pthread_mutex_lock");
+    }
 }
 
 static void
 bc_unlock (Broadcaster *b)
 {
-  if (b->kind == 0)
-    ps_unlock_or_die (b->mutex);
-  else
-    check_zero (pthread_mutex_unlock (b->mutex), "pthread_mutex_unlock");
+  switch (b->kind)
+    {
+    case BROADCAST_PS:
+      ps_unlock_or_die (b->mutex);
+      break;
+#ifdef PS_BENCH_HAVE_BOOST
+    case BROADCAST_BOOST:
+      check_zero (bench_boost_mutex_unlock (b->mutex), "interprocess_mutex::unlock");
+      break;
+#endif
+    default:
+      check_zero (pthread_mutex_unlock (b->mutex), "pthread_mutex_unlock");
+    }
 }
 
 static void
 bc_wait (Broadcaster *b)
 {
-  if (b->kind != 0)
-    check_zero (pthread_cond_wait (b->cond, b->mutex), "pthread_cond_wait");
-  else if (G_UNLIKELY (!ps_cond_wait (b->cond, b->mutex, PS_TIMEOUT_INFINITE, NULL, NULL)))
-    die ("ps_cond_wait failed");
+  switch (b->kind)
+    {
+    case BROADCAST_PS:
+      if (G_UNLIKELY (!ps_cond_wait (b->cond, b->mutex, PS_TIMEOUT_INFINITE, NULL, NULL)))
+        die ("ps_cond_wait failed");
+      break;
+#ifdef PS_BENCH_HAVE_BOOST
+    case BROADCAST_BOOST:
+      check_zero (bench_boost_condition_wait (b->cond, b->mutex), "interprocess_condition::wait");
+      break;
+#endif
+    default:
+      check_zero (pthread_cond_wait (b->cond, b->mutex), "pthread_cond_wait");
+    }
 }
 
 static void
 bc_broadcast (Broadcaster *b)
 {
-  if (b->kind == 0)
-    ps_cond_broadcast (b->cond);
-  else
-    check_zero (pthread_cond_broadcast (b->cond), "pthread_cond_broadcast");
+  switch (b->kind)
+    {
+    case BROADCAST_PS:
+      ps_cond_broadcast (b->cond);
+      break;
+#ifdef PS_BENCH_HAVE_BOOST
+    case BROADCAST_BOOST:
+      check_zero (bench_boost_condition_notify_all (b->cond),
+                  "interprocess_condition::notify_all");
+      break;
+#endif
+    default:
+      check_zero (pthread_cond_broadcast (b->cond), "pthread_cond_broadcast");
+    }
 }
 
 static void
@@ -452,59 +491,80 @@ broadcaster_new (gint     kind,
   return b;
 }
 
+/* The mutex and condition of a contestant, living as long as the row. */
+static void
+broadcast_objects (gint      kind,
+                   gpointer *mutex,
+                   gpointer *cond)
+{
+  g_autoptr(GError) error = NULL;
+
+  switch (kind)
+    {
+    case BROADCAST_PS:
+      *mutex = row_ps_mutex_new (FALSE);
+      *cond = ps_cond_new (&error);
+      check_error (*cond != NULL, error, "ps_cond_new");
+      defer_unref (*cond);
+      break;
+#ifdef PS_BENCH_HAVE_BOOST
+    case BROADCAST_BOOST:
+      *mutex = row_boost_mutex_new ();
+      *cond = shared_alloc (bench_boost_condition_size ());
+      if (bench_boost_condition_init (*cond) != 0)
+        die ("boost::interprocess::interprocess_condition() failed");
+      defer (bench_boost_condition_destroy, *cond);
+      break;
+#endif
+    default:
+      *mutex = row_pthread_mutex_new (kind == BROADCAST_PTHREAD_ROBUST);
+      *cond = row_pthread_cond_new ();
+    }
+}
+
 static void
 setup_broadcast (Row    *row,
                  GArray *contestants)
 {
-  static const struct { const char *id, *label; SeriesKind kind; gboolean robust; } kinds[] = {
-    { "ps-cond", "PsCond+PsMutex", KIND_PROCSHARED, FALSE },
-    { "pthread-cond", "pshared pthread cond+plain mutex", KIND_BASELINE, FALSE },
-    { "pthread-cond-robust", "pshared pthread cond+robust mutex", KIND_BASELINE, TRUE },
+  static const struct { const char *id, *label; BroadcastKind kind; } kinds[] = {
+    { "ps-cond", "PsCond+PsMutex", BROADCAST_PS },
+    { "pthread-cond", "pshared pthread cond+plain mutex", BROADCAST_PTHREAD },
+    { "pthread-cond-robust", "pshared pthread cond+robust mutex", BROADCAST_PTHREAD_ROBUST },
+    { "boost-condition", "Boost interprocess_condition+interprocess_mutex", BROADCAST_BOOST },
   };
-  guint i, k;
+  guint i, k, m;
 
   row_set_placement (row, "one broadcasting process and N waiter processes forked per "
                      "batch, unpinned; the broadcaster sleeps until all N wait");
   for (i = 0; i < G_N_ELEMENTS (worker_counts); i++)
     {
       guint n = worker_counts[i];
-      g_autofree char *latency_group = g_strdup_printf ("N = %u waiters, latency", n);
-      g_autofree char *cpu_group = g_strdup_printf ("N = %u waiters, CPU time of all", n);
-      Series *latency[G_N_ELEMENTS (kinds)], *cpu[G_N_ELEMENTS (kinds)];
+      const char *measures[] = { "latency", "CPU time of all" };
+      Series *series[2][G_N_ELEMENTS (kinds)];
 
-      for (k = 0; k < G_N_ELEMENTS (kinds); k++)
-        {
-          g_autofree char *id = g_strdup_printf ("%s-n%u", kinds[k].id, n);
+      for (m = 0; m < 2; m++)
+        for (k = 0; k < G_N_ELEMENTS (kinds); k++)
+          {
+            g_autofree char *group = g_strdup_printf ("N = %u waiters, %s", n, measures[m]);
+            g_autofree char *id = g_strdup_printf ("%s-n%u%s", kinds[k].id, n,
+                                                   m == 1 ? "-cpu" : "");
 
-          latency[k] = row_add_group_series (row, latency_group, id, kinds[k].label,
-                                             kinds[k].kind);
-        }
-      for (k = 0; k < G_N_ELEMENTS (kinds); k++)
-        {
-          g_autofree char *id = g_strdup_printf ("%s-n%u-cpu", kinds[k].id, n);
-
-          cpu[k] = row_add_group_series (row, cpu_group, id, kinds[k].label, kinds[k].kind);
-        }
+            if (kinds[k].kind == BROADCAST_BOOST)
+              series[m][k] = row_add_boost_group_series (row, group, id, kinds[k].label);
+            else
+              series[m][k] = row_add_group_series (row, group, id, kinds[k].label,
+                                                   kinds[k].kind == BROADCAST_PS
+                                                   ? KIND_PROCSHARED : KIND_BASELINE);
+          }
       for (k = 0; k < G_N_ELEMENTS (kinds); k++)
         {
           gpointer mutex, cond;
 
-          if (k == 0)
-            {
-              g_autoptr(GError) error = NULL;
-
-              mutex = row_ps_mutex_new (FALSE);
-              cond = ps_cond_new (&error);
-              check_error (cond != NULL, error, "ps_cond_new");
-              defer_unref (cond);
-            }
-          else
-            {
-              mutex = row_pthread_mutex_new (kinds[k].robust);
-              cond = row_pthread_cond_new ();
-            }
-          add_contestant (contestants, latency[k], run_broadcast, NULL,
-                          broadcaster_new (k == 0 ? 0 : 1, mutex, cond, n, cpu[k]));
+          if (series[0][k]->skip_reason != NULL)
+            continue;
+          broadcast_objects (kinds[k].kind, &mutex, &cond);
+          add_contestant (contestants, series[0][k], run_broadcast, NULL,
+                          broadcaster_new (kinds[k].kind, mutex, cond, n, series[1][k]));
         }
     }
 }

@@ -164,6 +164,20 @@ row_add_boost_group_series (Row        *row,
   return series;
 }
 
+#ifdef PS_BENCH_HAVE_BOOST
+/* An interprocess_mutex that lives as long as the row. */
+gpointer
+row_boost_mutex_new (void)
+{
+  gpointer memory = shared_alloc (bench_boost_mutex_size ());
+
+  if (bench_boost_mutex_init (memory) != 0)
+    die ("boost::interprocess::interprocess_mutex() failed");
+  defer (bench_boost_mutex_destroy, memory);
+  return memory;
+}
+#endif
+
 /* A PsMutex, plain or recursive, that lives as long as the row. */
 PsMutex *
 row_ps_mutex_new (gboolean recursive)

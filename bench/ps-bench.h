@@ -275,6 +275,9 @@ Series *row_add_boost_group_series (Row        *row,
 /* Objects that live as long as the row. */
 PsMutex         *row_ps_mutex_new      (gboolean recursive);
 pthread_mutex_t *row_pthread_mutex_new (gboolean robust);
+#ifdef PS_BENCH_HAVE_BOOST
+gpointer         row_boost_mutex_new   (void);   /* an interprocess_mutex */
+#endif
 
 /* A process-shared pthread_cond_t (CLOCK_MONOTONIC) in shared memory that
  * lives as long as the row (ps-bench-cond.c). */
