@@ -85,6 +85,8 @@ run_contention (gpointer data,
   gint ready;
   guint w;
 
+  /* A worker that died would leave the gate (or the end) waiting forever. */
+  alarm (600);
   memset (a, 0, sizeof *a);
   for (w = 0; w < c->workers; w++)
     {
@@ -104,6 +106,7 @@ run_contention (gpointer data,
   g_usleep (iterations * 1000);
   g_atomic_int_set (&a->stop, 1);
   wait_workers (pids, c->workers);
+  alarm (0);
 
   for (w = 0; w < c->workers; w++)
     {
@@ -427,6 +430,7 @@ run_broadcast (gpointer data,
   guint64 i;
   guint w;
 
+  alarm (600);
   memset (s, 0, sizeof *s);
   for (w = 0; w < b->waiters; w++)
     {
@@ -465,6 +469,7 @@ run_broadcast (gpointer data,
       cpu += cpu_now_ns ();
     }
   wait_workers (pids, b->waiters);
+  alarm (0);
 
   for (w = 0; w < b->waiters; w++)
     cpu += s->cpu[w];
