@@ -254,7 +254,7 @@ finish_segment_sizes (Row *row)
 
 const RowDef ps_bench_row_segment_sizes = {
   "segment-sizes", "Creating a segment, 4 KiB to 1 GiB: create, map, unmap (unlink)",
-  "µs/segment", FALSE, ROW_LOCAL, 7, 2, 200, setup_segment_sizes, finish_segment_sizes, NULL
+  "µs/segment", FALSE, ROW_LOCAL, 5, 2, 200, setup_segment_sizes, finish_segment_sizes, NULL
 };
 
 /* With K named segments open ---------------------------------------------------------- */

@@ -5,8 +5,11 @@
  * What the parts of ps-bench share. ps-bench.c is the harness (options,
  * the order of the rows, --list, --profile, --check, main); a row is a
  * RowDef, defined in the file of its family (ps-bench-mutex.c,
- * -semaphore.c, -cond.c, -shared-memory.c, -python.c) and named in the
- * harness's table. A row's setup() adds its contestants: one Series each
+ * -semaphore.c, -cond.c, -shared-memory.c, -python.c; -placement.c,
+ * -processes.c and -segments.c for the rows of issue 13) and named in
+ * the harness's table. A row's series may come in groups (a second
+ * measure of its contestants, or one case of several), each compared
+ * only within its group. A row's setup() adds its contestants: one Series each
  * (row_add_series) and the functions that run a batch of it
  * (add_contestant); its finish() adds targets, metrics and notes once
  * the statistics are there. ps-bench-util.c holds the helpers and the
