@@ -29,7 +29,9 @@
  * This file is the harness: the options, the rows in the order they run
  * and print, --list, --profile, --check and the summary. The rows are in
  * ps-bench-mutex.c, -semaphore.c, -cond.c, -shared-memory.c and
- * -python.c; ps-bench.h says how they plug in.
+ * -python.c, and those of issue 13 (placements, many processes,
+ * segments) in -placement.c, -processes.c and -segments.c; ps-bench.h
+ * says how they plug in.
  */
 
 #include <math.h>
