@@ -275,7 +275,8 @@ setup_contended (Row    *row,
                   run_hammer, peer_hammer, hammer_new (1, plain));
   boost = row_add_boost_series (row, "boost-mutex", "Boost interprocess_mutex");
 #ifdef PS_BENCH_HAVE_BOOST
-  add_contestant (contestants, boost, run_hammer, peer_hammer, hammer_new (2, row_boost_mutex_new ()));
+  add_contestant (contestants, boost, run_hammer, peer_hammer,
+                  hammer_new (2, row_boost_mutex_new ()));
 #endif
 }
 
