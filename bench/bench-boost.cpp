@@ -18,6 +18,7 @@
 using boost::interprocess::interprocess_condition;
 using boost::interprocess::interprocess_mutex;
 using boost::interprocess::interprocess_semaphore;
+using boost::interprocess::scoped_lock;
 
 // Boost reports failures by throwing; the C side wants 0 or -1.
 template <typename Body>
@@ -207,8 +208,9 @@ bench_boost_condition_wait (void *memory,
   interprocess_mutex *lock = static_cast<interprocess_mutex *> (mutex);
 
   return without_exceptions ([&] {
-    boost::interprocess::scoped_lock<interprocess_mutex> held (*lock,
-                                                               boost::interprocess::accept_ownership);
+    // The C side holds the mutex: the lock takes it over for the wait,
+    // and gives it back held.
+    scoped_lock<interprocess_mutex> held (*lock, boost::interprocess::accept_ownership);
 
     condition->wait (held);
     held.release ();
