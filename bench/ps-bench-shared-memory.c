@@ -79,7 +79,7 @@ run_records_scaled (gpointer data,
 {
   Records *r = data;
 
-  return run_records (data, MAX (iterations * r->per_batch / 100, 1));
+  return run_records (data, profiling ? iterations : MAX (iterations * r->per_batch / 100, 1));
 }
 
 static Records *

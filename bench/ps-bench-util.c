@@ -358,6 +358,7 @@ count_mappings (void)
 
 Barrier *pair_barrier;
 gboolean warming_up;
+gboolean profiling;
 
 void
 add_contestant (GArray   *contestants,

@@ -287,6 +287,7 @@ run_profile (const char *wanted,
 
           if (!g_str_equal (wanted + strlen (def->id) + 1, c->series->id))
             continue;
+          profiling = TRUE;
 
           if (def->mode == ROW_PAIR || def->mode == ROW_PINNED_PAIR)
             {

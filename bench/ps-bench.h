@@ -322,6 +322,10 @@ void barrier_wait (Barrier *barrier);
  * contestant records beside its return value (a second series, a
  * metric) must skip them as run_interleaved() skips their values. */
 extern gboolean warming_up;
+/* Set by --profile: a contestant that scales its batches (by record or
+ * segment size) runs exactly the iterations asked for instead, so that
+ * instructions per iteration are per operation. */
+extern gboolean profiling;
 
 /* Set while a two-process row runs: the barrier before each batch. */
 extern Barrier *pair_barrier;
