@@ -120,7 +120,8 @@ run_contention (gpointer data,
          G_GUINT64_FORMAT, a->counter, total);
   if (!warming_up)
     {
-      /* A process that never got the lock counts as one acquisition. */
+      /* Counted in chunks of CONTENDED_CHUNK: a process that finished
+       * none counts as one acquisition (a finite, very unfair ratio). */
       double fairness = (double) most / (double) MAX (fewest, 1);
 
       g_array_append_val (c->fairness, fairness);
