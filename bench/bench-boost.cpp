@@ -7,14 +7,18 @@
 
 #include <new>
 
+#include <boost/interprocess/sync/interprocess_condition.hpp>
 #include <boost/interprocess/sync/interprocess_mutex.hpp>
 #include <boost/interprocess/sync/interprocess_semaphore.hpp>
+#include <boost/interprocess/sync/scoped_lock.hpp>
 #include <boost/version.hpp>
 
 #include "bench-boost.h"
 
+using boost::interprocess::interprocess_condition;
 using boost::interprocess::interprocess_mutex;
 using boost::interprocess::interprocess_semaphore;
+using boost::interprocess::scoped_lock;
 
 // Boost reports failures by throwing; the C side wants 0 or -1.
 template <typename Body>
@@ -157,5 +161,66 @@ bench_boost_ping_pong_responder (void     *ping,
         from_peer->wait ();
         to_peer->post ();
       }
+  });
+}
+
+int
+bench_boost_mutex_lock (void *memory)
+{
+  return without_exceptions ([&] {
+    static_cast<interprocess_mutex *> (memory)->lock ();
+  });
+}
+
+int
+bench_boost_mutex_unlock (void *memory)
+{
+  return without_exceptions ([&] {
+    static_cast<interprocess_mutex *> (memory)->unlock ();
+  });
+}
+
+size_t
+bench_boost_condition_size (void)
+{
+  return sizeof (interprocess_condition);
+}
+
+int
+bench_boost_condition_init (void *memory)
+{
+  return without_exceptions ([&] {
+    new (memory) interprocess_condition ();
+  });
+}
+
+void
+bench_boost_condition_destroy (void *memory)
+{
+  static_cast<interprocess_condition *> (memory)->~interprocess_condition ();
+}
+
+int
+bench_boost_condition_wait (void *memory,
+                            void *mutex)
+{
+  interprocess_condition *condition = static_cast<interprocess_condition *> (memory);
+  interprocess_mutex *lock = static_cast<interprocess_mutex *> (mutex);
+
+  return without_exceptions ([&] {
+    // The C side holds the mutex: the lock takes it over for the wait,
+    // and gives it back held.
+    scoped_lock<interprocess_mutex> held (*lock, boost::interprocess::accept_ownership);
+
+    condition->wait (held);
+    held.release ();
+  });
+}
+
+int
+bench_boost_condition_notify_all (void *memory)
+{
+  return without_exceptions ([&] {
+    static_cast<interprocess_condition *> (memory)->notify_all ();
   });
 }

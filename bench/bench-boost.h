@@ -35,6 +35,17 @@ int     bench_boost_semaphore_run     (void *memory, uint64_t iterations);
 int     bench_boost_ping_pong_initiator (void *ping, void *pong, uint64_t iterations);
 int     bench_boost_ping_pong_responder (void *ping, void *pong, uint64_t iterations);
 
+/* One operation at a time, for the broadcast row, whose loop is in C: an
+ * interprocess_condition waited on with an interprocess_mutex. */
+int     bench_boost_mutex_lock   (void *memory);
+int     bench_boost_mutex_unlock (void *memory);
+
+size_t bench_boost_condition_size       (void);
+int     bench_boost_condition_init       (void *memory);
+void    bench_boost_condition_destroy    (void *memory);
+int     bench_boost_condition_wait       (void *memory, void *mutex);
+int     bench_boost_condition_notify_all (void *memory);
+
 /* Two processes hammering one mutex: lock, bump *counter, unlock. */
 int     bench_boost_mutex_hammer (void *memory, volatile uint64_t *counter, uint64_t iterations);
 

@@ -1,6 +1,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
-"""The Python row of ps-bench: PsMutex through the typelib, beside
-multiprocessing.Lock and two no-op GI calls.
+"""The Python rows of ps-bench: PsMutex through the typelib, beside
+multiprocessing.Lock and two no-op GI calls; with --records, a bytes
+record written and read back through PsSharedMemory (write_variant and
+read_variant) beside pickle through multiprocessing.shared_memory.
 
 ps-bench runs this with --raw and turns its tab-separated lines into a row
 like the others (statistics, targets, JSON). Run alone, it prints a short
@@ -21,6 +23,8 @@ subtracted, as timeit does.
 import argparse
 import gc
 import multiprocessing
+import multiprocessing.shared_memory
+import pickle
 import statistics
 import sys
 import time
@@ -31,7 +35,7 @@ import gi  # noqa: E402
 
 gi.require_version('Ps', '1')
 from gi.module import get_introspection_module  # noqa: E402
-from gi.repository import Gio, Ps  # noqa: E402
+from gi.repository import Gio, GLib, Ps  # noqa: E402
 
 # The typelib's own classes, without the Python overrides (when there are
 # overrides, Ps.Mutex is their subclass with Python methods in front).
@@ -99,6 +103,110 @@ def bench_loop(_unused, n):
     return time.perf_counter_ns() - start
 
 
+def bench_ps_record(context, n):
+    # The fast way to a bytes variant (docs/python.md): wrap a GLib.Bytes,
+    # and read the bytes back without unpacking them into integers.
+    memory, data = context
+    new_from_bytes = GLib.Variant.new_from_bytes
+    new_bytes = GLib.Bytes.new
+    ay = GLib.VariantType('ay')
+    start = time.perf_counter_ns()
+    for _ in range(n):
+        memory.write_variant(0, new_from_bytes(ay, new_bytes(data), True))
+        memory.read_variant(0).get_data_as_bytes().get_data()
+    return time.perf_counter_ns() - start
+
+
+def bench_pickle_record(context, n):
+    # A length, then the pickle, in the segment; read back from the
+    # mapping without another copy of the pickle.
+    shm, data = context
+    buf = shm.buf
+    dumps, loads, highest = pickle.dumps, pickle.loads, pickle.HIGHEST_PROTOCOL
+    start = time.perf_counter_ns()
+    for _ in range(n):
+        p = dumps(data, highest)
+        size = len(p)
+        buf[:8] = size.to_bytes(8, 'little')
+        buf[8:8 + size] = p
+        size = int.from_bytes(buf[:8], 'little')
+        with buf[8:8 + size] as view:
+            loads(view)
+    return time.perf_counter_ns() - start
+
+
+def interleave(contestants, rounds, iterations):
+    """Samples (ns per iteration) of each contestant, in rotating order;
+    round 0 is a warm-up. A contestant's own iteration count, if it has
+    one (its 7th field), replaces @iterations."""
+    samples = {c[0]: [] for c in contestants}
+    loop = []
+    # The collector would run in whichever contestant happened to allocate.
+    gc.disable()
+    for r in range(rounds + 1):
+        for k in range(len(contestants)):
+            contestant = contestants[(r + k) % len(contestants)]
+            ident, func, obj = contestant[0], contestant[3], contestant[4]
+            full = contestant[6] if len(contestant) > 6 else iterations
+            n = max(full // 10, 1) if r == 0 else full
+            elapsed = func(obj, n)
+            if r > 0:
+                samples[ident].append(elapsed / n)
+        if r > 0:
+            loop.append(bench_loop(None, iterations) / iterations)
+    gc.enable()
+    return samples, loop
+
+
+RECORD_SIZES = [('64 B', '64b', 64, 1), ('1 MiB', '1m', 1024 * 1024, 200)]
+
+
+def records_main(args):
+    """The record row: contestants in groups by size, in µs per write+read."""
+    segments = []
+    contestants = []
+    try:
+        for group, suffix, size, divisor in RECORD_SIZES:
+            data = bytes(range(256)) * (size // 256) + bytes(size % 256)
+            memory = Ps.SharedMemory.new(size + 4096)
+            shm = multiprocessing.shared_memory.SharedMemory(create=True, size=size + 4096)
+            segments.append(shm)
+            n = max(args.iterations // divisor, 1)
+            # Both must work before they are timed.
+            bench_ps_record((memory, data), 1)
+            if memory.read_variant(0).get_data_as_bytes().get_data() != data:
+                raise SystemExit('read_variant did not give the bytes back')
+            contestants += [
+                (f'ps-record-{suffix}', 'procshared',
+                 'PsSharedMemory write_variant+read_variant of bytes',
+                 bench_ps_record, (memory, data), group, n),
+                (f'pickle-shm-{suffix}', 'baseline',
+                 'pickle via multiprocessing.shared_memory',
+                 bench_pickle_record, (shm, data), group, n),
+            ]
+        if args.profile:
+            for c in contestants:
+                if c[0] == args.profile:
+                    c[3](c[4], args.iterations)
+                    return 0
+            raise SystemExit(f'no contestant {args.profile}')
+        samples, _ = interleave(contestants, args.rounds, args.iterations)
+        for ident, kind, label, _, _, group, _ in contestants:
+            print(f'group-series\t{group}\t{ident}\t{kind}\t{label}')
+        for ident, values in samples.items():
+            for value in values:
+                print(f'sample\t{ident}\t{value / 1000.0!r}')
+        print(f'note\tPython {sys.version.split()[0]}, PyGObject {gi.__version__}, '
+              f'pickle protocol {pickle.HIGHEST_PROTOCOL}; both give the bytes back as a '
+              f'Python bytes object')
+        return 0
+    finally:
+        contestants.clear()
+        for shm in segments:
+            shm.close()
+            shm.unlink()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--rounds', type=int, default=31)
@@ -108,7 +216,11 @@ def main():
     parser.add_argument('--profile', metavar='ID',
                         help='run contestant ID alone, --iterations times, '
                              'for callgrind (see bench/profile.py)')
+    parser.add_argument('--records', action='store_true',
+                        help='the record row (write_variant+read_variant beside pickle)')
     args = parser.parse_args()
+    if args.records:
+        return records_main(args)
 
     mutex = Ps.Mutex.new()
     has_with = hasattr(Ps.Mutex, '__enter__') and hasattr(Ps.Mutex, '__exit__')
@@ -144,20 +256,7 @@ def main():
                 return 0
         parser.error(f'no contestant {args.profile}')
 
-    samples = {c[0]: [] for c in contestants}
-    loop = []
-    # The collector would run in whichever contestant happened to allocate.
-    gc.disable()
-    for r in range(args.rounds + 1):
-        n = max(args.iterations // 10, 1) if r == 0 else args.iterations
-        for k in range(len(contestants)):
-            ident, _, _, func, obj = contestants[(r + k) % len(contestants)]
-            elapsed = func(obj, n)
-            if r > 0:
-                samples[ident].append(elapsed / n)
-        if r > 0:
-            loop.append(bench_loop(None, n) / n)
-    gc.enable()
+    samples, loop = interleave(contestants, args.rounds, args.iterations)
 
     if args.raw:
         for ident, kind, label, _, _ in contestants:

@@ -6,7 +6,9 @@
     python3 bench/chart.py --markdown RESULTS.json   # the README tables
 
 One group of bars per row. Every bar is a contestant's cost relative to
-the row's best baseline (1 = the best baseline; for rates, the inverse
+the row's best baseline (or, in a row whose series come in groups, such
+as its CPU time beside its wall time or N = 1 … 16 processes, to the best
+baseline of its group, under the group's name) (1 = the best baseline; for rates, the inverse
 ratio, so that shorter is better everywhere), on a log scale centred on
 1: bars to the left beat the best baseline, bars to the right lose to it.
 A red tick on a procshared bar marks its target, where the target is on
@@ -38,19 +40,32 @@ PASS = '#4e9a06'
 MISS = '#cc0000'
 
 
-def cost(row, value):
-    """A contestant's cost relative to the best baseline: < 1 is better."""
-    best = best_median(row)
+def cost(row, value, series=None):
+    """A contestant's cost relative to the best baseline (of its group, for
+    @series): < 1 is better."""
+    best = best_median(row, series)
     if value is None or best is None or value <= 0 or best <= 0:
         return None
     return best / value if row['better'] == 'higher' else value / best
 
 
-def best_median(row):
+def best_of(row, series=None):
+    """The id of the best baseline of @series' group, or of the row."""
+    if series is not None and 'best_baseline_of_group' in series:
+        return series['best_baseline_of_group']
+    return row.get('best_baseline')
+
+
+def best_median(row, series=None):
+    best = best_of(row, series)
     for s in row['series']:
-        if s['id'] == row.get('best_baseline'):
+        if s['id'] == best:
             return s['median']
     return None
+
+
+def has_bars(row):
+    return any(best_median(row, s) is not None for s in row['series'])
 
 
 def x_of(c):
@@ -64,13 +79,14 @@ def target_cost(row, target):
     if target.get('stat') != 'median' or target.get('subject') is None:
         return None
     by_id = {s['id']: s for s in row['series']}
+    subject = by_id.get(target['subject'])
     if target['kind'] == 'ratio':
         ref = by_id.get(target.get('reference'))
         if ref is None or ref['median'] is None:
             return None
-        return cost(row, target['limit'] * ref['median'])
+        return cost(row, target['limit'] * ref['median'], subject)
     if target['kind'] == 'value':
-        return cost(row, target['limit'])
+        return cost(row, target['limit'], subject)
     return None
 
 
@@ -102,7 +118,7 @@ def text(x, y, s, size=12, anchor='start', weight='normal', fill='#2e3436'):
 
 
 def draw(data):
-    rows = [r for r in data['rows'] if best_median(r) is not None]
+    rows = [r for r in data['rows'] if has_bars(r)]
     parts = []
     y = 70
 
@@ -118,15 +134,24 @@ def draw(data):
         if verdict:
             parts.append(text(PLOT_RIGHT, y, verdict, 12, anchor='end', weight='bold',
                               fill=MISS if 'MISS' in verdict else PASS))
+        if row.get('placement'):
+            y += 14
+            parts.append(text(LABEL_X + 10, y, row['placement'], 10, fill='#555753'))
         y += 8
         top = y
+        group = None
         for s in row['series']:
             if s['skipped'] or s['median'] is None:
                 continue
-            c = cost(row, s['median'])
+            c = cost(row, s['median'], s)
             if c is None:
                 continue
-            is_best = s['id'] == row.get('best_baseline')
+            if s.get('group') and s['group'] != group:
+                group = s['group']
+                parts.append(text(LABEL_X + 4, y + BAR_HEIGHT - 3, f'{group}:', 11,
+                                  weight='bold', fill='#555753'))
+                y += LANE
+            is_best = s['id'] == best_of(row, s)
             colour = PROCSHARED if s['kind'] == 'procshared' else BEST if is_best else BASELINE
             x0, x1 = sorted((x_of(1.0), x_of(c)))
             parts.append(text(LABEL_X + 10, y + BAR_HEIGHT - 3, s['label'], 11,
@@ -210,15 +235,23 @@ def markdown(data):
         first = True
         for s in row['series']:
             name = f'**{s["label"]}**' if s['kind'] == 'procshared' else s['label']
+            if s.get('group'):
+                name = f'{s["group"]}: {name}'
             head = f'{row["title"]} ({row["unit"]})' if first else ''
             first = False
             if s['skipped']:
                 out.append(f'| {head} | {name} | skipped: {s["skipped"]} | | |')
                 continue
-            ratio = 'best' if s['id'] == row.get('best_baseline') else \
+            ratio = 'best' if s['id'] == best_of(row, s) else \
                 f'{fmt(s["ratio_to_best_baseline"])}×'
             out.append(f'| {head} | {name} | {fmt(s["median"])} | '
                        f'{fmt(s["p10"])} – {fmt(s["p90"])} | {ratio} |')
+    out.append('')
+    out.append('| Row | Where its processes ran |')
+    out.append('| --- | --- |')
+    for row in data['rows']:
+        if row.get('placement'):
+            out.append(f'| {row["title"]} | {row["placement"]} |')
     out.append('')
     out.append('| Target | Measured | Result |')
     out.append('| --- | ---: | :---: |')

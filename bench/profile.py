@@ -6,7 +6,9 @@
 
 ID is ROW:CONTESTANT as `ps-bench --list` prints it (for example
 lock-unlock:ps-mutex), or python:CONTESTANT for the Python row
-(python:ps-lock-unlock, python:gi-noop-x2, ...). Without IDs, the pairs
+(python:ps-lock-unlock, python:gi-noop-x2, ...) and python-records:CONTESTANT
+for the Python record row (python-records:ps-record-64b,
+python-records:pickle-shm-1m, ...). Without IDs, the pairs
 that issue 5 compares uncontended: PsMutex and its glibc baselines,
 PsSemaphore and sem_t.
 
@@ -101,10 +103,10 @@ def profile_c(build, ident, n, workdir, env):
     return {k: v / n for k, v in costs.items()}, total / n
 
 
-def profile_python(ident, n, workdir, env, python, script):
+def profile_python(ident, n, workdir, env, python, script, extra=()):
     runs = []
     for count in (n, 2 * n):
-        argv = [python, script, '--profile', ident, '--iterations', str(count)]
+        argv = [python, script, *extra, '--profile', ident, '--iterations', str(count)]
         runs.append(callgrind(argv, workdir, env))
     (c1, t1), (c2, t2) = runs
     costs = {k: (c2[k] - c1.get(k, 0)) / n for k in c2}
@@ -132,10 +134,11 @@ def main():
 
     with tempfile.TemporaryDirectory() as workdir:
         for ident in args.ids or DEFAULT_IDS:
-            if ident.startswith('python:'):
+            if ident.startswith(('python:', 'python-records:')):
+                extra = ['--records'] if ident.startswith('python-records:') else []
                 costs, per_op = profile_python(ident.split(':', 1)[1], args.iterations // 10,
                                                workdir, env, sys.executable,
-                                               os.path.join(here, 'bench_python.py'))
+                                               os.path.join(here, 'bench_python.py'), extra)
             else:
                 costs, per_op = profile_c(args.build, ident, args.iterations, workdir, env)
             print(f'{ident}: {per_op:,.1f} instructions per operation')

@@ -119,14 +119,22 @@ init_pthread_cond (pthread_cond_t *cond)
   pthread_condattr_destroy (&attr);
 }
 
+pthread_cond_t *
+row_pthread_cond_new (void)
+{
+  pthread_cond_t *cond = shared_alloc (sizeof *cond);
+
+  init_pthread_cond (cond);
+  return cond;
+}
+
 static PosixHandshake *
 posix_handshake_new (gboolean robust)
 {
   PosixHandshake *h = defer_free (g_new0 (PosixHandshake, 1));
 
   h->mutex = row_pthread_mutex_new (robust);
-  h->cond = shared_alloc (sizeof *h->cond);
-  init_pthread_cond (h->cond);
+  h->cond = row_pthread_cond_new ();
   h->turn = shared_alloc (sizeof *h->turn);
   return h;
 }

@@ -144,6 +144,8 @@ add_series (JsonBuilder *builder,
   member_string (builder, "id", s->id);
   member_string (builder, "label", s->label);
   member_string (builder, "kind", s->kind == KIND_PROCSHARED ? "procshared" : "baseline");
+  member_string (builder, "group", s->group);
+  member_string (builder, "best_baseline_of_group", s->best != NULL ? s->best->id : NULL);
   member_string (builder, "skipped", s->skip_reason);
   member_number (builder, "median", s->median);
   member_number (builder, "p10", s->p10);
@@ -191,6 +193,7 @@ add_row (JsonBuilder *builder,
   member_string (builder, "best_baseline",
                  row->best_baseline != NULL ? row->best_baseline->id : NULL);
   member_bool (builder, "failed", row->failed);
+  member_string (builder, "placement", row->placement);
 
   json_builder_set_member_name (builder, "series");
   json_builder_begin_array (builder);

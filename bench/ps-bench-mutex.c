@@ -62,18 +62,6 @@ run_boost_mutex (gpointer data,
     die ("boost::interprocess::interprocess_mutex failed");
   return ns_per_op_since (start, iterations);
 }
-
-/* An interprocess_mutex that lives as long as the row. */
-static gpointer
-boost_mutex_new (void)
-{
-  gpointer memory = shared_alloc (bench_boost_mutex_size ());
-
-  if (bench_boost_mutex_init (memory) != 0)
-    die ("boost::interprocess::interprocess_mutex() failed");
-  defer (bench_boost_mutex_destroy, memory);
-  return memory;
-}
 #endif
 
 static void
@@ -100,7 +88,7 @@ setup_lock_unlock (Row    *row,
                   run_pthread_mutex, NULL, plain);
   boost = row_add_boost_series (row, "boost-mutex", "Boost interprocess_mutex");
 #ifdef PS_BENCH_HAVE_BOOST
-  add_contestant (contestants, boost, run_boost_mutex, NULL, boost_mutex_new ());
+  add_contestant (contestants, boost, run_boost_mutex, NULL, row_boost_mutex_new ());
 #endif
 }
 
@@ -149,38 +137,48 @@ context_switches (void)
   return (guint64) usage.ru_nvcsw + (guint64) usage.ru_nivcsw;
 }
 
-static void
-hammer_chunk (Hammer *h)
+/* Also the contended row of N processes (ps-bench-processes.c). */
+void
+lock_chunk (gint      kind,
+            gpointer  lock,
+            guint64  *counter,
+            guint     n)
 {
   guint i;
 
-  switch (h->kind)
+  switch (kind)
     {
     case 0:
-      for (i = 0; i < HAMMER_CHUNK; i++)
+      for (i = 0; i < n; i++)
         {
-          ps_lock_or_die (h->lock);
-          h->counter++;
-          ps_unlock_or_die (h->lock);
+          ps_lock_or_die (lock);
+          (*counter)++;
+          ps_unlock_or_die (lock);
         }
       break;
     case 1:
-      for (i = 0; i < HAMMER_CHUNK; i++)
+      for (i = 0; i < n; i++)
         {
-          check_zero (pthread_mutex_lock (h->lock), "pthread_mutex_lock");
-          h->counter++;
-          check_zero (pthread_mutex_unlock (h->lock), "pthread_mutex_unlock");
+          check_zero (pthread_mutex_lock (lock), "pthread_mutex_lock");
+          (*counter)++;
+          check_zero (pthread_mutex_unlock (lock), "pthread_mutex_unlock");
         }
       break;
 #ifdef PS_BENCH_HAVE_BOOST
     case 2:
-      if (bench_boost_mutex_hammer (h->lock, &h->counter, HAMMER_CHUNK) != 0)
+      if (bench_boost_mutex_hammer (lock, counter, n) != 0)
         die ("boost::interprocess::interprocess_mutex failed");
       break;
 #endif
     default:
       g_assert_not_reached ();
     }
+}
+
+static void
+hammer_chunk (Hammer *h)
+{
+  lock_chunk (h->kind, h->lock, &h->counter, HAMMER_CHUNK);
 }
 
 static double
@@ -277,7 +275,8 @@ setup_contended (Row    *row,
                   run_hammer, peer_hammer, hammer_new (1, plain));
   boost = row_add_boost_series (row, "boost-mutex", "Boost interprocess_mutex");
 #ifdef PS_BENCH_HAVE_BOOST
-  add_contestant (contestants, boost, run_hammer, peer_hammer, hammer_new (2, boost_mutex_new ()));
+  add_contestant (contestants, boost, run_hammer, peer_hammer,
+                  hammer_new (2, row_boost_mutex_new ()));
 #endif
 }
 

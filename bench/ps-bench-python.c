@@ -104,21 +104,44 @@ python_row_failed (void)
   return python_expected && python_failed;
 }
 
-static void
-python_placeholders (Row        *row,
-                     const char *reason)
+/* What a Python row shows when it cannot run: its series, skipped. */
+typedef struct
 {
-  static const struct { const char *id, *label; SeriesKind kind; } series[] = {
-    { "ps-lock-unlock", "PsMutex lock(-1, None)+unlock()", KIND_PROCSHARED },
-    { "ps-try-finally", "PsMutex lock(); try/finally unlock() (`with` stand-in)", KIND_PROCSHARED },
-    { "mp-lock", "multiprocessing.Lock acquire()+release()", KIND_BASELINE },
-    { "gi-noop-x2", "two no-op GI calls (Gio.Cancellable.is_cancelled)", KIND_BASELINE },
-  };
+  const char *group;
+  const char *id;
+  const char *label;
+  SeriesKind  kind;
+} Placeholder;
+
+static const Placeholder lock_placeholders[] = {
+  { NULL, "ps-lock-unlock", "PsMutex lock(-1, None)+unlock()", KIND_PROCSHARED },
+  { NULL, "ps-try-finally", "PsMutex lock(); try/finally unlock() (`with` stand-in)",
+    KIND_PROCSHARED },
+  { NULL, "mp-lock", "multiprocessing.Lock acquire()+release()", KIND_BASELINE },
+  { NULL, "gi-noop-x2", "two no-op GI calls (Gio.Cancellable.is_cancelled)", KIND_BASELINE },
+  { NULL, NULL, NULL, 0 }
+};
+
+static const Placeholder record_placeholders[] = {
+  { "64 B", "ps-record-64b", "PsSharedMemory write_variant+read_variant of bytes",
+    KIND_PROCSHARED },
+  { "64 B", "pickle-shm-64b", "pickle via multiprocessing.shared_memory", KIND_BASELINE },
+  { "1 MiB", "ps-record-1m", "PsSharedMemory write_variant+read_variant of bytes",
+    KIND_PROCSHARED },
+  { "1 MiB", "pickle-shm-1m", "pickle via multiprocessing.shared_memory", KIND_BASELINE },
+  { NULL, NULL, NULL, 0 }
+};
+
+static void
+python_placeholders (Row               *row,
+                     const Placeholder *series,
+                     const char        *reason)
+{
   guint i;
 
-  for (i = 0; i < G_N_ELEMENTS (series); i++)
-    row_add_series (row, series[i].id, series[i].label, series[i].kind)->skip_reason =
-      g_strdup (reason);
+  for (i = 0; series[i].id != NULL; i++)
+    row_add_group_series (row, series[i].group, series[i].id, series[i].label,
+                          series[i].kind)->skip_reason = g_strdup (reason);
 }
 
 static void
@@ -130,11 +153,16 @@ parse_python_output (Row        *row,
 
   for (i = 0; lines[i] != NULL; i++)
     {
-      g_auto(GStrv) fields = g_strsplit (lines[i], "\t", 4);
+      g_auto(GStrv) fields = g_strsplit (lines[i], "\t", g_str_has_prefix (lines[i], "group-")
+                                                          ? 5 : 4);
       guint n = g_strv_length (fields);
       Series *series;
 
-      if (n == 4 && g_str_equal (fields[0], "series"))
+      if (n == 5 && g_str_equal (fields[0], "group-series"))
+        row_add_group_series (row, fields[1], fields[2], fields[4],
+                              g_str_equal (fields[3], "procshared") ? KIND_PROCSHARED
+                                                                    : KIND_BASELINE);
+      else if (n == 4 && g_str_equal (fields[0], "series"))
         row_add_series (row, fields[1], fields[3],
                         g_str_equal (fields[2], "procshared") ? KIND_PROCSHARED : KIND_BASELINE);
       else if (n == 3 && g_str_equal (fields[0], "sample") &&
@@ -151,9 +179,11 @@ parse_python_output (Row        *row,
 }
 
 static void
-custom_python (Row   *row,
-               guint  rounds,
-               guint64 iterations)
+run_python_row (Row               *row,
+                guint              rounds,
+                guint64            iterations,
+                const char        *mode,
+                const Placeholder *placeholders)
 {
   g_autoptr(GError) error = NULL;
   g_autofree char *output = NULL;
@@ -164,12 +194,13 @@ custom_python (Row   *row,
   const char *python = python_program ();
   const char *script = bench_script ("PYTHON_SCRIPT");
   const char *argv[] = { python, script, "--raw", "--rounds", rounds_arg,
-                         "--iterations", iterations_arg, NULL };
+                         "--iterations", iterations_arg, mode, NULL };
   int status = 0;
 
   if (python == NULL || script == NULL)
     {
-      python_placeholders (row, "no Python with PyGObject, or no typelib, at build time");
+      python_placeholders (row, placeholders,
+                           "no Python with PyGObject, or no typelib, at build time");
       return;
     }
   python_expected = TRUE;
@@ -183,7 +214,7 @@ custom_python (Row   *row,
       row->failed = TRUE;
       python_failed = TRUE;
       if (row->series->len == 0)
-        python_placeholders (row, "the Python benchmark failed");
+        python_placeholders (row, placeholders, "the Python benchmark failed");
       return;
     }
   parse_python_output (row, output);
@@ -191,8 +222,16 @@ custom_python (Row   *row,
     {
       row->failed = TRUE;
       python_failed = TRUE;
-      python_placeholders (row, "the Python benchmark printed nothing");
+      python_placeholders (row, placeholders, "the Python benchmark printed nothing");
     }
+}
+
+static void
+custom_python (Row     *row,
+               guint    rounds,
+               guint64  iterations)
+{
+  run_python_row (row, rounds, iterations, NULL, lock_placeholders);
 }
 
 static void
@@ -211,4 +250,34 @@ finish_python (Row *row)
 const RowDef ps_bench_row_python_lock = {
   "python-lock", "From Python through the typelib: PsMutex lock+unlock", "ns/op", FALSE,
   ROW_CUSTOM, 61, 3, 5000, NULL, finish_python, custom_python
+};
+
+/* Records from Python ------------------------------------------------------------- */
+
+static void
+custom_python_records (Row     *row,
+                       guint    rounds,
+                       guint64  iterations)
+{
+  run_python_row (row, rounds, iterations, "--records", record_placeholders);
+}
+
+static void
+finish_python_records (Row *row)
+{
+  row_note (row, "µs per record written and read back from Python, as bytes both ways: "
+            "write_variant(GLib.Variant.new_from_bytes(GLib.VariantType('ay'), "
+            "GLib.Bytes.new(data), True)) and read_variant(0).get_data_as_bytes().get_data(), "
+            "beside pickle.dumps into a multiprocessing.shared_memory segment and "
+            "pickle.loads from it");
+  row_target_ratio (row, "Python 64 B record write+read ≤ 2× pickle + shared_memory",
+                    "ps-record-64b", "pickle-shm-64b", TRUE, 2.0);
+  row_target_ratio (row, "Python 1 MiB record write+read ≤ 0.6× pickle + shared_memory",
+                    "ps-record-1m", "pickle-shm-1m", TRUE, 0.6);
+}
+
+const RowDef ps_bench_row_python_records = {
+  "python-records", "From Python through the typelib: a bytes record written and read back",
+  "µs/record", FALSE, ROW_CUSTOM, 31, 3, 2000, NULL, finish_python_records,
+  custom_python_records
 };

@@ -21,6 +21,7 @@ series_free (gpointer data)
 
   g_free (series->id);
   g_free (series->label);
+  g_free (series->group);
   g_free (series->skip_reason);
   g_array_unref (series->samples);
   g_free (series);
@@ -76,6 +77,7 @@ row_free (gpointer data)
   g_free (row->id);
   g_free (row->title);
   g_free (row->unit);
+  g_free (row->placement);
   g_ptr_array_unref (row->series);
   g_ptr_array_unref (row->targets);
   g_ptr_array_unref (row->metrics);
@@ -89,8 +91,23 @@ row_add_series (Row        *row,
                 const char *label,
                 SeriesKind  kind)
 {
+  return row_add_group_series (row, NULL, id, label, kind);
+}
+
+/* A series compared only with the others of @group: a second measure of
+ * the same contestants (their CPU time beside their wall time), or one
+ * case of several in the row (N = 4 processes). Same unit and direction
+ * as the row. */
+Series *
+row_add_group_series (Row        *row,
+                      const char *group,
+                      const char *id,
+                      const char *label,
+                      SeriesKind  kind)
+{
   Series *series = g_new0 (Series, 1);
 
+  series->group = g_strdup (group);
   series->id = g_strdup (id);
   series->label = g_strdup (label);
   series->kind = kind;
@@ -126,6 +143,21 @@ row_note (Row        *row,
 
   va_start (args, format);
   g_ptr_array_add (row->notes, g_strdup_vprintf (format, args));
+  va_end (args);
+}
+
+/* Where the row's processes ran (CPUs, pinning, fresh or long-lived
+ * processes): printed and kept in the JSON. */
+void
+row_set_placement (Row        *row,
+                   const char *format,
+                   ...)
+{
+  va_list args;
+
+  va_start (args, format);
+  g_free (row->placement);
+  row->placement = g_strdup_vprintf (format, args);
   va_end (args);
 }
 
@@ -176,7 +208,7 @@ percentile (const double *sorted,
   return sorted[below] + (position - below) * (sorted[below + 1] - sorted[below]);
 }
 
-static double
+double
 median_of (GArray *values)
 {
   g_autofree double *sorted = NULL;
@@ -243,30 +275,46 @@ ratio_of (Series *subject,
   return median_of (ratios);
 }
 
+/* The best baseline of @group (NULL: the series of no group). */
+static Series *
+best_of_group (Row        *row,
+               const char *group)
+{
+  Series *best = NULL;
+  guint i;
+
+  for (i = 0; i < row->series->len; i++)
+    {
+      Series *series = g_ptr_array_index (row->series, i);
+
+      if (series->kind != KIND_BASELINE || isnan (series->median) ||
+          g_strcmp0 (series->group, group) != 0)
+        continue;
+      if (best == NULL ||
+          (row->higher_is_better ? series->median > best->median
+                                 : series->median < best->median))
+        best = series;
+    }
+  return best;
+}
+
 void
 row_finish (Row *row)
 {
   guint i;
 
+  for (i = 0; i < row->series->len; i++)
+    series_compute (g_ptr_array_index (row->series, i));
+  for (i = 0; i < row->series->len; i++)
+    {
+      Series *series = g_ptr_array_index (row->series, i);
+
+      series->best = best_of_group (row, series->group);
+      series->ratio = ratio_of (series, series->best);
+    }
   row->best_baseline = NULL;
-  for (i = 0; i < row->series->len; i++)
-    {
-      Series *series = g_ptr_array_index (row->series, i);
-
-      series_compute (series);
-      if (series->kind != KIND_BASELINE || isnan (series->median))
-        continue;
-      if (row->best_baseline == NULL ||
-          (row->higher_is_better ? series->median > row->best_baseline->median
-                                 : series->median < row->best_baseline->median))
-        row->best_baseline = series;
-    }
-  for (i = 0; i < row->series->len; i++)
-    {
-      Series *series = g_ptr_array_index (row->series, i);
-
-      series->ratio = ratio_of (series, row->best_baseline);
-    }
+  if (row->series->len > 0)
+    row->best_baseline = ((Series *) g_ptr_array_index (row->series, 0))->best;
 }
 
 static Target *
@@ -401,12 +449,19 @@ row_print (Row *row)
   printf ("  ");
   print_padded ("", 58);
   printf ("%10s %10s %10s %10s %9s\n", "median", "p10", "p90", "p99", "×best");
+  if (row->placement != NULL)
+    printf ("    placement: %s\n", row->placement);
   for (i = 0; i < row->series->len; i++)
     {
       Series *series = g_ptr_array_index (row->series, i);
+      Series *previous = i > 0 ? g_ptr_array_index (row->series, i - 1) : NULL;
       g_autofree char *label = g_strdup_printf ("%s %s",
                                                 series->kind == KIND_PROCSHARED ? "*" : " ",
                                                 series->label);
+
+      if (series->group != NULL &&
+          (previous == NULL || g_strcmp0 (previous->group, series->group) != 0))
+        printf ("  %s:\n", series->group);
 
       printf ("  ");
       print_padded (label, 58);
@@ -419,7 +474,7 @@ row_print (Row *row)
       print_cell (series->p10, 11);
       print_cell (series->p90, 11);
       print_cell (series->p99, 11);
-      if (series == row->best_baseline)
+      if (series == series->best)
         printf ("%10s", "best");
       else
         print_cell (series->ratio, 10);

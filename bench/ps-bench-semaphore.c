@@ -241,7 +241,8 @@ ping_pong_new (gpointer ping,
   return pp;
 }
 
-static void
+/* Also the contestants of the placement rows (ps-bench-placement.c). */
+void
 setup_ping_pong (Row    *row,
                  GArray *contestants)
 {

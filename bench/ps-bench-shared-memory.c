@@ -28,6 +28,7 @@ typedef struct
   guint8         *destination;
   gsize           size;
   gint            mode;   /* a RecordsMode */
+  guint64         per_batch;   /* round trips per 100 iterations (variant-sizes) */
 } Records;
 
 static double
@@ -70,6 +71,17 @@ run_records (gpointer data,
   return (double) r->size * (double) iterations / (double) (now_ns () - start);
 }
 
+/* The sizes row: its batches hold more round trips of small records than
+ * of big ones. */
+static double
+run_records_scaled (gpointer data,
+                    guint64  iterations)
+{
+  Records *r = data;
+
+  return run_records (data, profiling ? iterations : MAX (iterations * r->per_batch / 100, 1));
+}
+
 static Records *
 records_new (PsSharedMemory *memory,
              GVariant       *value,
@@ -90,11 +102,24 @@ records_new (PsSharedMemory *memory,
   return r;
 }
 
+/* Adds the four contestants for records of @size bytes: in @group, with
+ * @suffix after their ids and @per_batch round trips per 100 iterations
+ * (the sizes row), or with neither. */
 static void
-setup_records (Row    *row,
-               GArray *contestants,
-               gsize   size)
+add_records (Row        *row,
+             GArray     *contestants,
+             gsize       size,
+             const char *group,
+             const char *suffix,
+             guint64     per_batch)
 {
+  static const struct { const char *id, *label; RecordsMode mode; } kinds[] = {
+    { "ps-variant", "write_variant+read_variant (ay)", RECORDS_VARIANT },
+    { "ps-variant-fresh", "write_variant+read_variant (ay built from the bytes each time)",
+      RECORDS_FRESH_VARIANT },
+    { "memcpy-in", "memcpy into the mapping", RECORDS_MEMCPY_IN },
+    { "memcpy-in-out", "memcpy into the mapping and out", RECORDS_MEMCPY_IN_OUT },
+  };
   g_autoptr(GError) error = NULL;
   PsSharedMemory *memory;
   GVariant *value;
@@ -109,23 +134,27 @@ setup_records (Row    *row,
   check_error (memory != NULL, error, "ps_shared_memory_new");
   defer_unref (memory);
 
-  add_contestant (contestants,
-                  row_add_series (row, "ps-variant", "write_variant+read_variant (ay)",
-                                  KIND_PROCSHARED),
-                  run_records, NULL, records_new (memory, value, source, size, RECORDS_VARIANT));
-  add_contestant (contestants,
-                  row_add_series (row, "ps-variant-fresh",
-                                  "write_variant+read_variant (ay built from the bytes each time)",
-                                  KIND_PROCSHARED),
-                  run_records, NULL,
-                  records_new (memory, value, source, size, RECORDS_FRESH_VARIANT));
-  add_contestant (contestants,
-                  row_add_series (row, "memcpy-in", "memcpy into the mapping", KIND_BASELINE),
-                  run_records, NULL, records_new (memory, value, source, size, RECORDS_MEMCPY_IN));
-  add_contestant (contestants,
-                  row_add_series (row, "memcpy-in-out", "memcpy into the mapping and out",
-                                  KIND_BASELINE),
-                  run_records, NULL, records_new (memory, value, source, size, RECORDS_MEMCPY_IN_OUT));
+  for (i = 0; i < G_N_ELEMENTS (kinds); i++)
+    {
+      g_autofree char *id = g_strconcat (kinds[i].id, suffix != NULL ? "-" : NULL, suffix, NULL);
+      Records *r = records_new (memory, value, source, size, kinds[i].mode);
+
+      r->per_batch = per_batch;
+      add_contestant (contestants,
+                      row_add_group_series (row, group, id, kinds[i].label,
+                                            kinds[i].mode == RECORDS_VARIANT ||
+                                            kinds[i].mode == RECORDS_FRESH_VARIANT
+                                            ? KIND_PROCSHARED : KIND_BASELINE),
+                      per_batch > 0 ? run_records_scaled : run_records, NULL, r);
+    }
+}
+
+static void
+setup_records (Row    *row,
+               GArray *contestants,
+               gsize   size)
+{
+  add_records (row, contestants, size, NULL, NULL, 0);
 }
 
 static void
@@ -167,4 +196,49 @@ const RowDef ps_bench_row_variant_1k = {
 const RowDef ps_bench_row_variant_1m = {
   "variant-1m", "write_variant+read_variant, 1 MiB ay record", "GB/s", TRUE, ROW_LOCAL,
   31, 3, 20, setup_records_1m, finish_records_1m, NULL
+};
+
+/* 64 B to 64 MiB ------------------------------------------------------------------- */
+
+static const struct
+{
+  const char *name;
+  const char *suffix;
+  gsize       size;
+  guint64     per_batch;   /* round trips per batch of a full run */
+} record_sizes[] = {
+  { "64 B", "64b", 64, 20000 },
+  { "4 KiB", "4k", 4096, 5000 },
+  { "1 MiB", "1m", 1024 * 1024, 20 },
+  { "64 MiB", "64m", 64 * 1024 * 1024, 1 },
+};
+
+static void
+setup_record_sizes (Row    *row,
+                    GArray *contestants)
+{
+  guint i;
+
+  for (i = 0; i < G_N_ELEMENTS (record_sizes); i++)
+    add_records (row, contestants, record_sizes[i].size, record_sizes[i].name,
+                 record_sizes[i].suffix, record_sizes[i].per_batch);
+}
+
+static void
+finish_record_sizes (Row *row)
+{
+  row_note (row, "GB/s of payload per round trip (one write_variant and one read_variant), "
+            "prebuilt and freshly built (g_variant_new_fixed_array from the bytes each time); "
+            "per-byte cost at 64 MiB over 1 MiB is the 1 MiB bandwidth over the 64 MiB one");
+  row_target_ratio (row, "1 MiB fresh variant round trip ≥ 25% of memcpy bandwidth",
+                    "ps-variant-fresh-1m", "memcpy-in-1m", FALSE, 0.25);
+  row_target_ratio (row, "64 MiB per-byte cost ≤ 1.3× 1 MiB's (fresh)",
+                    "ps-variant-fresh-1m", "ps-variant-fresh-64m", TRUE, 1.3);
+  row_target_ratio (row, "64 MiB per-byte cost ≤ 1.3× 1 MiB's (prebuilt)",
+                    "ps-variant-1m", "ps-variant-64m", TRUE, 1.3);
+}
+
+const RowDef ps_bench_row_variant_sizes = {
+  "variant-sizes", "write_variant+read_variant, ay records of 64 B to 64 MiB", "GB/s", TRUE,
+  ROW_LOCAL, 11, 2, 100, setup_record_sizes, finish_record_sizes, NULL
 };

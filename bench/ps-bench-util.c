@@ -8,6 +8,9 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -144,13 +147,36 @@ row_add_boost_series (Row        *row,
                       const char *id,
                       const char *label)
 {
-  Series *series = row_add_series (row, id, label, KIND_BASELINE);
+  return row_add_boost_group_series (row, NULL, id, label);
+}
+
+Series *
+row_add_boost_group_series (Row        *row,
+                            const char *group,
+                            const char *id,
+                            const char *label)
+{
+  Series *series = row_add_group_series (row, group, id, label, KIND_BASELINE);
 
 #ifndef PS_BENCH_HAVE_BOOST
   series->skip_reason = g_strdup ("built without Boost");
 #endif
   return series;
 }
+
+#ifdef PS_BENCH_HAVE_BOOST
+/* An interprocess_mutex that lives as long as the row. */
+gpointer
+row_boost_mutex_new (void)
+{
+  gpointer memory = shared_alloc (bench_boost_mutex_size ());
+
+  if (bench_boost_mutex_init (memory) != 0)
+    die ("boost::interprocess::interprocess_mutex() failed");
+  defer (bench_boost_mutex_destroy, memory);
+  return memory;
+}
+#endif
 
 /* A PsMutex, plain or recursive, that lives as long as the row. */
 PsMutex *
@@ -194,6 +220,106 @@ barrier_wait (Barrier *barrier)
       sched_yield ();
 }
 
+/* Sleeping waits ---------------------------------------------------------------- */
+
+void
+word_wait (gint *word,
+           gint  value)
+{
+  while (g_atomic_int_get (word) == value)
+    if (syscall (SYS_futex, word, FUTEX_WAIT, value, NULL, NULL, 0) != 0 &&
+        errno != EAGAIN && errno != EINTR)
+      die ("futex wait failed: %s", g_strerror (errno));
+}
+
+void
+word_wake (gint *word)
+{
+  if (syscall (SYS_futex, word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0) < 0)
+    die ("futex wake failed: %s", g_strerror (errno));
+}
+
+void
+sleeping_barrier_wait (Barrier *barrier,
+                       gint     parties)
+{
+  gint generation = g_atomic_int_get (&barrier->generation);
+
+  if (g_atomic_int_add (&barrier->count, 1) == parties - 1)
+    {
+      g_atomic_int_set (&barrier->count, 0);
+      g_atomic_int_inc (&barrier->generation);
+      word_wake (&barrier->generation);
+      return;
+    }
+  word_wait (&barrier->generation, generation);
+}
+
+gint64
+cpu_now_ns (void)
+{
+  struct timespec ts;
+
+  clock_gettime (CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (gint64) ts.tv_sec * G_GINT64_CONSTANT (1000000000) + ts.tv_nsec;
+}
+
+/* Processes ------------------------------------------------------------------------ */
+
+gint
+allowed_cpus (gint *cpus,
+              gint  max)
+{
+  cpu_set_t set;
+  gint cpu, found = 0;
+
+  if (sched_getaffinity (0, sizeof set, &set) != 0)
+    die ("sched_getaffinity failed: %s", g_strerror (errno));
+  for (cpu = 0; cpu < CPU_SETSIZE; cpu++)
+    if (CPU_ISSET (cpu, &set))
+      {
+        if (found < max)
+          cpus[found] = cpu;
+        found++;
+      }
+  return found;
+}
+
+pid_t
+fork_worker (gint cpu)
+{
+  pid_t pid;
+
+  fflush (stdout);
+  pid = fork ();
+  if (pid < 0)
+    die ("fork failed: %s", g_strerror (errno));
+  if (pid == 0)
+    {
+      prctl (PR_SET_PDEATHSIG, SIGKILL);
+      if (cpu >= 0)
+        pin_to (cpu);
+    }
+  return pid;
+}
+
+void
+wait_workers (pid_t *pids,
+              guint  n)
+{
+  guint i;
+
+  for (i = 0; i < n; i++)
+    {
+      int status = 0;
+
+      if (waitpid (pids[i], &status, 0) != pids[i])
+        die ("waitpid failed: %s", g_strerror (errno));
+      if (!WIFEXITED (status) || WEXITSTATUS (status) != 0)
+        die ("a worker process failed (status 0x%x)", status);
+    }
+}
+
 /* What a process holds: entries in /proc/self/fd and lines of
  * /proc/self/maps. */
 gint
@@ -231,6 +357,8 @@ count_mappings (void)
 /* Running contestants ------------------------------------------------------- */
 
 Barrier *pair_barrier;
+gboolean warming_up;
+gboolean profiling;
 
 void
 add_contestant (GArray   *contestants,
@@ -268,12 +396,14 @@ run_rounds (GArray   *contestants,
 
           if (pair_barrier != NULL)
             barrier_wait (pair_barrier);
+          warming_up = r == 0;
           if (peer_side)
             {
               c->peer (c->data, batch);
               continue;
             }
           value = c->run (c->data, batch);
+          warming_up = FALSE;
           if (r > 0)
             series_add (c->series, value);
         }
@@ -336,15 +466,9 @@ run_interleaved_pair (GArray   *contestants,
   int status;
 
   pair_barrier = shared_map (sizeof (Barrier));
-  fflush (stdout);
-  pid = fork ();
-  if (pid < 0)
-    die ("fork failed: %s", g_strerror (errno));
+  pid = fork_worker (pinned ? pinned_cpus[1] : -1);
   if (pid == 0)
     {
-      prctl (PR_SET_PDEATHSIG, SIGKILL);
-      if (pinned)
-        pin_to (pinned_cpus[1]);
       run_rounds (contestants, rounds, iterations, TRUE);
       _exit (0);
     }

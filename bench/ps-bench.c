@@ -29,7 +29,9 @@
  * This file is the harness: the options, the rows in the order they run
  * and print, --list, --profile, --check and the summary. The rows are in
  * ps-bench-mutex.c, -semaphore.c, -cond.c, -shared-memory.c and
- * -python.c; ps-bench.h says how they plug in.
+ * -python.c, and those of issue 13 (placements, many processes,
+ * segments) in -placement.c, -processes.c and -segments.c; ps-bench.h
+ * says how they plug in.
  */
 
 #include <math.h>
@@ -100,15 +102,24 @@ static const RowDef *const row_defs[] = {
   &ps_bench_row_lock_unlock,
   &ps_bench_row_acquire_release,
   &ps_bench_row_sem_ping_pong,
+  &ps_bench_row_ping_pong_one_cpu,
+  &ps_bench_row_ping_pong_apart,
+  &ps_bench_row_ping_pong_fresh,
   &ps_bench_row_cond_handshake,
   &ps_bench_row_contended,
+  &ps_bench_row_contended_processes,
+  &ps_bench_row_cond_broadcast,
   &ps_bench_row_create_drop,
+  &ps_bench_row_segment_sizes,
+  &ps_bench_row_segments_open,
   &ps_bench_row_variant_1k,
   &ps_bench_row_variant_1m,
+  &ps_bench_row_variant_sizes,
   &ps_bench_row_timed_wait,
   &ps_bench_row_cancel,
   &ps_bench_row_python_lock,
   &ps_bench_row_async_pending,
+  &ps_bench_row_python_records,
 };
 
 static gboolean
@@ -155,6 +166,14 @@ run_row (const RowDef *def)
     default:
       g_assert_not_reached ();
     }
+  if (row->placement == NULL && def->mode == ROW_PINNED_PAIR && pinned_cpus[1] >= 0)
+    row_set_placement (row, "two processes, pinned to CPUs %d and %d; a long-lived peer",
+                       pinned_cpus[0], pinned_cpus[1]);
+  else if (row->placement == NULL && def->mode != ROW_LOCAL && def->mode != ROW_CUSTOM)
+    row_set_placement (row, "two processes, unpinned; a long-lived peer; "
+                       "a spinning barrier between batches");
+  else if (row->placement == NULL)
+    row_set_placement (row, "one process, unpinned");
   row_finish (row);
   def->finish (row);
   run_cleanups ();
@@ -269,6 +288,7 @@ run_profile (const char *wanted,
 
           if (!g_str_equal (wanted + strlen (def->id) + 1, c->series->id))
             continue;
+          profiling = TRUE;
 
           if (def->mode == ROW_PAIR || def->mode == ROW_PINNED_PAIR)
             {
@@ -393,7 +413,7 @@ main (int    argc,
       g_ptr_array_add (rows, row);
     }
 
-  printf ("\nTargets (issue 5):\n");
+  printf ("\nTargets (issues 5 and 13; a MISS shows the measured value):\n");
   for (i = 0; i < rows->len; i++)
     {
       Row *row = g_ptr_array_index (rows, i);

@@ -5,8 +5,11 @@
  * What the parts of ps-bench share. ps-bench.c is the harness (options,
  * the order of the rows, --list, --profile, --check, main); a row is a
  * RowDef, defined in the file of its family (ps-bench-mutex.c,
- * -semaphore.c, -cond.c, -shared-memory.c, -python.c) and named in the
- * harness's table. A row's setup() adds its contestants: one Series each
+ * -semaphore.c, -cond.c, -shared-memory.c, -python.c; -placement.c,
+ * -processes.c and -segments.c for the rows of issue 13) and named in
+ * the harness's table. A row's series may come in groups (a second
+ * measure of its contestants, or one case of several), each compared
+ * only within its group. A row's setup() adds its contestants: one Series each
  * (row_add_series) and the functions that run a batch of it
  * (add_contestant); its finish() adds targets, metrics and notes once
  * the statistics are there. ps-bench-util.c holds the helpers and the
@@ -32,11 +35,14 @@ typedef enum
   KIND_BASELINE,
 } SeriesKind;
 
-typedef struct
+typedef struct _Series
 {
   char       *id;
   char       *label;
   SeriesKind  kind;
+  char       *group;         /* NULL, or a second measure or case of the row
+                              * ("CPU time", "N = 4"): compared only within it */
+  struct _Series *best;      /* the best baseline of its group */
   char       *skip_reason;   /* not measured, and why */
   GArray     *samples;       /* double: one per round, in round order */
   double      median, p10, p90, p99, mad;
@@ -74,8 +80,9 @@ typedef struct
   GPtrArray *targets;   /* Target */
   GPtrArray *metrics;   /* Metric */
   GPtrArray *notes;     /* char */
-  Series    *best_baseline;
+  Series    *best_baseline;   /* of the group of its first series */
   gboolean   failed;
+  char      *placement;       /* where its processes ran */
 } Row;
 
 Row    *row_new           (const char *id,
@@ -89,6 +96,14 @@ Series *row_add_series    (Row        *row,
                            SeriesKind  kind);
 Series *row_find_series   (Row        *row,
                            const char *id);
+Series *row_add_group_series (Row        *row,
+                              const char *group,
+                              const char *id,
+                              const char *label,
+                              SeriesKind  kind);
+void    row_set_placement (Row        *row,
+                           const char *format,
+                           ...) G_GNUC_PRINTF (2, 3);
 void    row_note          (Row        *row,
                            const char *format,
                            ...) G_GNUC_PRINTF (2, 3);
@@ -97,6 +112,7 @@ void    row_metric        (Row        *row,
                            double      value);
 void    series_add        (Series     *series,
                            double      value);
+double  median_of         (GArray     *values);   /* of doubles; NAN if empty */
 double  ratio_of          (Series     *subject,
                            Series     *reference);
 void    row_finish        (Row        *row);
@@ -182,8 +198,22 @@ extern const RowDef ps_bench_row_cancel;
 extern const RowDef ps_bench_row_cond_handshake;    /* ps-bench-cond.c */
 extern const RowDef ps_bench_row_variant_1k;        /* ps-bench-shared-memory.c */
 extern const RowDef ps_bench_row_variant_1m;
+extern const RowDef ps_bench_row_variant_sizes;
 extern const RowDef ps_bench_row_python_lock;       /* ps-bench-python.c */
 extern const RowDef ps_bench_row_async_pending;     /* ps-bench-async.c */
+extern const RowDef ps_bench_row_python_records;
+extern const RowDef ps_bench_row_ping_pong_one_cpu; /* ps-bench-placement.c */
+extern const RowDef ps_bench_row_ping_pong_apart;
+extern const RowDef ps_bench_row_ping_pong_fresh;
+extern const RowDef ps_bench_row_contended_processes;   /* ps-bench-processes.c */
+extern const RowDef ps_bench_row_cond_broadcast;
+extern const RowDef ps_bench_row_segment_sizes;         /* ps-bench-segments.c */
+extern const RowDef ps_bench_row_segments_open;
+
+/* The semaphore ping-pong contestants (ps-bench-semaphore.c), which the
+ * placement rows (ps-bench-placement.c) run under other placements. */
+void setup_ping_pong (Row    *row,
+                      GArray *contestants);
 
 /* Scales a row's normal batch size down for --quick (ps-bench.c). */
 guint64 iterations_for (guint64 normal);
@@ -241,10 +271,29 @@ gpointer defer_free     (gpointer       memory);
 Series *row_add_boost_series (Row        *row,
                               const char *id,
                               const char *label);
+Series *row_add_boost_group_series (Row        *row,
+                                    const char *group,
+                                    const char *id,
+                                    const char *label);
 
 /* Objects that live as long as the row. */
 PsMutex         *row_ps_mutex_new      (gboolean recursive);
 pthread_mutex_t *row_pthread_mutex_new (gboolean robust);
+#ifdef PS_BENCH_HAVE_BOOST
+gpointer         row_boost_mutex_new   (void);   /* an interprocess_mutex */
+#endif
+
+/* A process-shared pthread_cond_t (CLOCK_MONOTONIC) in shared memory that
+ * lives as long as the row (ps-bench-cond.c). */
+pthread_cond_t  *row_pthread_cond_new  (void);
+
+/* Locks @lock, bumps *@counter and unlocks, @n times: @kind 0 is a
+ * PsMutex, 1 a pthread mutex, 2 a Boost interprocess_mutex
+ * (ps-bench-mutex.c). */
+void lock_chunk (gint      kind,
+                 gpointer  lock,
+                 guint64  *counter,
+                 guint     n);
 
 /* Inline: the contended and handshake rows call them in their timed loops. */
 static inline void
@@ -270,12 +319,44 @@ typedef struct
 
 void barrier_wait (Barrier *barrier);
 
+/* Set during the warm-up batches (round 0) of run_interleaved(): what a
+ * contestant records beside its return value (a second series, a
+ * metric) must skip them as run_interleaved() skips their values. */
+extern gboolean warming_up;
+/* Set by --profile: a contestant that scales its batches (by record or
+ * segment size) runs exactly the iterations asked for instead, so that
+ * instructions per iteration are per operation. */
+extern gboolean profiling;
+
 /* Set while a two-process row runs: the barrier before each batch. */
 extern Barrier *pair_barrier;
 extern gint     pinned_cpus[2];
 
 gboolean choose_two_cpus (void);
 void     pin_to          (gint cpu);
+
+/* Sleeping waits, for the rows whose barriers must not keep a CPU busy:
+ * word_wait() sleeps while *word is @value, word_wake() wakes every
+ * sleeper; sleeping_barrier_wait() is barrier_wait() for @parties
+ * processes, asleep in the kernel while it waits. */
+void     word_wait             (gint    *word,
+                                gint     value);
+void     word_wake             (gint    *word);
+void     sleeping_barrier_wait (Barrier *barrier,
+                                gint     parties);
+
+/* CPU time of the calling process so far, in ns (every thread). */
+gint64   cpu_now_ns            (void);
+
+/* The CPUs this process may run on: their number, the first @max in @cpus. */
+gint     allowed_cpus          (gint    *cpus,
+                                gint     max);
+/* Forks a worker (pinned to @cpu unless it is -1), which dies with its
+ * parent; returns its pid in the parent and 0 in the worker. */
+pid_t    fork_worker           (gint     cpu);
+/* Waits for the workers; dies if one of them failed. */
+void     wait_workers          (pid_t   *pids,
+                                guint    n);
 
 gint count_fds      (void);
 gint count_mappings (void);
