@@ -183,6 +183,7 @@ extern const RowDef ps_bench_row_cond_handshake;    /* ps-bench-cond.c */
 extern const RowDef ps_bench_row_variant_1k;        /* ps-bench-shared-memory.c */
 extern const RowDef ps_bench_row_variant_1m;
 extern const RowDef ps_bench_row_python_lock;       /* ps-bench-python.c */
+extern const RowDef ps_bench_row_rw_lock;           /* ps-bench-rw-lock.c */
 
 /* Scales a row's normal batch size down for --quick (ps-bench.c). */
 guint64 iterations_for (guint64 normal);

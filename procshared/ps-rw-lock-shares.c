@@ -114,14 +114,20 @@ lock_writers (PsRwLockHandle  *handle,
   GError *local = NULL;
   gboolean ok;
 
-  if (deadline != 0)
-    g_atomic_int_inc (&state->writers_waiting);
-  ok = ps_robust_mutex_lock (&handle->writer, timeout_left (deadline), cancellable, &local);
-  if (deadline != 0)
+  /* Uncontended, the try alone: waiting writers are counted only when
+   * they wait. */
+  ok = ps_robust_mutex_try_lock (&handle->writer, &local);
+  if (!ok && local == NULL && deadline == 0)
+    ps_set_would_block_error (&local, "reader-writer lock");
+  else if (!ok && local == NULL)
     {
-      guint waiting = g_atomic_int_get (&state->writers_waiting);
+      guint waiting;
 
+      g_atomic_int_inc (&state->writers_waiting);
+      ok = ps_robust_mutex_lock_contended (&handle->writer, timeout_left (deadline), cancellable,
+                                           &local);
       /* Saturating: a writer killed while it waited left one too many. */
+      waiting = g_atomic_int_get (&state->writers_waiting);
       while (waiting > 0 &&
              !g_atomic_int_compare_and_exchange_full (&state->writers_waiting, waiting,
                                                       waiting - 1, &waiting))

@@ -118,7 +118,9 @@ ps_rw_lock_give_back_slot (PsRwLockHandle *handle,
 {
   __atomic_store_n (&slot->holder_pid, 0, __ATOMIC_RELAXED);
   __atomic_store_n (&slot->occupied, 0, __ATOMIC_RELEASE);
-  if (ps_robust_lock_unlock (&slot->lock) != PS_LOCK_ACQUIRED)
+  /* The uncontended case without calls where the backend has one. */
+  if (ps_robust_lock_can_unlock_fast (&slot->lock) ? !ps_robust_lock_unlock_fast (&slot->lock)
+                                                   : ps_robust_lock_unlock (&slot->lock) != PS_LOCK_ACQUIRED)
     {
       handle->own->pinned = slot;   /* it may still be linked where the kernel looks */
       handle->pinned = TRUE;
@@ -266,13 +268,16 @@ ps_rw_lock_take_free_slot (PsRwLockHandle *handle,
     {
       guint i = (home + k) % PS_RW_LOCK_N_SLOTS;
       PsRwSlot *slot = &state->slots[i];
+      PsLockStatus status;
       PsRwTake result;
 
       /* Away from home, a marked slot is skipped without a write to its
        * line (a dead reader's mark is cleared by the next writer). */
       if (k > 0 && __atomic_load_n (&slot->occupied, __ATOMIC_RELAXED) != 0)
         continue;
-      result = ps_rw_lock_finish_take (handle, slot, ps_robust_lock_try (&slot->lock), check_gate);
+      status = ps_robust_lock_try_fast (&slot->lock) ? PS_LOCK_ACQUIRED
+                                                     : ps_robust_lock_try (&slot->lock);
+      result = ps_rw_lock_finish_take (handle, slot, status, check_gate);
       if (result == PS_RW_TAKE_OK)
         *out_index = i;
       if (result != PS_RW_TAKE_BUSY)
