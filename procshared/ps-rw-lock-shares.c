@@ -78,14 +78,21 @@ drain_readers (PsRwLockHandle  *handle,
                GCancellable    *cancellable,
                GError         **error)
 {
+  guint64 marked = 0;
+
+  G_STATIC_ASSERT (PS_RW_LOCK_N_SLOTS <= 64);
+
+  /* Every mark first, without a branch per slot, so that the loads
+   * overlap: mostly none is set. */
   for (guint i = 0; i < PS_RW_LOCK_N_SLOTS; i++)
+    marked |= (guint64) (__atomic_load_n (&handle->state->slots[i].occupied,
+                                          __ATOMIC_SEQ_CST) != 0) << i;
+
+  for (; marked != 0; marked &= marked - 1)
     {
-      PsRwSlot *slot = &handle->state->slots[i];
+      PsRwSlot *slot = &handle->state->slots[__builtin_ctzll (marked)];
       PsLockStatus status;
       PsRwTake take;
-
-      if (__atomic_load_n (&slot->occupied, __ATOMIC_SEQ_CST) == 0)
-        continue;
 
       status = ps_robust_lock_try (&slot->lock);
       if (status == PS_LOCK_BUSY && deadline != 0)

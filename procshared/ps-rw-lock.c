@@ -69,6 +69,19 @@ G_DEFINE_FINAL_TYPE_WITH_CODE (PsRWLock, ps_rw_lock, G_TYPE_OBJECT,
 
 static GParamSpec *properties [PS_OBJECT_N_PROPS];
 
+/* For the fast paths' type check, which must not call anything: no
+ * PsRWLock exists before the class is initialised. */
+static GType rw_lock_type;
+
+static inline gboolean
+is_plain_call (PsRWLock  *self,
+               GError   **error)
+{
+  /* The type first: only then may its fields be read. */
+  return ps_object_is_plain_call (self, rw_lock_type, error) &&
+         G_LIKELY (self->handle.state != NULL);
+}
+
 static gboolean
 init_state (gpointer   data,
             gpointer   instance,
@@ -154,6 +167,7 @@ ps_rw_lock_class_init (PsRWLockClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
+  rw_lock_type = G_TYPE_FROM_CLASS (klass);
   object_class->constructed = ps_rw_lock_constructed;
   object_class->finalize = ps_rw_lock_finalize;
   object_class->get_property = ps_rw_lock_get_property;
@@ -291,6 +305,11 @@ ps_rw_lock_read_lock (PsRWLock      *self,
                       GCancellable  *cancellable,
                       GError       **error)
 {
+  /* Without the checks' calls when nothing needs them. */
+  if (is_plain_call (self, error) && cancellable == NULL)
+    return ps_rw_lock_read_acquire (&self->handle, ps_rw_lock_deadline (timeout_us), NULL,
+                                    FALSE, error);
+
   g_return_val_if_fail (PS_IS_RW_LOCK (self), FALSE);
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
@@ -345,6 +364,9 @@ gboolean
 ps_rw_lock_read_unlock (PsRWLock  *self,
                         GError   **error)
 {
+  if (is_plain_call (self, error))
+    return ps_rw_lock_read_release (&self->handle, error);
+
   g_return_val_if_fail (PS_IS_RW_LOCK (self), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
   if (!check_usable (self, NULL, error))
@@ -385,6 +407,10 @@ ps_rw_lock_write_lock (PsRWLock      *self,
                        GCancellable  *cancellable,
                        GError       **error)
 {
+  if (is_plain_call (self, error) && cancellable == NULL)
+    return ps_rw_lock_write_acquire (&self->handle, ps_rw_lock_deadline (timeout_us), NULL,
+                                     FALSE, error);
+
   g_return_val_if_fail (PS_IS_RW_LOCK (self), FALSE);
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
@@ -440,6 +466,9 @@ gboolean
 ps_rw_lock_write_unlock (PsRWLock  *self,
                          GError   **error)
 {
+  if (is_plain_call (self, error))
+    return ps_rw_lock_write_release (&self->handle, error);
+
   g_return_val_if_fail (PS_IS_RW_LOCK (self), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
   if (!check_usable (self, NULL, error))
