@@ -2,9 +2,13 @@
 
 /*
  * The PsRWLock rows of ps-bench: uncontended read lock+unlock and write
- * lock+unlock, beside glibc's process-shared pthread_rwlock_t (which is
- * not robust: a dead reader blocks its writers for ever).
+ * lock+unlock, and the read throughput of 1 to 8 reader processes, beside
+ * glibc's process-shared pthread_rwlock_t (which is not robust: a dead
+ * reader blocks its writers for ever).
  */
+
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "ps-bench.h"
 
@@ -142,4 +146,101 @@ finish_rw (Row *row)
 const RowDef ps_bench_row_rw_lock = {
   "rw-lock-unlock", "Uncontended reader-writer lock+unlock", "ns/op", FALSE, ROW_LOCAL,
   101, 3, 20000, setup_rw, finish_rw, NULL
+};
+
+/* Read throughput with N reader processes ------------------------------------ */
+
+static const guint reader_counts[] = { 1, 2, 4, 8 };
+
+/* Forks @n readers that each take and give back a share @iterations
+ * times, released together; returns millions of shares per second. */
+static double
+readers_throughput (gboolean  ps,
+                    gpointer  lock,
+                    guint     n,
+                    guint64   iterations)
+{
+  gint *go = shared_alloc (sizeof (gint));
+  pid_t pids[8];
+  gint64 start;
+
+  for (guint p = 0; p < n; p++)
+    {
+      pids[p] = fork ();
+      if (pids[p] < 0)
+        die ("fork failed");
+      if (pids[p] == 0)
+        {
+          while (!g_atomic_int_get (go))
+            ;
+          if (ps)
+            run_ps_read (lock, iterations);
+          else
+            run_pthread_read (lock, iterations);
+          _exit (0);
+        }
+    }
+  start = now_ns ();
+  g_atomic_int_set (go, 1);
+  for (guint p = 0; p < n; p++)
+    {
+      int status;
+
+      if (waitpid (pids[p], &status, 0) != pids[p] || !WIFEXITED (status) ||
+          WEXITSTATUS (status) != 0)
+        die ("a reader process failed");
+    }
+  return (double) n * (double) iterations * 1e3 / (double) (now_ns () - start);
+}
+
+static void
+custom_readers (Row     *row,
+                guint    rounds,
+                guint64  iterations)
+{
+  PsRWLock *lock = row_ps_rw_lock_new ();
+  pthread_rwlock_t *baseline = row_pthread_rwlock_new ();
+  Series *ps[G_N_ELEMENTS (reader_counts)];
+  Series *glibc[G_N_ELEMENTS (reader_counts)];
+
+  for (guint c = 0; c < G_N_ELEMENTS (reader_counts); c++)
+    {
+      g_autofree char *ps_id = g_strdup_printf ("ps-readers-%u", reader_counts[c]);
+      g_autofree char *ps_label = g_strdup_printf ("PsRWLock, N = %u readers",
+                                                   reader_counts[c]);
+      g_autofree char *glibc_id = g_strdup_printf ("glibc-readers-%u", reader_counts[c]);
+      g_autofree char *glibc_label = g_strdup_printf ("glibc pthread_rwlock_t, N = %u readers",
+                                                      reader_counts[c]);
+
+      ps[c] = row_add_series (row, ps_id, ps_label, KIND_PROCSHARED);
+      glibc[c] = row_add_series (row, glibc_id, glibc_label, KIND_BASELINE);
+    }
+  /* Interleaved, round by round, as the other rows. */
+  for (guint r = 0; r < rounds; r++)
+    for (guint c = 0; c < G_N_ELEMENTS (reader_counts); c++)
+      {
+        series_add (ps[c], readers_throughput (TRUE, lock, reader_counts[c], iterations));
+        series_add (glibc[c], readers_throughput (FALSE, baseline, reader_counts[c], iterations));
+      }
+}
+
+static void
+finish_readers (Row *row)
+{
+  for (guint c = 0; c < G_N_ELEMENTS (reader_counts); c++)
+    {
+      g_autofree char *text = g_strdup_printf ("PsRWLock ≥ 1.0× glibc pthread_rwlock_t, N = %u readers",
+                                               reader_counts[c]);
+      g_autofree char *ps_id = g_strdup_printf ("ps-readers-%u", reader_counts[c]);
+      g_autofree char *glibc_id = g_strdup_printf ("glibc-readers-%u", reader_counts[c]);
+
+      row_target_ratio (row, text, ps_id, glibc_id, FALSE, 1.0);
+    }
+  row_note (row, "each reader process takes and gives back a read share in a loop; "
+            "on a machine with fewer cores than readers, they also share the CPUs");
+}
+
+const RowDef ps_bench_row_rw_readers = {
+  "rw-readers", "Read throughput, N reader processes on one reader-writer lock",
+  "M shares/s", TRUE, ROW_CUSTOM, 11, 2, 200000, NULL, finish_readers, custom_readers
 };

@@ -109,6 +109,7 @@ static const RowDef *const row_defs[] = {
   &ps_bench_row_cancel,
   &ps_bench_row_python_lock,
   &ps_bench_row_rw_lock,
+  &ps_bench_row_rw_readers,
 };
 
 static gboolean

@@ -184,6 +184,7 @@ extern const RowDef ps_bench_row_variant_1k;        /* ps-bench-shared-memory.c 
 extern const RowDef ps_bench_row_variant_1m;
 extern const RowDef ps_bench_row_python_lock;       /* ps-bench-python.c */
 extern const RowDef ps_bench_row_rw_lock;           /* ps-bench-rw-lock.c */
+extern const RowDef ps_bench_row_rw_readers;
 
 /* Scales a row's normal batch size down for --quick (ps-bench.c). */
 guint64 iterations_for (guint64 normal);
