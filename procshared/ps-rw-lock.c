@@ -38,9 +38,10 @@
  * when a writer would otherwise wait for it.
  *
  * Read shares are recorded in 60 slots, one per cache line, so that
- * readers do not contend on one word; a reader's lock is one
- * compare-and-swap on its slot and a look at the writers' word. A 61st
- * concurrent reader waits for a slot (it does not fail).
+ * readers do not contend on one word: a reader's lock takes its slot's
+ * robust lock and marks the slot (two atomic operations on its own cache
+ * line), then looks at the writers' word. A 61st concurrent reader waits
+ * for a slot (it does not fail), looking again every 10 ms.
  *
  * Across fork(): a lock made before fork() is shared by parent and child,
  * but what the parent's threads hold is not inherited: the child's thread
