@@ -120,6 +120,8 @@ static const RowDef *const row_defs[] = {
   &ps_bench_row_python_lock,
   &ps_bench_row_async_pending,
   &ps_bench_row_python_records,
+  &ps_bench_row_rw_lock,
+  &ps_bench_row_rw_readers,
 };
 
 static gboolean

@@ -214,6 +214,8 @@ extern const RowDef ps_bench_row_segments_open;
  * placement rows (ps-bench-placement.c) run under other placements. */
 void setup_ping_pong (Row    *row,
                       GArray *contestants);
+extern const RowDef ps_bench_row_rw_lock;           /* ps-bench-rw-lock.c */
+extern const RowDef ps_bench_row_rw_readers;
 
 /* Scales a row's normal batch size down for --quick (ps-bench.c). */
 guint64 iterations_for (guint64 normal);

@@ -13,4 +13,5 @@
 # include "ps-semaphore.h"
 # include "ps-mutex.h"
 # include "ps-cond.h"
+# include "ps-rw-lock.h"
 #undef PROCSHARED_INSIDE

@@ -33,6 +33,7 @@ typedef enum
   PS_OBJECT_TYPE_SEMAPHORE     = 2,
   PS_OBJECT_TYPE_MUTEX         = 3,
   PS_OBJECT_TYPE_COND          = 4,
+  PS_OBJECT_TYPE_RW_LOCK       = 5,
 } PsObjectType;
 
 typedef struct

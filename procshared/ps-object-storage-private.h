@@ -41,7 +41,23 @@ typedef struct
   gboolean (*adopt_state) (gpointer   state,
                            gpointer   instance,
                            GError   **error);
+  /* The bytes an object takes, header included: 0 for
+   * PS_OBJECT_SLOT_SIZE; more for a class whose state does not fit
+   * there (its anonymous objects then get a mapping of their own). */
+  gsize size;
 } PsObjectKind;
+
+static inline gsize
+ps_object_kind_size (const PsObjectKind *kind)
+{
+  return kind->size != 0 ? kind->size : PS_OBJECT_SLOT_SIZE;
+}
+
+static inline gsize
+ps_object_kind_state_size (const PsObjectKind *kind)
+{
+  return ps_object_kind_size (kind) - sizeof (PsObjectHeader);
+}
 
 typedef struct
 {

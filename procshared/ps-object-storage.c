@@ -21,21 +21,35 @@ init_anonymous (PsObjectStorage     *storage,
 {
   PsPoolChunk *chunk = NULL;
   PsObjectHeader *header;
+  gsize size = ps_object_kind_size (kind);
 
-  header = ps_object_pool_take (&chunk, error);
+  /* A large object is a mapping of its own (shared over fork() all the
+   * same): the pool's slots are PS_OBJECT_SLOT_SIZE bytes. */
+  if (size > PS_OBJECT_SLOT_SIZE)
+    header = ps_object_map_anonymous (size, error);
+  else
+    header = ps_object_pool_take (&chunk, error);
   if (header == NULL)
     return FALSE;
 
-  ps_object_header_init (header, kind->type, PS_OBJECT_STATE_SIZE);
+  ps_object_header_init (header, kind->type, ps_object_kind_state_size (kind));
   if (!kind->init_state ((guint8 *) header + sizeof *header, instance, error))
     {
-      ps_object_pool_give_back (chunk, header);
+      if (chunk != NULL)
+        ps_object_pool_give_back (chunk, header);
+      else
+        ps_object_unmap (header, size);
       return FALSE;
     }
   ps_object_header_publish (header);
 
   storage->header = header;
   storage->chunk = chunk;
+  if (chunk == NULL)
+    {
+      storage->mapping = header;
+      storage->mapping_size = size;
+    }
   storage->created = TRUE;
   return TRUE;
 }
@@ -50,7 +64,7 @@ init_named (PsObjectStorage     *storage,
   gsize mapping_size = 0;
 
   if (!ps_object_map_named (storage->name, storage->open_flags, storage->mode, kind->type,
-                            sizeof (PsObjectHeader), PS_OBJECT_STATE_SIZE,
+                            sizeof (PsObjectHeader), ps_object_kind_state_size (kind),
                             kind->init_state, instance, &mapping, &mapping_size,
                             &storage->created, &storage->mode, error))
     return FALSE;
@@ -62,14 +76,15 @@ init_named (PsObjectStorage     *storage,
 }
 
 static gboolean
-check_placed_payload (PsObjectHeader  *header,
-                      GError         **error)
+check_placed_payload (PsObjectHeader      *header,
+                      const PsObjectKind  *kind,
+                      GError             **error)
 {
-  if (header->payload_size != PS_OBJECT_STATE_SIZE)
+  if (header->payload_size != ps_object_kind_state_size (kind))
     {
       g_set_error (error, PS_ERROR, PS_ERROR_CORRUPT,
                    "The object has a state of %" G_GUINT64_FORMAT " bytes, expected %"
-                   G_GSIZE_FORMAT, header->payload_size, (gsize) PS_OBJECT_STATE_SIZE);
+                   G_GSIZE_FORMAT, header->payload_size, ps_object_kind_state_size (kind));
       return FALSE;
     }
   return TRUE;
@@ -96,7 +111,7 @@ attach_placed (PsObjectHeader      *header,
     }
 
   return ps_object_header_check (header, kind->type, error) &&
-         check_placed_payload (header, error);
+         check_placed_payload (header, kind, error);
 }
 
 /* Initialises the object in a slot this thread has claimed. */
@@ -108,8 +123,8 @@ create_placed (PsObjectHeader      *header,
 {
   guint8 *state = (guint8 *) header + sizeof *header;
 
-  memset (state, 0, PS_OBJECT_STATE_SIZE);
-  ps_object_header_init (header, kind->type, PS_OBJECT_STATE_SIZE);
+  memset (state, 0, ps_object_kind_state_size (kind));
+  ps_object_header_init (header, kind->type, ps_object_kind_state_size (kind));
   if (!kind->init_state (state, instance, error))
     {
       /* Back to an empty slot, the claim last. */
@@ -151,7 +166,7 @@ open_placed (PsObjectHeader      *header,
             }
           *out_created = FALSE;
           return ps_object_header_check (header, kind->type, error) &&
-                 check_placed_payload (header, error);
+                 check_placed_payload (header, kind, error);
         }
 
       if (ready != PS_OBJECT_CLAIMED)
@@ -206,7 +221,7 @@ init_placed (PsObjectStorage     *storage,
       return FALSE;
     }
   if (!ps_check_range (ps_shared_memory_get_size (storage->memory), storage->offset,
-                       PS_OBJECT_SLOT_SIZE, error))
+                       ps_object_kind_size (kind), error))
     return FALSE;
 
   header = (gpointer) ((guint8 *) ps_shared_memory_get_data (storage->memory) + storage->offset);

@@ -168,6 +168,12 @@ gboolean ps_robust_mutex_unlock          (PsRobustMutexHandle  *handle,
                                           GError              **error);
 gboolean ps_robust_mutex_mark_consistent (PsRobustMutexHandle  *handle,
                                           GError              **error);
+/* Gives the mutex back without the verdict an unlock gives unrepaired
+ * data: an INCONSISTENT mutex stays so, and its next holder finds it so
+ * (for PsRWLock, whose holder could not finish taking the lock the mutex
+ * guards, and so could not be told of the death). */
+gboolean ps_robust_mutex_unlock_unrepaired (PsRobustMutexHandle  *handle,
+                                            GError              **error);
 /* Locks again after a condition wait, whatever ended it: no timeout, no
  * cancellable. */
 gboolean ps_robust_mutex_reacquire       (PsRobustMutexHandle  *handle,

@@ -373,6 +373,27 @@ ps_robust_mutex_mark_consistent (PsRobustMutexHandle  *handle,
   return TRUE;
 }
 
+gboolean
+ps_robust_mutex_unlock_unrepaired (PsRobustMutexHandle  *handle,
+                                   GError              **error)
+{
+  if (!is_held (handle) || handle->own->depth != 1)
+    {
+      g_set_error_literal (error, PS_ERROR, PS_ERROR_NOT_OWNER,
+                           "The calling thread does not hold the mutex");
+      return FALSE;
+    }
+  /* The platform's part of the repair only: its lock must be given back
+   * in a normal state (see ps_robust_mutex_unlock()). */
+  ps_robust_lock_make_consistent (&handle->state->lock);
+  if (!release_hold (handle, handle->state))
+    {
+      ps_robust_mutex_set_corrupt_error (error);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 /* About 5 µs of polling on current x86 CPUs. */
 #define REACQUIRE_SPINS 200
 

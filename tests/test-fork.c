@@ -326,6 +326,112 @@ test_shared_memory (void)
                    (gint64) ps_shared_memory_get_address (memory));
 }
 
+/* PsRWLock: a child holds none of its parent's shares or write lock. */
+static int
+child_of_rw_reader (gpointer data)
+{
+  PsRWLock *lock = data;
+  g_autoptr(GError) error = NULL;
+
+  if (ps_rw_lock_read_unlock (lock, &error) ||
+      !g_error_matches (error, PS_ERROR, PS_ERROR_NOT_OWNER))
+    return 10;
+  g_clear_error (&error);
+  /* A share of its own beside the parent's, not a recursive one. */
+  if (!ps_rw_lock_read_lock (lock, 0, NULL, &error) || ps_rw_lock_get_n_readers (lock) != 2)
+    return 11;
+  if (!ps_rw_lock_read_unlock (lock, &error) ||
+      ps_rw_lock_read_unlock (lock, NULL))
+    return 12;
+  /* Its write lock waits for the parent's share. */
+  if (ps_rw_lock_write_lock (lock, SHORT_US, NULL, &error) ||
+      !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+    return 13;
+  return 0;
+}
+
+static int
+child_of_rw_writer (gpointer data)
+{
+  PsRWLock *lock = data;
+  g_autoptr(GError) error = NULL;
+
+  if (ps_rw_lock_get_writer_pid (lock) != getppid ())
+    return 20;
+  if (ps_rw_lock_write_unlock (lock, &error) ||
+      !g_error_matches (error, PS_ERROR, PS_ERROR_NOT_OWNER))
+    return 21;
+  g_clear_error (&error);
+  if (ps_rw_lock_mark_consistent (lock, &error) ||
+      !g_error_matches (error, PS_ERROR, PS_ERROR_NOT_OWNER))
+    return 22;
+  g_clear_error (&error);
+  if (ps_rw_lock_try_read_lock (lock, &error) || error != NULL ||
+      ps_rw_lock_try_write_lock (lock, &error) || error != NULL)
+    return 23;
+  if (ps_rw_lock_read_lock (lock, SHORT_US, NULL, &error) ||
+      !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+    return 24;
+  return 0;
+}
+
+static void
+test_rw_lock_held_by_parent (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PsRWLock) lock = ps_rw_lock_new (&error);
+
+  g_assert_no_error (error);
+  g_assert_true (ps_rw_lock_read_lock (lock, 0, NULL, &error));
+  ps_test_reap_ok (ps_test_fork (child_of_rw_reader, lock, ps_test_scaled_s (20)),
+                   ps_test_scaled_s (20));
+  g_assert_true (ps_rw_lock_read_unlock (lock, &error));
+
+  g_assert_true (ps_rw_lock_write_lock (lock, 0, NULL, &error));
+  ps_test_reap_ok (ps_test_fork (child_of_rw_writer, lock, ps_test_scaled_s (20)),
+                   ps_test_scaled_s (20));
+  g_assert_cmpint (ps_rw_lock_get_writer_pid (lock), ==, getpid ());
+  g_assert_true (ps_rw_lock_write_unlock (lock, &error));
+  g_assert_no_error (error);
+}
+
+static void
+on_rw_locked (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  int *status = user_data;
+
+  *status = ps_rw_lock_read_lock_finish (PS_RW_LOCK (source), result, NULL) ? 1 : 2;
+}
+
+static int
+rw_lock_async_in_child (gpointer data)
+{
+  PsRWLock *lock = data;
+  gint64 deadline = g_get_monotonic_time () + ps_test_scaled_us (10 * G_USEC_PER_SEC);
+  int status = 0;
+
+  ps_rw_lock_read_lock_async (lock, -1, NULL, on_rw_locked, &status);
+  while (status == 0 && g_get_monotonic_time () < deadline)
+    if (!g_main_context_iteration (NULL, FALSE))
+      g_usleep (1000);
+  if (status != 1)
+    return 30;
+  return ps_rw_lock_read_unlock (lock, NULL) ? 0 : 31;
+}
+
+/* The async forms work in a child, whose lock is its own. */
+static void
+test_rw_lock_async_in_child (void)
+{
+  g_autoptr(PsRWLock) lock = ps_rw_lock_new (NULL);
+
+  ps_test_reap_ok (ps_test_fork (rw_lock_async_in_child, lock, ps_test_scaled_s (20)),
+                   ps_test_scaled_s (20));
+  g_assert_cmpuint (ps_rw_lock_get_n_readers (lock), ==, 0);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -337,6 +443,8 @@ main (int argc, char *argv[])
   ps_test_add ("/fork/acquire-async-after-fork", test_acquire_async_after_fork);
   ps_test_add ("/fork/lock-async-in-child", test_lock_async_in_child);
   ps_test_add ("/fork/shared-memory", test_shared_memory);
+  ps_test_add ("/fork/rw-lock-held-by-parent", test_rw_lock_held_by_parent);
+  ps_test_add ("/fork/rw-lock-async-in-child", test_rw_lock_async_in_child);
 
   return g_test_run ();
 }

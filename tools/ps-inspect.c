@@ -11,6 +11,7 @@
 #include "ps-errors-private.h"
 #include "ps-names-private.h"
 #include "ps-inspect.h"
+#include "ps-rw-lock.h"
 
 const char *
 ps_inspect_kind_to_string (PsInspectKind kind)
@@ -158,20 +159,25 @@ classify_header (PsInspectInfo        *info,
     }
   if (header->type != PS_OBJECT_TYPE_SHARED_MEMORY)
     {
-      if (header->payload_size != PS_OBJECT_STATE_SIZE)
+      /* Every synchronisation object takes a slot, but a reader-writer
+       * lock, which takes PS_RW_LOCK_SIZE bytes. */
+      gsize object_size = header->type == PS_OBJECT_TYPE_RW_LOCK ? PS_RW_LOCK_SIZE
+                                                                 : PS_OBJECT_SLOT_SIZE;
+
+      if (header->payload_size != object_size - sizeof *header)
         {
           set_kind (info, PS_INSPECT_CORRUPT,
                     g_strdup_printf ("a %s state of %" G_GUINT64_FORMAT " bytes, expected %"
                                      G_GSIZE_FORMAT, ps_object_type_to_string (header->type),
-                                     header->payload_size, (gsize) PS_OBJECT_STATE_SIZE));
+                                     header->payload_size, object_size - sizeof *header));
           return;
         }
-      if (info->file_size < PS_OBJECT_SLOT_SIZE)
+      if (info->file_size < object_size)
         {
           set_kind (info, PS_INSPECT_CORRUPT,
-                    g_strdup_printf ("truncated to %" G_GUINT64_FORMAT " bytes; a %s takes %d",
-                                     info->file_size, ps_object_type_to_string (header->type),
-                                     PS_OBJECT_SLOT_SIZE));
+                    g_strdup_printf ("truncated to %" G_GUINT64_FORMAT " bytes; a %s takes %"
+                                     G_GSIZE_FORMAT, info->file_size,
+                                     ps_object_type_to_string (header->type), object_size));
           return;
         }
     }

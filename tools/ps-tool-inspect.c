@@ -19,6 +19,7 @@
 #include "ps-cond-private.h"
 #include "ps-identity-private.h"
 #include "ps-mutex-private.h"
+#include "ps-rw-lock-private.h"
 
 typedef struct
 {
@@ -42,6 +43,8 @@ typedef struct
   guint          max_value;
   guint          waiters;
   guint64        data_size;
+  guint          readers;           /* a reader-writer lock's */
+  guint          writers_waiting;
 } Entry;
 
 static void
@@ -115,6 +118,22 @@ read_state (Entry *entry)
 
         if (cond != NULL)
           entry->waiters = ps_cond_get_waiter_count (cond);
+        break;
+      }
+    case PS_OBJECT_TYPE_RW_LOCK:
+      {
+        g_autoptr(PsRWLock) rw = ps_rw_lock_open (entry->name, PS_OPEN_ANY_OWNER, &error);
+
+        if (rw != NULL)
+          {
+            PsRwLockState *state = ps_rw_lock_get_handle (rw)->state;
+
+            entry->readers = ps_rw_lock_get_n_readers (rw);
+            entry->owner_pid = ps_rw_lock_get_writer_pid (rw);
+            entry->owner_alive = ps_tool_pid_is_alive (entry->owner_pid);
+            entry->writers_waiting = g_atomic_int_get (&state->writers_waiting);
+            entry->consistency = g_atomic_int_get (&state->writer.consistency);
+          }
         break;
       }
     case PS_OBJECT_TYPE_SHARED_MEMORY:
@@ -243,6 +262,14 @@ describe_state (const Entry *entry)
       if (entry->waiters == 0)
         return g_strdup ("no waiters");
       return g_strdup_printf ("%u %s", entry->waiters, entry->waiters == 1 ? "waiter" : "waiters");
+    case PS_OBJECT_TYPE_RW_LOCK:
+      if (entry->consistency == PS_MUTEX_NOT_RECOVERABLE)
+        return g_strdup ("not recoverable (a writer died and it was unlocked unrepaired)");
+      if (entry->owner_pid != 0)
+        return g_strdup_printf ("written by pid %d (%s), %u waiting writers", (int) entry->owner_pid,
+                                entry->owner_alive ? "alive" : "dead", entry->writers_waiting);
+      return g_strdup_printf ("%u readers, %u waiting writers", entry->readers,
+                              entry->writers_waiting);
     case PS_OBJECT_TYPE_SHARED_MEMORY:
       return g_strdup_printf ("%" G_GUINT64_FORMAT " bytes of data", entry->data_size);
     default:
@@ -329,6 +356,15 @@ add_state (JsonBuilder *builder,
       break;
     case PS_OBJECT_TYPE_COND:
       add_member_int (builder, "waiters", entry->waiters);
+      break;
+    case PS_OBJECT_TYPE_RW_LOCK:
+      add_member_int (builder, "readers", entry->readers);
+      add_member_int (builder, "writers_waiting", entry->writers_waiting);
+      if (entry->owner_pid != 0)
+        add_member_int (builder, "writer_pid", entry->owner_pid);
+      else
+        add_member_null (builder, "writer_pid");
+      add_member_bool (builder, "not_recoverable", entry->consistency == PS_MUTEX_NOT_RECOVERABLE);
       break;
     case PS_OBJECT_TYPE_SHARED_MEMORY:
       add_member_int (builder, "size", (gint64) entry->data_size);
@@ -642,6 +678,15 @@ print_info (const Entry *entry)
       break;
     case PS_OBJECT_TYPE_COND:
       print_fieldf ("waiters", "%u", entry->waiters);
+      break;
+    case PS_OBJECT_TYPE_RW_LOCK:
+      print_fieldf ("readers", "%u", entry->readers);
+      if (entry->owner_pid != 0)
+        print_fieldf ("writer pid", "%d (%s)", (int) entry->owner_pid,
+                      entry->owner_alive ? "alive" : "dead");
+      else
+        print_field ("writer pid", "none");
+      print_fieldf ("waiting", "%u writers", entry->writers_waiting);
       break;
     case PS_OBJECT_TYPE_SHARED_MEMORY:
       print_fieldf ("data size", "%" G_GUINT64_FORMAT, entry->data_size);

@@ -14,6 +14,7 @@ static const struct
   { "recursive-mutex", PS_OBJECT_TYPE_MUTEX,         TRUE },
   { "semaphore",       PS_OBJECT_TYPE_SEMAPHORE,     FALSE },
   { "cond",            PS_OBJECT_TYPE_COND,          FALSE },
+  { "rwlock",          PS_OBJECT_TYPE_RW_LOCK,       FALSE },
   { "shm",             PS_OBJECT_TYPE_SHARED_MEMORY, FALSE },
 };
 
@@ -56,7 +57,7 @@ ps_tool_create (int    argc,
 
   context = ps_tool_option_context_new ("create", "TYPE NAME",
                                         "Create the named object NAME, which must not exist yet.\n"
-                                        "TYPE is one of mutex, recursive-mutex, semaphore, cond, shm.",
+                                        "TYPE is one of mutex, recursive-mutex, semaphore, cond, rwlock, shm.",
                                         entries);
   if (!ps_tool_parse_options (context, "create", &argc, &argv, &status))
     return status;
@@ -80,7 +81,7 @@ ps_tool_create (int    argc,
     }
   if (type == 0)
     return ps_tool_fail ("create", PS_TOOL_EXIT_USAGE,
-                         "unknown type “%s”: use mutex, recursive-mutex, semaphore, cond or shm",
+                         "unknown type “%s”: use mutex, recursive-mutex, semaphore, cond, rwlock or shm",
                          type_text);
 
   if (type != PS_OBJECT_TYPE_SEMAPHORE && (value_text != NULL || max_text != NULL))
@@ -121,6 +122,10 @@ ps_tool_create (int    argc,
       break;
     case PS_OBJECT_TYPE_COND:
       object = g_initable_new (PS_TYPE_COND, NULL, &error,
+                               "name", name, "open-flags", flags, "mode", mode, NULL);
+      break;
+    case PS_OBJECT_TYPE_RW_LOCK:
+      object = g_initable_new (PS_TYPE_RW_LOCK, NULL, &error,
                                "name", name, "open-flags", flags, "mode", mode, NULL);
       break;
     case PS_OBJECT_TYPE_SHARED_MEMORY:

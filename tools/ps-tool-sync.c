@@ -14,7 +14,38 @@
  * condemned by that), while exiting with it held lets the kernel mark
  * its owner dead once more, through the mapping that must still be
  * there. */
-static PsMutex *mutex_left_held;
+static GObject *mutex_left_held;
+
+/* What `lock` takes: a mutex, or a reader-writer lock for writing or
+ * (--shared) for reading. A share that met OWNER_DEAD holds the lock for
+ * writing: @unlock_after_death gives that back. */
+typedef struct
+{
+  const char *what;
+  gboolean  (*lock)               (gpointer, gint64, GCancellable *, GError **);
+  gboolean  (*unlock)             (gpointer, GError **);
+  gboolean  (*unlock_after_death) (gpointer, GError **);
+  gboolean  (*mark_consistent)    (gpointer, GError **);
+  GPid      (*holder)             (gpointer);
+} LockOps;
+
+static const LockOps mutex_ops = {
+  "mutex",
+  (gpointer) ps_mutex_lock, (gpointer) ps_mutex_unlock, (gpointer) ps_mutex_unlock,
+  (gpointer) ps_mutex_mark_consistent, (gpointer) ps_mutex_get_owner_pid,
+};
+static const LockOps rw_write_ops = {
+  "reader-writer lock",
+  (gpointer) ps_rw_lock_write_lock, (gpointer) ps_rw_lock_write_unlock,
+  (gpointer) ps_rw_lock_write_unlock, (gpointer) ps_rw_lock_mark_consistent,
+  (gpointer) ps_rw_lock_get_writer_pid,
+};
+static const LockOps rw_read_ops = {
+  "reader-writer lock",
+  (gpointer) ps_rw_lock_read_lock, (gpointer) ps_rw_lock_read_unlock,
+  (gpointer) ps_rw_lock_write_unlock, (gpointer) ps_rw_lock_mark_consistent,
+  (gpointer) ps_rw_lock_get_writer_pid,
+};
 
 static char *
 describe_pid (GPid pid)
@@ -53,7 +84,7 @@ fail_interrupted (const char    *name,
  * OWNER_DEAD again. */
 static int
 refuse_dead_owner (const char *name,
-                   PsMutex    *mutex,
+                   gpointer    mutex,
                    GPid        previous_holder)
 {
   g_autofree char *pid = describe_pid (previous_holder);
@@ -79,9 +110,10 @@ check_command (const char *program)
 }
 
 static int
-run_locked (const char  *name,
-            PsMutex     *mutex,
-            gint64       timeout_us,
+run_locked (const char     *name,
+            gpointer        mutex,
+            const LockOps  *ops,
+            gint64          timeout_us,
             gboolean     recover,
             char       **command)
 {
@@ -90,15 +122,16 @@ run_locked (const char  *name,
   g_autoptr(GError) error = NULL;
   PsToolSignals *signals;
   GPid previous_holder;
+  gboolean (*unlock) (gpointer, GError **) = ops->unlock;
   int signum;
   int status;
 
   signals = ps_tool_signals_start (cancellable);
 
   /* Only for the message: who held it before we waited. */
-  previous_holder = ps_mutex_get_owner_pid (mutex);
+  previous_holder = ops->holder (mutex);
 
-  if (!ps_mutex_lock (mutex, timeout_us, cancellable, &error))
+  if (!ops->lock (mutex, timeout_us, cancellable, &error))
     {
       if (g_error_matches (error, PS_ERROR, PS_ERROR_OWNER_DEAD))
         {
@@ -110,7 +143,8 @@ run_locked (const char  *name,
               return refuse_dead_owner (name, mutex, previous_holder);
             }
           g_clear_error (&error);
-          if (!ps_mutex_mark_consistent (mutex, &error))
+          unlock = ops->unlock_after_death;
+          if (!ops->mark_consistent (mutex, &error))
             {
               ps_tool_signals_stop (signals);
               mutex_left_held = g_object_ref (mutex);
@@ -121,13 +155,13 @@ run_locked (const char  *name,
         }
       else
         {
-          g_autofree char *holder = describe_holder (ps_mutex_get_owner_pid (mutex));
+          g_autofree char *holder = describe_holder (ops->holder (mutex));
 
           signum = ps_tool_signals_get_received (signals);
           ps_tool_signals_stop (signals);
 
           if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) && signum != 0)
-            return fail_interrupted (name, signum, "mutex");
+            return fail_interrupted (name, signum, ops->what);
           if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
             return ps_tool_fail (name, PS_TOOL_EXIT_TIMED_OUT, "timed out%s", holder);
           if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
@@ -145,9 +179,9 @@ run_locked (const char  *name,
   signum = ps_tool_signals_get_received (signals);
   if (signum != 0)
     {
-      ps_mutex_unlock (mutex, NULL);
+      unlock (mutex, NULL);
       ps_tool_signals_stop (signals);
-      return fail_interrupted (name, signum, "mutex");
+      return fail_interrupted (name, signum, ops->what);
     }
 
   /* COMMAND gets our stdin, stdout, stderr and other descriptors, as if
@@ -163,7 +197,7 @@ run_locked (const char  *name,
     }
   if (child == NULL)
     {
-      ps_mutex_unlock (mutex, NULL);
+      unlock (mutex, NULL);
       ps_tool_signals_stop (signals);
       return status;
     }
@@ -188,7 +222,7 @@ run_locked (const char  *name,
       status = ps_tool_fail (command[0], PS_TOOL_EXIT_FAILED, "ended in an unknown way");
     }
 
-  if (!ps_mutex_unlock (mutex, &error))
+  if (!unlock (mutex, &error))
     status = ps_tool_fail_error (name, error);
   ps_tool_signals_stop (signals);
   return status;
@@ -203,12 +237,16 @@ ps_tool_lock (int    argc,
   gboolean create = FALSE;
   gboolean recover = FALSE;
   gboolean any_owner = FALSE;
+  gboolean shared = FALSE;
   char **rest = NULL;
   const GOptionEntry entries[] = {
     { "timeout", 't', 0, G_OPTION_ARG_STRING, &timeout_text,
       "Give up after S seconds (default: wait as long as it takes; 0: do not wait)", "S" },
     { "create", 'c', 0, G_OPTION_ARG_NONE, &create,
-      "Create the mutex if it does not exist", NULL },
+      "Create the mutex (with --shared: the reader-writer lock) if it does not exist", NULL },
+    { "shared", 's', 0, G_OPTION_ARG_NONE, &shared,
+      "NAME is a reader-writer lock: hold a read share, as flock -s (without it, a "
+      "reader-writer lock is held for writing)", NULL },
     { "mode", 0, 0, G_OPTION_ARG_STRING, &mode_text,
       "With --create: the permission bits, in octal (default 0600)", "MODE" },
     { "recover", 'r', 0, G_OPTION_ARG_NONE, &recover,
@@ -220,9 +258,13 @@ ps_tool_lock (int    argc,
   };
   g_autoptr(GOptionContext) context = NULL;
   g_autoptr(GError) error = NULL;
-  g_autoptr(PsMutex) mutex = NULL;
+  g_autoptr(GObject) mutex = NULL;
   g_auto(GStrv) rest_owned = NULL;
   gint64 timeout_us = PS_TIMEOUT_INFINITE;
+  const LockOps *ops = &mutex_ops;
+  GType type = PS_TYPE_MUTEX;
+  PsObjectType object_type = PS_OBJECT_TYPE_MUTEX;
+  PsInspectInfo info;
   PsOpenFlags flags;
   guint mode = 0600;
   const char *name;
@@ -236,7 +278,9 @@ ps_tool_lock (int    argc,
                                         "left as it was found, for a later --recover (exit status 6).\n"
                                         "While COMMAND runs, SIGTERM and SIGHUP are passed on to it and\n"
                                         "SIGINT and SIGQUIT are ignored, as the terminal sends them to\n"
-                                        "COMMAND too.",
+                                        "COMMAND too. NAME may be a reader-writer lock: held for\n"
+                                        "writing, or with --shared for reading (a writer that died\n"
+                                        "makes even --shared hold it for writing, to recover).",
                                         entries);
   if (!ps_tool_parse_options (context, "lock", &argc, &argv, &status))
     return status;
@@ -254,10 +298,26 @@ ps_tool_lock (int    argc,
   if (mode_text != NULL && !ps_tool_parse_mode ("--mode", mode_text, &mode, &error))
     return ps_tool_fail ("lock", PS_TOOL_EXIT_USAGE, "%s", error->message);
 
+  /* A reader-writer lock that exists is held for writing without
+   * --shared; --shared asks for one. */
+  if (ps_inspect_name (name, &info, NULL))
+    {
+      if (info.kind == PS_INSPECT_OBJECT && info.type == PS_OBJECT_TYPE_RW_LOCK)
+        object_type = PS_OBJECT_TYPE_RW_LOCK;
+      ps_inspect_info_clear (&info);
+    }
+  if (shared)
+    object_type = PS_OBJECT_TYPE_RW_LOCK;
+  if (object_type == PS_OBJECT_TYPE_RW_LOCK)
+    {
+      type = PS_TYPE_RW_LOCK;
+      ops = shared ? &rw_read_ops : &rw_write_ops;
+    }
+
   flags = (create ? PS_OPEN_CREATE : PS_OPEN_NONE) | (any_owner ? PS_OPEN_ANY_OWNER : PS_OPEN_NONE);
-  if (!ps_tool_check_before_open (name, PS_OBJECT_TYPE_MUTEX, flags, &status))
+  if (!ps_tool_check_before_open (name, object_type, flags, &status))
     return status;
-  mutex = g_initable_new (PS_TYPE_MUTEX, NULL, &error,
+  mutex = g_initable_new (type, NULL, &error,
                           "name", name,
                           "open-flags", flags,
                           "mode", mode,
@@ -265,7 +325,7 @@ ps_tool_lock (int    argc,
   if (mutex == NULL)
     return ps_tool_fail_error (name, error);
 
-  return run_locked (name, mutex, timeout_us, recover, rest + 1);
+  return run_locked (name, mutex, ops, timeout_us, recover, rest + 1);
 }
 
 /* acquire and release -------------------------------------------------------- */

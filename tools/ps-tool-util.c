@@ -299,6 +299,7 @@ ps_tool_type_name (PsObjectType type)
     case PS_OBJECT_TYPE_SEMAPHORE:     return "semaphore";
     case PS_OBJECT_TYPE_MUTEX:         return "mutex";
     case PS_OBJECT_TYPE_COND:          return "cond";
+    case PS_OBJECT_TYPE_RW_LOCK:       return "rwlock";
     default:                           return NULL;
     }
 }

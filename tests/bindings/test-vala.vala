@@ -295,6 +295,67 @@ void test_variants () {
     }
 }
 
+// Ps.RWLock: shares, the write lock, exact errors, an async read share
+// taken with yield, and a dead writer's lock recovered.
+async void rw_read_async (Ps.RWLock rw, MainLoop loop, out bool ok) {
+    ok = false;
+    try {
+        ok = yield rw.read_lock_async (Ps.TIMEOUT_INFINITE, null);
+    } catch (Error e) {
+        error ("read_lock_async: %s", e.message);
+    }
+    loop.quit ();
+}
+
+void test_rw_lock () {
+    try {
+        var rw = new Ps.RWLock ();
+        assert (rw.read_lock (0));
+        assert (rw.get_n_readers () == 1);
+        try {
+            rw.write_lock (0);
+            assert_not_reached ();
+        } catch (Ps.Error.WOULD_DEADLOCK e) {
+        }
+        assert (rw.read_unlock ());
+        try {
+            rw.read_unlock ();
+            assert_not_reached ();
+        } catch (Ps.Error.NOT_OWNER e) {
+        }
+
+        var loop = new MainLoop ();
+        bool ok = false;
+        rw_read_async.begin (rw, loop, (obj, res) => { rw_read_async.end (res, out ok); });
+        loop.run ();
+        assert (ok);
+        assert (rw.read_unlock ());
+
+        var pid = fork_child (() => {
+            try {
+                rw.write_lock (Ps.TIMEOUT_INFINITE);
+            } catch (Error e) {
+                Posix._exit (1);
+            }
+            // Exits holding the lock.
+        });
+        assert (reap (pid));
+        try {
+            rw.read_lock (scaled (LONG_US));
+            assert_not_reached ();
+        } catch (Ps.Error.OWNER_DEAD e) {
+            // Held for writing: repair, then say so.
+            assert (rw.get_writer_pid () == Posix.getpid ());
+            assert (rw.mark_consistent ());
+        }
+        assert (rw.write_unlock ());
+        assert (rw.try_write_lock ());
+        assert (rw.write_unlock ());
+    } catch (Error e) {
+        error ("rw lock: %s", e.message);
+    }
+}
+
 int main (string[] args) {
     Test.init (ref args);
     Test.add_func ("/vala/error-domains", test_error_domains);
@@ -304,5 +365,6 @@ int main (string[] args) {
     Test.add_func ("/vala/fork-counter", test_fork_counter);
     Test.add_func ("/vala/owner-dead", test_owner_dead);
     Test.add_func ("/vala/variants", test_variants);
+    Test.add_func ("/vala/rw-lock", test_rw_lock);
     return Test.run ();
 }

@@ -412,7 +412,7 @@ class Usage(ToolTestCase):
         name = self.name('values')
         cases = [
             (['create', 'frob', name],
-             'create: unknown type “frob”: use mutex, recursive-mutex, semaphore, cond or shm'),
+             'create: unknown type “frob”: use mutex, recursive-mutex, semaphore, cond, rwlock or shm'),
             (['create', 'semaphore', name, '--value', 'x'],
              'create: --value: “x” is not a whole number from 0 to 2147483647'),
             (['create', 'semaphore', name, '--value', '-1'],
@@ -1285,7 +1285,7 @@ class Completion(ToolTestCase):
         self.assertEqual(self.complete('procshared', ''), sorted(COMMANDS + ['help']))
         self.assertEqual(self.complete('procshared', 'li'), ['list'])
         self.assertEqual(self.complete('procshared', 'create', ''),
-                         ['cond', 'mutex', 'recursive-mutex', 'semaphore', 'shm'])
+                         ['cond', 'mutex', 'recursive-mutex', 'rwlock', 'semaphore', 'shm'])
         self.assertIn('--recover', self.complete('procshared', 'lock', '--'))
         for command in ('lock', 'acquire', 'release'):
             self.assertIn('--any-owner', self.complete('procshared', command, '--'))
@@ -1308,6 +1308,62 @@ class ManPage(ToolTestCase):
             page = f.read()
         for command in COMMANDS:
             self.assertIn('.B procshared %s' % command, page)
+
+
+class RWLockTool(ToolTestCase):
+    """create rwlock, its state in info, lock --shared (as flock -s) and
+    lock without it (held for writing)."""
+
+    RW_LOCK_SIZE = 4096
+
+    def state(self, readers=0, writer_pid=None):
+        return {'readers': readers, 'writers_waiting': 0, 'writer_pid': writer_pid,
+                'not_recoverable': False}
+
+    def test_create_and_info(self):
+        name = self.name('rwlock')
+        self.assertOk(self.tool('create', 'rwlock', name, '--mode', '0640'))
+        self.assertEqual(self.info(name),
+                         self.expected_entry(name, 'rwlock', self.state(), mode='0640',
+                                             file_size=self.RW_LOCK_SIZE))
+        result = self.tool('info', name)
+        self.assertIn('state:        0 readers, 0 waiting writers\n', result.out)
+        self.assertIn('writer pid:   none\n', result.out)
+        self.assertFails(self.tool('create', 'rwlock', name), EXISTS,
+                         '%s: already exists' % name)
+
+    def test_shared_holders_together_writer_alone(self):
+        name = self.name('rwlock-shared')
+        self.assertOk(self.tool('create', 'rwlock', name))
+        # A reader, and inside it a second reader at once; a writer cannot.
+        script = ('"$0" info --json "$1"; "$0" lock --shared -t 0 "$1" -- echo second; '
+                  '"$0" lock -t 0 "$1" -- echo writer; echo "writer status $?"')
+        process = self.start_tool('lock', '--shared', name, '--', 'sh', '-c', script, TOOL, name)
+        state = json.loads(process.readline())['state']
+        self.assertEqual(state, self.state(readers=1))
+        self.assertEqual(process.readline(), 'second')
+        self.assertEqual(process.readline(), 'writer status %d' % TIMED_OUT)
+        self.assertEqual(process.wait(), 0)
+        self.assertEqual(self.info(name)['state'], self.state())
+
+        # Without --shared: held for writing; a reader cannot come in.
+        script = '"$0" info --json "$1"; "$0" lock --shared -t 0 "$1" -- echo reader; echo $?'
+        process = self.start_tool('lock', name, '--', 'sh', '-c', script, TOOL, name)
+        state = json.loads(process.readline())['state']
+        self.assertEqual(state, self.state(writer_pid=process.pid))
+        self.assertEqual(process.readline(), '%d' % TIMED_OUT)
+        self.assertEqual(process.wait(), 0)
+        self.assertEqual(self.info(name)['state'], self.state())
+
+    def test_shared_create(self):
+        name = self.name('rwlock-create')
+        self.assertOk(self.tool('lock', '--shared', '--create', name, '--', 'true'))
+        self.assertEqual(self.info(name)['type'], 'rwlock')
+        # A mutex is not a reader-writer lock.
+        mutex = self.name('rwlock-mutex')
+        self.assertOk(self.tool('create', 'mutex', mutex))
+        self.assertFails(self.tool('lock', '--shared', mutex, '--', 'true'), NOT_USABLE,
+                         '%s: is a mutex, not a reader-writer lock' % mutex)
 
 
 if __name__ == '__main__':

@@ -826,3 +826,130 @@ def future(start, finish, *, interval=0.001):
 
 
 __all__.append('future')
+if hasattr(Ps, 'RWLock'):                    # 1.1
+    _rw_read_lock = Ps.RWLock.read_lock
+    _rw_try_read_lock = Ps.RWLock.try_read_lock
+    _rw_read_unlock = Ps.RWLock.read_unlock
+    _rw_write_lock = Ps.RWLock.write_lock
+    _rw_try_write_lock = Ps.RWLock.try_write_lock
+    _rw_write_unlock = Ps.RWLock.write_unlock
+
+    @override
+    class RWLock(Ps.RWLock):
+        """A robust reader-writer lock, as a pair of context managers:
+        ``with rw.read():`` holds a read share for the block, ``with
+        rw.write():`` the lock for writing. Both take timeout (seconds,
+        None for ever) and cancellable, and raise GLib.Error when the lock
+        is not taken (TIMED_OUT included), as Mutex.held() does.
+
+        When a writer died (Ps.Error.OWNER_DEAD), whoever locks next holds
+        the lock for writing, even a reader: give repair= to either block
+        to repair the data, mark the lock consistent and run the block
+        (holding it for writing); without repair=, OWNER_DEAD propagates
+        with the lock held for writing (mark_consistent(), then
+        write_unlock()).
+
+        acquire_read()/acquire_write(blocking=True, timeout=None) return
+        True or False as threading's acquire() does, and
+        release_read()/release_write() give back."""
+
+        def __init__(self, **properties):
+            super().__init__(**properties)
+            self.init(None)
+
+        # -- the GLib-style calls, with seconds
+
+        def read_lock(self, timeout=None, cancellable=None, *, timeout_us=None):
+            """Takes a read share; True, or GLib.Error (TIMED_OUT after
+            timeout seconds, WOULD_BLOCK for 0, OWNER_DEAD holding the lock
+            for writing)."""
+            return _rw_read_lock(self, _timeout_us(timeout_us, timeout), cancellable)
+
+        def write_lock(self, timeout=None, cancellable=None, *, timeout_us=None):
+            """Locks for writing; True, or GLib.Error as read_lock()."""
+            return _rw_write_lock(self, _timeout_us(timeout_us, timeout), cancellable)
+
+        def read_lock_async(self, timeout=None, cancellable=None, callback=None, *user_data,
+                            timeout_us=None):
+            """As in C, with the timeout in seconds; read_lock_finish()
+            returns True, the share held by the callback's thread."""
+            return Ps.RWLock.read_lock_async(self, _timeout_us(timeout_us, timeout),
+                                             cancellable, callback, *user_data)
+
+        def write_lock_async(self, timeout=None, cancellable=None, callback=None, *user_data,
+                             timeout_us=None):
+            """As in C, with the timeout in seconds; write_lock_finish()
+            returns True, the lock held by the callback's thread."""
+            return Ps.RWLock.write_lock_async(self, _timeout_us(timeout_us, timeout),
+                                              cancellable, callback, *user_data)
+
+        # -- threading-style
+
+        def acquire_read(self, blocking=True, timeout=None, *, cancellable=None,
+                         timeout_us=None):
+            """True, or False if not taken at once (blocking=False,
+            timeout=0) or in time; GLib.Error for anything else."""
+            return _acquire(self, _rw_try_read_lock, _rw_read_lock, blocking, timeout,
+                            cancellable, timeout_us)
+
+        def acquire_write(self, blocking=True, timeout=None, *, cancellable=None,
+                          timeout_us=None):
+            """As acquire_read(), for writing."""
+            return _acquire(self, _rw_try_write_lock, _rw_write_lock, blocking, timeout,
+                            cancellable, timeout_us)
+
+        def release_read(self):
+            _rw_read_unlock(self)
+
+        def release_write(self):
+            _rw_write_unlock(self)
+
+        # -- the context managers
+
+        def _held(self, lock, unlock, timeout, cancellable, repair):
+            """Locks with lock(); returns the unlock to call at the end of
+            the block: unlock, or write_unlock after a repaired death."""
+            try:
+                lock(self, _seconds_to_us(timeout), cancellable)
+            except GLib.Error as e:
+                if repair is None or not _is_ps_error(e, Ps.Error.OWNER_DEAD):
+                    raise
+                try:
+                    repair()
+                    self.mark_consistent()
+                except BaseException:
+                    _rw_write_unlock(self)
+                    raise
+                return _rw_write_unlock
+            return unlock
+
+        @contextlib.contextmanager
+        def read(self, timeout=None, cancellable=None, repair=None):
+            """Holds a read share for the block (for writing after a
+            repaired OWNER_DEAD)."""
+            unlock = self._held(_rw_read_lock, _rw_read_unlock, timeout, cancellable, repair)
+            try:
+                yield self
+            finally:
+                unlock(self)
+
+        @contextlib.contextmanager
+        def write(self, timeout=None, cancellable=None, repair=None):
+            """Holds the lock for writing for the block."""
+            unlock = self._held(_rw_write_lock, _rw_write_unlock, timeout, cancellable,
+                                repair)
+            try:
+                yield self
+            finally:
+                unlock(self)
+
+        def __repr__(self):
+            name = self.get_name()
+            return '<Ps.RWLock %s%d readers, writer %d at 0x%x>' % (
+                '%r ' % name if name is not None else '',
+                self.get_n_readers(), self.get_writer_pid(), id(self))
+
+        def __reduce__(self):
+            return _reduce_primitive(self, 'RWLock')
+
+    __all__.append('RWLock')

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#if !defined(PROCSHARED_COMPILATION)
+# error "This is a private header of procshared; include <procshared/procshared.h>"
+#endif
+
+/* PsRWLock's reader slots (ps-rw-lock-slots.c), for its protocol
+ * (ps-rw-lock-shares.c). */
+
+#include "ps-rw-lock-private.h"
+
+G_BEGIN_DECLS
+
+typedef enum
+{
+  PS_RW_TAKE_OK,
+  PS_RW_TAKE_BUSY,
+  PS_RW_TAKE_GATE,        /* taken, then given back: a writer closed the gate */
+  PS_RW_TAKE_TIMED_OUT,
+  PS_RW_TAKE_CANCELLED,
+  PS_RW_TAKE_CORRUPT,
+} PsRwTake;
+
+/* The slot a thread tries first: spread by a multiplicative hash of its
+ * unique id, whose low word is a per-process serial number. */
+static inline guint
+ps_rw_lock_home_slot (guint64 thread_id)
+{
+  return (guint) (((thread_id * G_GUINT64_CONSTANT (0x9e3779b97f4a7c15)) >> 32) %
+                  PS_RW_LOCK_N_SLOTS);
+}
+
+void ps_rw_lock_set_corrupt_error (GError **error);
+PsLockStatus ps_rw_lock_wait_slot (PsRwSlot *slot,
+                                   gint64 deadline,
+                                   GCancellable *cancellable);
+void ps_rw_lock_give_back_slot (PsRwLockHandle *handle,
+                                PsRwSlot *slot);
+PsRwTake ps_rw_lock_take_status (PsRwSlot *slot,
+                                 PsLockStatus status);
+PsRwTake ps_rw_lock_finish_take (PsRwLockHandle *handle,
+                                   PsRwSlot *slot,
+                                   PsLockStatus status,
+                                   gboolean check_gate);
+void ps_rw_lock_record_read (PsRwLockHandle *handle,
+                             guint index,
+                             guint64 thread_id);
+gboolean ps_rw_lock_read_taken (PsRwLockHandle *handle,
+                                guint index,
+                                guint64 thread_id,
+                                gboolean probe);
+gboolean ps_rw_lock_set_take_error (PsRwTake result,
+                                    GError **error);
+PsRwTake ps_rw_lock_take_free_slot (PsRwLockHandle *handle,
+                                      guint64 thread_id,
+                                      gboolean check_gate,
+                                      guint *out_index);
+PsRwReadHold * ps_rw_lock_find_hold (PsRwOwnership *own,
+                                     guint64 thread_id);
+PsRwSlot * ps_rw_lock_forget_read (PsRwLockHandle *handle,
+                                   PsRwReadHold *hold);
+
+G_END_DECLS
