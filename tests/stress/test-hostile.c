@@ -92,6 +92,8 @@ typedef enum
   OUT_NOT_RECOVERABLE,
   OUT_NOT_OWNER,
   OUT_WOULD_DEADLOCK,
+  OUT_OTHER_PID_NS,    /* G_IO_ERROR_NOT_SUPPORTED: a mutex that says it is of
+                        * another PID namespace, as a scribble may */
   OUT_FAILED,          /* PS_ERROR_FAILED: allowed by no contract, reported */
   OUT_OTHER,
   N_OUTCOMES
@@ -100,7 +102,7 @@ typedef enum
 static const char *outcome_names[N_OUTCOMES] = {
   "ok", "held", "CORRUPT", "INCOMPATIBLE", "WRONG_TYPE", "TIMED_OUT", "WOULD_BLOCK",
   "OVERFLOW", "OWNER_DEAD", "NOT_RECOVERABLE", "NOT_OWNER", "WOULD_DEADLOCK",
-  "FAILED", "other",
+  "NOT_SUPPORTED", "FAILED", "other",
 };
 
 typedef struct
@@ -136,6 +138,8 @@ classify (gboolean  ok,
     return OUT_TIMED_OUT;
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
     return OUT_WOULD_BLOCK;
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED))
+    return OUT_OTHER_PID_NS;
   return OUT_OTHER;
 }
 
@@ -181,7 +185,7 @@ note (Report     *report,
 #define COND_WAIT_OK  (BIT (OUT_OK) | BIT (OUT_TIMED_OUT) | BIT (OUT_OWNER_DEAD) | \
                        BIT (OUT_CORRUPT))
 #define ATTACH_OK     (BIT (OUT_OK) | BIT (OUT_CORRUPT) | BIT (OUT_INCOMPATIBLE) | \
-                       BIT (OUT_WRONG_TYPE))
+                       BIT (OUT_WRONG_TYPE) | BIT (OUT_OTHER_PID_NS))
 
 /* The victim: the whole API, each call checked ------------------------------- */
 
