@@ -13,4 +13,6 @@
 # include "ps-semaphore.h"
 # include "ps-mutex.h"
 # include "ps-cond.h"
+# include "ps-event.h"
+# include "ps-barrier.h"
 #undef PROCSHARED_INSIDE

@@ -15,6 +15,8 @@ ps_object_type_to_string (PsObjectType type)
     case PS_OBJECT_TYPE_SEMAPHORE:     return "semaphore";
     case PS_OBJECT_TYPE_MUTEX:         return "mutex";
     case PS_OBJECT_TYPE_COND:          return "condition variable";
+    case PS_OBJECT_TYPE_EVENT:         return "event";
+    case PS_OBJECT_TYPE_BARRIER:       return "barrier";
     default:                           return "unknown object";
     }
 }
@@ -43,7 +45,9 @@ ps_object_header_publish (PsObjectHeader *header)
 gboolean
 ps_object_type_is_known (guint type)
 {
-  return type >= PS_OBJECT_TYPE_SHARED_MEMORY && type <= PS_OBJECT_TYPE_COND;
+  return (type >= PS_OBJECT_TYPE_SHARED_MEMORY && type <= PS_OBJECT_TYPE_COND) ||
+         type == PS_OBJECT_TYPE_EVENT ||
+         type == PS_OBJECT_TYPE_BARRIER;
 }
 
 PsObjectHeaderStatus
