@@ -55,7 +55,9 @@ ps_barrier_new (guint      parties,
  * ps_barrier_open:
  * @name: the name of the barrier, such as `/my-app.round`
  * @flags: how to open it
- * @parties: the parties of a barrier it creates (ignored when opening one)
+ * @parties: the parties of a barrier it creates, from 1 to
+ *   %PS_BARRIER_MAX_PARTIES (ignored, and not checked, unless @flags has
+ *   %PS_OPEN_CREATE)
  * @error: return location for a #GError
  *
  * Opens the named barrier @name, creating it (mode 0600) if @flags
@@ -75,6 +77,9 @@ ps_barrier_open (const char   *name,
                guint         parties,
                GError      **error)
 {
+  /* Only a barrier made here needs them. */
+  if (!(flags & PS_OPEN_CREATE) && !check_parties (parties, NULL))
+    parties = 1;
   if (!check_parties (parties, error))
     return NULL;
   return ps_object_new_named (PS_TYPE_BARRIER, name, flags, 0600, error,
@@ -119,7 +124,8 @@ ps_barrier_new_at (PsSharedMemory  *memory,
  * @memory: the segment holding the barrier
  * @offset: where, a multiple of 8 leaving room for %PS_BARRIER_SIZE bytes
  * @flags: how to open it
- * @parties: the parties of a barrier it creates (ignored when attaching)
+ * @parties: the parties of a barrier it creates (ignored, and not
+ *   checked, unless @flags has %PS_OPEN_CREATE)
  * @error: return location for a #GError
  *
  * Opens the barrier at @offset of @memory as [func@Mutex.open_at] opens a
@@ -139,6 +145,8 @@ ps_barrier_open_at (PsSharedMemory  *memory,
                   guint            parties,
                   GError         **error)
 {
+  if (!(flags & PS_OPEN_CREATE) && !check_parties (parties, NULL))
+    parties = 1;
   if (!check_parties (parties, error))
     return NULL;
   return ps_object_new_placed (PS_TYPE_BARRIER, memory, offset, PS_PLACE_OPEN, flags, error,

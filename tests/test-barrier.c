@@ -499,7 +499,7 @@ test_named (void)
   g_autoptr(PsBarrier) creator = NULL;
   g_autoptr(PsBarrier) opener = NULL;
 
-  opener = ps_barrier_open (name, PS_OPEN_NONE, 2, &error);
+  opener = ps_barrier_open (name, PS_OPEN_NONE, 0, &error);
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND);
   g_clear_error (&error);
   opener = ps_barrier_open (name, PS_OPEN_CREATE, 0, &error);
@@ -513,6 +513,10 @@ test_named (void)
   opener = ps_barrier_open (name, PS_OPEN_CREATE, 5, &error);
   g_assert_no_error (error);
   g_assert_false (ps_barrier_get_created (opener));
+  g_assert_cmpuint (ps_barrier_get_parties (opener), ==, 2);
+  g_clear_object (&opener);
+  opener = ps_barrier_open (name, PS_OPEN_NONE, 0, &error);
+  g_assert_no_error (error);
   g_assert_cmpuint (ps_barrier_get_parties (opener), ==, 2);
   ps_barrier_abort (creator);
   g_assert_true (ps_barrier_is_broken (opener));

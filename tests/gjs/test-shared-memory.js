@@ -185,7 +185,7 @@ test('error domain and enums are registered', () => {
     assert(GObject.type_is_a(errorType, GObject.TYPE_ENUM), 'PsError is an enum');
     assertEqual(GObject.type_from_name('PsError'), errorType);
     const names = ['FAILED', 'OWNER_DEAD', 'NOT_RECOVERABLE', 'NOT_OWNER', 'WOULD_DEADLOCK',
-        'OVERFLOW', 'WRONG_TYPE', 'INCOMPATIBLE', 'CORRUPT', 'OUT_OF_BOUNDS'];
+        'OVERFLOW', 'WRONG_TYPE', 'INCOMPATIBLE', 'CORRUPT', 'OUT_OF_BOUNDS', 'BROKEN'];
     const codes = new Set(names.map(n => Ps.Error[n]));
     assertEqual(codes.size, names.length, 'distinct codes');
     for (const n of names)
