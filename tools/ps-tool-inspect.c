@@ -39,6 +39,7 @@ typedef struct
   guint          max_value;
   guint          waiters;
   guint64        data_size;
+  PsToolRendezvousState rendezvous;   /* events and barriers */
 } Entry;
 
 static void
@@ -92,6 +93,10 @@ read_state (Entry *entry)
           entry->waiters = ps_cond_get_waiter_count (cond);
         break;
       }
+    case PS_OBJECT_TYPE_EVENT:
+    case PS_OBJECT_TYPE_BARRIER:
+      ps_tool_read_rendezvous (entry->name, entry->info.type, &entry->rendezvous, &error);
+      break;
     case PS_OBJECT_TYPE_SHARED_MEMORY:
       {
         g_autoptr(PsSharedMemory) memory = ps_shared_memory_open (entry->name, PS_OPEN_ANY_OWNER, 0, &error);
@@ -213,6 +218,9 @@ describe_state (const Entry *entry)
       if (entry->waiters == 0)
         return g_strdup ("no waiters");
       return g_strdup_printf ("%u %s", entry->waiters, entry->waiters == 1 ? "waiter" : "waiters");
+    case PS_OBJECT_TYPE_EVENT:
+    case PS_OBJECT_TYPE_BARRIER:
+      return ps_tool_describe_rendezvous (entry->info.type, &entry->rendezvous);
     case PS_OBJECT_TYPE_SHARED_MEMORY:
       return g_strdup_printf ("%" G_GUINT64_FORMAT " bytes of data", entry->data_size);
     default:
@@ -292,6 +300,10 @@ add_state (JsonBuilder *builder,
       break;
     case PS_OBJECT_TYPE_COND:
       add_member_int (builder, "waiters", entry->waiters);
+      break;
+    case PS_OBJECT_TYPE_EVENT:
+    case PS_OBJECT_TYPE_BARRIER:
+      ps_tool_json_add_rendezvous (builder, entry->info.type, &entry->rendezvous);
       break;
     case PS_OBJECT_TYPE_SHARED_MEMORY:
       add_member_int (builder, "size", (gint64) entry->data_size);
@@ -600,6 +612,15 @@ print_info (const Entry *entry)
       break;
     case PS_OBJECT_TYPE_COND:
       print_fieldf ("waiters", "%u", entry->waiters);
+      break;
+    case PS_OBJECT_TYPE_EVENT:
+      print_field ("set", entry->rendezvous.is_set ? "yes" : "no");
+      print_field ("auto-reset", entry->rendezvous.auto_reset ? "yes" : "no");
+      break;
+    case PS_OBJECT_TYPE_BARRIER:
+      print_fieldf ("parties", "%u", entry->rendezvous.parties);
+      print_fieldf ("waiting", "%u", entry->rendezvous.waiting);
+      print_field ("broken", entry->rendezvous.broken ? "yes" : "no");
       break;
     case PS_OBJECT_TYPE_SHARED_MEMORY:
       print_fieldf ("data size", "%" G_GUINT64_FORMAT, entry->data_size);
