@@ -8,9 +8,10 @@
 #   fuzz/run.sh --replay [TARGET|all]            run the committed corpus once
 #   fuzz/run.sh --seeds                          rewrite the generated seeds
 #
-# TARGET is fuzz-read-variant, fuzz-attach or fuzz-open-named ("all" runs
-# them one after the other). The build directory ($PS_FUZZ_BUILDDIR,
-# default _build-fuzz) is set up with clang and ASan+UBSan if missing.
+# TARGET is fuzz-read-variant, fuzz-attach, fuzz-open-named or
+# fuzz-attach-rendezvous ("all" runs them one after the other). The build
+# directory ($PS_FUZZ_BUILDDIR, default _build-fuzz) is set up with clang
+# and ASan+UBSan if missing.
 # Fuzzing starts from the committed corpus (fuzz/corpus/TARGET) but
 # writes new inputs to a scratch corpus in the build directory; --merge
 # then adds those that reach new coverage to the committed corpus. A crash
@@ -25,7 +26,7 @@ set -eu
 cd "$(dirname "$0")/.."
 source_root=$(pwd)
 build=${PS_FUZZ_BUILDDIR:-_build-fuzz}
-all_targets=(fuzz-read-variant fuzz-attach fuzz-open-named)
+all_targets=(fuzz-read-variant fuzz-attach fuzz-open-named fuzz-attach-rendezvous)
 
 merge=0
 keep_going=()
@@ -36,7 +37,7 @@ while [ $# -gt 0 ]; do
     --keep-going) keep_going=(-fork=1 -ignore_crashes=1 -ignore_timeouts=1); shift ;;
     --replay) mode=replay; shift ;;
     --seeds) mode=seeds; shift ;;
-    -h|--help) sed -n '4,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '4,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "Unknown option $1" >&2; exit 2 ;;
     *) break ;;
   esac
@@ -49,7 +50,7 @@ if [ ! -f "$build/build.ninja" ]; then
     -Db_lundef=false -Dintrospection=disabled -Dvapi=disabled -Ddocs=disabled \
     -Dexamples=false -Dtests=false
 fi
-ninja -C "$build" fuzz/fuzz-read-variant fuzz/fuzz-attach fuzz/fuzz-open-named fuzz/fuzz-make-seeds
+ninja -C "$build" fuzz/fuzz-read-variant fuzz/fuzz-attach fuzz/fuzz-open-named fuzz/fuzz-attach-rendezvous fuzz/fuzz-make-seeds
 
 # A finding must stop the run with a report, and leaks count.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
