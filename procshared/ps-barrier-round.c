@@ -9,6 +9,9 @@
 
 G_STATIC_ASSERT (PS_BARRIER_MAX_PARTIES <= PS_BARRIER_COUNT_MASK);
 
+/* About 2 µs of polling on current x86 CPUs. */
+#define AWAIT_SPINS 100
+
 /* How a party's round ended, as far as it can tell. */
 typedef enum
 {
@@ -190,10 +193,13 @@ free_slot (Party *party)
 }
 
 /* Frees the slots of gone processes; TRUE if one of them was waiting in
- * @round. A few system calls per other party. */
+ * @round. A few system calls per other party; one if @quick, which
+ * notices only processes that are gone and reaped (see
+ * ps_process_is_gone()). */
 static gboolean
-probe_parties (Party   *party,
-               guint32  round)
+probe_parties (Party    *party,
+               guint32   round,
+               gboolean  quick)
 {
   PsBarrierState *state = party->state;
   gboolean dead_in_round = FALSE;
@@ -210,7 +216,7 @@ probe_parties (Party   *party,
       stamp = (value & PS_BARRIER_SLOT_FILLING) ? 0
               : __atomic_load_n (&state->stamps[i], __ATOMIC_SEQ_CST);
       if (__atomic_load_n (&state->slots[i], __ATOMIC_SEQ_CST) != value ||
-          !ps_process_is_gone (pid, stamp))
+          !ps_process_is_gone (pid, stamp, quick))
         continue;
       if (__atomic_compare_exchange_n (&state->slots[i], &value, 0, FALSE,
                                        __ATOMIC_SEQ_CST, __ATOMIC_RELAXED) &&
@@ -271,8 +277,10 @@ arrive (Party     *party,
         }
       if (count + 1 == parties)
         {
-          /* Last: unless a party that arrived is gone. */
-          if (parties > 1 && probe_parties (party, party->round))
+          /* Last: unless a party that arrived is gone. Only the quick
+           * look, on every round: the parties asleep make the thorough
+           * one (a zombie, a reused pid) every PS_BARRIER_PROBE_US. */
+          if (parties > 1 && probe_parties (party, party->round, TRUE))
             {
               break_round (state, party->round);
               word = load_word (state);
@@ -306,6 +314,7 @@ await_round (Party          *party,
              GError        **error)
 {
   PsBarrierState *state = party->state;
+  gboolean spun = FALSE;
 
   for (;;)
     {
@@ -325,6 +334,18 @@ await_round (Party          *party,
           break;
         }
 
+      /* The last party often arrives on another CPU at this very
+       * moment: looking for it a few microseconds before going to sleep
+       * spares a sleep and a wake-up. */
+      if (!spun)
+        {
+          spun = TRUE;
+          for (guint spins = 0; spins < AWAIT_SPINS && load_word (state) == word; spins++)
+            ps_cpu_relax ();
+          if (load_word (state) != word)
+            continue;
+        }
+
       wake_at = g_get_monotonic_time () + PS_BARRIER_PROBE_US;
       if (deadline >= 0 && deadline < wake_at)
         wake_at = deadline;
@@ -336,7 +357,7 @@ await_round (Party          *party,
           if (deadline < 0 || now < deadline)
             {
               /* Woken, or time to look for dead parties. */
-              if (status == PS_WAIT_TIMED_OUT && probe_parties (party, party->round))
+              if (status == PS_WAIT_TIMED_OUT && probe_parties (party, party->round, FALSE))
                 break_round (state, party->round);
               continue;
             }
@@ -382,7 +403,7 @@ ps_barrier_state_wait (PsBarrierState  *state,
     {
       gint64 now = g_get_monotonic_time ();
 
-      probe_parties (&party, G_MAXUINT32);
+      probe_parties (&party, G_MAXUINT32, FALSE);
       if ((deadline >= 0 && now >= deadline) ||
           (cancellable != NULL && g_cancellable_is_cancelled (cancellable)))
         {

@@ -110,9 +110,12 @@ const char  *ps_backend_name                (void);
  * process given the same pid from passing for the one recorded; a zombie
  * is gone. Each is a few system calls: callers probe on an interval. */
 guint32      ps_process_self_stamp          (void);
-/* TRUE only when sure; FALSE when alive or when it cannot tell. */
+/* TRUE only when sure; FALSE when alive or when it cannot tell. @quick
+ * asks only whether the pid still exists (one system call): a zombie, or
+ * a process given the pid since, then passes for alive. */
 gboolean     ps_process_is_gone             (guint32       pid,
-                                             guint32       stamp);
+                                             guint32       stamp,
+                                             gboolean      quick);
 
 static inline guint32
 ps_process_stamp_from_start (guint64 start)

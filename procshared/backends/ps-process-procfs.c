@@ -87,8 +87,9 @@ ps_process_self_stamp (void)
 }
 
 gboolean
-ps_process_is_gone (guint32 pid,
-                    guint32 stamp)
+ps_process_is_gone (guint32  pid,
+                    guint32  stamp,
+                    gboolean quick)
 {
   char path[32];
   guint64 start = 0;
@@ -97,6 +98,8 @@ ps_process_is_gone (guint32 pid,
     return FALSE;
   if (kill ((pid_t) pid, 0) == -1 && errno == ESRCH)
     return TRUE;
+  if (quick)
+    return FALSE;
   /* Without /proc (the process's own stamp could not be read), an
    * unreadable entry says nothing. */
   if (ps_process_self_stamp () == 0)

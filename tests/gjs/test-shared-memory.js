@@ -179,7 +179,7 @@ test('error domain and enums are registered', () => {
     const info = GIRepository.Repository.get_default().find_by_name('Ps', 'Error');
     assert(info !== null, 'Ps.Error in the typelib');
     assertEqual(GIRepository.enum_info_get_error_domain(info), 'ps-error-quark');
-    assertEqual(GIRepository.enum_info_get_n_values(info), 10, 'number of codes');
+    assertEqual(GIRepository.enum_info_get_n_values(info), 11, 'number of codes');
     const errorType = GIRepository.registered_type_info_get_g_type(info);
     assertEqual(GObject.type_name(errorType), 'PsError');
     assert(GObject.type_is_a(errorType, GObject.TYPE_ENUM), 'PsError is an enum');

@@ -373,8 +373,9 @@ ps_process_self_stamp (void)
 }
 
 gboolean
-ps_process_is_gone (guint32 pid,
-                    guint32 stamp)
+ps_process_is_gone (guint32  pid,
+                    guint32  stamp,
+                    gboolean quick)
 {
   guint64 start = 0;
   ProcessState state;
@@ -383,7 +384,7 @@ ps_process_is_gone (guint32 pid,
     return FALSE;
   if (kill ((pid_t) pid, 0) == -1 && errno == ESRCH)
     return TRUE;
-  state = look_up_process ((pid_t) pid, &start);
+  state = quick ? PROCESS_UNKNOWN : look_up_process ((pid_t) pid, &start);
   if (state != PROCESS_ALIVE)
     return state == PROCESS_GONE;
   return stamp != 0 && start != 0 && ps_process_stamp_from_start (start) != stamp;
