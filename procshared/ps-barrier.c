@@ -30,11 +30,12 @@
  * last.
  *
  * The death of a waiting party is seen by the others within 50 ms (they
- * wake to look), and by the party that would end the round before it does:
- * each party records its process in the barrier while it waits, with the
- * process's start time where the platform tells it, so that a new
- * process given a dead one's pid does not pass for it. A barrier has at
- * most %PS_BARRIER_MAX_PARTIES parties.
+ * wake to look), and, once the dead process is reaped, by the party that
+ * would end the round, before it does: each party records its process in
+ * the barrier while it waits, with the process's start time where the
+ * platform tells it, so that a new process given a dead one's pid does
+ * not pass for it. A barrier has at most %PS_BARRIER_MAX_PARTIES
+ * parties.
  *
  * Like every procshared object, a barrier is anonymous (shared over
  * fork()), named ([func@Barrier.open]) or placed inside a
