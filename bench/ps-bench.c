@@ -108,6 +108,8 @@ static const RowDef *const row_defs[] = {
   &ps_bench_row_timed_wait,
   &ps_bench_row_cancel,
   &ps_bench_row_python_lock,
+  &ps_bench_row_event_ping_pong,
+  &ps_bench_row_barrier_round,
 };
 
 static gboolean

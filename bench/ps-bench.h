@@ -183,6 +183,8 @@ extern const RowDef ps_bench_row_cond_handshake;    /* ps-bench-cond.c */
 extern const RowDef ps_bench_row_variant_1k;        /* ps-bench-shared-memory.c */
 extern const RowDef ps_bench_row_variant_1m;
 extern const RowDef ps_bench_row_python_lock;       /* ps-bench-python.c */
+extern const RowDef ps_bench_row_event_ping_pong;   /* ps-bench-rendezvous.c */
+extern const RowDef ps_bench_row_barrier_round;
 
 /* Scales a row's normal batch size down for --quick (ps-bench.c). */
 guint64 iterations_for (guint64 normal);

@@ -68,7 +68,7 @@ main (void)
       fprintf (stderr, "barrier: %s\n", error->message);
       return 1;
     }
-  phases = (gint *) ((guint8 *) ps_shared_memory_get_data (memory) + PS_BARRIER_SIZE);
+  phases = (gpointer) ((guint8 *) ps_shared_memory_get_data (memory) + PS_BARRIER_SIZE);
 
   for (int i = 0; i < N_PARTIES - 1; i++)
     {

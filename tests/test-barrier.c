@@ -43,7 +43,7 @@ static PsBarrierState *
 state_of (PsSharedMemory *memory,
           gsize           offset)
 {
-  return (PsBarrierState *) ((guint8 *) ps_shared_memory_get_data (memory) + offset +
+  return (gpointer) ((guint8 *) ps_shared_memory_get_data (memory) + offset +
                              sizeof (PsObjectHeader));
 }
 

@@ -456,7 +456,7 @@ test_corrupt (void)
   g_assert_no_error (error);
   placed = ps_event_new_at (memory, 0, FALSE, &error);
   g_assert_no_error (error);
-  state = (guint32 *) ((guint8 *) ps_shared_memory_get_data (memory) + sizeof (PsObjectHeader));
+  state = (gpointer) ((guint8 *) ps_shared_memory_get_data (memory) + sizeof (PsObjectHeader));
 
   state[0] = 2;   /* neither kind */
   attached = ps_event_attach (memory, 0, &error);
