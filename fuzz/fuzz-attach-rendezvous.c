@@ -35,27 +35,6 @@ enum
 };
 
 static void
-place_slot (PsSharedMemory *memory,
-            gsize           offset,
-            const guint8   *slot,
-            guint           control)
-{
-  guint8 *place = (guint8 *) ps_shared_memory_get_data (memory) + offset;
-  PsObjectHeader header;
-
-  memcpy (&header, slot, sizeof header);
-  if (header.magic == PS_OBJECT_MAGIC && header.ready != PS_OBJECT_READY)
-    {
-      if (control & CONTROL_PUBLISH)
-        header.ready = PS_OBJECT_READY;
-      else
-        header.magic = 0;
-    }
-  memcpy (place, &header, sizeof header);
-  memcpy (place + sizeof header, slot + sizeof header, SLOT_SIZE - sizeof header);
-}
-
-static void
 exercise_event (PsEvent *event)
 {
   g_autoptr(GError) error = NULL;
@@ -128,7 +107,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
   offset = 8 * (control & CONTROL_OFFSET_MASK);
   memory = fuzz_segment_new (offset + SLOT_SIZE);
 
-  place_slot (memory, offset, slot, control);
+  fuzz_place_slot (memory, offset, slot, (control & CONTROL_PUBLISH) != 0);
   event = ps_event_attach (memory, offset, &error);
   if (event != NULL)
     {
@@ -141,7 +120,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
       g_clear_error (&error);
     }
 
-  place_slot (memory, offset, slot, control);
+  fuzz_place_slot (memory, offset, slot, (control & CONTROL_PUBLISH) != 0);
   barrier = ps_barrier_attach (memory, offset, &error);
   if (barrier != NULL)
     {

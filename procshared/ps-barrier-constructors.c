@@ -23,6 +23,19 @@ check_parties (guint    parties,
   return FALSE;
 }
 
+/* For open and open_at: only a barrier made here needs its parties, so
+ * they are checked only with PS_OPEN_CREATE (and otherwise replaced by a
+ * valid number, which the opened barrier's own replaces). */
+static gboolean
+check_parties_to_create (PsOpenFlags   flags,
+                         guint        *parties,
+                         GError      **error)
+{
+  if (!(flags & PS_OPEN_CREATE) && !check_parties (*parties, NULL))
+    *parties = 1;
+  return check_parties (*parties, error);
+}
+
 /**
  * ps_barrier_new:
  * @parties: how many parties each round waits for, from 1 to
@@ -77,10 +90,7 @@ ps_barrier_open (const char   *name,
                guint         parties,
                GError      **error)
 {
-  /* Only a barrier made here needs them. */
-  if (!(flags & PS_OPEN_CREATE) && !check_parties (parties, NULL))
-    parties = 1;
-  if (!check_parties (parties, error))
+  if (!check_parties_to_create (flags, &parties, error))
     return NULL;
   return ps_object_new_named (PS_TYPE_BARRIER, name, flags, 0600, error,
                               "parties", parties,
@@ -145,9 +155,7 @@ ps_barrier_open_at (PsSharedMemory  *memory,
                   guint            parties,
                   GError         **error)
 {
-  if (!(flags & PS_OPEN_CREATE) && !check_parties (parties, NULL))
-    parties = 1;
-  if (!check_parties (parties, error))
+  if (!check_parties_to_create (flags, &parties, error))
     return NULL;
   return ps_object_new_placed (PS_TYPE_BARRIER, memory, offset, PS_PLACE_OPEN, flags, error,
                                "parties", parties,

@@ -289,6 +289,26 @@ flag_value (EventState *state)
   return ps_wait_word_value (&state->flag);
 }
 
+/* Manual-reset: sets the flag (counting the set) or clears it; whether
+ * that changed it. */
+static gboolean
+change_flag (EventState *state,
+             gboolean    set)
+{
+  guint32 value = g_atomic_int_get (flag_value (state));
+  guint32 changed;
+
+  do
+    {
+      if (((value & FLAG_SET) != 0) == set)
+        return FALSE;
+      changed = set ? (value + 2) | FLAG_SET : value & ~FLAG_SET;
+    }
+  while (!g_atomic_int_compare_and_exchange_full ((gint *) flag_value (state), (gint) value,
+                                                  (gint) changed, (gint *) &value));
+  return TRUE;
+}
+
 /**
  * ps_event_set:
  * @self: a #PsEvent
@@ -306,7 +326,6 @@ void
 ps_event_set (PsEvent *self)
 {
   EventState *state;
-  guint32 value;
 
   g_return_if_fail (PS_IS_EVENT (self));
   g_return_if_fail (self->state != NULL);
@@ -320,18 +339,9 @@ ps_event_set (PsEvent *self)
       return;
     }
 
-  value = g_atomic_int_get (flag_value (state));
-  do
-    {
-      if (value & FLAG_SET)
-        return;
-    }
-  while (!g_atomic_int_compare_and_exchange_full ((gint *) flag_value (state), (gint) value,
-                                                  (gint) ((value + 2) | FLAG_SET),
-                                                  (gint *) &value));
   /* A waiter counts itself before it looks at the flag: it sees the set,
    * or we see it. */
-  if (g_atomic_int_get (&state->waiters) != 0)
+  if (change_flag (state, TRUE) && g_atomic_int_get (&state->waiters) != 0)
     ps_wait_word_wake (&state->flag, TRUE);
 }
 
@@ -349,28 +359,13 @@ ps_event_set (PsEvent *self)
 void
 ps_event_reset (PsEvent *self)
 {
-  EventState *state;
-  guint32 value;
-
   g_return_if_fail (PS_IS_EVENT (self));
   g_return_if_fail (self->state != NULL);
-  state = self->state;
 
   if (self->auto_reset)
-    {
-      ps_counter_try_take (&state->signal);
-      return;
-    }
-
-  value = g_atomic_int_get (flag_value (state));
-  do
-    {
-      if (!(value & FLAG_SET))
-        return;
-    }
-  while (!g_atomic_int_compare_and_exchange_full ((gint *) flag_value (state), (gint) value,
-                                                  (gint) (value & ~FLAG_SET),
-                                                  (gint *) &value));
+    ps_counter_try_take (&self->state->signal);
+  else
+    change_flag (self->state, FALSE);
 }
 
 /**
