@@ -122,6 +122,8 @@ static const RowDef *const row_defs[] = {
   &ps_bench_row_python_records,
   &ps_bench_row_rw_lock,
   &ps_bench_row_rw_readers,
+  &ps_bench_row_event_ping_pong,
+  &ps_bench_row_barrier_round,
 };
 
 static gboolean

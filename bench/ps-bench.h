@@ -216,6 +216,8 @@ void setup_ping_pong (Row    *row,
                       GArray *contestants);
 extern const RowDef ps_bench_row_rw_lock;           /* ps-bench-rw-lock.c */
 extern const RowDef ps_bench_row_rw_readers;
+extern const RowDef ps_bench_row_event_ping_pong;   /* ps-bench-rendezvous.c */
+extern const RowDef ps_bench_row_barrier_round;
 
 /* Scales a row's normal batch size down for --quick (ps-bench.c). */
 guint64 iterations_for (guint64 normal);

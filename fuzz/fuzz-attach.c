@@ -52,28 +52,6 @@ enum
   CONTROL_ALSO_AT_ZERO    = 1 << 7,
 };
 
-/* Copies the slot into the segment, defusing the grace wait (see above). */
-static void
-place_slot (PsSharedMemory *memory,
-            gsize           offset,
-            const guint8   *slot,
-            guint           control)
-{
-  guint8 *place = (guint8 *) ps_shared_memory_get_data (memory) + offset;
-  PsObjectHeader header;
-
-  memcpy (&header, slot, sizeof header);
-  if (header.magic == PS_OBJECT_MAGIC && header.ready != PS_OBJECT_READY)
-    {
-      if (control & CONTROL_PUBLISH)
-        header.ready = PS_OBJECT_READY;
-      else
-        header.magic = 0;
-    }
-  memcpy (place, &header, sizeof header);
-  memcpy (place + sizeof header, slot + sizeof header, SLOT_SIZE - sizeof header);
-}
-
 static void
 attach_all (PsSharedMemory *memory,
             gsize           offset,
@@ -86,7 +64,7 @@ attach_all (PsSharedMemory *memory,
   PsCond *cond;
   guint8 *state;
 
-  place_slot (memory, offset, slot, control);
+  fuzz_place_slot (memory, offset, slot, (control & CONTROL_PUBLISH) != 0);
   state = (guint8 *) ps_shared_memory_get_data (memory) + offset + sizeof (PsObjectHeader);
   fuzz_personalise_mutex_state (state);
   fuzz_avoid_known_mutex_findings (state);
@@ -102,7 +80,7 @@ attach_all (PsSharedMemory *memory,
       g_clear_error (&error);
     }
 
-  place_slot (memory, offset, slot, control);
+  fuzz_place_slot (memory, offset, slot, (control & CONTROL_PUBLISH) != 0);
   semaphore = ps_semaphore_attach (memory, offset, &error);
   if (semaphore != NULL)
     {
@@ -115,7 +93,7 @@ attach_all (PsSharedMemory *memory,
       g_clear_error (&error);
     }
 
-  place_slot (memory, offset, slot, control);
+  fuzz_place_slot (memory, offset, slot, (control & CONTROL_PUBLISH) != 0);
   cond = ps_cond_attach (memory, offset, &error);
   if (cond != NULL)
     {

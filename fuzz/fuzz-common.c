@@ -3,6 +3,7 @@
 #include <linux/futex.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -443,3 +444,23 @@ fuzz_exercise_cond (PsCond *cond)
   ps_cond_signal (cond);
 }
 
+void
+fuzz_place_slot (PsSharedMemory *memory,
+                 gsize           offset,
+                 const guint8   *slot,
+                 gboolean        publish)
+{
+  guint8 *place = (guint8 *) ps_shared_memory_get_data (memory) + offset;
+  PsObjectHeader header;
+
+  memcpy (&header, slot, sizeof header);
+  if (header.magic == PS_OBJECT_MAGIC && header.ready != PS_OBJECT_READY)
+    {
+      if (publish)
+        header.ready = PS_OBJECT_READY;
+      else
+        header.magic = 0;
+    }
+  memcpy (place, &header, sizeof header);
+  memcpy (place + sizeof header, slot + sizeof header, PS_OBJECT_SLOT_SIZE - sizeof header);
+}

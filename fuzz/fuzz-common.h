@@ -34,6 +34,15 @@ void fuzz_check_error_is    (const GError *error,
 PsSharedMemory *fuzz_segment_new  (gsize           size);
 void            fuzz_segment_free (PsSharedMemory *memory);
 
+/* Copies a slot of PS_OBJECT_SLOT_SIZE (256) bytes to @offset of
+ * @memory. A header with our magic that is not ready would make the
+ * library wait PS_OBJECT_INIT_GRACE_US (2 s) for its creator, with a
+ * known outcome: it is published instead (@publish) or its magic wiped. */
+void fuzz_place_slot         (PsSharedMemory *memory,
+                              gsize           offset,
+                              const guint8   *slot,
+                              gboolean        publish);
+
 /* Reports a finding (with @error's message, if any) and aborts. */
 G_NORETURN
 void fuzz_finding            (const char   *what,

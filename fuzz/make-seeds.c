@@ -476,6 +476,48 @@ seeds_open_named (void)
   write_seed ("fuzz-open-named", "empty", 0, (const guint8 *) "", 0);
 }
 
+/* fuzz-attach-rendezvous ------------------------------------------------- */
+
+/* The slot at offset 0 of @memory, as the seed @name. */
+static void
+rendezvous_seed (PsSharedMemory *memory,
+                 const char     *name)
+{
+  write_seed ("fuzz-attach-rendezvous", name, 0, ps_shared_memory_get_data (memory), SLOT_SIZE);
+}
+
+static void
+seeds_rendezvous (void)
+{
+  static const guint parties[] = { 1, 2, 5, PS_BARRIER_MAX_PARTIES };
+
+  for (guint auto_reset = 0; auto_reset < 2; auto_reset++)
+    for (guint set = 0; set < 2; set++)
+      {
+        g_autoptr(PsSharedMemory) memory = ps_shared_memory_new (SLOT_SIZE, NULL);
+        g_autoptr(PsEvent) event = ps_event_new_at (memory, 0, auto_reset, NULL);
+        g_autofree char *name = g_strdup_printf ("event-%s-%s", auto_reset ? "auto" : "manual",
+                                                 set ? "set" : "clear");
+
+        if (set)
+          ps_event_set (event);
+        rendezvous_seed (memory, name);
+      }
+
+  for (guint i = 0; i < G_N_ELEMENTS (parties); i++)
+    for (guint broken = 0; broken < 2; broken++)
+      {
+        g_autoptr(PsSharedMemory) memory = ps_shared_memory_new (SLOT_SIZE, NULL);
+        g_autoptr(PsBarrier) barrier = ps_barrier_new_at (memory, 0, parties[i], NULL);
+        g_autofree char *name = g_strdup_printf ("barrier-%u%s", parties[i],
+                                                 broken ? "-broken" : "");
+
+        if (broken)
+          ps_barrier_abort (barrier);
+        rendezvous_seed (memory, name);
+      }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -490,5 +532,6 @@ main (int   argc,
   seeds_read_variant ();
   seeds_attach ();
   seeds_open_named ();
+  seeds_rendezvous ();
   return 0;
 }

@@ -9,9 +9,9 @@
 #   fuzz/run.sh --seeds                          rewrite the generated seeds
 #
 # TARGET is fuzz-read-variant, fuzz-attach, fuzz-open-named or
-# fuzz-attach-rw-lock ("all" runs
-# them one after the other). The build directory ($PS_FUZZ_BUILDDIR,
-# default _build-fuzz) is set up with clang and ASan+UBSan if missing.
+# fuzz-attach-rw-lock, fuzz-attach-rendezvous ("all" runs them one after
+# the other). The build directory ($PS_FUZZ_BUILDDIR, default _build-fuzz)
+# is set up with clang and ASan+UBSan if missing.
 # Fuzzing starts from the committed corpus (fuzz/corpus/TARGET) but
 # writes new inputs to a scratch corpus in the build directory; --merge
 # then adds those that reach new coverage to the committed corpus. A crash
@@ -26,7 +26,7 @@ set -eu
 cd "$(dirname "$0")/.."
 source_root=$(pwd)
 build=${PS_FUZZ_BUILDDIR:-_build-fuzz}
-all_targets=(fuzz-read-variant fuzz-attach fuzz-open-named fuzz-attach-rw-lock)
+all_targets=(fuzz-read-variant fuzz-attach fuzz-open-named fuzz-attach-rw-lock fuzz-attach-rendezvous)
 
 merge=0
 keep_going=()
@@ -51,7 +51,7 @@ if [ ! -f "$build/build.ninja" ]; then
     -Dexamples=false -Dtests=false
 fi
 ninja -C "$build" fuzz/fuzz-read-variant fuzz/fuzz-attach fuzz/fuzz-open-named fuzz/fuzz-attach-rw-lock \
-  fuzz/fuzz-make-seeds
+  fuzz/fuzz-attach-rendezvous fuzz/fuzz-make-seeds
 
 # A finding must stop the run with a report, and leaks count.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}

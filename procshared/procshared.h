@@ -14,4 +14,6 @@
 # include "ps-mutex.h"
 # include "ps-cond.h"
 # include "ps-rw-lock.h"
+# include "ps-event.h"
+# include "ps-barrier.h"
 #undef PROCSHARED_INSIDE

@@ -43,6 +43,8 @@ G_BEGIN_DECLS
  *   record
  * @PS_ERROR_OUT_OF_BOUNDS: an offset or length lies outside the shared
  *   memory segment
+ * @PS_ERROR_BROKEN: the barrier is broken: a waiting party timed out, was
+ *   cancelled or died, or it was aborted or reset (since: 1.1)
  *
  * Error codes in the %PS_ERROR domain.
  *
@@ -60,6 +62,7 @@ typedef enum
   PS_ERROR_INCOMPATIBLE,
   PS_ERROR_CORRUPT,
   PS_ERROR_OUT_OF_BOUNDS,
+  PS_ERROR_BROKEN,
 } PsError;
 
 PS_AVAILABLE_IN_ALL

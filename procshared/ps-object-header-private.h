@@ -34,6 +34,8 @@ typedef enum
   PS_OBJECT_TYPE_MUTEX         = 3,
   PS_OBJECT_TYPE_COND          = 4,
   PS_OBJECT_TYPE_RW_LOCK       = 5,
+  PS_OBJECT_TYPE_EVENT         = 6,
+  PS_OBJECT_TYPE_BARRIER       = 7,
 } PsObjectType;
 
 typedef struct

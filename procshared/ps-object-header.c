@@ -16,6 +16,8 @@ ps_object_type_to_string (PsObjectType type)
     case PS_OBJECT_TYPE_MUTEX:         return "mutex";
     case PS_OBJECT_TYPE_COND:          return "condition variable";
     case PS_OBJECT_TYPE_RW_LOCK:       return "reader-writer lock";
+    case PS_OBJECT_TYPE_EVENT:         return "event";
+    case PS_OBJECT_TYPE_BARRIER:       return "barrier";
     default:                           return "unknown object";
     }
 }
@@ -45,7 +47,9 @@ gboolean
 ps_object_type_is_known (guint type)
 {
   return (type >= PS_OBJECT_TYPE_SHARED_MEMORY && type <= PS_OBJECT_TYPE_COND) ||
-         type == PS_OBJECT_TYPE_RW_LOCK;
+         type == PS_OBJECT_TYPE_RW_LOCK ||
+         type == PS_OBJECT_TYPE_EVENT ||
+         type == PS_OBJECT_TYPE_BARRIER;
 }
 
 PsObjectHeaderStatus

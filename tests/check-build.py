@@ -45,7 +45,7 @@ class Typelib(unittest.TestCase):
         self.assertRegex(self.gir, r'<namespace name="Ps" version="1"')
 
     def test_classes(self):
-        for name in ('SharedMemory', 'Semaphore', 'Mutex', 'Cond', 'RWLock'):
+        for name in ('SharedMemory', 'Semaphore', 'Mutex', 'Cond', 'RWLock', 'Event', 'Barrier'):
             self.assertRegex(self.gir, r'<class name="%s" parent="GObject.Object"' % name)
             self.assertRegex(self.gir, r'<implements name="Gio.Initable"/>')
 
@@ -54,7 +54,7 @@ class Typelib(unittest.TestCase):
         self.assertRegex(self.gir, r'<bitfield name="OpenFlags"')
         for member in ('failed', 'owner_dead', 'not_recoverable', 'not_owner',
                        'would_deadlock', 'overflow', 'wrong_type', 'incompatible',
-                       'corrupt', 'out_of_bounds'):
+                       'corrupt', 'out_of_bounds', 'broken'):
             self.assertRegex(self.gir, r'<member name="%s"' % member)
 
     def test_requires_gio(self):
@@ -67,7 +67,7 @@ class Vapi(unittest.TestCase):
         with open(os.path.join(LIBDIR, 'procshared-1.vapi')) as f:
             vapi = f.read()
         self.assertIn('namespace Ps {', vapi)
-        for name in ('SharedMemory', 'Semaphore', 'Mutex', 'Cond', 'RWLock'):
+        for name in ('SharedMemory', 'Semaphore', 'Mutex', 'Cond', 'RWLock', 'Event', 'Barrier'):
             self.assertRegex(vapi, r'public sealed class %s : GLib.Object, GLib.Initable' % name)
         self.assertRegex(vapi, r'public errordomain Error \{')
 
@@ -80,7 +80,7 @@ class ForkDocs(unittest.TestCase):
         root = ET.parse(os.path.join(LIBDIR, 'Ps-1.gir')).getroot()
         missing = []
         classes = list(root.iter(core + 'class'))
-        self.assertEqual(len(classes), 5)
+        self.assertEqual(len(classes), 7)
         for cls in classes:
             for node in [cls] + cls.findall(core + 'method'):
                 doc = node.find(core + 'doc')

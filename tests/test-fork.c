@@ -375,6 +375,27 @@ child_of_rw_writer (gpointer data)
   return 0;
 }
 
+/* An event is one flag for parent and child: each sets it for the other,
+ * and the child's handle says what the parent's does. */
+static int
+event_child (gpointer data)
+{
+  PsEvent *event = data;
+  g_autoptr(GError) error = NULL;
+
+  if (!ps_event_get_auto_reset (event) || !ps_event_get_created (event) ||
+      ps_event_get_name (event) != NULL)
+    return 10;
+  if (!ps_event_wait (event, ps_test_scaled_us (20 * G_USEC_PER_SEC), NULL, &error))
+    return 11;
+  if (ps_event_is_set (event))
+    return 12;
+  ps_event_set (event);
+  ps_event_reset (event);
+  ps_event_set (event);
+  return 0;
+}
+
 static void
 test_rw_lock_held_by_parent (void)
 {
@@ -392,6 +413,22 @@ test_rw_lock_held_by_parent (void)
                    ps_test_scaled_s (20));
   g_assert_cmpint (ps_rw_lock_get_writer_pid (lock), ==, getpid ());
   g_assert_true (ps_rw_lock_write_unlock (lock, &error));
+  g_assert_no_error (error);
+}
+
+static void
+test_event (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PsEvent) event = ps_event_new (TRUE, &error);
+  pid_t pid;
+
+  g_assert_no_error (error);
+  pid = ps_test_fork (event_child, event, ps_test_scaled_s (30));
+  ps_event_set (event);
+  ps_test_reap_ok (pid, ps_test_scaled_s (30));
+  g_assert_true (ps_event_is_set (event));
+  g_assert_true (ps_event_wait (event, 0, NULL, &error));
   g_assert_no_error (error);
 }
 
@@ -432,6 +469,116 @@ test_rw_lock_async_in_child (void)
   g_assert_cmpuint (ps_rw_lock_get_n_readers (lock), ==, 0);
 }
 
+static void
+event_waited_cb (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      data)
+{
+  gint *outcome = data;
+
+  *outcome = ps_event_wait_finish (PS_EVENT (source), result, NULL) ? 1 : 2;
+}
+
+/* A child's async wait works, whatever its parent waited for. */
+static int
+event_async_child (gpointer data)
+{
+  gint outcome = 0;
+
+  ps_event_wait_async (data, -1, NULL, event_waited_cb, &outcome);
+  while (outcome == 0)
+    g_main_context_iteration (NULL, TRUE);
+  return outcome == 1 ? 0 : 1;
+}
+
+static void
+test_event_async_after_fork (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PsEvent) event = ps_event_new (FALSE, &error);
+  gint outcome = 0;
+  pid_t pid;
+
+  g_assert_no_error (error);
+  ps_event_set (event);
+  ps_event_wait_async (event, -1, NULL, event_waited_cb, &outcome);
+  while (outcome == 0)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpint (outcome, ==, 1);
+  ps_event_reset (event);
+  pid = ps_test_fork (event_async_child, event, ps_test_scaled_s (30));
+  g_usleep (20 * 1000);
+  ps_event_set (event);
+  ps_test_reap_ok (pid, ps_test_scaled_s (30));
+}
+
+/* Parent and child are two parties; either may abort or reset the
+ * barrier for both, and they see one state. */
+static int
+barrier_child (gpointer data)
+{
+  PsBarrier *barrier = data;
+  g_autoptr(GError) error = NULL;
+  gint index;
+
+  if (ps_barrier_get_parties (barrier) != 2 || !ps_barrier_get_created (barrier) ||
+      ps_barrier_get_name (barrier) != NULL)
+    return 10;
+  index = ps_barrier_wait (barrier, ps_test_scaled_us (20 * G_USEC_PER_SEC), NULL, &error);
+  if (index < 0)
+    return 11;
+  /* The parent now waits alone: abort it. */
+  for (guint tries = 0; ps_barrier_get_n_waiting (barrier) != 1; tries++)
+    {
+      if (tries > ps_test_scaled_s (20) * 1000)
+        return 13;
+      g_usleep (1000);
+    }
+  ps_barrier_abort (barrier);
+  if (!ps_barrier_is_broken (barrier))
+    return 12;
+  return 0;
+}
+
+static void
+barrier_waited_cb (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      data)
+{
+  gint *index = data;
+
+  *index = ps_barrier_wait_finish (PS_BARRIER (source), result, NULL);
+}
+
+static void
+test_barrier (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PsBarrier) barrier = ps_barrier_new (2, &error);
+  gint index = -2;
+  pid_t pid;
+
+  g_assert_no_error (error);
+  pid = ps_test_fork (barrier_child, barrier, ps_test_scaled_s (30));
+  g_assert_cmpint (ps_barrier_wait (barrier, -1, NULL, &error), >=, 0);
+  g_assert_no_error (error);
+  g_assert_cmpint (ps_barrier_wait (barrier, -1, NULL, &error), ==, -1);
+  g_assert_error (error, PS_ERROR, PS_ERROR_BROKEN);
+  ps_test_reap_ok (pid, ps_test_scaled_s (30));
+  g_assert_true (ps_barrier_reset (barrier, NULL));
+
+  /* An async wait in the parent, completed by a child's wait. */
+  ps_barrier_wait_async (barrier, -1, NULL, barrier_waited_cb, &index);
+  pid = ps_test_fork (barrier_child, barrier, ps_test_scaled_s (30));
+  while (index == -2)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpint (index, >=, 0);
+  g_clear_error (&error);
+  g_assert_cmpint (ps_barrier_wait (barrier, -1, NULL, &error), ==, -1);
+  g_assert_error (error, PS_ERROR, PS_ERROR_BROKEN);
+  ps_test_reap_ok (pid, ps_test_scaled_s (30));
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -445,6 +592,9 @@ main (int argc, char *argv[])
   ps_test_add ("/fork/shared-memory", test_shared_memory);
   ps_test_add ("/fork/rw-lock-held-by-parent", test_rw_lock_held_by_parent);
   ps_test_add ("/fork/rw-lock-async-in-child", test_rw_lock_async_in_child);
+  ps_test_add ("/fork/event", test_event);
+  ps_test_add ("/fork/event-async-after-fork", test_event_async_after_fork);
+  ps_test_add ("/fork/barrier", test_barrier);
 
   return g_test_run ();
 }

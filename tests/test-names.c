@@ -327,6 +327,7 @@ test_error_domain (void)
     { PS_ERROR_INCOMPATIBLE, "PS_ERROR_INCOMPATIBLE" },
     { PS_ERROR_CORRUPT, "PS_ERROR_CORRUPT" },
     { PS_ERROR_OUT_OF_BOUNDS, "PS_ERROR_OUT_OF_BOUNDS" },
+    { PS_ERROR_BROKEN, "PS_ERROR_BROKEN" },
   };
   g_autoptr(GEnumClass) enum_class = NULL;
   g_autoptr(GHashTable) seen = g_hash_table_new (NULL, NULL);

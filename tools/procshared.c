@@ -26,6 +26,8 @@ static const struct
   { "lock",    ps_tool_lock,    "Run a command while holding a named mutex" },
   { "acquire", ps_tool_acquire, "Take one unit of a named semaphore" },
   { "release", ps_tool_release, "Give one unit back to a named semaphore" },
+  { "event",   ps_tool_event,   "Set, reset or wait for a named event" },
+  { "barrier", ps_tool_barrier, "Wait at a named barrier as one of its parties" },
 };
 
 static void

@@ -45,6 +45,7 @@ typedef struct
   guint64        data_size;
   guint          readers;           /* a reader-writer lock's */
   guint          writers_waiting;
+  PsToolRendezvousState rendezvous;   /* events and barriers */
 } Entry;
 
 static void
@@ -136,6 +137,10 @@ read_state (Entry *entry)
           }
         break;
       }
+    case PS_OBJECT_TYPE_EVENT:
+    case PS_OBJECT_TYPE_BARRIER:
+      ps_tool_read_rendezvous (entry->name, entry->info.type, &entry->rendezvous, &error);
+      break;
     case PS_OBJECT_TYPE_SHARED_MEMORY:
       {
         g_autoptr(PsSharedMemory) memory = ps_shared_memory_open (entry->name, PS_OPEN_ANY_OWNER, 0, &error);
@@ -270,6 +275,9 @@ describe_state (const Entry *entry)
                                 entry->owner_alive ? "alive" : "dead", entry->writers_waiting);
       return g_strdup_printf ("%u readers, %u waiting writers", entry->readers,
                               entry->writers_waiting);
+    case PS_OBJECT_TYPE_EVENT:
+    case PS_OBJECT_TYPE_BARRIER:
+      return ps_tool_describe_rendezvous (entry->info.type, &entry->rendezvous);
     case PS_OBJECT_TYPE_SHARED_MEMORY:
       return g_strdup_printf ("%" G_GUINT64_FORMAT " bytes of data", entry->data_size);
     default:
@@ -365,6 +373,10 @@ add_state (JsonBuilder *builder,
       else
         add_member_null (builder, "writer_pid");
       add_member_bool (builder, "not_recoverable", entry->consistency == PS_MUTEX_NOT_RECOVERABLE);
+      break;
+    case PS_OBJECT_TYPE_EVENT:
+    case PS_OBJECT_TYPE_BARRIER:
+      ps_tool_json_add_rendezvous (builder, entry->info.type, &entry->rendezvous);
       break;
     case PS_OBJECT_TYPE_SHARED_MEMORY:
       add_member_int (builder, "size", (gint64) entry->data_size);
@@ -687,6 +699,15 @@ print_info (const Entry *entry)
       else
         print_field ("writer pid", "none");
       print_fieldf ("waiting", "%u writers", entry->writers_waiting);
+      break;
+    case PS_OBJECT_TYPE_EVENT:
+      print_field ("set", entry->rendezvous.is_set ? "yes" : "no");
+      print_field ("auto-reset", entry->rendezvous.auto_reset ? "yes" : "no");
+      break;
+    case PS_OBJECT_TYPE_BARRIER:
+      print_fieldf ("parties", "%u", entry->rendezvous.parties);
+      print_fieldf ("waiting", "%u", entry->rendezvous.waiting);
+      print_field ("broken", entry->rendezvous.broken ? "yes" : "no");
       break;
     case PS_OBJECT_TYPE_SHARED_MEMORY:
       print_fieldf ("data size", "%" G_GUINT64_FORMAT, entry->data_size);

@@ -15,6 +15,8 @@ static const struct
   { "semaphore",       PS_OBJECT_TYPE_SEMAPHORE,     FALSE },
   { "cond",            PS_OBJECT_TYPE_COND,          FALSE },
   { "rwlock",          PS_OBJECT_TYPE_RW_LOCK,       FALSE },
+  { "event",           PS_OBJECT_TYPE_EVENT,         FALSE },
+  { "barrier",         PS_OBJECT_TYPE_BARRIER,       FALSE },
   { "shm",             PS_OBJECT_TYPE_SHARED_MEMORY, FALSE },
 };
 
@@ -26,6 +28,9 @@ ps_tool_create (int    argc,
   g_autofree char *max_text = NULL;
   g_autofree char *size_text = NULL;
   g_autofree char *mode_text = NULL;
+  g_autofree char *parties_text = NULL;
+  gboolean auto_reset = FALSE;
+  guint64 parties = 0;
   char **rest = NULL;
   const GOptionEntry entries[] = {
     { "value", 0, 0, G_OPTION_ARG_STRING, &value_text,
@@ -36,6 +41,10 @@ ps_tool_create (int    argc,
       "shm: the size of the data in bytes, with an optional K, M, G or T suffix (required)", "N" },
     { "mode", 0, 0, G_OPTION_ARG_STRING, &mode_text,
       "The permission bits, in octal (default 0600)", "MODE" },
+    { "parties", 0, 0, G_OPTION_ARG_STRING, &parties_text,
+      "barrier: how many parties each round waits for (required)", "N" },
+    { "auto-reset", 0, 0, G_OPTION_ARG_NONE, &auto_reset,
+      "event: let one waiter through per set, and clear (default: manual-reset)", NULL },
     { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &rest, NULL, NULL },
     G_OPTION_ENTRY_NULL
   };
@@ -57,7 +66,8 @@ ps_tool_create (int    argc,
 
   context = ps_tool_option_context_new ("create", "TYPE NAME",
                                         "Create the named object NAME, which must not exist yet.\n"
-                                        "TYPE is one of mutex, recursive-mutex, semaphore, cond, rwlock, shm.",
+                                        "TYPE is one of mutex, recursive-mutex, semaphore, cond, rwlock,\n"
+                                        "shm, event, barrier.",
                                         entries);
   if (!ps_tool_parse_options (context, "create", &argc, &argv, &status))
     return status;
@@ -81,7 +91,8 @@ ps_tool_create (int    argc,
     }
   if (type == 0)
     return ps_tool_fail ("create", PS_TOOL_EXIT_USAGE,
-                         "unknown type “%s”: use mutex, recursive-mutex, semaphore, cond, rwlock or shm",
+                         "unknown type “%s”: use mutex, recursive-mutex, semaphore, cond, rwlock, "
+                         "shm, event or barrier",
                          type_text);
 
   if (type != PS_OBJECT_TYPE_SEMAPHORE && (value_text != NULL || max_text != NULL))
@@ -91,6 +102,17 @@ ps_tool_create (int    argc,
     return ps_tool_fail ("create", PS_TOOL_EXIT_USAGE, "--size applies to shm only");
   if (type == PS_OBJECT_TYPE_SHARED_MEMORY && size_text == NULL)
     return ps_tool_fail ("create", PS_TOOL_EXIT_USAGE, "shm needs --size");
+  if (type != PS_OBJECT_TYPE_BARRIER && parties_text != NULL)
+    return ps_tool_fail ("create", PS_TOOL_EXIT_USAGE, "--parties applies to barriers only");
+  if (type == PS_OBJECT_TYPE_BARRIER && parties_text == NULL)
+    return ps_tool_fail ("create", PS_TOOL_EXIT_USAGE, "barrier needs --parties");
+  if (type != PS_OBJECT_TYPE_EVENT && auto_reset)
+    return ps_tool_fail ("create", PS_TOOL_EXIT_USAGE, "--auto-reset applies to events only");
+  if (parties_text != NULL &&
+      (!ps_tool_parse_uint ("--parties", parties_text, PS_BARRIER_MAX_PARTIES, &parties, &error) ||
+       parties == 0))
+    return ps_tool_fail ("create", PS_TOOL_EXIT_USAGE, "%s",
+                         error != NULL ? error->message : "--parties: a barrier has at least 1 party");
 
   if ((value_text != NULL && !ps_tool_parse_uint ("--value", value_text, G_MAXINT32, &value, &error)) ||
       (max_text != NULL && !ps_tool_parse_uint ("--max", max_text, G_MAXINT32, &max_value, &error)) ||
@@ -127,6 +149,16 @@ ps_tool_create (int    argc,
     case PS_OBJECT_TYPE_RW_LOCK:
       object = g_initable_new (PS_TYPE_RW_LOCK, NULL, &error,
                                "name", name, "open-flags", flags, "mode", mode, NULL);
+      break;
+    case PS_OBJECT_TYPE_EVENT:
+      object = g_initable_new (PS_TYPE_EVENT, NULL, &error,
+                               "name", name, "open-flags", flags, "mode", mode,
+                               "auto-reset", auto_reset, NULL);
+      break;
+    case PS_OBJECT_TYPE_BARRIER:
+      object = g_initable_new (PS_TYPE_BARRIER, NULL, &error,
+                               "name", name, "open-flags", flags, "mode", mode,
+                               "parties", (guint) parties, NULL);
       break;
     case PS_OBJECT_TYPE_SHARED_MEMORY:
       object = g_initable_new (PS_TYPE_SHARED_MEMORY, NULL, &error,

@@ -26,6 +26,8 @@ const char *ps_tool_exit_status_help =
   "  8    lock: the mutex is not recoverable\n"
   "  9    release: the semaphore is at its maximum value\n"
   "  10   any other failure\n"
+  "  11   barrier: the barrier is broken (a party timed out, died, or it was\n"
+  "       aborted; see barrier reset)\n"
   "  126  lock: COMMAND could not be run\n"
   "  127  lock: COMMAND was not found\n"
   "  128+N  interrupted by signal N while waiting, or COMMAND killed by it\n";
@@ -113,6 +115,8 @@ ps_tool_exit_for_error (const GError *error)
         return PS_TOOL_EXIT_NOT_RECOVERABLE;
       if (error->code == PS_ERROR_OVERFLOW)
         return PS_TOOL_EXIT_OVERFLOW;
+      if (error->code == PS_ERROR_BROKEN)
+        return PS_TOOL_EXIT_BROKEN;
       return PS_TOOL_EXIT_FAILED;
     }
   if (error->domain == G_OPTION_ERROR)
@@ -300,6 +304,8 @@ ps_tool_type_name (PsObjectType type)
     case PS_OBJECT_TYPE_MUTEX:         return "mutex";
     case PS_OBJECT_TYPE_COND:          return "cond";
     case PS_OBJECT_TYPE_RW_LOCK:       return "rwlock";
+    case PS_OBJECT_TYPE_EVENT:         return "event";
+    case PS_OBJECT_TYPE_BARRIER:       return "barrier";
     default:                           return NULL;
     }
 }

@@ -31,6 +31,7 @@ typedef enum
   PS_TOOL_EXIT_NOT_RECOVERABLE   = 8,
   PS_TOOL_EXIT_OVERFLOW          = 9,
   PS_TOOL_EXIT_FAILED            = 10,  /* any other system error */
+  PS_TOOL_EXIT_BROKEN            = 11,  /* barrier: broken (a party timed out, died, or it was aborted) */
   PS_TOOL_EXIT_CANNOT_EXECUTE    = 126,
   PS_TOOL_EXIT_COMMAND_NOT_FOUND = 127,
   PS_TOOL_EXIT_SIGNAL_BASE       = 128, /* + the signal that interrupted us or killed COMMAND */
@@ -132,6 +133,27 @@ void           ps_tool_signals_set_child   (PsToolSignals *signals,
 int            ps_tool_signals_get_received (PsToolSignals *signals);
 void           ps_tool_signals_stop        (PsToolSignals *signals);
 
+/* Events and barriers, as list and info show them ----------------------- */
+
+typedef struct
+{
+  gboolean is_set;        /* events */
+  gboolean auto_reset;
+  guint    parties;       /* barriers */
+  guint    waiting;
+  gboolean broken;
+} PsToolRendezvousState;
+
+gboolean ps_tool_read_rendezvous     (const char                  *name,
+                                      PsObjectType                 type,
+                                      PsToolRendezvousState       *state,
+                                      GError                     **error);
+char    *ps_tool_describe_rendezvous (PsObjectType                 type,
+                                      const PsToolRendezvousState *state);
+void     ps_tool_json_add_rendezvous (JsonBuilder                 *builder,
+                                      PsObjectType                 type,
+                                      const PsToolRendezvousState *state);
+
 /* Subcommands ----------------------------------------------------------- */
 
 int ps_tool_list    (int argc, char **argv);
@@ -141,5 +163,7 @@ int ps_tool_unlink  (int argc, char **argv);
 int ps_tool_lock    (int argc, char **argv);
 int ps_tool_acquire (int argc, char **argv);
 int ps_tool_release (int argc, char **argv);
+int ps_tool_event   (int argc, char **argv);
+int ps_tool_barrier (int argc, char **argv);
 
 G_END_DECLS

@@ -135,4 +135,25 @@ gboolean       ps_robust_lock_watch        (PsRobustLock *lock,
 void           ps_robust_lock_watch_done   (PsRobustLock *lock,
                                             gboolean      taken);
 
+/* Processes, for objects that must notice a participant's death without
+ * a lock it holds (a barrier's waiting parties): a process records its
+ * pid and ps_process_self_stamp(), and another later asks
+ * ps_process_is_gone() about them. The stamp (a digest of the process's
+ * start time, never 0; 0 where the platform cannot tell) keeps a later
+ * process given the same pid from passing for the one recorded; a zombie
+ * is gone. Each is a few system calls: callers probe on an interval. */
+guint32      ps_process_self_stamp          (void);
+/* TRUE only when sure; FALSE when alive or when it cannot tell. @quick
+ * asks only whether the pid still exists (one system call): a zombie, or
+ * a process given the pid since, then passes for alive. */
+gboolean     ps_process_is_gone             (guint32       pid,
+                                             guint32       stamp,
+                                             gboolean      quick);
+
+static inline guint32
+ps_process_stamp_from_start (guint64 start)
+{
+  return start == 0 ? 0 : ((guint32) start ^ (guint32) (start >> 32)) | 1u;
+}
+
 G_END_DECLS

@@ -356,6 +356,51 @@ void test_rw_lock () {
     }
 }
 
+void test_event_and_barrier () {
+    try {
+        var event = new Ps.Event (true);
+        assert (event.get_auto_reset () && !event.is_set ());
+        event.set ();
+        assert (event.wait (0));
+        assert (!event.is_set ());
+        try {
+            event.wait (0);
+            assert_not_reached ();
+        } catch (IOError.WOULD_BLOCK e) {
+        }
+
+        var barrier = new Ps.Barrier (2);
+        assert (barrier.get_parties () == 2);
+        var pid = fork_child (() => {
+            try {
+                barrier.wait (scaled (LONG_US));
+                event.set ();
+            } catch (Error e) {
+                Posix._exit (1);
+            }
+        });
+        var index = barrier.wait (scaled (LONG_US));
+        assert (index == 0 || index == 1);
+        assert (event.wait (scaled (LONG_US)));
+        assert (reap (pid));
+        try {
+            barrier.wait (20000);
+            assert_not_reached ();
+        } catch (IOError.TIMED_OUT e) {
+        }
+        try {
+            barrier.wait (Ps.TIMEOUT_INFINITE);
+            assert_not_reached ();
+        } catch (Ps.Error.BROKEN e) {
+            assert (barrier.is_broken ());
+        }
+        barrier.reset ();
+        assert (!barrier.is_broken ());
+    } catch (Error e) {
+        error ("%s", e.message);
+    }
+}
+
 int main (string[] args) {
     Test.init (ref args);
     Test.add_func ("/vala/error-domains", test_error_domains);
@@ -366,5 +411,6 @@ int main (string[] args) {
     Test.add_func ("/vala/owner-dead", test_owner_dead);
     Test.add_func ("/vala/variants", test_variants);
     Test.add_func ("/vala/rw-lock", test_rw_lock);
+    Test.add_func ("/vala/event-and-barrier", test_event_and_barrier);
     return Test.run ();
 }

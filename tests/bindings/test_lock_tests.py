@@ -7,6 +7,8 @@ Python overrides, with no adapter: the classes of Ps are the lock types.
     SemaphoreTests          Ps.Semaphore        (as threading.Semaphore)
     BoundedSemaphoreTests   Ps.Semaphore(value, bounded=True)
     ConditionTests          Ps.Cond             (as threading.Condition)
+    EventTests              Ps.Event            (as threading.Event)
+    BarrierTests            Ps.Barrier          (as threading.Barrier)
 
 lock_tests.py comes with CPython's test suite: on Debian the package
 libpython3.11-testsuite (.ci/install-deps installs it). Without it the
@@ -72,6 +74,20 @@ class CondLockTests(lock_tests.ConditionTests):
                    'processes (test_overrides.py runs this test with a Ps.Mutex)')
     def test_acquire(self):
         pass
+
+
+class EventLockTests(lock_tests.EventTests):
+    eventtype = Ps.Event
+
+    @unittest.skip('reaches into threading.Event\'s own Condition (evt._cond) and '
+                   '_at_fork_reinit(): a Ps.Event has neither, and needs no '
+                   'reinitialisation in a child (test-fork.c checks it there)')
+    def test_at_fork_reinit(self):
+        pass
+
+
+class BarrierLockTests(lock_tests.BarrierTests):
+    barriertype = Ps.Barrier
 
 
 if __name__ == '__main__':

@@ -179,13 +179,13 @@ test('error domain and enums are registered', () => {
     const info = GIRepository.Repository.get_default().find_by_name('Ps', 'Error');
     assert(info !== null, 'Ps.Error in the typelib');
     assertEqual(GIRepository.enum_info_get_error_domain(info), 'ps-error-quark');
-    assertEqual(GIRepository.enum_info_get_n_values(info), 10, 'number of codes');
+    assertEqual(GIRepository.enum_info_get_n_values(info), 11, 'number of codes');
     const errorType = GIRepository.registered_type_info_get_g_type(info);
     assertEqual(GObject.type_name(errorType), 'PsError');
     assert(GObject.type_is_a(errorType, GObject.TYPE_ENUM), 'PsError is an enum');
     assertEqual(GObject.type_from_name('PsError'), errorType);
     const names = ['FAILED', 'OWNER_DEAD', 'NOT_RECOVERABLE', 'NOT_OWNER', 'WOULD_DEADLOCK',
-        'OVERFLOW', 'WRONG_TYPE', 'INCOMPATIBLE', 'CORRUPT', 'OUT_OF_BOUNDS'];
+        'OVERFLOW', 'WRONG_TYPE', 'INCOMPATIBLE', 'CORRUPT', 'OUT_OF_BOUNDS', 'BROKEN'];
     const codes = new Set(names.map(n => Ps.Error[n]));
     assertEqual(codes.size, names.length, 'distinct codes');
     for (const n of names)

@@ -177,7 +177,7 @@ class ErrorsTest(PsTestCase):
         self.assertEqual(gtype.name, 'PsError')
         expected = ['FAILED', 'OWNER_DEAD', 'NOT_RECOVERABLE', 'NOT_OWNER',
                     'WOULD_DEADLOCK', 'OVERFLOW', 'WRONG_TYPE', 'INCOMPATIBLE',
-                    'CORRUPT', 'OUT_OF_BOUNDS']
+                    'CORRUPT', 'OUT_OF_BOUNDS', 'BROKEN']
         codes = set()
         for short in expected:
             member = getattr(Ps.Error, short)

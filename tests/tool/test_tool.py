@@ -60,9 +60,10 @@ UNBOUNDED = 2147483647
 OK, USAGE, NOT_FOUND, NOT_USABLE, PERMISSION, TIMED_OUT = 0, 1, 2, 3, 4, 5
 OWNER_DEAD, EXISTS, NOT_RECOVERABLE, OVERFLOW, FAILED = 6, 7, 8, 9, 10
 CANNOT_EXECUTE, COMMAND_NOT_FOUND = 126, 127
+BROKEN = 11
 
 NOBODY_UID = 65534
-COMMANDS = ['list', 'info', 'create', 'unlink', 'lock', 'acquire', 'release']
+COMMANDS = ['list', 'info', 'create', 'unlink', 'lock', 'acquire', 'release', 'event', 'barrier']
 
 _counter = itertools.count()
 
@@ -357,7 +358,7 @@ class Usage(ToolTestCase):
         section = page.split('.SH "EXIT STATUS"')[1].split('.SH ')[0]
         in_page = set(int(n) for n in re.findall(r'^\.B (\d+)$', section, re.M))
         used = {OK, USAGE, NOT_FOUND, NOT_USABLE, PERMISSION, TIMED_OUT, OWNER_DEAD, EXISTS,
-                NOT_RECOVERABLE, OVERFLOW, FAILED, CANNOT_EXECUTE, COMMAND_NOT_FOUND}
+                NOT_RECOVERABLE, OVERFLOW, FAILED, CANNOT_EXECUTE, COMMAND_NOT_FOUND, BROKEN}
         self.assertEqual(in_help, used)
         self.assertEqual(in_page, used)
 
@@ -412,7 +413,7 @@ class Usage(ToolTestCase):
         name = self.name('values')
         cases = [
             (['create', 'frob', name],
-             'create: unknown type “frob”: use mutex, recursive-mutex, semaphore, cond, rwlock or shm'),
+             'create: unknown type “frob”: use mutex, recursive-mutex, semaphore, cond, rwlock, shm, event or barrier'),
             (['create', 'semaphore', name, '--value', 'x'],
              'create: --value: “x” is not a whole number from 0 to 2147483647'),
             (['create', 'semaphore', name, '--value', '-1'],
@@ -1163,6 +1164,83 @@ class Semaphore(ToolTestCase):
 
 
 @unittest.skipUnless(nobody_can_run(), 'needs root and setpriv to run the tool as nobody')
+class EventsAndBarriers(ToolTestCase):
+    def wait_until_arrived(self, barrier):
+        self.wait_for(lambda: self.info(barrier)['state']['waiting'] == 1,
+                      'a party waiting at %s' % barrier)
+
+    def test_create_and_info(self):
+        event, auto, barrier = self.name('ev'), self.name('ev-auto'), self.name('bar')
+        self.assertOk(self.tool('create', 'event', event))
+        self.assertOk(self.tool('create', 'event', auto, '--auto-reset'))
+        self.assertOk(self.tool('create', 'barrier', barrier, '--parties', '3'))
+        self.assertEqual(self.info(event),
+                         self.expected_entry(event, 'event', {'set': False, 'auto_reset': False}))
+        self.assertEqual(self.info(barrier),
+                         self.expected_entry(barrier, 'barrier',
+                                             {'parties': 3, 'waiting': 0, 'broken': False}))
+        self.assertIn('\nstate:        not set, auto-reset\n', self.tool('info', auto).out)
+        self.assertIn('\nstate:        0 of 3 parties waiting\n', self.tool('info', barrier).out)
+
+        self.assertFails(self.tool('create', 'barrier', self.name('b0')), USAGE,
+                         'create: barrier needs --parties')
+        self.assertFails(self.tool('create', 'barrier', self.name('b0'), '--parties', '0'), USAGE,
+                         'create: --parties: a barrier has at least 1 party')
+        self.assertFails(self.tool('create', 'event', self.name('e0'), '--parties', '2'), USAGE,
+                         'create: --parties applies to barriers only')
+        self.assertFails(self.tool('create', 'mutex', self.name('m0'), '--auto-reset'), USAGE,
+                         'create: --auto-reset applies to events only')
+
+    def test_event_set_reset_wait(self):
+        event = self.name('ev-wait')
+        self.assertOk(self.tool('create', 'event', event))
+        self.assertFails(self.tool('event', 'wait', event, '--timeout', '0.1'), TIMED_OUT,
+                         '%s: timed out: the event is not set' % event)
+        waiting = self.start_tool('event', 'wait', event)
+        self.wait_until_waiting(waiting)
+        self.assertOk(self.tool('event', 'set', event))
+        self.assertEqual(waiting.wait(), 0)
+        self.assertTrue(self.info(event)['state']['set'])
+        self.assertOk(self.tool('event', 'wait', event, '--timeout', '0'))
+        self.assertOk(self.tool('event', 'reset', event))
+        self.assertFalse(self.info(event)['state']['set'])
+        self.assertFails(self.tool('event', 'frob', event), USAGE,
+                         'event: unknown action “frob”: use set, reset or wait')
+        mutex = self.name('ev-mutex')
+        self.assertOk(self.tool('create', 'mutex', mutex))
+        self.assertEqual(self.tool('event', 'set', mutex).returncode, NOT_USABLE)
+
+    def test_barrier_wait_timeout_broken_reset(self):
+        barrier = self.name('bar-wait')
+        self.assertOk(self.tool('create', 'barrier', barrier, '--parties', '2'))
+        first = self.start_tool('barrier', 'wait', barrier)
+        self.wait_until_arrived(barrier)
+        self.assertOk(self.tool('barrier', 'wait', barrier), '1\n')
+        self.assertEqual(first.wait(), 0)
+
+        # Our own timeout: 5, and the barrier is broken for everyone (11).
+        self.assertFails(self.tool('barrier', 'wait', barrier, '--timeout', '0.1'), TIMED_OUT,
+                         '%s: timed out: not every party arrived; the barrier is now broken' % barrier)
+        self.assertTrue(self.info(barrier)['state']['broken'])
+        self.assertEqual(self.tool('barrier', 'wait', barrier).returncode, BROKEN)
+        self.assertOk(self.tool('barrier', 'reset', barrier))
+        self.assertFalse(self.info(barrier)['state']['broken'])
+
+        waiting = self.start_tool('barrier', 'wait', barrier)
+        self.wait_until_arrived(barrier)
+        self.assertOk(self.tool('barrier', 'abort', barrier))
+        self.assertEqual(waiting.wait(), BROKEN)
+
+        # Interrupted: the signal's status, and the barrier breaks.
+        self.assertOk(self.tool('barrier', 'reset', barrier))
+        waiting = self.start_tool('barrier', 'wait', barrier)
+        self.wait_until_waiting(waiting)
+        self.wait_until_arrived(barrier)
+        waiting.proc.send_signal(signal.SIGINT)
+        self.assertEqual(waiting.wait(), 128 + signal.SIGINT)
+        self.assertTrue(self.info(barrier)['state']['broken'])
+
+
 class Permissions(ToolTestCase):
     def test_private_objects(self):
         semaphore, mutex = self.name('perm-sem'), self.name('perm-mutex')
@@ -1285,7 +1363,10 @@ class Completion(ToolTestCase):
         self.assertEqual(self.complete('procshared', ''), sorted(COMMANDS + ['help']))
         self.assertEqual(self.complete('procshared', 'li'), ['list'])
         self.assertEqual(self.complete('procshared', 'create', ''),
-                         ['cond', 'mutex', 'recursive-mutex', 'rwlock', 'semaphore', 'shm'])
+                         ['barrier', 'cond', 'event', 'mutex', 'recursive-mutex', 'rwlock', 'semaphore', 'shm'])
+        self.assertEqual(self.complete('procshared', 'event', ''), ['reset', 'set', 'wait'])
+        self.assertEqual(self.complete('procshared', 'barrier', ''), ['abort', 'reset', 'wait'])
+        self.assertIn('--parties', self.complete('procshared', 'create', '--'))
         self.assertIn('--recover', self.complete('procshared', 'lock', '--'))
         for command in ('lock', 'acquire', 'release'):
             self.assertIn('--any-owner', self.complete('procshared', command, '--'))

@@ -373,6 +373,32 @@ get_identity (Identity *me)
   return TRUE;
 }
 
+guint32
+ps_process_self_stamp (void)
+{
+  Identity me;
+
+  return get_identity (&me) ? ps_process_stamp_from_start (me.start) : 0;
+}
+
+gboolean
+ps_process_is_gone (guint32  pid,
+                    guint32  stamp,
+                    gboolean quick)
+{
+  guint64 start = 0;
+  ProcessState state;
+
+  if (pid == 0 || pid > G_MAXINT32)
+    return FALSE;
+  if (kill ((pid_t) pid, 0) == -1 && errno == ESRCH)
+    return TRUE;
+  state = quick ? PROCESS_UNKNOWN : look_up_process ((pid_t) pid, &start);
+  if (state != PROCESS_ALIVE)
+    return state == PROCESS_GONE;
+  return stamp != 0 && start != 0 && ps_process_stamp_from_start (start) != stamp;
+}
+
 /* Robust locks ----------------------------------------------------------- */
 
 static inline guint32

@@ -953,3 +953,176 @@ if hasattr(Ps, 'RWLock'):                    # 1.1
             return _reduce_primitive(self, 'RWLock')
 
     __all__.append('RWLock')
+
+# -- Events and barriers (1.1) -------------------------------------------------
+
+_event_wait = getattr(Ps, 'Event', None) and Ps.Event.wait
+_barrier_wait = getattr(Ps, 'Barrier', None) and Ps.Barrier.wait
+
+
+if hasattr(Ps, 'Event'):
+    @override
+    class Event(Ps.Event):
+        def __init__(self, auto_reset=False, **properties):
+            """Ps.Event() as threading.Event: set(), clear(), is_set(),
+            wait(timeout=None) returning a bool. Ps.Event(auto_reset=True)
+            lets one waiter through per set() and clears itself. The other
+            construct properties (name, open_flags, memory, offset...) are
+            those of the C class; opening or attaching one that exists
+            keeps its own kind (the auto_reset property tells)."""
+            super().__init__(auto_reset=bool(auto_reset), **properties)
+            self.init(None)
+
+        def clear(self):
+            """Clears the event, as threading.Event.clear() (reset() in C)."""
+            Ps.Event.reset(self)
+
+        def wait(self, timeout=None, cancellable=None, *, timeout_us=None):
+            """Waits until the event is set, as threading.Event.wait():
+            True, or False if it was not set within timeout seconds (None
+            or -1: for ever; 0: at once). Cancellation raises GLib.Error."""
+            try:
+                return _event_wait(self, _timeout_us(timeout_us, timeout), cancellable)
+            except GLib.Error as e:
+                if _is_timeout(e):
+                    return False
+                raise
+
+        def wait_async(self, timeout=None, cancellable=None, callback=None, *user_data,
+                       timeout_us=None):
+            """As in C, with the timeout in seconds (None or -1 for ever);
+            wait_finish() returns True or raises GLib.Error (TIMED_OUT
+            included)."""
+            return Ps.Event.wait_async(self, _timeout_us(timeout_us, timeout), cancellable,
+                                       callback, *user_data)
+
+        def __repr__(self):
+            name = self.get_name()
+            return '<Ps.Event %sat 0x%x: %s%s>' % (
+                '%r ' % name if name is not None else '', id(self),
+                'set' if self.is_set() else 'unset',
+                ', auto-reset' if self.get_auto_reset() else '')
+
+        def __reduce__(self):
+            return _reduce_primitive(self, 'Event')
+
+    __all__.append('Event')
+
+
+if hasattr(Ps, 'Barrier'):
+    class BarrierBrokenError(GLib.Error, threading.BrokenBarrierError):
+        """A wait on a broken barrier: Ps.Error.BROKEN (or this party's own
+        timeout, G_IO_ERROR_TIMED_OUT, which broke it), raised as an
+        exception that is both a GLib.Error and a
+        threading.BrokenBarrierError, so that either handler catches it."""
+
+    __all__.append('BarrierBrokenError')
+
+    def _broken_error(error):
+        return BarrierBrokenError(error.message, error.domain, error.code)
+
+    @override
+    class Barrier(Ps.Barrier):
+        def __init__(self, parties=None, action=None, timeout=None, **properties):
+            """Ps.Barrier(parties, action=None, timeout=None) as
+            threading.Barrier: wait(timeout=None) returns the arrival index
+            (0 for the first, parties - 1 for the last) and raises
+            Ps.BarrierBrokenError (a threading.BrokenBarrierError) when the
+            barrier breaks; abort(), reset(), parties, n_waiting, broken.
+            action is called by the last party to arrive, in its process,
+            before any party returns. timeout (seconds) is the default of
+            wait(). The other construct properties (name, open_flags,
+            memory, offset...) are those of the C class; opening or
+            attaching one that exists keeps its own parties."""
+            if parties is None:
+                parties = properties.pop('parties', 1)
+            parties = _count(parties, 'parties')
+            if not 1 <= parties <= Ps.BARRIER_MAX_PARTIES:
+                raise ValueError('parties must be between 1 and %d' % Ps.BARRIER_MAX_PARTIES)
+            if action is not None and not callable(action):
+                raise TypeError('action must be callable')
+            super().__init__(parties=parties, **properties)
+            self.init(None)
+            self._ps_action = action
+            self._ps_timeout = timeout
+
+        _ps_action = None
+        _ps_timeout = None
+
+        def _wait_once(self, timeout_us, cancellable):
+            try:
+                return _barrier_wait(self, timeout_us, cancellable)
+            except GLib.Error as e:
+                if _is_io_error(e, Gio.IOErrorEnum.WOULD_BLOCK):
+                    # threading breaks the barrier for a wait(0) that is
+                    # not the last: so does this.
+                    self.abort()
+                    raise _broken_error(_ps_error(Ps.Error.BROKEN, e.message)) from None
+                if _is_ps_error(e, Ps.Error.BROKEN) or _is_timeout(e):
+                    raise _broken_error(e) from None
+                raise
+
+        def wait(self, timeout=None, cancellable=None, *, timeout_us=None):
+            """Waits for the other parties, as threading.Barrier.wait():
+            returns this party's arrival index. A timeout (seconds; None:
+            the barrier's default) breaks the barrier; a broken barrier
+            raises Ps.BarrierBrokenError. Cancellation raises GLib.Error
+            (CANCELLED), and breaks the barrier too."""
+            if timeout is None and timeout_us is None:
+                timeout = self._ps_timeout
+            timeout_us = _timeout_us(timeout_us, timeout)
+            index = self._wait_once(timeout_us, cancellable)
+            action = self._ps_action
+            if action is None:
+                return index
+            # A second round, which the last party enters only once its
+            # action is done: no party returns before.
+            if index == self.get_parties() - 1:
+                try:
+                    action()
+                except BaseException:
+                    self.abort()
+                    raise
+            self._wait_once(timeout_us, cancellable)
+            return index
+
+        def wait_async(self, timeout=None, cancellable=None, callback=None, *user_data,
+                       timeout_us=None):
+            """As in C, with the timeout in seconds (None: for ever);
+            wait_finish() returns the index or raises GLib.Error. The
+            action of Ps.Barrier(action=...) is not run."""
+            return Ps.Barrier.wait_async(self, _timeout_us(timeout_us, timeout), cancellable,
+                                         callback, *user_data)
+
+        def reset(self):
+            """Breaks the parties waiting (Ps.BarrierBrokenError) and makes
+            the barrier work again, as threading.Barrier.reset()."""
+            Ps.Barrier.reset(self)
+
+        @property
+        def parties(self):
+            """How many parties the barrier waits for."""
+            return self.get_parties()
+
+        @property
+        def n_waiting(self):
+            """How many parties wait in the current round."""
+            return self.get_n_waiting()
+
+        @property
+        def broken(self):
+            """Whether the barrier is broken."""
+            return self.is_broken()
+
+        def __repr__(self):
+            name = self.get_name()
+            prefix = '<Ps.Barrier %sat 0x%x: ' % ('%r ' % name if name is not None else '',
+                                                    id(self))
+            if self.is_broken():
+                return prefix + 'broken>'
+            return prefix + 'waiters=%d/%d>' % (self.get_n_waiting(), self.get_parties())
+
+        def __reduce__(self):
+            return _reduce_primitive(self, 'Barrier')
+
+    __all__.append('Barrier')

@@ -19,6 +19,10 @@ def rebuild(type_name, how, *args):
         if type_name in ('SharedMemory', 'Semaphore'):
             # size / initial value: only used when creating, never here.
             return cls.open(args[0], Ps.OpenFlags.NONE, 0)
+        if type_name == 'Event':
+            return cls.open(args[0], Ps.OpenFlags.NONE, False)
+        if type_name == 'Barrier':
+            return cls.open(args[0], Ps.OpenFlags.NONE, 0)
         return cls.open(args[0], Ps.OpenFlags.NONE)
     if how == 'attach':
         return cls.attach(*args)

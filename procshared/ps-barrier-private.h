@@ -1,0 +1,94 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#if !defined(PROCSHARED_COMPILATION)
+# error "This is a private header of procshared; include <procshared/procshared.h>"
+#endif
+
+/*
+ * A barrier's shared state and its rounds, without the GObject.
+ *
+ * One wait word holds everything a party decides on, changed by
+ * compare-and-swap only (no lock a dying party could keep):
+ *
+ *   bits 0-7   parties arrived in the current round
+ *   bit 8      BROKEN: the round is broken, and every wait fails until reset
+ *   bit 9      TRIPPED: the previous round ended by its last arrival
+ *              (rather than by a reset)
+ *   bits 10-31 the round's number (generation), wrapping
+ *
+ * The last arrival moves to the next round with TRIPPED set; a reset
+ * moves to it with TRIPPED clear; a timeout, cancellation, abort or a
+ * waiting party's death sets BROKEN in the round. A party asleep in round
+ * g that wakes in round g + 1 reads the outcome of g in TRIPPED; one
+ * that wakes later (others went through more rounds meanwhile) in the
+ * history, where whoever leaves round g + 1 records TRIPPED of g.
+ *
+ * Who waits: every party records its process (pid, and its start-time
+ * stamp against pid reuse) and round in a slot of a table before it
+ * arrives, and frees it when it leaves. Sleeping parties wake every
+ * PS_BARRIER_PROBE_US to look for recorded processes that are gone, as
+ * does the last arrival before it ends a round: a gone party of the
+ * current round breaks it, and any gone party's slot is freed.
+ */
+
+#include <gio/gio.h>
+
+#include "ps-backend-private.h"
+#include "ps-barrier.h"
+
+G_BEGIN_DECLS
+
+#define PS_BARRIER_COUNT_MASK   0xffu
+#define PS_BARRIER_BROKEN       (1u << 8)
+#define PS_BARRIER_TRIPPED      (1u << 9)
+#define PS_BARRIER_ROUND_SHIFT  10
+#define PS_BARRIER_ROUND_MASK   (G_MAXUINT32 >> PS_BARRIER_ROUND_SHIFT)
+
+/* How often a sleeping party looks for dead ones. */
+#define PS_BARRIER_PROBE_US     (50 * 1000)
+
+/* In shared memory. A slot is free (0) or holds its party's pid (bits
+ * 0-31), round (bits 32-53) and, while it is being filled in, FILLING. */
+#define PS_BARRIER_SLOT_FILLING (G_GUINT64_CONSTANT (1) << 62)
+
+typedef struct
+{
+  PsWaitWord word;
+  guint32    parties;
+  guint32    history;   /* bit (g % 32): whether round g ended by a trip */
+  guint64    slots[PS_BARRIER_MAX_PARTIES];
+  guint32    stamps[PS_BARRIER_MAX_PARTIES];
+} PsBarrierState;
+
+static inline guint32 *
+ps_barrier_word (PsBarrierState *state)
+{
+  return ps_wait_word_value (&state->word);
+}
+
+static inline guint32
+ps_barrier_round_of (guint32 word)
+{
+  return word >> PS_BARRIER_ROUND_SHIFT;
+}
+
+gboolean ps_barrier_state_init  (PsBarrierState  *state,
+                                 guint            parties,
+                                 GError         **error);
+/* CORRUPT unless @state is one a barrier could be in. */
+gboolean ps_barrier_state_check (PsBarrierState  *state,
+                                 GError         **error);
+/* A wait by one party: its arrival index, or -1 with an error. @parties
+ * is the caller's copy, never re-read from shared memory. */
+gint     ps_barrier_state_wait  (PsBarrierState  *state,
+                                 guint            parties,
+                                 gint64           timeout_us,
+                                 GCancellable    *cancellable,
+                                 GError         **error);
+/* Breaks the current round (abort). */
+void     ps_barrier_state_abort (PsBarrierState  *state);
+/* Breaks the current round, if it has waiters, and starts the next. */
+void     ps_barrier_state_reset (PsBarrierState  *state);
+
+G_END_DECLS

@@ -1,0 +1,465 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* A barrier's rounds: see ps-barrier-private.h for the protocol. */
+
+#include "ps-barrier-private.h"
+#include "ps-error.h"
+#include "ps-identity-private.h"
+#include "ps-wait-private.h"
+
+G_STATIC_ASSERT (PS_BARRIER_MAX_PARTIES <= PS_BARRIER_COUNT_MASK);
+
+/* About 2 µs of polling on current x86 CPUs. */
+#define AWAIT_SPINS 100
+
+/* How a party's round ended, as far as it can tell. */
+typedef enum
+{
+  ROUND_PENDING,
+  ROUND_PASSED,
+  ROUND_BROKEN,
+} RoundOutcome;
+
+/* A party of this process in a slot. */
+typedef struct
+{
+  PsBarrierState *state;
+  guint           slot;      /* PS_BARRIER_MAX_PARTIES: none */
+  guint32         pid;
+  guint32         round;
+} Party;
+
+gboolean
+ps_barrier_state_init (PsBarrierState  *state,
+                       guint            parties,
+                       GError         **error)
+{
+  state->parties = parties;
+  state->history = 0;
+  for (guint i = 0; i < PS_BARRIER_MAX_PARTIES; i++)
+    {
+      state->slots[i] = 0;
+      state->stamps[i] = 0;
+    }
+  return ps_wait_word_init (&state->word, 0, error);
+}
+
+gboolean
+ps_barrier_state_check (PsBarrierState  *state,
+                        GError         **error)
+{
+  guint32 parties = __atomic_load_n (&state->parties, __ATOMIC_RELAXED);
+  guint32 word = __atomic_load_n (ps_barrier_word (state), __ATOMIC_SEQ_CST);
+
+  if (parties == 0 || parties > PS_BARRIER_MAX_PARTIES ||
+      (word & PS_BARRIER_COUNT_MASK) >= parties)
+    {
+      g_set_error_literal (error, PS_ERROR, PS_ERROR_CORRUPT,
+                           "The barrier's state is corrupt (its number of parties, "
+                           "or of parties arrived, is out of range)");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static inline guint32
+load_word (PsBarrierState *state)
+{
+  return __atomic_load_n (ps_barrier_word (state), __ATOMIC_SEQ_CST);
+}
+
+static inline gboolean
+swap_word (PsBarrierState *state,
+           guint32        *expected,
+           guint32         desired)
+{
+  return __atomic_compare_exchange_n (ps_barrier_word (state), expected, desired, FALSE,
+                                      __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+}
+
+/* Before leaving round r + 1 (found in @word): the outcome of round r,
+ * fixed since, for parties of r that wake later. */
+static void
+record_history (PsBarrierState *state,
+                guint32         word)
+{
+  guint32 bit = 1u << ((ps_barrier_round_of (word) - 1) % 32);
+
+  if (word & PS_BARRIER_TRIPPED)
+    __atomic_fetch_or (&state->history, bit, __ATOMIC_SEQ_CST);
+  else
+    __atomic_fetch_and (&state->history, ~bit, __ATOMIC_SEQ_CST);
+}
+
+static inline guint32
+next_round (guint32 word)
+{
+  return ((ps_barrier_round_of (word) + 1) & PS_BARRIER_ROUND_MASK) << PS_BARRIER_ROUND_SHIFT;
+}
+
+static RoundOutcome
+judge (PsBarrierState *state,
+       guint32         word,
+       guint32         round)
+{
+  guint32 ahead = (ps_barrier_round_of (word) - round) & PS_BARRIER_ROUND_MASK;
+
+  if (ahead == 0)
+    return (word & PS_BARRIER_BROKEN) ? ROUND_BROKEN : ROUND_PENDING;
+  if (ahead == 1)
+    return (word & PS_BARRIER_TRIPPED) ? ROUND_PASSED : ROUND_BROKEN;
+  if (ahead <= 32)
+    return (__atomic_load_n (&state->history, __ATOMIC_SEQ_CST) & (1u << (round % 32)))
+           ? ROUND_PASSED : ROUND_BROKEN;
+  /* Others went through more than 32 rounds while this party slept:
+   * its own must have ended, and rounds end far more often by trips. */
+  return ROUND_PASSED;
+}
+
+/* Breaks @round if it is still the current, unbroken one. */
+static gboolean
+break_round (PsBarrierState *state,
+             guint32         round)
+{
+  guint32 word = load_word (state);
+
+  do
+    {
+      if (ps_barrier_round_of (word) != round || (word & PS_BARRIER_BROKEN))
+        return FALSE;
+    }
+  while (!swap_word (state, &word, word | PS_BARRIER_BROKEN));
+  ps_wait_word_wake (&state->word, TRUE);
+  return TRUE;
+}
+
+static inline guint64
+slot_value (guint32 pid,
+            guint32 round)
+{
+  return ((guint64) round << 32) | pid;
+}
+
+static gboolean
+claim_slot (Party *party)
+{
+  PsBarrierState *state = party->state;
+
+  for (guint i = 0; i < PS_BARRIER_MAX_PARTIES; i++)
+    {
+      guint64 expected = 0;
+
+      if (__atomic_load_n (&state->slots[i], __ATOMIC_RELAXED) != 0 ||
+          !__atomic_compare_exchange_n (&state->slots[i], &expected,
+                                        slot_value (party->pid, party->round) |
+                                        PS_BARRIER_SLOT_FILLING,
+                                        FALSE, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+        continue;
+      __atomic_store_n (&state->stamps[i], ps_process_self_stamp (), __ATOMIC_RELAXED);
+      /* A prober that sees the slot without FILLING sees our stamp. */
+      __atomic_store_n (&state->slots[i], slot_value (party->pid, party->round),
+                        __ATOMIC_SEQ_CST);
+      party->slot = i;
+      return TRUE;
+    }
+  return FALSE;
+}
+
+/* Only we write our slot but to free it, and only for a gone process
+ * (not ours): compare-and-swap all the same, so that a slot a peer
+ * scribbled on is never taken for ours. */
+static void
+move_slot (Party   *party,
+           guint32  round)
+{
+  guint64 expected = slot_value (party->pid, party->round);
+
+  party->round = round;
+  if (party->slot < PS_BARRIER_MAX_PARTIES)
+    __atomic_compare_exchange_n (&party->state->slots[party->slot], &expected,
+                                 slot_value (party->pid, round),
+                                 FALSE, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
+}
+
+static void
+free_slot (Party *party)
+{
+  guint64 expected = slot_value (party->pid, party->round);
+
+  if (party->slot < PS_BARRIER_MAX_PARTIES)
+    __atomic_compare_exchange_n (&party->state->slots[party->slot], &expected, 0,
+                                 FALSE, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
+  party->slot = PS_BARRIER_MAX_PARTIES;
+}
+
+/* Frees the slots of gone processes; TRUE if one of them was waiting in
+ * @round. A few system calls per other party; one if @quick, which
+ * notices only processes that are gone and reaped (see
+ * ps_process_is_gone()). */
+static gboolean
+probe_parties (Party    *party,
+               guint32   round,
+               gboolean  quick)
+{
+  PsBarrierState *state = party->state;
+  gboolean dead_in_round = FALSE;
+
+  for (guint i = 0; i < PS_BARRIER_MAX_PARTIES; i++)
+    {
+      guint64 value = __atomic_load_n (&state->slots[i], __ATOMIC_SEQ_CST);
+      guint32 pid = (guint32) value;
+      guint32 stamp;
+
+      if (value == 0 || pid == party->pid)
+        continue;
+      /* Still being filled in: its stamp is not there yet. */
+      stamp = (value & PS_BARRIER_SLOT_FILLING) ? 0
+              : __atomic_load_n (&state->stamps[i], __ATOMIC_SEQ_CST);
+      if (__atomic_load_n (&state->slots[i], __ATOMIC_SEQ_CST) != value ||
+          !ps_process_is_gone (pid, stamp, quick))
+        continue;
+      if (__atomic_compare_exchange_n (&state->slots[i], &value, 0, FALSE,
+                                       __ATOMIC_SEQ_CST, __ATOMIC_RELAXED) &&
+          ((value >> 32) & PS_BARRIER_ROUND_MASK) == round)
+        dead_in_round = TRUE;
+    }
+  return dead_in_round;
+}
+
+static void
+set_broken_error (GError **error)
+{
+  g_set_error_literal (error, PS_ERROR, PS_ERROR_BROKEN,
+                       "The barrier is broken: a waiting party timed out, was cancelled "
+                       "or died, or the barrier was aborted or reset");
+}
+
+static void
+set_corrupt_error (GError **error)
+{
+  g_set_error_literal (error, PS_ERROR, PS_ERROR_CORRUPT,
+                       "The barrier's state is corrupt (more parties arrived than it has)");
+}
+
+typedef enum
+{
+  ARRIVED,      /* *index set: wait for the round to end */
+  TRIPPED,      /* *index set: we were the last, the round is over */
+  NOT_ARRIVED,  /* error set */
+} Arrival;
+
+/* Arrives in the current round, or (@try_only) only if that ends it. */
+static Arrival
+arrive (Party     *party,
+        guint      parties,
+        gboolean   try_only,
+        gint      *index,
+        GError   **error)
+{
+  PsBarrierState *state = party->state;
+  guint32 word = load_word (state);
+
+  for (;;)
+    {
+      guint32 count = word & PS_BARRIER_COUNT_MASK;
+
+      if (ps_barrier_round_of (word) != party->round)
+        move_slot (party, ps_barrier_round_of (word));
+      if (word & PS_BARRIER_BROKEN)
+        {
+          set_broken_error (error);
+          return NOT_ARRIVED;
+        }
+      if (count >= parties)
+        {
+          set_corrupt_error (error);
+          return NOT_ARRIVED;
+        }
+      if (count + 1 == parties)
+        {
+          /* Last: unless a party that arrived is gone. Only the quick
+           * look, on every round: the parties asleep make the thorough
+           * one (a zombie, a reused pid) every PS_BARRIER_PROBE_US. */
+          if (parties > 1 && probe_parties (party, party->round, TRUE))
+            {
+              break_round (state, party->round);
+              word = load_word (state);
+              continue;
+            }
+          record_history (state, word);
+          if (!swap_word (state, &word, next_round (word) | PS_BARRIER_TRIPPED))
+            continue;
+          ps_wait_word_wake (&state->word, TRUE);
+          *index = (gint) count;
+          return TRIPPED;
+        }
+      if (try_only)
+        {
+          ps_set_would_block_error (error, "barrier");
+          return NOT_ARRIVED;
+        }
+      if (swap_word (state, &word, word + 1))
+        {
+          *index = (gint) count;
+          return ARRIVED;
+        }
+    }
+}
+
+/* Sleeps until our round ends. */
+static gboolean
+await_round (Party          *party,
+             gint64          deadline,
+             PsWaitContext  *context,
+             GError        **error)
+{
+  PsBarrierState *state = party->state;
+  gboolean spun = FALSE;
+
+  for (;;)
+    {
+      guint32 word = load_word (state);
+      PsWaitStatus status;
+      gint64 wake_at, now;
+
+      switch (judge (state, word, party->round))
+        {
+        case ROUND_PASSED:
+          return TRUE;
+        case ROUND_BROKEN:
+          set_broken_error (error);
+          return FALSE;
+        case ROUND_PENDING:
+        default:
+          break;
+        }
+
+      /* The last party often arrives on another CPU at this very
+       * moment: looking for it a few microseconds before going to sleep
+       * spares a sleep and a wake-up. */
+      if (!spun)
+        {
+          spun = TRUE;
+          for (guint spins = 0; spins < AWAIT_SPINS && load_word (state) == word; spins++)
+            ps_cpu_relax ();
+          if (load_word (state) != word)
+            continue;
+        }
+
+      wake_at = g_get_monotonic_time () + PS_BARRIER_PROBE_US;
+      if (deadline >= 0 && deadline < wake_at)
+        wake_at = deadline;
+      status = ps_wait_word_wait (&state->word, word, wake_at,
+                                  ps_wait_context_get_canceller (context));
+      now = g_get_monotonic_time ();
+      if (status != PS_WAIT_CANCELLED)
+        {
+          if (deadline < 0 || now < deadline)
+            {
+              /* Woken, or time to look for dead parties. */
+              if (status == PS_WAIT_TIMED_OUT && probe_parties (party, party->round, FALSE))
+                break_round (state, party->round);
+              continue;
+            }
+          status = PS_WAIT_TIMED_OUT;
+        }
+
+      /* Our own timeout or cancellation breaks the round, unless it
+       * already ended: then its outcome is ours. */
+      if (break_round (state, party->round))
+        {
+          ps_set_wait_error (error, status, "barrier");
+          return FALSE;
+        }
+    }
+}
+
+gint
+ps_barrier_state_wait (PsBarrierState  *state,
+                       guint            parties,
+                       gint64           timeout_us,
+                       GCancellable    *cancellable,
+                       GError         **error)
+{
+  Party party = { state, PS_BARRIER_MAX_PARTIES, ps_self_process_id (), 0 };
+  PsWaitContext context;
+  gint64 deadline;
+  gint index = -1;
+  gboolean passed = FALSE;
+
+  party.round = ps_barrier_round_of (load_word (state));
+  if (timeout_us == 0)
+    return arrive (&party, parties, TRUE, &index, error) == TRIPPED ? index : -1;
+
+  deadline = ps_deadline_from_timeout (timeout_us);
+  if (!ps_wait_context_begin (&context, cancellable, error))
+    return -1;
+
+  /* A slot before arriving, so that our death is seen once we have.
+   * The table has a slot for every party that can wait in a round; the
+   * ones a previous round's parties still hold are freed as they leave
+   * (or as they are found gone). */
+  while (parties > 1 && !claim_slot (&party))
+    {
+      gint64 now = g_get_monotonic_time ();
+
+      probe_parties (&party, G_MAXUINT32, FALSE);
+      if ((deadline >= 0 && now >= deadline) ||
+          (cancellable != NULL && g_cancellable_is_cancelled (cancellable)))
+        {
+          break_round (state, ps_barrier_round_of (load_word (state)));
+          ps_set_wait_error (error, deadline >= 0 && now >= deadline
+                                    ? PS_WAIT_TIMED_OUT : PS_WAIT_CANCELLED, "barrier");
+          ps_wait_context_end (&context);
+          return -1;
+        }
+      g_usleep (1000);
+    }
+
+  switch (arrive (&party, parties, FALSE, &index, error))
+    {
+    case TRIPPED:
+      passed = TRUE;
+      break;
+    case ARRIVED:
+      passed = await_round (&party, deadline, &context, error);
+      break;
+    case NOT_ARRIVED:
+    default:
+      break;
+    }
+
+  free_slot (&party);
+  ps_wait_context_end (&context);
+  return passed ? index : -1;
+}
+
+void
+ps_barrier_state_abort (PsBarrierState *state)
+{
+  guint32 word = load_word (state);
+
+  do
+    {
+      if (word & PS_BARRIER_BROKEN)
+        return;
+    }
+  while (!swap_word (state, &word, word | PS_BARRIER_BROKEN));
+  ps_wait_word_wake (&state->word, TRUE);
+}
+
+void
+ps_barrier_state_reset (PsBarrierState *state)
+{
+  guint32 word = load_word (state);
+
+  do
+    {
+      /* Nobody waits and nothing is broken: nothing to do. */
+      if ((word & (PS_BARRIER_COUNT_MASK | PS_BARRIER_BROKEN)) == 0)
+        return;
+      record_history (state, word);
+    }
+  while (!swap_word (state, &word, next_round (word)));
+  ps_wait_word_wake (&state->word, TRUE);
+}
