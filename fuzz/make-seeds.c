@@ -332,10 +332,15 @@ seeds_attach (void)
   for (i = 0; i < G_N_ELEMENTS (values); i++)
     {
       g_autofree char *name = g_strdup_printf ("semaphore-%u-of-%u", values[i][0], values[i][1]);
-      PsSemaphore *semaphore = g_initable_new (PS_TYPE_SEMAPHORE, NULL, &error,
-                                               "memory", memory, "offset", (guint64) 0,
-                                               "initial-value", values[i][0],
-                                               "max-value", values[i][1], NULL);
+      PsSemaphore *semaphore;
+
+      /* The slot again empty: creating over the last seed's live object
+       * would fail with G_IO_ERROR_EXISTS. */
+      memset (ps_shared_memory_get_data (memory), 0, SLOT_SIZE);
+      semaphore = g_initable_new (PS_TYPE_SEMAPHORE, NULL, &error,
+                                  "memory", memory, "offset", (guint64) 0,
+                                  "initial-value", values[i][0],
+                                  "max-value", values[i][1], NULL);
 
       g_assert_no_error (error);
       copy_slot (memory, slot);
@@ -344,7 +349,10 @@ seeds_attach (void)
     }
 
   {
-    PsCond *cond = ps_cond_new_at (memory, 0, &error);
+    PsCond *cond;
+
+    memset (ps_shared_memory_get_data (memory), 0, SLOT_SIZE);
+    cond = ps_cond_new_at (memory, 0, &error);
 
     g_assert_no_error (error);
     ps_cond_signal (cond);
