@@ -146,6 +146,15 @@ ps_object_map_lost_flag (gpointer mapping)
   return &never_lost;
 }
 
+const gint *
+ps_object_map_guard (gpointer mapping,
+                     gsize    length)
+{
+  GuardSlot *slot = guard_mapping (mapping, length);
+
+  return slot != NULL ? &slot->rescued : &never_lost;
+}
+
 void
 ps_object_unmap (gpointer mapping,
                  gsize    length)
@@ -503,6 +512,30 @@ ps_object_map_anonymous (gsize    length,
   if (mapping == MAP_FAILED)
     {
       ps_set_error_from_memory_errno (error, errno, length, "Could not map shared memory");
+      return NULL;
+    }
+  return mapping;
+}
+
+gpointer
+ps_object_map_fd (int        fd,
+                  gsize      length,
+                  gboolean   read_only,
+                  GError   **error)
+{
+  gpointer mapping;
+
+  mapping = mmap (NULL, length, read_only ? PROT_READ : PROT_READ | PROT_WRITE,
+                  MAP_SHARED, fd, 0);
+  if (mapping == MAP_FAILED)
+    {
+      if (errno == EACCES || errno == EPERM)
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+                     "Could not map descriptor %d %s: %s", fd,
+                     read_only ? "for reading" : "for writing", g_strerror (errno));
+      else
+        ps_set_error_from_memory_errno (error, errno, length,
+                                        "Could not map descriptor %d", fd);
       return NULL;
     }
   return mapping;
