@@ -56,6 +56,12 @@
  * [method@SharedMemory.get_data] sees the zeros, and what is written
  * through it is seen by no other process.
  *
+ * Sharing by file descriptor (since 1.1): an anonymous segment is a memfd
+ * on Linux, whose descriptor ([method@SharedMemory.dup_fd]) another
+ * process, even in a sandbox with its own `/dev/shm`, maps with
+ * [ctor@SharedMemory.new_from_fd]; see also [method@SharedMemory.seal]
+ * and [method@SharedMemory.dup_read_only_fd].
+ *
  * Across fork(): a segment mapped before fork() is inherited at the same
  * address ([method@SharedMemory.get_address] and
  * [method@SharedMemory.get_data] give the same value in parent and
