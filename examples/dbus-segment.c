@@ -101,11 +101,17 @@ run_client (const char *address)
 
   for (guint i = 0; i < ROUNDS; i++)
     {
-      gint64 *counter = (gint64 *) ((guint8 *) ps_shared_memory_get_data (memory) + COUNTER_OFFSET);
+      gint64 counter;
 
       if (!ps_mutex_lock (mutex, TIMEOUT_US, NULL, &error))
         goto failed;
-      (*counter)++;
+      counter = ps_shared_memory_get_int64 (memory, COUNTER_OFFSET, &error);
+      if (error != NULL ||
+          !ps_shared_memory_set_int64 (memory, COUNTER_OFFSET, counter + 1, &error))
+        {
+          ps_mutex_unlock (mutex, NULL);
+          goto failed;
+        }
       if (!ps_mutex_unlock (mutex, &error))
         goto failed;
     }
