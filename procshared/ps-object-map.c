@@ -11,6 +11,7 @@
 #include "ps-errors-private.h"
 #include "ps-names-private.h"
 #include "ps-object-map-private.h"
+#include "ps-platform-fd-private.h"
 
 /* Guarding named mappings against truncation -------------------------------
  *
@@ -188,25 +189,13 @@ reserve_object (int          fd,
                 gsize        total,
                 GError     **error)
 {
-#ifdef HAVE_POSIX_FALLOCATE
-  int result;
+  int result = ps_platform_fd_reserve (fd, total);
 
-  do
-    result = posix_fallocate (fd, 0, (off_t) total);
-  while (result == EINTR);
-
-  if (result == 0 || result == EOPNOTSUPP || result == ENOSYS)
-    return TRUE;   /* reserved, or a system that cannot reserve */
+  if (result == 0)
+    return TRUE;
   ps_set_error_from_memory_errno (error, result, total,
                                   "Could not reserve the memory of “%s”", name);
   return FALSE;
-#else
-  (void) fd;
-  (void) name;
-  (void) total;
-  (void) error;
-  return TRUE;
-#endif
 }
 
 static gboolean

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "ps-test-fd.h"
+#include "ps-platform-fd-private.h"
 
 #define SLOT(i)        ((gsize) (i) * PS_MUTEX_SIZE)
 #define HOST_MUTEX     SLOT (0)   /* a host process dies holding it */
@@ -38,13 +39,21 @@ typedef struct
 /* Makes this process's /dev/shm a private, empty tmpfs in a mount
  * namespace of its own; FALSE, with errno, where it may not. */
 static gboolean
-enter_sandbox (void)
+enter_sandbox_sized (const char *size)
 {
+  g_autofree char *options = g_strdup_printf ("mode=1777,size=%s", size);
+
   if (unshare (CLONE_NEWNS) != 0)
     return FALSE;
   if (mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
     return FALSE;
-  return mount ("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=1m") == 0;
+  return mount ("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, options) == 0;
+}
+
+static gboolean
+enter_sandbox (void)
+{
+  return enter_sandbox_sized ("1m");
 }
 
 static int
@@ -133,6 +142,57 @@ host_holder (gpointer data)
   return 1;
 }
 
+/* A full /dev/shm: a segment over the fallback's POSIX object (which
+ * lives there) fails to be made, NO_SPACE, rather than SIGBUS later; a
+ * memfd does not live there and is not limited by it. */
+static int
+full_dev_shm_child (gpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PsSharedMemory) memory = NULL;
+
+  PS_CHILD_CHECK (enter_sandbox_sized ("64k"));
+  ps_platform_fd_set_memfd_disabled (TRUE);
+  memory = ps_shared_memory_new (1024 * 1024, &error);
+  PS_CHILD_CHECK (memory == NULL);
+  PS_CHILD_CHECK_ERROR (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE);
+  g_clear_error (&error);
+  PS_CHILD_CHECK (count_dev_shm () == 0);   /* nothing left behind */
+
+  ps_platform_fd_set_memfd_disabled (FALSE);
+  memory = ps_shared_memory_new (1024 * 1024, &error);
+  PS_CHILD_CHECK_NO_ERROR (error);
+  PS_CHILD_CHECK (ps_shared_memory_set_int64 (memory, 1024 * 1024 - 8, 1, &error));
+  return 0;
+}
+
+static gboolean
+may_unshare (void)
+{
+  int status = ps_test_reap (ps_test_fork (probe_child, NULL, ps_test_scaled_s (20)),
+                             ps_test_scaled_s (20));
+
+  if (!WIFEXITED (status) || WEXITSTATUS (status) != 0)
+    {
+      g_autofree char *reason =
+        g_strdup_printf ("Cannot make a private /dev/shm in a mount namespace here "
+                         "(unshare(CLONE_NEWNS) and mount need root or CAP_SYS_ADMIN): %s",
+                         WIFEXITED (status) ? g_strerror (WEXITSTATUS (status)) : "killed");
+      g_printerr ("%s\n", reason);
+      g_test_skip (reason);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+test_full_dev_shm (void)
+{
+  if (may_unshare ())
+    ps_test_reap_ok (ps_test_fork (full_dev_shm_child, NULL, ps_test_scaled_s (60)),
+                     ps_test_scaled_s (60));
+}
+
 static void
 test_sandbox (void)
 {
@@ -144,22 +204,11 @@ test_sandbox (void)
   g_autoptr(PsSemaphore) go = NULL;
   g_autoptr(PsSemaphore) held = NULL;
   Sandbox sandbox;
-  int status, sockets[2];
+  int sockets[2];
   pid_t pid, holder;
 
-  /* May we? */
-  status = ps_test_reap (ps_test_fork (probe_child, NULL, ps_test_scaled_s (20)),
-                         ps_test_scaled_s (20));
-  if (!WIFEXITED (status) || WEXITSTATUS (status) != 0)
-    {
-      g_autofree char *reason =
-        g_strdup_printf ("Cannot make a private /dev/shm in a mount namespace here "
-                         "(unshare(CLONE_NEWNS) and mount need root or CAP_SYS_ADMIN): %s",
-                         WIFEXITED (status) ? g_strerror (WEXITSTATUS (status)) : "killed");
-      g_printerr ("%s\n", reason);
-      g_test_skip (reason);
-      return;
-    }
+  if (!may_unshare ())
+    return;
 
   sandbox.name = ps_test_unique_name ("sandbox");
   named = ps_semaphore_open (sandbox.name, PS_OPEN_CREATE | PS_OPEN_EXCLUSIVE, 0, &error);
@@ -218,6 +267,7 @@ main (int argc, char *argv[])
   ps_test_init (&argc, &argv, NULL);
 
   ps_test_add ("/shared-memory-fd/sandbox", test_sandbox);
+  ps_test_add ("/shared-memory-fd/full-dev-shm", test_full_dev_shm);
 
   return g_test_run ();
 }

@@ -484,6 +484,16 @@ test_read_only (void)
     }
   fd2 = ps_shared_memory_dup_read_only_fd (memory, &error);
   g_assert_no_error (error);
+  if (!fallback)
+    {
+      /* Sealed, a reopened descriptor cannot even resize it. */
+      g_snprintf (path, sizeof path, "/proc/self/fd/%d", fd2);
+      reopened = open (path, O_RDWR | O_CLOEXEC);
+      g_assert_cmpint (reopened, >=, 0);
+      g_assert_cmpint (ftruncate (reopened, 0), ==, -1);
+      g_assert_cmpint (errno, ==, EPERM);
+      close (reopened);
+    }
   reader2 = receive_in_process (fd2);
   close (fd2);
   g_assert_true (ps_shared_memory_is_read_only (reader2));

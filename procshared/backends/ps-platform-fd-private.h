@@ -75,6 +75,13 @@ gboolean  ps_platform_fd_check            (int           fd,
                                            gboolean     *out_read_only,
                                            GError      **error);
 
+/* Takes the memory of the first @size bytes of the file @fd from its file
+ * system now (posix_fallocate()), so that no later touch of a page can
+ * find a full /dev/shm. 0, also where the system cannot reserve, or the
+ * errno of the failure (ENOSPC). */
+int       ps_platform_fd_reserve          (int           fd,
+                                           gsize         size);
+
 /* For tests: make ps_platform_fd_create() take the fallback path, as on a
  * system without memfd_create(). */
 void      ps_platform_fd_set_memfd_disabled (gboolean    disabled);

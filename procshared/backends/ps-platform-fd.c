@@ -66,6 +66,25 @@ size_new_file (int      fd,
   return fd;
 }
 
+int
+ps_platform_fd_reserve (int   fd,
+                        gsize size)
+{
+#ifdef HAVE_POSIX_FALLOCATE
+  int result;
+
+  do
+    result = posix_fallocate (fd, 0, (off_t) size);
+  while (result == EINTR);
+  /* Reserved, or a file system that cannot reserve. */
+  return result == EOPNOTSUPP || result == ENOSYS ? 0 : result;
+#else
+  (void) fd;
+  (void) size;
+  return 0;
+#endif
+}
+
 /* The fallback: a POSIX shared-memory object under a random name that
  * lives only until it is unlinked, a moment later. Its mode is then made
  * 0400, so that a process of the same user (root aside) cannot reopen
@@ -80,7 +99,7 @@ create_unlinked_object (gsize    size,
   for (guint attempt = 0; attempt < 64; attempt++)
     {
       char name[64];
-      int fd, twin;
+      int fd, twin, saved_errno;
 
       g_snprintf (name, sizeof name, "/ps-fd-%d-%08x%08x", (int) getpid (),
                   g_random_int (), g_random_int ());
@@ -96,13 +115,20 @@ create_unlinked_object (gsize    size,
       shm_unlink (name);
       if (twin < 0)
         {
-          int saved_errno = errno;
-
+          saved_errno = errno;
           close (fd);
           set_create_error (error, saved_errno, size);
           return -1;
         }
       fd = size_new_file (fd, size, error);
+      if (fd >= 0 && (saved_errno = ps_platform_fd_reserve (fd, size)) != 0)
+        {
+          /* It lives in /dev/shm, which can be full: no page of it may
+           * ever fail to be there when touched (SIGBUS). */
+          set_create_error (error, saved_errno, size);
+          close (fd);
+          fd = -1;
+        }
       if (fd < 0)
         {
           close (twin);
