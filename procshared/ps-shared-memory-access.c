@@ -326,11 +326,15 @@ ps_shared_memory_write_variant (PsSharedMemory  *self,
   gsize size;
   guint8 *base = ps_shared_memory_peek (self, &size);
   g_autoptr(GError) local_error = NULL;
+  g_autoptr(GVariant) owned = NULL;
   gboolean written;
 
   g_return_val_if_fail (base != NULL, FALSE);
   g_return_val_if_fail (value != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  /* A floating @value is consumed, whether it is written or not. */
+  owned = g_variant_ref_sink (value);
 
   if (!ps_shared_memory_check_writable (self, error) ||
       !ps_shared_memory_check_backing (self, error))

@@ -718,13 +718,15 @@ main (int argc, char *argv[])
     { "bad-descriptors", test_bad_descriptors, FALSE },
   };
 
+  static FdCase both[2 * G_N_ELEMENTS (cases)];
+
   ps_test_init (&argc, &argv, NULL);
 
   ps_test_add ("/shared-memory-fd/named-has-none", test_named_has_none);
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     for (guint fallback = 0; fallback < 2; fallback++)
       {
-        FdCase *fd_case = g_new (FdCase, 1);
+        FdCase *fd_case = &both[2 * i + fallback];
         g_autofree char *path = g_strdup_printf ("/shared-memory-fd/%s/%s",
                                                  fallback ? "fallback" : "memfd",
                                                  cases[i].path);
