@@ -139,11 +139,9 @@ ps_shared_memory_fd_open (PsSharedMemoryFd  *fd,
     }
 
   /* Wayland's sigbus_is_impossible: a file that can never shrink can
-   * never make a page of the mapping vanish. */
+   * never make a page of the mapping vanish. ps_shared_memory_is_guarded()
+   * says which it was (no g_debug(): GLib's log lock is not fork-safe). */
   fd->needs_guard = !(seals & PS_FD_SEAL_SHRINK);
-  if (!fd->needs_guard)
-    g_debug ("Descriptor %d is sealed against shrinking: its segment needs no SIGBUS guard",
-             source);
   *out_mapping = mapping;
   *out_mapping_size = (gsize) size;
   return TRUE;

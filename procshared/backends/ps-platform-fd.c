@@ -18,6 +18,7 @@
 #endif
 
 #include "ps-errors-private.h"
+#include "ps-identity-private.h"
 #include "ps-platform-fd-private.h"
 
 #if defined(__linux__) && defined(MFD_ALLOW_SEALING) && defined(F_ADD_SEALS)
@@ -101,8 +102,10 @@ create_unlinked_object (gsize    size,
       char name[64];
       int fd, twin, saved_errno;
 
-      g_snprintf (name, sizeof name, "/ps-fd-%d-%08x%08x", (int) getpid (),
-                  g_random_int (), g_random_int ());
+      /* Not g_random_int(), whose lock a fork() from another thread could
+       * leave taken in the child. */
+      g_snprintf (name, sizeof name, "/ps-fd-%d-%" G_GINT64_MODIFIER "x-%" G_GINT64_MODIFIER "x",
+                  (int) getpid (), ps_unique_id (), (guint64) g_get_monotonic_time ());
       fd = shm_open (name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
       if (fd < 0)
         {
