@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -184,9 +185,9 @@ typedef struct
 
 #define WAIT_US (ps_test_scaled_us (2 * G_USEC_PER_SEC))
 
-/* The receiver: waits on the semaphore (or the mutex, which the sender
- * holds) at offset 0 while the sender attacks the segment. Its wait must
- * end by its timeout, with the outcome the sender's act allows. */
+/* The receiver: waits on the semaphore (or the mutex, which a helper of
+ * the sender holds) at offset 0 while the sender attacks the segment. Its
+ * wait must end by its timeout, with the outcome the sender's act allows. */
 static int
 waiting_receiver (gpointer data)
 {
@@ -247,6 +248,24 @@ waiting_receiver (gpointer data)
   return 0;
 }
 
+/* Holds the mutex at offset 0 for the receiver to wait on, until killed:
+ * a holder of this process would pin the segment for good once the
+ * mutex's state is lost (see ps_mutex_finalize()). */
+static int
+hold_until_killed (gpointer data)
+{
+  PsSharedMemory *memory = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PsMutex) mutex = ps_mutex_attach (memory, 0, &error);
+  g_autoptr(PsSemaphore) held = ps_semaphore_attach (memory, PS_MUTEX_SIZE, &error);
+
+  PS_CHILD_CHECK_NO_ERROR (error);
+  PS_CHILD_CHECK (ps_mutex_lock (mutex, 0, NULL, &error));
+  PS_CHILD_CHECK (ps_semaphore_release (held, &error));
+  g_usleep (ps_test_scaled_us (120 * G_USEC_PER_SEC));
+  return 1;
+}
+
 static void
 run_hostile (gconstpointer data)
 {
@@ -254,9 +273,10 @@ run_hostile (gconstpointer data)
   g_autoptr(PsSharedMemory) memory = NULL;
   g_autoptr(PsSemaphore) semaphore = NULL;
   g_autoptr(PsMutex) mutex = NULL;
+  g_autoptr(PsSemaphore) held = NULL;
   g_autoptr(GError) error = NULL;
   int sockets[2], fd;
-  pid_t pid;
+  pid_t pid, holder = 0;
 
   ps_test_socket_pair (sockets);
   hostile.socket = sockets[1];
@@ -268,7 +288,12 @@ run_hostile (gconstpointer data)
   if (hostile.on_mutex)
     {
       mutex = ps_mutex_new_at (memory, 0, &error);
-      g_assert_true (ps_mutex_lock (mutex, 0, NULL, &error));
+      g_assert_no_error (error);
+      held = ps_semaphore_new_at (memory, PS_MUTEX_SIZE, 0, &error);
+      g_assert_no_error (error);
+      holder = ps_test_fork (hold_until_killed, memory, ps_test_scaled_s (180));
+      g_assert_true (ps_semaphore_acquire (held, ps_test_scaled_us (30 * G_USEC_PER_SEC),
+                                           NULL, &error));
     }
   else
     semaphore = ps_semaphore_new_at (memory, 0, 0, &error);
@@ -286,20 +311,17 @@ run_hostile (gconstpointer data)
   close (fd);
 
   ps_test_reap_ok (pid, ps_test_scaled_s (60));
+  if (holder != 0)
+    {
+      kill (holder, SIGKILL);
+      ps_test_reap_killed (holder);
+    }
+  /* The sender's own mapping lost its backing too. */
   if (hostile.act == HOSTILE_TRUNCATE)
     {
-      /* The sender's own mapping lost its backing: its holder's records
-       * no longer match the (zero) lock, which unlock says. */
-      if (mutex != NULL)
-        {
-          g_assert_false (ps_mutex_unlock (mutex, &error));
-          g_assert_error (error, PS_ERROR, PS_ERROR_CORRUPT);
-          g_clear_error (&error);
-        }
       g_assert_cmpint (ps_shared_memory_get_int32 (memory, 0, &error), ==, 0);
       g_assert_error (error, PS_ERROR, PS_ERROR_CORRUPT);
     }
-  /* A scribbled mutex's state is garbage: dropping the handle is all. */
 }
 
 int
