@@ -55,7 +55,21 @@ gpointer ps_object_map_anonymous (gsize              length,
  * truncated: points to a flag that becomes non-zero then and stays so,
  * valid until the mapping is unmapped. Read it with an acquire load. */
 const gint *ps_object_map_lost_flag (gpointer           mapping);
-/* Unmaps what ps_object_map_named() mapped (and guarded). */
+/* Guards @mapping (of a shared-memory file others may truncate, such as
+ * a segment shared by descriptor) as ps_object_map_named() does, and
+ * returns its lost flag, as ps_object_map_lost_flag() would; a flag that
+ * never changes if every slot of the guard is taken. Unmap it with
+ * ps_object_unmap(). */
+const gint *ps_object_map_guard  (gpointer           mapping,
+                                  gsize              length);
+/* Maps @length bytes of the shared-memory file @fd, shared, for reading
+ * and writing or (@read_only) reading only: unguarded. */
+gpointer ps_object_map_fd        (int                fd,
+                                  gsize              length,
+                                  gboolean           read_only,
+                                  GError           **error);
+/* Unmaps what ps_object_map_named() mapped (and guarded), or any other
+ * mapping. */
 void     ps_object_unmap         (gpointer           mapping,
                                   gsize              length);
 

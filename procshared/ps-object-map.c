@@ -11,6 +11,7 @@
 #include "ps-errors-private.h"
 #include "ps-names-private.h"
 #include "ps-object-map-private.h"
+#include "ps-platform-fd-private.h"
 
 /* Guarding named mappings against truncation -------------------------------
  *
@@ -191,6 +192,15 @@ ps_object_map_lost_flag (gpointer mapping)
   return slot != NULL ? &slot->rescued : &never_lost;
 }
 
+const gint *
+ps_object_map_guard (gpointer mapping,
+                     gsize    length)
+{
+  GuardSlot *slot = guard_mapping (mapping, length);
+
+  return slot != NULL ? &slot->rescued : &never_lost;
+}
+
 void
 ps_object_unmap (gpointer mapping,
                  gsize    length)
@@ -222,25 +232,13 @@ reserve_object (int          fd,
                 gsize        total,
                 GError     **error)
 {
-#ifdef HAVE_POSIX_FALLOCATE
-  int result;
+  int result = ps_platform_fd_reserve (fd, total);
 
-  do
-    result = posix_fallocate (fd, 0, (off_t) total);
-  while (result == EINTR);
-
-  if (result == 0 || result == EOPNOTSUPP || result == ENOSYS)
-    return TRUE;   /* reserved, or a system that cannot reserve */
+  if (result == 0)
+    return TRUE;
   ps_set_error_from_memory_errno (error, result, total,
                                   "Could not reserve the memory of “%s”", name);
   return FALSE;
-#else
-  (void) fd;
-  (void) name;
-  (void) total;
-  (void) error;
-  return TRUE;
-#endif
 }
 
 static gboolean
@@ -546,6 +544,30 @@ ps_object_map_anonymous (gsize    length,
   if (mapping == MAP_FAILED)
     {
       ps_set_error_from_memory_errno (error, errno, length, "Could not map shared memory");
+      return NULL;
+    }
+  return mapping;
+}
+
+gpointer
+ps_object_map_fd (int        fd,
+                  gsize      length,
+                  gboolean   read_only,
+                  GError   **error)
+{
+  gpointer mapping;
+
+  mapping = mmap (NULL, length, read_only ? PROT_READ : PROT_READ | PROT_WRITE,
+                  MAP_SHARED, fd, 0);
+  if (mapping == MAP_FAILED)
+    {
+      if (errno == EACCES || errno == EPERM)
+        g_set_error (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED,
+                     "Could not map descriptor %d %s: %s", fd,
+                     read_only ? "for reading" : "for writing", g_strerror (errno));
+      else
+        ps_set_error_from_memory_errno (error, errno, length,
+                                        "Could not map descriptor %d", fd);
       return NULL;
     }
   return mapping;

@@ -214,6 +214,13 @@ init_placed (PsObjectStorage     *storage,
   PsObjectHeader *header;
   gboolean ok;
 
+  /* Every primitive writes its state, to lock as much as to create. */
+  if (ps_shared_memory_is_read_only (storage->memory))
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_READ_ONLY,
+                           "The segment is read-only: no object can be made or used in it");
+      return FALSE;
+    }
   if (storage->offset % 8 != 0)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,

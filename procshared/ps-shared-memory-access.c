@@ -66,9 +66,9 @@ ps_shared_memory_read (PsSharedMemory  *self,
  *
  * Across fork(): parent and child write the same memory.
  *
- * Returns: %TRUE on success, %FALSE with %PS_ERROR_OUT_OF_BOUNDS, or
+ * Returns: %TRUE on success, %FALSE with %PS_ERROR_OUT_OF_BOUNDS,
  *   %PS_ERROR_CORRUPT if the segment lost its backing (another process
- *   truncated it)
+ *   truncated it), or %G_IO_ERROR_READ_ONLY if it is read-only (since 1.1)
  *
  * Since: 1.0
  */
@@ -86,7 +86,8 @@ ps_shared_memory_write (PsSharedMemory  *self,
   g_return_val_if_fail (data != NULL || length == 0, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (!ps_check_range (size, offset, length, error) ||
+  if (!ps_shared_memory_check_writable (self, error) ||
+      !ps_check_range (size, offset, length, error) ||
       !ps_shared_memory_check_backing (self, error))
     return FALSE;
 
@@ -129,7 +130,8 @@ ps_shared_memory_set_##type_name (PsSharedMemory  *self,                        
   g_return_val_if_fail (base != NULL, FALSE);                                     \
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);                  \
                                                                                   \
-  if (!ps_check_range (size, offset, sizeof value, error) ||                      \
+  if (!ps_shared_memory_check_writable (self, error) ||                          \
+      !ps_check_range (size, offset, sizeof value, error) ||                      \
       !ps_shared_memory_check_backing (self, error))                              \
     return FALSE;                                                                 \
   memcpy (base + offset, &value, sizeof value);                                   \
@@ -162,9 +164,9 @@ ps_shared_memory_set_##type_name (PsSharedMemory  *self,                        
  *
  * Across fork(): parent and child write the same memory.
  *
- * Returns: %TRUE on success, %FALSE with %PS_ERROR_OUT_OF_BOUNDS, or
+ * Returns: %TRUE on success, %FALSE with %PS_ERROR_OUT_OF_BOUNDS,
  *   %PS_ERROR_CORRUPT if the segment lost its backing (another process
- *   truncated it)
+ *   truncated it), or %G_IO_ERROR_READ_ONLY if it is read-only (since 1.1)
  *
  * Since: 1.0
  */
@@ -196,9 +198,9 @@ DEFINE_TYPED_ACCESSORS (uint8, guint8, 0)
  *
  * Across fork(): parent and child write the same memory.
  *
- * Returns: %TRUE on success, %FALSE with %PS_ERROR_OUT_OF_BOUNDS, or
+ * Returns: %TRUE on success, %FALSE with %PS_ERROR_OUT_OF_BOUNDS,
  *   %PS_ERROR_CORRUPT if the segment lost its backing (another process
- *   truncated it)
+ *   truncated it), or %G_IO_ERROR_READ_ONLY if it is read-only (since 1.1)
  *
  * Since: 1.0
  */
@@ -230,9 +232,9 @@ DEFINE_TYPED_ACCESSORS (int32, gint32, 0)
  *
  * Across fork(): parent and child write the same memory.
  *
- * Returns: %TRUE on success, %FALSE with %PS_ERROR_OUT_OF_BOUNDS, or
+ * Returns: %TRUE on success, %FALSE with %PS_ERROR_OUT_OF_BOUNDS,
  *   %PS_ERROR_CORRUPT if the segment lost its backing (another process
- *   truncated it)
+ *   truncated it), or %G_IO_ERROR_READ_ONLY if it is read-only (since 1.1)
  *
  * Since: 1.0
  */
@@ -264,9 +266,9 @@ DEFINE_TYPED_ACCESSORS (int64, gint64, 0)
  *
  * Across fork(): parent and child write the same memory.
  *
- * Returns: %TRUE on success, %FALSE with %PS_ERROR_OUT_OF_BOUNDS, or
+ * Returns: %TRUE on success, %FALSE with %PS_ERROR_OUT_OF_BOUNDS,
  *   %PS_ERROR_CORRUPT if the segment lost its backing (another process
- *   truncated it)
+ *   truncated it), or %G_IO_ERROR_READ_ONLY if it is read-only (since 1.1)
  *
  * Since: 1.0
  */
@@ -309,9 +311,9 @@ ps_shared_memory_measure_variant (GVariant *value)
  *
  * Across fork(): parent and child write the same memory.
  *
- * Returns: %TRUE on success, %FALSE with %PS_ERROR_OUT_OF_BOUNDS, or
+ * Returns: %TRUE on success, %FALSE with %PS_ERROR_OUT_OF_BOUNDS,
  *   %PS_ERROR_CORRUPT if the segment lost its backing (another process
- *   truncated it)
+ *   truncated it), or %G_IO_ERROR_READ_ONLY if it is read-only (since 1.1)
  *
  * Since: 1.0
  */
@@ -324,13 +326,18 @@ ps_shared_memory_write_variant (PsSharedMemory  *self,
   gsize size;
   guint8 *base = ps_shared_memory_peek (self, &size);
   g_autoptr(GError) local_error = NULL;
+  g_autoptr(GVariant) owned = NULL;
   gboolean written;
 
   g_return_val_if_fail (base != NULL, FALSE);
   g_return_val_if_fail (value != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  if (!ps_shared_memory_check_backing (self, error))
+  /* A floating @value is consumed, whether it is written or not. */
+  owned = g_variant_ref_sink (value);
+
+  if (!ps_shared_memory_check_writable (self, error) ||
+      !ps_shared_memory_check_backing (self, error))
     return FALSE;
   written = ps_variant_record_write (base, size, offset, value, &local_error);
   if (!ps_shared_memory_check_backing (self, error))

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 #include <string.h>
-#include <sys/mman.h>
 
 #include "ps-enums.h"
 #include "ps-error.h"
@@ -57,6 +56,12 @@
  * [method@SharedMemory.get_data] sees the zeros, and what is written
  * through it is seen by no other process.
  *
+ * Sharing by file descriptor (since 1.1): an anonymous segment is a memfd
+ * on Linux, whose descriptor ([method@SharedMemory.dup_fd]) another
+ * process, even in a sandbox with its own `/dev/shm`, maps with
+ * [ctor@SharedMemory.new_from_fd]; see also [method@SharedMemory.seal]
+ * and [method@SharedMemory.dup_read_only_fd].
+ *
  * Across fork(): a segment mapped before fork() is inherited at the same
  * address ([method@SharedMemory.get_address] and
  * [method@SharedMemory.get_data] give the same value in parent and
@@ -84,7 +89,8 @@ struct _PsSharedMemory
   gpointer mapping;
   gsize mapping_size;
   guint8 *data;
-  const gint *lost;   /* ps_object_map_lost_flag() */
+  const gint *lost;   /* ps_object_map_lost_flag(), read and set atomically */
+  PsSharedMemoryFd fd;  /* ps-shared-memory-fd.c */
 
   gboolean initialised;
   GError *init_error;
@@ -104,14 +110,15 @@ enum {
   PROP_OPEN_FLAGS,
   PROP_MODE,
   PROP_CREATED,
+  PROP_FD,
   N_PROPS
 };
 
 static GParamSpec *properties [N_PROPS];
 
 static gboolean
-map_segment (PsSharedMemory  *self,
-             GError         **error)
+map_new_or_named (PsSharedMemory  *self,
+                  GError         **error)
 {
   if ((self->name == NULL || (self->open_flags & PS_OPEN_CREATE)) && self->size == 0)
     {
@@ -128,28 +135,59 @@ map_segment (PsSharedMemory  *self,
     }
 
   if (self->name != NULL)
-    {
-      if (!ps_object_map_named (self->name, self->open_flags, self->mode,
+    return ps_object_map_named (self->name, self->open_flags, self->mode,
                                 PS_OBJECT_TYPE_SHARED_MEMORY, DATA_OFFSET, self->size,
                                 NULL, NULL, &self->mapping, &self->mapping_size,
-                                &self->created, &self->mode, error))
-        return FALSE;
-    }
-  else
+                                &self->created, &self->mode, error);
+
+  /* Anonymous: over a file that can be shared by descriptor
+   * (ps-shared-memory-fd.c). */
+  self->created = TRUE;
+  self->mapping_size = DATA_OFFSET + self->size;
+  self->mapping = ps_shared_memory_fd_create (&self->fd, self->mapping_size, error);
+  if (self->mapping == NULL)
+    return FALSE;
+  ps_object_header_init (self->mapping, PS_OBJECT_TYPE_SHARED_MEMORY, self->size);
+  ps_object_header_publish (self->mapping);
+  return TRUE;
+}
+
+static gboolean
+map_segment (PsSharedMemory  *self,
+             GError         **error)
+{
+  if (self->fd.source_fd >= 0)
     {
-      self->created = TRUE;
-      self->mapping_size = DATA_OFFSET + self->size;
-      self->mapping = ps_object_map_anonymous (self->mapping_size, error);
-      if (self->mapping == NULL)
+      /* Handed over by another process: what it is, the descriptor says. */
+      g_clear_pointer (&self->name, g_free);
+      self->open_flags = PS_OPEN_NONE;
+      if (!ps_shared_memory_fd_open (&self->fd, DATA_OFFSET, &self->mapping,
+                                     &self->mapping_size, error))
         return FALSE;
-      ps_object_header_init (self->mapping, PS_OBJECT_TYPE_SHARED_MEMORY, self->size);
-      ps_object_header_publish (self->mapping);
     }
+  else if (!map_new_or_named (self, error))
+    return FALSE;
 
   self->data = (guint8 *) self->mapping + DATA_OFFSET;
   self->size = self->mapping_size - DATA_OFFSET;
   self->lost = ps_object_map_lost_flag (self->mapping);
+  if (self->fd.needs_guard)
+    ps_shared_memory_guard (self);
   return TRUE;
+}
+
+void
+ps_shared_memory_guard (PsSharedMemory *self)
+{
+  if (g_atomic_int_compare_and_exchange (&self->fd.guarded, FALSE, TRUE))
+    __atomic_store_n (&self->lost, ps_object_map_guard (self->mapping, self->mapping_size),
+                      __ATOMIC_RELEASE);
+}
+
+PsSharedMemoryFd *
+ps_shared_memory_get_fd (PsSharedMemory *self)
+{
+  return &self->fd;
 }
 
 static gboolean
@@ -194,12 +232,8 @@ ps_shared_memory_finalize (GObject *object)
   PsSharedMemory *self = (PsSharedMemory *)object;
 
   if (self->mapping != NULL)
-    {
-      if (self->name != NULL)
-        ps_object_unmap (self->mapping, self->mapping_size);
-      else
-        munmap (self->mapping, self->mapping_size);
-    }
+    ps_object_unmap (self->mapping, self->mapping_size);
+  ps_shared_memory_fd_clear (&self->fd);
   g_clear_pointer (&self->name, g_free);
   g_clear_error (&self->init_error);
 
@@ -257,6 +291,9 @@ ps_shared_memory_set_property (GObject      *object,
       break;
     case PROP_MODE:
       self->mode = g_value_get_uint (value);
+      break;
+    case PROP_FD:
+      self->fd.source_fd = g_value_get_int (value);
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -343,6 +380,23 @@ ps_shared_memory_class_init (PsSharedMemoryClass *klass)
                           FALSE,
                           (G_PARAM_READABLE | G_PARAM_STATIC_STRINGS));
 
+  /**
+   * PsSharedMemory:fd:
+   *
+   * A file descriptor of a segment to map, as another process handed it
+   * over (see [ctor@SharedMemory.new_from_fd], which sets it), or -1. The
+   * descriptor is not taken: the segment keeps a duplicate of its own.
+   * When it is set, #PsSharedMemory:size, #PsSharedMemory:name and the
+   * other construct properties are ignored.
+   *
+   * Since: 1.1
+   */
+  properties [PROP_FD] =
+    g_param_spec_int ("fd", NULL, NULL,
+                      -1, G_MAXINT, -1,
+                      (G_PARAM_WRITABLE | G_PARAM_CONSTRUCT_ONLY |
+                       G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
@@ -350,6 +404,7 @@ static void
 ps_shared_memory_init (PsSharedMemory *self)
 {
   self->mode = 0600;
+  ps_shared_memory_fd_init (&self->fd);
 }
 
 /**
@@ -628,7 +683,8 @@ gboolean
 ps_shared_memory_check_backing (PsSharedMemory  *self,
                                 GError         **error)
 {
-  if (G_LIKELY (__atomic_load_n (self->lost, __ATOMIC_ACQUIRE) == 0))
+  if (G_LIKELY (__atomic_load_n (__atomic_load_n (&self->lost, __ATOMIC_ACQUIRE),
+                                 __ATOMIC_ACQUIRE) == 0))
     return TRUE;
   g_set_error (error, PS_ERROR, PS_ERROR_CORRUPT,
                "The segment “%s” lost its backing: another process truncated it, "

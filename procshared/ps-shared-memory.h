@@ -6,6 +6,7 @@
 #endif
 
 #include <gio/gio.h>
+#include <gio/gunixfdlist.h>
 
 #include "ps-names.h"
 #include "ps-version-macros.h"
@@ -104,5 +105,29 @@ PsSharedMemory *ps_shared_memory_open_full   (const char      *name,
                                               GError         **error);
 PS_AVAILABLE_IN_1_1
 gboolean        ps_shared_memory_get_created (PsSharedMemory  *self);
+
+/* Sharing by file descriptor (ps-shared-memory-fd.c). */
+PS_AVAILABLE_IN_1_1
+gint            ps_shared_memory_dup_fd           (PsSharedMemory  *self,
+                                                   GError         **error);
+PS_AVAILABLE_IN_1_1
+gint            ps_shared_memory_dup_read_only_fd (PsSharedMemory  *self,
+                                                   GError         **error);
+PS_AVAILABLE_IN_1_1
+PsSharedMemory *ps_shared_memory_new_from_fd      (gint             fd,
+                                                   GError         **error);
+PS_AVAILABLE_IN_1_1
+gboolean        ps_shared_memory_seal             (PsSharedMemory  *self,
+                                                   GError         **error);
+PS_AVAILABLE_IN_1_1
+gboolean        ps_shared_memory_is_read_only     (PsSharedMemory  *self);
+PS_AVAILABLE_IN_1_1
+GVariant       *ps_shared_memory_to_handle        (PsSharedMemory  *self,
+                                                   GUnixFDList     *fd_list,
+                                                   GError         **error);
+PS_AVAILABLE_IN_1_1
+PsSharedMemory *ps_shared_memory_new_from_handle  (GVariant        *handle,
+                                                   GUnixFDList     *fd_list,
+                                                   GError         **error);
 
 G_END_DECLS

@@ -396,6 +396,47 @@ event_child (gpointer data)
   return 0;
 }
 
+/* Descriptors across fork(): the child inherits the segment's own, so it
+ * can hand out and receive descriptors of the segment, seal it and make
+ * it read-only for others; the seals are on the memory, seen by both. */
+static int
+share_by_fd_in_child (gpointer data)
+{
+  PsSharedMemory *memory = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PsSharedMemory) received = NULL;
+  g_autoptr(PsSharedMemory) from_handle = NULL;
+  g_autoptr(PsSharedMemory) reader = NULL;
+  g_autoptr(GUnixFDList) list = g_unix_fd_list_new ();
+  g_autoptr(GVariant) handle = NULL;
+  int fd, read_only;
+
+  PS_CHILD_CHECK (!ps_shared_memory_is_read_only (memory));
+  fd = ps_shared_memory_dup_fd (memory, &error);
+  PS_CHILD_CHECK_NO_ERROR (error);
+  received = ps_shared_memory_new_from_fd (fd, &error);
+  close (fd);
+  PS_CHILD_CHECK_NO_ERROR (error);
+  PS_CHILD_CHECK (ps_shared_memory_get_int64 (received, 8, NULL) == 41);
+  PS_CHILD_CHECK (ps_shared_memory_set_int64 (received, 8, 42, NULL));
+
+  handle = ps_shared_memory_to_handle (memory, list, &error);
+  PS_CHILD_CHECK_NO_ERROR (error);
+  from_handle = ps_shared_memory_new_from_handle (handle, list, &error);
+  PS_CHILD_CHECK_NO_ERROR (error);
+  PS_CHILD_CHECK (ps_shared_memory_get_int64 (from_handle, 8, NULL) == 42);
+
+  read_only = ps_shared_memory_dup_read_only_fd (memory, &error);
+  PS_CHILD_CHECK_NO_ERROR (error);
+  reader = ps_shared_memory_new_from_fd (read_only, &error);
+  close (read_only);
+  PS_CHILD_CHECK_NO_ERROR (error);
+  PS_CHILD_CHECK (ps_shared_memory_is_read_only (reader));
+  PS_CHILD_CHECK (ps_shared_memory_seal (memory, &error));
+  PS_CHILD_CHECK_NO_ERROR (error);
+  return 0;
+}
+
 static void
 test_rw_lock_held_by_parent (void)
 {
@@ -579,6 +620,29 @@ test_barrier (void)
   ps_test_reap_ok (pid, ps_test_scaled_s (30));
 }
 
+static void
+test_shared_memory_fd (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PsSharedMemory) memory = ps_shared_memory_new (64, &error);
+
+  g_assert_no_error (error);
+  g_assert_true (ps_shared_memory_set_int64 (memory, 8, 41, &error));
+  ps_test_reap_ok (ps_test_fork (share_by_fd_in_child, memory, ps_test_scaled_s (20)),
+                   ps_test_scaled_s (20));
+  g_assert_cmpint (ps_shared_memory_get_int64 (memory, 8, NULL), ==, 42);
+  g_assert_false (ps_shared_memory_is_read_only (memory));
+  /* The child's read-only descriptor sealed the memory against writable
+   * mappings, for the parent too; its seal holds here as well. */
+  g_assert_cmpint (ps_shared_memory_dup_fd (memory, &error), ==, -1);
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_READ_ONLY);
+  g_clear_error (&error);
+  g_assert_true (ps_shared_memory_seal (memory, &error));
+  g_assert_no_error (error);
+  g_assert_true (ps_shared_memory_set_int64 (memory, 8, 43, &error));
+  g_assert_no_error (error);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -595,6 +659,7 @@ main (int argc, char *argv[])
   ps_test_add ("/fork/event", test_event);
   ps_test_add ("/fork/event-async-after-fork", test_event_async_after_fork);
   ps_test_add ("/fork/barrier", test_barrier);
+  ps_test_add ("/fork/shared-memory-fd", test_shared_memory_fd);
 
   return g_test_run ();
 }

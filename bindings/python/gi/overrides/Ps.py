@@ -136,12 +136,18 @@ class SharedMemory(Ps.SharedMemory):
         The view keeps this object, and so the mapping, alive as long as
         it exists. Each access returns a new view of the same bytes. Like
         any direct access to shared bytes, it does no locking: guard
-        concurrent updates with a Ps.Mutex."""
+        concurrent updates with a Ps.Mutex.
+
+        A read-only segment (received through a read-only descriptor, since
+        1.1) gives a read-only view: writing through it raises TypeError."""
         array = (ctypes.c_ubyte * self.get_size()).from_address(self.get_address())
         # The mapping lives as long as the PsSharedMemory; the view keeps
         # the array alive, and the array keeps the PsSharedMemory.
         array._ps_memory = self
-        return memoryview(array).cast('B')
+        view = memoryview(array).cast('B')
+        if getattr(self, 'is_read_only', None) is not None and self.is_read_only():
+            view = view.toreadonly()
+        return view
 
     def __reduce__(self):
         name = self.get_name()
