@@ -371,12 +371,25 @@ lock_finish (PsRWLock      *self,
  * @callback: (scope async): called when the share is taken or the wait is over
  * @user_data: data for @callback
  *
- * Takes a read share without blocking the calling thread. The share
- * belongs to the thread that runs @callback (the one dispatching the
- * thread-default main context of the caller): the wait happens
- * elsewhere, but the share is only taken there, just before @callback
- * runs, so read-unlock it from that thread. Call
- * [method@RWLock.read_lock_finish] from @callback.
+ * Takes a read share without blocking the calling thread. @callback
+ * runs in the thread-default main context of the caller, and the share
+ * then belongs to the thread that runs it (the one iterating that
+ * context): every try to take it is made there, while the callback's
+ * context runs, never by another thread. Call
+ * [method@RWLock.read_lock_finish] from @callback, and read-unlock from
+ * that thread.
+ *
+ * No thread waits for it: on Linux a few threads of the process sleep on
+ * the words of every pending wait at once (127 waits each), and the
+ * timeout is the main context's own; the posix and darwin backends try
+ * the lock every few milliseconds instead (from 0.2 ms, doubling up to
+ * 8 ms), from the main context. A reader beyond the lock's 60 slots is
+ * tried so on every backend, as [method@RWLock.read_lock] looks again
+ * every 10 ms.
+ *
+ * If @cancellable is cancelled, the result is %G_IO_ERROR_CANCELLED and
+ * nothing is held, even if the share was taken just as the cancellation
+ * happened. A wait whose context is never iterated again takes nothing.
  *
  * Across fork(): a wait pending then ends only in the parent; the
  * child's own waits work.
@@ -431,9 +444,22 @@ ps_rw_lock_read_lock_finish (PsRWLock      *self,
  * @user_data: data for @callback
  *
  * Locks for writing without blocking the calling thread. As for
- * [method@RWLock.read_lock_async], the lock is taken in the thread that
- * runs @callback, which holds it and must write-unlock it. Call
+ * [method@RWLock.read_lock_async], every try is made by the thread that
+ * runs @callback, which then holds the lock and must write-unlock it;
+ * nothing waits in a thread of its own, and the cost is the same. Call
  * [method@RWLock.write_lock_finish] from @callback.
+ *
+ * Once it has its turn among the writers, the wait shuts later readers
+ * out and waits for the readers already in, as [method@RWLock.write_lock]
+ * does: meanwhile the calling thread holds nothing it may unlock, its own
+ * blocking locks of this lock fail with %PS_ERROR_WOULD_DEADLOCK, and its
+ * other async locks of it wait. So a context that is no longer iterated
+ * keeps other lockers out, as a blocked writer would: cancel its waits
+ * first.
+ *
+ * If @cancellable is cancelled, or the timeout passes, nothing is held,
+ * even if the lock was taken just as the cancellation happened (a
+ * writer's death then stays to be reported to the next locker).
  *
  * Across fork(): a wait pending then ends only in the parent; the
  * child's own waits work.
