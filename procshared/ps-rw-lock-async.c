@@ -58,7 +58,7 @@ async_lock_writers (PsRwLockHandle  *handle,
 
       /* Another async write of this thread holds it, waiting for
        * readers: wait for it to be given back. */
-      if (handle->own->drainer == ps_self_thread_id ())
+      if (ps_rw_lock_drainer (handle) == ps_self_thread_id ())
         {
           if (watch_lock (wait, lock, watch))
             return -1;
@@ -94,7 +94,7 @@ async_start_drain (PsRwLockHandle  *handle,
     return FALSE;
   wait->marked = ps_rw_lock_marked_slots (handle->state);
   wait->draining = TRUE;
-  handle->own->drainer = ps_self_thread_id ();
+  ps_rw_lock_set_drainer (handle, ps_self_thread_id ());
   return TRUE;
 }
 
@@ -111,19 +111,19 @@ async_drain (PsRwLockHandle  *handle,
   for (guint races = 0; races < MAX_ASYNC_RACES; races++)
     {
       take = ps_rw_lock_drain_marked (handle, &wait->marked, 0, NULL, wait);
-      if (take != PS_RW_TAKE_BUSY ||
-          watch_lock (wait, &handle->state->slots[__builtin_ctzll (wait->marked)].lock, watch))
+      if (take != PS_RW_TAKE_BUSY)
         break;
+      if (watch_lock (wait, &handle->state->slots[__builtin_ctzll (wait->marked)].lock, watch))
+        return FALSE;
     }
   if (take == PS_RW_TAKE_BUSY)
     {
-      if (wait->watched == NULL)
-        watch->address = NULL;   /* raced too often: poll */
+      watch->address = NULL;   /* raced too often: poll */
       return FALSE;
     }
 
   wait->draining = FALSE;
-  handle->own->drainer = 0;
+  ps_rw_lock_set_drainer (handle, 0);
   if (take != PS_RW_TAKE_OK)
     {
       ps_rw_lock_end_watch (wait, FALSE);
@@ -146,7 +146,8 @@ async_write_try (PsRwLockHandle  *handle,
 
   if (!wait->draining)
     {
-      if (handle->own->drainer != thread_id && !ps_rw_lock_check_writer (handle, thread_id, error))
+      if (ps_rw_lock_drainer (handle) != thread_id &&
+          !ps_rw_lock_check_writer (handle, thread_id, error))
         {
           ps_rw_lock_end_watch (wait, FALSE);
           return TRUE;
@@ -184,7 +185,7 @@ async_read_try (PsRwLockHandle  *handle,
    * writing (an error): as the blocking lock. */
   if (ps_rw_lock_find_hold (handle->own, thread_id) != NULL ||
       (ps_robust_mutex_is_held_by_self (&handle->writer, thread_id) &&
-       handle->own->drainer != thread_id))
+       ps_rw_lock_drainer (handle) != thread_id))
     {
       ps_rw_lock_end_watch (wait, FALSE);
       ps_rw_lock_read_acquire (handle, 0, NULL, FALSE, error);
@@ -242,7 +243,7 @@ async_abandon (PsRwLockHandle *handle,
   if (!wait->draining)
     return;
   wait->draining = FALSE;
-  handle->own->drainer = 0;
+  ps_rw_lock_set_drainer (handle, 0);
   ps_rw_lock_unlock_writers (handle, wait->dead);
 }
 

@@ -114,6 +114,21 @@ typedef struct
   gboolean             pinned;  /* a slot could not be given back: keep mapped */
 } PsRwLockHandle;
 
+/* The drainer (PsRwOwnership): written by that thread only, compared by
+ * others with their own id. */
+static inline guint64
+ps_rw_lock_drainer (PsRwLockHandle *handle)
+{
+  return __atomic_load_n (&handle->own->drainer, __ATOMIC_RELAXED);
+}
+
+static inline void
+ps_rw_lock_set_drainer (PsRwLockHandle *handle,
+                        guint64         thread_id)
+{
+  __atomic_store_n (&handle->own->drainer, thread_id, __ATOMIC_RELAXED);
+}
+
 gboolean ps_rw_lock_state_init     (PsRwLockState   *state,
                                     GError         **error);
 gboolean ps_rw_lock_handle_open    (PsRwLockHandle  *handle,

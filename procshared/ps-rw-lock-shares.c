@@ -78,7 +78,7 @@ holds_write (PsRwLockHandle *handle)
   guint64 thread_id = ps_self_thread_id ();
 
   return ps_robust_mutex_is_held_by_self (&handle->writer, thread_id) &&
-         handle->own->drainer != thread_id;
+         ps_rw_lock_drainer (handle) != thread_id;
 }
 
 /* A thread that holds the writers' mutex must not wait for it. */
@@ -90,7 +90,7 @@ check_not_writer (PsRwLockHandle  *handle,
 {
   if (!ps_robust_mutex_is_held_by_self (&handle->writer, thread_id))
     return TRUE;
-  if (handle->own->drainer == thread_id)
+  if (ps_rw_lock_drainer (handle) == thread_id)
     g_set_error_literal (error, PS_ERROR, PS_ERROR_WOULD_DEADLOCK,
                          "An async write lock of the calling thread waits for this lock's "
                          "readers: waiting here would deadlock");
