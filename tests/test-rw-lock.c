@@ -983,6 +983,42 @@ test_async_pending_on_process (void)
   check_pending_on_process (FALSE, TRUE);
 }
 
+typedef struct
+{
+  gboolean write;
+  gboolean done;
+  gboolean result;
+  GError  *error;
+  guint    order;    /* among the callbacks run */
+} ManyResult;
+
+static guint n_callbacks;
+
+/* Records the outcome and gives the lock straight back. */
+static void
+on_locked_give_back (GObject      *source,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  ManyResult *out = user_data;
+  PsRWLock *lock = PS_RW_LOCK (source);
+
+  g_assert_false (out->done);
+  if (out->write)
+    out->result = ps_rw_lock_write_lock_finish (lock, result, &out->error);
+  else
+    out->result = ps_rw_lock_read_lock_finish (lock, result, &out->error);
+  out->order = ++n_callbacks;
+  if (out->result && out->write)
+    {
+      g_assert_cmpint (ps_rw_lock_get_writer_pid (lock), ==, getpid ());
+      g_assert_true (ps_rw_lock_write_unlock (lock, NULL));
+    }
+  else if (out->result)
+    g_assert_true (ps_rw_lock_read_unlock (lock, NULL));
+  out->done = TRUE;
+}
+
 /* A writer's async lock waiting for a reader keeps later readers out
  * (writer preference), holds nothing its thread may unlock, and keeps
  * the thread's other async locks waiting; cancelled, it lets them in. */
@@ -992,7 +1028,8 @@ test_async_writer_waits_for_readers (void)
   g_autoptr(PsRWLock) lock = ps_rw_lock_new (NULL);
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
   g_autoptr(GError) error = NULL;
-  AsyncResult first, second, reader;
+  AsyncResult first;
+  ManyResult second = { 0 }, reader = { 0 };
   Locker holder;
   GThread *thread = hold_in_thread (&holder, lock, FALSE);
 
@@ -1013,8 +1050,9 @@ test_async_writer_waits_for_readers (void)
   g_assert_error (error, PS_ERROR, PS_ERROR_WOULD_DEADLOCK);
   g_clear_error (&error);
 
-  start_async (lock, TRUE, -1, NULL, &second);
-  start_async (lock, FALSE, -1, NULL, &reader);
+  second.write = TRUE;
+  ps_rw_lock_write_lock_async (lock, -1, NULL, on_locked_give_back, &second);
+  ps_rw_lock_read_lock_async (lock, -1, NULL, on_locked_give_back, &reader);
   iterate_for (SHORT_US);
   g_assert_false (second.done);
   g_assert_false (reader.done);
@@ -1029,17 +1067,15 @@ test_async_writer_waits_for_readers (void)
   g_assert_false (reader.done);
   g_assert_false (other_thread_can (lock, FALSE));
 
+  /* The writer first (its callback gives it back), then the reader. */
   release_thread (&holder, thread);
-  iterate_until_done (&second);
+  for (guint i = 0; i < 4000 && !(second.done && reader.done); i++)
+    iterate_for (5 * 1000);
   g_assert_no_error (second.error);
-  g_assert_true (second.result);
-  g_assert_false (reader.done);
-  g_assert_false (other_thread_can (lock, FALSE));
-  g_assert_true (ps_rw_lock_write_unlock (lock, NULL));
-  iterate_until_done (&reader);
   g_assert_no_error (reader.error);
-  g_assert_true (reader.result);
-  check_held_here_then_unlock (lock, FALSE);
+  g_assert_true (second.result && reader.result);
+  g_assert_cmpuint (second.order, <, reader.order);
+  g_assert_true (other_thread_can (lock, TRUE));
 }
 
 /* Whether the backend watches words (else the async waits poll). */
@@ -1245,35 +1281,6 @@ count_threads (void)
   while (g_dir_read_name (dir) != NULL)
     n++;
   return n;
-}
-
-typedef struct
-{
-  gboolean write;
-  gboolean done;
-  gboolean result;
-  GError  *error;
-} ManyResult;
-
-/* Records the outcome and gives the lock straight back. */
-static void
-on_locked_give_back (GObject      *source,
-                     GAsyncResult *result,
-                     gpointer      user_data)
-{
-  ManyResult *out = user_data;
-  PsRWLock *lock = PS_RW_LOCK (source);
-
-  g_assert_false (out->done);
-  if (out->write)
-    out->result = ps_rw_lock_write_lock_finish (lock, result, &out->error);
-  else
-    out->result = ps_rw_lock_read_lock_finish (lock, result, &out->error);
-  if (out->result && out->write)
-    g_assert_true (ps_rw_lock_write_unlock (lock, NULL));
-  else if (out->result)
-    g_assert_true (ps_rw_lock_read_unlock (lock, NULL));
-  out->done = TRUE;
 }
 
 static guint
