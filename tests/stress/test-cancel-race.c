@@ -51,12 +51,6 @@ is_cond (Prim prim)
   return prim == PRIM_COND || prim == PRIM_COND_ASYNC;
 }
 
-static inline gboolean
-is_rw (Prim prim)
-{
-  return prim == PRIM_RW_READ_ASYNC || prim == PRIM_RW_WRITE_ASYNC;
-}
-
 typedef enum
 {
   END_CANCEL,
