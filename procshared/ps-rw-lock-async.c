@@ -388,6 +388,10 @@ lock_finish (PsRWLock      *self,
  * tried so on every backend, as [method@RWLock.read_lock] looks again
  * every 10 ms.
  *
+ * Each try is as [method@RWLock.read_lock]'s: one made while the thread
+ * holds a share takes another at once, and one made while it holds the
+ * lock for writing fails with %PS_ERROR_WOULD_DEADLOCK.
+ *
  * If @cancellable is cancelled, the result is %G_IO_ERROR_CANCELLED and
  * nothing is held, even if the share was taken just as the cancellation
  * happened. A wait whose context is never iterated again takes nothing.
