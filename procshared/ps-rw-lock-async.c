@@ -1,152 +1,319 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 /*
- * PsRWLock's async locks. Ownership is per thread, and a lock taken by a
- * worker would belong to the worker (the futex backend's lock word even
- * names its thread for the kernel). So the lock is never taken where
- * the wait happens: ps_async_wait_start() waits, elsewhere, until the
- * lock *could* be had (a probe that takes and gives it straight back,
- * and leaves an owner death to be reported), and the lock is then taken
- * without waiting in the thread that dispatches the caller's main
- * context, just before the callback runs there. If another locker was
- * quicker, the wait starts again, with what is left of the timeout.
+ * PsRWLock's async locks, over ps-async-watch-private.h. Ownership is per
+ * thread, so every try is made by the thread that runs the callback (the
+ * one dispatching the caller's thread-default main context), never by
+ * another: what a try takes is that thread's. Between tries, the backend
+ * watches the word a blocking lock would sleep on: the writers' mutex
+ * (while a writer holds or waits for its readers), or the lock of a
+ * reader slot a writer waits for. A 61st concurrent reader, which the
+ * blocking lock has look again every 10 ms, is tried every few
+ * milliseconds.
+ *
+ * A writer that has taken the writers' mutex keeps it, with the gate
+ * shut, across the tries that wait for the readers already in (writer
+ * preference, as for the blocking lock); meanwhile its thread is this
+ * process's drainer of the lock (PsRwOwnership), which holds nothing it
+ * may unlock, and the thread's other async locks wait for it.
  */
 
-#include "ps-async-wait-private.h"
+#include "ps-async-watch-private.h"
 #include "ps-error.h"
-#include "ps-rw-lock-private.h"
-#include "ps-wait-private.h"
+#include "ps-identity-private.h"
+#include "ps-rw-lock-slots-private.h"
 
-typedef struct
-{
-  gboolean write;
-  gint64   deadline;   /* as ps_rw_lock_deadline() */
-} LockRequest;
+/* How many times a lock seen free is tried again before the wait polls:
+ * only a peer rewriting its word in a loop gets there. */
+#define MAX_ASYNC_RACES 64
 
+/* Watches @lock, found busy: FALSE if it looks free now (try again). */
 static gboolean
-probe (PsRWLock      *self,
-       gboolean       write,
-       gint64         timeout_us,
-       GCancellable  *cancellable,
-       GError       **error)
+watch_lock (PsRwAsyncLock *wait,
+            PsRobustLock  *lock,
+            PsWatch       *watch)
 {
-  gint64 deadline = ps_rw_lock_deadline (timeout_us);
-
-  if (write)
-    return ps_rw_lock_write_acquire (ps_rw_lock_get_handle (self), deadline, cancellable, TRUE,
-                                     error);
-  return ps_rw_lock_read_acquire (ps_rw_lock_get_handle (self), deadline, cancellable, TRUE,
-                                  error);
+  if (wait->watched != lock)
+    ps_rw_lock_end_watch (wait, FALSE);
+  if (!ps_robust_lock_watch (lock, &watch->address, &watch->expected))
+    return FALSE;
+  wait->watched = lock;
+  return TRUE;
 }
 
-static gboolean
-probe_read (gpointer       source_object,
-            gint64         timeout_us,
-            GCancellable  *cancellable,
-            GError       **error)
+/* The writers' mutex for an async lock: 1 taken (*dead: a writer died),
+ * 0 failed (@error), -1 busy (@watch set). */
+static gint
+async_lock_writers (PsRwLockHandle  *handle,
+                    PsRwAsyncLock   *wait,
+                    PsWatch         *watch,
+                    gboolean        *dead,
+                    GError         **error)
 {
-  return probe (source_object, FALSE, timeout_us, cancellable, error);
-}
+  PsRobustLock *lock = &handle->writer.state->lock;
 
-static gboolean
-probe_write (gpointer       source_object,
-             gint64         timeout_us,
-             GCancellable  *cancellable,
-             GError       **error)
-{
-  return probe (source_object, TRUE, timeout_us, cancellable, error);
-}
-
-static void
-keep_nothing (gpointer source_object)
-{
-  /* A probe keeps nothing. */
-}
-
-/* Takes the lock now, in the calling thread: TRUE when the request is
- * over (the task returned), FALSE to wait again. */
-static gboolean
-take_now (GTask *task)
-{
-  PsRWLock *self = g_task_get_source_object (task);
-  LockRequest *request = g_task_get_task_data (task);
-  GCancellable *cancellable = g_task_get_cancellable (task);
-  GError *error = NULL;
-  gboolean ok;
-
-  if (cancellable != NULL && g_cancellable_set_error_if_cancelled (cancellable, &error))
+  for (guint races = 0; races < MAX_ASYNC_RACES; races++)
     {
-      g_task_return_error (task, error);
+      GError *local = NULL;
+
+      /* Another async write of this thread holds it, waiting for
+       * readers: wait for it to be given back. */
+      if (ps_rw_lock_drainer (handle) == ps_self_thread_id ())
+        {
+          if (watch_lock (wait, lock, watch))
+            return -1;
+          continue;
+        }
+      if (ps_rw_lock_lock_writers (handle, 0, NULL, dead, &local))
+        {
+          ps_rw_lock_end_watch (wait, TRUE);
+          return 1;
+        }
+      if (!g_error_matches (local, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+        {
+          ps_rw_lock_end_watch (wait, FALSE);
+          g_propagate_error (error, local);
+          return 0;
+        }
+      g_clear_error (&local);
+      if (watch_lock (wait, lock, watch))
+        return -1;
+    }
+  watch->address = NULL;
+  return -1;
+}
+
+/* With the writers' mutex just taken: shut the gate, and wait for the
+ * readers in over the next tries. */
+static gboolean
+async_start_drain (PsRwLockHandle  *handle,
+                   PsRwAsyncLock   *wait,
+                   GError         **error)
+{
+  if (!ps_rw_lock_close_gate (handle, error))
+    return FALSE;
+  wait->marked = ps_rw_lock_marked_slots (handle->state);
+  wait->draining = TRUE;
+  ps_rw_lock_set_drainer (handle, ps_self_thread_id ());
+  return TRUE;
+}
+
+/* Waits for the readers in: TRUE when over (holding the lock, or with
+ * @error), FALSE with @watch set. */
+static gboolean
+async_drain (PsRwLockHandle  *handle,
+             PsRwAsyncLock   *wait,
+             PsWatch         *watch,
+             GError         **error)
+{
+  PsRwTake take = PS_RW_TAKE_BUSY;
+
+  for (guint races = 0; races < MAX_ASYNC_RACES; races++)
+    {
+      take = ps_rw_lock_drain_marked (handle, &wait->marked, 0, NULL, wait);
+      if (take != PS_RW_TAKE_BUSY)
+        break;
+      if (watch_lock (wait, &handle->state->slots[__builtin_ctzll (wait->marked)].lock, watch))
+        return FALSE;
+    }
+  if (take == PS_RW_TAKE_BUSY)
+    {
+      watch->address = NULL;   /* raced too often: poll */
+      return FALSE;
+    }
+
+  wait->draining = FALSE;
+  ps_rw_lock_set_drainer (handle, 0);
+  if (take != PS_RW_TAKE_OK)
+    {
+      ps_rw_lock_end_watch (wait, FALSE);
+      ps_rw_lock_unlock_writers (handle, wait->dead);
+      ps_rw_lock_set_take_error (take, error);
+    }
+  else if (wait->dead)
+    ps_rw_lock_set_owner_dead_error (error, __atomic_load_n (&handle->state->dead_writer_pid,
+                                                  __ATOMIC_RELAXED));
+  return TRUE;
+}
+
+static gboolean
+async_write_try (PsRwLockHandle  *handle,
+                 PsRwAsyncLock   *wait,
+                 PsWatch         *watch,
+                 GError         **error)
+{
+  guint64 thread_id = ps_self_thread_id ();
+
+  if (!wait->draining)
+    {
+      if (ps_rw_lock_drainer (handle) != thread_id &&
+          !ps_rw_lock_check_writer (handle, thread_id, error))
+        {
+          ps_rw_lock_end_watch (wait, FALSE);
+          return TRUE;
+        }
+      switch (async_lock_writers (handle, wait, watch, &wait->dead, error))
+        {
+        case 0:
+          return TRUE;
+        case -1:
+          return FALSE;
+        default:
+          break;
+        }
+      if (!async_start_drain (handle, wait, error))
+        return TRUE;
+    }
+  return async_drain (handle, wait, watch, error);
+}
+
+static gboolean
+async_read_try (PsRwLockHandle  *handle,
+                PsRwAsyncLock   *wait,
+                PsWatch         *watch,
+                GError         **error)
+{
+  guint64 thread_id = ps_self_thread_id ();
+  PsRwTake result = PS_RW_TAKE_GATE;
+  gboolean dead = FALSE;
+  guint index = 0;
+
+  if (wait->draining)
+    return async_drain (handle, wait, watch, error);
+
+  /* A share held already (counted at once), or the lock held for
+   * writing (an error): as the blocking lock. */
+  if (ps_rw_lock_find_hold (handle->own, thread_id) != NULL ||
+      (ps_robust_mutex_is_held_by_self (&handle->writer, thread_id) &&
+       ps_rw_lock_drainer (handle) != thread_id))
+    {
+      ps_rw_lock_end_watch (wait, FALSE);
+      ps_rw_lock_read_acquire (handle, 0, NULL, FALSE, error);
       return TRUE;
     }
-  if (request->write)
-    ok = ps_rw_lock_write_acquire (ps_rw_lock_get_handle (self), 0, NULL, FALSE, &error);
+
+  if (__atomic_load_n (&handle->state->gate, __ATOMIC_ACQUIRE) == 0)
+    result = ps_rw_lock_take_free_slot (handle, thread_id, TRUE, &index);
+  if (result != PS_RW_TAKE_GATE)
+    ps_rw_lock_end_watch (wait, FALSE);
   else
-    ok = ps_rw_lock_read_acquire (ps_rw_lock_get_handle (self), 0, NULL, FALSE, &error);
-  if (ok)
     {
-      g_task_return_boolean (task, TRUE);
-      return TRUE;
+      switch (async_lock_writers (handle, wait, watch, &dead, error))
+        {
+        case 0:
+          return TRUE;
+        case -1:
+          return FALSE;
+        default:
+          break;
+        }
+      if (dead)
+        {
+          /* A writer died: this reader inherits the lock, exclusively. */
+          wait->dead = TRUE;
+          return !async_start_drain (handle, wait, error) ||
+                 async_drain (handle, wait, watch, error);
+        }
+      if (ps_rw_lock_read_under_writers (handle, thread_id, FALSE, error) >= 0)
+        return TRUE;
+      result = PS_RW_TAKE_BUSY;
     }
-  if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+
+  if (result == PS_RW_TAKE_OK)
+    ps_rw_lock_record_read (handle, index, thread_id);
+  else if (result != PS_RW_TAKE_BUSY)
+    ps_rw_lock_set_take_error (result, error);
+  else
     {
-      g_task_return_error (task, error);   /* OWNER_DEAD among them: held */
-      return TRUE;
+      /* More readers than slots: readers give theirs back without
+       * looking for waiters, so no word says when one is free; look
+       * every few milliseconds, as the blocking lock does. */
+      watch->address = NULL;
+      return FALSE;
     }
-  g_clear_error (&error);
-  if (request->deadline == 0)
-    {
-      ps_set_would_block_error (&error, "reader-writer lock");
-      g_task_return_error (task, error);
-      return TRUE;
-    }
-  if (request->deadline > 0 && g_get_monotonic_time () >= request->deadline)
-    {
-      ps_set_wait_error (&error, PS_WAIT_TIMED_OUT, "reader-writer lock");
-      g_task_return_error (task, error);
-      return TRUE;
-    }
-  return FALSE;
+  return TRUE;
 }
 
-static void wait_round (GTask *task);
-
+/* Ends a wait that was not over: lets go of what it held meanwhile. */
 static void
-on_round_over (GObject      *source_object,
-               GAsyncResult *result,
-               gpointer      user_data)
+async_abandon (PsRwLockHandle *handle,
+               PsRwAsyncLock  *wait)
 {
-  g_autoptr(GTask) task = user_data;
+  ps_rw_lock_end_watch (wait, FALSE);
+  if (!wait->draining)
+    return;
+  wait->draining = FALSE;
+  ps_rw_lock_set_drainer (handle, 0);
+  ps_rw_lock_unlock_writers (handle, wait->dead);
+}
+
+/* One try: TRUE when the wait is over, holding what was asked (a read
+ * share, the write lock) or, with PS_ERROR_OWNER_DEAD, the lock for
+ * writing; with any other error, nothing (taken just as @cancellable was
+ * cancelled: given back, CANCELLED). FALSE with @watch set (its address
+ * NULL: poll). */
+static gboolean
+async_try (PsRwLockHandle  *handle,
+           PsRwAsyncLock   *wait,
+           GCancellable    *cancellable,
+           PsWatch         *watch,
+           GError         **error)
+{
+  GError *local = NULL;
+  gboolean over;
+
+  if (wait->write)
+    over = async_write_try (handle, wait, watch, &local);
+  else
+    over = async_read_try (handle, wait, watch, &local);
+  if (!over)
+    return FALSE;
+
+  /* Taken just as the caller cancelled: give it back rather than hand
+   * it to a caller who will not unlock it (a writer's death stays to be
+   * reported to the next locker). */
+  if ((local == NULL || g_error_matches (local, PS_ERROR, PS_ERROR_OWNER_DEAD)) &&
+      cancellable != NULL && g_cancellable_is_cancelled (cancellable))
+    {
+      if (local != NULL)
+        ps_rw_lock_unlock_writers (handle, TRUE);
+      else if (wait->write)
+        ps_rw_lock_write_release (handle, NULL);
+      else
+        ps_rw_lock_read_release (handle, NULL);
+      g_clear_error (&local);
+      ps_set_wait_error (&local, PS_WAIT_CANCELLED, "reader-writer lock");
+    }
+  if (local != NULL)
+    g_propagate_error (error, local);
+  return TRUE;
+}
+
+static gboolean
+lock_step (GTask         *task,
+           PsAsyncReason  reason,
+           PsWatch       *watch)
+{
+  PsRwLockHandle *handle = ps_rw_lock_get_handle (g_task_get_source_object (task));
+  PsRwAsyncLock *wait = g_task_get_task_data (task);
   GError *error = NULL;
 
-  if (!g_task_propagate_boolean (G_TASK (result), &error))
+  if (reason != PS_ASYNC_CANCELLED &&
+      async_try (handle, wait, g_task_get_cancellable (task), watch, &error))
     {
-      g_task_return_error (task, error);
-      return;
+      if (error != NULL)
+        g_task_return_error (task, error);
+      else
+        g_task_return_boolean (task, TRUE);
+      return TRUE;
     }
-  if (!take_now (task))
-    wait_round (task);
-}
-
-/* One wait, in ps-async-wait, until the lock could be had. */
-static void
-wait_round (GTask *task)
-{
-  LockRequest *request = g_task_get_task_data (task);
-  GTask *round;
-  gint64 timeout_us = -1;
-
-  if (request->deadline > 0)
-    timeout_us = MAX (request->deadline - g_get_monotonic_time (), 1);
-
-  round = g_task_new (g_task_get_source_object (task), g_task_get_cancellable (task),
-                      on_round_over, g_object_ref (task));
-  g_task_set_source_tag (round, wait_round);
-  g_task_set_name (round, "[procshared] reader-writer lock wait");
-  g_task_set_check_cancellable (round, FALSE);
-  ps_async_wait_start (round, timeout_us, request->write ? probe_write : probe_read,
-                       keep_nothing, "reader-writer lock");
-  g_object_unref (round);
+  if (reason == PS_ASYNC_WOKEN)
+    return FALSE;
+  /* Cancelled (nothing is tried), or the deadline passed and the last
+   * try failed: nothing is kept. */
+  async_abandon (handle, wait);
+  ps_async_return_error (task, reason, "reader-writer lock");
+  return TRUE;
 }
 
 static void
@@ -159,13 +326,14 @@ lock_async (PsRWLock            *self,
             gpointer             source_tag)
 {
   g_autoptr(GTask) task = NULL;
-  LockRequest *request;
+  PsRwAsyncLock *wait;
 
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, source_tag);
   g_task_set_name (task, write ? "[procshared] reader-writer lock write_lock"
                                : "[procshared] reader-writer lock read_lock");
-  /* The result says whether the caller holds the lock. */
+  /* The result says whether the callback's thread holds the lock; a late
+   * cancellation must not replace it. */
   g_task_set_check_cancellable (task, FALSE);
 
   if (ps_rw_lock_get_handle (self)->state == NULL)
@@ -174,13 +342,11 @@ lock_async (PsRWLock            *self,
                                "The object was not initialised");
       return;
     }
-  request = g_new0 (LockRequest, 1);
-  request->write = write;
-  request->deadline = ps_rw_lock_deadline (timeout_us);
-  g_task_set_task_data (task, request, g_free);
-
-  if (!take_now (task))
-    wait_round (task);
+  wait = g_new0 (PsRwAsyncLock, 1);
+  wait->write = write;
+  g_task_set_task_data (task, wait, g_free);
+  /* The first try too is made in the callback's context. */
+  ps_async_watch_start (task, timeout_us, lock_step, FALSE);
 }
 
 static gboolean
@@ -206,12 +372,29 @@ lock_finish (PsRWLock      *self,
  * @callback: (scope async): called when the share is taken or the wait is over
  * @user_data: data for @callback
  *
- * Takes a read share without blocking the calling thread. The share
- * belongs to the thread that runs @callback (the one dispatching the
- * thread-default main context of the caller): the wait happens
- * elsewhere, but the share is only taken there, just before @callback
- * runs, so read-unlock it from that thread. Call
- * [method@RWLock.read_lock_finish] from @callback.
+ * Takes a read share without blocking the calling thread. @callback
+ * runs in the thread-default main context of the caller, and the share
+ * then belongs to the thread that runs it (the one iterating that
+ * context): every try to take it is made there, while the callback's
+ * context runs, never by another thread. Call
+ * [method@RWLock.read_lock_finish] from @callback, and read-unlock from
+ * that thread.
+ *
+ * No thread waits for it: on Linux a few threads of the process sleep on
+ * the words of every pending wait at once (127 waits each), and the
+ * timeout is the main context's own; the posix and darwin backends try
+ * the lock every few milliseconds instead (from 0.2 ms, doubling up to
+ * 8 ms), from the main context. A reader beyond the lock's 60 slots is
+ * tried so on every backend, as [method@RWLock.read_lock] looks again
+ * every 10 ms.
+ *
+ * Each try is as [method@RWLock.read_lock]'s: one made while the thread
+ * holds a share takes another at once, and one made while it holds the
+ * lock for writing fails with %PS_ERROR_WOULD_DEADLOCK.
+ *
+ * If @cancellable is cancelled, the result is %G_IO_ERROR_CANCELLED and
+ * nothing is held, even if the share was taken just as the cancellation
+ * happened. A wait whose context is never iterated again takes nothing.
  *
  * Across fork(): a wait pending then ends only in the parent; the
  * child's own waits work.
@@ -266,9 +449,22 @@ ps_rw_lock_read_lock_finish (PsRWLock      *self,
  * @user_data: data for @callback
  *
  * Locks for writing without blocking the calling thread. As for
- * [method@RWLock.read_lock_async], the lock is taken in the thread that
- * runs @callback, which holds it and must write-unlock it. Call
+ * [method@RWLock.read_lock_async], every try is made by the thread that
+ * runs @callback, which then holds the lock and must write-unlock it;
+ * nothing waits in a thread of its own, and the cost is the same. Call
  * [method@RWLock.write_lock_finish] from @callback.
+ *
+ * Once it has its turn among the writers, the wait shuts later readers
+ * out and waits for the readers already in, as [method@RWLock.write_lock]
+ * does: meanwhile the calling thread holds nothing it may unlock, its own
+ * blocking locks of this lock fail with %PS_ERROR_WOULD_DEADLOCK, and its
+ * other async locks of it wait. So a context that is no longer iterated
+ * keeps other lockers out, as a blocked writer would: cancel its waits
+ * first.
+ *
+ * If @cancellable is cancelled, or the timeout passes, nothing is held,
+ * even if the lock was taken just as the cancellation happened (a
+ * writer's death then stays to be reported to the next locker).
  *
  * Across fork(): a wait pending then ends only in the parent; the
  * child's own waits work.

@@ -97,6 +97,9 @@ typedef struct
   guint64      instance;
   gint         ref_count;
   gint         n_away;       /* holds not in their thread's home slot */
+  guint64      drainer;      /* a thread whose async write lock holds the
+                              * writers' mutex while it waits for readers
+                              * (it does not hold the lock yet), or 0 */
   PsRwSlot    *pinned;       /* a slot that could not be given back */
   PsRwReadHold holds[PS_RW_LOCK_N_SLOTS];
 } PsRwOwnership;
@@ -110,6 +113,21 @@ typedef struct
   PsRwOwnership       *own;
   gboolean             pinned;  /* a slot could not be given back: keep mapped */
 } PsRwLockHandle;
+
+/* The drainer (PsRwOwnership): written by that thread only, compared by
+ * others with their own id. */
+static inline guint64
+ps_rw_lock_drainer (PsRwLockHandle *handle)
+{
+  return __atomic_load_n (&handle->own->drainer, __ATOMIC_RELAXED);
+}
+
+static inline void
+ps_rw_lock_set_drainer (PsRwLockHandle *handle,
+                        guint64         thread_id)
+{
+  __atomic_store_n (&handle->own->drainer, thread_id, __ATOMIC_RELAXED);
+}
 
 gboolean ps_rw_lock_state_init     (PsRwLockState   *state,
                                     GError         **error);
@@ -145,6 +163,20 @@ gboolean ps_rw_lock_handle_holds_read      (PsRwLockHandle  *handle);
 
 /* For ps-rw-lock-async.c. */
 PsRwLockHandle *ps_rw_lock_get_handle (PsRWLock *self);
+
+/* An async lock between its tries, each made by the thread that runs
+ * its callback (ps-async-watch-private.h). A writer's wait keeps the
+ * writers' mutex and the gate shut while it waits for the readers in, as
+ * a blocking writer does: then this process's record names its thread
+ * the drainer, which holds nothing it may unlock. */
+typedef struct
+{
+  gboolean      write;
+  gboolean      draining;  /* holds the writers' mutex, gate shut */
+  gboolean      dead;      /* a writer died: reported once drained */
+  guint64       marked;    /* the readers' slots still to wait for */
+  PsRobustLock *watched;   /* the lock watched since the last try */
+} PsRwAsyncLock;
 
 /* Diagnostics (the procshared tool): a snapshot. */
 guint    ps_rw_lock_state_count_readers (PsRwLockState *state);

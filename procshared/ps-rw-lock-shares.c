@@ -54,9 +54,9 @@ set_error_from_writer (GError **error,
   g_clear_error (&local);
 }
 
-static void
-set_owner_dead_error (GError  **error,
-                      guint32   dead_pid)
+void
+ps_rw_lock_set_owner_dead_error (GError  **error,
+                                 guint32   dead_pid)
 {
   if (dead_pid != 0)
     g_set_error (error, PS_ERROR, PS_ERROR_OWNER_DEAD,
@@ -70,13 +70,52 @@ set_owner_dead_error (GError  **error,
                          "write-unlock it");
 }
 
+/* Whether the calling thread holds the lock for writing: the writers'
+ * mutex, and not only as the drainer of an async write. */
+static gboolean
+holds_write (PsRwLockHandle *handle)
+{
+  guint64 thread_id = ps_self_thread_id ();
+
+  return ps_robust_mutex_is_held_by_self (&handle->writer, thread_id) &&
+         ps_rw_lock_drainer (handle) != thread_id;
+}
+
+/* A thread that holds the writers' mutex must not wait for it. */
+static gboolean
+check_not_writer (PsRwLockHandle  *handle,
+                  guint64          thread_id,
+                  const char      *holding,
+                  GError         **error)
+{
+  if (!ps_robust_mutex_is_held_by_self (&handle->writer, thread_id))
+    return TRUE;
+  if (ps_rw_lock_drainer (handle) == thread_id)
+    g_set_error_literal (error, PS_ERROR, PS_ERROR_WOULD_DEADLOCK,
+                         "An async write lock of the calling thread waits for this lock's "
+                         "readers: waiting here would deadlock");
+  else
+    g_set_error (error, PS_ERROR, PS_ERROR_WOULD_DEADLOCK, "The calling thread %s", holding);
+  return FALSE;
+}
+
 /* Slots ------------------------------------------------------------------ */
 
-static gboolean
-drain_readers (PsRwLockHandle  *handle,
-               gint64           deadline,
-               GCancellable    *cancellable,
-               GError         **error)
+/* An async wait's watch of @lock is over, @taken by the calling thread
+ * or not: pass on a wake-up it may have had. */
+void
+ps_rw_lock_end_watch (PsRwAsyncLock *wait,
+                      gboolean       taken)
+{
+  if (wait != NULL && wait->watched != NULL)
+    ps_robust_lock_watch_done (wait->watched, taken);
+  if (wait != NULL)
+    wait->watched = NULL;
+}
+
+/* The slots marked, once the gate is shut. */
+guint64
+ps_rw_lock_marked_slots (PsRwLockState *state)
 {
   guint64 marked = 0;
 
@@ -85,12 +124,24 @@ drain_readers (PsRwLockHandle  *handle,
   /* Every mark first, without a branch per slot, so that the loads
    * overlap: mostly none is set. */
   for (guint i = 0; i < PS_RW_LOCK_N_SLOTS; i++)
-    marked |= (guint64) (__atomic_load_n (&handle->state->slots[i].occupied,
+    marked |= (guint64) (__atomic_load_n (&state->slots[i].occupied,
                                           __ATOMIC_SEQ_CST) != 0) << i;
+  return marked;
+}
 
-  for (; marked != 0; marked &= marked - 1)
+/* Waits for the reader of each slot in @marked (@deadline 0: tries),
+ * clearing the bit of each one gone. PS_RW_TAKE_BUSY leaves the busy
+ * one lowest. */
+PsRwTake
+ps_rw_lock_drain_marked (PsRwLockHandle *handle,
+                         guint64        *marked,
+                         gint64          deadline,
+                         GCancellable   *cancellable,
+                         PsRwAsyncLock  *wait)
+{
+  for (; *marked != 0; *marked &= *marked - 1)
     {
-      PsRwSlot *slot = &handle->state->slots[__builtin_ctzll (marked)];
+      PsRwSlot *slot = &handle->state->slots[__builtin_ctzll (*marked)];
       PsLockStatus status;
       PsRwTake take;
 
@@ -100,22 +151,36 @@ drain_readers (PsRwLockHandle  *handle,
       /* A dead reader's share is reclaimed there, silently. */
       take = ps_rw_lock_take_status (slot, status);
       if (take != PS_RW_TAKE_OK)
-        return ps_rw_lock_set_take_error (take, error);
+        return take;
+      if (wait != NULL && wait->watched == &slot->lock)
+        ps_rw_lock_end_watch (wait, TRUE);
       ps_rw_lock_give_back_slot (handle, slot);
     }
   /* What the readers wrote before they left is ours to see. */
   __atomic_thread_fence (__ATOMIC_ACQUIRE);
-  return TRUE;
+  return PS_RW_TAKE_OK;
+}
+
+static gboolean
+drain_readers (PsRwLockHandle  *handle,
+               gint64           deadline,
+               GCancellable    *cancellable,
+               GError         **error)
+{
+  guint64 marked = ps_rw_lock_marked_slots (handle->state);
+  PsRwTake take = ps_rw_lock_drain_marked (handle, &marked, deadline, cancellable, NULL);
+
+  return take == PS_RW_TAKE_OK || ps_rw_lock_set_take_error (take, error);
 }
 
 /* Takes the writers' mutex. TRUE with *out_dead set if a writer died
  * with it (reported now, or left for whoever held it next). */
-static gboolean
-lock_writers (PsRwLockHandle  *handle,
-              gint64           deadline,
-              GCancellable    *cancellable,
-              gboolean        *out_dead,
-              GError         **error)
+gboolean
+ps_rw_lock_lock_writers (PsRwLockHandle  *handle,
+                         gint64           deadline,
+                         GCancellable    *cancellable,
+                         gboolean        *out_dead,
+                         GError         **error)
 {
   PsRwLockState *state = handle->state;
   GError *local = NULL;
@@ -161,9 +226,9 @@ lock_writers (PsRwLockHandle  *handle,
 
 /* Gives the writers' mutex back after a failed or probing acquisition,
  * the gate as it was found: open, or closed over a death to report. */
-static void
-unlock_writers (PsRwLockHandle *handle,
-                gboolean        dead)
+void
+ps_rw_lock_unlock_writers (PsRwLockHandle *handle,
+                           gboolean        dead)
 {
   if (dead)
     {
@@ -172,6 +237,23 @@ unlock_writers (PsRwLockHandle *handle,
     }
   __atomic_store_n (&handle->state->gate, 0, __ATOMIC_RELEASE);
   ps_robust_mutex_unlock (&handle->writer, FALSE, NULL);
+}
+
+/* With the writers' mutex held: shuts the gate. FALSE, the mutex given
+ * back, if the gate says the state is corrupt. */
+gboolean
+ps_rw_lock_close_gate (PsRwLockHandle  *handle,
+                       GError         **error)
+{
+  guint32 gate = __atomic_fetch_or (&handle->state->gate, PS_RW_GATE_WRITER, __ATOMIC_SEQ_CST);
+
+  if (G_UNLIKELY ((gate & ~PS_RW_GATE_WRITER) != 0))
+    {
+      ps_rw_lock_unlock_writers (handle, TRUE);
+      ps_rw_lock_set_corrupt_error (error);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 /* With the writers' mutex held: close the gate, wait for the readers in.
@@ -185,32 +267,42 @@ become_writer (PsRwLockHandle  *handle,
                gboolean         probe,
                GError         **error)
 {
-  PsRwLockState *state = handle->state;
-  guint32 gate;
-
-  gate = __atomic_fetch_or (&state->gate, PS_RW_GATE_WRITER, __ATOMIC_SEQ_CST);
-  if (G_UNLIKELY ((gate & ~PS_RW_GATE_WRITER) != 0))
-    {
-      unlock_writers (handle, TRUE);
-      ps_rw_lock_set_corrupt_error (error);
-      return FALSE;
-    }
+  if (!ps_rw_lock_close_gate (handle, error))
+    return FALSE;
   if (!drain_readers (handle, deadline, cancellable, error))
     {
-      unlock_writers (handle, dead);
+      ps_rw_lock_unlock_writers (handle, dead);
       return FALSE;
     }
   if (probe)
     {
-      unlock_writers (handle, dead);
+      ps_rw_lock_unlock_writers (handle, dead);
       return TRUE;
     }
   if (dead)
     {
-      set_owner_dead_error (error, __atomic_load_n (&state->dead_writer_pid, __ATOMIC_RELAXED));
+      ps_rw_lock_set_owner_dead_error (error, __atomic_load_n (&handle->state->dead_writer_pid,
+                                                    __ATOMIC_RELAXED));
       return FALSE;
     }
   return TRUE;
+}
+
+/* Whether the calling thread may wait to write: not while it holds the
+ * lock in any way, or an async write of its own waits for readers. */
+gboolean
+ps_rw_lock_check_writer (PsRwLockHandle  *handle,
+                         guint64          thread_id,
+                         GError         **error)
+{
+  if (ps_rw_lock_find_hold (handle->own, thread_id) != NULL)
+    {
+      g_set_error_literal (error, PS_ERROR, PS_ERROR_WOULD_DEADLOCK,
+                           "The calling thread holds a read share of this lock: it is "
+                           "not upgraded; read-unlock it first");
+      return FALSE;
+    }
+  return check_not_writer (handle, thread_id, "already holds this lock for writing", error);
 }
 
 gboolean
@@ -220,23 +312,11 @@ ps_rw_lock_write_acquire (PsRwLockHandle  *handle,
                           gboolean         probe,
                           GError         **error)
 {
-  guint64 thread_id = ps_self_thread_id ();
   gboolean dead = FALSE;
 
-  if (ps_rw_lock_find_hold (handle->own, thread_id) != NULL)
-    {
-      g_set_error_literal (error, PS_ERROR, PS_ERROR_WOULD_DEADLOCK,
-                           "The calling thread holds a read share of this lock: it is "
-                           "not upgraded; read-unlock it first");
-      return FALSE;
-    }
-  if (ps_robust_mutex_is_held_by_self (&handle->writer, thread_id))
-    {
-      g_set_error_literal (error, PS_ERROR, PS_ERROR_WOULD_DEADLOCK,
-                           "The calling thread already holds this lock for writing");
-      return FALSE;
-    }
-  if (!lock_writers (handle, deadline, cancellable, &dead, error))
+  if (!ps_rw_lock_check_writer (handle, ps_self_thread_id (), error))
+    return FALSE;
+  if (!ps_rw_lock_lock_writers (handle, deadline, cancellable, &dead, error))
     return FALSE;
   return become_writer (handle, deadline, cancellable, dead, probe, error);
 }
@@ -248,7 +328,7 @@ ps_rw_lock_write_release (PsRwLockHandle  *handle,
   PsRwLockState *state = handle->state;
   GError *local = NULL;
 
-  if (!ps_robust_mutex_is_held_by_self (&handle->writer, ps_self_thread_id ()))
+  if (!holds_write (handle))
     {
       g_set_error_literal (error, PS_ERROR, PS_ERROR_NOT_OWNER,
                            "The calling thread does not hold the lock for writing");
@@ -271,7 +351,7 @@ gboolean
 ps_rw_lock_handle_mark_consistent (PsRwLockHandle  *handle,
                                    GError         **error)
 {
-  if (!ps_robust_mutex_is_held_by_self (&handle->writer, ps_self_thread_id ()))
+  if (!holds_write (handle))
     {
       g_set_error_literal (error, PS_ERROR, PS_ERROR_NOT_OWNER,
                            "The calling thread does not hold the lock for writing");
@@ -285,6 +365,29 @@ ps_rw_lock_handle_mark_consistent (PsRwLockHandle  *handle,
 
 #define OVERFLOW_SLICE_US (10 * 1000)
 
+/* With the writers' mutex held, consistent: a share, then the mutex
+ * given back. 1 done, 0 failed, -1 every slot taken. */
+gint
+ps_rw_lock_read_under_writers (PsRwLockHandle  *handle,
+                               guint64          thread_id,
+                               gboolean         probe,
+                               GError         **error)
+{
+  PsRwTake result;
+  guint index = 0;
+
+  /* No writer is in, whatever the gate says. */
+  __atomic_store_n (&handle->state->gate, 0, __ATOMIC_SEQ_CST);
+  result = ps_rw_lock_take_free_slot (handle, thread_id, FALSE, &index);
+  ps_robust_mutex_unlock (&handle->writer, FALSE, NULL);
+  if (result == PS_RW_TAKE_OK)
+    return ps_rw_lock_read_taken (handle, index, thread_id, probe) ? 1 : 0;
+  if (result == PS_RW_TAKE_BUSY)
+    return -1;   /* every slot taken: wait for one, outside the mutex */
+  ps_rw_lock_set_take_error (result, error);
+  return 0;
+}
+
 /* A share while no writer is in: the thread's home slot, then any other
  * free one. PS_RW_TAKE_BUSY if every slot is held. */
 static gint
@@ -296,25 +399,13 @@ read_past_writer (PsRwLockHandle  *handle,
                   GError         **error)
 {
   gboolean dead = FALSE;
-  PsRwTake result;
-  guint index = 0;
 
-  if (!lock_writers (handle, deadline, cancellable, &dead, error))
+  if (!ps_rw_lock_lock_writers (handle, deadline, cancellable, &dead, error))
     return 0;
   /* A writer died: this reader inherits the lock, exclusively. */
   if (dead)
     return become_writer (handle, deadline, cancellable, TRUE, probe, error) ? 1 : 0;
-
-  /* Consistent and ours: no writer is in, whatever the gate says. */
-  __atomic_store_n (&handle->state->gate, 0, __ATOMIC_SEQ_CST);
-  result = ps_rw_lock_take_free_slot (handle, thread_id, FALSE, &index);
-  ps_robust_mutex_unlock (&handle->writer, FALSE, NULL);
-  if (result == PS_RW_TAKE_OK)
-    return ps_rw_lock_read_taken (handle, index, thread_id, probe) ? 1 : 0;
-  if (result == PS_RW_TAKE_BUSY)
-    return -1;   /* every slot taken: wait for one, outside the mutex */
-  ps_rw_lock_set_take_error (result, error);
-  return 0;
+  return ps_rw_lock_read_under_writers (handle, thread_id, probe, error);
 }
 
 gboolean
@@ -344,12 +435,8 @@ ps_rw_lock_read_acquire (PsRwLockHandle  *handle,
       hold->depth++;
       return TRUE;
     }
-  if (ps_robust_mutex_is_held_by_self (&handle->writer, thread_id))
-    {
-      g_set_error_literal (error, PS_ERROR, PS_ERROR_WOULD_DEADLOCK,
-                           "The calling thread holds this lock for writing");
-      return FALSE;
-    }
+  if (!check_not_writer (handle, thread_id, "holds this lock for writing", error))
+    return FALSE;
 
   for (;;)
     {
@@ -422,4 +509,3 @@ ps_rw_lock_read_release (PsRwLockHandle  *handle,
   return TRUE;
 }
 
-/* Handles ---------------------------------------------------------------- */

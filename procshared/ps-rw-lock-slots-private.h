@@ -61,4 +61,34 @@ PsRwReadHold * ps_rw_lock_find_hold (PsRwOwnership *own,
 PsRwSlot * ps_rw_lock_forget_read (PsRwLockHandle *handle,
                                    PsRwReadHold *hold);
 
+
+/* The protocol's steps (ps-rw-lock-shares.c), for the async locks
+ * (ps-rw-lock-async.c), which take them one try at a time. */
+gboolean ps_rw_lock_lock_writers        (PsRwLockHandle  *handle,
+                                         gint64           deadline,
+                                         GCancellable    *cancellable,
+                                         gboolean        *out_dead,
+                                         GError         **error);
+void     ps_rw_lock_unlock_writers      (PsRwLockHandle  *handle,
+                                         gboolean         dead);
+gboolean ps_rw_lock_close_gate          (PsRwLockHandle  *handle,
+                                         GError         **error);
+guint64  ps_rw_lock_marked_slots        (PsRwLockState   *state);
+PsRwTake ps_rw_lock_drain_marked        (PsRwLockHandle  *handle,
+                                         guint64         *marked,
+                                         gint64           deadline,
+                                         GCancellable    *cancellable,
+                                         PsRwAsyncLock   *wait);
+gboolean ps_rw_lock_check_writer        (PsRwLockHandle  *handle,
+                                         guint64          thread_id,
+                                         GError         **error);
+gint     ps_rw_lock_read_under_writers  (PsRwLockHandle  *handle,
+                                         guint64          thread_id,
+                                         gboolean         probe,
+                                         GError         **error);
+void     ps_rw_lock_set_owner_dead_error (GError        **error,
+                                          guint32         dead_pid);
+void     ps_rw_lock_end_watch           (PsRwAsyncLock   *wait,
+                                         gboolean         taken);
+
 G_END_DECLS

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
-#include "ps-async-wait-private.h"
 #include "ps-error.h"
 #include "ps-object-storage-private.h"
 #include "ps-rw-lock-private.h"

@@ -859,6 +859,506 @@ test_async_owner_dead (void)
   g_assert_true (ps_rw_lock_write_unlock (lock, NULL));
 }
 
+/* Iterates the thread-default context, for @us microseconds. */
+static void
+iterate_for (gint64 us)
+{
+  gint64 end = g_get_monotonic_time () + us;
+
+  while (g_get_monotonic_time () < end)
+    g_main_context_iteration (NULL, FALSE) || (g_usleep (1000), TRUE);
+}
+
+static void
+start_async (PsRWLock     *lock,
+             gboolean      write,
+             gint64        timeout_us,
+             GCancellable *cancellable,
+             AsyncResult  *out)
+{
+  memset (out, 0, sizeof *out);
+  if (write)
+    ps_rw_lock_write_lock_async (lock, timeout_us, cancellable, on_write_locked, out);
+  else
+    ps_rw_lock_read_lock_async (lock, timeout_us, cancellable, on_read_locked, out);
+}
+
+typedef struct
+{
+  PsRWLock *lock;
+  gboolean  write;
+  gboolean  result;
+  GError   *error;
+} UnlockArgs;
+
+static gpointer
+unlock_thread (gpointer data)
+{
+  UnlockArgs *args = data;
+
+  if (args->write)
+    args->result = ps_rw_lock_write_unlock (args->lock, &args->error);
+  else
+    args->result = ps_rw_lock_read_unlock (args->lock, &args->error);
+  return NULL;
+}
+
+/* Held by the calling thread as asked, and by nobody else: another
+ * thread neither gets it nor may unlock it; this one unlocks it. */
+static void
+check_held_here_then_unlock (PsRWLock *lock,
+                             gboolean  write)
+{
+  UnlockArgs args = { lock, write, FALSE, NULL };
+
+  g_assert_false (other_thread_can (lock, TRUE));
+  g_assert_cmpint (other_thread_can (lock, FALSE), ==, !write);
+  g_thread_join (g_thread_new ("unlock", unlock_thread, &args));
+  g_assert_false (args.result);
+  g_assert_error (args.error, PS_ERROR, PS_ERROR_NOT_OWNER);
+  g_clear_error (&args.error);
+  if (write)
+    {
+      g_assert_cmpint (ps_rw_lock_get_writer_pid (lock), ==, getpid ());
+      g_assert_true (ps_rw_lock_write_unlock (lock, NULL));
+    }
+  else
+    g_assert_true (ps_rw_lock_read_unlock (lock, NULL));
+  g_assert_true (other_thread_can (lock, TRUE));
+}
+
+/* Holds @lock as step says (0 write, 1 read), says so (10), gives it
+ * back when told (20), and says so (30). */
+static int
+hold_until_told_child (gpointer data)
+{
+  ChildArgs *args = data;
+  gboolean write = g_atomic_int_get (args->step) == 0;
+
+  PS_CHILD_CHECK (write ? ps_rw_lock_write_lock (args->lock, -1, NULL, NULL)
+                        : ps_rw_lock_read_lock (args->lock, -1, NULL, NULL));
+  g_atomic_int_set (args->step, 10);
+  PS_CHILD_CHECK (ps_test_wait_int (args->step, 20, 60));
+  g_atomic_int_set (args->step, 30);
+  PS_CHILD_CHECK (write ? ps_rw_lock_write_unlock (args->lock, NULL)
+                        : ps_rw_lock_read_unlock (args->lock, NULL));
+  return 0;
+}
+
+/* An async lock pending while another process holds the lock: the
+ * callback runs once it is given back, in this thread, which holds it. */
+static void
+check_pending_on_process (gboolean holder_writes,
+                          gboolean write)
+{
+  g_autoptr(PsRWLock) lock = ps_rw_lock_new (NULL);
+  gint *step = shared_ints (1);
+  ChildArgs args = { lock, step };
+  AsyncResult out;
+  pid_t pid;
+
+  *step = holder_writes ? 0 : 1;
+  pid = ps_test_fork (hold_until_told_child, &args, ps_test_scaled_s (60));
+  g_assert_true (ps_test_wait_int (step, 10, 20));
+  start_async (lock, write, -1, NULL, &out);
+  iterate_for (SHORT_US);
+  g_assert_false (out.done);
+  g_atomic_int_set (step, 20);
+  iterate_until_done (&out);
+  /* Not before the holder gave it back. */
+  g_assert_cmpint (g_atomic_int_get (step), ==, 30);
+  g_assert_no_error (out.error);
+  g_assert_true (out.result);
+  g_assert_true (out.thread == g_thread_self ());
+  check_held_here_then_unlock (lock, write);
+  ps_test_reap_ok (pid, ps_test_scaled_s (30));
+  munmap (step, sizeof (gint));
+}
+
+static void
+test_async_pending_on_process (void)
+{
+  check_pending_on_process (TRUE, FALSE);
+  check_pending_on_process (TRUE, TRUE);
+  check_pending_on_process (FALSE, TRUE);
+}
+
+typedef struct
+{
+  gboolean write;
+  gboolean done;
+  gboolean result;
+  GError  *error;
+  guint    order;    /* among the callbacks run */
+} ManyResult;
+
+static guint n_callbacks;
+
+/* Records the outcome and gives the lock straight back. */
+static void
+on_locked_give_back (GObject      *source,
+                     GAsyncResult *result,
+                     gpointer      user_data)
+{
+  ManyResult *out = user_data;
+  PsRWLock *lock = PS_RW_LOCK (source);
+
+  g_assert_false (out->done);
+  if (out->write)
+    out->result = ps_rw_lock_write_lock_finish (lock, result, &out->error);
+  else
+    out->result = ps_rw_lock_read_lock_finish (lock, result, &out->error);
+  out->order = ++n_callbacks;
+  if (out->result && out->write)
+    {
+      g_assert_cmpint (ps_rw_lock_get_writer_pid (lock), ==, getpid ());
+      g_assert_true (ps_rw_lock_write_unlock (lock, NULL));
+    }
+  else if (out->result)
+    g_assert_true (ps_rw_lock_read_unlock (lock, NULL));
+  out->done = TRUE;
+}
+
+/* A writer's async lock waiting for a reader keeps later readers out
+ * (writer preference), holds nothing its thread may unlock, and keeps
+ * the thread's other async locks waiting; cancelled, it lets them in. */
+static void
+test_async_writer_waits_for_readers (void)
+{
+  g_autoptr(PsRWLock) lock = ps_rw_lock_new (NULL);
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GError) error = NULL;
+  AsyncResult first;
+  ManyResult second = { 0 }, reader = { 0 };
+  Locker holder;
+  GThread *thread = hold_in_thread (&holder, lock, FALSE);
+
+  start_async (lock, TRUE, -1, cancellable, &first);
+  iterate_for (SHORT_US);
+  g_assert_false (first.done);
+  g_assert_false (other_thread_can (lock, FALSE));
+  g_assert_false (ps_rw_lock_write_unlock (lock, &error));
+  g_assert_error (error, PS_ERROR, PS_ERROR_NOT_OWNER);
+  g_clear_error (&error);
+  g_assert_false (ps_rw_lock_mark_consistent (lock, &error));
+  g_assert_error (error, PS_ERROR, PS_ERROR_NOT_OWNER);
+  g_clear_error (&error);
+  g_assert_false (ps_rw_lock_read_lock (lock, 0, NULL, &error));
+  g_assert_error (error, PS_ERROR, PS_ERROR_WOULD_DEADLOCK);
+  g_clear_error (&error);
+  g_assert_false (ps_rw_lock_write_lock (lock, 0, NULL, &error));
+  g_assert_error (error, PS_ERROR, PS_ERROR_WOULD_DEADLOCK);
+  g_clear_error (&error);
+
+  second.write = TRUE;
+  ps_rw_lock_write_lock_async (lock, -1, NULL, on_locked_give_back, &second);
+  ps_rw_lock_read_lock_async (lock, -1, NULL, on_locked_give_back, &reader);
+  iterate_for (SHORT_US);
+  g_assert_false (second.done);
+  g_assert_false (reader.done);
+
+  g_cancellable_cancel (cancellable);
+  iterate_until_done (&first);
+  g_assert_error (first.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&first.error);
+  /* The next writer waits for the reader now, the gate shut again. */
+  iterate_for (SHORT_US);
+  g_assert_false (second.done);
+  g_assert_false (reader.done);
+  g_assert_false (other_thread_can (lock, FALSE));
+
+  /* The writer first (its callback gives it back), then the reader. */
+  release_thread (&holder, thread);
+  for (guint i = 0; i < 4000 && !(second.done && reader.done); i++)
+    iterate_for (5 * 1000);
+  g_assert_no_error (second.error);
+  g_assert_no_error (reader.error);
+  g_assert_true (second.result && reader.result);
+  g_assert_cmpuint (second.order, <, reader.order);
+  g_assert_true (other_thread_can (lock, TRUE));
+}
+
+/* Whether the backend watches words (else the async waits poll), and
+ * the kernel lets it: valgrind has no futex_waitv(2). */
+static gboolean
+backend_watches (void)
+{
+  PsWaitWord word = { 0 };
+
+  return ps_wait_word_watch_address (&word) != NULL && ps_test_time_scale () <= 1.0;
+}
+
+/* Iterates a context of its own until @out is done: how many times the
+ * hub was dispatched (a wait that polls would be tried every few ms). */
+static guint
+iterations_until_done (GMainContext *context,
+                       AsyncResult  *out)
+{
+  guint n = 0;
+
+  for (guint i = 0; i < 100000 && !out->done; i++)
+    n += g_main_context_iteration (context, TRUE);
+  g_assert_true (out->done);
+  return n;
+}
+
+static gpointer
+cancel_after_thread (gpointer data)
+{
+  g_usleep (ps_test_scaled_us (200 * 1000));
+  g_cancellable_cancel (data);
+  return NULL;
+}
+
+/* Timeouts and cancellation wake the wait: nothing polls (where the
+ * backend watches), and it ends soon after. */
+static void
+test_async_woken_not_polled (void)
+{
+  g_autoptr(PsRWLock) lock = ps_rw_lock_new (NULL);
+  g_autoptr(GMainContext) context = g_main_context_new ();
+  gint64 timeout = ps_test_scaled_us (200 * 1000);
+  gint64 bound = ps_test_scaled_us (2 * G_USEC_PER_SEC);
+  Locker holder;
+  GThread *thread;
+
+  g_main_context_push_thread_default (context);
+  for (guint kind = 0; kind < 4; kind++)
+    {
+      gboolean write = kind & 1, cancel = kind >= 2;
+      g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+      GThread *canceller = NULL;
+      AsyncResult out;
+      gint64 start, elapsed;
+      guint n;
+
+      /* A writer holds, or (for a writer) a reader it waits for. */
+      thread = hold_in_thread (&holder, lock, !write || kind == 1);
+      start = g_get_monotonic_time ();
+      start_async (lock, write, cancel ? -1 : timeout, cancellable, &out);
+      if (cancel)
+        canceller = g_thread_new ("cancel", cancel_after_thread, cancellable);
+      n = iterations_until_done (context, &out);
+      elapsed = g_get_monotonic_time () - start;
+      g_test_message ("%s %s: %u iterations, %" G_GINT64_FORMAT " us",
+                      write ? "write" : "read", cancel ? "cancelled" : "timed out", n, elapsed);
+      if (canceller != NULL)
+        g_thread_join (canceller);
+      if (cancel)
+        g_assert_error (out.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+      else
+        g_assert_error (out.error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+      g_clear_error (&out.error);
+      g_assert_cmpint (elapsed, >=, timeout);
+      g_assert_cmpint (elapsed, <=, timeout + bound);
+      /* The first try, and the wake-up. */
+      if (backend_watches ())
+        g_assert_cmpuint (n, <=, 3);
+      release_thread (&holder, thread);
+      g_assert_true (other_thread_can (lock, TRUE));
+    }
+  g_main_context_pop_thread_default (context);
+}
+
+/* Cancelled just as the lock was given back: either it is held by this
+ * thread and the result says so, or it is cancelled and nothing is kept. */
+typedef struct
+{
+  GCancellable *cancellable;
+  Locker       *holder;
+  gint          delay_us;
+} CancelRace;
+
+static gpointer
+release_and_cancel_thread (gpointer data)
+{
+  CancelRace *race = data;
+
+  g_atomic_int_set (&race->holder->release, 1);
+  if (race->delay_us > 0)
+    g_usleep (race->delay_us);
+  g_cancellable_cancel (race->cancellable);
+  return NULL;
+}
+
+#define N_CANCEL_RACES 200
+
+static void
+test_async_cancelled_keeps_nothing (void)
+{
+  g_autoptr(PsRWLock) lock = ps_rw_lock_new (NULL);
+  g_autoptr(GRand) rand = g_rand_new_with_seed (g_test_rand_int ());
+  guint taken = 0, cancelled = 0;
+
+  for (guint i = 0; i < N_CANCEL_RACES; i++)
+    {
+      g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+      gboolean write = i & 1;
+      CancelRace race;
+      AsyncResult out;
+      Locker holder;
+      GThread *thread = hold_in_thread (&holder, lock, !write || (i & 2));
+      GThread *racer;
+
+      start_async (lock, write, -1, cancellable, &out);
+      iterate_for (1000);
+      race = (CancelRace) { cancellable, &holder, g_rand_int_range (rand, 0, 3000) };
+      racer = g_thread_new ("race", release_and_cancel_thread, &race);
+      iterate_until_done (&out);
+      g_thread_join (racer);
+      g_thread_join (thread);
+      g_clear_error (&holder.error);
+      if (out.result)
+        {
+          g_assert_no_error (out.error);
+          taken++;
+          check_held_here_then_unlock (lock, write);
+          continue;
+        }
+      g_assert_error (out.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+      g_clear_error (&out.error);
+      cancelled++;
+      /* Nothing kept: free for every other thread, no share here. */
+      g_assert_true (other_thread_can (lock, TRUE));
+      g_assert_cmpuint (ps_rw_lock_get_n_readers (lock), ==, 0);
+      g_assert_false (ps_rw_lock_read_unlock (lock, NULL));
+      g_assert_false (ps_rw_lock_write_unlock (lock, NULL));
+    }
+  g_test_message ("%u taken, %u cancelled", taken, cancelled);
+  g_assert_cmpuint (taken + cancelled, ==, N_CANCEL_RACES);
+}
+
+/* A writer dies while an async lock waits: OWNER_DEAD, held for writing
+ * by this thread alone, as the blocking locks report it. */
+static void
+check_async_owner_dead_pending (gboolean write)
+{
+  g_autoptr(PsRWLock) lock = ps_rw_lock_new (NULL);
+  gint *step = shared_ints (1);
+  ChildArgs args = { lock, step };
+  g_autofree char *pid_text = NULL;
+  AsyncResult out;
+  pid_t pid;
+
+  *step = 0;
+  pid = ps_test_fork (hold_until_killed_child, &args, ps_test_scaled_s (120));
+  g_assert_true (ps_test_wait_int (step, 10, 20));
+  start_async (lock, write, -1, NULL, &out);
+  iterate_for (SHORT_US);
+  g_assert_false (out.done);
+  g_assert_cmpint (kill (pid, SIGKILL), ==, 0);
+  ps_test_reap_killed (pid);
+  iterate_until_done (&out);
+  g_assert_false (out.result);
+  g_assert_error (out.error, PS_ERROR, PS_ERROR_OWNER_DEAD);
+  pid_text = g_strdup_printf ("process %d", (int) pid);
+  g_assert_nonnull (strstr (out.error->message, pid_text));
+  g_clear_error (&out.error);
+  g_assert_true (out.thread == g_thread_self ());
+  g_assert_cmpint (ps_rw_lock_get_writer_pid (lock), ==, getpid ());
+  g_assert_false (other_thread_can (lock, FALSE));
+  g_assert_false (other_process_can (lock, FALSE));
+  g_assert_true (ps_rw_lock_mark_consistent (lock, NULL));
+  check_held_here_then_unlock (lock, TRUE);
+  munmap (step, sizeof (gint));
+}
+
+static void
+test_async_owner_dead_pending (void)
+{
+  check_async_owner_dead_pending (FALSE);
+  check_async_owner_dead_pending (TRUE);
+}
+
+/* Many pending waits, few threads -------------------------------------------------- */
+
+static guint
+count_threads (void)
+{
+  g_autoptr(GDir) dir = g_dir_open ("/proc/self/task", 0, NULL);
+  guint n = 0;
+
+  g_assert_nonnull (dir);
+  while (g_dir_read_name (dir) != NULL)
+    n++;
+  return n;
+}
+
+static guint
+count_done (ManyResult *results,
+            guint       n)
+{
+  guint done = 0;
+
+  for (guint i = 0; i < n; i++)
+    done += results[i].done;
+  return done;
+}
+
+#define MANY 1000
+
+static void
+test_async_many_pending (void)
+{
+  g_autoptr(PsRWLock) lock = ps_rw_lock_new (NULL);
+  /* Valgrind has no futex_waitv(2): its waits poll, each. */
+  guint many = ps_test_time_scale () > 1 ? MANY / 10 : MANY;
+  guint one = many / 3;
+  ManyResult *results = g_new0 (ManyResult, many);
+  GCancellable **cancellables = g_new0 (GCancellable *, many);
+  guint threads_before;
+  Locker holder;
+  GThread *thread = hold_in_thread (&holder, lock, TRUE);
+
+  threads_before = count_threads ();
+  for (guint i = 0; i < many; i++)
+    {
+      results[i].write = i & 1;
+      cancellables[i] = g_cancellable_new ();
+      if (results[i].write)
+        ps_rw_lock_write_lock_async (lock, -1, cancellables[i], on_locked_give_back,
+                                     &results[i]);
+      else
+        ps_rw_lock_read_lock_async (lock, -1, cancellables[i], on_locked_give_back,
+                                    &results[i]);
+    }
+  iterate_for (20 * 1000);
+  g_test_message ("%u threads before, %u with %u waits pending", threads_before,
+                  count_threads (), many);
+  /* 127 waits per waiter thread on Linux, none elsewhere. */
+  g_assert_cmpuint (count_threads (), <=, threads_before + (many + 126) / 127);
+  g_assert_cmpuint (count_done (results, many), ==, 0);
+
+  /* Cancelling one ends that one only. */
+  g_cancellable_cancel (cancellables[one]);
+  for (guint i = 0; i < 2000 && !results[one].done; i++)
+    iterate_for (5 * 1000);
+  g_assert_true (results[one].done);
+  g_assert_error (results[one].error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  iterate_for (20 * 1000);
+  g_assert_cmpuint (count_done (results, many), ==, 1);
+
+  /* Given back: every other one gets it, in turn. */
+  release_thread (&holder, thread);
+  for (guint i = 0; i < 4000 && count_done (results, many) < many; i++)
+    iterate_for (5 * 1000);
+  g_assert_cmpuint (count_done (results, many), ==, many);
+  for (guint i = 0; i < many; i++)
+    {
+      if (i == one)
+        continue;
+      g_assert_no_error (results[i].error);
+      g_assert_true (results[i].result);
+    }
+  g_clear_error (&results[one].error);
+  g_assert_true (other_thread_can (lock, TRUE));
+  g_assert_cmpuint (ps_rw_lock_get_n_readers (lock), ==, 0);
+  for (guint i = 0; i < many; i++)
+    g_object_unref (cancellables[i]);
+  g_free (cancellables);
+  g_free (results);
+}
+
 /* Sharing models ----------------------------------------------------------------------- */
 
 static void
@@ -1059,6 +1559,12 @@ main (int    argc,
   ps_test_add ("/rw-lock/thread-exit-with-share", test_thread_exit_with_share);
   ps_test_add ("/rw-lock/async", test_async);
   ps_test_add ("/rw-lock/async-owner-dead", test_async_owner_dead);
+  ps_test_add ("/rw-lock/async-pending-on-process", test_async_pending_on_process);
+  ps_test_add ("/rw-lock/async-writer-waits-for-readers", test_async_writer_waits_for_readers);
+  ps_test_add ("/rw-lock/async-woken-not-polled", test_async_woken_not_polled);
+  ps_test_add ("/rw-lock/async-cancelled-keeps-nothing", test_async_cancelled_keeps_nothing);
+  ps_test_add ("/rw-lock/async-owner-dead-pending", test_async_owner_dead_pending);
+  ps_test_add ("/rw-lock/async-many-pending", test_async_many_pending);
   ps_test_add ("/rw-lock/named", test_named);
   ps_test_add ("/rw-lock/placed", test_placed);
   ps_test_add ("/rw-lock/hostile", test_hostile);

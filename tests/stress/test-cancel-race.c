@@ -2,7 +2,8 @@
 
 /*
  * Cancellation and timeout races. For each primitive (PsSemaphore, its
- * async acquire, PsMutex, PsCond), 2,000 waits are made by 4 threads
+ * async acquire, PsMutex, PsCond, and PsRWLock's async read and write
+ * locks), 2,000 waits are made by 4 threads
  * while 2 other threads and 2 other processes keep acquiring and
  * releasing (locking and unlocking, signalling) the same object. Each
  * wait is either cancelled by a companion thread after a random delay of
@@ -40,6 +41,8 @@ typedef enum
   PRIM_COND,
   PRIM_MUTEX_ASYNC,
   PRIM_COND_ASYNC,
+  PRIM_RW_READ_ASYNC,
+  PRIM_RW_WRITE_ASYNC,
 } Prim;
 
 static inline gboolean
@@ -67,6 +70,7 @@ typedef struct
   gint           next_id;
   gint           churn_ops;
   StressFailures failures;
+  gint           readers;      /* rw-lock cases: read shares held */
 } RaceShared;
 
 typedef struct
@@ -76,6 +80,7 @@ typedef struct
   PsSemaphore    *semaphore;
   PsMutex        *mutex;
   PsCond         *cond;
+  PsRWLock       *rw_lock;
 } Race;
 
 /* The holder marks itself: two marks at once are two holders. */
@@ -96,6 +101,52 @@ mark_released (RaceShared *shared,
   if (!g_atomic_int_compare_and_exchange (&shared->holder, id, 0))
     stress_fail (&shared->failures, "%d released a mutex marked as held by %d",
                  id, g_atomic_int_get (&shared->holder));
+}
+
+/* A writer is alone: no other writer (mark_held()), no reader. */
+static void
+mark_writing (RaceShared *shared,
+              gint        id)
+{
+  mark_held (shared, id);
+  if (g_atomic_int_get (&shared->readers) != 0)
+    stress_fail (&shared->failures, "%d got the write lock while %d read shares were held",
+                 id, g_atomic_int_get (&shared->readers));
+}
+
+static void
+mark_reading (RaceShared *shared,
+              gint        id)
+{
+  g_atomic_int_inc (&shared->readers);
+  if (g_atomic_int_get (&shared->holder) != 0)
+    stress_fail (&shared->failures, "%d got a read share while %d held the write lock",
+                 id, g_atomic_int_get (&shared->holder));
+}
+
+/* Holds the rw-lock as taken (marked), then gives it back. */
+static void
+use_rw_lock (Race     *race,
+             GRand    *rand,
+             gint      id,
+             gboolean  write,
+             gint      max_us)
+{
+  RaceShared *shared = race->shared;
+  g_autoptr(GError) error = NULL;
+
+  if (write)
+    mark_writing (shared, id);
+  else
+    mark_reading (shared, id);
+  g_usleep (g_rand_int_range (rand, 0, max_us));
+  if (write)
+    mark_released (shared, id);
+  else
+    g_atomic_int_add (&shared->readers, -1);
+  if (!(write ? ps_rw_lock_write_unlock (race->rw_lock, &error)
+              : ps_rw_lock_read_unlock (race->rw_lock, &error)))
+    stress_fail (&shared->failures, "rw-lock unlock: %s", error->message);
 }
 
 /* Churn: the others, acquiring and releasing all along ---------------- */
@@ -165,6 +216,21 @@ churn_once (Race  *race,
       /* Signals from outside the mutex too. */
       if (is_cond (race->race->prim) && g_rand_boolean (rand))
         ps_cond_signal (race->cond);
+      break;
+
+    case PRIM_RW_READ_ASYNC:
+    case PRIM_RW_WRITE_ASYNC:
+      {
+        gboolean write = g_rand_boolean (rand);
+
+        if (!(write ? ps_rw_lock_write_lock (race->rw_lock, long_wait, NULL, &error)
+                    : ps_rw_lock_read_lock (race->rw_lock, long_wait, NULL, &error)))
+          {
+            stress_fail (&shared->failures, "churn rw-lock: %s", error->message);
+            return;
+          }
+        use_rw_lock (race, rand, id, write, 300);
+      }
       break;
 
     default:
@@ -301,6 +367,21 @@ on_waited (GObject      *source,
   async->done = TRUE;
 }
 
+static void
+on_rw_locked (GObject      *source,
+              GAsyncResult *result,
+              gpointer      user_data)
+{
+  AsyncResult *async = user_data;
+  GTask *task = G_TASK (result);
+
+  if (g_task_get_source_tag (task) == ps_rw_lock_write_lock_async)
+    async->result = ps_rw_lock_write_lock_finish (PS_RW_LOCK (source), result, &async->error);
+  else
+    async->result = ps_rw_lock_read_lock_finish (PS_RW_LOCK (source), result, &async->error);
+  async->done = TRUE;
+}
+
 /* Runs @context until @async is done; its outcome. */
 static gboolean
 finish_async (AsyncResult   *async,
@@ -355,6 +436,20 @@ subject_wait (Subject       *subject,
         AsyncResult async = { 0 };
 
         ps_cond_wait_async (race->cond, race->mutex, timeout_us, cancellable, on_waited, &async);
+        return finish_async (&async, context, error);
+      }
+
+    case PRIM_RW_READ_ASYNC:
+    case PRIM_RW_WRITE_ASYNC:
+      {
+        AsyncResult async = { 0 };
+
+        if (race->race->prim == PRIM_RW_WRITE_ASYNC)
+          ps_rw_lock_write_lock_async (race->rw_lock, timeout_us, cancellable, on_rw_locked,
+                                       &async);
+        else
+          ps_rw_lock_read_lock_async (race->rw_lock, timeout_us, cancellable, on_rw_locked,
+                                      &async);
         return finish_async (&async, context, error);
       }
 
@@ -503,6 +598,24 @@ subject_thread (gpointer data)
           }
           break;
 
+        case PRIM_RW_READ_ASYNC:
+        case PRIM_RW_WRITE_ASYNC:
+          if (ok)
+            use_rw_lock (race, rand, id, race->race->prim == PRIM_RW_WRITE_ASYNC, 100);
+          else
+            {
+              g_autoptr(GError) read_error = NULL;
+              g_autoptr(GError) write_error = NULL;
+
+              /* A failed lock holds nothing. */
+              if (ps_rw_lock_read_unlock (race->rw_lock, &read_error) ||
+                  !g_error_matches (read_error, PS_ERROR, PS_ERROR_NOT_OWNER) ||
+                  ps_rw_lock_write_unlock (race->rw_lock, &write_error) ||
+                  !g_error_matches (write_error, PS_ERROR, PS_ERROR_NOT_OWNER))
+                stress_fail (&shared->failures, "a failed rw-lock lock left it held");
+            }
+          break;
+
         default:
           g_assert_not_reached ();
         }
@@ -527,6 +640,7 @@ test_race (gconstpointer data)
   g_autoptr(PsSemaphore) semaphore = NULL;
   g_autoptr(PsMutex) mutex = NULL;
   g_autoptr(PsCond) cond = NULL;
+  g_autoptr(PsRWLock) rw_lock = NULL;
   g_autoptr(GRand) rand = g_rand_new_with_seed (g_test_rand_int ());
   RaceShared *shared = ps_test_shared_new (sizeof (RaceShared), &memory);
   Race race;
@@ -546,6 +660,9 @@ test_race (gconstpointer data)
   cond = ps_cond_new (&error);
   g_assert_no_error (error);
   race = (Race) { race_case, shared, semaphore, mutex, cond };
+  rw_lock = ps_rw_lock_new (&error);
+  g_assert_no_error (error);
+  race.rw_lock = rw_lock;
 
   for (guint i = 0; i < N_CHURN_THREADS + N_CHURN_PROCS; i++)
     churn_args[i] = (ChurnArgs) { &race, g_rand_int (rand) };
@@ -618,6 +735,13 @@ test_race (gconstpointer data)
   g_assert_true (ps_mutex_unlock (mutex, &error));
   g_assert_no_error (error);
   g_assert_cmpuint (ps_cond_get_waiter_count (cond), ==, 0);
+  g_assert_cmpint (shared->readers, ==, 0);
+  g_assert_cmpuint (ps_rw_lock_get_n_readers (rw_lock), ==, 0);
+  g_assert_cmpint (ps_rw_lock_get_writer_pid (rw_lock), ==, 0);
+  g_assert_true (ps_rw_lock_try_write_lock (rw_lock, &error));
+  g_assert_no_error (error);
+  g_assert_true (ps_rw_lock_write_unlock (rw_lock, &error));
+  g_assert_no_error (error);
 }
 
 /* Async acquires whose timeout ends just about when the worker thread
@@ -688,6 +812,10 @@ main (int argc, char *argv[])
     { "/stress/cancel-race/mutex-async/timeout", { PRIM_MUTEX_ASYNC, END_TIMEOUT } },
     { "/stress/cancel-race/cond-async/cancel", { PRIM_COND_ASYNC, END_CANCEL } },
     { "/stress/cancel-race/cond-async/timeout", { PRIM_COND_ASYNC, END_TIMEOUT } },
+    { "/stress/cancel-race/rw-lock-read-async/cancel", { PRIM_RW_READ_ASYNC, END_CANCEL } },
+    { "/stress/cancel-race/rw-lock-read-async/timeout", { PRIM_RW_READ_ASYNC, END_TIMEOUT } },
+    { "/stress/cancel-race/rw-lock-write-async/cancel", { PRIM_RW_WRITE_ASYNC, END_CANCEL } },
+    { "/stress/cancel-race/rw-lock-write-async/timeout", { PRIM_RW_WRITE_ASYNC, END_TIMEOUT } },
   };
 
   stress_init (&argc, &argv, NULL);
