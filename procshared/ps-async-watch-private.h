@@ -82,6 +82,14 @@ void ps_async_watch_start     (GTask          *task,
                                PsAsyncTryFunc  try_func,
                                gboolean        first_try_here);
 
+/* From a try func about to return FALSE: try again (PS_ASYNC_WOKEN)
+ * after @delay_us at the latest, whether or not the word changed, as a
+ * blocking wait that wakes now and then to look at what no word tells
+ * (PsBarrier's dead parties). Counts for this return only; the hub times
+ * it with the deadline, nothing polls. */
+void ps_async_watch_retry_after (PsWatch        *watch,
+                                 gint64          delay_us);
+
 /* The error a wait that ended for @reason (not PS_ASYNC_WOKEN) returns. */
 void ps_async_return_error    (GTask          *task,
                                PsAsyncReason   reason,

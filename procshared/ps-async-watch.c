@@ -40,6 +40,7 @@ struct _AsyncWait
   PsAsyncTryFunc  try_func;
   gint64          deadline;      /* -1: none, or no longer counted */
   gint64          wake_at;       /* key in the hub's deadlines, -1 if not there */
+  gint64          retry_at;      /* -1, or when the try asked to be tried again */
   GSequenceIter  *timer;
   gint64          poll_us;       /* 0: not polling */
   gboolean        would_block;   /* the timeout was 0 */
@@ -149,6 +150,7 @@ step (AsyncWait     *wait,
 {
   wait->watch.address = NULL;
   wait->watch.wake_all = FALSE;
+  wait->retry_at = -1;
   if (wait->try_func (wait->task, reason, &wait->watch))
     {
       wait->finished = TRUE;
@@ -178,6 +180,8 @@ static void
 arm (AsyncWait *wait)
 {
   wait->wake_at = wait->deadline;
+  if (wait->retry_at >= 0 && (wait->wake_at < 0 || wait->retry_at < wait->wake_at))
+    wait->wake_at = wait->retry_at;
   if (wait->watch.address != NULL && ps_watch_add (&wait->watch))
     {
       wait->watching = TRUE;
@@ -379,6 +383,7 @@ ps_async_watch_start (GTask          *task,
   /* A timeout of 0 is one try, then G_IO_ERROR_WOULD_BLOCK. */
   wait->deadline = timeout_us == 0 ? -1 : ps_deadline_from_timeout (timeout_us);
   wait->wake_at = -1;
+  wait->retry_at = -1;
   wait->would_block = timeout_us == 0;
   wait->process_id = ps_self_process_id ();
   wait->hub = hub_for (g_task_get_context (task), g_task_get_priority (task));
@@ -407,6 +412,13 @@ ps_async_watch_start (GTask          *task,
   /* The rest happens in the hub: the first try (or the first watch after
    * the caller's try) is one of its rounds. */
   wait_ready (&wait->watch);
+}
+
+void
+ps_async_watch_retry_after (PsWatch *watch,
+                            gint64   delay_us)
+{
+  ((AsyncWait *) watch)->retry_at = g_get_monotonic_time () + MAX (delay_us, 1);
 }
 
 void

@@ -34,6 +34,7 @@
 
 #include <gio/gio.h>
 
+#include "ps-async-watch-private.h"
 #include "ps-backend-private.h"
 #include "ps-barrier.h"
 
@@ -86,6 +87,18 @@ gint     ps_barrier_state_wait  (PsBarrierState  *state,
                                  gint64           timeout_us,
                                  GCancellable    *cancellable,
                                  GError         **error);
+/* The async form of ps_barrier_state_wait() (timeout not 0): the task's
+ * data, made by ps_barrier_async_new() (freed with g_free()), and its
+ * PsAsyncTryFunc, which returns the arrival index with
+ * g_task_return_int(). A cancellable already cancelled is the caller's
+ * to refuse, before anything is arrived. */
+typedef struct _PsBarrierAsync PsBarrierAsync;
+
+PsBarrierAsync *ps_barrier_async_new  (PsBarrierState *state,
+                                       guint           parties);
+gboolean        ps_barrier_async_step (GTask          *task,
+                                       PsAsyncReason   reason,
+                                       PsWatch        *watch);
 /* Breaks the current round (abort). */
 void     ps_barrier_state_abort (PsBarrierState  *state);
 /* Breaks the current round, if it has waiters, and starts the next. */

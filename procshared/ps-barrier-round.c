@@ -434,6 +434,147 @@ ps_barrier_state_wait (PsBarrierState  *state,
   return passed ? index : -1;
 }
 
+/* The async wait (ps-async-watch-private.h): the steps of
+ * ps_barrier_state_wait(), each in the task's context, with the word
+ * watched between them and the look for dead parties on a
+ * PS_BARRIER_PROBE_US timer of the hub's. */
+struct _PsBarrierAsync
+{
+  Party    party;
+  guint    parties;
+  gboolean arrived;
+  gint     index;
+  gint64   probe_at;
+};
+
+PsBarrierAsync *
+ps_barrier_async_new (PsBarrierState *state,
+                      guint           parties)
+{
+  PsBarrierAsync *wait = g_new0 (PsBarrierAsync, 1);
+
+  wait->party.state = state;
+  wait->party.slot = PS_BARRIER_MAX_PARTIES;
+  wait->party.pid = ps_self_process_id ();
+  wait->party.round = ps_barrier_round_of (load_word (state));
+  wait->parties = parties;
+  return wait;
+}
+
+/* Ends the task with @error or, if NULL, the arrival index. */
+static gboolean
+async_done (GTask          *task,
+            PsBarrierAsync *wait,
+            GError         *error)
+{
+  free_slot (&wait->party);
+  if (error != NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_int (task, wait->index);
+  return TRUE;
+}
+
+/* Before arriving: a slot, tried every millisecond while the table is
+ * full; a timeout or cancellation then breaks the round, as in
+ * ps_barrier_state_wait(). FALSE to be tried again. */
+static gboolean
+async_arrive (GTask          *task,
+              PsBarrierAsync *wait,
+              PsAsyncReason   reason,
+              PsWatch        *watch,
+              gboolean       *over)
+{
+  PsBarrierState *state = wait->party.state;
+  GError *error = NULL;
+
+  if (wait->parties > 1 && !claim_slot (&wait->party))
+    {
+      probe_parties (&wait->party, G_MAXUINT32, FALSE);
+      if (reason == PS_ASYNC_WOKEN)
+        {
+          ps_async_watch_retry_after (watch, 1000);
+          return FALSE;
+        }
+      break_round (state, ps_barrier_round_of (load_word (state)));
+      ps_set_wait_error (&error, reason == PS_ASYNC_TIMED_OUT
+                                 ? PS_WAIT_TIMED_OUT : PS_WAIT_CANCELLED, "barrier");
+      *over = async_done (task, wait, error);
+      return TRUE;
+    }
+  switch (arrive (&wait->party, wait->parties, FALSE, &wait->index, &error))
+    {
+    case ARRIVED:
+      wait->arrived = TRUE;
+      wait->probe_at = g_get_monotonic_time () + PS_BARRIER_PROBE_US;
+      return TRUE;
+    case TRIPPED:
+    case NOT_ARRIVED:
+    default:
+      *over = async_done (task, wait, error);
+      return TRUE;
+    }
+}
+
+gboolean
+ps_barrier_async_step (GTask         *task,
+                       PsAsyncReason  reason,
+                       PsWatch       *watch)
+{
+  PsBarrierAsync *wait = g_task_get_task_data (task);
+  PsBarrierState *state = wait->party.state;
+  gboolean over = FALSE;
+
+  if (!wait->arrived && (!async_arrive (task, wait, reason, watch, &over) || over))
+    return over;
+
+  for (;;)
+    {
+      guint32 word = load_word (state);
+      GError *error = NULL;
+      gint64 now;
+
+      switch (judge (state, word, wait->party.round))
+        {
+        case ROUND_PASSED:
+          return async_done (task, wait, NULL);
+        case ROUND_BROKEN:
+          set_broken_error (&error);
+          return async_done (task, wait, error);
+        case ROUND_PENDING:
+        default:
+          break;
+        }
+
+      if (reason != PS_ASYNC_WOKEN)
+        {
+          /* Our own timeout or cancellation breaks the round, unless it
+           * already ended: then its outcome is ours. */
+          if (!break_round (state, wait->party.round))
+            continue;
+          ps_async_return_error (task, reason, "barrier");
+          free_slot (&wait->party);
+          return TRUE;
+        }
+
+      now = g_get_monotonic_time ();
+      if (now >= wait->probe_at)
+        {
+          wait->probe_at = now + PS_BARRIER_PROBE_US;
+          if (probe_parties (&wait->party, wait->party.round, FALSE))
+            {
+              break_round (state, wait->party.round);
+              continue;
+            }
+        }
+      watch->address = ps_wait_word_watch_address (&state->word);
+      watch->expected = word;
+      watch->wake_all = TRUE;
+      ps_async_watch_retry_after (watch, wait->probe_at - now);
+      return FALSE;
+    }
+}
+
 void
 ps_barrier_state_abort (PsBarrierState *state)
 {

@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
-#include "ps-async-wait-private.h"
 #include "ps-barrier-private.h"
 #include "ps-error.h"
 #include "ps-object-storage-private.h"
@@ -322,50 +321,6 @@ ps_barrier_wait (PsBarrier     *self,
   return ps_barrier_state_wait (self->state, self->parties, timeout_us, cancellable, error);
 }
 
-/* The async wait's source object, which keeps the index the wait won
- * for the callback: the async machinery only tells success. */
-static GQuark
-arrival_index_quark (void)
-{
-  return g_quark_from_static_string ("ps-barrier-arrival-index");
-}
-
-static gboolean
-wait_for_task (gpointer       arrival,
-               gint64         timeout_us,
-               GCancellable  *cancellable,
-               GError       **error)
-{
-  PsBarrier *self = g_object_get_data (arrival, "ps-barrier");
-  gint index = ps_barrier_wait (self, timeout_us, cancellable, error);
-
-  if (index < 0)
-    return FALSE;
-  g_object_set_qdata (arrival, arrival_index_quark (), GINT_TO_POINTER (index + 1));
-  return TRUE;
-}
-
-static void
-undo_for_task (gpointer arrival)
-{
-  /* A round that ended cannot be undone: the other parties passed. */
-}
-
-static void
-arrival_done (GObject      *arrival,
-              GAsyncResult *result,
-              gpointer      user_data)
-{
-  g_autoptr(GTask) task = user_data;
-  GError *error = NULL;
-
-  if (!g_task_propagate_boolean (G_TASK (result), &error))
-    g_task_return_error (task, error);
-  else
-    g_task_return_int (task, GPOINTER_TO_INT (g_object_get_qdata (arrival,
-                                                                  arrival_index_quark ())) - 1);
-}
-
 /**
  * ps_barrier_wait_async:
  * @self: a #PsBarrier
@@ -377,10 +332,19 @@ arrival_done (GObject      *arrival,
  *
  * Arrives at the barrier and waits for the round to end without blocking
  * the calling thread; @callback runs in the thread-default main context
- * of the caller. Call [method@Barrier.wait_finish] from it. A timeout or a
- * cancellation breaks the barrier as in [method@Barrier.wait]; if the
- * round ended just as @cancellable was cancelled, the result is
- * %G_IO_ERROR_CANCELLED all the same (the other parties passed).
+ * of the caller, and so does every look at the barrier after the first.
+ * Call [method@Barrier.wait_finish] from it. The outcome is the one
+ * [method@Barrier.wait] would give: a timeout or a cancellation breaks
+ * the round (this party fails with %G_IO_ERROR_TIMED_OUT or
+ * %G_IO_ERROR_CANCELLED, the others with %PS_ERROR_BROKEN) unless the
+ * round ended first, and a party that dies while waiting breaks it too.
+ *
+ * No thread waits for it: on Linux a few threads of the process sleep on
+ * every pending wait's word at once (127 waits each, woken by the
+ * kernel), and its timeout is the main context's own; the posix and
+ * darwin backends look at the barrier every few milliseconds instead
+ * (from 0.2 ms, doubling up to 8 ms), from the main context. As the
+ * blocking wait, a pending one also looks for dead parties every 50 ms.
  *
  * Across fork(): a wait pending then ends only in the parent; the child's
  * own waits work.
@@ -394,9 +358,8 @@ ps_barrier_wait_async (PsBarrier           *self,
                        GAsyncReadyCallback  callback,
                        gpointer             user_data)
 {
-  g_autoptr(GObject) arrival = NULL;
-  GTask *task;
-  GTask *inner;
+  g_autoptr(GTask) task = NULL;
+  GError *error = NULL;
 
   g_return_if_fail (PS_IS_BARRIER (self));
   g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
@@ -404,14 +367,25 @@ ps_barrier_wait_async (PsBarrier           *self,
   task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (task, ps_barrier_wait_async);
   g_task_set_name (task, "[procshared] barrier wait");
+  /* The result says whether the round passed: a late cancellation must
+   * not replace it. */
   g_task_set_check_cancellable (task, FALSE);
 
-  arrival = g_object_new (G_TYPE_OBJECT, NULL);
-  g_object_set_data_full (arrival, "ps-barrier", g_object_ref (self), g_object_unref);
-  inner = g_task_new (arrival, cancellable, arrival_done, task);
-  g_task_set_check_cancellable (inner, FALSE);
-  ps_async_wait_start (inner, timeout_us, wait_for_task, undo_for_task, "barrier");
-  g_object_unref (inner);
+  /* Refused before arriving (an already cancelled cancellable), or a
+   * timeout of 0, which never sleeps: the blocking wait's answer. */
+  if (G_UNLIKELY (self->state == NULL) || timeout_us == 0 ||
+      (cancellable != NULL && g_cancellable_is_cancelled (cancellable)))
+    {
+      gint index = ps_barrier_wait (self, timeout_us, cancellable, &error);
+
+      if (index < 0)
+        g_task_return_error (task, error);
+      else
+        g_task_return_int (task, index);
+      return;
+    }
+  g_task_set_task_data (task, ps_barrier_async_new (self->state, self->parties), g_free);
+  ps_async_watch_start (task, timeout_us, ps_barrier_async_step, TRUE);
 }
 
 /**

@@ -1,10 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
-#include "ps-async-wait-private.h"
-#include "ps-backend-private.h"
-#include "ps-counter-private.h"
 #include "ps-error.h"
-#include "ps-event.h"
+#include "ps-event-private.h"
 #include "ps-object-storage-private.h"
 #include "ps-wait-private.h"
 
@@ -44,18 +41,8 @@
  * Since: 1.1
  */
 
-typedef struct
-{
-  guint32    auto_reset;   /* 0 or 1, set by the creator */
-  guint32    waiters;      /* manual-reset: threads inside wait(); a set wakes them */
-  PsWaitWord flag;         /* manual-reset: (sets << 1) | 1 while set */
-  PsCounter  signal;       /* auto-reset: one unit while set, taken by one waiter */
-} EventState;
-
-G_STATIC_ASSERT (sizeof (EventState) <= PS_OBJECT_STATE_SIZE);
+G_STATIC_ASSERT (sizeof (PsEventState) <= PS_OBJECT_STATE_SIZE);
 G_STATIC_ASSERT (PS_EVENT_SIZE == PS_OBJECT_SLOT_SIZE);
-
-#define FLAG_SET 1u
 
 struct _PsEvent
 {
@@ -63,7 +50,7 @@ struct _PsEvent
 
   PsObjectStorage storage;
   gboolean auto_reset;
-  EventState *state;
+  PsEventState *state;
 };
 
 static void ps_event_initable_iface_init (GInitableIface *iface);
@@ -87,7 +74,7 @@ init_state (gpointer   data,
             gpointer   instance,
             GError   **error)
 {
-  EventState *state = data;
+  PsEventState *state = data;
   PsEvent *self = instance;
 
   state->auto_reset = self->auto_reset ? 1 : 0;
@@ -101,7 +88,7 @@ adopt_state (gpointer   data,
              gpointer   instance,
              GError   **error)
 {
-  EventState *state = data;
+  PsEventState *state = data;
   PsEvent *self = instance;
   guint32 auto_reset = __atomic_load_n (&state->auto_reset, __ATOMIC_RELAXED);
   guint32 count = (guint32) g_atomic_int_get (ps_counter_value (&state->signal));
@@ -282,29 +269,22 @@ ps_event_init (PsEvent *self)
   ps_object_storage_init_defaults (&self->storage);
 }
 
-/* Manual-reset: the flag's word. */
-static inline guint32 *
-flag_value (EventState *state)
-{
-  return ps_wait_word_value (&state->flag);
-}
-
 /* Manual-reset: sets the flag (counting the set) or clears it; whether
  * that changed it. */
 static gboolean
-change_flag (EventState *state,
+change_flag (PsEventState *state,
              gboolean    set)
 {
-  guint32 value = g_atomic_int_get (flag_value (state));
+  guint32 value = g_atomic_int_get (ps_event_flag_value (state));
   guint32 changed;
 
   do
     {
-      if (((value & FLAG_SET) != 0) == set)
+      if (((value & PS_EVENT_FLAG_SET) != 0) == set)
         return FALSE;
-      changed = set ? (value + 2) | FLAG_SET : value & ~FLAG_SET;
+      changed = set ? (value + 2) | PS_EVENT_FLAG_SET : value & ~PS_EVENT_FLAG_SET;
     }
-  while (!g_atomic_int_compare_and_exchange_full ((gint *) flag_value (state), (gint) value,
+  while (!g_atomic_int_compare_and_exchange_full ((gint *) ps_event_flag_value (state), (gint) value,
                                                   (gint) changed, (gint *) &value));
   return TRUE;
 }
@@ -325,7 +305,7 @@ change_flag (EventState *state,
 void
 ps_event_set (PsEvent *self)
 {
-  EventState *state;
+  PsEventState *state;
 
   g_return_if_fail (PS_IS_EVENT (self));
   g_return_if_fail (self->state != NULL);
@@ -389,13 +369,13 @@ ps_event_is_set (PsEvent *self)
 
   if (self->auto_reset)
     return g_atomic_int_get (ps_counter_value (&self->state->signal)) > 0;
-  return (g_atomic_int_get (flag_value (self->state)) & FLAG_SET) != 0;
+  return (g_atomic_int_get (ps_event_flag_value (self->state)) & PS_EVENT_FLAG_SET) != 0;
 }
 
 /* A manual-reset wait: until the flag is set, or was set (its count of
  * sets moved) while we slept. */
 static gboolean
-wait_manual (EventState    *state,
+wait_manual (PsEventState    *state,
              gint64         timeout_us,
              GCancellable  *cancellable,
              GError       **error)
@@ -415,16 +395,16 @@ wait_manual (EventState    *state,
     return FALSE;
 
   g_atomic_int_inc (&state->waiters);
-  first = g_atomic_int_get (flag_value (state));
+  first = g_atomic_int_get (ps_event_flag_value (state));
   value = first;
-  while (!(value & FLAG_SET) && (value >> 1) == (first >> 1))
+  while (!(value & PS_EVENT_FLAG_SET) && (value >> 1) == (first >> 1))
     {
       status = ps_wait_word_wait (&state->flag, value, deadline,
                                   ps_wait_context_get_canceller (&context));
       /* The deadline is ours to keep, whatever a peer wrote. */
       if (status == PS_WAIT_WOKEN && deadline >= 0 && g_get_monotonic_time () >= deadline)
         status = PS_WAIT_TIMED_OUT;
-      value = g_atomic_int_get (flag_value (state));
+      value = g_atomic_int_get (ps_event_flag_value (state));
       if (status != PS_WAIT_WOKEN)
         break;
     }
@@ -432,7 +412,7 @@ wait_manual (EventState    *state,
   ps_wait_context_end (&context);
 
   /* A set that came with the deadline or the cancellation still counts. */
-  if ((value & FLAG_SET) || (value >> 1) != (first >> 1))
+  if ((value & PS_EVENT_FLAG_SET) || (value >> 1) != (first >> 1))
     return TRUE;
   ps_set_wait_error (error, status, "event");
   return FALSE;
@@ -477,94 +457,15 @@ ps_event_wait (PsEvent       *self,
     return ps_counter_try_take (&self->state->signal) ||
            ps_counter_take_waiting (&self->state->signal, timeout_us, cancellable,
                                     "event", error);
-  if (g_atomic_int_get (flag_value (self->state)) & FLAG_SET)
+  if (g_atomic_int_get (ps_event_flag_value (self->state)) & PS_EVENT_FLAG_SET)
     return TRUE;
   return wait_manual (self->state, timeout_us, cancellable, error);
 }
 
-static gboolean
-wait_for_task (gpointer       self,
-               gint64         timeout_us,
-               GCancellable  *cancellable,
-               GError       **error)
+PsEventState *
+ps_event_get_state (PsEvent *self)
 {
-  return ps_event_wait (self, timeout_us, cancellable, error);
-}
-
-static void
-undo_for_task (gpointer self)
-{
-  /* What an auto-reset wait consumed goes back to the next waiter; a
-   * manual-reset wait consumed nothing. */
-  if (PS_EVENT (self)->auto_reset)
-    ps_event_set (self);
-}
-
-/**
- * ps_event_wait_async:
- * @self: a #PsEvent
- * @timeout_us: how long to wait in microseconds, as for [method@Event.wait]
- * @cancellable: (nullable): a #GCancellable
- * @callback: (scope async): called when the wait is over
- * @user_data: data for @callback
- *
- * Waits until the event is set without blocking the calling thread;
- * @callback runs in the thread-default main context of the caller. Call
- * [method@Event.wait_finish] from it. If @cancellable is cancelled, the
- * result is %G_IO_ERROR_CANCELLED, and a set an auto-reset wait won just
- * then is given back to the event.
- *
- * Across fork(): a wait pending then ends only in the parent; the child's
- * own waits work.
- *
- * Since: 1.1
- */
-void
-ps_event_wait_async (PsEvent             *self,
-                     gint64               timeout_us,
-                     GCancellable        *cancellable,
-                     GAsyncReadyCallback  callback,
-                     gpointer             user_data)
-{
-  g_autoptr(GTask) task = NULL;
-
-  g_return_if_fail (PS_IS_EVENT (self));
-  g_return_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable));
-
-  task = g_task_new (self, cancellable, callback, user_data);
-  g_task_set_source_tag (task, ps_event_wait_async);
-  g_task_set_name (task, "[procshared] event wait");
-  g_task_set_check_cancellable (task, FALSE);
-
-  ps_async_wait_start (task, timeout_us, wait_for_task, undo_for_task, "event");
-}
-
-/**
- * ps_event_wait_finish:
- * @self: a #PsEvent
- * @result: the #GAsyncResult given to the callback
- * @error: return location for a #GError
- *
- * Finishes [method@Event.wait_async].
- *
- * Across fork(): only in the process that started the wait.
- *
- * Returns: %TRUE if the event was set; %FALSE with
- *   %G_IO_ERROR_WOULD_BLOCK, %G_IO_ERROR_TIMED_OUT or
- *   %G_IO_ERROR_CANCELLED
- *
- * Since: 1.1
- */
-gboolean
-ps_event_wait_finish (PsEvent       *self,
-                      GAsyncResult  *result,
-                      GError       **error)
-{
-  g_return_val_if_fail (PS_IS_EVENT (self), FALSE);
-  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
-  g_return_val_if_fail (g_task_get_source_tag (G_TASK (result)) == ps_event_wait_async, FALSE);
-
-  return g_task_propagate_boolean (G_TASK (result), error);
+  return self->state;
 }
 
 /**

@@ -462,31 +462,81 @@ on_waited (GObject      *source,
 }
 
 static void
+run_until_done (Outcome *outcome)
+{
+  while (!outcome->done)
+    g_main_context_iteration (NULL, TRUE);
+}
+
+/* Async parties of one round in this process, with a blocking one in
+ * another, each with its own index; a cancelled or timed-out async party
+ * gets its own error and the others PS_ERROR_BROKEN; a dead party is
+ * noticed by a pending async one on its own. */
+static void
 test_async (void)
 {
   g_autoptr(PsSharedMemory) memory = NULL;
   Shared *shared = ps_test_shared_new (sizeof (Shared), &memory);
-  g_autoptr(PsBarrier) barrier = barrier_new (2);
+  g_autoptr(PsBarrier) barrier = barrier_new (4);
   Party party = { barrier, shared, 1, -1 };
-  Outcome waited = { FALSE, -1, NULL };
-  Outcome timed = { FALSE, -1, NULL };
-  GThread *thread;
+  GCancellable *cancellable = g_cancellable_new ();
+  Outcome out[3] = { { 0 } };
+  gint64 start;
+  pid_t pid;
 
-  ps_barrier_wait_async (barrier, -1, NULL, on_waited, &waited);
-  thread = g_thread_new ("party", party_thread, &party);
-  while (!waited.done)
-    g_main_context_iteration (NULL, TRUE);
-  g_assert_cmpint (GPOINTER_TO_INT (g_thread_join (thread)), ==, 0);
-  g_assert_no_error (waited.error);
-  g_assert_cmpint (waited.index + shared->index_sum, ==, 1);
+  for (guint i = 0; i < 3; i++)
+    ps_barrier_wait_async (barrier, -1, i == 1 ? cancellable : NULL, on_waited, &out[i]);
+  pid = ps_test_fork (party_main, &party, ps_test_scaled_s (30));
+  ps_test_reap_ok (pid, ps_test_scaled_s (30));
+  for (guint i = 0; i < 3; i++)
+    {
+      run_until_done (&out[i]);
+      g_assert_no_error (out[i].error);
+      shared->index_mask[0] |= 1 << out[i].index;
+      out[i].done = FALSE;
+    }
+  g_assert_cmpint (shared->index_mask[0], ==, 0xf);
 
-  ps_barrier_wait_async (barrier, 30 * 1000, NULL, on_waited, &timed);
-  while (!timed.done)
-    g_main_context_iteration (NULL, TRUE);
-  g_assert_cmpint (timed.index, ==, -1);
-  g_assert_error (timed.error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-  g_clear_error (&timed.error);
-  g_assert_true (ps_barrier_is_broken (barrier));
+  for (guint i = 0; i < 3; i++)
+    ps_barrier_wait_async (barrier, i == 2 ? 50 * 1000 : -1, i == 1 ? cancellable : NULL,
+                           on_waited, &out[i]);
+  g_cancellable_cancel (cancellable);
+  for (guint i = 0; i < 3; i++)
+    run_until_done (&out[i]);
+  g_assert_error (out[1].error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_assert_error (out[0].error, PS_ERROR, PS_ERROR_BROKEN);
+  g_assert_error (out[2].error, PS_ERROR, PS_ERROR_BROKEN);
+  g_assert_true (ps_barrier_reset (barrier, NULL));
+
+  start = g_get_monotonic_time ();
+  for (guint i = 0; i < 3; i++)
+    {
+      g_clear_error (&out[i].error);
+      out[i].done = FALSE;
+      if (i != 1)
+        ps_barrier_wait_async (barrier, i == 2 ? 50 * 1000 : -1, NULL, on_waited, &out[i]);
+    }
+  run_until_done (&out[2]);
+  g_assert_cmpint (g_get_monotonic_time () - start, >=, 50 * 1000);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, ps_test_scaled_us (2 * G_USEC_PER_SEC));
+  g_assert_error (out[2].error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  run_until_done (&out[0]);
+  g_assert_error (out[0].error, PS_ERROR, PS_ERROR_BROKEN);
+  g_assert_true (ps_barrier_reset (barrier, NULL));
+
+  /* Nothing but its own look every 50 ms tells the async party. */
+  pid = ps_test_fork (party_main, &party, ps_test_scaled_s (30));
+  ps_test_wait_until_blocked (pid, pid);
+  g_clear_error (&out[0].error);
+  out[0].done = FALSE;
+  ps_barrier_wait_async (barrier, -1, NULL, on_waited, &out[0]);
+  kill (pid, SIGKILL);
+  ps_test_reap_killed (pid);
+  run_until_done (&out[0]);
+  g_assert_error (out[0].error, PS_ERROR, PS_ERROR_BROKEN);
+  for (guint i = 0; i < 3; i++)
+    g_clear_error (&out[i].error);
+  g_object_unref (cancellable);
 }
 
 /* Sharing models ------------------------------------------------------------- */

@@ -311,16 +311,9 @@ test_async (void)
   for (guint kind = 0; kind < 2; kind++)
     {
       g_autoptr(PsEvent) event = event_new (kind == 1);
-      Outcome timed = { FALSE, FALSE, NULL };
       Outcome woken = { FALSE, FALSE, NULL };
       Outcome at_once = { FALSE, FALSE, NULL };
       GThread *thread;
-
-      ps_event_wait_async (event, 30 * 1000, NULL, on_waited, &timed);
-      run_until_done (&timed);
-      g_assert_false (timed.ok);
-      g_assert_error (timed.error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-      g_clear_error (&timed.error);
 
       thread = g_thread_new ("set", set_later, event);
       ps_event_wait_async (event, -1, NULL, on_waited, &woken);
@@ -336,6 +329,190 @@ test_async (void)
       g_assert_no_error (at_once.error);
       g_assert_true (at_once.ok);
     }
+}
+
+/* Runs the default main context for about @us microseconds. */
+static void
+run_for (gint64 us)
+{
+  gint64 end = g_get_monotonic_time () + us;
+
+  while (g_get_monotonic_time () < end)
+    if (!g_main_context_iteration (NULL, FALSE))
+      g_usleep (500);
+}
+
+static guint
+count_done (const Outcome *outcomes,
+            guint          n,
+            gboolean       ok)
+{
+  guint done = 0;
+
+  for (guint i = 0; i < n; i++)
+    done += outcomes[i].done && outcomes[i].ok == ok;
+  return done;
+}
+
+#define PENDING 8
+
+/* Sets the event once (manual-reset), or once per wait, each set taken. */
+static int
+set_in_child (gpointer data)
+{
+  PsEvent *event = data;
+
+  for (guint i = 0; i < (ps_event_get_auto_reset (event) ? PENDING : 1); i++)
+    {
+      ps_event_set (event);
+      for (guint polls = 0; ps_event_is_set (event) && ps_event_get_auto_reset (event); polls++)
+        {
+          PS_CHILD_CHECK (polls < 100000);
+          g_usleep (100);
+        }
+    }
+  return 0;
+}
+
+/* Pending async waits, watched rather than parked on a thread each, end
+ * when another process sets the event: all of them at once for a
+ * manual-reset event, one per set for an auto-reset one. */
+static void
+test_async_across_processes (void)
+{
+  for (guint kind = 0; kind < 2; kind++)
+    {
+      g_autoptr(PsEvent) event = event_new (kind == 1);
+      Outcome outcomes[PENDING + 1] = { { 0 } };
+      pid_t pid;
+
+      for (guint i = 0; i < PENDING; i++)
+        ps_event_wait_async (event, -1, NULL, on_waited, &outcomes[i]);
+      run_for (10 * 1000);
+      g_assert_cmpuint (count_done (outcomes, PENDING, FALSE), ==, 0);
+
+      pid = ps_test_fork (set_in_child, event, ps_test_scaled_s (30));
+      for (guint i = 0; i < PENDING; i++)
+        run_until_done (&outcomes[i]);
+      ps_test_reap_ok (pid, ps_test_scaled_s (30));
+      g_assert_cmpuint (count_done (outcomes, PENDING, TRUE), ==, PENDING);
+      g_assert_cmpint (ps_event_is_set (event), ==, kind == 0);
+
+      ps_event_reset (event);
+      ps_event_wait_async (event, 0, NULL, on_waited, &outcomes[PENDING]);
+      run_until_done (&outcomes[PENDING]);
+      g_assert_error (outcomes[PENDING].error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
+      g_clear_error (&outcomes[PENDING].error);
+    }
+}
+
+/* Cancelling one of many pending waits ends that one only, and takes
+ * nothing: a set made before the cancelled wait ran is the others'. */
+static void
+test_async_cancel_one (void)
+{
+  for (guint kind = 0; kind < 2; kind++)
+    {
+      g_autoptr(PsEvent) event = event_new (kind == 1);
+      GCancellable *cancellables[PENDING];
+      Outcome outcomes[PENDING] = { { 0 } };
+
+      for (guint i = 0; i < PENDING; i++)
+        {
+          cancellables[i] = g_cancellable_new ();
+          ps_event_wait_async (event, -1, cancellables[i], on_waited, &outcomes[i]);
+        }
+      run_for (10 * 1000);
+      g_cancellable_cancel (cancellables[2]);
+      run_until_done (&outcomes[2]);
+      g_assert_error (outcomes[2].error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+      run_for (20 * 1000);
+      g_assert_cmpuint (count_done (outcomes, PENDING, FALSE), ==, 1);
+      g_assert_cmpuint (count_done (outcomes, PENDING, TRUE), ==, 0);
+
+      /* A set, then the cancellation of a wait before its context ran;
+       * then, for an auto-reset event, one more set per other wait. */
+      ps_event_set (event);
+      g_cancellable_cancel (cancellables[5]);
+      run_until_done (&outcomes[5]);
+      g_assert_error (outcomes[5].error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+      for (guint sets = 1; sets <= (kind == 1 ? PENDING - 2 : 1); sets++)
+        {
+          guint expected = kind == 1 ? sets : PENDING - 2;
+
+          if (sets > 1)
+            ps_event_set (event);
+          while (count_done (outcomes, PENDING, TRUE) < expected)
+            g_main_context_iteration (NULL, TRUE);
+          run_for (10 * 1000);
+          g_assert_cmpuint (count_done (outcomes, PENDING, TRUE), ==, expected);
+        }
+      g_assert_cmpint (ps_event_is_set (event), ==, kind == 0);
+      for (guint i = 0; i < PENDING; i++)
+        {
+          g_clear_error (&outcomes[i].error);
+          g_object_unref (cancellables[i]);
+        }
+    }
+}
+
+/* A timeout ends a pending wait on time, woken by the context's own. */
+static void
+test_async_timeout (void)
+{
+  for (guint kind = 0; kind < 2; kind++)
+    {
+      g_autoptr(PsEvent) event = event_new (kind == 1);
+      Outcome outcome = { FALSE, FALSE, NULL };
+      gint64 start = g_get_monotonic_time (), elapsed;
+
+      ps_event_wait_async (event, 50 * 1000, NULL, on_waited, &outcome);
+      run_until_done (&outcome);
+      elapsed = g_get_monotonic_time () - start;
+      g_assert_error (outcome.error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+      g_clear_error (&outcome.error);
+      g_assert_cmpint (elapsed, >=, 50 * 1000);
+      g_assert_cmpint (elapsed, <, ps_test_scaled_us (2 * G_USEC_PER_SEC));
+    }
+}
+
+/* The threads of this process, as /proc/self/task lists them. */
+static guint
+count_threads (void)
+{
+  g_autofree char *status = NULL;
+  const char *line;
+
+  g_assert_true (g_file_get_contents ("/proc/self/status", &status, NULL, NULL));
+  line = strstr (status, "\nThreads:");
+  g_assert_nonnull (line);
+  return (guint) g_ascii_strtoull (line + strlen ("\nThreads:"), NULL, 10);
+}
+
+#define MANY 1000
+
+/* 1,000 pending waits cost no thread each: at most one waiter thread
+ * per 127 watched words on Linux, none elsewhere. */
+static void
+test_async_many_pending (void)
+{
+  g_autoptr(PsEvent) event = event_new (FALSE);
+  Outcome *outcomes = g_new0 (Outcome, MANY);
+  guint threads_before = count_threads ();
+  /* Valgrind has no futex_waitv(2): its waits are polled, each. */
+  guint many = ps_test_time_scale () > 1 ? MANY / 10 : MANY;
+
+  for (guint i = 0; i < many; i++)
+    ps_event_wait_async (event, -1, NULL, on_waited, &outcomes[i]);
+  run_for (20 * 1000);
+  g_assert_cmpuint (count_threads (), <=, threads_before + (many + 126) / 127);
+  g_assert_cmpuint (count_done (outcomes, many, FALSE), ==, 0);
+
+  ps_event_set (event);
+  for (guint i = 0; i < many; i++)
+    run_until_done (&outcomes[i]);
+  g_assert_cmpuint (count_done (outcomes, many, TRUE), ==, many);
+  g_free (outcomes);
 }
 
 /* Sharing models ------------------------------------------------------------- */
@@ -505,6 +682,10 @@ main (int argc, char *argv[])
   ps_test_add ("/event/killed-waiter", test_killed_waiter);
   ps_test_add ("/event/cancel", test_cancel);
   ps_test_add ("/event/async", test_async);
+  ps_test_add ("/event/async/across-processes", test_async_across_processes);
+  ps_test_add ("/event/async/cancel-one", test_async_cancel_one);
+  ps_test_add ("/event/async/timeout", test_async_timeout);
+  ps_test_add ("/event/async/many-pending", test_async_many_pending);
   ps_test_add ("/event/named", test_named);
   ps_test_add ("/event/placed", test_placed);
   ps_test_add ("/event/corrupt", test_corrupt);

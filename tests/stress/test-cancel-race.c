@@ -796,6 +796,121 @@ test_async_tiny_timeouts (void)
   g_assert_cmpuint (ps_semaphore_get_value (semaphore), ==, 0);
 }
 
+/* PsEvent's and PsBarrier's async waits cancelled as the set or the
+ * other party's arrival comes, 2,000 times each: an auto-reset event's
+ * set is either the wait's or still the event's, never lost nor both; a
+ * barrier's two parties either both pass (indices 0 and 1) or the
+ * cancelled one gets CANCELLED and the other BROKEN. */
+
+#define N_ASYNC_RACES      2000
+#define N_ASYNC_RACES_SLOW 200
+
+typedef struct
+{
+  PsEvent   *event;
+  PsBarrier *barrier;
+  gint64     delay_us;
+  gint       index;
+  GError    *error;
+} RacePeer;
+
+static gpointer
+race_peer (gpointer data)
+{
+  RacePeer *peer = data;
+
+  g_usleep ((gulong) peer->delay_us);
+  if (peer->event != NULL)
+    ps_event_set (peer->event);
+  else
+    peer->index = ps_barrier_wait (peer->barrier, -1, NULL, &peer->error);
+  return NULL;
+}
+
+static void
+on_race_event (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  AsyncResult *async = user_data;
+
+  async->result = ps_event_wait_finish (PS_EVENT (source), result, &async->error);
+  async->done = TRUE;
+}
+
+static void
+on_race_barrier (GObject      *source,
+                 GAsyncResult *result,
+                 gpointer      user_data)
+{
+  AsyncResult *async = user_data;
+
+  async->result = ps_barrier_wait_finish (PS_BARRIER (source), result, &async->error) + 1;
+  async->done = TRUE;
+}
+
+static void
+test_event_barrier_async_race (gconstpointer data)
+{
+  gboolean barrier = GPOINTER_TO_INT (data);
+  g_autoptr(PsEvent) event = ps_event_new (TRUE, NULL);
+  g_autoptr(PsBarrier) pair = ps_barrier_new (2, NULL);
+  g_autoptr(GRand) rand = g_rand_new_with_seed (g_test_rand_int ());
+  guint n = stress_is_slow () ? N_ASYNC_RACES_SLOW : N_ASYNC_RACES;
+  guint passed = 0, cancelled = 0;
+
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+      RacePeer peer = { barrier ? NULL : event, pair, g_rand_int_range (rand, 0, 300), -1, NULL };
+      AsyncResult async = { FALSE, FALSE, NULL };
+      gint64 cancel_at;
+      GThread *thread;
+
+      if (barrier)
+        ps_barrier_wait_async (pair, -1, cancellable, on_race_barrier, &async);
+      else
+        ps_event_wait_async (event, -1, cancellable, on_race_event, &async);
+      thread = g_thread_new ("race-peer", race_peer, &peer);
+      cancel_at = g_get_monotonic_time () + g_rand_int_range (rand, 0, 600);
+      while (!async.done && g_get_monotonic_time () < cancel_at)
+        g_main_context_iteration (NULL, FALSE);
+      g_cancellable_cancel (cancellable);
+      while (!async.done)
+        g_main_context_iteration (NULL, TRUE);
+      g_thread_join (thread);
+
+      if (async.result)
+        {
+          g_assert_no_error (async.error);
+          g_assert_no_error (peer.error);
+          if (barrier)
+            g_assert_cmpint ((gint) async.result - 1 + peer.index, ==, 1);
+          else
+            g_assert_false (ps_event_is_set (event));
+          passed++;
+          continue;
+        }
+      g_assert_error (async.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+      g_clear_error (&async.error);
+      if (barrier)
+        {
+          g_assert_error (peer.error, PS_ERROR, PS_ERROR_BROKEN);
+          g_clear_error (&peer.error);
+          g_assert_true (ps_barrier_reset (pair, NULL));
+        }
+      else
+        {
+          /* The set was not lost: it is still the event's. */
+          g_assert_true (ps_event_is_set (event));
+          ps_event_reset (event);
+        }
+      cancelled++;
+    }
+  g_test_message ("%u passed, %u cancelled", passed, cancelled);
+  g_assert_cmpuint (passed + cancelled, ==, n);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -824,6 +939,10 @@ main (int argc, char *argv[])
     ps_test_add_full (cases[i].path, test_race, &cases[i].race, 120);
   ps_test_add_timed ("/stress/cancel-race/semaphore-async/tiny-timeouts",
                      test_async_tiny_timeouts, 150);
+  ps_test_add_full ("/stress/cancel-race/event-async/cancel", test_event_barrier_async_race,
+                    GINT_TO_POINTER (FALSE), 120);
+  ps_test_add_full ("/stress/cancel-race/barrier-async/cancel", test_event_barrier_async_race,
+                    GINT_TO_POINTER (TRUE), 120);
 
   return g_test_run ();
 }
