@@ -3,14 +3,9 @@
 #include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#if defined(__has_include)
-# if __has_include(<sys/random.h>)
-#  include <sys/random.h>
-#  define PS_HAVE_GETENTROPY 1
-# endif
-#endif
 
 #include "ps-identity-private.h"
+#include "ps-system-private.h"
 
 guint32 ps_cached_process_id;
 PS_FAST_TLS guint64 ps_cached_thread_id;
@@ -63,10 +58,8 @@ draw_nonce (guint32 pid)
                   ((guint64) g_get_monotonic_time () << 20);
   guint32 entropy = 0;
 
-#ifdef PS_HAVE_GETENTROPY
-  if (getentropy (&entropy, sizeof entropy) == 0)
+  if (ps_system_entropy (&entropy, sizeof entropy))
     return entropy | 1;
-#endif
   /* splitmix64's finaliser over what differs between processes. */
   mixed = (mixed ^ (mixed >> 30)) * G_GUINT64_CONSTANT (0xbf58476d1ce4e5b9);
   mixed = (mixed ^ (mixed >> 27)) * G_GUINT64_CONSTANT (0x94d049bb133111eb);

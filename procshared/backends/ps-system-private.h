@@ -21,4 +21,9 @@ guint   ps_system_cpus_usable (void);
  * shared memory larger than this can ever exist here. */
 guint64 ps_system_memory_size (void);
 
+/* Fills @buffer (at most 256 bytes) from the kernel's random source
+ * without blocking and without a lock; FALSE where there is none. */
+gboolean ps_system_entropy (gpointer buffer,
+                            gsize    size);
+
 G_END_DECLS

@@ -3,14 +3,20 @@
 /*
  * What the operating system says about the machine: the CPUs a thread can
  * run on (whether polling for a peer can ever succeed), the memory there
- * is. It depends on the operating system, not on how the backend waits,
- * so every backend shares this file.
+ * is, random bytes that need no lock. It depends on the operating system,
+ * not on how the backend waits, so every backend shares this file.
  */
 
 #include <sched.h>
 #include <unistd.h>
 #ifdef __linux__
 # include <sys/sysinfo.h>
+#endif
+#if defined(__has_include)
+# if __has_include(<sys/random.h>)
+#  include <sys/random.h>
+#  define PS_HAVE_GETENTROPY 1
+# endif
 #endif
 
 #include "ps-system-private.h"
@@ -53,4 +59,18 @@ ps_system_memory_size (void)
   }
 #endif
   return G_MAXUINT64;
+}
+
+gboolean
+ps_system_entropy (gpointer buffer,
+                   gsize    size)
+{
+  g_assert (size <= 256);
+#ifdef PS_HAVE_GETENTROPY
+  return getentropy (buffer, size) == 0;
+#else
+  (void) buffer;
+  (void) size;
+  return FALSE;
+#endif
 }
