@@ -7,34 +7,9 @@ import GLib from 'gi://GLib';
 import Ps from 'gi://Ps?version=1';
 import System from 'system';
 
+import {assert, assertEqual, assertThrows} from './harness.js';
+
 const PYTHON = '/usr/bin/python3';
-
-class AssertionError extends Error {}
-
-function assert(condition, message = 'assertion failed') {
-    if (!condition)
-        throw new AssertionError(message);
-}
-
-function assertEqual(actual, expected, message = '') {
-    if (actual !== expected)
-        throw new AssertionError(`${message} expected ${expected}, got ${actual}`);
-}
-
-function assertThrows(func, domain, code, message = '') {
-    try {
-        func();
-    } catch (e) {
-        if (!(e instanceof GLib.Error))
-            throw e;
-        if (!e.matches(domain, code)) {
-            throw new AssertionError(`${message} expected ${GLib.quark_to_string(domain)} ` +
-                `${code}, got ${GLib.quark_to_string(e.domain)} ${e.code}: ${e.message}`);
-        }
-        return e;
-    }
-    throw new AssertionError(`${message} did not throw`);
-}
 
 const IO_ERROR = Gio.io_error_quark();
 

@@ -9,6 +9,8 @@ import GObject from 'gi://GObject';
 import Ps from 'gi://Ps?version=1';
 import System from 'system';
 
+import {assert, assertEqual, assertThrows} from './harness.js';
+
 const TIME_SCALE = Number(GLib.getenv('PS_TEST_TIME_SCALE') ?? '1') || 1;
 const HERE = GLib.path_get_dirname(GLib.filename_from_uri(import.meta.url)[0]);
 const PEER = GLib.build_filenamev([HERE, '..', 'python', 'peer_shm.py']);
@@ -24,37 +26,10 @@ const PEER_REPLY_OFFSET = 2048;
 
 // Tiny harness ---------------------------------------------------------------
 
-class AssertionError extends Error {}
-
-function assert(condition, message = 'assertion failed') {
-    if (!condition)
-        throw new AssertionError(message);
-}
-
-function assertEqual(actual, expected, message = '') {
-    if (actual !== expected && !(Number.isNaN(actual) && Number.isNaN(expected)))
-        throw new AssertionError(`${message} expected ${expected}, got ${actual}`);
-}
-
 function assertBytes(actual, expected, message = '') {
     assertEqual(actual.length, expected.length, `${message} length`);
     for (let i = 0; i < expected.length; i++)
         assertEqual(actual[i], expected[i], `${message} byte ${i}`);
-}
-
-function assertThrows(func, domain, code, message = '') {
-    try {
-        func();
-    } catch (e) {
-        if (!(e instanceof GLib.Error))
-            throw e;
-        if (!e.matches(domain, code)) {
-            throw new AssertionError(`${message} expected ${GLib.quark_to_string(domain)} ` +
-                `${code}, got ${GLib.quark_to_string(e.domain)} ${e.code}: ${e.message}`);
-        }
-        return e;
-    }
-    throw new AssertionError(`${message} did not throw`);
 }
 
 const PS_ERROR = Ps.error_quark();
