@@ -6,7 +6,9 @@
  * one), beside the raw calls:
  *
  *   - by size, 4 KiB to 1 GiB: an anonymous PsSharedMemory beside
- *     mmap(MAP_SHARED | MAP_ANONYMOUS); a named one beside
+ *     mmap(MAP_SHARED | MAP_ANONYMOUS) and beside memfd_create+ftruncate+
+ *     mmap, which is what it does so that it can be handed on by file
+ *     descriptor (ps_shared_memory_dup_fd()); a named one beside
  *     shm_open+ftruncate+mmap, with and without posix_fallocate(): a
  *     named PsSharedMemory reserves its memory with posix_fallocate()
  *     when it creates it (so that a full /dev/shm fails the creation, not
@@ -28,6 +30,7 @@ typedef enum
 {
   SEG_PS_ANONYMOUS,
   SEG_MMAP_ANONYMOUS,
+  SEG_MEMFD,
   SEG_PS_NAMED,
   SEG_SHM_OPEN,
   SEG_SHM_OPEN_FALLOCATE,
@@ -98,6 +101,20 @@ segment_create (SegmentKind  kind,
                             -1, 0);
       if (held->mapping == MAP_FAILED)
         die ("mmap failed: %s", g_strerror (errno));
+      break;
+    case SEG_MEMFD:
+      {
+        int fd = memfd_create ("ps-bench", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+        if (fd < 0)
+          die ("memfd_create failed: %s", g_strerror (errno));
+        if (ftruncate (fd, (off_t) size) != 0)
+          die ("ftruncate failed: %s", g_strerror (errno));
+        held->mapping = mmap (NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (held->mapping == MAP_FAILED)
+          die ("mmap failed: %s", g_strerror (errno));
+        close (fd);
+      }
       break;
     case SEG_PS_NAMED:
       next_name (held->name, sizeof held->name);
@@ -220,6 +237,7 @@ setup_segment_sizes (Row    *row,
       g_autofree char *named = g_strdup_printf ("%s, named", segment_sizes[i].name);
       g_autofree char *ps_anonymous = g_strdup_printf ("ps-anonymous-%s", x);
       g_autofree char *mmap_anonymous = g_strdup_printf ("mmap-anonymous-%s", x);
+      g_autofree char *memfd = g_strdup_printf ("memfd-%s", x);
       g_autofree char *ps_named = g_strdup_printf ("ps-named-%s", x);
       g_autofree char *shm = g_strdup_printf ("shm-open-%s", x);
       g_autofree char *shm_reserve = g_strdup_printf ("shm-open-fallocate-%s", x);
@@ -228,6 +246,8 @@ setup_segment_sizes (Row    *row,
                     "ps_shared_memory_new + unref");
       add_segments (row, contestants, anonymous, SEG_MMAP_ANONYMOUS, size, 0, mmap_anonymous,
                     "mmap(MAP_SHARED|MAP_ANONYMOUS) + munmap");
+      add_segments (row, contestants, anonymous, SEG_MEMFD, size, 0, memfd,
+                    "memfd_create+ftruncate+mmap, munmap (as procshared)");
       add_segments (row, contestants, named, SEG_PS_NAMED, size, 0, ps_named,
                     "ps_shared_memory_open(CREATE|EXCLUSIVE) + unref + ps_unlink");
       add_segments (row, contestants, named, SEG_SHM_OPEN, size, 0, shm,
@@ -243,9 +263,14 @@ finish_segment_sizes (Row *row)
   row_note (row, "µs per segment, from creation to unmapping (and unlinking); no page is "
             "touched after mapping. A named PsSharedMemory reserves its memory with "
             "posix_fallocate() at creation (a full /dev/shm fails the creation instead of "
-            "a later write): the raw named calls are shown without and with it");
+            "a later write): the raw named calls are shown without and with it. An "
+            "anonymous one is a memfd since 1.1, so that it can be handed to another "
+            "process by file descriptor: the memfd's inode is most of its cost beside "
+            "MAP_ANONYMOUS, shown by the raw memfd calls");
   row_target_ratio (row, "4 KiB anonymous segment ≤ 1.5× mmap", "ps-anonymous-4k",
                     "mmap-anonymous-4k", TRUE, 1.5);
+  row_target_ratio (row, "4 KiB anonymous segment ≤ 1.5× memfd_create+ftruncate+mmap",
+                    "ps-anonymous-4k", "memfd-4k", TRUE, 1.5);
   row_target_ratio (row, "4 KiB named segment ≤ 1.5× shm_open+ftruncate+mmap",
                     "ps-named-4k", "shm-open-4k", TRUE, 1.5);
   row_target_ratio (row, "4 KiB named segment ≤ 1.5× the same + posix_fallocate",
