@@ -10,6 +10,7 @@
 
 #include "ps-error.h"
 #include "ps-errors-private.h"
+#include "ps-read-buffer-private.h"
 #include "ps-variant-record-private.h"
 
 #define RECORD_MAGIC           0x31525650u   /* "PVR1" */
@@ -191,9 +192,9 @@ ps_variant_record_read (const guint8  *base,
       return NULL;
     }
 
-  data = g_malloc (header.data_length > 0 ? header.data_length : 1);
+  data = ps_read_buffer_new (header.data_length);
   memcpy (data, base + offset + data_offset, header.data_length);
-  bytes = g_bytes_new_take (data, header.data_length);
+  bytes = ps_read_buffer_to_bytes (data, header.data_length);
 
   /* An array of fixed-size numbers is valid whatever its bytes, as long
    * as its length is a whole number of elements: skip the element-by-

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#if !defined(PROCSHARED_COMPILATION)
+# error "This is a private header of procshared; include <procshared/procshared.h>"
+#endif
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* The memory a large value copied out of a segment is read into.
+ *
+ * Fresh pages cost a fault each (several µs in a virtual machine), more
+ * than copying into them: reading a 64 MiB record into a new g_malloc()
+ * took five times as long as into memory already touched. So the buffer
+ * of the last large value the program let go of is kept (one, of
+ * PS_READ_BUFFER_MIN to PS_READ_BUFFER_MAX bytes, as glibc itself keeps
+ * up to 64 MiB of freed heap) and reused by the next read that fits it. */
+#define PS_READ_BUFFER_MIN ((gsize) 256 * 1024)
+#define PS_READ_BUFFER_MAX ((gsize) 64 * 1024 * 1024)
+
+/* A buffer of @size bytes for ps_read_buffer_to_bytes(). */
+guint8 *ps_read_buffer_new      (gsize   size);
+
+/* Wraps @data, from ps_read_buffer_new(), whose first @size bytes are
+ * filled: the buffer is kept for reuse when the GBytes is freed. */
+GBytes *ps_read_buffer_to_bytes (guint8 *data,
+                                 gsize   size);
+
+/* Frees @data, from ps_read_buffer_new(), when it was not handed on. */
+void    ps_read_buffer_free     (guint8 *data);
+
+/* Drops the kept buffer (tests and leak checks). */
+void    ps_read_buffer_trim     (void);
+
+G_END_DECLS
