@@ -725,6 +725,96 @@ def record_data_offset(type_length):
     return RECORD_HEADER.size + ((type_length + 7) & ~7)
 
 
+class BytesRecordTest(PsTestCase):
+    """write_bytes_record / read_bytes_record: the "ay" record of
+    write_variant, written and read from Python without a variant."""
+
+    def test_round_trip_and_same_record_as_write_variant(self):
+        mem = Ps.SharedMemory.new(4096)
+        for data in (b'', b'x', bytes(range(256)), bytearray(b'abc'), memoryview(b'def')):
+            mem.write_bytes_record(64, data)
+            self.assertEqual(mem.read_bytes_record(64), bytes(data))
+            self.assertEqual(mem.read_variant(64).get_data_as_bytes().get_data(), bytes(data))
+        # What write_variant writes for an "ay", byte for byte.
+        value = GLib.Variant.new_from_bytes(GLib.VariantType('ay'), GLib.Bytes.new(b'hello'), True)
+        mem.write_variant(8, value)
+        mem.write_bytes_record(1024, b'hello')
+        self.assertEqual(mem.read(8, 24 + 5).get_data(), mem.read(1024, 24 + 5).get_data())
+        self.assertEqual(mem.read_bytes_record(8), b'hello')
+
+    def test_large_record(self):
+        data = bytes(range(256)) * 4096
+        mem = Ps.SharedMemory.new(len(data) + 24)
+        mem.write_bytes_record(0, data)
+        self.assertEqual(mem.read_bytes_record(0), data)
+        self.assertEqual(mem.read_variant(0).get_size(), len(data))
+
+    def test_out_of_bounds_writes_nothing(self):
+        mem = Ps.SharedMemory.new(4096)
+        before = self.fill_random(mem, 7)
+        for offset, data in ((4096 - 24, b'x'), (4096, b''), (4097, b''), (-1, b''),
+                             (0, bytes(4096 - 23))):
+            with self.assertRaises(GLib.Error) as ctx:
+                mem.write_bytes_record(offset, data)
+            self.assertPsError(ctx, Ps.Error.OUT_OF_BOUNDS)
+        self.assertEqual(self.snapshot(mem), before)
+        mem.write_bytes_record(4096 - 24, b'')
+        self.assertEqual(mem.read_bytes_record(4096 - 24), b'')
+        for offset in (4097, -1):
+            with self.assertRaises(GLib.Error) as ctx:
+                mem.read_bytes_record(offset)
+            self.assertPsError(ctx, Ps.Error.OUT_OF_BOUNDS)
+
+    def test_corrupt(self):
+        mem = Ps.SharedMemory.new(4096)
+        with self.assertRaises(GLib.Error) as ctx:
+            mem.read_bytes_record(0)                     # zeros: no record
+        self.assertPsError(ctx, Ps.Error.CORRUPT)
+        with self.assertRaises(GLib.Error) as ctx:
+            mem.read_bytes_record(4096 - 23)             # no room for a header
+        self.assertPsError(ctx, Ps.Error.CORRUPT)
+        mem.write_bytes_record(0, b'abc')
+        mem.write(8, (4096 - 23).to_bytes(8, 'little'))  # claims one byte too many
+        with self.assertRaises(GLib.Error) as ctx:
+            mem.read_bytes_record(0)
+        self.assertPsError(ctx, Ps.Error.CORRUPT)
+        mem.write(8, (4096 - 24).to_bytes(8, 'little'))  # exactly the rest
+        self.assertEqual(len(mem.read_bytes_record(0)), 4096 - 24)
+
+    def test_other_type_is_a_type_error(self):
+        mem = Ps.SharedMemory.new(4096)
+        mem.write_variant(0, GLib.Variant('as', ['a', 'b']))
+        with self.assertRaises(TypeError) as ctx:
+            mem.read_bytes_record(0)
+        self.assertIn('"as"', str(ctx.exception))
+
+    def test_read_only_segment(self):
+        mem = Ps.SharedMemory.new(4096)
+        mem.write_bytes_record(0, b'shared')
+        fd = mem.dup_read_only_fd()
+        try:
+            reader = Ps.SharedMemory.new_from_fd(fd)
+        finally:
+            os.close(fd)
+        self.assertEqual(reader.read_bytes_record(0), b'shared')
+        with self.assertRaises(GLib.Error) as ctx:
+            reader.write_bytes_record(0, b'x')
+        self.assertIOError(ctx, Gio.IOErrorEnum.READ_ONLY)
+        self.assertEqual(mem.read_bytes_record(0), b'shared')
+
+    def test_across_fork(self):
+        mem = Ps.SharedMemory.new(4096)
+        pid = os.fork()
+        if pid == 0:
+            try:
+                mem.write_bytes_record(16, b'from the child')
+            finally:
+                os._exit(0)
+        _, status = os.waitpid(pid, 0)
+        self.assertEqual(os.waitstatus_to_exitcode(status), 0)
+        self.assertEqual(mem.read_bytes_record(16), b'from the child')
+
+
 class CorruptTest(PsTestCase):
     def setUp(self):
         mem = Ps.SharedMemory.new(256)
