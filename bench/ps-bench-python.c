@@ -114,7 +114,7 @@ typedef struct
 } Placeholder;
 
 static const Placeholder lock_placeholders[] = {
-  { NULL, "ps-lock-unlock", "PsMutex lock(-1, None)+unlock()", KIND_PROCSHARED },
+  { NULL, "ps-lock-unlock", "PsMutex lock()+unlock()", KIND_PROCSHARED },
   { NULL, "ps-try-finally", "PsMutex lock(); try/finally unlock() (`with` stand-in)",
     KIND_PROCSHARED },
   { NULL, "mp-lock", "multiprocessing.Lock acquire()+release()", KIND_BASELINE },
