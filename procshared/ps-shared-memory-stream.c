@@ -45,17 +45,20 @@ static void seekable_iface_init        (GSeekableIface               *iface);
 static void pollable_input_iface_init  (GPollableInputStreamInterface  *iface);
 static void pollable_output_iface_init (GPollableOutputStreamInterface *iface);
 
+/* GSeekable comes last: GJS (1.74) finds the methods of only the last
+ * interface of a type that has no introspection data of its own, and
+ * seek() and tell() matter more there than the pollable calls. */
 G_DEFINE_FINAL_TYPE_WITH_CODE (PsSharedMemoryInputStream, ps_shared_memory_input_stream,
                                G_TYPE_INPUT_STREAM,
-                               G_IMPLEMENT_INTERFACE (G_TYPE_SEEKABLE, seekable_iface_init)
                                G_IMPLEMENT_INTERFACE (G_TYPE_POLLABLE_INPUT_STREAM,
-                                                      pollable_input_iface_init))
+                                                      pollable_input_iface_init)
+                               G_IMPLEMENT_INTERFACE (G_TYPE_SEEKABLE, seekable_iface_init))
 
 G_DEFINE_FINAL_TYPE_WITH_CODE (PsSharedMemoryOutputStream, ps_shared_memory_output_stream,
                                G_TYPE_OUTPUT_STREAM,
-                               G_IMPLEMENT_INTERFACE (G_TYPE_SEEKABLE, seekable_iface_init)
                                G_IMPLEMENT_INTERFACE (G_TYPE_POLLABLE_OUTPUT_STREAM,
-                                                      pollable_output_iface_init))
+                                                      pollable_output_iface_init)
+                               G_IMPLEMENT_INTERFACE (G_TYPE_SEEKABLE, seekable_iface_init))
 
 /* The range ------------------------------------------------------------------ */
 
