@@ -21,6 +21,15 @@ def filled(size=4096):
     return memory
 
 
+def read_only_twin(memory):
+    """The segment again, through a read-only descriptor."""
+    fd = memory.dup_read_only_fd()
+    try:
+        return Ps.SharedMemory.new_from_fd(fd)
+    finally:
+        os.close(fd)
+
+
 class StreamTest(unittest.TestCase):
     def assertError(self, domain, code, func, *args):
         with self.assertRaises(GLib.Error) as raised:
@@ -99,11 +108,7 @@ class Streams(StreamTest):
     def test_read_only(self):
         memory = filled()
         memory.write(0, b'shared')
-        fd = memory.dup_read_only_fd()
-        try:
-            reader = Ps.SharedMemory.new_from_fd(fd)
-        finally:
-            os.close(fd)
+        reader = read_only_twin(memory)
         self.assertError(Gio.io_error_quark(), Gio.IOErrorEnum.READ_ONLY,
                          reader.get_output_stream, 0, 6)
         self.assertEqual(reader.get_input_stream(0, 6).read_bytes(6, None).get_data(),
@@ -233,11 +238,7 @@ class SharedMemoryIO(StreamTest):
                          Ps.SharedMemoryIO, memory, 65)
         self.assertError(Ps.error_quark(), Ps.Error.OUT_OF_BOUNDS,
                          Ps.SharedMemoryIO, memory, 60, 8)
-        fd = memory.dup_read_only_fd()
-        try:
-            reader = Ps.SharedMemory.new_from_fd(fd)
-        finally:
-            os.close(fd)
+        reader = read_only_twin(memory)
         self.assertError(Gio.io_error_quark(), Gio.IOErrorEnum.READ_ONLY,
                          Ps.SharedMemoryIO, reader, 0, 8, 'r+b')
         self.assertEqual(Ps.SharedMemoryIO(reader, 0, 2).read(), bytes([FILL, FILL]))
