@@ -130,4 +130,16 @@ PsSharedMemory *ps_shared_memory_new_from_handle  (GVariant        *handle,
                                                    GUnixFDList     *fd_list,
                                                    GError         **error);
 
+/* Streams over a range of the segment (ps-shared-memory-stream.c). */
+PS_AVAILABLE_IN_1_1
+GInputStream   *ps_shared_memory_get_input_stream  (PsSharedMemory  *self,
+                                                    gsize            offset,
+                                                    gsize            length,
+                                                    GError         **error);
+PS_AVAILABLE_IN_1_1
+GOutputStream  *ps_shared_memory_get_output_stream (PsSharedMemory  *self,
+                                                    gsize            offset,
+                                                    gsize            length,
+                                                    GError         **error);
+
 G_END_DECLS

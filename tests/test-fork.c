@@ -643,6 +643,49 @@ test_shared_memory_fd (void)
   g_assert_no_error (error);
 }
 
+/* Streams over a segment: one made before fork() is the child's too,
+ * at the position it had then, and moves on in each process on its own;
+ * what the child writes through its copy, the parent reads. */
+static int
+stream_in_child (gpointer data)
+{
+  GOutputStream *out = data;
+  g_autoptr(GError) error = NULL;
+
+  PS_CHILD_CHECK (g_seekable_tell (G_SEEKABLE (out)) == 6);
+  PS_CHILD_CHECK (g_output_stream_write_all (out, "child\n", 6, NULL, NULL, &error));
+  PS_CHILD_CHECK_NO_ERROR (error);
+  PS_CHILD_CHECK (g_seekable_tell (G_SEEKABLE (out)) == 12);
+  return 0;
+}
+
+static void
+test_shared_memory_stream (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PsSharedMemory) memory = ps_shared_memory_new (64, &error);
+  g_autoptr(GOutputStream) out = ps_shared_memory_get_output_stream (memory, 8, 32, &error);
+  g_autoptr(GInputStream) in = ps_shared_memory_get_input_stream (memory, 8, 32, &error);
+  g_autoptr(GDataInputStream) lines = g_data_input_stream_new (in);
+  g_autofree char *first = NULL;
+  g_autofree char *second = NULL;
+
+  g_assert_no_error (error);
+  g_assert_true (g_output_stream_write_all (out, "first\n", 6, NULL, NULL, &error));
+  ps_test_reap_ok (ps_test_fork (stream_in_child, out, ps_test_scaled_s (20)),
+                   ps_test_scaled_s (20));
+  /* The parent's stream is where it was, and writes over the child's. */
+  g_assert_cmpint (g_seekable_tell (G_SEEKABLE (out)), ==, 6);
+  first = g_data_input_stream_read_line (lines, NULL, NULL, &error);
+  second = g_data_input_stream_read_line (lines, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (first, ==, "first");
+  g_assert_cmpstr (second, ==, "child");
+  g_assert_true (g_output_stream_write_all (out, "parent", 6, NULL, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (ps_shared_memory_get_uint8 (memory, 8 + 6, NULL), ==, 'p');
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -660,6 +703,7 @@ main (int argc, char *argv[])
   ps_test_add ("/fork/event-async-after-fork", test_event_async_after_fork);
   ps_test_add ("/fork/barrier", test_barrier);
   ps_test_add ("/fork/shared-memory-fd", test_shared_memory_fd);
+  ps_test_add ("/fork/shared-memory-stream", test_shared_memory_stream);
 
   return g_test_run ();
 }

@@ -23,6 +23,9 @@ PyGObject loads this module when a program does
   the 1.0 forms ``cond.wait(mutex, timeout=...)``,
   ``cond.wait_until(mutex, ...)``, ``cond.wait_for(mutex, predicate, ...)``;
 * ``SharedMemory.buf``, a writable zero-copy memoryview of the segment;
+* ``Ps.SharedMemoryIO(memory, offset=0, length=None, mode='rb')``, a
+  binary file object (``io.RawIOBase``) over a range of a segment, on its
+  GIO streams (since 1.1);
 * pickling of named objects (they reopen by name), so that they can be
   passed to multiprocessing's 'spawn' and 'forkserver' processes.
 
@@ -36,6 +39,7 @@ GLib.Error on every failure) stay reachable through
 
 import contextlib
 import ctypes
+import io
 import math
 import struct
 import threading
@@ -1210,3 +1214,98 @@ if hasattr(Ps, 'Barrier'):
             return _reduce_primitive(self, 'Barrier')
 
     __all__.append('Barrier')
+
+
+if hasattr(Ps.SharedMemory, 'get_input_stream'):
+    _SEEK_TYPES = {io.SEEK_SET: GLib.SeekType.SET, io.SEEK_CUR: GLib.SeekType.CUR,
+                   io.SEEK_END: GLib.SeekType.END}
+    # mode: (readable, writable)
+    _IO_MODES = {'r': (True, False), 'rb': (True, False),
+                 'w': (False, True), 'wb': (False, True),
+                 'r+': (True, True), 'r+b': (True, True), 'rb+': (True, True)}
+
+    class SharedMemoryIO(io.RawIOBase):
+        """A binary file object over ``length`` bytes of a Ps.SharedMemory
+        from ``offset`` (``length=None``: up to the end of the segment), on
+        the streams of Ps.SharedMemory.get_input_stream() and
+        get_output_stream(): ``mode`` 'rb' reads, 'wb' writes, 'r+b' does
+        both at one position. Positions go from 0 (``offset`` in the
+        segment) to ``length``; nothing outside the range is touched, and
+        nothing truncates it ('wb' does not clear it).
+
+        As the C streams: a write that only partly fits writes what fits
+        and returns that count; one at the end of the range, a seek outside
+        it, a range outside the segment (Ps.Error.OUT_OF_BOUNDS) and 'wb'
+        on a read-only segment (Gio.IOErrorEnum.READ_ONLY) raise
+        GLib.Error; truncate() raises io.UnsupportedOperation. Wrap it in
+        io.BufferedReader or io.TextIOWrapper for readline() and text."""
+
+        def __init__(self, memory, offset=0, length=None, mode='rb'):
+            super().__init__()
+            self._streams = []
+            if mode not in _IO_MODES:
+                raise ValueError('invalid mode: %r' % (mode,))
+            if offset < 0 or (length is not None and length < 0):
+                raise ValueError('offset and length must not be negative')
+            if length is None:
+                length = max(memory.get_size() - offset, 0)
+            readable, writable = _IO_MODES[mode]
+            self.mode = mode
+            self._in = memory.get_input_stream(offset, length) if readable else None
+            self._out = memory.get_output_stream(offset, length) if writable else None
+            self._streams = [s for s in (self._in, self._out) if s is not None]
+
+        def readable(self):
+            self._checkClosed()
+            return self._in is not None
+
+        def writable(self):
+            self._checkClosed()
+            return self._out is not None
+
+        def seekable(self):
+            self._checkClosed()
+            return True
+
+        def _moved(self, stream):
+            # In 'r+b', the other stream follows.
+            for other in self._streams:
+                if other is not stream:
+                    other.seek(stream.tell(), GLib.SeekType.SET, None)
+
+        def tell(self):
+            self._checkClosed()
+            return self._streams[0].tell()
+
+        def seek(self, pos, whence=io.SEEK_SET):
+            self._checkClosed()
+            if whence not in _SEEK_TYPES:
+                raise ValueError('invalid whence (%r, should be 0, 1 or 2)' % (whence,))
+            stream = self._streams[0]
+            stream.seek(pos, _SEEK_TYPES[whence], None)
+            self._moved(stream)
+            return stream.tell()
+
+        def readinto(self, buffer):
+            self._checkClosed()
+            self._checkReadable()
+            view = memoryview(buffer).cast('B')
+            data = self._in.read_bytes(len(view), None).get_data() or b''
+            view[:len(data)] = data
+            self._moved(self._in)
+            return len(data)
+
+        def write(self, data):
+            self._checkClosed()
+            self._checkWritable()
+            written = self._out.write(bytes(memoryview(data).cast('B')), None)
+            self._moved(self._out)
+            return written
+
+        def close(self):
+            if not self.closed:
+                for stream in self._streams:
+                    stream.close(None)
+            super().close()
+
+    __all__.append('SharedMemoryIO')
