@@ -405,6 +405,9 @@ await_round (Party          *party,
         wake_at = deadline;
       status = ps_wait_word_wait (&state->word, word, wake_at,
                                   ps_wait_context_get_canceller (context));
+      /* Woken, with no deadline of ours: look at the round. */
+      if (status == PS_WAIT_WOKEN && deadline < 0)
+        continue;
       now = g_get_monotonic_time ();
       if (status != PS_WAIT_CANCELLED)
         {
