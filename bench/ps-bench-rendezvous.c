@@ -184,12 +184,13 @@ group_targets (Row        *row,
       series_ratio_spread (ss, rs, &low, &high);
       row_target_why (row, "%s %.2f×, rounds' ratios %.2f–%.2f (p10–p90)%s; its %s is %.2f× "
                       "%s's: %s", measures[m], ratio, low, high,
-                      low <= limit ? ", within the noise of this machine" : "",
+                      low <= limit ? ", the target inside that spread" : "",
                       measures[1 - m], other, reference_label,
                       m == 0 && other <= limit
                       ? "the time goes to waiting for wake-ups and CPUs (N processes on a "
                         "loaded machine), not to work of ours"
-                      : "the cost is work of ours");
+                      : other > limit ? "over too, so some of the extra is work of ours"
+                                      : "the extra CPU is work of ours");
     }
 }
 
