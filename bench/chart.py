@@ -258,7 +258,10 @@ def markdown(data):
     for row in data['rows']:
         for t in row['targets']:
             unit = '×' if t['unit'] == '×' else f' {t["unit"]}'
-            out.append(f'| {t["text"]} | {fmt(t["value"])}{unit} | {t["result"]} |')
+            result = t['result']
+            if result == 'MISS' and t.get('why'):
+                result = f'MISS: {t["why"]}'
+            out.append(f'| {t["text"]} | {fmt(t["value"])}{unit} | {result} |')
     return '\n'.join(out) + '\n'
 
 

@@ -176,6 +176,7 @@ add_target (JsonBuilder *builder,
   member_number (builder, "limit", t->limit);
   member_number (builder, "value", t->value);
   member_string (builder, "result", !t->evaluated ? "SKIP" : t->pass ? "PASS" : "MISS");
+  member_string (builder, "why", t->why);
   json_builder_end_object (builder);
 }
 

@@ -38,6 +38,7 @@ target_free (gpointer data)
   g_free (target->reference);
   g_free (target->stat);
   g_free (target->unit);
+  g_free (target->why);
   g_free (target);
 }
 
@@ -392,6 +393,43 @@ row_target_metric (Row        *row,
   row_add_target (row, text, "value", NULL, NULL, metric, unit, at_most, limit, value);
 }
 
+void
+row_target_why (Row        *row,
+                const char *format,
+                ...)
+{
+  Target *target = g_ptr_array_index (row->targets, row->targets->len - 1);
+  va_list args;
+
+  va_start (args, format);
+  g_free (target->why);
+  target->why = g_strdup_vprintf (format, args);
+  va_end (args);
+}
+
+void
+series_ratio_spread (Series *subject,
+                     Series *reference,
+                     double *p10,
+                     double *p90)
+{
+  g_autofree double *ratios = NULL;
+  guint n, i;
+
+  *p10 = *p90 = NAN;
+  if (subject == NULL || reference == NULL || subject->samples->len == 0 ||
+      subject->samples->len != reference->samples->len)
+    return;
+  n = subject->samples->len;
+  ratios = g_new (double, n);
+  for (i = 0; i < n; i++)
+    ratios[i] = g_array_index (subject->samples, double, i) /
+                g_array_index (reference->samples, double, i);
+  qsort (ratios, n, sizeof (double), compare_doubles);
+  *p10 = percentile (ratios, n, 0.1);
+  *p90 = percentile (ratios, n, 0.9);
+}
+
 /* Printing ------------------------------------------------------------------- */
 
 /* printf pads by bytes; labels hold “×” and “µ”. */
@@ -498,6 +536,8 @@ row_print (Row *row)
       print_padded (target->text, 58);
       printf (" %8s %-4s %s\n", value, target->unit,
               !target->evaluated ? "SKIP" : target->pass ? "PASS" : "MISS");
+      if (target->why != NULL && target->evaluated && !target->pass)
+        printf ("          why: %s\n", target->why);
     }
   fflush (stdout);
 }

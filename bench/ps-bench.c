@@ -124,6 +124,7 @@ static const RowDef *const row_defs[] = {
   &ps_bench_row_rw_readers,
   &ps_bench_row_event_ping_pong,
   &ps_bench_row_barrier_round,
+  &ps_bench_row_event_broadcast,
 };
 
 static gboolean
@@ -431,6 +432,8 @@ main (int    argc,
           printf ("  %s  ", !t->evaluated ? "SKIP" : t->pass ? "PASS" : "MISS");
           print_padded (t->text, 58);
           printf (" %8s %s\n", value, t->unit);
+          if (t->why != NULL && t->evaluated && !t->pass)
+            printf ("        why: %s\n", t->why);
           if (!t->evaluated)
             skips++;
           else if (t->pass)

@@ -62,6 +62,7 @@ typedef struct
   double    value;
   gboolean  evaluated;
   gboolean  pass;
+  char     *why;         /* NULL, or why it missed, in words */
 } Target;
 
 typedef struct
@@ -135,6 +136,17 @@ void    row_target_metric (Row        *row,
                            gboolean    at_most,
                            double      limit,
                            double      value);
+/* Why the target added last missed: printed under its MISS, and kept in
+ * the JSON. */
+void    row_target_why    (Row        *row,
+                           const char *format,
+                           ...) G_GNUC_PRINTF (2, 3);
+/* The 10th and 90th percentiles of the round-by-round ratios of two
+ * series (NAN unless both ran in the same rounds). */
+void    series_ratio_spread (Series   *subject,
+                             Series   *reference,
+                             double   *p10,
+                             double   *p90);
 
 void    print_padded      (const char *text,
                            glong       width);
@@ -218,6 +230,7 @@ extern const RowDef ps_bench_row_rw_lock;           /* ps-bench-rw-lock.c */
 extern const RowDef ps_bench_row_rw_readers;
 extern const RowDef ps_bench_row_event_ping_pong;   /* ps-bench-rendezvous.c */
 extern const RowDef ps_bench_row_barrier_round;
+extern const RowDef ps_bench_row_event_broadcast;
 
 /* Scales a row's normal batch size down for --quick (ps-bench.c). */
 guint64 iterations_for (guint64 normal);

@@ -15,7 +15,8 @@
  *   bit 8      BROKEN: the round is broken, and every wait fails until reset
  *   bit 9      TRIPPED: the previous round ended by its last arrival
  *              (rather than by a reset)
- *   bits 10-31 the round's number (generation), wrapping
+ *   bit 10     SLEEPING: a party of the round sleeps (or is about to)
+ *   bits 11-31 the round's number (generation), wrapping
  *
  * The last arrival moves to the next round with TRIPPED set; a reset
  * moves to it with TRIPPED clear; a timeout, cancellation, abort or a
@@ -24,12 +25,19 @@
  * that wakes later (others went through more rounds meanwhile) in the
  * history, where whoever leaves round g + 1 records TRIPPED of g.
  *
- * Who waits: every party records its process (pid, and its start-time
- * stamp against pid reuse) and round in a slot of a table before it
- * arrives, and frees it when it leaves. Sleeping parties wake every
+ * Parties sleep on the word. A party about to sleep sets SLEEPING
+ * (which a new round clears), and the party that ends a round, breaks it
+ * or resets it wakes the word's sleepers (one FUTEX_WAKE of all) only if
+ * it was set: a round whose parties all found it ended while they polled
+ * makes no system call.
+ *
+ * Who sleeps: a party records its process (pid, and its start-time stamp
+ * against pid reuse) and round in a slot of a table before it sets
+ * SLEEPING, and frees it when it leaves. Sleeping parties wake every
  * PS_BARRIER_PROBE_US to look for recorded processes that are gone, as
- * does the last arrival before it ends a round: a gone party of the
- * current round breaks it, and any gone party's slot is freed.
+ * does the last arrival of a round where SLEEPING is set, before it ends
+ * the round: a gone party of the current round breaks it, and any gone
+ * party's slot is freed. A round where nobody sleeps costs no look.
  */
 
 #include <gio/gio.h>
@@ -43,14 +51,15 @@ G_BEGIN_DECLS
 #define PS_BARRIER_COUNT_MASK   0xffu
 #define PS_BARRIER_BROKEN       (1u << 8)
 #define PS_BARRIER_TRIPPED      (1u << 9)
-#define PS_BARRIER_ROUND_SHIFT  10
+#define PS_BARRIER_SLEEPING     (1u << 10)
+#define PS_BARRIER_ROUND_SHIFT  11
 #define PS_BARRIER_ROUND_MASK   (G_MAXUINT32 >> PS_BARRIER_ROUND_SHIFT)
 
 /* How often a sleeping party looks for dead ones. */
 #define PS_BARRIER_PROBE_US     (50 * 1000)
 
 /* In shared memory. A slot is free (0) or holds its party's pid (bits
- * 0-31), round (bits 32-53) and, while it is being filled in, FILLING. */
+ * 0-31), round (bits 32-52) and, while it is being filled in, FILLING. */
 #define PS_BARRIER_SLOT_FILLING (G_GUINT64_CONSTANT (1) << 62)
 
 typedef struct

@@ -5,12 +5,15 @@
 #include "ps-barrier-private.h"
 #include "ps-error.h"
 #include "ps-identity-private.h"
+#include "ps-spin-private.h"
 #include "ps-wait-private.h"
 
 G_STATIC_ASSERT (PS_BARRIER_MAX_PARTIES <= PS_BARRIER_COUNT_MASK);
 
 /* About 2 µs of polling on current x86 CPUs. */
 #define AWAIT_SPINS 100
+/* How soon a party that found no free slot tries again. */
+#define NO_SLOT_RETRY_US 1000
 
 /* How a party's round ended, as far as it can tell. */
 typedef enum
@@ -84,8 +87,13 @@ record_history (PsBarrierState *state,
                 guint32         word)
 {
   guint32 bit = 1u << ((ps_barrier_round_of (word) - 1) % 32);
+  gboolean tripped = (word & PS_BARRIER_TRIPPED) != 0;
 
-  if (word & PS_BARRIER_TRIPPED)
+  /* Only whoever leaves a round writes its bit: most rounds find it
+   * right already, and a load keeps the line shared. */
+  if (((__atomic_load_n (&state->history, __ATOMIC_SEQ_CST) & bit) != 0) == tripped)
+    return;
+  if (tripped)
     __atomic_fetch_or (&state->history, bit, __ATOMIC_SEQ_CST);
   else
     __atomic_fetch_and (&state->history, ~bit, __ATOMIC_SEQ_CST);
@@ -169,19 +177,6 @@ claim_slot (Party *party)
  * (not ours): compare-and-swap all the same, so that a slot a peer
  * scribbled on is never taken for ours. */
 static void
-move_slot (Party   *party,
-           guint32  round)
-{
-  guint64 expected = slot_value (party->pid, party->round);
-
-  party->round = round;
-  if (party->slot < PS_BARRIER_MAX_PARTIES)
-    __atomic_compare_exchange_n (&party->state->slots[party->slot], &expected,
-                                 slot_value (party->pid, round),
-                                 FALSE, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
-}
-
-static void
 free_slot (Party *party)
 {
   guint64 expected = slot_value (party->pid, party->round);
@@ -193,9 +188,9 @@ free_slot (Party *party)
 }
 
 /* Frees the slots of gone processes; TRUE if one of them was waiting in
- * @round. A few system calls per other party; one if @quick, which
- * notices only processes that are gone and reaped (see
- * ps_process_is_gone()). */
+ * @round. A few system calls per other party; if @quick, one per other
+ * party asleep in @round only, noticing only processes that are gone
+ * and reaped (see ps_process_is_gone()). */
 static gboolean
 probe_parties (Party    *party,
                guint32   round,
@@ -210,7 +205,8 @@ probe_parties (Party    *party,
       guint32 pid = (guint32) value;
       guint32 stamp;
 
-      if (value == 0 || pid == party->pid)
+      if (value == 0 || pid == party->pid ||
+          (quick && ((value >> 32) & PS_BARRIER_ROUND_MASK) != round))
         continue;
       /* Still being filled in: its stamp is not there yet. */
       stamp = (value & PS_BARRIER_SLOT_FILLING) ? 0
@@ -263,8 +259,8 @@ arrive (Party     *party,
     {
       guint32 count = word & PS_BARRIER_COUNT_MASK;
 
-      if (ps_barrier_round_of (word) != party->round)
-        move_slot (party, ps_barrier_round_of (word));
+      /* No slot yet: the round we arrive in is the one we are in. */
+      party->round = ps_barrier_round_of (word);
       if (word & PS_BARRIER_BROKEN)
         {
           set_broken_error (error);
@@ -277,10 +273,11 @@ arrive (Party     *party,
         }
       if (count + 1 == parties)
         {
-          /* Last: unless a party that arrived is gone. Only the quick
-           * look, on every round: the parties asleep make the thorough
-           * one (a zombie, a reused pid) every PS_BARRIER_PROBE_US. */
-          if (parties > 1 && probe_parties (party, party->round, TRUE))
+          /* Last: unless a party that sleeps is gone. Only the quick
+           * look, and only in a round where somebody sleeps: the
+           * parties asleep make the thorough one (a zombie, a reused
+           * pid) every PS_BARRIER_PROBE_US. */
+          if ((word & PS_BARRIER_SLEEPING) && probe_parties (party, party->round, TRUE))
             {
               break_round (state, party->round);
               word = load_word (state);
@@ -289,7 +286,10 @@ arrive (Party     *party,
           record_history (state, word);
           if (!swap_word (state, &word, next_round (word) | PS_BARRIER_TRIPPED))
             continue;
-          ps_wait_word_wake (&state->word, TRUE);
+          /* The word kept what it held: one wake-up for every sleeper,
+           * none if nobody sleeps. */
+          if (word & PS_BARRIER_SLEEPING)
+            ps_wait_word_wake (&state->word, TRUE);
           *index = (gint) count;
           return TRIPPED;
         }
@@ -306,6 +306,59 @@ arrive (Party     *party,
     }
 }
 
+/* Whether the round @word is in is over (ended or broken) for a party
+ * that waits in it. */
+static inline gboolean
+round_over (guint32 word,
+            guint32 round)
+{
+  return ps_barrier_round_of (word) != round || (word & PS_BARRIER_BROKEN);
+}
+
+/* Polls a few microseconds for the end of the round, when that pays
+ * (ps-spin-private.h: never with one CPU); whether it ended. */
+static gboolean
+poll_round (Party *party)
+{
+  PsBarrierState *state = party->state;
+  gboolean over = FALSE;
+
+  if (!ps_spin_should_poll (state))
+    return FALSE;
+  for (guint spins = 0; spins < AWAIT_SPINS && !over; spins++)
+    {
+      ps_cpu_relax ();
+      over = round_over (load_word (state), party->round);
+    }
+  ps_spin_record (state, over);
+  return over;
+}
+
+/* Before sleeping on @word: a slot, so that our death is seen, then
+ * SLEEPING, so that the round's end wakes us. The word to sleep on, or
+ * 0 if it changed (look again). *@retry_us is how soon to look again
+ * without a slot (the table is full), else left alone. */
+static guint32
+prepare_sleep (Party   *party,
+               guint32  word,
+               gint64  *retry_us)
+{
+  PsBarrierState *state = party->state;
+
+  if (party->slot >= PS_BARRIER_MAX_PARTIES && !claim_slot (party))
+    {
+      /* Parties of the previous round still leaving hold them, or gone
+       * ones: free theirs, and sleep a little at a time until a slot
+       * frees. */
+      probe_parties (party, G_MAXUINT32, FALSE);
+      *retry_us = MIN (*retry_us, NO_SLOT_RETRY_US);
+    }
+  if (!(word & PS_BARRIER_SLEEPING) && !swap_word (state, &word, word | PS_BARRIER_SLEEPING))
+    return 0;
+  /* Never 0: SLEEPING is set. */
+  return word | PS_BARRIER_SLEEPING;
+}
+
 /* Sleeps until our round ends. */
 static gboolean
 await_round (Party          *party,
@@ -314,13 +367,13 @@ await_round (Party          *party,
              GError        **error)
 {
   PsBarrierState *state = party->state;
-  gboolean spun = FALSE;
+  gboolean polled = FALSE;
 
   for (;;)
     {
       guint32 word = load_word (state);
       PsWaitStatus status;
-      gint64 wake_at, now;
+      gint64 wake_at, now, retry_us = PS_BARRIER_PROBE_US;
 
       switch (judge (state, word, party->round))
         {
@@ -337,20 +390,24 @@ await_round (Party          *party,
       /* The last party often arrives on another CPU at this very
        * moment: looking for it a few microseconds before going to sleep
        * spares a sleep and a wake-up. */
-      if (!spun)
+      if (!polled)
         {
-          spun = TRUE;
-          for (guint spins = 0; spins < AWAIT_SPINS && load_word (state) == word; spins++)
-            ps_cpu_relax ();
-          if (load_word (state) != word)
+          polled = TRUE;
+          if (poll_round (party))
             continue;
         }
 
-      wake_at = g_get_monotonic_time () + PS_BARRIER_PROBE_US;
+      word = prepare_sleep (party, word, &retry_us);
+      if (word == 0)
+        continue;
+      wake_at = g_get_monotonic_time () + retry_us;
       if (deadline >= 0 && deadline < wake_at)
         wake_at = deadline;
       status = ps_wait_word_wait (&state->word, word, wake_at,
                                   ps_wait_context_get_canceller (context));
+      /* Woken, with no deadline of ours: look at the round. */
+      if (status == PS_WAIT_WOKEN && deadline < 0)
+        continue;
       now = g_get_monotonic_time ();
       if (status != PS_WAIT_CANCELLED)
         {
@@ -395,27 +452,9 @@ ps_barrier_state_wait (PsBarrierState  *state,
   if (!ps_wait_context_begin (&context, cancellable, error))
     return -1;
 
-  /* A slot before arriving, so that our death is seen once we have.
-   * The table has a slot for every party that can wait in a round; the
-   * ones a previous round's parties still hold are freed as they leave
-   * (or as they are found gone). */
-  while (parties > 1 && !claim_slot (&party))
-    {
-      gint64 now = g_get_monotonic_time ();
-
-      probe_parties (&party, G_MAXUINT32, FALSE);
-      if ((deadline >= 0 && now >= deadline) ||
-          (cancellable != NULL && g_cancellable_is_cancelled (cancellable)))
-        {
-          break_round (state, ps_barrier_round_of (load_word (state)));
-          ps_set_wait_error (error, deadline >= 0 && now >= deadline
-                                    ? PS_WAIT_TIMED_OUT : PS_WAIT_CANCELLED, "barrier");
-          ps_wait_context_end (&context);
-          return -1;
-        }
-      g_usleep (1000);
-    }
-
+  /* No slot before arriving: a party records itself only when it is
+   * about to sleep (prepare_sleep()), so that a round whose parties all
+   * meet while polling costs no record and no look for dead ones. */
   switch (arrive (&party, parties, FALSE, &index, error))
     {
     case TRIPPED:
@@ -475,44 +514,24 @@ async_done (GTask          *task,
   return TRUE;
 }
 
-/* Before arriving: a slot, tried every millisecond while the table is
- * full; a timeout or cancellation then breaks the round, as in
- * ps_barrier_state_wait(). FALSE to be tried again. */
+/* Arrives, as ps_barrier_state_wait() does (no slot before arriving);
+ * TRUE if that ended the wait (*@over, the task returned). */
 static gboolean
 async_arrive (GTask          *task,
-              PsBarrierAsync *wait,
-              PsAsyncReason   reason,
-              PsWatch        *watch,
-              gboolean       *over)
+              PsBarrierAsync *wait)
 {
-  PsBarrierState *state = wait->party.state;
   GError *error = NULL;
 
-  if (wait->parties > 1 && !claim_slot (&wait->party))
-    {
-      probe_parties (&wait->party, G_MAXUINT32, FALSE);
-      if (reason == PS_ASYNC_WOKEN)
-        {
-          ps_async_watch_retry_after (watch, 1000);
-          return FALSE;
-        }
-      break_round (state, ps_barrier_round_of (load_word (state)));
-      ps_set_wait_error (&error, reason == PS_ASYNC_TIMED_OUT
-                                 ? PS_WAIT_TIMED_OUT : PS_WAIT_CANCELLED, "barrier");
-      *over = async_done (task, wait, error);
-      return TRUE;
-    }
   switch (arrive (&wait->party, wait->parties, FALSE, &wait->index, &error))
     {
     case ARRIVED:
       wait->arrived = TRUE;
       wait->probe_at = g_get_monotonic_time () + PS_BARRIER_PROBE_US;
-      return TRUE;
+      return FALSE;
     case TRIPPED:
     case NOT_ARRIVED:
     default:
-      *over = async_done (task, wait, error);
-      return TRUE;
+      return async_done (task, wait, error);
     }
 }
 
@@ -523,16 +542,15 @@ ps_barrier_async_step (GTask         *task,
 {
   PsBarrierAsync *wait = g_task_get_task_data (task);
   PsBarrierState *state = wait->party.state;
-  gboolean over = FALSE;
 
-  if (!wait->arrived && (!async_arrive (task, wait, reason, watch, &over) || over))
-    return over;
+  if (!wait->arrived && async_arrive (task, wait))
+    return TRUE;
 
   for (;;)
     {
       guint32 word = load_word (state);
       GError *error = NULL;
-      gint64 now;
+      gint64 now, retry_us;
 
       switch (judge (state, word, wait->party.round))
         {
@@ -567,10 +585,16 @@ ps_barrier_async_step (GTask         *task,
               continue;
             }
         }
+      /* Asleep in the watch as in ps_wait_word_wait(): recorded, and
+       * SLEEPING set, so that the round's end wakes the watch. */
+      retry_us = wait->probe_at - now;
+      word = prepare_sleep (&wait->party, word, &retry_us);
+      if (word == 0)
+        continue;
       watch->address = ps_wait_word_watch_address (&state->word);
       watch->expected = word;
       watch->wake_all = TRUE;
-      ps_async_watch_retry_after (watch, wait->probe_at - now);
+      ps_async_watch_retry_after (watch, retry_us);
       return FALSE;
     }
 }

@@ -31,10 +31,13 @@
  * The death of a waiting party is seen by the others within 50 ms (they
  * wake to look), and, once the dead process is reaped, by the party that
  * would end the round, before it does: each party records its process in
- * the barrier while it waits, with the process's start time where the
- * platform tells it, so that a new process given a dead one's pid does
- * not pass for it. A barrier has at most %PS_BARRIER_MAX_PARTIES
- * parties.
+ * the barrier as it goes to sleep, with the process's start time where
+ * the platform tells it, so that a new process given a dead one's pid
+ * does not pass for it. On a machine with several CPUs a party first
+ * polls a few microseconds for the round's end, unrecorded: one that dies
+ * in that moment counts as having passed if the round then ends. A round
+ * whose parties all meet while polling makes no system call. A barrier
+ * has at most %PS_BARRIER_MAX_PARTIES parties.
  *
  * Like every procshared object, a barrier is anonymous (shared over
  * fork()), named ([func@Barrier.open]) or placed inside a
