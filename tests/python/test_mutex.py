@@ -187,7 +187,7 @@ class MutexTimeouts(PsTestCase):
             returned_at = time.monotonic()
         finally:
             timer.join()
-        self.assertLess(returned_at - cancelled_at[0], scaled(0.05))
+        self.assertLess(returned_at - cancelled_at[0], scaled(0.5))
         self.assertRaisesPs(Ps.Error.NOT_OWNER, mutex.unlock)
 
     def test_already_cancelled(self):

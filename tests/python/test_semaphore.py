@@ -143,7 +143,7 @@ class SemaphoreTimeouts(PsTestCase):
             returned_at = time.monotonic()
         finally:
             timer.join()
-        self.assertLess(returned_at - cancelled_at[0], scaled(0.05))
+        self.assertLess(returned_at - cancelled_at[0], scaled(0.5))
         # The count is conserved: nothing was taken, a release is seen.
         self.assertEqual(sem.get_value(), 0)
         sem.release()
