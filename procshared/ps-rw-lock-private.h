@@ -30,6 +30,16 @@
  * looks at the marks, all sequentially consistent, so that at least one
  * of them sees the other (and a reader that sees the gate closed backs
  * out, and waits on the writers' mutex).
+ *
+ * The writer looks only at the slots named in the in-use mask, on the
+ * gate's line, which readers read on every share but write only when
+ * their slot's bit is clear: a reader marks its slot, looks at the gate,
+ * then at its bit, and if the bit is clear sets it and looks at the gate
+ * again. A writer, the gate closed, clears the bits of the slots it
+ * found unmarked, so that an uncontended writer looks at one line and
+ * the slots of the readers in, not at all 60. A bit set is never missed:
+ * a writer that reads the mask before a reader's bit is set closed the
+ * gate before, and the reader sees it on its second look and backs out.
  */
 
 #include "ps-backend-private.h"
@@ -42,6 +52,14 @@ G_BEGIN_DECLS
 
 #define PS_RW_LOCK_N_SLOTS 60
 #define PS_RW_LOCK_LINE    64
+
+/* In n_slots: the slot count, and the protocol's version above it. The
+ * first version had 60 alone there and no in-use mask: its processes,
+ * which would not keep the mask, call this one's state corrupt, and
+ * this one calls theirs incompatible. */
+#define PS_RW_LOCK_FORMAT_V1 PS_RW_LOCK_N_SLOTS
+#define PS_RW_LOCK_FORMAT    (PS_RW_LOCK_N_SLOTS | (2u << 16))
+#define PS_RW_LOCK_ALL_SLOTS ((G_GUINT64_CONSTANT (1) << PS_RW_LOCK_N_SLOTS) - 1)
 
 /* The gate: 0 open; bits set while a writer holds or is draining, or for
  * good once the lock is not recoverable. */
@@ -64,10 +82,12 @@ G_STATIC_ASSERT (sizeof (PsRwSlot) == PS_RW_LOCK_LINE);
 typedef struct
 {
   guint32       gate;
-  guint32       n_slots;          /* PS_RW_LOCK_N_SLOTS */
+  guint32       n_slots;          /* PS_RW_LOCK_FORMAT */
   guint32       dead_writer_pid;  /* named by the OWNER_DEAD not yet reported */
   guint32       reserved;
-  guint8        padding1[PS_RW_LOCK_LINE - sizeof (PsObjectHeader) - 4 * sizeof (guint32)];
+  guint64       in_use;           /* a superset of the marked slots, bit i for slot i */
+  guint8        padding1[PS_RW_LOCK_LINE - sizeof (PsObjectHeader) - 4 * sizeof (guint32) -
+                         sizeof (guint64)];
   PsRobustMutex writer;
   guint8        padding2[2 * PS_RW_LOCK_LINE - sizeof (PsRobustMutex)];
   guint32       writers_waiting;  /* for diagnostics */
@@ -79,6 +99,7 @@ G_STATIC_ASSERT (sizeof (PsRobustMutex) <= 2 * PS_RW_LOCK_LINE);
 G_STATIC_ASSERT (sizeof (PsObjectHeader) + sizeof (PsRwLockState) == PS_RW_LOCK_SIZE);
 G_STATIC_ASSERT ((sizeof (PsObjectHeader) + G_STRUCT_OFFSET (PsRwLockState, slots)) %
                  PS_RW_LOCK_LINE == 0);
+G_STATIC_ASSERT ((sizeof (PsObjectHeader) + G_STRUCT_OFFSET (PsRwLockState, in_use)) % 8 == 0);
 
 /* This thread's record of its read share of one lock, in the process's
  * private record of that lock (found by its instance id). Written only by
@@ -142,7 +163,7 @@ void     ps_rw_lock_handle_close   (PsRwLockHandle  *handle);
  * g_get_monotonic_time(). @probe (for the async forms) waits until the
  * lock could be had, without keeping it and without reporting or
  * consuming an owner death. */
-gint64   ps_rw_lock_deadline       (gint64           timeout_us);
+gint64   ps_rw_lock_deadline_from_timeout (gint64     timeout_us);
 gboolean ps_rw_lock_read_acquire   (PsRwLockHandle  *handle,
                                     gint64           deadline,
                                     GCancellable    *cancellable,
@@ -160,6 +181,12 @@ gboolean ps_rw_lock_write_release  (PsRwLockHandle  *handle,
 gboolean ps_rw_lock_handle_mark_consistent (PsRwLockHandle  *handle,
                                             GError         **error);
 gboolean ps_rw_lock_handle_holds_read      (PsRwLockHandle  *handle);
+
+static inline gint64
+ps_rw_lock_deadline (gint64 timeout_us)
+{
+  return timeout_us <= 0 ? MAX (timeout_us, -1) : ps_rw_lock_deadline_from_timeout (timeout_us);
+}
 
 /* For ps-rw-lock-async.c. */
 PsRwLockHandle *ps_rw_lock_get_handle (PsRWLock *self);

@@ -11,7 +11,7 @@
 #include "ps-identity-private.h"
 #include "ps-rw-lock-slots-private.h"
 gint64
-ps_rw_lock_deadline (gint64 timeout_us)
+ps_rw_lock_deadline_from_timeout (gint64 timeout_us)
 {
   gint64 deadline;
 
@@ -113,19 +113,29 @@ ps_rw_lock_end_watch (PsRwAsyncLock *wait,
     wait->watched = NULL;
 }
 
-/* The slots marked, once the gate is shut. */
+/* The slots marked, once the gate is shut: those of the in-use mask
+ * only; the bits of the others are cleared (their next reader sets its
+ * own again, and sees the gate). */
 guint64
 ps_rw_lock_marked_slots (PsRwLockState *state)
 {
+  guint64 in_use = __atomic_load_n (&state->in_use, __ATOMIC_SEQ_CST);
   guint64 marked = 0;
 
-  G_STATIC_ASSERT (PS_RW_LOCK_N_SLOTS <= 64);
+  G_STATIC_ASSERT (PS_RW_LOCK_N_SLOTS < 64);
 
-  /* Every mark first, without a branch per slot, so that the loads
-   * overlap: mostly none is set. */
-  for (guint i = 0; i < PS_RW_LOCK_N_SLOTS; i++)
-    marked |= (guint64) (__atomic_load_n (&state->slots[i].occupied,
-                                          __ATOMIC_SEQ_CST) != 0) << i;
+  if (G_LIKELY (in_use == 0))
+    return 0;
+  /* Bits beyond the slots are a peer's scribbles: cleared below. */
+  for (guint64 bits = in_use & PS_RW_LOCK_ALL_SLOTS; bits != 0; bits &= bits - 1)
+    {
+      guint i = (guint) __builtin_ctzll (bits);
+
+      marked |= (guint64) (__atomic_load_n (&state->slots[i].occupied,
+                                            __ATOMIC_SEQ_CST) != 0) << i;
+    }
+  if (in_use != marked)
+    __atomic_fetch_and (&state->in_use, ~(in_use & ~marked), __ATOMIC_SEQ_CST);
   return marked;
 }
 
@@ -173,6 +183,28 @@ drain_readers (PsRwLockHandle  *handle,
   return take == PS_RW_TAKE_OK || ps_rw_lock_set_take_error (take, error);
 }
 
+/* ps_robust_mutex_try_lock(), its uncontended case without calls, as
+ * PsMutex's: FALSE without an error if busy. */
+static inline gboolean
+try_writers (PsRwLockHandle  *handle,
+             GError         **error)
+{
+  PsMutexOwnership *own = handle->writer.own;
+  PsRobustMutex *state = handle->writer.state;
+  guint64 thread_id = ps_cached_thread_id;
+  guint32 process_id = __atomic_load_n (&ps_cached_process_id, __ATOMIC_RELAXED);
+
+  if (G_LIKELY (own->depth == 0 && thread_id != 0 && process_id != 0) &&
+      G_LIKELY (ps_robust_lock_try_fast (&state->lock)))
+    {
+      if (G_UNLIKELY (g_atomic_int_get (&state->consistency) == PS_MUTEX_NOT_RECOVERABLE))
+        return ps_robust_mutex_finish_lock (&handle->writer, PS_LOCK_ACQUIRED, error);
+      ps_robust_mutex_record_hold (own, handle->writer.owner, state, thread_id, process_id);
+      return TRUE;
+    }
+  return ps_robust_mutex_try_lock (&handle->writer, error);
+}
+
 /* Takes the writers' mutex. TRUE with *out_dead set if a writer died
  * with it (reported now, or left for whoever held it next). */
 gboolean
@@ -188,7 +220,7 @@ ps_rw_lock_lock_writers (PsRwLockHandle  *handle,
 
   /* Uncontended, the try alone: waiting writers are counted only when
    * they wait. */
-  ok = ps_robust_mutex_try_lock (&handle->writer, &local);
+  ok = try_writers (handle, &local);
   if (!ok && local == NULL && deadline == 0)
     ps_set_would_block_error (&local, "reader-writer lock");
   else if (!ok && local == NULL)
@@ -326,7 +358,27 @@ ps_rw_lock_write_release (PsRwLockHandle  *handle,
                           GError         **error)
 {
   PsRwLockState *state = handle->state;
+  PsMutexOwnership *own = handle->writer.own;
+  PsRobustMutex *held = own->held_state;
+  guint64 thread_id = ps_cached_thread_id;
   GError *local = NULL;
+
+  /* The common case, without calls, as PsMutex's: held once by this
+   * thread (not as an async write's drainer), consistent, nobody
+   * waiting. */
+  if (G_LIKELY (own->depth == 1 && own->holder == thread_id && thread_id != 0 &&
+                ps_rw_lock_drainer (handle) != thread_id) &&
+      G_LIKELY (g_atomic_int_get (&state->writer.consistency) == PS_MUTEX_CONSISTENT) &&
+      G_LIKELY (ps_robust_lock_can_unlock_fast (&held->lock)))
+    {
+      __atomic_store_n (&state->gate, 0, __ATOMIC_RELEASE);
+      ps_robust_mutex_clear_hold (own, handle->writer.state);
+      if (G_LIKELY (ps_robust_lock_unlock_fast (&held->lock)))
+        return TRUE;
+      ps_robust_mutex_pin (own, held);
+      ps_rw_lock_set_corrupt_error (error);
+      return FALSE;
+    }
 
   if (!holds_write (handle))
     {
@@ -408,6 +460,12 @@ read_past_writer (PsRwLockHandle  *handle,
   return ps_rw_lock_read_under_writers (handle, thread_id, probe, error);
 }
 
+static gboolean read_acquire_full (PsRwLockHandle  *handle,
+                                   gint64           deadline,
+                                   GCancellable    *cancellable,
+                                   gboolean         probe,
+                                   GError         **error);
+
 gboolean
 ps_rw_lock_read_acquire (PsRwLockHandle  *handle,
                          gint64           deadline,
@@ -415,10 +473,22 @@ ps_rw_lock_read_acquire (PsRwLockHandle  *handle,
                          gboolean         probe,
                          GError         **error)
 {
+  if (!probe && ps_rw_lock_read_fast (handle))
+    return TRUE;
+  return read_acquire_full (handle, deadline, cancellable, probe, error);
+}
+
+static gboolean
+read_acquire_full (PsRwLockHandle  *handle,
+                   gint64           deadline,
+                   GCancellable    *cancellable,
+                   gboolean         probe,
+                   GError         **error)
+{
   PsRwLockState *state = handle->state;
   guint64 thread_id = ps_self_thread_id ();
-  PsRwReadHold *hold = ps_rw_lock_find_hold (handle->own, thread_id);
   guint home = ps_rw_lock_home_slot (thread_id);
+  PsRwReadHold *hold = ps_rw_lock_find_hold (handle->own, thread_id);
 
   /* A recursive read lock is counted here, and never waits, even for a
    * writer that waits for this very share (that would deadlock). */
@@ -481,9 +551,23 @@ ps_rw_lock_read_acquire (PsRwLockHandle  *handle,
     }
 }
 
+static gboolean read_release_full (PsRwLockHandle  *handle,
+                                   GError         **error);
+
 gboolean
 ps_rw_lock_read_release (PsRwLockHandle  *handle,
                          GError         **error)
+{
+  gint done = ps_rw_lock_read_release_fast (handle, error);
+
+  if (done >= 0)
+    return done;
+  return read_release_full (handle, error);
+}
+
+static gboolean
+read_release_full (PsRwLockHandle  *handle,
+                   GError         **error)
 {
   PsRwReadHold *hold = ps_rw_lock_find_hold (handle->own, ps_self_thread_id ());
   PsRwSlot *held;

@@ -8,6 +8,7 @@
 /* PsRWLock's reader slots (ps-rw-lock-slots.c), for its protocol
  * (ps-rw-lock-shares.c). */
 
+#include "ps-identity-private.h"
 #include "ps-rw-lock-private.h"
 
 G_BEGIN_DECLS
@@ -27,16 +28,120 @@ typedef enum
 static inline guint
 ps_rw_lock_home_slot (guint64 thread_id)
 {
-  return (guint) (((thread_id * G_GUINT64_CONSTANT (0x9e3779b97f4a7c15)) >> 32) %
-                  PS_RW_LOCK_N_SLOTS);
+  /* The hash's high word scaled to the slots: a multiplication, no
+   * division. */
+  return (guint) ((((thread_id * G_GUINT64_CONSTANT (0x9e3779b97f4a7c15)) >> 32) *
+                   PS_RW_LOCK_N_SLOTS) >> 32);
 }
 
+/* The slot's lock given back by the backend's general path, and the
+ * slot pinned if that failed (ps-rw-lock-slots.c). */
+void ps_rw_lock_unlock_slot (PsRwLockHandle *handle,
+                             PsRwSlot       *slot);
+void ps_rw_lock_pin_slot    (PsRwLockHandle *handle,
+                             PsRwSlot       *slot);
+
+/* Gives back a slot this thread took, its mark cleared: the uncontended
+ * case without calls where the backend has one. */
+static inline __attribute__((always_inline)) void
+ps_rw_lock_give_back_slot (PsRwLockHandle *handle,
+                           PsRwSlot       *slot)
+{
+  __atomic_store_n (&slot->holder_pid, 0, __ATOMIC_RELAXED);
+  __atomic_store_n (&slot->occupied, 0, __ATOMIC_RELEASE);
+  if (G_LIKELY (ps_robust_lock_can_unlock_fast (&slot->lock)))
+    {
+      if (G_UNLIKELY (!ps_robust_lock_unlock_fast (&slot->lock)))
+        ps_rw_lock_pin_slot (handle, slot);
+    }
+  else
+    ps_rw_lock_unlock_slot (handle, slot);
+}
+
+/* This thread's record of a share just taken in its home slot, where
+ * ps_rw_lock_find_hold() looks first. */
+static inline __attribute__((always_inline)) void
+ps_rw_lock_record_home (PsRwLockHandle *handle,
+                        PsRwReadHold   *hold,
+                        PsRwSlot       *slot,
+                        guint64         thread_id)
+{
+  hold->depth = 1;
+  hold->through = handle->owner;
+  hold->held = slot;
+  __atomic_store_n (&hold->holder, thread_id, __ATOMIC_RELAXED);
+  __atomic_store_n (&slot->holder_pid, ps_self_process_id (), __ATOMIC_RELAXED);
+}
+
+PsRwTake ps_rw_lock_check_marked (PsRwLockHandle *handle,
+                                  PsRwSlot *slot,
+                                  gboolean check_gate);
+
 void ps_rw_lock_set_corrupt_error (GError **error);
+
+/* A read share in the common case, without calls: the process holds no
+ * share in the calling thread's home slot and none away from home (so
+ * the thread holds none), nor the writers' mutex; no writer is in; the
+ * home slot is free. Its lock, its mark, the gate again and the slot's
+ * in-use bit, then this thread's record. FALSE, holding nothing new, if
+ * not the common case. */
+static inline __attribute__((always_inline)) gboolean
+ps_rw_lock_read_fast (PsRwLockHandle *handle)
+{
+  PsRwLockState *state = handle->state;
+  PsRwOwnership *own = handle->own;
+  guint64 thread_id = ps_cached_thread_id;
+  guint home = ps_rw_lock_home_slot (thread_id);
+  PsRwReadHold *hold = &own->holds[home];
+  PsRwSlot *slot = &state->slots[home];
+
+  if (G_UNLIKELY (thread_id == 0 || __atomic_load_n (&hold->holder, __ATOMIC_RELAXED) != 0 ||
+                  g_atomic_int_get (&own->n_away) != 0 || handle->writer.own->depth != 0 ||
+                  __atomic_load_n (&state->gate, __ATOMIC_RELAXED) != 0) ||
+      G_UNLIKELY (!ps_robust_lock_try_fast (&slot->lock)))
+    return FALSE;
+  __atomic_exchange_n (&slot->occupied, 1, __ATOMIC_SEQ_CST);
+  if (G_LIKELY (__atomic_load_n (&state->gate, __ATOMIC_SEQ_CST) == 0 &&
+                (__atomic_load_n (&state->in_use, __ATOMIC_SEQ_CST) &
+                 (G_GUINT64_CONSTANT (1) << home)) != 0) ||
+      ps_rw_lock_check_marked (handle, slot, TRUE) == PS_RW_TAKE_OK)
+    {
+      ps_rw_lock_record_home (handle, hold, slot, thread_id);
+      return TRUE;
+    }
+  return FALSE;   /* a writer came: the slot was given back */
+}
+
+/* A read unlock in the common case, without calls: a share held once,
+ * in the thread's home slot. 1 done, 0 failed (@error), -1 not the
+ * common case (nothing done). */
+static inline __attribute__((always_inline)) gint
+ps_rw_lock_read_release_fast (PsRwLockHandle  *handle,
+                              GError         **error)
+{
+  guint64 thread_id = ps_cached_thread_id;
+  PsRwReadHold *hold = &handle->own->holds[ps_rw_lock_home_slot (thread_id)];
+  PsRwSlot *held;
+
+  if (G_UNLIKELY (__atomic_load_n (&hold->holder, __ATOMIC_RELAXED) != thread_id ||
+                  thread_id == 0 || hold->depth != 1))
+    return -1;
+  held = hold->held;
+  hold->depth = 0;
+  hold->through = NULL;
+  hold->held = NULL;
+  __atomic_store_n (&hold->holder, 0, __ATOMIC_RELAXED);
+  ps_rw_lock_give_back_slot (handle, held);
+  if (G_UNLIKELY (handle->pinned && handle->own->pinned == held))
+    {
+      ps_rw_lock_set_corrupt_error (error);
+      return 0;
+    }
+  return 1;
+}
 PsLockStatus ps_rw_lock_wait_slot (PsRwSlot *slot,
                                    gint64 deadline,
                                    GCancellable *cancellable);
-void ps_rw_lock_give_back_slot (PsRwLockHandle *handle,
-                                PsRwSlot *slot);
 PsRwTake ps_rw_lock_take_status (PsRwSlot *slot,
                                  PsLockStatus status);
 PsRwTake ps_rw_lock_finish_take (PsRwLockHandle *handle,

@@ -2,7 +2,7 @@
 
 #include "ps-error.h"
 #include "ps-object-storage-private.h"
-#include "ps-rw-lock-private.h"
+#include "ps-rw-lock-slots-private.h"
 
 /**
  * PsRWLock:
@@ -307,7 +307,8 @@ ps_rw_lock_read_lock (PsRWLock      *self,
 {
   /* Without the checks' calls when nothing needs them. */
   if (is_plain_call (self, error) && cancellable == NULL)
-    return ps_rw_lock_read_acquire (&self->handle, ps_rw_lock_deadline (timeout_us), NULL,
+    return ps_rw_lock_read_fast (&self->handle) ||
+           ps_rw_lock_read_acquire (&self->handle, ps_rw_lock_deadline (timeout_us), NULL,
                                     FALSE, error);
 
   g_return_val_if_fail (PS_IS_RW_LOCK (self), FALSE);
@@ -365,7 +366,11 @@ ps_rw_lock_read_unlock (PsRWLock  *self,
                         GError   **error)
 {
   if (is_plain_call (self, error))
-    return ps_rw_lock_read_release (&self->handle, error);
+    {
+      gint done = ps_rw_lock_read_release_fast (&self->handle, error);
+
+      return done >= 0 ? done : ps_rw_lock_read_release (&self->handle, error);
+    }
 
   g_return_val_if_fail (PS_IS_RW_LOCK (self), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
