@@ -171,11 +171,11 @@ ps_rw_lock_drain_marked (PsRwLockHandle *handle,
   return PS_RW_TAKE_OK;
 }
 
-static gboolean
-drain_readers (PsRwLockHandle  *handle,
-               gint64           deadline,
-               GCancellable    *cancellable,
-               GError         **error)
+gboolean
+ps_rw_lock_drain_readers (PsRwLockHandle  *handle,
+                          gint64           deadline,
+                          GCancellable    *cancellable,
+                          GError         **error)
 {
   guint64 marked = ps_rw_lock_marked_slots (handle->state);
   PsRwTake take = ps_rw_lock_drain_marked (handle, &marked, deadline, cancellable, NULL);
@@ -301,7 +301,7 @@ become_writer (PsRwLockHandle  *handle,
 {
   if (!ps_rw_lock_close_gate (handle, error))
     return FALSE;
-  if (!drain_readers (handle, deadline, cancellable, error))
+  if (!ps_rw_lock_drain_readers (handle, deadline, cancellable, error))
     {
       ps_rw_lock_unlock_writers (handle, dead);
       return FALSE;
@@ -318,6 +318,17 @@ become_writer (PsRwLockHandle  *handle,
       return FALSE;
     }
   return TRUE;
+}
+
+/* The fast write lock found the state unusable once it held the
+ * writers' mutex: given back as found, for the full path to report. */
+void
+ps_rw_lock_write_fast_back_out (PsRwLockHandle *handle,
+                                gboolean        gate_closed)
+{
+  if (gate_closed)
+    __atomic_and_fetch (&handle->state->gate, ~PS_RW_GATE_WRITER, __ATOMIC_RELEASE);
+  ps_robust_mutex_unlock_unrepaired (&handle->writer, NULL);
 }
 
 /* Whether the calling thread may wait to write: not while it holds the
@@ -345,7 +356,10 @@ ps_rw_lock_write_acquire (PsRwLockHandle  *handle,
                           GError         **error)
 {
   gboolean dead = FALSE;
+  gint done = probe ? -1 : ps_rw_lock_write_fast (handle, deadline, cancellable, error);
 
+  if (done >= 0)
+    return done;
   if (!ps_rw_lock_check_writer (handle, ps_self_thread_id (), error))
     return FALSE;
   if (!ps_rw_lock_lock_writers (handle, deadline, cancellable, &dead, error))
@@ -358,28 +372,11 @@ ps_rw_lock_write_release (PsRwLockHandle  *handle,
                           GError         **error)
 {
   PsRwLockState *state = handle->state;
-  PsMutexOwnership *own = handle->writer.own;
-  PsRobustMutex *held = own->held_state;
-  guint64 thread_id = ps_cached_thread_id;
   GError *local = NULL;
+  gint done = ps_rw_lock_write_release_fast (handle, error);
 
-  /* The common case, without calls, as PsMutex's: held once by this
-   * thread (not as an async write's drainer), consistent, nobody
-   * waiting. */
-  if (G_LIKELY (own->depth == 1 && own->holder == thread_id && thread_id != 0 &&
-                ps_rw_lock_drainer (handle) != thread_id) &&
-      G_LIKELY (g_atomic_int_get (&state->writer.consistency) == PS_MUTEX_CONSISTENT) &&
-      G_LIKELY (ps_robust_lock_can_unlock_fast (&held->lock)))
-    {
-      __atomic_store_n (&state->gate, 0, __ATOMIC_RELEASE);
-      ps_robust_mutex_clear_hold (own, handle->writer.state);
-      if (G_LIKELY (ps_robust_lock_unlock_fast (&held->lock)))
-        return TRUE;
-      ps_robust_mutex_pin (own, held);
-      ps_rw_lock_set_corrupt_error (error);
-      return FALSE;
-    }
-
+  if (done >= 0)
+    return done;
   if (!holds_write (handle))
     {
       g_set_error_literal (error, PS_ERROR, PS_ERROR_NOT_OWNER,

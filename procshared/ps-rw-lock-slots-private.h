@@ -196,4 +196,87 @@ void     ps_rw_lock_set_owner_dead_error (GError        **error,
 void     ps_rw_lock_end_watch           (PsRwAsyncLock   *wait,
                                          gboolean         taken);
 
+gboolean ps_rw_lock_drain_readers       (PsRwLockHandle  *handle,
+                                         gint64           deadline,
+                                         GCancellable    *cancellable,
+                                         GError         **error);
+void     ps_rw_lock_write_fast_back_out (PsRwLockHandle  *handle,
+                                         gboolean         gate_closed);
+
+/* A write lock in the common case, without calls unless readers are in:
+ * the calling thread holds no share (none in its home slot, and the
+ * process none away from home), the process not the writers' mutex,
+ * which is consistent and free. Its lock, the gate closed, then the
+ * readers in waited for (the in-use mask says whether any may be).
+ * 1 taken, 0 failed (@error, holding nothing), -1 not the common case
+ * (nothing done). */
+static inline __attribute__((always_inline)) gint
+ps_rw_lock_write_fast (PsRwLockHandle  *handle,
+                       gint64           deadline,
+                       GCancellable    *cancellable,
+                       GError         **error)
+{
+  PsRwLockState *state = handle->state;
+  PsMutexOwnership *own = handle->writer.own;
+  guint64 thread_id = ps_cached_thread_id;
+  guint32 process_id = __atomic_load_n (&ps_cached_process_id, __ATOMIC_RELAXED);
+  PsRwReadHold *hold = &handle->own->holds[ps_rw_lock_home_slot (thread_id)];
+  guint32 gate;
+
+  if (G_UNLIKELY (thread_id == 0 || process_id == 0 || own->depth != 0 ||
+                  __atomic_load_n (&hold->holder, __ATOMIC_RELAXED) == thread_id ||
+                  g_atomic_int_get (&handle->own->n_away) != 0 ||
+                  g_atomic_int_get (&state->writer.consistency) != PS_MUTEX_CONSISTENT) ||
+      G_UNLIKELY (!ps_robust_lock_try_fast (&state->writer.lock)))
+    return -1;
+  ps_robust_mutex_record_hold (own, handle->writer.owner, &state->writer, thread_id, process_id);
+  if (G_UNLIKELY (g_atomic_int_get (&state->writer.consistency) != PS_MUTEX_CONSISTENT))
+    {
+      ps_rw_lock_write_fast_back_out (handle, FALSE);
+      return -1;
+    }
+  gate = __atomic_fetch_or (&state->gate, PS_RW_GATE_WRITER, __ATOMIC_SEQ_CST);
+  if (G_UNLIKELY (gate != 0))
+    {
+      ps_rw_lock_write_fast_back_out (handle, (gate & PS_RW_GATE_WRITER) == 0);
+      return -1;
+    }
+  if (G_LIKELY (__atomic_load_n (&state->in_use, __ATOMIC_SEQ_CST) == 0))
+    {
+      __atomic_thread_fence (__ATOMIC_ACQUIRE);
+      return 1;
+    }
+  if (ps_rw_lock_drain_readers (handle, deadline, cancellable, error))
+    return 1;
+  ps_rw_lock_unlock_writers (handle, FALSE);
+  return 0;
+}
+
+/* A write unlock in the common case, without calls, as PsMutex's: held
+ * once by this thread (not as an async write's drainer), consistent,
+ * nobody waiting. 1 done, 0 failed (@error), -1 not the common case
+ * (nothing done). */
+static inline __attribute__((always_inline)) gint
+ps_rw_lock_write_release_fast (PsRwLockHandle  *handle,
+                               GError         **error)
+{
+  PsRwLockState *state = handle->state;
+  PsMutexOwnership *own = handle->writer.own;
+  PsRobustMutex *held = own->held_state;
+  guint64 thread_id = ps_cached_thread_id;
+
+  if (G_UNLIKELY (own->depth != 1 || own->holder != thread_id || thread_id == 0 ||
+                  ps_rw_lock_drainer (handle) == thread_id ||
+                  g_atomic_int_get (&state->writer.consistency) != PS_MUTEX_CONSISTENT) ||
+      G_UNLIKELY (!ps_robust_lock_can_unlock_fast (&held->lock)))
+    return -1;
+  __atomic_store_n (&state->gate, 0, __ATOMIC_RELEASE);
+  ps_robust_mutex_clear_hold (own, &state->writer);
+  if (G_LIKELY (ps_robust_lock_unlock_fast (&held->lock)))
+    return 1;
+  ps_robust_mutex_pin (own, held);
+  ps_rw_lock_set_corrupt_error (error);
+  return 0;
+}
+
 G_END_DECLS

@@ -413,8 +413,13 @@ ps_rw_lock_write_lock (PsRWLock      *self,
                        GError       **error)
 {
   if (is_plain_call (self, error) && cancellable == NULL)
-    return ps_rw_lock_write_acquire (&self->handle, ps_rw_lock_deadline (timeout_us), NULL,
-                                     FALSE, error);
+    {
+      gint64 deadline = ps_rw_lock_deadline (timeout_us);
+      gint done = ps_rw_lock_write_fast (&self->handle, deadline, NULL, error);
+
+      return done >= 0 ? done
+                       : ps_rw_lock_write_acquire (&self->handle, deadline, NULL, FALSE, error);
+    }
 
   g_return_val_if_fail (PS_IS_RW_LOCK (self), FALSE);
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
@@ -472,7 +477,11 @@ ps_rw_lock_write_unlock (PsRWLock  *self,
                          GError   **error)
 {
   if (is_plain_call (self, error))
-    return ps_rw_lock_write_release (&self->handle, error);
+    {
+      gint done = ps_rw_lock_write_release_fast (&self->handle, error);
+
+      return done >= 0 ? done : ps_rw_lock_write_release (&self->handle, error);
+    }
 
   g_return_val_if_fail (PS_IS_RW_LOCK (self), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
