@@ -1639,6 +1639,7 @@ test_older_format (void)
   guint8 *data = ps_shared_memory_get_data (memory);
   PsRwLockState *state = (gpointer) (data + sizeof (PsObjectHeader));
 
+  g_assert_nonnull (lock);
   state->n_slots = PS_RW_LOCK_FORMAT_V1;
   attached = ps_rw_lock_attach (memory, 0, &error);
   g_assert_null (attached);
