@@ -2,7 +2,7 @@
 
 #include "ps-error.h"
 #include "ps-object-storage-private.h"
-#include "ps-rw-lock-slots-private.h"
+#include "ps-rw-lock-private.h"
 
 /**
  * PsRWLock:
