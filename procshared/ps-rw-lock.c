@@ -39,8 +39,12 @@
  * Read shares are recorded in 60 slots, one per cache line, so that
  * readers do not contend on one word: a reader's lock takes its slot's
  * robust lock and marks the slot (two atomic operations on its own cache
- * line), then looks at the writers' word. A 61st concurrent reader waits
- * for a slot (it does not fail), looking again every 10 ms.
+ * line), then looks at the writers' word. A writer looks only at the
+ * slots that readers used since the writer before it, named by a mask
+ * beside the writers' word (which a reader writes only when a writer has
+ * cleared its slot's bit), so that an uncontended writer does not read
+ * all 60. A 61st concurrent reader waits for a slot (it does not fail),
+ * looking again every 10 ms.
  *
  * Across fork(): a lock made before fork() is shared by parent and child,
  * but what the parent's threads hold is not inherited: the child's thread
