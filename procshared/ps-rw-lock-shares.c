@@ -11,7 +11,7 @@
 #include "ps-identity-private.h"
 #include "ps-rw-lock-slots-private.h"
 gint64
-ps_rw_lock_deadline (gint64 timeout_us)
+ps_rw_lock_deadline_from_timeout (gint64 timeout_us)
 {
   gint64 deadline;
 
@@ -113,19 +113,29 @@ ps_rw_lock_end_watch (PsRwAsyncLock *wait,
     wait->watched = NULL;
 }
 
-/* The slots marked, once the gate is shut. */
+/* The slots marked, once the gate is shut: those of the in-use mask
+ * only; the bits of the others are cleared (their next reader sets its
+ * own again, and sees the gate). */
 guint64
 ps_rw_lock_marked_slots (PsRwLockState *state)
 {
+  guint64 in_use = __atomic_load_n (&state->in_use, __ATOMIC_SEQ_CST);
   guint64 marked = 0;
 
-  G_STATIC_ASSERT (PS_RW_LOCK_N_SLOTS <= 64);
+  G_STATIC_ASSERT (PS_RW_LOCK_N_SLOTS < 64);
 
-  /* Every mark first, without a branch per slot, so that the loads
-   * overlap: mostly none is set. */
-  for (guint i = 0; i < PS_RW_LOCK_N_SLOTS; i++)
-    marked |= (guint64) (__atomic_load_n (&state->slots[i].occupied,
-                                          __ATOMIC_SEQ_CST) != 0) << i;
+  if (G_LIKELY (in_use == 0))
+    return 0;
+  /* Bits beyond the slots are a peer's scribbles: cleared below. */
+  for (guint64 bits = in_use & PS_RW_LOCK_ALL_SLOTS; bits != 0; bits &= bits - 1)
+    {
+      guint i = (guint) __builtin_ctzll (bits);
+
+      marked |= (guint64) (__atomic_load_n (&state->slots[i].occupied,
+                                            __ATOMIC_SEQ_CST) != 0) << i;
+    }
+  if (in_use != marked)
+    __atomic_fetch_and (&state->in_use, ~(in_use & ~marked), __ATOMIC_SEQ_CST);
   return marked;
 }
 
@@ -161,16 +171,38 @@ ps_rw_lock_drain_marked (PsRwLockHandle *handle,
   return PS_RW_TAKE_OK;
 }
 
-static gboolean
-drain_readers (PsRwLockHandle  *handle,
-               gint64           deadline,
-               GCancellable    *cancellable,
-               GError         **error)
+gboolean
+ps_rw_lock_drain_readers (PsRwLockHandle  *handle,
+                          gint64           deadline,
+                          GCancellable    *cancellable,
+                          GError         **error)
 {
   guint64 marked = ps_rw_lock_marked_slots (handle->state);
   PsRwTake take = ps_rw_lock_drain_marked (handle, &marked, deadline, cancellable, NULL);
 
   return take == PS_RW_TAKE_OK || ps_rw_lock_set_take_error (take, error);
+}
+
+/* ps_robust_mutex_try_lock(), its uncontended case without calls, as
+ * PsMutex's: FALSE without an error if busy. */
+static inline gboolean
+try_writers (PsRwLockHandle  *handle,
+             GError         **error)
+{
+  PsMutexOwnership *own = handle->writer.own;
+  PsRobustMutex *state = handle->writer.state;
+  guint64 thread_id = ps_cached_thread_id;
+  guint32 process_id = __atomic_load_n (&ps_cached_process_id, __ATOMIC_RELAXED);
+
+  if (G_LIKELY (own->depth == 0 && thread_id != 0 && process_id != 0) &&
+      G_LIKELY (ps_robust_lock_try_fast (&state->lock)))
+    {
+      if (G_UNLIKELY (g_atomic_int_get (&state->consistency) == PS_MUTEX_NOT_RECOVERABLE))
+        return ps_robust_mutex_finish_lock (&handle->writer, PS_LOCK_ACQUIRED, error);
+      ps_robust_mutex_record_hold (own, handle->writer.owner, state, thread_id, process_id);
+      return TRUE;
+    }
+  return ps_robust_mutex_try_lock (&handle->writer, error);
 }
 
 /* Takes the writers' mutex. TRUE with *out_dead set if a writer died
@@ -188,7 +220,7 @@ ps_rw_lock_lock_writers (PsRwLockHandle  *handle,
 
   /* Uncontended, the try alone: waiting writers are counted only when
    * they wait. */
-  ok = ps_robust_mutex_try_lock (&handle->writer, &local);
+  ok = try_writers (handle, &local);
   if (!ok && local == NULL && deadline == 0)
     ps_set_would_block_error (&local, "reader-writer lock");
   else if (!ok && local == NULL)
@@ -269,7 +301,7 @@ become_writer (PsRwLockHandle  *handle,
 {
   if (!ps_rw_lock_close_gate (handle, error))
     return FALSE;
-  if (!drain_readers (handle, deadline, cancellable, error))
+  if (!ps_rw_lock_drain_readers (handle, deadline, cancellable, error))
     {
       ps_rw_lock_unlock_writers (handle, dead);
       return FALSE;
@@ -286,6 +318,17 @@ become_writer (PsRwLockHandle  *handle,
       return FALSE;
     }
   return TRUE;
+}
+
+/* The fast write lock found the state unusable once it held the
+ * writers' mutex: given back as found, for the full path to report. */
+void
+ps_rw_lock_write_fast_back_out (PsRwLockHandle *handle,
+                                gboolean        gate_closed)
+{
+  if (gate_closed)
+    __atomic_and_fetch (&handle->state->gate, ~PS_RW_GATE_WRITER, __ATOMIC_RELEASE);
+  ps_robust_mutex_unlock_unrepaired (&handle->writer, NULL);
 }
 
 /* Whether the calling thread may wait to write: not while it holds the
@@ -313,7 +356,10 @@ ps_rw_lock_write_acquire (PsRwLockHandle  *handle,
                           GError         **error)
 {
   gboolean dead = FALSE;
+  gint done = probe ? -1 : ps_rw_lock_write_fast (handle, deadline, cancellable, error);
 
+  if (done >= 0)
+    return done;
   if (!ps_rw_lock_check_writer (handle, ps_self_thread_id (), error))
     return FALSE;
   if (!ps_rw_lock_lock_writers (handle, deadline, cancellable, &dead, error))
@@ -327,7 +373,10 @@ ps_rw_lock_write_release (PsRwLockHandle  *handle,
 {
   PsRwLockState *state = handle->state;
   GError *local = NULL;
+  gint done = ps_rw_lock_write_release_fast (handle, error);
 
+  if (done >= 0)
+    return done;
   if (!holds_write (handle))
     {
       g_set_error_literal (error, PS_ERROR, PS_ERROR_NOT_OWNER,
@@ -408,6 +457,12 @@ read_past_writer (PsRwLockHandle  *handle,
   return ps_rw_lock_read_under_writers (handle, thread_id, probe, error);
 }
 
+static gboolean read_acquire_full (PsRwLockHandle  *handle,
+                                   gint64           deadline,
+                                   GCancellable    *cancellable,
+                                   gboolean         probe,
+                                   GError         **error);
+
 gboolean
 ps_rw_lock_read_acquire (PsRwLockHandle  *handle,
                          gint64           deadline,
@@ -415,10 +470,22 @@ ps_rw_lock_read_acquire (PsRwLockHandle  *handle,
                          gboolean         probe,
                          GError         **error)
 {
+  if (!probe && ps_rw_lock_read_fast (handle))
+    return TRUE;
+  return read_acquire_full (handle, deadline, cancellable, probe, error);
+}
+
+static gboolean
+read_acquire_full (PsRwLockHandle  *handle,
+                   gint64           deadline,
+                   GCancellable    *cancellable,
+                   gboolean         probe,
+                   GError         **error)
+{
   PsRwLockState *state = handle->state;
   guint64 thread_id = ps_self_thread_id ();
-  PsRwReadHold *hold = ps_rw_lock_find_hold (handle->own, thread_id);
   guint home = ps_rw_lock_home_slot (thread_id);
+  PsRwReadHold *hold = ps_rw_lock_find_hold (handle->own, thread_id);
 
   /* A recursive read lock is counted here, and never waits, even for a
    * writer that waits for this very share (that would deadlock). */
@@ -481,9 +548,23 @@ ps_rw_lock_read_acquire (PsRwLockHandle  *handle,
     }
 }
 
+static gboolean read_release_full (PsRwLockHandle  *handle,
+                                   GError         **error);
+
 gboolean
 ps_rw_lock_read_release (PsRwLockHandle  *handle,
                          GError         **error)
+{
+  gint done = ps_rw_lock_read_release_fast (handle, error);
+
+  if (done >= 0)
+    return done;
+  return read_release_full (handle, error);
+}
+
+static gboolean
+read_release_full (PsRwLockHandle  *handle,
+                   GError         **error)
 {
   PsRwReadHold *hold = ps_rw_lock_find_hold (handle->own, ps_self_thread_id ());
   PsRwSlot *held;

@@ -12,31 +12,9 @@
 
 G_BEGIN_DECLS
 
-typedef enum
-{
-  PS_RW_TAKE_OK,
-  PS_RW_TAKE_BUSY,
-  PS_RW_TAKE_GATE,        /* taken, then given back: a writer closed the gate */
-  PS_RW_TAKE_TIMED_OUT,
-  PS_RW_TAKE_CANCELLED,
-  PS_RW_TAKE_CORRUPT,
-} PsRwTake;
-
-/* The slot a thread tries first: spread by a multiplicative hash of its
- * unique id, whose low word is a per-process serial number. */
-static inline guint
-ps_rw_lock_home_slot (guint64 thread_id)
-{
-  return (guint) (((thread_id * G_GUINT64_CONSTANT (0x9e3779b97f4a7c15)) >> 32) %
-                  PS_RW_LOCK_N_SLOTS);
-}
-
-void ps_rw_lock_set_corrupt_error (GError **error);
 PsLockStatus ps_rw_lock_wait_slot (PsRwSlot *slot,
                                    gint64 deadline,
                                    GCancellable *cancellable);
-void ps_rw_lock_give_back_slot (PsRwLockHandle *handle,
-                                PsRwSlot *slot);
 PsRwTake ps_rw_lock_take_status (PsRwSlot *slot,
                                  PsLockStatus status);
 PsRwTake ps_rw_lock_finish_take (PsRwLockHandle *handle,
@@ -69,8 +47,6 @@ gboolean ps_rw_lock_lock_writers        (PsRwLockHandle  *handle,
                                          GCancellable    *cancellable,
                                          gboolean        *out_dead,
                                          GError         **error);
-void     ps_rw_lock_unlock_writers      (PsRwLockHandle  *handle,
-                                         gboolean         dead);
 gboolean ps_rw_lock_close_gate          (PsRwLockHandle  *handle,
                                          GError         **error);
 guint64  ps_rw_lock_marked_slots        (PsRwLockState   *state);

@@ -113,20 +113,20 @@ ps_rw_lock_wait_slot (PsRwSlot     *slot,
 }
 
 void
-ps_rw_lock_give_back_slot (PsRwLockHandle *handle,
-                           PsRwSlot       *slot)
+ps_rw_lock_pin_slot (PsRwLockHandle *handle,
+                     PsRwSlot       *slot)
 {
-  __atomic_store_n (&slot->holder_pid, 0, __ATOMIC_RELAXED);
-  __atomic_store_n (&slot->occupied, 0, __ATOMIC_RELEASE);
-  /* The uncontended case without calls where the backend has one. */
-  if (ps_robust_lock_can_unlock_fast (&slot->lock) ? !ps_robust_lock_unlock_fast (&slot->lock)
-                                                   : ps_robust_lock_unlock (&slot->lock) != PS_LOCK_ACQUIRED)
-    {
-      handle->own->pinned = slot;   /* it may still be linked where the kernel looks */
-      handle->pinned = TRUE;
-    }
+  handle->own->pinned = slot;   /* it may still be linked where the kernel looks */
+  handle->pinned = TRUE;
 }
 
+void
+ps_rw_lock_unlock_slot (PsRwLockHandle *handle,
+                        PsRwSlot       *slot)
+{
+  if (ps_robust_lock_unlock (&slot->lock) != PS_LOCK_ACQUIRED)
+    ps_rw_lock_pin_slot (handle, slot);
+}
 
 /* What the backend's answer for a slot's lock means. A dead reader's slot
  * is taken over as it is, with nothing to repair: readers write nothing. */
@@ -171,7 +171,31 @@ ps_rw_lock_finish_take (PsRwLockHandle *handle,
   if (take != PS_RW_TAKE_OK)
     return take;
   __atomic_exchange_n (&slot->occupied, 1, __ATOMIC_SEQ_CST);
-  if (check_gate && G_UNLIKELY (__atomic_load_n (&handle->state->gate, __ATOMIC_SEQ_CST) != 0))
+  return ps_rw_lock_check_marked (handle, slot, check_gate);
+}
+
+
+/* The rest of the reader's half, its slot marked: the gate, then the
+ * slot's bit in the in-use mask (see ps-rw-lock-private.h). */
+PsRwTake
+ps_rw_lock_check_marked (PsRwLockHandle *handle,
+                         PsRwSlot       *slot,
+                         gboolean        check_gate)
+{
+  PsRwLockState *state = handle->state;
+  guint64 bit = G_GUINT64_CONSTANT (1) << (slot - state->slots);
+
+  if (check_gate && G_UNLIKELY (__atomic_load_n (&state->gate, __ATOMIC_SEQ_CST) != 0))
+    {
+      ps_rw_lock_give_back_slot (handle, slot);
+      return PS_RW_TAKE_GATE;
+    }
+  if (G_LIKELY ((__atomic_load_n (&state->in_use, __ATOMIC_SEQ_CST) & bit) != 0))
+    return PS_RW_TAKE_OK;
+  /* Cleared by a writer since this slot was last used: set, then look
+   * again, as a writer may have read the mask before. */
+  __atomic_fetch_or (&state->in_use, bit, __ATOMIC_SEQ_CST);
+  if (check_gate && G_UNLIKELY (__atomic_load_n (&state->gate, __ATOMIC_SEQ_CST) != 0))
     {
       ps_rw_lock_give_back_slot (handle, slot);
       return PS_RW_TAKE_GATE;
@@ -184,16 +208,10 @@ ps_rw_lock_record_read (PsRwLockHandle *handle,
                         guint           index,
                         guint64         thread_id)
 {
-  PsRwReadHold *hold = &handle->own->holds[index];
-  PsRwSlot *slot = &handle->state->slots[index];
-
   if (index != ps_rw_lock_home_slot (thread_id))
     g_atomic_int_inc (&handle->own->n_away);
-  hold->depth = 1;
-  hold->through = handle->owner;
-  hold->held = slot;
-  __atomic_store_n (&hold->holder, thread_id, __ATOMIC_RELAXED);
-  __atomic_store_n (&slot->holder_pid, ps_self_process_id (), __ATOMIC_RELAXED);
+  ps_rw_lock_record_home (handle, &handle->own->holds[index], &handle->state->slots[index],
+                          thread_id);
 }
 
 /* Forgets a hold, just before its slot is given back. */
@@ -294,7 +312,8 @@ ps_rw_lock_state_init (PsRwLockState  *state,
                        GError        **error)
 {
   state->gate = 0;
-  state->n_slots = PS_RW_LOCK_N_SLOTS;
+  state->n_slots = PS_RW_LOCK_FORMAT;
+  state->in_use = 0;
   state->dead_writer_pid = 0;
   state->writers_waiting = 0;
   if (!ps_robust_mutex_init (&state->writer, FALSE, error))
@@ -315,7 +334,14 @@ ps_rw_lock_handle_open (PsRwLockHandle  *handle,
                         PsRwLockState   *state,
                         GError         **error)
 {
-  if (state->n_slots != PS_RW_LOCK_N_SLOTS ||
+  if (state->n_slots == PS_RW_LOCK_FORMAT_V1)
+    {
+      g_set_error_literal (error, PS_ERROR, PS_ERROR_INCOMPATIBLE,
+                           "The reader-writer lock was made by an older version of procshared, "
+                           "whose protocol this one does not follow");
+      return FALSE;
+    }
+  if (state->n_slots != PS_RW_LOCK_FORMAT ||
       state->gate > (PS_RW_GATE_WRITER | PS_RW_GATE_BROKEN) ||
       state->writer.recursive != 0)
     {

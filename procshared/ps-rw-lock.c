@@ -39,8 +39,12 @@
  * Read shares are recorded in 60 slots, one per cache line, so that
  * readers do not contend on one word: a reader's lock takes its slot's
  * robust lock and marks the slot (two atomic operations on its own cache
- * line), then looks at the writers' word. A 61st concurrent reader waits
- * for a slot (it does not fail), looking again every 10 ms.
+ * line), then looks at the writers' word. A writer looks only at the
+ * slots that readers used since the writer before it, named by a mask
+ * beside the writers' word (which a reader writes only when a writer has
+ * cleared its slot's bit), so that an uncontended writer does not read
+ * all 60. A 61st concurrent reader waits for a slot (it does not fail),
+ * looking again every 10 ms.
  *
  * Across fork(): a lock made before fork() is shared by parent and child,
  * but what the parent's threads hold is not inherited: the child's thread
@@ -307,7 +311,8 @@ ps_rw_lock_read_lock (PsRWLock      *self,
 {
   /* Without the checks' calls when nothing needs them. */
   if (is_plain_call (self, error) && cancellable == NULL)
-    return ps_rw_lock_read_acquire (&self->handle, ps_rw_lock_deadline (timeout_us), NULL,
+    return ps_rw_lock_read_fast (&self->handle) ||
+           ps_rw_lock_read_acquire (&self->handle, ps_rw_lock_deadline (timeout_us), NULL,
                                     FALSE, error);
 
   g_return_val_if_fail (PS_IS_RW_LOCK (self), FALSE);
@@ -365,7 +370,11 @@ ps_rw_lock_read_unlock (PsRWLock  *self,
                         GError   **error)
 {
   if (is_plain_call (self, error))
-    return ps_rw_lock_read_release (&self->handle, error);
+    {
+      gint done = ps_rw_lock_read_release_fast (&self->handle, error);
+
+      return done >= 0 ? done : ps_rw_lock_read_release (&self->handle, error);
+    }
 
   g_return_val_if_fail (PS_IS_RW_LOCK (self), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
@@ -408,8 +417,13 @@ ps_rw_lock_write_lock (PsRWLock      *self,
                        GError       **error)
 {
   if (is_plain_call (self, error) && cancellable == NULL)
-    return ps_rw_lock_write_acquire (&self->handle, ps_rw_lock_deadline (timeout_us), NULL,
-                                     FALSE, error);
+    {
+      gint64 deadline = ps_rw_lock_deadline (timeout_us);
+      gint done = ps_rw_lock_write_fast (&self->handle, deadline, NULL, error);
+
+      return done >= 0 ? done
+                       : ps_rw_lock_write_acquire (&self->handle, deadline, NULL, FALSE, error);
+    }
 
   g_return_val_if_fail (PS_IS_RW_LOCK (self), FALSE);
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
@@ -467,7 +481,11 @@ ps_rw_lock_write_unlock (PsRWLock  *self,
                          GError   **error)
 {
   if (is_plain_call (self, error))
-    return ps_rw_lock_write_release (&self->handle, error);
+    {
+      gint done = ps_rw_lock_write_release_fast (&self->handle, error);
+
+      return done >= 0 ? done : ps_rw_lock_write_release (&self->handle, error);
+    }
 
   g_return_val_if_fail (PS_IS_RW_LOCK (self), FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);

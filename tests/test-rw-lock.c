@@ -1538,6 +1538,120 @@ test_hostile (void)
   memcpy (data, saved, PS_RW_LOCK_SIZE);
 }
 
+/* The in-use mask (version 2 of the protocol) ------------------------------------------- */
+
+/* The one slot marked, or -1. */
+static gint
+marked_slot (PsRwLockState *state)
+{
+  gint found = -1;
+
+  for (guint i = 0; i < PS_RW_LOCK_N_SLOTS; i++)
+    if (state->slots[i].occupied != 0)
+      {
+        g_assert_cmpint (found, ==, -1);
+        found = (gint) i;
+      }
+  return found;
+}
+
+/* A reader sets its slot's bit; a writer clears the bits of the slots it
+ * finds free, waits for the readers whose bits are set, and a reader
+ * whose bit was cleared sets it again before its share counts. */
+static void
+test_in_use_mask (void)
+{
+  g_autoptr(PsRWLock) lock = ps_rw_lock_new (NULL);
+  g_autoptr(GError) error = NULL;
+  PsRwLockState *state = ps_rw_lock_get_handle (lock)->state;
+  guint64 bit;
+  Locker reader;
+  GThread *thread;
+  gint slot;
+
+  g_assert_cmpuint (state->n_slots, ==, PS_RW_LOCK_FORMAT);
+  g_assert_cmpuint (state->in_use, ==, 0);
+
+  /* The first share sets its bit, which stays once the share is given back. */
+  g_assert_true (ps_rw_lock_read_lock (lock, 0, NULL, NULL));
+  slot = marked_slot (state);
+  g_assert_cmpint (slot, >=, 0);
+  bit = G_GUINT64_CONSTANT (1) << slot;
+  g_assert_cmpuint (state->in_use, ==, bit);
+  g_assert_true (ps_rw_lock_read_unlock (lock, NULL));
+  g_assert_cmpint (marked_slot (state), ==, -1);
+  g_assert_cmpuint (state->in_use, ==, bit);
+
+  /* A writer clears it: the slot is free. */
+  g_assert_true (ps_rw_lock_write_lock (lock, 0, NULL, NULL));
+  g_assert_cmpuint (state->in_use, ==, 0);
+  g_assert_true (ps_rw_lock_write_unlock (lock, NULL));
+
+  /* Set again by the next share, which a writer then waits for. */
+  thread = hold_in_thread (&reader, lock, FALSE);
+  slot = marked_slot (state);
+  g_assert_cmpint (slot, >=, 0);
+  bit = G_GUINT64_CONSTANT (1) << slot;
+  g_assert_cmpuint (state->in_use, ==, bit);
+  g_assert_false (ps_rw_lock_try_write_lock (lock, &error));
+  g_assert_no_error (error);
+  g_assert_false (ps_rw_lock_write_lock (lock, SHORT_US, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_clear_error (&error);
+  g_assert_cmpuint (state->in_use, ==, bit);
+  release_thread (&reader, thread);
+
+  /* A bit cleared under a share (as a writer that found the slot free a
+   * moment before would): the next share of that slot sets it again. */
+  g_assert_true (ps_rw_lock_read_lock (lock, 0, NULL, NULL));
+  bit = G_GUINT64_CONSTANT (1) << marked_slot (state);
+  g_assert_true (ps_rw_lock_read_unlock (lock, NULL));
+  state->in_use = 0;
+  g_assert_true (ps_rw_lock_read_lock (lock, 0, NULL, NULL));
+  g_assert_cmpuint (state->in_use, ==, bit);
+  {
+    Locker writer;
+
+    thread = start_locker (&writer, lock, TRUE, 0);
+    g_thread_join (thread);
+    g_assert_false (writer.result);
+    g_assert_error (writer.error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
+    g_clear_error (&writer.error);
+  }
+  g_assert_true (ps_rw_lock_read_unlock (lock, NULL));
+
+  /* Bits of no reader, and beyond the slots (a peer's scribbles): the
+   * writer gets in, and clears them. */
+  state->in_use = G_MAXUINT64;
+  g_assert_true (ps_rw_lock_write_lock (lock, 0, NULL, NULL));
+  g_assert_cmpuint (state->in_use, ==, 0);
+  g_assert_true (ps_rw_lock_write_unlock (lock, NULL));
+}
+
+/* A lock of the first protocol, without the mask, is refused. */
+static void
+test_older_format (void)
+{
+  g_autoptr(PsSharedMemory) memory = ps_shared_memory_new (PS_RW_LOCK_SIZE, NULL);
+  g_autoptr(PsRWLock) lock = ps_rw_lock_new_at (memory, 0, NULL);
+  g_autoptr(PsRWLock) attached = NULL;
+  g_autoptr(GError) error = NULL;
+  guint8 *data = ps_shared_memory_get_data (memory);
+  PsRwLockState *state = (gpointer) (data + sizeof (PsObjectHeader));
+
+  g_assert_nonnull (lock);
+  state->n_slots = PS_RW_LOCK_FORMAT_V1;
+  attached = ps_rw_lock_attach (memory, 0, &error);
+  g_assert_null (attached);
+  g_assert_error (error, PS_ERROR, PS_ERROR_INCOMPATIBLE);
+  g_clear_error (&error);
+
+  state->n_slots = PS_RW_LOCK_FORMAT;
+  attached = ps_rw_lock_attach (memory, 0, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (attached);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -1568,6 +1682,8 @@ main (int    argc,
   ps_test_add ("/rw-lock/named", test_named);
   ps_test_add ("/rw-lock/placed", test_placed);
   ps_test_add ("/rw-lock/hostile", test_hostile);
+  ps_test_add ("/rw-lock/in-use-mask", test_in_use_mask);
+  ps_test_add ("/rw-lock/older-format", test_older_format);
 
   return g_test_run ();
 }
