@@ -14,15 +14,7 @@
 
 #include "procshared.h"
 #include "ps-cond-private.h"
-#include "ps-test-util.h"
-
-typedef struct
-{
-  gboolean  done;
-  gboolean  ok;
-  GError   *error;
-  GThread  *thread;
-} Result;
+#include "ps-test-async.h"
 
 typedef struct
 {
@@ -32,23 +24,13 @@ typedef struct
 } Shared;
 
 static void
-clear_result (Result *r)
-{
-  g_clear_error (&r->error);
-  memset (r, 0, sizeof *r);
-}
-
-static void
 on_locked (GObject      *source,
            GAsyncResult *result,
            gpointer      user_data)
 {
-  Result *r = user_data;
+  PsTestOutcome *r = user_data;
 
-  g_assert_false (r->done);
-  r->ok = ps_mutex_lock_finish (PS_MUTEX (source), result, &r->error);
-  r->thread = g_thread_self ();
-  r->done = TRUE;
+  ps_test_outcome_record (r, ps_mutex_lock_finish (PS_MUTEX (source), result, &r->error));
 }
 
 static void
@@ -56,12 +38,9 @@ on_waited (GObject      *source,
            GAsyncResult *result,
            gpointer      user_data)
 {
-  Result *r = user_data;
+  PsTestOutcome *r = user_data;
 
-  g_assert_false (r->done);
-  r->ok = ps_cond_wait_finish (PS_COND (source), result, &r->error);
-  r->thread = g_thread_self ();
-  r->done = TRUE;
+  ps_test_outcome_record (r, ps_cond_wait_finish (PS_COND (source), result, &r->error));
 }
 
 static void
@@ -69,56 +48,10 @@ on_acquired (GObject      *source,
              GAsyncResult *result,
              gpointer      user_data)
 {
-  Result *r = user_data;
+  PsTestOutcome *r = user_data;
 
-  g_assert_false (r->done);
-  r->ok = ps_semaphore_acquire_finish (PS_SEMAPHORE (source), result, &r->error);
-  r->thread = g_thread_self ();
-  r->done = TRUE;
-}
-
-static gboolean
-tick (gpointer data)
-{
-  return G_SOURCE_CONTINUE;
-}
-
-/* Iterates the thread-default context until @r is done, within @seconds
- * (scaled). */
-static gboolean
-run_until_done (Result *r,
-                guint   seconds)
-{
-  GMainContext *context = g_main_context_ref_thread_default ();
-  GSource *ticker = g_timeout_source_new (10);
-  gint64 deadline = g_get_monotonic_time () + (gint64) ps_test_scaled_s (seconds) * G_USEC_PER_SEC;
-
-  g_source_set_callback (ticker, tick, NULL, NULL);
-  g_source_attach (ticker, context);
-  while (!r->done && g_get_monotonic_time () < deadline)
-    g_main_context_iteration (context, TRUE);
-  g_source_destroy (ticker);
-  g_source_unref (ticker);
-  g_main_context_unref (context);
-  return r->done;
-}
-
-/* Iterates the thread-default context for @us microseconds. */
-static void
-run_for (gint64 us)
-{
-  Result never = { 0, };
-  GMainContext *context = g_main_context_ref_thread_default ();
-  GSource *ticker = g_timeout_source_new (5);
-  gint64 end = g_get_monotonic_time () + us;
-
-  g_source_set_callback (ticker, tick, NULL, NULL);
-  g_source_attach (ticker, context);
-  while (!never.done && g_get_monotonic_time () < end)
-    g_main_context_iteration (context, TRUE);
-  g_source_destroy (ticker);
-  g_source_unref (ticker);
-  g_main_context_unref (context);
+  ps_test_outcome_record (r, ps_semaphore_acquire_finish (PS_SEMAPHORE (source), result,
+                                                          &r->error));
 }
 
 /* A thread that holds a mutex until told to let go. */
@@ -159,11 +92,11 @@ test_mutex_uncontended (void)
 {
   g_autoptr(PsMutex) mutex = ps_mutex_new (NULL);
   g_autoptr(GError) error = NULL;
-  Result r = { 0, };
+  PsTestOutcome r = { 0, };
 
   ps_mutex_lock_async (mutex, PS_TIMEOUT_INFINITE, NULL, on_locked, &r);
   g_assert_false (r.done);   /* taken in the context, not in the call */
-  g_assert_true (run_until_done (&r, 10));
+  g_assert_true (ps_test_run_until_done (&r, 10));
   g_assert_no_error (r.error);
   g_assert_true (r.ok);
   g_assert_true (r.thread == g_thread_self ());
@@ -173,22 +106,22 @@ test_mutex_uncontended (void)
 
   /* The holder's own lock_async of a non-recursive mutex: as lock(). */
   g_assert_true (ps_mutex_lock (mutex, -1, NULL, NULL));
-  clear_result (&r);
+  ps_test_outcome_clear (&r);
   ps_mutex_lock_async (mutex, PS_TIMEOUT_INFINITE, NULL, on_locked, &r);
-  g_assert_true (run_until_done (&r, 10));
+  g_assert_true (ps_test_run_until_done (&r, 10));
   g_assert_error (r.error, PS_ERROR, PS_ERROR_WOULD_DEADLOCK);
   g_assert_false (r.ok);
   g_assert_true (ps_mutex_unlock (mutex, NULL));
-  clear_result (&r);
+  ps_test_outcome_clear (&r);
 }
 
 typedef struct
 {
-  PsMutex *mutex;
-  Result   r;
-  gint     locked;
-  gint     unlock;
-  gboolean unlocked;
+  PsMutex       *mutex;
+  PsTestOutcome  r;
+  gint           locked;
+  gint           unlock;
+  gboolean       unlocked;
 } ThreadLock;
 
 static gpointer
@@ -199,7 +132,7 @@ lock_in_own_context (gpointer data)
 
   g_main_context_push_thread_default (context);
   ps_mutex_lock_async (t->mutex, PS_TIMEOUT_INFINITE, NULL, on_locked, &t->r);
-  g_assert_true (run_until_done (&t->r, 10));
+  g_assert_true (ps_test_run_until_done (&t->r, 10));
   g_atomic_int_set (&t->locked, 1);
   g_assert_true (ps_test_wait_int (&t->unlock, 1, 30));
   t->unlocked = ps_mutex_unlock (t->mutex, NULL);
@@ -256,13 +189,13 @@ test_mutex_contended_by_process (void)
   Shared *shared = ps_test_shared_new (sizeof (Shared), &memory);
   g_autoptr(PsMutex) mutex = ps_mutex_new (NULL);
   gpointer args[2] = { mutex, shared };
-  Result r = { 0, };
+  PsTestOutcome r = { 0, };
   pid_t pid;
 
   pid = ps_test_fork (lock_then_unlock_later, args, ps_test_scaled_s (30));
   g_assert_true (ps_test_wait_int (&shared->locked, 1, 10));
   ps_mutex_lock_async (mutex, PS_TIMEOUT_INFINITE, NULL, on_locked, &r);
-  g_assert_true (run_until_done (&r, 30));
+  g_assert_true (ps_test_run_until_done (&r, 30));
   g_assert_cmpint (g_atomic_int_get (&shared->unlocked), ==, 1);
   g_assert_no_error (r.error);
   g_assert_true (r.ok);
@@ -277,27 +210,27 @@ test_mutex_timeout (void)
   g_autoptr(PsMutex) mutex = ps_mutex_new (NULL);
   Holder h;
   GThread *thread = hold_in_thread (&h, mutex);
-  Result r = { 0, };
+  PsTestOutcome r = { 0, };
   gint64 start = g_get_monotonic_time ();
 
   ps_mutex_lock_async (mutex, 50 * 1000, NULL, on_locked, &r);
-  g_assert_true (run_until_done (&r, 10));
+  g_assert_true (ps_test_run_until_done (&r, 10));
   g_assert_error (r.error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
   g_assert_false (r.ok);
   g_assert_cmpint (g_get_monotonic_time () - start, >=, 50 * 1000);
-  clear_result (&r);
+  ps_test_outcome_clear (&r);
 
   ps_mutex_lock_async (mutex, 0, NULL, on_locked, &r);
-  g_assert_true (run_until_done (&r, 10));
+  g_assert_true (ps_test_run_until_done (&r, 10));
   g_assert_error (r.error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
-  clear_result (&r);
+  ps_test_outcome_clear (&r);
 
   /* A pending wait is woken by an unlock in another thread. */
   ps_mutex_lock_async (mutex, PS_TIMEOUT_INFINITE, NULL, on_locked, &r);
-  run_for (20 * 1000);
+  ps_test_run_for (20 * 1000);
   g_assert_false (r.done);
   g_atomic_int_set (&h.release, 1);
-  g_assert_true (run_until_done (&r, 10));
+  g_assert_true (ps_test_run_until_done (&r, 10));
   g_thread_join (thread);
   g_assert_no_error (r.error);
   g_assert_true (r.ok);
@@ -311,22 +244,22 @@ test_mutex_cancel (void)
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
   Holder h;
   GThread *thread = hold_in_thread (&h, mutex);
-  Result r = { 0, };
+  PsTestOutcome r = { 0, };
 
   ps_mutex_lock_async (mutex, PS_TIMEOUT_INFINITE, cancellable, on_locked, &r);
-  run_for (20 * 1000);
+  ps_test_run_for (20 * 1000);
   g_assert_false (r.done);
   g_cancellable_cancel (cancellable);
-  g_assert_true (run_until_done (&r, 10));
+  g_assert_true (ps_test_run_until_done (&r, 10));
   g_assert_error (r.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_assert_false (r.ok);
-  clear_result (&r);
+  ps_test_outcome_clear (&r);
 
   /* Cancelled before the call: nothing is tried. */
   ps_mutex_lock_async (mutex, PS_TIMEOUT_INFINITE, cancellable, on_locked, &r);
-  g_assert_true (run_until_done (&r, 10));
+  g_assert_true (ps_test_run_until_done (&r, 10));
   g_assert_error (r.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
-  clear_result (&r);
+  ps_test_outcome_clear (&r);
 
   g_atomic_int_set (&h.release, 1);
   g_thread_join (thread);
@@ -347,32 +280,32 @@ static void
 test_mutex_owner_dead (void)
 {
   g_autoptr(PsMutex) mutex = ps_mutex_new (NULL);
-  Result r = { 0, };
+  PsTestOutcome r = { 0, };
   pid_t pid;
 
   pid = ps_test_fork (lock_and_die, mutex, ps_test_scaled_s (30));
   ps_test_reap_ok (pid, ps_test_scaled_s (30));
   ps_mutex_lock_async (mutex, PS_TIMEOUT_INFINITE, NULL, on_locked, &r);
-  g_assert_true (run_until_done (&r, 10));
+  g_assert_true (ps_test_run_until_done (&r, 10));
   g_assert_error (r.error, PS_ERROR, PS_ERROR_OWNER_DEAD);
   g_assert_false (r.ok);
   g_assert_cmpint (ps_mutex_get_previous_owner_pid (mutex), ==, pid);
   g_assert_true (ps_mutex_mark_consistent (mutex, NULL));
   g_assert_true (ps_mutex_unlock (mutex, NULL));
-  clear_result (&r);
+  ps_test_outcome_clear (&r);
 
   /* Unlocked unrepaired: condemned, as lock() reports it. */
   pid = ps_test_fork (lock_and_die, mutex, ps_test_scaled_s (30));
   ps_test_reap_ok (pid, ps_test_scaled_s (30));
   ps_mutex_lock_async (mutex, PS_TIMEOUT_INFINITE, NULL, on_locked, &r);
-  g_assert_true (run_until_done (&r, 10));
+  g_assert_true (ps_test_run_until_done (&r, 10));
   g_assert_error (r.error, PS_ERROR, PS_ERROR_OWNER_DEAD);
   g_assert_true (ps_mutex_unlock (mutex, NULL));
-  clear_result (&r);
+  ps_test_outcome_clear (&r);
   ps_mutex_lock_async (mutex, PS_TIMEOUT_INFINITE, NULL, on_locked, &r);
-  g_assert_true (run_until_done (&r, 10));
+  g_assert_true (ps_test_run_until_done (&r, 10));
   g_assert_error (r.error, PS_ERROR, PS_ERROR_NOT_RECOVERABLE);
-  clear_result (&r);
+  ps_test_outcome_clear (&r);
 }
 
 static void
@@ -382,7 +315,7 @@ test_mutex_context_never_runs (void)
   GMainContext *context = g_main_context_new ();
   Holder h;
   GThread *thread = hold_in_thread (&h, mutex);
-  Result r = { 0, };
+  PsTestOutcome r = { 0, };
 
   g_main_context_push_thread_default (context);
   ps_mutex_lock_async (mutex, PS_TIMEOUT_INFINITE, NULL, on_locked, &r);
@@ -400,7 +333,7 @@ test_mutex_context_never_runs (void)
 
   /* Run at last, the context takes it for its own thread. */
   g_main_context_push_thread_default (context);
-  g_assert_true (run_until_done (&r, 10));
+  g_assert_true (ps_test_run_until_done (&r, 10));
   g_main_context_pop_thread_default (context);
   g_assert_no_error (r.error);
   g_assert_true (r.ok);
@@ -428,14 +361,14 @@ test_cond_signal (void)
   g_autoptr(PsMutex) mutex = ps_mutex_new (NULL);
   g_autoptr(PsCond) cond = ps_cond_new (NULL);
   gpointer args[2] = { mutex, cond };
-  Result r = { 0, };
+  PsTestOutcome r = { 0, };
   GThread *thread;
 
   g_assert_true (ps_mutex_lock (mutex, -1, NULL, NULL));
   ps_cond_wait_async (cond, mutex, PS_TIMEOUT_INFINITE, NULL, on_waited, &r);
   g_assert_cmpuint (ps_cond_get_waiter_count (cond), ==, 1);
   thread = g_thread_new ("signaller", signal_under_mutex, args);
-  g_assert_true (run_until_done (&r, 10));
+  g_assert_true (ps_test_run_until_done (&r, 10));
   g_thread_join (thread);
   g_assert_no_error (r.error);
   g_assert_true (r.ok);
@@ -472,29 +405,29 @@ test_cond_across_processes (void)
   g_autoptr(PsMutex) mutex = ps_mutex_new (NULL);
   g_autoptr(PsCond) cond = ps_cond_new (NULL);
   gpointer args[2] = { mutex, cond };
-  Result r = { 0, };
+  PsTestOutcome r = { 0, };
   pid_t pid;
 
   g_assert_true (ps_mutex_lock (mutex, -1, NULL, NULL));
   ps_cond_wait_async (cond, mutex, PS_TIMEOUT_INFINITE, NULL, on_waited, &r);
   pid = ps_test_fork (signal_from_child, args, ps_test_scaled_s (30));
-  g_assert_true (run_until_done (&r, 30));
+  g_assert_true (ps_test_run_until_done (&r, 30));
   ps_test_reap_ok (pid, ps_test_scaled_s (30));
   g_assert_no_error (r.error);
   g_assert_true (r.ok);
-  clear_result (&r);
+  ps_test_outcome_clear (&r);
 
   /* The signaller dies holding the mutex: the wait ends holding it,
    * with OWNER_DEAD, as ps_cond_wait() does. */
   ps_cond_wait_async (cond, mutex, PS_TIMEOUT_INFINITE, NULL, on_waited, &r);
   pid = ps_test_fork (signal_and_die_holding, args, ps_test_scaled_s (30));
-  g_assert_true (run_until_done (&r, 30));
+  g_assert_true (ps_test_run_until_done (&r, 30));
   ps_test_reap_ok (pid, ps_test_scaled_s (30));
   g_assert_error (r.error, PS_ERROR, PS_ERROR_OWNER_DEAD);
   g_assert_cmpint (ps_mutex_get_previous_owner_pid (mutex), ==, pid);
   g_assert_true (ps_mutex_mark_consistent (mutex, NULL));
   g_assert_true (ps_mutex_unlock (mutex, NULL));
-  clear_result (&r);
+  ps_test_outcome_clear (&r);
 }
 
 static void
@@ -504,38 +437,38 @@ test_cond_timeout_cancel (void)
   g_autoptr(PsCond) cond = ps_cond_new (NULL);
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
   g_autoptr(GError) error = NULL;
-  Result r = { 0, };
+  PsTestOutcome r = { 0, };
   gint64 start;
 
   g_assert_true (ps_mutex_lock (mutex, -1, NULL, NULL));
 
   start = g_get_monotonic_time ();
   ps_cond_wait_async (cond, mutex, 30 * 1000, NULL, on_waited, &r);
-  g_assert_true (run_until_done (&r, 10));
+  g_assert_true (ps_test_run_until_done (&r, 10));
   g_assert_error (r.error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
   g_assert_cmpint (g_get_monotonic_time () - start, >=, 30 * 1000);
   g_assert_cmpint (ps_mutex_get_owner_pid (mutex), ==, getpid ());
-  clear_result (&r);
+  ps_test_outcome_clear (&r);
 
   ps_cond_wait_async (cond, mutex, 0, NULL, on_waited, &r);
-  g_assert_true (run_until_done (&r, 10));
+  g_assert_true (ps_test_run_until_done (&r, 10));
   g_assert_error (r.error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
-  clear_result (&r);
+  ps_test_outcome_clear (&r);
 
   ps_cond_wait_async (cond, mutex, PS_TIMEOUT_INFINITE, cancellable, on_waited, &r);
-  run_for (20 * 1000);
+  ps_test_run_for (20 * 1000);
   g_assert_false (r.done);
   g_cancellable_cancel (cancellable);
-  g_assert_true (run_until_done (&r, 10));
+  g_assert_true (ps_test_run_until_done (&r, 10));
   g_assert_error (r.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_assert_cmpuint (ps_cond_get_waiter_count (cond), ==, 0);
-  clear_result (&r);
+  ps_test_outcome_clear (&r);
 
   /* Cancelled before: the mutex is not even released. */
   ps_cond_wait_async (cond, mutex, PS_TIMEOUT_INFINITE, cancellable, on_waited, &r);
-  g_assert_true (run_until_done (&r, 10));
+  g_assert_true (ps_test_run_until_done (&r, 10));
   g_assert_error (r.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
-  clear_result (&r);
+  ps_test_outcome_clear (&r);
 
   /* Each ended holding the mutex again. */
   g_assert_true (ps_mutex_unlock (mutex, &error));
@@ -543,21 +476,21 @@ test_cond_timeout_cancel (void)
 
   /* Not held: NOT_OWNER, and nothing waits. */
   ps_cond_wait_async (cond, mutex, PS_TIMEOUT_INFINITE, NULL, on_waited, &r);
-  g_assert_true (run_until_done (&r, 10));
+  g_assert_true (ps_test_run_until_done (&r, 10));
   g_assert_error (r.error, PS_ERROR, PS_ERROR_NOT_OWNER);
   g_assert_cmpuint (ps_cond_get_waiter_count (cond), ==, 0);
-  clear_result (&r);
+  ps_test_outcome_clear (&r);
 }
 
 /* fork() with a wait of each kind pending: the child has none pending
  * (none of them completes there) and its own waits work. */
 typedef struct
 {
-  PsSemaphore *sem;
-  PsMutex     *mutex;
-  PsCond      *cond;
-  PsMutex     *cond_mutex;
-  Result      *pending;   /* three */
+  PsSemaphore   *sem;
+  PsMutex       *mutex;
+  PsCond        *cond;
+  PsMutex       *cond_mutex;
+  PsTestOutcome *pending;   /* three */
 } ForkCase;
 
 static int
@@ -566,18 +499,18 @@ child_after_fork (gpointer data)
   ForkCase *f = data;
   g_autoptr(PsMutex) mine = ps_mutex_new (NULL);
   g_autoptr(PsSemaphore) sem = ps_semaphore_new (1, NULL);
-  Result r = { 0, };
+  PsTestOutcome r = { 0, };
 
-  run_for (50 * 1000);
+  ps_test_run_for (50 * 1000);
   for (guint i = 0; i < 3; i++)
     PS_CHILD_CHECK (!f->pending[i].done);
 
   ps_semaphore_acquire_async (sem, PS_TIMEOUT_INFINITE, NULL, on_acquired, &r);
-  PS_CHILD_CHECK (run_until_done (&r, 10));
+  PS_CHILD_CHECK (ps_test_run_until_done (&r, 10));
   PS_CHILD_CHECK (r.ok);
   memset (&r, 0, sizeof r);
   ps_mutex_lock_async (mine, PS_TIMEOUT_INFINITE, NULL, on_locked, &r);
-  PS_CHILD_CHECK (run_until_done (&r, 10));
+  PS_CHILD_CHECK (ps_test_run_until_done (&r, 10));
   PS_CHILD_CHECK (r.ok);
   PS_CHILD_CHECK (ps_mutex_unlock (mine, NULL));
   for (guint i = 0; i < 3; i++)
@@ -592,7 +525,7 @@ test_fork_with_waits_pending (void)
   g_autoptr(PsMutex) mutex = ps_mutex_new (NULL);
   g_autoptr(PsMutex) cond_mutex = ps_mutex_new (NULL);
   g_autoptr(PsCond) cond = ps_cond_new (NULL);
-  Result pending[3] = { { 0, }, };
+  PsTestOutcome pending[3] = { { 0, }, };
   ForkCase f = { sem, mutex, cond, cond_mutex, pending };
   Holder h;
   GThread *thread = hold_in_thread (&h, mutex);
@@ -602,7 +535,7 @@ test_fork_with_waits_pending (void)
   ps_mutex_lock_async (mutex, PS_TIMEOUT_INFINITE, NULL, on_locked, &pending[1]);
   g_assert_true (ps_mutex_lock (cond_mutex, -1, NULL, NULL));
   ps_cond_wait_async (cond, cond_mutex, PS_TIMEOUT_INFINITE, NULL, on_waited, &pending[2]);
-  run_for (10 * 1000);
+  ps_test_run_for (10 * 1000);
 
   pid = ps_test_fork (child_after_fork, &f, ps_test_scaled_s (30));
   ps_test_reap_ok (pid, ps_test_scaled_s (30));
@@ -616,7 +549,7 @@ test_fork_with_waits_pending (void)
   g_assert_true (ps_mutex_unlock (cond_mutex, NULL));
   for (guint i = 0; i < 3; i++)
     {
-      g_assert_true (run_until_done (&pending[i], 10));
+      g_assert_true (ps_test_run_until_done (&pending[i], 10));
       g_assert_no_error (pending[i].error);
       g_assert_true (pending[i].ok);
     }
@@ -643,7 +576,7 @@ test_many_pending (void)
 {
   g_autoptr(PsSemaphore) sem = ps_semaphore_new (0, NULL);
   GCancellable *cancellables[MANY];
-  Result *results = g_new0 (Result, MANY);
+  PsTestOutcome *results = g_new0 (PsTestOutcome, MANY);
   guint threads_before = count_threads ();
   guint n_done = 0;
   /* Valgrind has no futex_waitv(2): its waits are tried every few
@@ -657,15 +590,15 @@ test_many_pending (void)
       ps_semaphore_acquire_async (sem, PS_TIMEOUT_INFINITE, cancellables[i], on_acquired,
                                   &results[i]);
     }
-  run_for (20 * 1000);
+  ps_test_run_for (20 * 1000);
   /* 127 waits per waiter thread on Linux, none elsewhere. */
   g_assert_cmpuint (count_threads (), <=, threads_before + (many + 126) / 127);
 
   /* Cancelling one ends that one only. */
   g_cancellable_cancel (cancellables[one]);
-  g_assert_true (run_until_done (&results[one], 10));
+  g_assert_true (ps_test_run_until_done (&results[one], 10));
   g_assert_error (results[one].error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
-  run_for (20 * 1000);
+  ps_test_run_for (20 * 1000);
   for (guint i = 0; i < many; i++)
     n_done += results[i].done;
   g_assert_cmpuint (n_done, ==, 1);
@@ -674,13 +607,13 @@ test_many_pending (void)
   g_assert_true (ps_semaphore_release_many (sem, 3, NULL));
   for (guint round = 0; round < 1000 && n_done < 4; round++)
     {
-      run_for (5 * 1000);
+      ps_test_run_for (5 * 1000);
       n_done = 0;
       for (guint i = 0; i < many; i++)
         n_done += results[i].done;
     }
   g_assert_cmpuint (n_done, ==, 4);
-  run_for (20 * 1000);
+  ps_test_run_for (20 * 1000);
   n_done = 0;
   for (guint i = 0; i < many; i++)
     n_done += results[i].done && results[i].ok;
@@ -691,7 +624,7 @@ test_many_pending (void)
     g_cancellable_cancel (cancellables[i]);
   for (guint i = 0; i < many; i++)
     {
-      g_assert_true (run_until_done (&results[i], 10));
+      g_assert_true (ps_test_run_until_done (&results[i], 10));
       g_clear_error (&results[i].error);
       g_object_unref (cancellables[i]);
     }

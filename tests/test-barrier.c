@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ps-test-util.h"
+#include "ps-test-async.h"
 
 #include "ps-barrier-private.h"
 #include "ps-object-header-private.h"
@@ -443,29 +443,15 @@ test_dead_party_seen_by_last (void)
 
 /* Async -------------------------------------------------------------------- */
 
-typedef struct
-{
-  gboolean  done;
-  gint      index;
-  GError   *error;
-} Outcome;
-
 static void
 on_waited (GObject      *source,
            GAsyncResult *result,
            gpointer      user_data)
 {
-  Outcome *outcome = user_data;
+  PsTestOutcome *outcome = user_data;
 
   outcome->index = ps_barrier_wait_finish (PS_BARRIER (source), result, &outcome->error);
-  outcome->done = TRUE;
-}
-
-static void
-run_until_done (Outcome *outcome)
-{
-  while (!outcome->done)
-    g_main_context_iteration (NULL, TRUE);
+  ps_test_outcome_record (outcome, outcome->index >= 0);
 }
 
 /* Async parties of one round in this process, with a blocking one in
@@ -480,7 +466,7 @@ test_async (void)
   g_autoptr(PsBarrier) barrier = barrier_new (4);
   Party party = { barrier, shared, 1, -1 };
   GCancellable *cancellable = g_cancellable_new ();
-  Outcome out[3] = { { 0 } };
+  PsTestOutcome out[3] = { { 0 } };
   gint64 start;
   pid_t pid;
 
@@ -490,7 +476,7 @@ test_async (void)
   ps_test_reap_ok (pid, ps_test_scaled_s (30));
   for (guint i = 0; i < 3; i++)
     {
-      run_until_done (&out[i]);
+      g_assert_true (ps_test_run_until_done (&out[i], 30));
       g_assert_no_error (out[i].error);
       shared->index_mask[0] |= 1 << out[i].index;
       out[i].done = FALSE;
@@ -502,7 +488,7 @@ test_async (void)
                            on_waited, &out[i]);
   g_cancellable_cancel (cancellable);
   for (guint i = 0; i < 3; i++)
-    run_until_done (&out[i]);
+    g_assert_true (ps_test_run_until_done (&out[i], 30));
   g_assert_error (out[1].error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_assert_error (out[0].error, PS_ERROR, PS_ERROR_BROKEN);
   g_assert_error (out[2].error, PS_ERROR, PS_ERROR_BROKEN);
@@ -516,11 +502,11 @@ test_async (void)
       if (i != 1)
         ps_barrier_wait_async (barrier, i == 2 ? 50 * 1000 : -1, NULL, on_waited, &out[i]);
     }
-  run_until_done (&out[2]);
+  g_assert_true (ps_test_run_until_done (&out[2], 30));
   g_assert_cmpint (g_get_monotonic_time () - start, >=, 50 * 1000);
   g_assert_cmpint (g_get_monotonic_time () - start, <, ps_test_scaled_us (2 * G_USEC_PER_SEC));
   g_assert_error (out[2].error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-  run_until_done (&out[0]);
+  g_assert_true (ps_test_run_until_done (&out[0], 30));
   g_assert_error (out[0].error, PS_ERROR, PS_ERROR_BROKEN);
   g_assert_true (ps_barrier_reset (barrier, NULL));
 
@@ -532,7 +518,7 @@ test_async (void)
   ps_barrier_wait_async (barrier, -1, NULL, on_waited, &out[0]);
   kill (pid, SIGKILL);
   ps_test_reap_killed (pid);
-  run_until_done (&out[0]);
+  g_assert_true (ps_test_run_until_done (&out[0], 30));
   g_assert_error (out[0].error, PS_ERROR, PS_ERROR_BROKEN);
   for (guint i = 0; i < 3; i++)
     g_clear_error (&out[i].error);

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ps-test-util.h"
+#include "ps-test-async.h"
 
 #include "ps-object-header-private.h"
 
@@ -279,30 +279,15 @@ set_later (gpointer data)
   return NULL;
 }
 
-typedef struct
-{
-  gboolean  done;
-  gboolean  ok;
-  GError   *error;
-} Outcome;
-
 static void
 on_waited (GObject      *source,
            GAsyncResult *result,
            gpointer      user_data)
 {
-  Outcome *outcome = user_data;
+  PsTestOutcome *outcome = user_data;
 
-  outcome->ok = ps_event_wait_finish (PS_EVENT (source), result, &outcome->error);
-  outcome->done = TRUE;
-}
-
-/* Runs the main context until @outcome is done (the watchdog bounds it). */
-static void
-run_until_done (Outcome *outcome)
-{
-  while (!outcome->done)
-    g_main_context_iteration (NULL, TRUE);
+  ps_test_outcome_record (outcome, ps_event_wait_finish (PS_EVENT (source), result,
+                                                         &outcome->error));
 }
 
 static void
@@ -311,13 +296,13 @@ test_async (void)
   for (guint kind = 0; kind < 2; kind++)
     {
       g_autoptr(PsEvent) event = event_new (kind == 1);
-      Outcome woken = { FALSE, FALSE, NULL };
-      Outcome at_once = { FALSE, FALSE, NULL };
+      PsTestOutcome woken = { 0, };
+      PsTestOutcome at_once = { 0, };
       GThread *thread;
 
       thread = g_thread_new ("set", set_later, event);
       ps_event_wait_async (event, -1, NULL, on_waited, &woken);
-      run_until_done (&woken);
+      g_assert_true (ps_test_run_until_done (&woken, 30));
       g_thread_join (thread);
       g_assert_no_error (woken.error);
       g_assert_true (woken.ok);
@@ -325,7 +310,7 @@ test_async (void)
 
       ps_event_set (event);
       ps_event_wait_async (event, 0, NULL, on_waited, &at_once);
-      run_until_done (&at_once);
+      g_assert_true (ps_test_run_until_done (&at_once, 30));
       g_assert_no_error (at_once.error);
       g_assert_true (at_once.ok);
     }
@@ -343,7 +328,7 @@ run_for (gint64 us)
 }
 
 static guint
-count_done (const Outcome *outcomes,
+count_done (const PsTestOutcome *outcomes,
             guint          n,
             gboolean       ok)
 {
@@ -383,7 +368,7 @@ test_async_across_processes (void)
   for (guint kind = 0; kind < 2; kind++)
     {
       g_autoptr(PsEvent) event = event_new (kind == 1);
-      Outcome outcomes[PENDING + 1] = { { 0 } };
+      PsTestOutcome outcomes[PENDING + 1] = { { 0 } };
       pid_t pid;
 
       for (guint i = 0; i < PENDING; i++)
@@ -393,14 +378,14 @@ test_async_across_processes (void)
 
       pid = ps_test_fork (set_in_child, event, ps_test_scaled_s (30));
       for (guint i = 0; i < PENDING; i++)
-        run_until_done (&outcomes[i]);
+        g_assert_true (ps_test_run_until_done (&outcomes[i], 30));
       ps_test_reap_ok (pid, ps_test_scaled_s (30));
       g_assert_cmpuint (count_done (outcomes, PENDING, TRUE), ==, PENDING);
       g_assert_cmpint (ps_event_is_set (event), ==, kind == 0);
 
       ps_event_reset (event);
       ps_event_wait_async (event, 0, NULL, on_waited, &outcomes[PENDING]);
-      run_until_done (&outcomes[PENDING]);
+      g_assert_true (ps_test_run_until_done (&outcomes[PENDING], 30));
       g_assert_error (outcomes[PENDING].error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
       g_clear_error (&outcomes[PENDING].error);
     }
@@ -415,7 +400,7 @@ test_async_cancel_one (void)
     {
       g_autoptr(PsEvent) event = event_new (kind == 1);
       GCancellable *cancellables[PENDING];
-      Outcome outcomes[PENDING] = { { 0 } };
+      PsTestOutcome outcomes[PENDING] = { { 0 } };
 
       for (guint i = 0; i < PENDING; i++)
         {
@@ -424,7 +409,7 @@ test_async_cancel_one (void)
         }
       run_for (10 * 1000);
       g_cancellable_cancel (cancellables[2]);
-      run_until_done (&outcomes[2]);
+      g_assert_true (ps_test_run_until_done (&outcomes[2], 30));
       g_assert_error (outcomes[2].error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
       run_for (20 * 1000);
       g_assert_cmpuint (count_done (outcomes, PENDING, FALSE), ==, 1);
@@ -434,7 +419,7 @@ test_async_cancel_one (void)
        * then, for an auto-reset event, one more set per other wait. */
       ps_event_set (event);
       g_cancellable_cancel (cancellables[5]);
-      run_until_done (&outcomes[5]);
+      g_assert_true (ps_test_run_until_done (&outcomes[5], 30));
       g_assert_error (outcomes[5].error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
       for (guint sets = 1; sets <= (kind == 1 ? PENDING - 2 : 1); sets++)
         {
@@ -463,11 +448,11 @@ test_async_timeout (void)
   for (guint kind = 0; kind < 2; kind++)
     {
       g_autoptr(PsEvent) event = event_new (kind == 1);
-      Outcome outcome = { FALSE, FALSE, NULL };
+      PsTestOutcome outcome = { 0, };
       gint64 start = g_get_monotonic_time (), elapsed;
 
       ps_event_wait_async (event, 50 * 1000, NULL, on_waited, &outcome);
-      run_until_done (&outcome);
+      g_assert_true (ps_test_run_until_done (&outcome, 30));
       elapsed = g_get_monotonic_time () - start;
       g_assert_error (outcome.error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
       g_clear_error (&outcome.error);
@@ -497,7 +482,7 @@ static void
 test_async_many_pending (void)
 {
   g_autoptr(PsEvent) event = event_new (FALSE);
-  Outcome *outcomes = g_new0 (Outcome, MANY);
+  PsTestOutcome *outcomes = g_new0 (PsTestOutcome, MANY);
   guint threads_before = count_threads ();
   /* Valgrind has no futex_waitv(2): its waits are polled, each. */
   guint many = ps_test_time_scale () > 1 ? MANY / 10 : MANY;
@@ -510,7 +495,7 @@ test_async_many_pending (void)
 
   ps_event_set (event);
   for (guint i = 0; i < many; i++)
-    run_until_done (&outcomes[i]);
+    g_assert_true (ps_test_run_until_done (&outcomes[i], 30));
   g_assert_cmpuint (count_done (outcomes, many, TRUE), ==, many);
   g_free (outcomes);
 }

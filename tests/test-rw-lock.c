@@ -12,7 +12,7 @@
 #include <sys/mman.h>
 
 #include "ps-rw-lock-private.h"
-#include "ps-test-util.h"
+#include "ps-test-async.h"
 
 #define SHORT_US (50 * 1000)
 
@@ -748,24 +748,15 @@ test_thread_exit_with_share (void)
 
 /* Async ------------------------------------------------------------------------------ */
 
-typedef struct
-{
-  gboolean done;
-  gboolean result;
-  GError  *error;
-  GThread *thread;
-} AsyncResult;
-
 static void
 on_read_locked (GObject      *source,
                 GAsyncResult *result,
                 gpointer      user_data)
 {
-  AsyncResult *out = user_data;
+  PsTestOutcome *out = user_data;
 
-  out->result = ps_rw_lock_read_lock_finish (PS_RW_LOCK (source), result, &out->error);
-  out->thread = g_thread_self ();
-  out->done = TRUE;
+  ps_test_outcome_record (out, ps_rw_lock_read_lock_finish (PS_RW_LOCK (source), result,
+                                                            &out->error));
 }
 
 static void
@@ -773,21 +764,10 @@ on_write_locked (GObject      *source,
                  GAsyncResult *result,
                  gpointer      user_data)
 {
-  AsyncResult *out = user_data;
+  PsTestOutcome *out = user_data;
 
-  out->result = ps_rw_lock_write_lock_finish (PS_RW_LOCK (source), result, &out->error);
-  out->thread = g_thread_self ();
-  out->done = TRUE;
-}
-
-static void
-iterate_until_done (AsyncResult *out)
-{
-  gint64 deadline = g_get_monotonic_time () + ps_test_scaled_us (20 * G_USEC_PER_SEC);
-
-  while (!out->done && g_get_monotonic_time () < deadline)
-    g_main_context_iteration (NULL, FALSE) || (g_usleep (1000), TRUE);
-  g_assert_true (out->done);
+  ps_test_outcome_record (out, ps_rw_lock_write_lock_finish (PS_RW_LOCK (source), result,
+                                                             &out->error));
 }
 
 static void
@@ -795,15 +775,15 @@ test_async (void)
 {
   g_autoptr(PsRWLock) lock = ps_rw_lock_new (NULL);
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
-  AsyncResult out = { 0 };
+  PsTestOutcome out = { 0 };
   Locker holder;
   GThread *thread;
 
   /* At once, held by this thread, which runs the callback. */
   ps_rw_lock_read_lock_async (lock, -1, NULL, on_read_locked, &out);
-  iterate_until_done (&out);
+  g_assert_true (ps_test_run_until_done (&out, 20));
   g_assert_no_error (out.error);
-  g_assert_true (out.result);
+  g_assert_true (out.ok);
   g_assert_true (out.thread == g_thread_self ());
   g_assert_true (ps_rw_lock_read_unlock (lock, NULL));
 
@@ -815,9 +795,9 @@ test_async (void)
   g_main_context_iteration (NULL, FALSE);
   g_assert_false (out.done);
   release_thread (&holder, thread);
-  iterate_until_done (&out);
+  g_assert_true (ps_test_run_until_done (&out, 20));
   g_assert_no_error (out.error);
-  g_assert_true (out.result);
+  g_assert_true (out.ok);
   g_assert_true (out.thread == g_thread_self ());
   g_assert_false (other_thread_can (lock, FALSE));
   g_assert_true (ps_rw_lock_write_unlock (lock, NULL));
@@ -826,18 +806,18 @@ test_async (void)
   thread = hold_in_thread (&holder, lock, TRUE);
   memset (&out, 0, sizeof out);
   ps_rw_lock_read_lock_async (lock, SHORT_US, NULL, on_read_locked, &out);
-  iterate_until_done (&out);
+  g_assert_true (ps_test_run_until_done (&out, 20));
   g_assert_error (out.error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
   g_clear_error (&out.error);
   memset (&out, 0, sizeof out);
   ps_rw_lock_write_lock_async (lock, 0, NULL, on_write_locked, &out);
-  iterate_until_done (&out);
+  g_assert_true (ps_test_run_until_done (&out, 20));
   g_assert_error (out.error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
   g_clear_error (&out.error);
   memset (&out, 0, sizeof out);
   ps_rw_lock_write_lock_async (lock, -1, cancellable, on_write_locked, &out);
   g_timeout_add (SHORT_US / 1000, cancel_later, cancellable);
-  iterate_until_done (&out);
+  g_assert_true (ps_test_run_until_done (&out, 20));
   g_assert_error (out.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_clear_error (&out.error);
   release_thread (&holder, thread);
@@ -848,11 +828,11 @@ static void
 test_async_owner_dead (void)
 {
   g_autoptr(PsRWLock) lock = ps_rw_lock_new (NULL);
-  AsyncResult out = { 0 };
+  PsTestOutcome out = { 0 };
 
   kill_holder (lock, TRUE);
   ps_rw_lock_read_lock_async (lock, -1, NULL, on_read_locked, &out);
-  iterate_until_done (&out);
+  g_assert_true (ps_test_run_until_done (&out, 20));
   g_assert_error (out.error, PS_ERROR, PS_ERROR_OWNER_DEAD);
   g_clear_error (&out.error);
   g_assert_true (ps_rw_lock_mark_consistent (lock, NULL));
@@ -870,11 +850,11 @@ iterate_for (gint64 us)
 }
 
 static void
-start_async (PsRWLock     *lock,
-             gboolean      write,
-             gint64        timeout_us,
-             GCancellable *cancellable,
-             AsyncResult  *out)
+start_async (PsRWLock      *lock,
+             gboolean       write,
+             gint64         timeout_us,
+             GCancellable  *cancellable,
+             PsTestOutcome *out)
 {
   memset (out, 0, sizeof *out);
   if (write)
@@ -954,7 +934,7 @@ check_pending_on_process (gboolean holder_writes,
   g_autoptr(PsRWLock) lock = ps_rw_lock_new (NULL);
   gint *step = shared_ints (1);
   ChildArgs args = { lock, step };
-  AsyncResult out;
+  PsTestOutcome out;
   pid_t pid;
 
   *step = holder_writes ? 0 : 1;
@@ -964,11 +944,11 @@ check_pending_on_process (gboolean holder_writes,
   iterate_for (SHORT_US);
   g_assert_false (out.done);
   g_atomic_int_set (step, 20);
-  iterate_until_done (&out);
+  g_assert_true (ps_test_run_until_done (&out, 20));
   /* Not before the holder gave it back. */
   g_assert_cmpint (g_atomic_int_get (step), ==, 30);
   g_assert_no_error (out.error);
-  g_assert_true (out.result);
+  g_assert_true (out.ok);
   g_assert_true (out.thread == g_thread_self ());
   check_held_here_then_unlock (lock, write);
   ps_test_reap_ok (pid, ps_test_scaled_s (30));
@@ -1028,7 +1008,7 @@ test_async_writer_waits_for_readers (void)
   g_autoptr(PsRWLock) lock = ps_rw_lock_new (NULL);
   g_autoptr(GCancellable) cancellable = g_cancellable_new ();
   g_autoptr(GError) error = NULL;
-  AsyncResult first;
+  PsTestOutcome first;
   ManyResult second = { 0 }, reader = { 0 };
   Locker holder;
   GThread *thread = hold_in_thread (&holder, lock, FALSE);
@@ -1058,7 +1038,7 @@ test_async_writer_waits_for_readers (void)
   g_assert_false (reader.done);
 
   g_cancellable_cancel (cancellable);
-  iterate_until_done (&first);
+  g_assert_true (ps_test_run_until_done (&first, 20));
   g_assert_error (first.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
   g_clear_error (&first.error);
   /* The next writer waits for the reader now, the gate shut again. */
@@ -1091,8 +1071,8 @@ backend_watches (void)
 /* Iterates a context of its own until @out is done: how many times the
  * hub was dispatched (a wait that polls would be tried every few ms). */
 static guint
-iterations_until_done (GMainContext *context,
-                       AsyncResult  *out)
+iterations_until_done (GMainContext  *context,
+                       PsTestOutcome *out)
 {
   guint n = 0;
 
@@ -1128,7 +1108,7 @@ test_async_woken_not_polled (void)
       gboolean write = kind & 1, cancel = kind >= 2;
       g_autoptr(GCancellable) cancellable = g_cancellable_new ();
       GThread *canceller = NULL;
-      AsyncResult out;
+      PsTestOutcome out;
       gint64 start, elapsed;
       guint n;
 
@@ -1195,7 +1175,7 @@ test_async_cancelled_keeps_nothing (void)
       g_autoptr(GCancellable) cancellable = g_cancellable_new ();
       gboolean write = i & 1;
       CancelRace race;
-      AsyncResult out;
+      PsTestOutcome out;
       Locker holder;
       GThread *thread = hold_in_thread (&holder, lock, !write || (i & 2));
       GThread *racer;
@@ -1204,11 +1184,11 @@ test_async_cancelled_keeps_nothing (void)
       iterate_for (1000);
       race = (CancelRace) { cancellable, &holder, g_rand_int_range (rand, 0, 3000) };
       racer = g_thread_new ("race", release_and_cancel_thread, &race);
-      iterate_until_done (&out);
+      g_assert_true (ps_test_run_until_done (&out, 20));
       g_thread_join (racer);
       g_thread_join (thread);
       g_clear_error (&holder.error);
-      if (out.result)
+      if (out.ok)
         {
           g_assert_no_error (out.error);
           taken++;
@@ -1237,7 +1217,7 @@ check_async_owner_dead_pending (gboolean write)
   gint *step = shared_ints (1);
   ChildArgs args = { lock, step };
   g_autofree char *pid_text = NULL;
-  AsyncResult out;
+  PsTestOutcome out;
   pid_t pid;
 
   *step = 0;
@@ -1248,8 +1228,8 @@ check_async_owner_dead_pending (gboolean write)
   g_assert_false (out.done);
   g_assert_cmpint (kill (pid, SIGKILL), ==, 0);
   ps_test_reap_killed (pid);
-  iterate_until_done (&out);
-  g_assert_false (out.result);
+  g_assert_true (ps_test_run_until_done (&out, 20));
+  g_assert_false (out.ok);
   g_assert_error (out.error, PS_ERROR, PS_ERROR_OWNER_DEAD);
   pid_text = g_strdup_printf ("process %d", (int) pid);
   g_assert_nonnull (strstr (out.error->message, pid_text));
