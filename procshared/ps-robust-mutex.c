@@ -424,6 +424,37 @@ ps_robust_mutex_reacquire (PsRobustMutexHandle  *handle,
 }
 
 gboolean
+ps_robust_mutex_reacquire_requeued (PsRobustMutexHandle  *handle,
+                                    GError              **error)
+{
+  /* A broadcast may have moved this waiter onto the lock, with others
+   * behind it that only an unlock wakes: the lock is taken so that ours
+   * wakes the next, even when it turns out not recoverable (the give
+   * back in ps_robust_mutex_finish_lock() then wakes it). No polling:
+   * the unlock that matters wakes us. */
+  return ps_robust_mutex_finish_lock (handle, ps_robust_lock_wait_requeued (&handle->state->lock),
+                                      error);
+}
+
+PsRobustLock *
+ps_robust_mutex_find_held_lock (guint64 instance)
+{
+  PsRobustLock *lock = NULL;
+  PsMutexOwnership *own;
+
+  if (instance == 0 || g_atomic_pointer_get (&ownerships) == NULL)
+    return NULL;
+  g_mutex_lock (&ownerships_lock);
+  own = g_hash_table_lookup (ownerships, &instance);
+  /* Only the holding thread writes its own id there. */
+  if (own != NULL && own->depth > 0 && own->holder == ps_self_thread_id () &&
+      own->held_state != NULL)
+    lock = &own->held_state->lock;
+  g_mutex_unlock (&ownerships_lock);
+  return lock;
+}
+
+gboolean
 ps_robust_mutex_init (PsRobustMutex  *state,
                       gboolean        recursive,
                       GError        **error)
