@@ -96,7 +96,7 @@
  * record) can be moved onto the wrong one and not woken in turn: their
  * sleep is cut into slices of MOVED_WAITER_GUARD_US, after which a
  * waiter that finds the sequence changed goes to take its mutex. */
-#define MOVED_WAITER_GUARD_US (500 * 1000)
+#define MOVED_WAITER_GUARD_US (2 * G_USEC_PER_SEC)
 
 typedef struct
 {
