@@ -87,17 +87,16 @@
 /* Wait morphing: a broadcast by a thread holding the mutex the waiters
  * use moves them onto the mutex (ps_wait_word_requeue()) rather than
  * waking them all to fight for it; each is then woken by the unlock
- * before its turn. Waiters record their mutex, by its unique id, under
- * it; async waits, whose watches a move would take away from the
- * sequence, count themselves, and a broadcast moves nobody while any is
- * counted (a process killed amid one leaves it counted: broadcasts then
- * wake everyone, as without morphing). Waiters whose mutex is not the
- * one recorded (several mutexes used with one condition, or a scribbled
- * record) can be moved onto the wrong one and not woken in turn: their
- * sleep is cut into slices of MOVED_WAITER_GUARD_US, after which a
- * waiter that finds the sequence changed goes to take its mutex. */
-#define MOVED_WAITER_GUARD_US (2 * G_USEC_PER_SEC)
-
+ * before its turn. Waiters record their mutex, by its unique id, before
+ * they read the sequence; async waits, whose watches a move would take
+ * away from the sequence, count themselves, and a broadcast moves nobody
+ * while any is counted (a process killed amid one leaves it counted:
+ * broadcasts then wake everyone, as without morphing). The move takes
+ * every sleeper, also one that came after the broadcast read the record
+ * (it read the new sequence, so its wait is for a later wake-up): if the
+ * record changed meanwhile, that one may use another mutex and would not
+ * pass on the wake-up of this one, so the broadcast wakes every sleeper
+ * of the mutex, and they take it as if woken. */
 typedef struct
 {
   PsWaitWord sequence;   /* bumped by every signal and broadcast */
@@ -329,29 +328,6 @@ waiters_counted (CondState *state)
   return (guint32) (__atomic_load_n (&state->waiters, __ATOMIC_SEQ_CST) & WAITERS_COUNT_MASK);
 }
 
-/* Sleeps until the sequence moves on from @sequence (or a spurious
- * wake, the deadline, the canceller), ready to be moved onto @lock. */
-static PsWaitStatus
-sleep_on_sequence (CondState    *state,
-                   guint32       sequence,
-                   PsRobustLock *lock,
-                   gint64        deadline,
-                   PsCanceller  *canceller)
-{
-  for (;;)
-    {
-      gint64 until = g_get_monotonic_time () + MOVED_WAITER_GUARD_US;
-      PsWaitStatus status;
-
-      if (deadline >= 0 && deadline < until)
-        until = deadline;
-      status = ps_wait_word_wait_requeueable (&state->sequence, sequence, lock, until, canceller);
-      if (status != PS_WAIT_TIMED_OUT || until == deadline ||
-          (guint32) g_atomic_int_get (ps_wait_word_value (&state->sequence)) != sequence)
-        return status == PS_WAIT_TIMED_OUT && until != deadline ? PS_WAIT_WOKEN : status;
-    }
-}
-
 static gboolean
 wait_until_deadline (PsCond        *self,
                      PsMutex       *mutex,
@@ -371,13 +347,14 @@ wait_until_deadline (PsCond        *self,
   if (!ps_wait_context_begin (&context, cancellable, error))
     return FALSE;
 
+  /* The mutex first (see requeue()). */
+  if (__atomic_load_n (&state->mutex, __ATOMIC_SEQ_CST) != instance)
+    __atomic_store_n (&state->mutex, instance, __ATOMIC_SEQ_CST);
   /* Read under the mutex: any signal after we release it changes the
    * sequence, and the kernel (or the word's own mutex) compares it with
    * this value as we go to sleep, so the signal cannot be missed. */
   sequence = (guint32) g_atomic_int_get (ps_wait_word_value (&state->sequence));
   generation = waiter_enter (state);
-  if (__atomic_load_n (&state->mutex, __ATOMIC_RELAXED) != instance)
-    __atomic_store_n (&state->mutex, instance, __ATOMIC_RELAXED);
 
   if (!ps_mutex_release_for_wait (mutex, error))
     {
@@ -386,8 +363,9 @@ wait_until_deadline (PsCond        *self,
       return FALSE;
     }
 
-  status = sleep_on_sequence (state, sequence, ps_mutex_get_robust_lock (mutex), deadline,
-                              ps_wait_context_get_canceller (&context));
+  status = ps_wait_word_wait_requeueable (&state->sequence, sequence,
+                                          ps_mutex_get_robust_lock (mutex), deadline,
+                                          ps_wait_context_get_canceller (&context));
 
   /* Only a broadcast, which starts a new generation, moves waiters onto
    * the mutex: those it moved take it so that their unlock wakes the
@@ -510,17 +488,24 @@ ps_cond_wait_until (PsCond        *self,
 }
 
 /* Moves the sleepers onto the mutex they all use, if the caller holds
- * it (see MOVED_WAITER_GUARD_US). */
+ * it (see "Wait morphing" above). */
 static gboolean
 requeue (CondState *state,
          guint32    sequence)
 {
+  guint64 instance = __atomic_load_n (&state->mutex, __ATOMIC_SEQ_CST);
   PsRobustLock *lock;
 
   if (g_atomic_int_get (&state->async_waiters) != 0)
     return FALSE;
-  lock = ps_robust_mutex_find_held_lock (__atomic_load_n (&state->mutex, __ATOMIC_RELAXED));
-  return lock != NULL && ps_wait_word_requeue (&state->sequence, sequence, lock);
+  lock = ps_robust_mutex_find_held_lock (instance);
+  if (lock == NULL || !ps_wait_word_requeue (&state->sequence, sequence, lock))
+    return FALSE;
+  /* A waiter that recorded another mutex after we read the record read
+   * the new sequence: any moved with ours that way gets woken. */
+  if (__atomic_load_n (&state->mutex, __ATOMIC_SEQ_CST) != instance)
+    ps_robust_lock_wake_all (lock);
+  return TRUE;
 }
 
 static void

@@ -126,7 +126,11 @@ const char  *ps_backend_name                (void);
  *
  * ps_robust_lock_wait_requeued() takes @lock, without a deadline, for a
  * waiter that may have been moved: as ps_robust_lock_wait() does, but
- * leaving the lock marked so that its unlock wakes the next sleeper. */
+ * leaving the lock marked so that its unlock wakes the next sleeper.
+ *
+ * ps_robust_lock_wake_all() wakes every thread asleep on @lock, moved
+ * there or waiting for it: each looks again (for a broadcast that moved
+ * a sleeper which should not have been). */
 #if defined(PS_BACKEND_CAN_REQUEUE)
 PsWaitStatus ps_wait_word_wait_requeueable (PsWaitWord   *word,
                                             guint32       expected,
@@ -137,6 +141,7 @@ gboolean     ps_wait_word_requeue          (PsWaitWord   *word,
                                             guint32       expected,
                                             PsRobustLock *lock);
 PsLockStatus ps_robust_lock_wait_requeued  (PsRobustLock *lock);
+void         ps_robust_lock_wake_all       (PsRobustLock *lock);
 #else
 /* Backends without wait morphing (posix, darwin): the waits as before,
  * and broadcasts wake every sleeper. */
@@ -166,6 +171,11 @@ ps_robust_lock_wait_requeued (PsRobustLock *lock)
   if (status == PS_LOCK_BUSY)
     status = ps_robust_lock_wait (lock, -1, NULL);
   return status;
+}
+
+static inline void
+ps_robust_lock_wake_all (PsRobustLock *lock)
+{
 }
 #endif
 

@@ -257,6 +257,12 @@ ps_wait_word_requeue (PsWaitWord   *word,
   return moved >= 0;
 }
 
+void
+ps_robust_lock_wake_all (PsRobustLock *lock)
+{
+  ps_futex_wake (&lock->word, G_MAXINT, FALSE);
+}
+
 PsLockStatus
 ps_robust_lock_wait_requeued (PsRobustLock *lock)
 {
