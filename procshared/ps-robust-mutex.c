@@ -401,6 +401,12 @@ gboolean
 ps_robust_mutex_reacquire (PsRobustMutexHandle  *handle,
                            GError              **error)
 {
+  /* Condemned: taken and given back all the same, as every waiter does
+   * to learn the verdict (see ps_robust_mutex_unlock()); this also ends
+   * what the wait announced on the robust list. */
+  if (G_UNLIKELY (g_atomic_int_get (&handle->state->consistency) == PS_MUTEX_NOT_RECOVERABLE))
+    return ps_robust_mutex_reacquire_requeued (handle, error);
+
   /* A condition is mostly signalled by a thread holding the mutex, which
    * releases it a moment later: looking for that moment saves sleeping
    * on the mutex only to be woken again. */
