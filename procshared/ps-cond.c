@@ -565,6 +565,12 @@ ps_cond_signal (PsCond *self)
  *
  * Wakes every thread waiting on the condition.
  *
+ * Called by the thread that holds the mutex the waiters use, as is usual,
+ * it lets them go one at a time, each as the mutex is unlocked before
+ * its turn, rather than all at once to fight for the mutex (on Linux they
+ * are moved onto the mutex to wait there). Each still returns holding
+ * the mutex, with the result its wait would have had.
+ *
  * Across fork(): wakes the waiters of parent and child alike.
  *
  * Since: 1.0
