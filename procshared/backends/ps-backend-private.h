@@ -107,6 +107,78 @@ gboolean     ps_robust_lock_check           (PsRobustLock *lock,
 
 const char  *ps_backend_name                (void);
 
+/* Wait morphing: a condition's broadcast moves its sleepers onto the
+ * mutex they will take next, instead of waking them all to fight for it.
+ *
+ * ps_wait_word_wait_requeueable() waits as ps_wait_word_wait() does, as
+ * a condition waiter who will take @lock afterwards: a broadcast may
+ * have moved it onto @lock, where an unlock of @lock wakes it (it then
+ * returns PS_WAIT_WOKEN). Its caller takes @lock next, whatever the
+ * result, and knows nothing else of the move. A backend that cannot
+ * move sleepers waits on @word alone.
+ *
+ * ps_wait_word_requeue() is a broadcast's wake by a thread holding
+ * @lock, whose waiters all take @lock next: it moves every thread asleep
+ * on @word onto @lock, each to be woken by an unlock of @lock, in turn.
+ * TRUE once done; FALSE, with nobody moved, if @word no longer holds
+ * @expected or the backend cannot move sleepers: the caller wakes them
+ * all instead.
+ *
+ * ps_robust_lock_wait_requeued() takes @lock, without a deadline, for a
+ * waiter that may have been moved: as ps_robust_lock_wait() does, but
+ * leaving the lock marked so that its unlock wakes the next sleeper.
+ *
+ * ps_robust_lock_wake_all() wakes every thread asleep on @lock, moved
+ * there or waiting for it: each looks again (for a broadcast that moved
+ * a sleeper which should not have been). */
+#if defined(PS_BACKEND_CAN_REQUEUE)
+PsWaitStatus ps_wait_word_wait_requeueable (PsWaitWord   *word,
+                                            guint32       expected,
+                                            PsRobustLock *lock,
+                                            gint64        deadline,
+                                            PsCanceller  *canceller);
+gboolean     ps_wait_word_requeue          (PsWaitWord   *word,
+                                            guint32       expected,
+                                            PsRobustLock *lock);
+PsLockStatus ps_robust_lock_wait_requeued  (PsRobustLock *lock);
+void         ps_robust_lock_wake_all       (PsRobustLock *lock);
+#else
+/* Backends without wait morphing (posix, darwin): the waits as before,
+ * and broadcasts wake every sleeper. */
+static inline PsWaitStatus
+ps_wait_word_wait_requeueable (PsWaitWord   *word,
+                               guint32       expected,
+                               PsRobustLock *lock,
+                               gint64        deadline,
+                               PsCanceller  *canceller)
+{
+  return ps_wait_word_wait (word, expected, deadline, canceller);
+}
+
+static inline gboolean
+ps_wait_word_requeue (PsWaitWord   *word,
+                      guint32       expected,
+                      PsRobustLock *lock)
+{
+  return FALSE;
+}
+
+static inline PsLockStatus
+ps_robust_lock_wait_requeued (PsRobustLock *lock)
+{
+  PsLockStatus status = ps_robust_lock_try (lock);
+
+  if (status == PS_LOCK_BUSY)
+    status = ps_robust_lock_wait (lock, -1, NULL);
+  return status;
+}
+
+static inline void
+ps_robust_lock_wake_all (PsRobustLock *lock)
+{
+}
+#endif
+
 /* Async waits without a thread each (ps-async-watch.c). A backend that
  * can sleep on many words at once makes a watch's source ready once its
  * word may have changed (see PsWatch); the futex backend does it with a
