@@ -1,0 +1,288 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/*
+ * PsQueue's claims and hand-overs: the short critical sections on the
+ * queue's robust lock that claim a slot, commit a message, free a slot
+ * or put a message back, and the wake-ups after them (see the design at
+ * the top of ps-queue-slots.c).
+ */
+
+#include "ps-error.h"
+#include "ps-identity-private.h"
+#include "ps-queue-private.h"
+#include "ps-queue-slots-private.h"
+
+static guint32 *
+side_waiters (PsQueueHandle *handle,
+              PsQueueSide    side)
+{
+  return side == PS_QUEUE_SEND ? &handle->state->senders_waiting
+                               : &handle->state->receivers_waiting;
+}
+
+/* After the lock is given back: wakes the waiters of @side if there are. */
+static void
+wake_side (PsQueueHandle *handle,
+           PsQueueSide    side)
+{
+  if (__atomic_load_n (side_waiters (handle, side), __ATOMIC_SEQ_CST) != 0)
+    ps_wait_word_wake (ps_queue_side_word (handle, side), TRUE);
+}
+
+static gboolean
+lock_queue (PsQueueHandle  *handle,
+            GError        **error)
+{
+  GError *local = NULL;
+  gboolean repaired;
+
+  if (G_LIKELY (ps_robust_mutex_lock (&handle->lock, -1, NULL, &local)))
+    return TRUE;
+  if (!g_error_matches (local, PS_ERROR, PS_ERROR_OWNER_DEAD))
+    {
+      g_propagate_error (error, local);
+      return FALSE;
+    }
+  g_clear_error (&local);
+  repaired = ps_queue_repair (handle, error);
+  /* Consistent either way: a corrupt state is reported to every caller
+   * as such, rather than as an unrecoverable lock. */
+  ps_robust_mutex_mark_consistent (&handle->lock, NULL);
+  if (!repaired)
+    {
+      ps_robust_mutex_unlock (&handle->lock, FALSE, NULL);
+      return FALSE;
+    }
+  ps_robust_mutex_unlock (&handle->lock, FALSE, NULL);
+  wake_side (handle, PS_QUEUE_SEND);
+  wake_side (handle, PS_QUEUE_RECEIVE);
+  return lock_queue (handle, error);
+}
+
+static void
+unlock_queue (PsQueueHandle *handle)
+{
+  ps_robust_mutex_unlock (&handle->lock, FALSE, NULL);
+}
+
+/* Claims ------------------------------------------------------------------- */
+
+PsQueueClaim
+ps_queue_claim (PsQueueHandle  *handle,
+                PsQueueSide     side,
+                gboolean        wait,
+                PsQueueProbe    probe,
+                PsQueueTicket  *ticket,
+                guint32        *out_seen,
+                gboolean       *out_busy,
+                GError        **error)
+{
+  PsQueueState *state = handle->state;
+  gboolean gained_space = FALSE;
+  gboolean gained_messages = FALSE;
+  GError *local = NULL;
+  guint32 index;
+  PsQueueSlot *slot;
+
+  if (!lock_queue (handle, error))
+    return PS_QUEUE_FAILED;
+
+  /* Dead owners looked for before the first message or free slot is
+   * taken, so that a message put back keeps its place: whenever there is
+   * none, and every PS_QUEUE_PROBE_US while slots are claimed. */
+  if (probe != PS_QUEUE_PROBE_NONE && state->n_writing + state->n_reading > 0)
+    {
+      guint32 head = side == PS_QUEUE_SEND ? state->free_head : state->ready_head;
+      gint64 now = g_get_monotonic_time ();
+
+      if (head == PS_QUEUE_NONE || now >= handle->probe_after)
+        {
+          handle->probe_after = now + PS_QUEUE_PROBE_US;
+          ps_queue_probe_owners (handle, probe == PS_QUEUE_PROBE_QUICK, &gained_space,
+                        &gained_messages, &local);
+        }
+    }
+  index = local == NULL ? ps_queue_pop (handle, side) : PS_QUEUE_NONE;
+  if (local != NULL || index == PS_QUEUE_CORRUPT_INDEX)
+    {
+      unlock_queue (handle);
+      if (local != NULL)
+        g_propagate_error (error, local);
+      else
+        ps_queue_set_corrupt (error, side == PS_QUEUE_SEND ? "its list of free slots"
+                                                  : "its list of messages");
+      return PS_QUEUE_FAILED;
+    }
+
+  if (index == PS_QUEUE_NONE)
+    {
+      *out_busy = state->n_writing + state->n_reading > 0;
+      if (wait)
+        {
+          __atomic_fetch_add (side_waiters (handle, side), 1, __ATOMIC_SEQ_CST);
+          *out_seen = __atomic_load_n (ps_wait_word_value (ps_queue_side_word (handle, side)),
+                                       __ATOMIC_SEQ_CST);
+        }
+      unlock_queue (handle);
+      goto wake;
+    }
+
+  slot = ps_queue_slot_at (handle, index);
+  ticket->index = index;
+  ticket->data = (guint8 *) slot + sizeof (PsQueueSlot);
+  if (side == PS_QUEUE_RECEIVE)
+    {
+      guint64 size = slot->size;
+      guint32 kind = slot->kind;
+
+      if (size > handle->max_message_size || kind > PS_QUEUE_MESSAGE_VARIANT)
+        {
+          /* Dropped: a message nobody could read. */
+          state->n_ready -= state->n_ready > 0;
+          ps_queue_push_free (handle, index);
+          unlock_queue (handle);
+          ps_queue_set_corrupt (error, "a message's size or kind");
+          return PS_QUEUE_FAILED;
+        }
+      ticket->size = size;
+      ticket->kind = kind;
+      ticket->priority = slot->priority;
+      state->n_ready -= state->n_ready > 0;
+      state->n_reading++;
+    }
+  else
+    {
+      state->n_free -= state->n_free > 0;
+      state->n_writing++;
+    }
+  slot->owner_pid = ps_self_process_id ();
+  slot->owner_stamp = ps_process_self_stamp ();
+  __atomic_store_n (&slot->state,
+                    side == PS_QUEUE_SEND ? PS_QUEUE_SLOT_WRITING : PS_QUEUE_SLOT_READING,
+                    __ATOMIC_RELAXED);
+  unlock_queue (handle);
+
+wake:
+  if (gained_space)
+    wake_side (handle, PS_QUEUE_SEND);
+  if (gained_messages)
+    wake_side (handle, PS_QUEUE_RECEIVE);
+  return index == PS_QUEUE_NONE ? PS_QUEUE_NONE_NOW : PS_QUEUE_CLAIMED;
+}
+
+void
+ps_queue_stop_waiting (PsQueueHandle *handle,
+                       PsQueueSide    side)
+{
+  guint32 *waiters = side_waiters (handle, side);
+  guint32 value = __atomic_load_n (waiters, __ATOMIC_RELAXED);
+
+  /* Never below 0, whatever a peer wrote. */
+  while (value > 0 &&
+         !__atomic_compare_exchange_n (waiters, &value, value - 1, FALSE,
+                                       __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+    ;
+}
+
+/* The slot of @ticket, if it is still this process's in @expected. */
+static PsQueueSlot *
+owned_slot (PsQueueHandle  *handle,
+            PsQueueTicket  *ticket,
+            guint32         expected,
+            GError        **error)
+{
+  PsQueueSlot *slot = ps_queue_slot_at (handle, ticket->index);
+
+  if (__atomic_load_n (&slot->state, __ATOMIC_RELAXED) != expected ||
+      slot->owner_pid != ps_self_process_id ())
+    {
+      ps_queue_set_corrupt (error, "a claimed slot was taken away");
+      return NULL;
+    }
+  return slot;
+}
+
+gboolean
+ps_queue_finish_write (PsQueueHandle       *handle,
+                       PsQueueTicket       *ticket,
+                       gboolean             commit,
+                       gsize                size,
+                       PsQueueMessageKind   kind,
+                       guint                priority,
+                       GError             **error)
+{
+  PsQueueState *state = handle->state;
+  PsQueueSlot *slot;
+  gboolean ok;
+
+  if (!lock_queue (handle, error))
+    return FALSE;
+  slot = owned_slot (handle, ticket, PS_QUEUE_SLOT_WRITING, error);
+  if (slot == NULL)
+    {
+      unlock_queue (handle);
+      return FALSE;
+    }
+  state->n_writing -= state->n_writing > 0;
+  if (!commit)
+    {
+      ps_queue_push_free (handle, ticket->index);
+      ps_queue_bump (&state->space);
+      unlock_queue (handle);
+      wake_side (handle, PS_QUEUE_SEND);
+      return TRUE;
+    }
+  slot->kind = kind;
+  slot->size = size;
+  slot->priority = priority;
+  slot->sequence = state->next_sequence++;
+  __atomic_store_n (&slot->state, PS_QUEUE_SLOT_READY, __ATOMIC_RELAXED);
+  ok = ps_queue_insert_ready (handle, ticket->index, error);
+  if (ok)
+    {
+      state->n_ready++;
+      ps_queue_bump (&state->messages);
+    }
+  unlock_queue (handle);
+  wake_side (handle, PS_QUEUE_RECEIVE);
+  return ok;
+}
+
+gboolean
+ps_queue_finish_read (PsQueueHandle  *handle,
+                      PsQueueTicket  *ticket,
+                      gboolean        consumed,
+                      GError        **error)
+{
+  PsQueueState *state = handle->state;
+  PsQueueSlot *slot;
+  gboolean ok = TRUE;
+
+  if (!lock_queue (handle, error))
+    return FALSE;
+  slot = owned_slot (handle, ticket, PS_QUEUE_SLOT_READING, error);
+  if (slot == NULL)
+    {
+      unlock_queue (handle);
+      return FALSE;
+    }
+  state->n_reading -= state->n_reading > 0;
+  if (consumed)
+    {
+      ps_queue_push_free (handle, ticket->index);
+      ps_queue_bump (&state->space);
+    }
+  else
+    {
+      __atomic_store_n (&slot->state, PS_QUEUE_SLOT_READY, __ATOMIC_RELAXED);
+      ok = ps_queue_insert_ready (handle, ticket->index, error);
+      if (ok)
+        {
+          state->n_ready++;
+          ps_queue_bump (&state->messages);
+        }
+    }
+  unlock_queue (handle);
+  wake_side (handle, consumed ? PS_QUEUE_SEND : PS_QUEUE_RECEIVE);
+  return ok;
+}
