@@ -118,11 +118,9 @@ ps_queue_claim (PsQueueHandle  *handle,
     {
       *out_busy = state->n_writing + state->n_reading > 0;
       if (wait)
-        {
-          __atomic_fetch_add (side_waiters (handle, side), 1, __ATOMIC_SEQ_CST);
-          *out_seen = __atomic_load_n (ps_wait_word_value (ps_queue_side_word (handle, side)),
-                                       __ATOMIC_SEQ_CST);
-        }
+        __atomic_fetch_add (side_waiters (handle, side), 1, __ATOMIC_SEQ_CST);
+      *out_seen = __atomic_load_n (ps_wait_word_value (ps_queue_side_word (handle, side)),
+                                   __ATOMIC_SEQ_CST);
       unlock_queue (handle);
       goto wake;
     }
@@ -139,10 +137,11 @@ ps_queue_claim (PsQueueHandle  *handle,
         {
           /* Dropped: a message nobody could read. */
           state->n_ready -= state->n_ready > 0;
-          ps_queue_push_free (handle, index);
+          gained_space |= ps_queue_push_free (handle, index);
           unlock_queue (handle);
           ps_queue_set_corrupt (error, "a message's size or kind");
-          return PS_QUEUE_FAILED;
+          index = PS_QUEUE_CORRUPT_INDEX;
+          goto wake;
         }
       ticket->size = size;
       ticket->kind = kind;
@@ -167,6 +166,8 @@ wake:
     wake_side (handle, PS_QUEUE_SEND);
   if (gained_messages)
     wake_side (handle, PS_QUEUE_RECEIVE);
+  if (index == PS_QUEUE_CORRUPT_INDEX)
+    return PS_QUEUE_FAILED;
   return index == PS_QUEUE_NONE ? PS_QUEUE_NONE_NOW : PS_QUEUE_CLAIMED;
 }
 
@@ -213,6 +214,7 @@ ps_queue_finish_write (PsQueueHandle       *handle,
 {
   PsQueueState *state = handle->state;
   PsQueueSlot *slot;
+  gboolean wake = FALSE;
   gboolean ok;
 
   if (!lock_queue (handle, error))
@@ -226,25 +228,20 @@ ps_queue_finish_write (PsQueueHandle       *handle,
   state->n_writing -= state->n_writing > 0;
   if (!commit)
     {
-      ps_queue_push_free (handle, ticket->index);
-      ps_queue_bump (&state->space);
+      wake = ps_queue_push_free (handle, ticket->index);
       unlock_queue (handle);
-      wake_side (handle, PS_QUEUE_SEND);
+      if (wake)
+        wake_side (handle, PS_QUEUE_SEND);
       return TRUE;
     }
   slot->kind = kind;
   slot->size = size;
   slot->priority = priority;
   slot->sequence = state->next_sequence++;
-  __atomic_store_n (&slot->state, PS_QUEUE_SLOT_READY, __ATOMIC_RELAXED);
-  ok = ps_queue_insert_ready (handle, ticket->index, error);
-  if (ok)
-    {
-      state->n_ready++;
-      ps_queue_bump (&state->messages);
-    }
+  ok = ps_queue_make_ready (handle, ticket->index, &wake, error);
   unlock_queue (handle);
-  wake_side (handle, PS_QUEUE_RECEIVE);
+  if (wake)
+    wake_side (handle, PS_QUEUE_RECEIVE);
   return ok;
 }
 
@@ -256,6 +253,7 @@ ps_queue_finish_read (PsQueueHandle  *handle,
 {
   PsQueueState *state = handle->state;
   PsQueueSlot *slot;
+  gboolean wake = FALSE;
   gboolean ok = TRUE;
 
   if (!lock_queue (handle, error))
@@ -268,21 +266,11 @@ ps_queue_finish_read (PsQueueHandle  *handle,
     }
   state->n_reading -= state->n_reading > 0;
   if (consumed)
-    {
-      ps_queue_push_free (handle, ticket->index);
-      ps_queue_bump (&state->space);
-    }
+    wake = ps_queue_push_free (handle, ticket->index);
   else
-    {
-      __atomic_store_n (&slot->state, PS_QUEUE_SLOT_READY, __ATOMIC_RELAXED);
-      ok = ps_queue_insert_ready (handle, ticket->index, error);
-      if (ok)
-        {
-          state->n_ready++;
-          ps_queue_bump (&state->messages);
-        }
-    }
+    ok = ps_queue_make_ready (handle, ticket->index, &wake, error);
   unlock_queue (handle);
-  wake_side (handle, consumed ? PS_QUEUE_SEND : PS_QUEUE_RECEIVE);
+  if (wake)
+    wake_side (handle, consumed ? PS_QUEUE_SEND : PS_QUEUE_RECEIVE);
   return ok;
 }

@@ -181,7 +181,7 @@ typedef enum
 /* One try to claim a slot for @side. When there is none: with @wait,
  * the caller is counted as a waiter (it must call
  * ps_queue_stop_waiting() after its sleep), *@out_seen is the value of
- * the side's word to sleep on, and *@out_busy tells whether slots are
+ * the side's word to sleep on (or poll), and *@out_busy tells whether slots are
  * claimed (then the sleep must end after PS_QUEUE_PROBE_US, and the next
  * try probe thoroughly). While slots are claimed, a try looks for their
  * dead owners (@probe) when there is nothing to claim, and at most every

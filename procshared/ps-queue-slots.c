@@ -248,17 +248,22 @@ valid_link (PsQueueHandle *handle,
   return index == PS_QUEUE_NONE || index < handle->capacity;
 }
 
-void
+gboolean
 ps_queue_push_free (PsQueueHandle *handle,
-           guint32        index)
+                    guint32        index)
 {
   PsQueueState *state = handle->state;
   PsQueueSlot *slot = ps_queue_slot_at (handle, index);
+  gboolean was_empty = state->free_head == PS_QUEUE_NONE;
 
   __atomic_store_n (&slot->state, PS_QUEUE_SLOT_FREE, __ATOMIC_RELAXED);
   slot->next = state->free_head;
   state->free_head = index;
   state->n_free++;
+  /* Senders wait only while there is no free slot. */
+  if (was_empty)
+    ps_queue_bump (&state->space);
+  return was_empty;
 }
 
 /* Whether slot @a comes before a message of @priority and @sequence. */
@@ -323,6 +328,27 @@ ps_queue_insert_ready (PsQueueHandle  *handle,
 corrupt:
   ps_queue_set_corrupt (error, "its list of messages");
   return FALSE;
+}
+
+gboolean
+ps_queue_make_ready (PsQueueHandle  *handle,
+                     guint32         index,
+                     gboolean       *out_was_empty,
+                     GError        **error)
+{
+  PsQueueState *state = handle->state;
+  gboolean was_empty = state->ready_head == PS_QUEUE_NONE;
+
+  __atomic_store_n (&ps_queue_slot_at (handle, index)->state, PS_QUEUE_SLOT_READY,
+                    __ATOMIC_RELAXED);
+  if (!ps_queue_insert_ready (handle, index, error))
+    return FALSE;
+  state->n_ready++;
+  /* Receivers wait only while there is no message. */
+  if (was_empty)
+    ps_queue_bump (&state->messages);
+  *out_was_empty = was_empty;
+  return TRUE;
 }
 
 guint32
@@ -479,19 +505,16 @@ ps_queue_probe_owners (PsQueueHandle  *handle,
       if (slot_state == PS_QUEUE_SLOT_WRITING)
         {
           state->n_writing -= state->n_writing > 0;
-          ps_queue_push_free (handle, i);
-          ps_queue_bump (&state->space);
-          *out_space = TRUE;
+          *out_space |= ps_queue_push_free (handle, i);
         }
       else
         {
-          __atomic_store_n (&slot->state, PS_QUEUE_SLOT_READY, __ATOMIC_RELAXED);
-          if (!ps_queue_insert_ready (handle, i, error))
+          gboolean was_empty = FALSE;
+
+          if (!ps_queue_make_ready (handle, i, &was_empty, error))
             return;
           state->n_reading -= state->n_reading > 0;
-          state->n_ready++;
-          ps_queue_bump (&state->messages);
-          *out_messages = TRUE;
+          *out_messages |= was_empty;
         }
     }
 }
