@@ -29,14 +29,18 @@ wake_side (PsQueueHandle *handle,
     ps_wait_word_wake (ps_queue_side_word (handle, side), TRUE);
 }
 
+/* @timeout_us and @cancellable bound the wait for a lock that a stopped
+ * peer holds, or a peer forged to look held for ever. */
 static gboolean
 lock_queue (PsQueueHandle  *handle,
+            gint64          timeout_us,
+            GCancellable   *cancellable,
             GError        **error)
 {
   GError *local = NULL;
   gboolean repaired;
 
-  if (G_LIKELY (ps_robust_mutex_lock (&handle->lock, -1, NULL, &local)))
+  if (G_LIKELY (ps_robust_mutex_lock (&handle->lock, timeout_us, cancellable, &local)))
     return TRUE;
   if (!g_error_matches (local, PS_ERROR, PS_ERROR_OWNER_DEAD))
     {
@@ -56,7 +60,7 @@ lock_queue (PsQueueHandle  *handle,
   ps_robust_mutex_unlock (&handle->lock, FALSE, NULL);
   wake_side (handle, PS_QUEUE_SEND);
   wake_side (handle, PS_QUEUE_RECEIVE);
-  return lock_queue (handle, error);
+  return lock_queue (handle, timeout_us, cancellable, error);
 }
 
 static void
@@ -72,6 +76,8 @@ ps_queue_claim (PsQueueHandle  *handle,
                 PsQueueSide     side,
                 gboolean        wait,
                 PsQueueProbe    probe,
+                gint64          lock_timeout_us,
+                GCancellable   *cancellable,
                 PsQueueTicket  *ticket,
                 guint32        *out_seen,
                 gboolean       *out_busy,
@@ -84,7 +90,7 @@ ps_queue_claim (PsQueueHandle  *handle,
   guint32 index;
   PsQueueSlot *slot;
 
-  if (!lock_queue (handle, error))
+  if (!lock_queue (handle, lock_timeout_us, cancellable, error))
     return PS_QUEUE_FAILED;
 
   /* Dead owners looked for before the first message or free slot is
@@ -217,7 +223,8 @@ ps_queue_finish_write (PsQueueHandle       *handle,
   gboolean wake = FALSE;
   gboolean ok;
 
-  if (!lock_queue (handle, error))
+  /* Without a bound: the slot is ours until this is done. */
+  if (!lock_queue (handle, -1, NULL, error))
     return FALSE;
   slot = owned_slot (handle, ticket, PS_QUEUE_SLOT_WRITING, error);
   if (slot == NULL)
@@ -256,7 +263,8 @@ ps_queue_finish_read (PsQueueHandle  *handle,
   gboolean wake = FALSE;
   gboolean ok = TRUE;
 
-  if (!lock_queue (handle, error))
+  /* Without a bound: the slot is ours until this is done. */
+  if (!lock_queue (handle, -1, NULL, error))
     return FALSE;
   slot = owned_slot (handle, ticket, PS_QUEUE_SLOT_READING, error);
   if (slot == NULL)

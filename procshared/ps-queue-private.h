@@ -33,6 +33,10 @@ G_BEGIN_DECLS
  * busy (a sleep on a queue whose slots are all free or ready is woken,
  * never timed). */
 #define PS_QUEUE_PROBE_US          (50 * 1000)
+/* How long a call that must not wait (a timeout of 0, an async try)
+ * waits for the queue's lock, held for a few dozen instructions unless
+ * its holder is stopped. */
+#define PS_QUEUE_LOCK_TRY_US       (10 * 1000)
 
 /* A slot's state word. Everything a repair needs is in the slots: the
  * lists below are rebuilt from them. */
@@ -185,11 +189,16 @@ typedef enum
  * claimed (then the sleep must end after PS_QUEUE_PROBE_US, and the next
  * try probe thoroughly). While slots are claimed, a try looks for their
  * dead owners (@probe) when there is nothing to claim, and at most every
- * PS_QUEUE_PROBE_US otherwise. */
+ * PS_QUEUE_PROBE_US otherwise. @lock_timeout_us and @cancellable bound
+ * the wait for the queue's lock (G_IO_ERROR_TIMED_OUT or
+ * G_IO_ERROR_CANCELLED), held for a few dozen instructions unless its
+ * holder is stopped or forged. */
 PsQueueClaim ps_queue_claim           (PsQueueHandle   *handle,
                                        PsQueueSide      side,
                                        gboolean         wait,
                                        PsQueueProbe     probe,
+                                       gint64           lock_timeout_us,
+                                       GCancellable    *cancellable,
                                        PsQueueTicket   *ticket,
                                        guint32         *out_seen,
                                        gboolean        *out_busy,

@@ -133,10 +133,13 @@ ps_queue_set_corrupt (GError     **error,
   g_set_error (error, PS_ERROR, PS_ERROR_CORRUPT, "The queue's state is corrupt (%s)", what);
 }
 
-/* The creator's parameters, checked against each other and the size. */
+/* The creator's parameters, checked against each other and the size;
+ * each read once, into @out_capacity and @out_max_message_size. */
 static gboolean
 check_geometry (const PsQueueState  *state,
                 gsize                state_size,
+                guint32             *out_capacity,
+                gsize               *out_max_message_size,
                 GError             **error)
 {
   guint32 capacity;
@@ -160,6 +163,8 @@ check_geometry (const PsQueueState  *state,
       ps_queue_set_corrupt (error, "its size or geometry");
       return FALSE;
     }
+  *out_capacity = capacity;
+  *out_max_message_size = max_message_size;
   return TRUE;
 }
 
@@ -176,13 +181,13 @@ ps_queue_state_inspect (const PsQueueState  *state,
                         PsQueueInfo         *info,
                         GError             **error)
 {
-  guint capacity;
+  guint32 capacity;
+  gsize max_message_size;
 
-  if (!check_geometry (state, state_size, error))
+  if (!check_geometry (state, state_size, &capacity, &max_message_size, error))
     return FALSE;
-  capacity = state->capacity;
   info->capacity = capacity;
-  info->max_message_size = state->max_message_size;
+  info->max_message_size = max_message_size;
   info->length = clamp_count (&state->n_ready, capacity);
   info->n_free = clamp_count (&state->n_free, capacity);
   info->n_writing = clamp_count (&state->n_writing, capacity);
@@ -199,7 +204,10 @@ ps_queue_handle_open (PsQueueHandle  *handle,
                       gsize           state_size,
                       GError        **error)
 {
-  if (!check_geometry (state, state_size, error) ||
+  guint32 capacity;
+  gsize max_message_size;
+
+  if (!check_geometry (state, state_size, &capacity, &max_message_size, error) ||
       !ps_robust_mutex_handle_open (&handle->lock, owner, &state->lock, error))
     return FALSE;
   if (handle->lock.recursive)
@@ -209,8 +217,8 @@ ps_queue_handle_open (PsQueueHandle  *handle,
       return FALSE;
     }
   /* From now on, only these copies are trusted. */
-  handle->capacity = state->capacity;
-  handle->max_message_size = state->max_message_size;
+  handle->capacity = capacity;
+  handle->max_message_size = max_message_size;
   handle->stride = ALIGN64 (sizeof (PsQueueSlot) + handle->max_message_size);
   handle->slots = (guint8 *) state + slots_offset ();
   handle->state = state;

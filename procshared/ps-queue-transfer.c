@@ -25,6 +25,16 @@ set_would_block (GError      **error,
                        side == PS_QUEUE_SEND ? "The queue is full" : "The queue is empty");
 }
 
+/* The wait for the queue's lock a claim may make: to the deadline, but
+ * at least PS_QUEUE_LOCK_TRY_US. */
+static gint64
+lock_timeout (gint64 deadline)
+{
+  if (deadline < 0)
+    return -1;
+  return MAX (deadline - g_get_monotonic_time (), PS_QUEUE_LOCK_TRY_US);
+}
+
 /* Claims a slot for @side, waiting up to @timeout_us. */
 static gboolean
 claim_waiting (PsQueue        *self,
@@ -36,6 +46,7 @@ claim_waiting (PsQueue        *self,
 {
   PsQueueHandle *handle = ps_queue_get_handle (self);
   PsQueueProbe probe = PS_QUEUE_PROBE_QUICK;
+  GError *local = NULL;
   PsWaitContext context;
   PsQueueClaim claim;
   guint32 seen = 0;
@@ -48,9 +59,21 @@ claim_waiting (PsQueue        *self,
     return FALSE;
 
   /* The uncontended path: one look, nothing set up. */
-  claim = ps_queue_claim (handle, side, FALSE, probe, ticket, &seen, &busy, error);
+  deadline = ps_deadline_from_timeout (timeout_us);
+  claim = ps_queue_claim (handle, side, FALSE, probe, lock_timeout (deadline), cancellable,
+                          ticket, &seen, &busy, &local);
   if (claim != PS_QUEUE_NONE_NOW)
-    return claim == PS_QUEUE_CLAIMED;
+    {
+      /* A lock held past a timeout of 0: the queue could not be used. */
+      if (timeout_us == 0 && g_error_matches (local, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+        {
+          g_clear_error (&local);
+          set_would_block (error, side);
+        }
+      else if (local != NULL)
+        g_propagate_error (error, local);
+      return claim == PS_QUEUE_CLAIMED;
+    }
   if (timeout_us == 0)
     {
       set_would_block (error, side);
@@ -71,13 +94,13 @@ claim_waiting (PsQueue        *self,
       ps_spin_record (ps_queue_side_word (handle, side), answered);
       if (answered)
         {
-          claim = ps_queue_claim (handle, side, FALSE, probe, ticket, &seen, &busy, error);
+          claim = ps_queue_claim (handle, side, FALSE, probe, lock_timeout (deadline),
+                                  cancellable, ticket, &seen, &busy, error);
           if (claim != PS_QUEUE_NONE_NOW)
             return claim == PS_QUEUE_CLAIMED;
         }
     }
 
-  deadline = ps_deadline_from_timeout (timeout_us);
   if (!ps_wait_context_begin (&context, cancellable, error))
     return FALSE;
   for (;;)
@@ -86,7 +109,8 @@ claim_waiting (PsQueue        *self,
       gboolean probe_wake = FALSE;
       PsWaitStatus status;
 
-      claim = ps_queue_claim (handle, side, TRUE, probe, ticket, &seen, &busy, error);
+      claim = ps_queue_claim (handle, side, TRUE, probe, lock_timeout (deadline), cancellable,
+                              ticket, &seen, &busy, error);
       if (claim != PS_QUEUE_NONE_NOW)
         break;
       /* Slots being written or read: their owners may die, and nothing
@@ -113,8 +137,8 @@ claim_waiting (PsQueue        *self,
       if (status == PS_WAIT_TIMED_OUT && !probe_wake)
         {
           /* One last look, then the timeout. */
-          claim = ps_queue_claim (handle, side, FALSE, PS_QUEUE_PROBE_FULL, ticket, &seen,
-                                  &busy, error);
+          claim = ps_queue_claim (handle, side, FALSE, PS_QUEUE_PROBE_FULL, PS_QUEUE_LOCK_TRY_US,
+                                  NULL, ticket, &seen, &busy, error);
           if (claim == PS_QUEUE_NONE_NOW)
             {
               ps_set_wait_error (error, status, "queue");

@@ -11,6 +11,7 @@
 
 #include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "ps-test-util.h"
@@ -888,6 +889,56 @@ test_dead_lock_holder (void)
   assert_empty (queue);
 }
 
+static int
+stop_holding_lock_main (gpointer data)
+{
+  PsQueue *queue = data;
+  PsQueueHandle *handle = ps_queue_get_handle (queue);
+
+  PS_CHILD_CHECK (ps_robust_mutex_lock (&handle->lock, -1, NULL, NULL));
+  raise (SIGSTOP);
+  return 1;
+}
+
+/* A peer stopped while it holds the queue's lock: calls still end within
+ * their timeout (at least 10 ms); killed, the queue carries on. */
+static void
+test_stopped_lock_holder (void)
+{
+  g_autoptr(PsQueue) queue = queue_new (2, 8);
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) bytes = g_bytes_new_static ("x", 1);
+  GThread *thread;
+  pid_t pid;
+  int status;
+
+  send_string (queue, "kept", 0);
+  pid = ps_test_fork (stop_holding_lock_main, queue, ps_test_scaled_s (30));
+  g_assert_cmpint (waitpid (pid, &status, WUNTRACED), ==, pid);
+  g_assert_true (WIFSTOPPED (status));
+
+  g_assert_null (ps_queue_receive (queue, NULL, 0, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
+  g_clear_error (&error);
+  g_assert_false (ps_queue_send (queue, bytes, 0, 0, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
+  g_clear_error (&error);
+  g_assert_null (ps_queue_receive (queue, NULL, 30 * 1000, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_clear_error (&error);
+  thread = g_thread_new ("cancel", cancel_later, cancellable);
+  g_assert_false (ps_queue_send (queue, bytes, 0, -1, cancellable, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+  g_thread_join (thread);
+
+  kill (pid, SIGKILL);
+  ps_test_reap_killed (pid);
+  assert_receive (queue, "kept", 0);
+  assert_empty (queue);
+}
+
 /* Scribbled memory ------------------------------------------------------------------ */
 
 static void
@@ -1180,6 +1231,7 @@ main (int argc, char *argv[])
   ps_test_add ("/queue/death/writer", test_dead_writer);
   ps_test_add ("/queue/death/reader", test_dead_reader);
   ps_test_add ("/queue/death/lock-holder", test_dead_lock_holder);
+  ps_test_add ("/queue/stopped-lock-holder", test_stopped_lock_holder);
   ps_test_add ("/queue/corrupt", test_corrupt);
   ps_test_add ("/queue/async", test_async);
 
