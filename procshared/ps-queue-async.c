@@ -125,7 +125,7 @@ queue_step (GTask         *task,
   QueueWait *wait = g_task_get_task_data (task);
   PsQueueHandle *handle = ps_queue_get_handle (self);
   PsQueueProbe probe = PS_QUEUE_PROBE_QUICK;
-  PsQueueTicket ticket;
+  PsQueueTicket ticket = { 0 };
   GError *error = NULL;
   gboolean busy = FALSE;
   guint32 seen = 0;

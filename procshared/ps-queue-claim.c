@@ -7,6 +7,8 @@
  * the top of ps-queue-slots.c).
  */
 
+#include <string.h>
+
 #include "ps-error.h"
 #include "ps-identity-private.h"
 #include "ps-queue-private.h"
@@ -42,6 +44,13 @@ lock_queue (PsQueueHandle  *handle,
 
   if (G_LIKELY (ps_robust_mutex_lock (&handle->lock, timeout_us, cancellable, &local)))
     return TRUE;
+  if (g_error_matches (local, PS_ERROR, PS_ERROR_NOT_RECOVERABLE))
+    {
+      /* Never by the queue's own hand: it marks every repair consistent. */
+      g_clear_error (&local);
+      ps_queue_set_corrupt (error, "its lock was marked unrecoverable");
+      return FALSE;
+    }
   if (!g_error_matches (local, PS_ERROR, PS_ERROR_OWNER_DEAD))
     {
       g_propagate_error (error, local);
@@ -67,6 +76,45 @@ static void
 unlock_queue (PsQueueHandle *handle)
 {
   ps_robust_mutex_unlock (&handle->lock, FALSE, NULL);
+}
+
+/* The whole transfer of a small message, under the lock, in a slot just
+ * claimed for it. */
+static gboolean
+transfer_direct (PsQueueHandle  *handle,
+                 PsQueueSide     side,
+                 PsQueueTicket  *ticket,
+                 gboolean       *gained_space,
+                 gboolean       *gained_messages,
+                 GError        **error)
+{
+  PsQueueState *state = handle->state;
+  PsQueueSlot *slot = ps_queue_slot_at (handle, ticket->index);
+  gboolean was_empty = FALSE;
+
+  if (side == PS_QUEUE_SEND)
+    {
+      if (ticket->direct_size > 0)
+        memcpy (ticket->data, ticket->direct_data, ticket->direct_size);
+      slot->kind = PS_QUEUE_MESSAGE_BYTES;
+      slot->size = ticket->direct_size;
+      slot->priority = ticket->direct_priority;
+      slot->sequence = state->next_sequence++;
+      state->n_writing -= state->n_writing > 0;
+      if (!ps_queue_make_ready (handle, ticket->index, &was_empty, error))
+        return FALSE;
+      *gained_messages |= was_empty;
+      ticket->done = TRUE;
+    }
+  else if (ticket->size <= ticket->direct_size)
+    {
+      if (ticket->size > 0)
+        memcpy (ticket->direct_buffer, ticket->data, ticket->size);
+      state->n_reading -= state->n_reading > 0;
+      *gained_space |= ps_queue_push_free (handle, ticket->index);
+      ticket->done = TRUE;
+    }
+  return TRUE;
 }
 
 /* Claims ------------------------------------------------------------------- */
@@ -105,7 +153,7 @@ ps_queue_claim (PsQueueHandle  *handle,
         {
           handle->probe_after = now + PS_QUEUE_PROBE_US;
           ps_queue_probe_owners (handle, probe == PS_QUEUE_PROBE_QUICK, &gained_space,
-                        &gained_messages, &local);
+                                 &gained_messages, &local);
         }
     }
   index = local == NULL ? ps_queue_pop (handle, side) : PS_QUEUE_NONE;
@@ -116,7 +164,7 @@ ps_queue_claim (PsQueueHandle  *handle,
         g_propagate_error (error, local);
       else
         ps_queue_set_corrupt (error, side == PS_QUEUE_SEND ? "its list of free slots"
-                                                  : "its list of messages");
+                                                           : "its list of messages");
       return PS_QUEUE_FAILED;
     }
 
@@ -165,6 +213,17 @@ ps_queue_claim (PsQueueHandle  *handle,
   __atomic_store_n (&slot->state,
                     side == PS_QUEUE_SEND ? PS_QUEUE_SLOT_WRITING : PS_QUEUE_SLOT_READING,
                     __ATOMIC_RELAXED);
+  /* A small message: copied now, the slot handed over in the same
+   * section. Killed while copying, this process leaves the lock's next
+   * holder a slot WRITING or READING by a dead owner, which it reclaims. */
+  if (ticket->direct && !transfer_direct (handle, side, ticket, &gained_space,
+                                          &gained_messages, &local))
+    {
+      unlock_queue (handle);
+      g_propagate_error (error, local);
+      index = PS_QUEUE_CORRUPT_INDEX;
+      goto wake;
+    }
   unlock_queue (handle);
 
 wake:

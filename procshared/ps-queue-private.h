@@ -149,6 +149,10 @@ gboolean ps_queue_handle_open  (PsQueueHandle      *handle,
                                 GError            **error);
 void     ps_queue_handle_close (PsQueueHandle      *handle);
 
+/* Messages up to this size are copied in or out inside the claim's
+ * critical section: one section per send or receive instead of two. */
+#define PS_QUEUE_DIRECT_MAX        512
+
 /* A slot claimed by this process, to write or to read. */
 typedef struct
 {
@@ -157,6 +161,17 @@ typedef struct
   gsize               size;       /* reading: the message's size */
   PsQueueMessageKind  kind;       /* reading */
   guint               priority;   /* reading */
+
+  /* Set by the caller (zeros otherwise): a whole send of direct_size
+   * bytes of bytes message at direct_data, with direct_priority, or a
+   * whole receive into direct_buffer if the message fits in direct_size
+   * bytes, made by the claim itself, which then sets done. */
+  gboolean            direct;
+  const guint8       *direct_data;
+  guint8             *direct_buffer;
+  gsize               direct_size;
+  guint               direct_priority;
+  gboolean            done;
 } PsQueueTicket;
 
 typedef enum

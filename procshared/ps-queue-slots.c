@@ -128,7 +128,7 @@ ps_queue_state_init (PsQueueState  *state,
 
 void
 ps_queue_set_corrupt (GError     **error,
-             const char  *what)
+                      const char  *what)
 {
   g_set_error (error, PS_ERROR, PS_ERROR_CORRUPT, "The queue's state is corrupt (%s)", what);
 }
@@ -287,8 +287,8 @@ goes_before (PsQueueSlot *a,
  * message of a lower priority is there. */
 gboolean
 ps_queue_insert_ready (PsQueueHandle  *handle,
-              guint32         index,
-              GError        **error)
+                       guint32         index,
+                       GError        **error)
 {
   PsQueueState *state = handle->state;
   PsQueueSlot *slot = ps_queue_slot_at (handle, index);
@@ -361,7 +361,7 @@ ps_queue_make_ready (PsQueueHandle  *handle,
 
 guint32
 ps_queue_pop (PsQueueHandle *handle,
-     PsQueueSide    side)
+              PsQueueSide    side)
 {
   PsQueueState *state = handle->state;
   guint32 *head = side == PS_QUEUE_SEND ? &state->free_head : &state->ready_head;
@@ -424,7 +424,7 @@ owner_is_gone (PsQueueSlot *slot,
  * after its holder died), reclaiming the slots of gone owners. */
 gboolean
 ps_queue_repair (PsQueueHandle  *handle,
-        GError        **error)
+                 GError        **error)
 {
   PsQueueState *state = handle->state;
   g_autofree ReadyKey *keys = g_new (ReadyKey, handle->capacity);
@@ -495,10 +495,10 @@ ps_queue_repair (PsQueueHandle  *handle,
 /* Reclaims the slots of gone owners: returns which sides gained. */
 void
 ps_queue_probe_owners (PsQueueHandle  *handle,
-              gboolean        quick,
-              gboolean       *out_space,
-              gboolean       *out_messages,
-              GError        **error)
+                       gboolean        quick,
+                       gboolean       *out_space,
+                       gboolean       *out_messages,
+                       GError        **error)
 {
   PsQueueState *state = handle->state;
 

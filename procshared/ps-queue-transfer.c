@@ -268,12 +268,20 @@ send_message (PsQueue       *self,
               GError       **error)
 {
   PsQueueHandle *handle = ps_queue_get_handle (self);
-  PsQueueTicket ticket;
+  PsQueueTicket ticket = { 0 };
 
   if (handle->state != NULL && !ps_queue_check_message_size (handle, bytes, variant, error))
     return FALSE;
+  if (bytes != NULL && g_bytes_get_size (bytes) <= PS_QUEUE_DIRECT_MAX)
+    {
+      ticket.direct = TRUE;
+      ticket.direct_data = g_bytes_get_data (bytes, &ticket.direct_size);
+      ticket.direct_priority = priority;
+    }
   if (!claim_waiting (self, PS_QUEUE_SEND, timeout_us, cancellable, &ticket, error))
     return FALSE;
+  if (ticket.done)
+    return TRUE;
   return ps_queue_write_message (handle, &ticket, bytes, variant, priority, error);
 }
 
@@ -394,7 +402,7 @@ ps_queue_send_with (PsQueue          *self,
                     GError          **error)
 {
   PsQueueHandle *handle;
-  PsQueueTicket ticket;
+  PsQueueTicket ticket = { 0 };
 
   g_return_val_if_fail (PS_IS_QUEUE (self), FALSE);
   g_return_val_if_fail (fill != NULL, FALSE);
@@ -454,7 +462,8 @@ ps_queue_receive_message (PsQueue             *self,
                           GError             **error)
 {
   g_autoptr(GBytes) message = NULL;
-  PsQueueTicket ticket;
+  PsQueueTicket ticket = { 0 };
+  guint8 buffer[PS_QUEUE_DIRECT_MAX];
 
   g_return_val_if_fail (PS_IS_QUEUE (self), FALSE);
   g_return_val_if_fail (cancellable == NULL || G_IS_CANCELLABLE (cancellable), FALSE);
@@ -464,9 +473,15 @@ ps_queue_receive_message (PsQueue             *self,
     *out_bytes = NULL;
   if (out_variant != NULL)
     *out_variant = NULL;
+  ticket.direct = TRUE;
+  ticket.direct_buffer = buffer;
+  ticket.direct_size = sizeof buffer;
   if (!claim_waiting (self, PS_QUEUE_RECEIVE, timeout_us, cancellable, &ticket, error))
     return FALSE;
-  message = ps_queue_take_message (ps_queue_get_handle (self), &ticket, error);
+  if (ticket.done)
+    message = g_bytes_new (buffer, ticket.size);
+  else
+    message = ps_queue_take_message (ps_queue_get_handle (self), &ticket, error);
   return message != NULL &&
          ps_queue_convert_message (ticket.kind, message, ticket.priority, out_kind, out_bytes,
                                    out_variant, out_priority, error);
@@ -584,7 +599,7 @@ ps_queue_receive_with (PsQueue          *self,
                        GCancellable     *cancellable,
                        GError          **error)
 {
-  PsQueueTicket ticket;
+  PsQueueTicket ticket = { 0 };
 
   g_return_val_if_fail (PS_IS_QUEUE (self), FALSE);
   g_return_val_if_fail (read != NULL, FALSE);

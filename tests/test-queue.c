@@ -996,6 +996,11 @@ test_corrupt (void)
   g_assert_no_error (error);
 
   /* Scribbled after opening: CORRUPT from the call, never a crash. */
+  state->lock.consistency = PS_MUTEX_NOT_RECOVERABLE;
+  g_assert_false (ps_queue_send (attached, bytes, 0, 0, NULL, &error));
+  g_assert_error (error, PS_ERROR, PS_ERROR_CORRUPT);
+  g_clear_error (&error);
+  state->lock.consistency = PS_MUTEX_CONSISTENT;
   state->free_head = 7;
   g_assert_false (ps_queue_send (attached, bytes, 0, 0, NULL, &error));
   g_assert_error (error, PS_ERROR, PS_ERROR_CORRUPT);
@@ -1211,6 +1216,77 @@ test_async (void)
   assert_receive (queue, "kept", 0);
 }
 
+typedef struct
+{
+  PsQueue      *queue;
+  GCancellable *cancellable;
+  gboolean      send;
+} RaceArgs;
+
+/* Sends (or receives) one message and cancels, both at once. */
+static gpointer
+race_peer (gpointer data)
+{
+  RaceArgs *args = data;
+  g_autoptr(GBytes) bytes = g_bytes_new_static ("race", 4);
+  g_autoptr(GBytes) got = NULL;
+
+  if (args->send)
+    g_assert_true (ps_queue_send (args->queue, bytes, 0, -1, NULL, NULL));
+  else
+    got = ps_queue_receive (args->queue, NULL, -1, NULL, NULL);
+  g_cancellable_cancel (args->cancellable);
+  return NULL;
+}
+
+/* An async receive (send) cancelled as a message (a slot) comes: either
+ * it took the message (sent) and succeeded, or it was cancelled and took
+ * (sent) nothing; the count of messages is exact after every round. */
+static void
+test_async_cancel_race (void)
+{
+  g_autoptr(PsQueue) queue = queue_new (1, 8);
+  g_autoptr(GBytes) bytes = g_bytes_new_static ("mine", 4);
+  guint taken = 0;
+  guint cancelled = 0;
+
+  for (guint round = 0; round < 200; round++)
+    {
+      g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+      RaceArgs args = { queue, cancellable, round % 2 == 0 };
+      Outcome outcome = { 0 };
+      GThread *thread;
+
+      if (args.send)
+        ps_queue_receive_async (queue, -1, cancellable, on_received, &outcome);
+      else
+        {
+          send_string (queue, "full", 0);
+          ps_queue_send_async (queue, bytes, 0, -1, cancellable, on_sent, &outcome);
+        }
+      thread = g_thread_new ("race", race_peer, &args);
+      run_until_done (&outcome);
+      g_thread_join (thread);
+      if (outcome.ok)
+        {
+          g_assert_no_error (outcome.error);
+          taken++;
+          if (!args.send)
+            assert_receive (queue, "mine", 0);
+        }
+      else
+        {
+          g_assert_error (outcome.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+          cancelled++;
+          if (args.send)
+            assert_receive (queue, "race", 0);
+        }
+      outcome_clear (&outcome);
+      assert_empty (queue);
+    }
+  g_assert_cmpuint (taken + cancelled, ==, 200);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -1234,6 +1310,7 @@ main (int argc, char *argv[])
   ps_test_add ("/queue/stopped-lock-holder", test_stopped_lock_holder);
   ps_test_add ("/queue/corrupt", test_corrupt);
   ps_test_add ("/queue/async", test_async);
+  ps_test_add ("/queue/async-cancel-race", test_async_cancel_race);
 
   return g_test_run ();
 }
