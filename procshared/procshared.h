@@ -16,4 +16,5 @@
 # include "ps-rw-lock.h"
 # include "ps-event.h"
 # include "ps-barrier.h"
+# include "ps-queue.h"
 #undef PROCSHARED_INSIDE

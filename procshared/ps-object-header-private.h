@@ -36,6 +36,7 @@ typedef enum
   PS_OBJECT_TYPE_RW_LOCK       = 5,
   PS_OBJECT_TYPE_EVENT         = 6,
   PS_OBJECT_TYPE_BARRIER       = 7,
+  PS_OBJECT_TYPE_QUEUE         = 8,
 } PsObjectType;
 
 typedef struct

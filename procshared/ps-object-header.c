@@ -18,6 +18,7 @@ ps_object_type_to_string (PsObjectType type)
     case PS_OBJECT_TYPE_RW_LOCK:       return "reader-writer lock";
     case PS_OBJECT_TYPE_EVENT:         return "event";
     case PS_OBJECT_TYPE_BARRIER:       return "barrier";
+    case PS_OBJECT_TYPE_QUEUE:         return "queue";
     default:                           return "unknown object";
     }
 }
@@ -49,7 +50,8 @@ ps_object_type_is_known (guint type)
   return (type >= PS_OBJECT_TYPE_SHARED_MEMORY && type <= PS_OBJECT_TYPE_COND) ||
          type == PS_OBJECT_TYPE_RW_LOCK ||
          type == PS_OBJECT_TYPE_EVENT ||
-         type == PS_OBJECT_TYPE_BARRIER;
+         type == PS_OBJECT_TYPE_BARRIER ||
+         type == PS_OBJECT_TYPE_QUEUE;
 }
 
 PsObjectHeaderStatus

@@ -33,7 +33,11 @@ typedef gboolean (*PsObjectInitFunc) (gpointer   state,
  * effective one or root is refused with G_IO_ERROR_PERMISSION_DENIED,
  * changing nothing, unless @flags has PS_OPEN_ANY_OWNER. @out_mode
  * (optional) receives the permission bits of an object that existed; it
- * is left untouched when the object is created (with @mode). */
+ * is left untouched when the object is created (with @mode). An object
+ * that existed must have a state of @payload_size bytes, unless
+ * @any_size (a class whose objects vary in size: PsQueue), when it is
+ * mapped at the size its header gives (checked against the file's), the
+ * caller checking the rest. */
 
 gboolean ps_object_map_named     (const char        *name,
                                   PsOpenFlags        flags,
@@ -41,6 +45,7 @@ gboolean ps_object_map_named     (const char        *name,
                                   PsObjectType       type,
                                   gsize              payload_offset,
                                   gsize              payload_size,
+                                  gboolean           any_size,
                                   PsObjectInitFunc   init_func,
                                   gpointer           user_data,
                                   gpointer          *out_mapping,

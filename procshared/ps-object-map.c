@@ -338,6 +338,7 @@ map_existing_object (int            fd,
                      PsObjectType   type,
                      gsize          payload_offset,
                      gsize          payload_size,
+                     gboolean       any_size,
                      gpointer      *out_mapping,
                      gsize         *out_mapping_size,
                      guint         *out_mode,
@@ -405,7 +406,7 @@ map_existing_object (int            fd,
                    name, header.payload_size, (gint64) st.st_size - (gint64) payload_offset);
       return FALSE;
     }
-  if (type != PS_OBJECT_TYPE_SHARED_MEMORY && header.payload_size != payload_size)
+  if (type != PS_OBJECT_TYPE_SHARED_MEMORY && !any_size && header.payload_size != payload_size)
     {
       g_set_error (error, PS_ERROR, PS_ERROR_CORRUPT,
                    "“%s” has a state of %" G_GUINT64_FORMAT " bytes, expected %" G_GSIZE_FORMAT,
@@ -443,6 +444,7 @@ ps_object_map_named (const char        *name,
                      PsObjectType       type,
                      gsize              payload_offset,
                      gsize              payload_size,
+                     gboolean           any_size,
                      PsObjectInitFunc   init_func,
                      gpointer           user_data,
                      gpointer          *out_mapping,
@@ -510,7 +512,7 @@ ps_object_map_named (const char        *name,
           ps_set_error_from_errno (error, errno, "Could not open “%s”", name);
           return FALSE;
         }
-      ok = map_existing_object (fd, name, flags, type, payload_offset, payload_size,
+      ok = map_existing_object (fd, name, flags, type, payload_offset, payload_size, any_size,
                                 out_mapping, out_mapping_size, out_mode, error);
       close (fd);
       if (ok)

@@ -45,6 +45,16 @@ typedef struct
    * PS_OBJECT_SLOT_SIZE; more for a class whose state does not fit
    * there (its anonymous objects then get a mapping of their own). */
   gsize size;
+  /* A class whose objects vary in size (PsQueue) sets this instead of
+   * size: the bytes of a new object's state, from @instance's construct
+   * properties (FALSE with G_IO_ERROR_INVALID_ARGUMENT when they make no
+   * valid object); called only where an object may be created. An
+   * object found is taken at the state size its header gives, checked
+   * against its mapping or segment; adopt_state reads it from
+   * PsObjectStorage.state_size and checks the rest. */
+  gboolean (*measure_state) (gpointer   instance,
+                             gsize     *out_state_size,
+                             GError   **error);
 } PsObjectKind;
 
 static inline gsize
@@ -81,6 +91,7 @@ typedef struct
   gsize           mapping_size;
   PsPoolChunk    *chunk;        /* anonymous objects: their pool slot's chunk */
   PsSharedMemory *placed_in;    /* placed objects: the segment, kept alive */
+  gsize           state_size;   /* the bytes of the state after the header */
 } PsObjectStorage;
 
 enum

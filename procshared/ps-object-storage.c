@@ -13,6 +13,21 @@
 
 /* Where the memory comes from ---------------------------------------------- */
 
+/* The state size of a new object of @kind. */
+static gboolean
+measure_new_state (const PsObjectKind  *kind,
+                   gpointer             instance,
+                   gsize               *out_state_size,
+                   GError             **error)
+{
+  if (kind->measure_state == NULL)
+    {
+      *out_state_size = ps_object_kind_state_size (kind);
+      return TRUE;
+    }
+  return kind->measure_state (instance, out_state_size, error);
+}
+
 static gboolean
 init_anonymous (PsObjectStorage     *storage,
                 const PsObjectKind  *kind,
@@ -21,18 +36,24 @@ init_anonymous (PsObjectStorage     *storage,
 {
   PsPoolChunk *chunk = NULL;
   PsObjectHeader *header;
-  gsize size = ps_object_kind_size (kind);
+  gsize state_size;
+  gsize size;
+
+  if (!measure_new_state (kind, instance, &state_size, error))
+    return FALSE;
+  size = sizeof (PsObjectHeader) + state_size;
 
   /* A large object is a mapping of its own (shared over fork() all the
    * same): the pool's slots are PS_OBJECT_SLOT_SIZE bytes. */
-  if (size > PS_OBJECT_SLOT_SIZE)
+  if (size > PS_OBJECT_SLOT_SIZE || kind->measure_state != NULL)
     header = ps_object_map_anonymous (size, error);
   else
     header = ps_object_pool_take (&chunk, error);
   if (header == NULL)
     return FALSE;
 
-  ps_object_header_init (header, kind->type, ps_object_kind_state_size (kind));
+  ps_object_header_init (header, kind->type, state_size);
+  storage->state_size = state_size;
   if (!kind->init_state ((guint8 *) header + sizeof *header, instance, error))
     {
       if (chunk != NULL)
@@ -62,9 +83,17 @@ init_named (PsObjectStorage     *storage,
 {
   gpointer mapping = NULL;
   gsize mapping_size = 0;
+  gsize state_size = 0;
 
+  /* Measured only where the object may be created: opening ignores the
+   * creation parameters of a class whose objects vary in size. */
+  if ((kind->measure_state == NULL || (storage->open_flags & PS_OPEN_CREATE)) &&
+      !measure_new_state (kind, instance, &state_size, error))
+    return FALSE;
+  /* init_state reads it (only when the object is created at that size). */
+  storage->state_size = state_size;
   if (!ps_object_map_named (storage->name, storage->open_flags, storage->mode, kind->type,
-                            sizeof (PsObjectHeader), ps_object_kind_state_size (kind),
+                            sizeof (PsObjectHeader), state_size, kind->measure_state != NULL,
                             kind->init_state, instance, &mapping, &mapping_size,
                             &storage->created, &storage->mode, error))
     return FALSE;
@@ -72,19 +101,39 @@ init_named (PsObjectStorage     *storage,
   storage->header = mapping;
   storage->mapping = mapping;
   storage->mapping_size = mapping_size;
+  storage->state_size = mapping_size - sizeof (PsObjectHeader);
   return TRUE;
 }
 
 static gboolean
 check_placed_payload (PsObjectHeader      *header,
                       const PsObjectKind  *kind,
+                      gsize                room,
+                      gsize               *out_state_size,
                       GError             **error)
 {
-  if (header->payload_size != ps_object_kind_state_size (kind))
+  /* Read once: a peer may be rewriting it. */
+  guint64 payload_size = __atomic_load_n (&header->payload_size, __ATOMIC_RELAXED);
+
+  if (kind->measure_state != NULL)
+    {
+      /* @room: the bytes from the header's end to the segment's. */
+      if (payload_size > room)
+        {
+          g_set_error (error, PS_ERROR, PS_ERROR_CORRUPT,
+                       "The object claims a state of %" G_GUINT64_FORMAT " bytes, past the "
+                       "end of the segment", payload_size);
+          return FALSE;
+        }
+      *out_state_size = payload_size;
+      return TRUE;
+    }
+  *out_state_size = ps_object_kind_state_size (kind);
+  if (payload_size != ps_object_kind_state_size (kind))
     {
       g_set_error (error, PS_ERROR, PS_ERROR_CORRUPT,
                    "The object has a state of %" G_GUINT64_FORMAT " bytes, expected %"
-                   G_GSIZE_FORMAT, header->payload_size, ps_object_kind_state_size (kind));
+                   G_GSIZE_FORMAT, payload_size, ps_object_kind_state_size (kind));
       return FALSE;
     }
   return TRUE;
@@ -94,6 +143,8 @@ check_placed_payload (PsObjectHeader      *header,
 static gboolean
 attach_placed (PsObjectHeader      *header,
                const PsObjectKind  *kind,
+               gsize                room,
+               gsize               *out_state_size,
                GError             **error)
 {
   gint64 deadline = g_get_monotonic_time () + PS_OBJECT_INIT_GRACE_US;
@@ -111,7 +162,7 @@ attach_placed (PsObjectHeader      *header,
     }
 
   return ps_object_header_check (header, kind->type, error) &&
-         check_placed_payload (header, kind, error);
+         check_placed_payload (header, kind, room, out_state_size, error);
 }
 
 /* Initialises the object in a slot this thread has claimed. */
@@ -119,12 +170,13 @@ static gboolean
 create_placed (PsObjectHeader      *header,
                const PsObjectKind  *kind,
                gpointer             instance,
+               gsize                state_size,
                GError             **error)
 {
   guint8 *state = (guint8 *) header + sizeof *header;
 
-  memset (state, 0, ps_object_kind_state_size (kind));
-  ps_object_header_init (header, kind->type, ps_object_kind_state_size (kind));
+  memset (state, 0, state_size);
+  ps_object_header_init (header, kind->type, state_size);
   if (!kind->init_state (state, instance, error))
     {
       /* Back to an empty slot, the claim last. */
@@ -146,6 +198,8 @@ open_placed (PsObjectHeader      *header,
              gpointer             instance,
              PsOpenFlags          flags,
              gboolean             over_foreign,
+             gsize                room,
+             gsize               *inout_state_size,
              gboolean            *out_created,
              GError             **error)
 {
@@ -166,7 +220,7 @@ open_placed (PsObjectHeader      *header,
             }
           *out_created = FALSE;
           return ps_object_header_check (header, kind->type, error) &&
-                 check_placed_payload (header, kind, error);
+                 check_placed_payload (header, kind, room, inout_state_size, error);
         }
 
       if (ready != PS_OBJECT_CLAIMED)
@@ -179,7 +233,7 @@ open_placed (PsObjectHeader      *header,
                                                __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
                 {
                   *out_created = TRUE;
-                  return create_placed (header, kind, instance, error);
+                  return create_placed (header, kind, instance, *inout_state_size, error);
                 }
               continue;   /* another creator was quicker: look again */
             }
@@ -212,6 +266,9 @@ init_placed (PsObjectStorage     *storage,
              GError             **error)
 {
   PsObjectHeader *header;
+  gsize state_size;
+  gsize room;
+  gboolean may_create;
   gboolean ok;
 
   /* Every primitive writes its state, to lock as much as to create. */
@@ -227,27 +284,38 @@ init_placed (PsObjectStorage     *storage,
                    "Offset %" G_GSIZE_FORMAT " is not a multiple of 8", storage->offset);
       return FALSE;
     }
-  if (!ps_check_range (ps_shared_memory_get_size (storage->memory), storage->offset,
-                       ps_object_kind_size (kind), error))
+  /* A new object's size, where one may be created; a found one's is
+   * checked against the room left after its header. */
+  state_size = 0;
+  may_create = !storage->attach &&
+               (!storage->open_flags_given || (storage->open_flags & PS_OPEN_CREATE));
+  if ((kind->measure_state == NULL || may_create) &&
+      !measure_new_state (kind, instance, &state_size, error))
     return FALSE;
+  storage->state_size = state_size;
+  if (!ps_check_range (ps_shared_memory_get_size (storage->memory), storage->offset,
+                       sizeof (PsObjectHeader) + state_size, error))
+    return FALSE;
+  room = ps_shared_memory_get_size (storage->memory) - storage->offset - sizeof (PsObjectHeader);
 
   header = (gpointer) ((guint8 *) ps_shared_memory_get_data (storage->memory) + storage->offset);
 
   if (storage->attach)
-    ok = attach_placed (header, kind, error);
+    ok = attach_placed (header, kind, room, &state_size, error);
   else if (storage->open_flags_given)
     ok = ps_open_flags_validate (storage->open_flags, error) &&
-         open_placed (header, kind, instance, storage->open_flags, FALSE,
+         open_placed (header, kind, instance, storage->open_flags, FALSE, room, &state_size,
                       &storage->created, error);
   else
     ok = open_placed (header, kind, instance, PS_OPEN_CREATE | PS_OPEN_EXCLUSIVE, TRUE,
-                      &storage->created, error);
+                      room, &state_size, &storage->created, error);
   if (!ok)
     {
       g_prefix_error (error, "At offset %" G_GSIZE_FORMAT ": ", storage->offset);
       return FALSE;
     }
 
+  storage->state_size = state_size;
   storage->header = header;
   storage->placed_in = g_object_ref (storage->memory);
   return TRUE;

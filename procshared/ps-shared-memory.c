@@ -136,7 +136,7 @@ map_new_or_named (PsSharedMemory  *self,
 
   if (self->name != NULL)
     return ps_object_map_named (self->name, self->open_flags, self->mode,
-                                PS_OBJECT_TYPE_SHARED_MEMORY, DATA_OFFSET, self->size,
+                                PS_OBJECT_TYPE_SHARED_MEMORY, DATA_OFFSET, self->size, FALSE,
                                 NULL, NULL, &self->mapping, &self->mapping_size,
                                 &self->created, &self->mode, error);
 

@@ -45,7 +45,7 @@ class Typelib(unittest.TestCase):
         self.assertRegex(self.gir, r'<namespace name="Ps" version="1"')
 
     def test_classes(self):
-        for name in ('SharedMemory', 'Semaphore', 'Mutex', 'Cond', 'RWLock', 'Event', 'Barrier'):
+        for name in ('SharedMemory', 'Semaphore', 'Mutex', 'Cond', 'RWLock', 'Event', 'Barrier', 'Queue'):
             self.assertRegex(self.gir, r'<class name="%s" parent="GObject.Object"' % name)
             self.assertRegex(self.gir, r'<implements name="Gio.Initable"/>')
 
@@ -67,7 +67,7 @@ class Vapi(unittest.TestCase):
         with open(os.path.join(LIBDIR, 'procshared-1.vapi')) as f:
             vapi = f.read()
         self.assertIn('namespace Ps {', vapi)
-        for name in ('SharedMemory', 'Semaphore', 'Mutex', 'Cond', 'RWLock', 'Event', 'Barrier'):
+        for name in ('SharedMemory', 'Semaphore', 'Mutex', 'Cond', 'RWLock', 'Event', 'Barrier', 'Queue'):
             self.assertRegex(vapi, r'public sealed class %s : GLib.Object, GLib.Initable' % name)
         self.assertRegex(vapi, r'public errordomain Error \{')
 
@@ -80,7 +80,7 @@ class ForkDocs(unittest.TestCase):
         root = ET.parse(os.path.join(LIBDIR, 'Ps-1.gir')).getroot()
         missing = []
         classes = list(root.iter(core + 'class'))
-        self.assertEqual(len(classes), 7)
+        self.assertEqual(len(classes), 8)
         for cls in classes:
             for node in [cls] + cls.findall(core + 'method'):
                 doc = node.find(core + 'doc')

@@ -553,6 +553,68 @@ test_event_async_after_fork (void)
   ps_test_reap_ok (pid, ps_test_scaled_s (30));
 }
 
+static void
+queue_received_cb (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      data)
+{
+  GBytes **bytes = data;
+
+  *bytes = ps_queue_receive_finish (PS_QUEUE (source), result, NULL, NULL);
+  if (*bytes == NULL)
+    *bytes = g_bytes_new_static ("", 0);
+}
+
+/* A queue made before fork() is the child's too, with the same answers
+ * from its getters; a message either sends may go to the other, and the
+ * child's own async receive works. */
+static int
+queue_child (gpointer data)
+{
+  PsQueue *queue = data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(GBytes) reply = g_bytes_new_static ("child", 5);
+  GBytes *async_bytes = NULL;
+  gint64 deadline = g_get_monotonic_time () + ps_test_scaled_us (10 * G_USEC_PER_SEC);
+
+  if (ps_queue_get_capacity (queue) != 2 || ps_queue_get_max_message_size (queue) != 16 ||
+      !ps_queue_get_created (queue) || ps_queue_get_name (queue) != NULL)
+    return 40;
+  bytes = ps_queue_receive (queue, NULL, ps_test_scaled_us (10 * G_USEC_PER_SEC), NULL, &error);
+  if (bytes == NULL || g_bytes_get_size (bytes) != 6)
+    return 41;
+  ps_queue_receive_async (queue, -1, NULL, queue_received_cb, &async_bytes);
+  while (async_bytes == NULL && g_get_monotonic_time () < deadline)
+    if (!g_main_context_iteration (NULL, FALSE))
+      g_usleep (1000);
+  if (async_bytes == NULL || g_bytes_get_size (async_bytes) != 7)
+    return 42;
+  g_bytes_unref (async_bytes);
+  return ps_queue_send (queue, reply, 0, -1, NULL, NULL) ? 0 : 43;
+}
+
+static void
+test_queue (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PsQueue) queue = ps_queue_new (2, 16, &error);
+  g_autoptr(GBytes) first = g_bytes_new_static ("parent", 6);
+  g_autoptr(GBytes) second = g_bytes_new_static ("parent2", 7);
+  g_autoptr(GBytes) reply = NULL;
+  pid_t pid;
+
+  g_assert_no_error (error);
+  g_assert_true (ps_queue_send (queue, first, 0, 0, NULL, &error));
+  pid = ps_test_fork (queue_child, queue, ps_test_scaled_s (30));
+  g_assert_true (ps_queue_send (queue, second, 0, -1, NULL, &error));
+  ps_test_reap_ok (pid, ps_test_scaled_s (30));
+  reply = ps_queue_receive (queue, NULL, 0, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpmem (g_bytes_get_data (reply, NULL), g_bytes_get_size (reply), "child", 5);
+  g_assert_cmpuint (ps_queue_get_length (queue), ==, 0);
+}
+
 /* Parent and child are two parties; either may abort or reset the
  * barrier for both, and they see one state. */
 static int
@@ -702,6 +764,7 @@ main (int argc, char *argv[])
   ps_test_add ("/fork/event", test_event);
   ps_test_add ("/fork/event-async-after-fork", test_event_async_after_fork);
   ps_test_add ("/fork/barrier", test_barrier);
+  ps_test_add ("/fork/queue", test_queue);
   ps_test_add ("/fork/shared-memory-fd", test_shared_memory_fd);
   ps_test_add ("/fork/shared-memory-stream", test_shared_memory_stream);
 
