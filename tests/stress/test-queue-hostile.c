@@ -87,7 +87,8 @@ static PsQueueSlot *
 slot_at (Place *place,
          guint  index)
 {
-  return (PsQueueSlot *) (place->slots + (gsize) index * place->stride);
+  /* Slots are 64-byte aligned (slot_stride and slots_offset are multiples). */
+  return (PsQueueSlot *) (gpointer) (place->slots + (gsize) index * place->stride);
 }
 
 /* A queue that ends its segment, with a few messages in it. */
