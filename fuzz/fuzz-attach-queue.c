@@ -26,18 +26,15 @@
  * error one of the API's, every byte handed to a callback inside the
  * segment, and this thread's robust list empty at the end.
  *
- * Known finding (with PS_FUZZ_AVOID_KNOWN, avoided by leaving the lock
- * word alone): the queue takes its lock without a bound, so a lock word
- * naming a thread that will never unlock hangs every call, whatever its
- * timeout.
+ * corpus/fuzz-attach-queue/timeout-lock-word-*: its first finding, a
+ * lock word naming a thread that never unlocks, which hung every call
+ * whatever its timeout while the queue took its lock without a bound.
  */
 
 #include <string.h>
 
 #include "fuzz-common.h"
 #include "procshared.h"
-#include "ps-object-header-private.h"
-#include "ps-queue-private.h"
 
 #define QUEUE_CAPACITY   4
 #define QUEUE_MAX_SIZE   64
@@ -115,9 +112,6 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
       memcpy (object + at, data + i + 3, n);
       i += 3 + n;
     }
-  if (fuzz_avoid_known_findings ())
-    memset (object + sizeof (PsObjectHeader) + G_STRUCT_OFFSET (PsQueueState, lock), 0,
-            sizeof (PsRobustLock));
   fuzz_place_bytes (memory, offset, object, object_size, (control & CONTROL_PUBLISH) != 0);
 
   queue = ps_queue_attach (memory, offset, &error);

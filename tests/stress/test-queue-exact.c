@@ -4,8 +4,8 @@
  * PsQueue, exactly: every message delivered once, whole, in order.
  *
  *  - /queue/exact/4x4, /queue/exact/4x4-priorities: 4 producer and 4
- *    consumer processes pass 200,000 messages (by default; --messages N
- *    for more) of random lengths through a queue of 64 slots, sent as
+ *    consumer processes pass 200,000 messages each producer (by default;
+ *    --messages N for N in all) of random lengths through a queue of 64 slots, sent as
  *    bytes, in place or as variants and received in all six ways. Every
  *    byte of every message is checked, every message is received exactly
  *    once (a delivery count per message), the checksums of what was sent
@@ -34,7 +34,7 @@
 
 #define N_PRODUCERS        4
 #define N_CONSUMERS        4
-#define N_MESSAGES         200000   /* in all, by default */
+#define N_MESSAGES         800000   /* in all by default: 200,000 per producer */
 #define N_MESSAGES_SLOW    8000
 #define CAPACITY           64
 #define MAX_SIZE           512

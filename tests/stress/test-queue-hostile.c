@@ -820,8 +820,6 @@ main (int argc, char *argv[])
     }
   ps_test_add_timed ("/queue/hostile/targeted", test_targeted, 200);
   ps_test_add_timed ("/queue/hostile/links", test_links, 60);
-  /* Last (its suite is made last): it fails while the queue takes its
-   * lock without a bound, and a failure ends the program. */
   ps_test_add_timed ("/queue/hostile/lock/word", test_lock_word, 120);
 
   return g_test_run ();
