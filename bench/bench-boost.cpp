@@ -7,6 +7,7 @@
 
 #include <new>
 
+#include <boost/interprocess/ipc/message_queue.hpp>
 #include <boost/interprocess/sync/interprocess_condition.hpp>
 #include <boost/interprocess/sync/interprocess_mutex.hpp>
 #include <boost/interprocess/sync/interprocess_semaphore.hpp>
@@ -15,7 +16,9 @@
 
 #include "bench-boost.h"
 
+using boost::interprocess::create_only;
 using boost::interprocess::interprocess_condition;
+using boost::interprocess::message_queue;
 using boost::interprocess::interprocess_mutex;
 using boost::interprocess::interprocess_semaphore;
 using boost::interprocess::scoped_lock;
@@ -222,5 +225,110 @@ bench_boost_condition_notify_all (void *memory)
 {
   return without_exceptions ([&] {
     static_cast<interprocess_condition *> (memory)->notify_all ();
+  });
+}
+
+// message_queue: a named shared-memory queue of fixed-size slots, with a
+// process-shared mutex and two condition variables inside.
+
+void *
+bench_boost_mq_new (const char *name,
+                    size_t      capacity,
+                    size_t      size)
+{
+  message_queue *mq = nullptr;
+
+  message_queue::remove (name);
+  if (without_exceptions ([&] {
+        mq = new message_queue (create_only, name, capacity, size);
+      }) != 0)
+    return nullptr;
+  return mq;
+}
+
+void
+bench_boost_mq_free (void       *mq,
+                     const char *name)
+{
+  delete static_cast<message_queue *> (mq);
+  message_queue::remove (name);
+}
+
+int
+bench_boost_mq_send (void       *mq,
+                     const void *buffer,
+                     size_t      size,
+                     uint64_t    n)
+{
+  message_queue *queue = static_cast<message_queue *> (mq);
+
+  return without_exceptions ([&] {
+    for (uint64_t i = 0; i < n; i++)
+      queue->send (buffer, size, 0);
+  });
+}
+
+int
+bench_boost_mq_receive (void     *mq,
+                        void     *buffer,
+                        size_t    size,
+                        uint64_t  n)
+{
+  message_queue *queue = static_cast<message_queue *> (mq);
+
+  return without_exceptions ([&] {
+    for (uint64_t i = 0; i < n; i++)
+      {
+        message_queue::size_type received;
+        unsigned int priority;
+
+        queue->receive (buffer, size, received, priority);
+        if (received != size)
+          throw std::exception ();
+      }
+  });
+}
+
+int
+bench_boost_mq_initiator (void     *ping,
+                          void     *pong,
+                          void     *buffer,
+                          size_t    size,
+                          uint64_t  iterations)
+{
+  message_queue *to_peer = static_cast<message_queue *> (ping);
+  message_queue *from_peer = static_cast<message_queue *> (pong);
+
+  return without_exceptions ([&] {
+    for (uint64_t i = 0; i < iterations; i++)
+      {
+        message_queue::size_type received;
+        unsigned int priority;
+
+        to_peer->send (buffer, size, 0);
+        from_peer->receive (buffer, size, received, priority);
+      }
+  });
+}
+
+int
+bench_boost_mq_responder (void     *ping,
+                          void     *pong,
+                          void     *buffer,
+                          size_t    size,
+                          uint64_t  iterations)
+{
+  message_queue *from_peer = static_cast<message_queue *> (ping);
+  message_queue *to_peer = static_cast<message_queue *> (pong);
+
+  return without_exceptions ([&] {
+    for (uint64_t i = 0; i < iterations; i++)
+      {
+        message_queue::size_type received;
+        unsigned int priority;
+
+        from_peer->receive (buffer, size, received, priority);
+        to_peer->send (buffer, size, 0);
+      }
   });
 }

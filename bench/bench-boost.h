@@ -49,6 +49,21 @@ int     bench_boost_condition_notify_all (void *memory);
 /* Two processes hammering one mutex: lock, bump *counter, unlock. */
 int     bench_boost_mutex_hammer (void *memory, volatile uint64_t *counter, uint64_t iterations);
 
+/* A boost::interprocess::message_queue of @capacity messages of at most
+ * @size bytes, named @name (in /dev/shm; removed by _free()); NULL if
+ * Boost threw. Used over fork(): the child keeps the parent's mapping. */
+void   *bench_boost_mq_new     (const char *name, size_t capacity, size_t size);
+void    bench_boost_mq_free    (void *mq, const char *name);
+/* @n messages of @size bytes each, sent from (received into) @buffer. */
+int     bench_boost_mq_send    (void *mq, const void *buffer, size_t size, uint64_t n);
+int     bench_boost_mq_receive (void *mq, void *buffer, size_t size, uint64_t n);
+/* Round trips: the initiator sends on @ping and receives on @pong, the
+ * responder the other way round. */
+int     bench_boost_mq_initiator (void *ping, void *pong, void *buffer, size_t size,
+                                  uint64_t iterations);
+int     bench_boost_mq_responder (void *ping, void *pong, void *buffer, size_t size,
+                                  uint64_t iterations);
+
 #ifdef __cplusplus
 }
 #endif

@@ -2,7 +2,9 @@
 """The Python rows of ps-bench: PsMutex through the typelib, beside
 multiprocessing.Lock and two no-op GI calls; with --records, a bytes
 record written and read back through PsSharedMemory (write_variant and
-read_variant) beside pickle through multiprocessing.shared_memory.
+read_variant) beside pickle through multiprocessing.shared_memory; with
+--queue, 64 B put and got back through a PsQueue beside a
+multiprocessing.Queue.
 
 ps-bench runs this with --raw and turns its tab-separated lines into a row
 like the others (statistics, targets, JSON). Run alone, it prints a short
@@ -173,6 +175,15 @@ def interleave(contestants, rounds, iterations):
     return samples, loop
 
 
+def profile_one(contestants, args):
+    """--profile: the contestant named, alone, --iterations times."""
+    for c in contestants:
+        if c[0] == args.profile:
+            c[3](c[4], args.iterations)
+            return 0
+    raise SystemExit(f'no contestant {args.profile}')
+
+
 RECORD_SIZES = [('64 B', '64b', 64, 1), ('1 MiB', '1m', 1024 * 1024, 200)]
 
 
@@ -206,11 +217,7 @@ def records_main(args):
                  bench_pickle_record, (shm, data), group, n),
             ]
         if args.profile:
-            for c in contestants:
-                if c[0] == args.profile:
-                    c[3](c[4], args.iterations)
-                    return 0
-            raise SystemExit(f'no contestant {args.profile}')
+            return profile_one(contestants, args)
         samples, _ = interleave(contestants, args.rounds, args.iterations)
         for ident, kind, label, _, _, group, _ in contestants:
             print(f'group-series\t{group}\t{ident}\t{kind}\t{label}')
@@ -228,6 +235,58 @@ def records_main(args):
             shm.unlink()
 
 
+def bench_queue_put_get(queue, n):
+    # Either queue: put() and get() of the same 64 B bytes object.
+    data = bytes(64)
+    put, get = queue.put, queue.get
+    start = time.perf_counter_ns()
+    for _ in range(n):
+        put(data)
+        get()
+    return time.perf_counter_ns() - start
+
+
+def bench_ps_queue_send_receive(queue, n):
+    # Without the overrides: the typelib's methods, bytes as GLib.Bytes.
+    data = GLib.Bytes.new(bytes(64))
+    send, receive = queue.send, queue.receive
+    start = time.perf_counter_ns()
+    for _ in range(n):
+        send(data, 0, -1, None)
+        receive(-1, None)
+    return time.perf_counter_ns() - start
+
+
+def queue_main(args):
+    """The queue row: put+get of 64 B, in µs per message."""
+    queue = Ps.Queue.new(16, 64)
+    has_put = hasattr(queue, 'put') and hasattr(queue, 'get')
+    mp_queue = multiprocessing.Queue(16)
+    contestants = [
+        ('ps-queue-put-get', 'procshared',
+         'PsQueue put()+get() of 64 B bytes' if has_put
+         else 'PsQueue send()+receive() of 64 B GLib.Bytes (typelib; no put/get overrides)',
+         bench_queue_put_get if has_put else bench_ps_queue_send_receive, queue),
+        ('mp-queue-put-get', 'baseline', 'multiprocessing.Queue put()+get() of 64 B bytes',
+         bench_queue_put_get, mp_queue),
+    ]
+    try:
+        if args.profile:
+            return profile_one(contestants, args)
+        samples, _ = interleave(contestants, args.rounds, args.iterations)
+        for ident, kind, label, _, _ in contestants:
+            print(f'series\t{ident}\t{kind}\t{label}')
+        for ident, values in samples.items():
+            for value in values:
+                print(f'sample\t{ident}\t{value / 1000.0!r}')
+        print(f'note\tPython {sys.version.split()[0]}, PyGObject {gi.__version__}'
+              + ('' if has_put else '; Ps.Queue has no put/get overrides here'))
+        return 0
+    finally:
+        mp_queue.close()
+        mp_queue.join_thread()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--rounds', type=int, default=31)
@@ -239,9 +298,13 @@ def main():
                              'for callgrind (see bench/profile.py)')
     parser.add_argument('--records', action='store_true',
                         help='the record row (write_variant+read_variant beside pickle)')
+    parser.add_argument('--queue', action='store_true',
+                        help='the queue row (PsQueue put+get beside multiprocessing.Queue)')
     args = parser.parse_args()
     if args.records:
         return records_main(args)
+    if args.queue:
+        return queue_main(args)
 
     mutex = Ps.Mutex.new()
     has_with = hasattr(Ps.Mutex, '__enter__') and hasattr(Ps.Mutex, '__exit__')

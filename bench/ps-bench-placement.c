@@ -68,7 +68,8 @@ static void
 run_placement (Row       *row,
                guint      rounds,
                guint64    iterations,
-               Placement  placement)
+               Placement  placement,
+               void     (*setup) (Row *row, GArray *contestants))
 {
   g_autoptr(GArray) contestants = g_array_new (FALSE, FALSE, sizeof (Contestant));
   g_autoptr(GPtrArray) cpu_series = g_ptr_array_new ();
@@ -79,7 +80,7 @@ run_placement (Row       *row,
   pid_t peer = 0;
   guint n, r, k, i;
 
-  setup_ping_pong (row, contestants);
+  setup (row, contestants);
   /* A CPU-time series beside each wall-time one, skipped alike. */
   n = row->series->len;
   for (i = 0; i < n; i++)
@@ -211,7 +212,18 @@ custom_placement (Row     *row,
                   guint    rounds,
                   guint64  iterations)
 {
-  run_placement (row, rounds, iterations, placements[placement_of (row)].placement);
+  run_placement (row, rounds, iterations, placements[placement_of (row)].placement,
+                 setup_ping_pong);
+}
+
+void
+run_ping_pong_placed (Row      *row,
+                      guint     rounds,
+                      guint64   iterations,
+                      gboolean  apart,
+                      void    (*setup) (Row *row, GArray *contestants))
+{
+  run_placement (row, rounds, iterations, apart ? PLACE_APART : PLACE_ONE_CPU, setup);
 }
 
 static void

@@ -136,6 +136,12 @@ static const Placeholder record_placeholders[] = {
   { NULL, NULL, NULL, 0 }
 };
 
+static const Placeholder queue_placeholders[] = {
+  { NULL, "ps-queue-put-get", "PsQueue put()+get() of 64 B bytes", KIND_PROCSHARED },
+  { NULL, "mp-queue-put-get", "multiprocessing.Queue put()+get() of 64 B bytes", KIND_BASELINE },
+  { NULL, NULL, NULL, 0 }
+};
+
 static void
 python_placeholders (Row               *row,
                      const Placeholder *series,
@@ -286,4 +292,29 @@ const RowDef ps_bench_row_python_records = {
   "python-records", "From Python through the typelib: a bytes record written and read back",
   "µs/record", FALSE, ROW_CUSTOM, 31, 3, 2000, NULL, finish_python_records,
   custom_python_records
+};
+
+/* A queue from Python ------------------------------------------------------------- */
+
+static void
+custom_python_queue (Row     *row,
+                     guint    rounds,
+                     guint64  iterations)
+{
+  run_python_row (row, rounds, iterations, "--queue", queue_placeholders);
+}
+
+static void
+finish_python_queue (Row *row)
+{
+  row_note (row, "µs per 64 B bytes object put and got back in one process: a PsQueue "
+            "(through the Python overrides' put/get when they are there, else the typelib's "
+            "send/receive) beside multiprocessing.Queue (its feeder thread and pipe)");
+  row_target_ratio (row, "Python put+get of 64 B ≤ 0.5× multiprocessing.Queue",
+                    "ps-queue-put-get", "mp-queue-put-get", TRUE, 0.5);
+}
+
+const RowDef ps_bench_row_python_queue = {
+  "python-queue", "From Python through the typelib: a 64 B message put and got back",
+  "µs/message", FALSE, ROW_CUSTOM, 31, 3, 5000, NULL, finish_python_queue, custom_python_queue
 };

@@ -125,6 +125,13 @@ static const RowDef *const row_defs[] = {
   &ps_bench_row_event_ping_pong,
   &ps_bench_row_barrier_round,
   &ps_bench_row_event_broadcast,
+  &ps_bench_row_queue_ping_pong_64_one_cpu,
+  &ps_bench_row_queue_ping_pong_64_apart,
+  &ps_bench_row_queue_ping_pong_4k_one_cpu,
+  &ps_bench_row_queue_ping_pong_4k_apart,
+  &ps_bench_row_queue_throughput_1,
+  &ps_bench_row_queue_throughput_4,
+  &ps_bench_row_python_queue,
 };
 
 static gboolean

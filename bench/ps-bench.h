@@ -226,11 +226,26 @@ extern const RowDef ps_bench_row_segments_open;
  * placement rows (ps-bench-placement.c) run under other placements. */
 void setup_ping_pong (Row    *row,
                       GArray *contestants);
+/* Runs the ping-pong contestants @setup adds with both processes pinned
+ * to one CPU, or @apart on two, each batch timed in wall and CPU time
+ * (ps-bench-placement.c). */
+void run_ping_pong_placed (Row      *row,
+                           guint     rounds,
+                           guint64   iterations,
+                           gboolean  apart,
+                           void    (*setup) (Row *row, GArray *contestants));
 extern const RowDef ps_bench_row_rw_lock;           /* ps-bench-rw-lock.c */
 extern const RowDef ps_bench_row_rw_readers;
 extern const RowDef ps_bench_row_event_ping_pong;   /* ps-bench-rendezvous.c */
 extern const RowDef ps_bench_row_barrier_round;
 extern const RowDef ps_bench_row_event_broadcast;
+extern const RowDef ps_bench_row_queue_ping_pong_64_one_cpu;   /* ps-bench-queue.c */
+extern const RowDef ps_bench_row_queue_ping_pong_64_apart;
+extern const RowDef ps_bench_row_queue_ping_pong_4k_one_cpu;
+extern const RowDef ps_bench_row_queue_ping_pong_4k_apart;
+extern const RowDef ps_bench_row_queue_throughput_1;
+extern const RowDef ps_bench_row_queue_throughput_4;
+extern const RowDef ps_bench_row_python_queue;      /* ps-bench-python.c */
 
 /* Scales a row's normal batch size down for --quick (ps-bench.c). */
 guint64 iterations_for (guint64 normal);

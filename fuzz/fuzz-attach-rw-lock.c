@@ -103,9 +103,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
   static guint8 object[PS_RW_LOCK_SIZE];
   g_autoptr(GError) error = NULL;
   PsSharedMemory *memory;
-  PsObjectHeader header;
   PsRWLock *lock;
-  guint8 *place;
   gsize offset;
   guint control;
 
@@ -120,18 +118,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
   /* The object ends the segment exactly: one byte more read is caught. */
   offset = 8 * (control & CONTROL_OFFSET_MASK);
   memory = fuzz_segment_new (offset + PS_RW_LOCK_SIZE);
-  place = (guint8 *) ps_shared_memory_get_data (memory) + offset;
 
-  memcpy (&header, object, sizeof header);
-  if (header.magic == PS_OBJECT_MAGIC && header.ready != PS_OBJECT_READY)
-    {
-      if (control & CONTROL_PUBLISH)
-        header.ready = PS_OBJECT_READY;
-      else
-        header.magic = 0;
-    }
-  memcpy (place, &header, sizeof header);
-  memcpy (place + sizeof header, object + sizeof header, PS_RW_LOCK_SIZE - sizeof header);
+  fuzz_place_bytes (memory, offset, object, PS_RW_LOCK_SIZE, (control & CONTROL_PUBLISH) != 0);
 
   lock = ps_rw_lock_attach (memory, offset, &error);
   if (lock != NULL)

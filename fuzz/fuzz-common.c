@@ -445,15 +445,17 @@ fuzz_exercise_cond (PsCond *cond)
 }
 
 void
-fuzz_place_slot (PsSharedMemory *memory,
-                 gsize           offset,
-                 const guint8   *slot,
-                 gboolean        publish)
+fuzz_place_bytes (PsSharedMemory *memory,
+                  gsize           offset,
+                  const guint8   *bytes,
+                  gsize           size,
+                  gboolean        publish)
 {
   guint8 *place = (guint8 *) ps_shared_memory_get_data (memory) + offset;
   PsObjectHeader header;
 
-  memcpy (&header, slot, sizeof header);
+  g_assert (size >= sizeof header);
+  memcpy (&header, bytes, sizeof header);
   if (header.magic == PS_OBJECT_MAGIC && header.ready != PS_OBJECT_READY)
     {
       if (publish)
@@ -462,5 +464,139 @@ fuzz_place_slot (PsSharedMemory *memory,
         header.magic = 0;
     }
   memcpy (place, &header, sizeof header);
-  memcpy (place + sizeof header, slot + sizeof header, PS_OBJECT_SLOT_SIZE - sizeof header);
+  memcpy (place + sizeof header, bytes + sizeof header, size - sizeof header);
+}
+
+void
+fuzz_place_slot (PsSharedMemory *memory,
+                 gsize           offset,
+                 const guint8   *slot,
+                 gboolean        publish)
+{
+  fuzz_place_bytes (memory, offset, slot, PS_OBJECT_SLOT_SIZE, publish);
+}
+
+/* PsQueue ------------------------------------------------------------------- */
+
+static void
+fill_all (guint8   *slot,
+          gsize     size,
+          gpointer  user_data)
+{
+  /* Every byte it was given: ASan sees a slot that is not all there. */
+  memset (slot, 0xa5, size);
+}
+
+static void
+read_all (const guint8       *message,
+          gsize               size,
+          PsQueueMessageKind  kind,
+          guint               priority,
+          gpointer            user_data)
+{
+  guint *sum = user_data;
+
+  if (kind != PS_QUEUE_MESSAGE_BYTES && kind != PS_QUEUE_MESSAGE_VARIANT)
+    fuzz_finding ("a message of no kind was handed to the read callback", NULL);
+  for (gsize i = 0; i < size; i++)
+    *sum += message[i];
+}
+
+/* A failed send or receive: full, empty, or damaged; nothing else. */
+static void
+check_queue_error (const GError *error,
+                   const char   *what)
+{
+  fuzz_check_error (error, what);
+  if (!g_error_matches (error, PS_ERROR, PS_ERROR_CORRUPT) &&
+      !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK) &&
+      !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+    fuzz_finding (what, error);
+}
+
+void
+fuzz_exercise_queue (PsQueue *queue,
+                     guint    seed)
+{
+  guint capacity = ps_queue_get_capacity (queue);
+  gsize max = ps_queue_get_max_message_size (queue);
+  g_autoptr(GBytes) message = g_bytes_new_static ("fuzz-attach-queue", 17);
+  g_autoptr(GVariant) value = g_variant_ref_sink (g_variant_new_string ("fuzz"));
+
+  if (capacity == 0 || capacity > 65536 || max > 64 * 1024 * 1024)
+    fuzz_finding ("an attached queue reports impossible parameters", NULL);
+
+  for (guint i = 0; i < 2 * MIN (capacity, 8) + 2; i++, seed = seed * 1103515245 + 12345)
+    {
+      g_autoptr(GError) error = NULL;
+      /* Timeouts of 0 and 1 µs: never a long wait. */
+      gint64 timeout = (seed >> 3) & 1;
+      guint method = (seed >> 4) % 6;
+      gboolean ok;
+
+      if (ps_queue_get_length (queue) > capacity)
+        fuzz_finding ("a queue's length exceeds its capacity", NULL);
+
+      if ((seed >> 8) & 1)
+        {
+          switch (method % 3)
+            {
+            case 0:
+              ok = ps_queue_send (queue, message, method, timeout, NULL, &error);
+              break;
+            case 1:
+              ok = ps_queue_send_variant (queue, value, method, timeout, NULL, &error);
+              break;
+            default:
+              ok = ps_queue_send_with (queue, MIN (max, (gsize) seed % 97), method, fill_all,
+                                       NULL, timeout, NULL, &error);
+              break;
+            }
+          if (!ok)
+            check_queue_error (error, "a send");
+          continue;
+        }
+
+      switch (method)
+        {
+        case 0:
+          {
+            g_autoptr(GBytes) bytes = ps_queue_receive (queue, NULL, timeout, NULL, &error);
+
+            ok = bytes != NULL;
+            if (ok && g_bytes_get_size (bytes) > max)
+              fuzz_finding ("a message longer than the queue's maximum was received", NULL);
+          }
+          break;
+        case 1:
+          {
+            g_autoptr(GVariant) got = ps_queue_receive_variant (queue, NULL, timeout, NULL, &error);
+
+            ok = got != NULL;
+          }
+          break;
+        case 2:
+        case 3:
+          {
+            g_autoptr(GBytes) bytes = NULL;
+            g_autoptr(GVariant) got = NULL;
+            PsQueueMessageKind kind;
+
+            ok = ps_queue_receive_message (queue, &kind, &bytes, method == 2 ? &got : NULL, NULL,
+                                           timeout, NULL, &error);
+            if (ok && bytes == NULL && got == NULL)
+              fuzz_finding ("receive_message gave no value", NULL);
+          }
+          break;
+        default:
+          {
+            guint sum = 0;
+
+            ok = ps_queue_receive_with (queue, read_all, &sum, timeout, NULL, &error);
+          }
+          break;
+        }
+      if (!ok)
+        check_queue_error (error, "a receive");
+    }
 }

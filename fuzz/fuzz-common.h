@@ -43,6 +43,13 @@ void fuzz_place_slot         (PsSharedMemory *memory,
                               const guint8   *slot,
                               gboolean        publish);
 
+/* The same for @size bytes of an object of any size. */
+void fuzz_place_bytes        (PsSharedMemory *memory,
+                              gsize           offset,
+                              const guint8   *bytes,
+                              gsize           size,
+                              gboolean        publish);
+
 /* Reports a finding (with @error's message, if any) and aborts. */
 G_NORETURN
 void fuzz_finding            (const char   *what,
@@ -80,5 +87,10 @@ void fuzz_exercise_mutex     (PsMutex      *mutex,
                               gpointer      user_data);
 void fuzz_exercise_semaphore (PsSemaphore  *semaphore);
 void fuzz_exercise_cond      (PsCond       *cond);
+/* Sends and receives of every kind with timeouts of 0 and 1 µs, in an
+ * order drawn from @seed: each succeeds or fails with CORRUPT,
+ * WOULD_BLOCK or TIMED_OUT; callbacks touch every byte they are given. */
+void fuzz_exercise_queue     (PsQueue      *queue,
+                              guint         seed);
 
 G_END_DECLS

@@ -8,8 +8,8 @@
  *
  *   fuzz-make-seeds OUTDIR
  *
- * writes OUTDIR/fuzz-read-variant/, OUTDIR/fuzz-attach/ and
- * OUTDIR/fuzz-open-named/. Each file is a control byte (see each
+ * writes OUTDIR/fuzz-read-variant/, OUTDIR/fuzz-attach/,
+ * OUTDIR/fuzz-open-named/ and OUTDIR/fuzz-attach-queue/ (among others). Each file is a control byte (see each
  * target's header comment) followed by the bytes under test.
  */
 
@@ -22,6 +22,7 @@
 
 #include "procshared.h"
 #include "ps-object-header-private.h"
+#include "ps-queue-private.h"
 
 #define SLOT_SIZE 256
 
@@ -526,6 +527,90 @@ seeds_rendezvous (void)
       }
 }
 
+/* fuzz-attach-queue ------------------------------------------------------- */
+
+/* A seed of fuzz-attach-queue: control, call seed, then one edit of
+ * @length bytes of @value at @at (none if @length is 0). */
+static void
+queue_seed (const char *name,
+            guint8      control,
+            guint8      seed,
+            gsize       at,
+            guint8      value,
+            gsize       length)
+{
+  guint8 bytes[3 + 32 + 1];
+
+  g_assert (length <= 32);
+  bytes[0] = seed;
+  bytes[1] = at & 0xff;
+  bytes[2] = (at >> 8) & 0xff;
+  bytes[3] = (guint8) length;
+  memset (bytes + 4, value, length);
+  write_seed ("fuzz-attach-queue", name, control, bytes, length > 0 ? 4 + length : 1);
+}
+
+static void
+seeds_queue (void)
+{
+  static const struct
+  {
+    const char *name;
+    gsize       offset;
+    gsize       size;
+  } state_fields[] = {
+    { "capacity", G_STRUCT_OFFSET (PsQueueState, capacity), 4 },
+    { "max-size", G_STRUCT_OFFSET (PsQueueState, max_message_size), 8 },
+    { "stride", G_STRUCT_OFFSET (PsQueueState, slot_stride), 8 },
+    { "slots-offset", G_STRUCT_OFFSET (PsQueueState, slots_offset), 8 },
+    { "ready-head", G_STRUCT_OFFSET (PsQueueState, ready_head), 4 },
+    { "free-head", G_STRUCT_OFFSET (PsQueueState, free_head), 4 },
+    { "counts", G_STRUCT_OFFSET (PsQueueState, n_ready), 24 },
+  }, slot_fields[] = {
+    { "state", G_STRUCT_OFFSET (PsQueueSlot, state), 4 },
+    { "kind", G_STRUCT_OFFSET (PsQueueSlot, kind), 4 },
+    { "owner", G_STRUCT_OFFSET (PsQueueSlot, owner_pid), 8 },
+    { "size", G_STRUCT_OFFSET (PsQueueSlot, size), 8 },
+    { "next", G_STRUCT_OFFSET (PsQueueSlot, next), 4 },
+  };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PsSharedMemory) memory = ps_shared_memory_new (ps_queue_measure (4, 64), &error);
+  g_autoptr(PsQueue) queue = NULL;
+  gsize state_at = sizeof (PsObjectHeader);
+  gsize slots_at;
+  guint i;
+
+  g_assert_no_error (error);
+  queue = ps_queue_new_at (memory, 0, 4, 64, &error);
+  g_assert_no_error (error);
+  slots_at = (gsize) (ps_queue_get_handle (queue)->slots -
+                      (guint8 *) ps_shared_memory_get_data (memory));
+
+  queue_seed ("empty", 0x00, 0x11, 0, 0, 0);
+  queue_seed ("three-messages", 3 << 5, 0x5a, 0, 0, 0);
+  queue_seed ("seven-messages-offset", (7 << 5) | 3, 0xc3, 0, 0, 0);
+  queue_seed ("zeros", 1 << 4, 0x00, 0, 0, 0);
+  for (i = 0; i < G_N_ELEMENTS (state_fields); i++)
+    {
+      g_autofree char *ones = g_strdup_printf ("state-%s-ones", state_fields[i].name);
+      g_autofree char *zero = g_strdup_printf ("state-%s-zero", state_fields[i].name);
+
+      queue_seed (ones, 2 << 5, 0x3c, state_at + state_fields[i].offset, 0xff,
+                  state_fields[i].size);
+      queue_seed (zero, 2 << 5, 0xa7, state_at + state_fields[i].offset, 0x00,
+                  state_fields[i].size);
+    }
+  for (i = 0; i < G_N_ELEMENTS (slot_fields); i++)
+    {
+      g_autofree char *ones = g_strdup_printf ("slot-%s-ones", slot_fields[i].name);
+      g_autofree char *two = g_strdup_printf ("slot-%s-two", slot_fields[i].name);
+
+      queue_seed (ones, 3 << 5, 0x96, slots_at + slot_fields[i].offset, 0xff,
+                  slot_fields[i].size);
+      queue_seed (two, 3 << 5, 0x69, slots_at + slot_fields[i].offset, 0x02, 1);
+    }
+}
+
 int
 main (int   argc,
       char *argv[])
@@ -541,5 +626,6 @@ main (int   argc,
   seeds_attach ();
   seeds_open_named ();
   seeds_rendezvous ();
+  seeds_queue ();
   return 0;
 }

@@ -9,9 +9,9 @@
 #   fuzz/run.sh --seeds                          rewrite the generated seeds
 #
 # TARGET is fuzz-read-variant, fuzz-attach, fuzz-open-named,
-# fuzz-attach-rw-lock, fuzz-attach-rendezvous or fuzz-new-from-fd ("all"
-# runs them one after the other). The build directory ($PS_FUZZ_BUILDDIR,
-# default _build-fuzz) is set up with clang and ASan+UBSan if missing.
+# fuzz-attach-rw-lock, fuzz-attach-rendezvous, fuzz-new-from-fd or
+# fuzz-attach-queue ("all" runs them one after the other). The build
+# directory ($PS_FUZZ_BUILDDIR, default _build-fuzz) is set up with clang and ASan+UBSan if missing.
 # Fuzzing starts from the committed corpus (fuzz/corpus/TARGET) but
 # writes new inputs to a scratch corpus in the build directory; --merge
 # then adds those that reach new coverage to the committed corpus. A crash
@@ -27,7 +27,7 @@ cd "$(dirname "$0")/.."
 source_root=$(pwd)
 build=${PS_FUZZ_BUILDDIR:-_build-fuzz}
 all_targets=(fuzz-read-variant fuzz-attach fuzz-open-named fuzz-attach-rw-lock fuzz-attach-rendezvous
-             fuzz-new-from-fd)
+             fuzz-new-from-fd fuzz-attach-queue)
 
 merge=0
 keep_going=()
@@ -52,7 +52,7 @@ if [ ! -f "$build/build.ninja" ]; then
     -Dexamples=false -Dtests=false
 fi
 ninja -C "$build" fuzz/fuzz-read-variant fuzz/fuzz-attach fuzz/fuzz-open-named fuzz/fuzz-attach-rw-lock \
-  fuzz/fuzz-attach-rendezvous fuzz/fuzz-new-from-fd fuzz/fuzz-make-seeds
+  fuzz/fuzz-attach-rendezvous fuzz/fuzz-new-from-fd fuzz/fuzz-attach-queue fuzz/fuzz-make-seeds
 
 # A finding must stop the run with a report, and leaks count.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
@@ -80,6 +80,7 @@ max_len () {
     fuzz-attach) echo 257 ;;
     fuzz-open-named) echo 1024 ;;
     fuzz-new-from-fd) echo 1024 ;;
+    fuzz-attach-queue) echo 512 ;;
   esac
 }
 

@@ -63,6 +63,25 @@ stress_wait_asleep (pid_t  pid,
   return TRUE;
 }
 
+/* Polls (bounded) until the phase a worker publishes at @phase is one of
+ * @phases (a bit mask of phases below 32); FALSE if it never was within
+ * @bound_us. */
+static inline gboolean
+stress_wait_phase (gint   *phase,
+                   guint   phases,
+                   gint64  bound_us)
+{
+  gint64 deadline = g_get_monotonic_time () + bound_us;
+
+  while (!(phases & (1u << g_atomic_int_get (phase))))
+    {
+      if (g_get_monotonic_time () > deadline)
+        return FALSE;
+      g_usleep (20);
+    }
+  return TRUE;
+}
+
 /* The failures of a test's children, in memory they share: how many, and
  * the story of the first, for the parent to print. */
 typedef struct
@@ -90,6 +109,15 @@ stress_fail (StressFailures *failures,
       g_vsnprintf (failures->first, sizeof failures->first, format, args);
       va_end (args);
     }
+}
+
+/* Fails the test with the story of the first failure, if there was one. */
+static inline void
+stress_assert_no_failures (StressFailures *failures)
+{
+  if (g_atomic_int_get (&failures->count) != 0)
+    g_error ("%d failures; the first: %s", g_atomic_int_get (&failures->count),
+             failures->first);
 }
 
 /* Named objects of each kind, for the tests that treat them alike. */

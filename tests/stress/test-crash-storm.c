@@ -378,11 +378,7 @@ spawn_worker (Storm *storm,
 static void
 assert_no_failure (Storm *storm)
 {
-  StressFailures *failures = &storm->shared->failures;
-
-  if (g_atomic_int_get (&failures->count) != 0)
-    g_error ("%d failures; the first: %s", g_atomic_int_get (&failures->count),
-             failures->first);
+  stress_assert_no_failures (&storm->shared->failures);
 }
 
 /* Polls until the victim is in one of @phases (a bit mask); FALSE if it
@@ -392,15 +388,7 @@ wait_for_phase (WorkerSlot *slot,
                 guint       phases,
                 gint64      bound_us)
 {
-  gint64 deadline = g_get_monotonic_time () + bound_us;
-
-  while (!(phases & (1u << g_atomic_int_get (&slot->phase))))
-    {
-      if (g_get_monotonic_time () > deadline)
-        return FALSE;
-      g_usleep (20);
-    }
-  return TRUE;
+  return stress_wait_phase (&slot->phase, phases, bound_us);
 }
 
 /* A victim that sleeps in the kernel (where /proc tells): bounded, and

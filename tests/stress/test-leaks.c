@@ -4,7 +4,9 @@
  * Leaks: creating, using and dropping 100,000 objects of each class
  * (anonymous; fewer named and placed ones; failed constructions; waits
  * that time out, are cancelled, or run asynchronously) leaves the
- * process's descriptors, mappings and memory flat.
+ * process's descriptors, mappings and memory flat. So do 100,000 PsQueue
+ * messages sent and received in every way, sync and async, and 10,000
+ * queues made and dropped.
  *
  * Each test runs its loop once to warm up (types registered, the pool's
  * first chunk, GLib's caches), measures, runs it again, and compares:
@@ -22,6 +24,7 @@
 #include <string.h>
 
 #include "stress-util.h"
+#include "queue-util.h"
 
 #define N_ANONYMOUS       100000
 #define N_NAMED           2000
@@ -654,6 +657,220 @@ test_async_all (void)
   g_assert_cmpuint (threads_after, ==, threads_before);
 }
 
+/* PsQueue ---------------------------------------------------------------------- */
+
+#define N_QUEUE_MESSAGES  100000
+#define N_QUEUE_ASYNC     20000
+#define N_QUEUES          10000
+
+/* Sends and receives of every kind, and the calls that fail: full,
+ * empty, timed out, cancelled, too large. */
+static void
+loop_queue_messages (guint n)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PsQueue) queue = ps_queue_new (4, 256, &error);
+  g_autoptr(GCancellable) cancelled = g_cancellable_new ();
+  g_autoptr(GBytes) too_large = g_bytes_new_take (g_malloc0 (257), 257);
+
+  g_assert_no_error (error);
+  g_cancellable_cancel (cancelled);
+  for (guint i = 0; i < n; i++)
+    {
+      QSendMethod send_method = i % QSEND_N_METHODS;
+      QSend send = { 1, i, i % 3, NULL, NULL };
+      QRecv recv = { 0 };
+
+      g_assert_true (qsend (queue, send_method, qsend_fit (send_method, QMSG_MIN + i % 200, 256),
+                            &send, 0, NULL, &error));
+      g_assert_no_error (error);
+      g_assert_true (qrecv (queue, (i / QSEND_N_METHODS) % QRECV_N_METHODS, &recv, 0, NULL,
+                            &error));
+      g_assert_no_error (error);
+      g_assert_null (recv.why);
+
+      if (i % 100 == 0)
+        {
+          g_assert_false (qrecv (queue, i % QRECV_N_METHODS, &recv, i % 1000 == 0 ? 50 : 0,
+                                 i % 300 == 0 ? cancelled : NULL, &error));
+          g_assert_nonnull (error);
+          g_clear_error (&error);
+          g_assert_false (ps_queue_send (queue, too_large, 0, 0, NULL, &error));
+          g_assert_error (error, G_IO_ERROR, G_IO_ERROR_MESSAGE_TOO_LARGE);
+          g_clear_error (&error);
+        }
+    }
+}
+
+static void
+test_queue_messages (void)
+{
+  assert_flat ("queue sends and receives", loop_queue_messages, N_QUEUE_MESSAGES);
+}
+
+typedef struct
+{
+  gboolean done;
+  gboolean ok;
+} QueueAsync;
+
+static void
+on_queue_sent (GObject      *source,
+               GAsyncResult *result,
+               gpointer      user_data)
+{
+  QueueAsync *state = user_data;
+  g_autoptr(GError) error = NULL;
+
+  state->ok = ps_queue_send_finish (PS_QUEUE (source), result, &error);
+  state->done = TRUE;
+}
+
+static void
+on_queue_received (GObject      *source,
+                   GAsyncResult *result,
+                   gpointer      user_data)
+{
+  QueueAsync *state = user_data;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) bytes = NULL;
+  g_autoptr(GVariant) value = NULL;
+  PsQueueMessageKind kind;
+
+  state->ok = ps_queue_receive_message_finish (PS_QUEUE (source), result, &kind, &bytes, &value,
+                                               NULL, &error);
+  state->done = TRUE;
+}
+
+/* Async calls through every way they end: at once, woken while watched
+ * (by a send or a receive of this process), timed out, cancelled. */
+static void
+loop_queue_async (guint n)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PsQueue) queue = ps_queue_new (1, 64, &error);
+  g_autoptr(GBytes) message = g_bytes_new_static ("0123456789", 10);
+
+  g_assert_no_error (error);
+  for (guint i = 0; i < n; i++)
+    {
+      g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+      QueueAsync state = { FALSE, FALSE };
+      guint kind = i % 6;
+      gboolean expected = TRUE;
+      gboolean receiving = kind == 1 || kind == 4 || kind == 5;
+
+      if (kind == 0 || kind == 2)
+        {
+          /* A send: to an empty queue (at once), or to a full one that a
+           * receive then empties (woken), or that is cancelled. */
+          if (kind == 2)
+            g_assert_true (ps_queue_send (queue, message, 0, 0, NULL, &error));
+          ps_queue_send_async (queue, message, 0, PS_TIMEOUT_INFINITE, cancellable,
+                               on_queue_sent, &state);
+          g_main_context_iteration (NULL, FALSE);
+          if (kind == 2)
+            {
+              g_autoptr(GBytes) got = NULL;
+
+              if (i % 12 == 2)
+                {
+                  g_cancellable_cancel (cancellable);
+                  expected = FALSE;
+                }
+              else
+                expected = TRUE;
+              got = ps_queue_receive (queue, NULL, 0, NULL, &error);
+              g_assert_no_error (error);
+            }
+        }
+      else if (receiving)
+        {
+          /* A receive: of a message there (at once), of one sent later
+           * (woken), timed out, cancelled. */
+          if (kind == 1)
+            g_assert_true (ps_queue_send (queue, message, 0, 0, NULL, &error));
+          ps_queue_receive_message_async (queue, kind == 5 ? 20 : PS_TIMEOUT_INFINITE,
+                                          cancellable, on_queue_received, &state);
+          g_main_context_iteration (NULL, FALSE);
+          if (kind == 4)
+            g_cancellable_cancel (cancellable);
+          expected = kind == 1;
+        }
+      else
+        {
+          /* kind 3: a receive woken by a send of this process. */
+          ps_queue_receive_message_async (queue, PS_TIMEOUT_INFINITE, NULL, on_queue_received,
+                                          &state);
+          g_main_context_iteration (NULL, FALSE);
+          g_assert_true (ps_queue_send (queue, message, 0, 0, NULL, &error));
+          expected = TRUE;
+        }
+      g_assert_no_error (error);
+      while (!state.done)
+        g_main_context_iteration (NULL, TRUE);
+      g_assert_cmpint (state.ok, ==, expected);
+      /* Empty again. */
+      while (ps_queue_get_length (queue) > 0)
+        g_bytes_unref (ps_queue_receive (queue, NULL, 0, NULL, NULL));
+    }
+}
+
+static void
+test_queue_async (void)
+{
+  guint threads_before, threads_after;
+
+  assert_flat ("queue async sends and receives", loop_queue_async, N_QUEUE_ASYNC);
+  /* No thread per call: the threads made by the first runs serve all. */
+  threads_before = count_entries ("/proc/self/task");
+  loop_queue_async (scaled_count (N_QUEUE_ASYNC / 10));
+  threads_after = count_entries ("/proc/self/task");
+  g_assert_cmpuint (threads_after, ==, threads_before);
+}
+
+/* Queues made and dropped: anonymous, placed, named. */
+static void
+loop_queues (guint n)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PsSharedMemory) memory = ps_shared_memory_new (ps_queue_measure (8, 100), &error);
+  g_autoptr(GBytes) message = g_bytes_new_static ("x", 1);
+
+  g_assert_no_error (error);
+  for (guint i = 0; i < n; i++)
+    {
+      PsQueue *queue;
+
+      if (i % 100 == 0)
+        {
+          g_autofree char *name = ps_test_unique_name ("leak-queue");
+
+          queue = ps_queue_open (name, PS_OPEN_CREATE | PS_OPEN_EXCLUSIVE, 8, 100, &error);
+          g_assert_no_error (error);
+          g_assert_true (ps_unlink (name, &error));
+        }
+      else if (i % 2 == 0)
+        {
+          /* A place is made anew only once emptied. */
+          memset (ps_shared_memory_get_data (memory), 0, ps_shared_memory_get_size (memory));
+          queue = ps_queue_new_at (memory, 0, 8, 100, &error);
+        }
+      else
+        queue = ps_queue_new (8, 100, &error);
+      g_assert_no_error (error);
+      /* Dropped holding a message. */
+      g_assert_true (ps_queue_send (queue, message, 0, 0, NULL, &error));
+      g_object_unref (queue);
+    }
+}
+
+static void
+test_queues (void)
+{
+  assert_flat ("queues made and dropped", loop_queues, N_QUEUES);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -675,6 +892,9 @@ main (int argc, char *argv[])
   ps_test_add_timed ("/leaks/waits", test_waits, 120);
   ps_test_add_timed ("/leaks/async", test_async, 120);
   ps_test_add_timed ("/leaks/async-all", test_async_all, 240);
+  ps_test_add_timed ("/leaks/queue/messages", test_queue_messages, 120);
+  ps_test_add_timed ("/leaks/queue/async", test_queue_async, 240);
+  ps_test_add_timed ("/leaks/queue/objects", test_queues, 120);
 
   return g_test_run ();
 }
