@@ -13,7 +13,6 @@
 /* An async wait: first on the sequence, then for the mutex back. */
 typedef struct
 {
-  PsCond        *cond;          /* counted among its async waiters (ps-cond.c) */
   PsMutex       *mutex;
   PsWaitWord    *sequence_word; /* in the condition's state, which the task keeps */
   guint32        sequence;
@@ -29,8 +28,6 @@ cond_wait_free (gpointer data)
 {
   CondWait *wait = data;
 
-  ps_cond_async_waiter_done (wait->cond);
-  g_object_unref (wait->cond);
   g_object_unref (wait->mutex);
   g_free (wait);
 }
@@ -150,13 +147,12 @@ ps_cond_wait_async (PsCond              *self,
 
   wait = g_new0 (CondWait, 1);
   wait->mutex = g_object_ref (mutex);
+  g_task_set_task_data (task, wait, cond_wait_free);
 
   /* Read under the mutex, as ps_cond_wait() reads it. */
   wait->sequence_word = sequence_word;
   wait->sequence = (guint32) g_atomic_int_get (ps_wait_word_value (sequence_word));
   wait->generation = ps_cond_waiter_enter (self);
-  wait->cond = g_object_ref (self);
-  g_task_set_task_data (task, wait, cond_wait_free);
   wait->counted = TRUE;
   if (!ps_mutex_release_for_wait (mutex, &error))
     {

@@ -25,9 +25,5 @@ PsWaitWord *ps_cond_get_sequence (PsCond   *self,
 guint64     ps_cond_waiter_enter (PsCond   *self);
 void        ps_cond_waiter_leave (PsCond   *self,
                                   guint64   generation);
-/* An async wait counts itself from ps_cond_waiter_enter() until this,
- * once its watch is gone: a broadcast moves no waiter onto the mutex
- * while one is counted (its watch would be moved with them). */
-void        ps_cond_async_waiter_done (PsCond *self);
 
 G_END_DECLS

@@ -5,7 +5,6 @@
 #include "ps-error.h"
 #include "ps-mutex-private.h"
 #include "ps-object-storage-private.h"
-#include "ps-robust-mutex-private.h"
 #include "ps-wait-private.h"
 
 /**
@@ -84,27 +83,11 @@
 #define WAITERS_COUNT_MASK      G_GUINT64_CONSTANT (0xffffffff)
 #define WAITERS_GENERATION_ONE  (G_GUINT64_CONSTANT (1) << 32)
 
-/* Wait morphing: a broadcast by a thread holding the mutex the waiters
- * use moves them onto the mutex (ps_wait_word_requeue()) rather than
- * waking them all to fight for it; each is then woken by the unlock
- * before its turn. Waiters record their mutex, by its unique id, before
- * they read the sequence; async waits, whose watches a move would take
- * away from the sequence, count themselves, and a broadcast moves nobody
- * while any is counted (a process killed amid one leaves it counted:
- * broadcasts then wake everyone, as without morphing). The move takes
- * every sleeper, also one that came after the broadcast read the record
- * (it read the new sequence, so its wait is for a later wake-up): if the
- * record changed meanwhile, that one may use another mutex and would not
- * pass on the wake-up of this one, so the broadcast wakes every sleeper
- * of the mutex, and they take it as if woken. */
 typedef struct
 {
   PsWaitWord sequence;   /* bumped by every signal and broadcast */
   guint32    reserved;   /* 0; before 1.1 a count that kept dead waiters */
   guint64    waiters;    /* generation << 32 | waiters counted in it */
-  guint64    mutex;      /* the unique id of the mutex waiters use */
-  guint32    async_waiters;
-  guint32    reserved2;  /* 0 */
 } CondState;
 
 G_STATIC_ASSERT (sizeof (CondState) <= PS_OBJECT_STATE_SIZE);
@@ -137,9 +120,6 @@ init_state (gpointer   data,
   CondState *state = data;
 
   state->reserved = 0;
-  state->mutex = 0;
-  state->async_waiters = 0;
-  state->reserved2 = 0;
   __atomic_store_n (&state->waiters, 0, __ATOMIC_SEQ_CST);
   return ps_wait_word_init (&state->sequence, 0, error);
 }
@@ -338,18 +318,13 @@ wait_until_deadline (PsCond        *self,
   CondState *state = self->state;
   g_autoptr(GError) relock_error = NULL;
   PsWaitContext context;
-  guint64 instance = ps_mutex_get_instance (mutex);
   PsWaitStatus status;
   guint64 generation;
   guint32 sequence;
-  gboolean broadcast_since;
 
   if (!ps_wait_context_begin (&context, cancellable, error))
     return FALSE;
 
-  /* The mutex first (see requeue()). */
-  if (__atomic_load_n (&state->mutex, __ATOMIC_SEQ_CST) != instance)
-    __atomic_store_n (&state->mutex, instance, __ATOMIC_SEQ_CST);
   /* Read under the mutex: any signal after we release it changes the
    * sequence, and the kernel (or the word's own mutex) compares it with
    * this value as we go to sleep, so the signal cannot be missed. */
@@ -363,21 +338,13 @@ wait_until_deadline (PsCond        *self,
       return FALSE;
     }
 
-  status = ps_wait_word_wait_requeueable (&state->sequence, sequence,
-                                          ps_mutex_get_robust_lock (mutex), deadline,
-                                          ps_wait_context_get_canceller (&context));
+  status = ps_wait_word_wait (&state->sequence, sequence, deadline,
+                              ps_wait_context_get_canceller (&context));
 
-  /* Only a broadcast, which starts a new generation, moves waiters onto
-   * the mutex: those it moved take it so that their unlock wakes the
-   * next, without polling it; the one a signal woke polls a little for
-   * the signaller's unlock. */
-  broadcast_since = (__atomic_load_n (&state->waiters, __ATOMIC_SEQ_CST) & ~WAITERS_COUNT_MASK) !=
-                    generation;
   waiter_leave (state, generation);
   ps_wait_context_end (&context);
 
-  if (!(broadcast_since ? ps_mutex_reacquire_after_broadcast (mutex, &relock_error)
-                        : ps_mutex_reacquire_after_wait (mutex, &relock_error)))
+  if (!ps_mutex_reacquire_after_wait (mutex, &relock_error))
     {
       /* Held again, but its holder died in between: that matters more
        * than how the wait ended. */
@@ -487,32 +454,10 @@ ps_cond_wait_until (PsCond        *self,
   return wait_until_deadline (self, mutex, MAX (end_time, 0), cancellable, error);
 }
 
-/* Moves the sleepers onto the mutex they all use, if the caller holds
- * it (see "Wait morphing" above). */
-static gboolean
-requeue (CondState *state,
-         guint32    sequence)
-{
-  guint64 instance = __atomic_load_n (&state->mutex, __ATOMIC_SEQ_CST);
-  PsRobustLock *lock;
-
-  if (g_atomic_int_get (&state->async_waiters) != 0)
-    return FALSE;
-  lock = ps_robust_mutex_find_held_lock (instance);
-  if (lock == NULL || !ps_wait_word_requeue (&state->sequence, sequence, lock))
-    return FALSE;
-  /* A waiter that recorded another mutex after we read the record read
-   * the new sequence: any moved with ours that way gets woken. */
-  if (__atomic_load_n (&state->mutex, __ATOMIC_SEQ_CST) != instance)
-    ps_robust_lock_wake_all (lock);
-  return TRUE;
-}
-
 static void
 broadcast (CondState *state)
 {
   guint64 seen = __atomic_load_n (&state->waiters, __ATOMIC_SEQ_CST);
-  guint32 sequence;
 
   /* A new generation first (unless nobody is counted), then the
    * sequence: a waiter counted in the old one read the sequence before
@@ -523,12 +468,9 @@ broadcast (CondState *state)
                                        (seen & ~WAITERS_COUNT_MASK) + WAITERS_GENERATION_ONE,
                                        FALSE, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
     ;
-  sequence = (guint32) g_atomic_int_add (ps_wait_word_value (&state->sequence), 1) + 1;
+  g_atomic_int_inc (ps_wait_word_value (&state->sequence));
   /* One counted in the new generation may have gone to sleep on the old
-   * sequence before it changed: it is woken too (a caller holding the
-   * mutex, the only one that moves waiters, cannot have such). */
-  if ((seen & WAITERS_COUNT_MASK) != 0 && requeue (state, sequence))
-    return;
+   * sequence before it changed: it is woken too. */
   if ((seen & WAITERS_COUNT_MASK) != 0 || waiters_counted (state) > 0)
     ps_wait_word_wake (&state->sequence, TRUE);
 }
@@ -564,12 +506,6 @@ ps_cond_signal (PsCond *self)
  * @self: a #PsCond
  *
  * Wakes every thread waiting on the condition.
- *
- * Called by the thread that holds the mutex the waiters use, as is usual,
- * it lets them go one at a time, each as the mutex is unlocked before
- * its turn, rather than all at once to fight for the mutex (on Linux they
- * are moved onto the mutex to wait there). Each still returns holding
- * the mutex, with the result its wait would have had.
  *
  * Across fork(): wakes the waiters of parent and child alike.
  *
@@ -653,7 +589,6 @@ ps_cond_get_sequence (PsCond  *self,
 guint64
 ps_cond_waiter_enter (PsCond *self)
 {
-  g_atomic_int_inc (&self->state->async_waiters);
   return waiter_enter (self->state);
 }
 
@@ -662,16 +597,4 @@ ps_cond_waiter_leave (PsCond  *self,
                       guint64  generation)
 {
   waiter_leave (self->state, generation);
-}
-
-void
-ps_cond_async_waiter_done (PsCond *self)
-{
-  guint32 seen = (guint32) g_atomic_int_get (&self->state->async_waiters);
-
-  /* Never below 0, even scribbled on. */
-  while (seen != 0 &&
-         !__atomic_compare_exchange_n (&self->state->async_waiters, &seen, seen - 1, FALSE,
-                                       __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
-    ;
 }

@@ -16,12 +16,6 @@ gboolean ps_mutex_release_for_wait    (PsMutex  *self,
                                        GError  **error);
 gboolean ps_mutex_reacquire_after_wait (PsMutex  *self,
                                        GError  **error);
-/* The same after a wait a broadcast may have moved onto the mutex; and
- * the unique id of the mutex, which a condition's waiters record so that
- * a broadcast by the holder can move them (ps-cond.c). */
-gboolean ps_mutex_reacquire_after_broadcast (PsMutex  *self,
-                                             GError  **error);
-guint64  ps_mutex_get_instance         (PsMutex  *self);
 
 /* For diagnostics (the procshared tool). */
 PsMutexConsistency ps_mutex_get_consistency (PsMutex *self);

@@ -615,19 +615,6 @@ ps_mutex_reacquire_after_wait (PsMutex  *self,
   return ps_robust_mutex_reacquire (&self->handle, error);
 }
 
-gboolean
-ps_mutex_reacquire_after_broadcast (PsMutex  *self,
-                                    GError  **error)
-{
-  return ps_robust_mutex_reacquire_requeued (&self->handle, error);
-}
-
-guint64
-ps_mutex_get_instance (PsMutex *self)
-{
-  return self->handle.own->instance;
-}
-
 PsMutexConsistency
 ps_mutex_get_consistency (PsMutex *self)
 {

@@ -178,14 +178,6 @@ gboolean ps_robust_mutex_unlock_unrepaired (PsRobustMutexHandle  *handle,
  * cancellable. */
 gboolean ps_robust_mutex_reacquire       (PsRobustMutexHandle  *handle,
                                           GError              **error);
-/* The same after a wait a broadcast may have moved onto the lock
- * (ps_wait_word_wait_requeueable()): taken so that its unlock wakes the
- * next of the moved waiters. */
-gboolean ps_robust_mutex_reacquire_requeued (PsRobustMutexHandle  *handle,
-                                             GError              **error);
-/* The lock, as mapped where it was taken, of the mutex of unique id
- * @instance if the calling thread holds it; NULL if not. */
-PsRobustLock *ps_robust_mutex_find_held_lock (guint64            instance);
 void     ps_robust_mutex_set_corrupt_error (GError            **error);
 
 G_END_DECLS

@@ -401,12 +401,6 @@ gboolean
 ps_robust_mutex_reacquire (PsRobustMutexHandle  *handle,
                            GError              **error)
 {
-  /* Condemned: taken and given back all the same, as every waiter does
-   * to learn the verdict (see ps_robust_mutex_unlock()); this also ends
-   * what the wait announced on the robust list. */
-  if (G_UNLIKELY (g_atomic_int_get (&handle->state->consistency) == PS_MUTEX_NOT_RECOVERABLE))
-    return ps_robust_mutex_reacquire_requeued (handle, error);
-
   /* A condition is mostly signalled by a thread holding the mutex, which
    * releases it a moment later: looking for that moment saves sleeping
    * on the mutex only to be woken again. */
@@ -427,37 +421,6 @@ ps_robust_mutex_reacquire (PsRobustMutexHandle  *handle,
    * must hold the mutex again when it returns. */
   return ps_robust_mutex_finish_lock (handle, lock_blocking (handle->state, FALSE, -1, NULL),
                                       error);
-}
-
-gboolean
-ps_robust_mutex_reacquire_requeued (PsRobustMutexHandle  *handle,
-                                    GError              **error)
-{
-  /* A broadcast may have moved this waiter onto the lock, with others
-   * behind it that only an unlock wakes: the lock is taken so that ours
-   * wakes the next, even when it turns out not recoverable (the give
-   * back in ps_robust_mutex_finish_lock() then wakes it). No polling:
-   * the unlock that matters wakes us. */
-  return ps_robust_mutex_finish_lock (handle, ps_robust_lock_wait_requeued (&handle->state->lock),
-                                      error);
-}
-
-PsRobustLock *
-ps_robust_mutex_find_held_lock (guint64 instance)
-{
-  PsRobustLock *lock = NULL;
-  PsMutexOwnership *own;
-
-  if (instance == 0 || g_atomic_pointer_get (&ownerships) == NULL)
-    return NULL;
-  g_mutex_lock (&ownerships_lock);
-  own = g_hash_table_lookup (ownerships, &instance);
-  /* Only the holding thread writes its own id there. */
-  if (own != NULL && own->depth > 0 && own->holder == ps_self_thread_id () &&
-      own->held_state != NULL)
-    lock = &own->held_state->lock;
-  g_mutex_unlock (&ownerships_lock);
-  return lock;
 }
 
 gboolean

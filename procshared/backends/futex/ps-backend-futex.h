@@ -15,6 +15,3 @@
 #include "ps-futex-types.h"
 
 #define PS_BACKEND_ID PS_BACKEND_FUTEX
-/* Condition broadcasts move their sleepers onto the mutex word
- * (FUTEX_CMP_REQUEUE): see ps-futex-lock.c. */
-#define PS_BACKEND_CAN_REQUEUE 1

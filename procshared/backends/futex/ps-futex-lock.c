@@ -16,8 +16,6 @@
 
 #include <linux/futex.h>
 #include <string.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include "ps-backend-private.h"
 #include "ps-futex-lock.h"
@@ -116,15 +114,13 @@ ps_robust_lock_init (PsRobustLock *lock,
   return TRUE;
 }
 
-/* @slept: whether to take the lock marked FUTEX_WAITERS from the start,
- * as a thread that has slept on its word does (see below). */
-static PsLockStatus
-lock_wait (PsRobustLock *lock,
-           gint64        deadline,
-           PsCanceller  *canceller,
-           gboolean      slept)
+PsLockStatus
+ps_robust_lock_wait (PsRobustLock *lock,
+                     gint64        deadline,
+                     PsCanceller  *canceller)
 {
   PsFutexThread *me = ps_futex_self ();
+  gboolean slept = FALSE;
   guint races = 0;
 
   /* Announced for the whole wait: if this thread is killed after an
@@ -206,72 +202,6 @@ lock_wait (PsRobustLock *lock,
           return wait_status == PS_WAIT_CANCELLED ? PS_LOCK_CANCELLED : PS_LOCK_TIMED_OUT;
         }
     }
-}
-
-PsLockStatus
-ps_robust_lock_wait (PsRobustLock *lock,
-                     gint64        deadline,
-                     PsCanceller  *canceller)
-{
-  return lock_wait (lock, deadline, canceller, FALSE);
-}
-
-/* Wait morphing (see ps-backend-private.h). A broadcast by the holder of
- * the mutex marks its word FUTEX_WAITERS and moves the condition's
- * sleepers onto it with FUTEX_CMP_REQUEUE, waking none: the holder's
- * unlock wakes the first, and each one woken takes the lock marked
- * FUTEX_WAITERS again (ps_robust_lock_wait_requeued()), so that its own
- * unlock wakes the next. Nobody polls a held lock and nobody wakes only
- * to sleep again. A moved sleeper is a waiter of the lock like any
- * other: the kernel wakes one when the holder dies, and a moved waiter
- * has the lock announced as pending on its robust list for the whole
- * wait, so that the kernel hands a wake-up on to the next if it dies
- * after an unlock woke it and before it took the lock. */
-PsWaitStatus
-ps_wait_word_wait_requeueable (PsWaitWord   *word,
-                               guint32       expected,
-                               PsRobustLock *lock,
-                               gint64        deadline,
-                               PsCanceller  *canceller)
-{
-  /* Left announced: the caller's lock of @lock, next, announces it again
-   * and clears it once the lock is taken. */
-  ps_futex_set_pending (ps_futex_self (), &lock->list_next);
-  return ps_futex_wait_until (&word->value, expected, deadline, canceller);
-}
-
-gboolean
-ps_wait_word_requeue (PsWaitWord   *word,
-                      guint32       expected,
-                      PsRobustLock *lock)
-{
-  PsFutexThread *me = ps_futex_thread;
-  long moved;
-
-  /* Only the holder may: its unlock is the wake-up the sleepers get. */
-  if (me == NULL || (__atomic_load_n (&lock->word, __ATOMIC_RELAXED) & FUTEX_TID_MASK) != me->tid)
-    return FALSE;
-  __atomic_fetch_or (&lock->word, FUTEX_WAITERS, __ATOMIC_SEQ_CST);
-  moved = syscall (SYS_futex, &word->value, FUTEX_CMP_REQUEUE, 0, (void *) (glong) G_MAXINT,
-                   &lock->word, expected);
-  return moved >= 0;
-}
-
-void
-ps_robust_lock_wake_all (PsRobustLock *lock)
-{
-  ps_futex_wake (&lock->word, G_MAXINT, FALSE);
-}
-
-PsLockStatus
-ps_robust_lock_wait_requeued (PsRobustLock *lock)
-{
-  if (G_UNLIKELY ((__atomic_load_n (&lock->kind, __ATOMIC_RELAXED) | 1) != (PS_FUTEX_LOCK_KIND | 1)))
-    {
-      ps_futex_set_pending (ps_futex_self (), NULL);
-      return PS_LOCK_CORRUPT;
-    }
-  return lock_wait (lock, -1, NULL, TRUE);
 }
 
 void
