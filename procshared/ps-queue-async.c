@@ -125,7 +125,7 @@ queue_step (GTask         *task,
   QueueWait *wait = g_task_get_task_data (task);
   PsQueueHandle *handle = ps_queue_get_handle (self);
   PsQueueProbe probe = PS_QUEUE_PROBE_QUICK;
-  PsQueueTicket ticket;
+  PsQueueTicket ticket = { 0 };
   GError *error = NULL;
   gboolean busy = FALSE;
   guint32 seen = 0;
@@ -141,13 +141,20 @@ queue_step (GTask         *task,
   now = g_get_monotonic_time ();
   if (wait->probe_at != 0 && now >= wait->probe_at)
     probe = PS_QUEUE_PROBE_FULL;
-  switch (ps_queue_claim (handle, wait->side, reason == PS_ASYNC_WOKEN, probe, &ticket, &seen,
-                          &busy, &error))
+  switch (ps_queue_claim (handle, wait->side, reason == PS_ASYNC_WOKEN, probe,
+                          PS_QUEUE_LOCK_TRY_US, NULL, &ticket, &seen, &busy, &error))
     {
     case PS_QUEUE_CLAIMED:
       finish_claimed (task, handle, wait, &ticket);
       return TRUE;
     case PS_QUEUE_FAILED:
+      if (reason == PS_ASYNC_WOKEN && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
+        {
+          /* The lock is held by a stopped peer: look again later. */
+          g_clear_error (&error);
+          watch->address = NULL;
+          return FALSE;
+        }
       g_task_return_error (task, error);
       return TRUE;
     case PS_QUEUE_NONE_NOW:

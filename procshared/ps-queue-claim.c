@@ -7,6 +7,8 @@
  * the top of ps-queue-slots.c).
  */
 
+#include <string.h>
+
 #include "ps-error.h"
 #include "ps-identity-private.h"
 #include "ps-queue-private.h"
@@ -29,15 +31,26 @@ wake_side (PsQueueHandle *handle,
     ps_wait_word_wake (ps_queue_side_word (handle, side), TRUE);
 }
 
+/* @timeout_us and @cancellable bound the wait for a lock that a stopped
+ * peer holds, or a peer forged to look held for ever. */
 static gboolean
 lock_queue (PsQueueHandle  *handle,
+            gint64          timeout_us,
+            GCancellable   *cancellable,
             GError        **error)
 {
   GError *local = NULL;
   gboolean repaired;
 
-  if (G_LIKELY (ps_robust_mutex_lock (&handle->lock, -1, NULL, &local)))
+  if (G_LIKELY (ps_robust_mutex_lock (&handle->lock, timeout_us, cancellable, &local)))
     return TRUE;
+  if (g_error_matches (local, PS_ERROR, PS_ERROR_NOT_RECOVERABLE))
+    {
+      /* Never by the queue's own hand: it marks every repair consistent. */
+      g_clear_error (&local);
+      ps_queue_set_corrupt (error, "its lock was marked unrecoverable");
+      return FALSE;
+    }
   if (!g_error_matches (local, PS_ERROR, PS_ERROR_OWNER_DEAD))
     {
       g_propagate_error (error, local);
@@ -56,13 +69,52 @@ lock_queue (PsQueueHandle  *handle,
   ps_robust_mutex_unlock (&handle->lock, FALSE, NULL);
   wake_side (handle, PS_QUEUE_SEND);
   wake_side (handle, PS_QUEUE_RECEIVE);
-  return lock_queue (handle, error);
+  return lock_queue (handle, timeout_us, cancellable, error);
 }
 
 static void
 unlock_queue (PsQueueHandle *handle)
 {
   ps_robust_mutex_unlock (&handle->lock, FALSE, NULL);
+}
+
+/* The whole transfer of a small message, under the lock, in a slot just
+ * claimed for it. */
+static gboolean
+transfer_direct (PsQueueHandle  *handle,
+                 PsQueueSide     side,
+                 PsQueueTicket  *ticket,
+                 gboolean       *gained_space,
+                 gboolean       *gained_messages,
+                 GError        **error)
+{
+  PsQueueState *state = handle->state;
+  PsQueueSlot *slot = ps_queue_slot_at (handle, ticket->index);
+  gboolean was_empty = FALSE;
+
+  if (side == PS_QUEUE_SEND)
+    {
+      if (ticket->direct_size > 0)
+        memcpy (ticket->data, ticket->direct_data, ticket->direct_size);
+      slot->kind = PS_QUEUE_MESSAGE_BYTES;
+      slot->size = ticket->direct_size;
+      slot->priority = ticket->direct_priority;
+      slot->sequence = state->next_sequence++;
+      state->n_writing -= state->n_writing > 0;
+      if (!ps_queue_make_ready (handle, ticket->index, &was_empty, error))
+        return FALSE;
+      *gained_messages |= was_empty;
+      ticket->done = TRUE;
+    }
+  else if (ticket->size <= ticket->direct_size)
+    {
+      if (ticket->size > 0)
+        memcpy (ticket->direct_buffer, ticket->data, ticket->size);
+      state->n_reading -= state->n_reading > 0;
+      *gained_space |= ps_queue_push_free (handle, ticket->index);
+      ticket->done = TRUE;
+    }
+  return TRUE;
 }
 
 /* Claims ------------------------------------------------------------------- */
@@ -72,6 +124,8 @@ ps_queue_claim (PsQueueHandle  *handle,
                 PsQueueSide     side,
                 gboolean        wait,
                 PsQueueProbe    probe,
+                gint64          lock_timeout_us,
+                GCancellable   *cancellable,
                 PsQueueTicket  *ticket,
                 guint32        *out_seen,
                 gboolean       *out_busy,
@@ -84,7 +138,7 @@ ps_queue_claim (PsQueueHandle  *handle,
   guint32 index;
   PsQueueSlot *slot;
 
-  if (!lock_queue (handle, error))
+  if (!lock_queue (handle, lock_timeout_us, cancellable, error))
     return PS_QUEUE_FAILED;
 
   /* Dead owners looked for before the first message or free slot is
@@ -99,7 +153,7 @@ ps_queue_claim (PsQueueHandle  *handle,
         {
           handle->probe_after = now + PS_QUEUE_PROBE_US;
           ps_queue_probe_owners (handle, probe == PS_QUEUE_PROBE_QUICK, &gained_space,
-                        &gained_messages, &local);
+                                 &gained_messages, &local);
         }
     }
   index = local == NULL ? ps_queue_pop (handle, side) : PS_QUEUE_NONE;
@@ -110,7 +164,7 @@ ps_queue_claim (PsQueueHandle  *handle,
         g_propagate_error (error, local);
       else
         ps_queue_set_corrupt (error, side == PS_QUEUE_SEND ? "its list of free slots"
-                                                  : "its list of messages");
+                                                           : "its list of messages");
       return PS_QUEUE_FAILED;
     }
 
@@ -118,11 +172,9 @@ ps_queue_claim (PsQueueHandle  *handle,
     {
       *out_busy = state->n_writing + state->n_reading > 0;
       if (wait)
-        {
-          __atomic_fetch_add (side_waiters (handle, side), 1, __ATOMIC_SEQ_CST);
-          *out_seen = __atomic_load_n (ps_wait_word_value (ps_queue_side_word (handle, side)),
-                                       __ATOMIC_SEQ_CST);
-        }
+        __atomic_fetch_add (side_waiters (handle, side), 1, __ATOMIC_SEQ_CST);
+      *out_seen = __atomic_load_n (ps_wait_word_value (ps_queue_side_word (handle, side)),
+                                   __ATOMIC_SEQ_CST);
       unlock_queue (handle);
       goto wake;
     }
@@ -139,10 +191,11 @@ ps_queue_claim (PsQueueHandle  *handle,
         {
           /* Dropped: a message nobody could read. */
           state->n_ready -= state->n_ready > 0;
-          ps_queue_push_free (handle, index);
+          gained_space |= ps_queue_push_free (handle, index);
           unlock_queue (handle);
           ps_queue_set_corrupt (error, "a message's size or kind");
-          return PS_QUEUE_FAILED;
+          index = PS_QUEUE_CORRUPT_INDEX;
+          goto wake;
         }
       ticket->size = size;
       ticket->kind = kind;
@@ -160,6 +213,17 @@ ps_queue_claim (PsQueueHandle  *handle,
   __atomic_store_n (&slot->state,
                     side == PS_QUEUE_SEND ? PS_QUEUE_SLOT_WRITING : PS_QUEUE_SLOT_READING,
                     __ATOMIC_RELAXED);
+  /* A small message: copied now, the slot handed over in the same
+   * section. Killed while copying, this process leaves the lock's next
+   * holder a slot WRITING or READING by a dead owner, which it reclaims. */
+  if (ticket->direct && !transfer_direct (handle, side, ticket, &gained_space,
+                                          &gained_messages, &local))
+    {
+      unlock_queue (handle);
+      g_propagate_error (error, local);
+      index = PS_QUEUE_CORRUPT_INDEX;
+      goto wake;
+    }
   unlock_queue (handle);
 
 wake:
@@ -167,6 +231,8 @@ wake:
     wake_side (handle, PS_QUEUE_SEND);
   if (gained_messages)
     wake_side (handle, PS_QUEUE_RECEIVE);
+  if (index == PS_QUEUE_CORRUPT_INDEX)
+    return PS_QUEUE_FAILED;
   return index == PS_QUEUE_NONE ? PS_QUEUE_NONE_NOW : PS_QUEUE_CLAIMED;
 }
 
@@ -213,9 +279,11 @@ ps_queue_finish_write (PsQueueHandle       *handle,
 {
   PsQueueState *state = handle->state;
   PsQueueSlot *slot;
+  gboolean wake = FALSE;
   gboolean ok;
 
-  if (!lock_queue (handle, error))
+  /* Without a bound: the slot is ours until this is done. */
+  if (!lock_queue (handle, -1, NULL, error))
     return FALSE;
   slot = owned_slot (handle, ticket, PS_QUEUE_SLOT_WRITING, error);
   if (slot == NULL)
@@ -226,25 +294,20 @@ ps_queue_finish_write (PsQueueHandle       *handle,
   state->n_writing -= state->n_writing > 0;
   if (!commit)
     {
-      ps_queue_push_free (handle, ticket->index);
-      ps_queue_bump (&state->space);
+      wake = ps_queue_push_free (handle, ticket->index);
       unlock_queue (handle);
-      wake_side (handle, PS_QUEUE_SEND);
+      if (wake)
+        wake_side (handle, PS_QUEUE_SEND);
       return TRUE;
     }
   slot->kind = kind;
   slot->size = size;
   slot->priority = priority;
   slot->sequence = state->next_sequence++;
-  __atomic_store_n (&slot->state, PS_QUEUE_SLOT_READY, __ATOMIC_RELAXED);
-  ok = ps_queue_insert_ready (handle, ticket->index, error);
-  if (ok)
-    {
-      state->n_ready++;
-      ps_queue_bump (&state->messages);
-    }
+  ok = ps_queue_make_ready (handle, ticket->index, &wake, error);
   unlock_queue (handle);
-  wake_side (handle, PS_QUEUE_RECEIVE);
+  if (wake)
+    wake_side (handle, PS_QUEUE_RECEIVE);
   return ok;
 }
 
@@ -256,9 +319,11 @@ ps_queue_finish_read (PsQueueHandle  *handle,
 {
   PsQueueState *state = handle->state;
   PsQueueSlot *slot;
+  gboolean wake = FALSE;
   gboolean ok = TRUE;
 
-  if (!lock_queue (handle, error))
+  /* Without a bound: the slot is ours until this is done. */
+  if (!lock_queue (handle, -1, NULL, error))
     return FALSE;
   slot = owned_slot (handle, ticket, PS_QUEUE_SLOT_READING, error);
   if (slot == NULL)
@@ -268,21 +333,11 @@ ps_queue_finish_read (PsQueueHandle  *handle,
     }
   state->n_reading -= state->n_reading > 0;
   if (consumed)
-    {
-      ps_queue_push_free (handle, ticket->index);
-      ps_queue_bump (&state->space);
-    }
+    wake = ps_queue_push_free (handle, ticket->index);
   else
-    {
-      __atomic_store_n (&slot->state, PS_QUEUE_SLOT_READY, __ATOMIC_RELAXED);
-      ok = ps_queue_insert_ready (handle, ticket->index, error);
-      if (ok)
-        {
-          state->n_ready++;
-          ps_queue_bump (&state->messages);
-        }
-    }
+    ok = ps_queue_make_ready (handle, ticket->index, &wake, error);
   unlock_queue (handle);
-  wake_side (handle, consumed ? PS_QUEUE_SEND : PS_QUEUE_RECEIVE);
+  if (wake)
+    wake_side (handle, consumed ? PS_QUEUE_SEND : PS_QUEUE_RECEIVE);
   return ok;
 }

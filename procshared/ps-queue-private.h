@@ -33,6 +33,10 @@ G_BEGIN_DECLS
  * busy (a sleep on a queue whose slots are all free or ready is woken,
  * never timed). */
 #define PS_QUEUE_PROBE_US          (50 * 1000)
+/* How long a call that must not wait (a timeout of 0, an async try)
+ * waits for the queue's lock, held for a few dozen instructions unless
+ * its holder is stopped. */
+#define PS_QUEUE_LOCK_TRY_US       (10 * 1000)
 
 /* A slot's state word. Everything a repair needs is in the slots: the
  * lists below are rebuilt from them. */
@@ -145,6 +149,10 @@ gboolean ps_queue_handle_open  (PsQueueHandle      *handle,
                                 GError            **error);
 void     ps_queue_handle_close (PsQueueHandle      *handle);
 
+/* Messages up to this size are copied in or out inside the claim's
+ * critical section: one section per send or receive instead of two. */
+#define PS_QUEUE_DIRECT_MAX        512
+
 /* A slot claimed by this process, to write or to read. */
 typedef struct
 {
@@ -153,6 +161,17 @@ typedef struct
   gsize               size;       /* reading: the message's size */
   PsQueueMessageKind  kind;       /* reading */
   guint               priority;   /* reading */
+
+  /* Set by the caller (zeros otherwise): a whole send of direct_size
+   * bytes of bytes message at direct_data, with direct_priority, or a
+   * whole receive into direct_buffer if the message fits in direct_size
+   * bytes, made by the claim itself, which then sets done. */
+  gboolean            direct;
+  const guint8       *direct_data;
+  guint8             *direct_buffer;
+  gsize               direct_size;
+  guint               direct_priority;
+  gboolean            done;
 } PsQueueTicket;
 
 typedef enum
@@ -181,15 +200,20 @@ typedef enum
 /* One try to claim a slot for @side. When there is none: with @wait,
  * the caller is counted as a waiter (it must call
  * ps_queue_stop_waiting() after its sleep), *@out_seen is the value of
- * the side's word to sleep on, and *@out_busy tells whether slots are
+ * the side's word to sleep on (or poll), and *@out_busy tells whether slots are
  * claimed (then the sleep must end after PS_QUEUE_PROBE_US, and the next
  * try probe thoroughly). While slots are claimed, a try looks for their
  * dead owners (@probe) when there is nothing to claim, and at most every
- * PS_QUEUE_PROBE_US otherwise. */
+ * PS_QUEUE_PROBE_US otherwise. @lock_timeout_us and @cancellable bound
+ * the wait for the queue's lock (G_IO_ERROR_TIMED_OUT or
+ * G_IO_ERROR_CANCELLED), held for a few dozen instructions unless its
+ * holder is stopped or forged. */
 PsQueueClaim ps_queue_claim           (PsQueueHandle   *handle,
                                        PsQueueSide      side,
                                        gboolean         wait,
                                        PsQueueProbe     probe,
+                                       gint64           lock_timeout_us,
+                                       GCancellable    *cancellable,
                                        PsQueueTicket   *ticket,
                                        guint32         *out_seen,
                                        gboolean        *out_busy,

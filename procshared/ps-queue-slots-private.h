@@ -35,12 +35,19 @@ ps_queue_bump (PsWaitWord *word)
 
 void     ps_queue_set_corrupt   (GError        **error,
                                  const char     *what);
-/* Marks the slot FREE and links it in the free list. */
-void     ps_queue_push_free     (PsQueueHandle  *handle,
+/* Marks the slot FREE and links it in the free list; TRUE (the space
+ * word changed: wake its waiters) if the list was empty. */
+gboolean ps_queue_push_free     (PsQueueHandle  *handle,
                                  guint32         index);
 /* Links the READY slot @index in delivery order. */
 gboolean ps_queue_insert_ready  (PsQueueHandle  *handle,
                                  guint32         index,
+                                 GError        **error);
+/* Marks the slot READY and links it in delivery order; *@out_was_empty
+ * (the messages word changed: wake its waiters) if it is the only one. */
+gboolean ps_queue_make_ready    (PsQueueHandle  *handle,
+                                 guint32         index,
+                                 gboolean       *out_was_empty,
                                  GError        **error);
 /* Unlinks the head of the free list (@side SEND) or of the ready list:
  * PS_QUEUE_NONE if empty, PS_QUEUE_CORRUPT_INDEX if corrupt. */

@@ -128,15 +128,18 @@ ps_queue_state_init (PsQueueState  *state,
 
 void
 ps_queue_set_corrupt (GError     **error,
-             const char  *what)
+                      const char  *what)
 {
   g_set_error (error, PS_ERROR, PS_ERROR_CORRUPT, "The queue's state is corrupt (%s)", what);
 }
 
-/* The creator's parameters, checked against each other and the size. */
+/* The creator's parameters, checked against each other and the size;
+ * each read once, into @out_capacity and @out_max_message_size. */
 static gboolean
 check_geometry (const PsQueueState  *state,
                 gsize                state_size,
+                guint32             *out_capacity,
+                gsize               *out_max_message_size,
                 GError             **error)
 {
   guint32 capacity;
@@ -160,6 +163,8 @@ check_geometry (const PsQueueState  *state,
       ps_queue_set_corrupt (error, "its size or geometry");
       return FALSE;
     }
+  *out_capacity = capacity;
+  *out_max_message_size = max_message_size;
   return TRUE;
 }
 
@@ -176,13 +181,13 @@ ps_queue_state_inspect (const PsQueueState  *state,
                         PsQueueInfo         *info,
                         GError             **error)
 {
-  guint capacity;
+  guint32 capacity;
+  gsize max_message_size;
 
-  if (!check_geometry (state, state_size, error))
+  if (!check_geometry (state, state_size, &capacity, &max_message_size, error))
     return FALSE;
-  capacity = state->capacity;
   info->capacity = capacity;
-  info->max_message_size = state->max_message_size;
+  info->max_message_size = max_message_size;
   info->length = clamp_count (&state->n_ready, capacity);
   info->n_free = clamp_count (&state->n_free, capacity);
   info->n_writing = clamp_count (&state->n_writing, capacity);
@@ -199,7 +204,10 @@ ps_queue_handle_open (PsQueueHandle  *handle,
                       gsize           state_size,
                       GError        **error)
 {
-  if (!check_geometry (state, state_size, error) ||
+  guint32 capacity;
+  gsize max_message_size;
+
+  if (!check_geometry (state, state_size, &capacity, &max_message_size, error) ||
       !ps_robust_mutex_handle_open (&handle->lock, owner, &state->lock, error))
     return FALSE;
   if (handle->lock.recursive)
@@ -209,8 +217,8 @@ ps_queue_handle_open (PsQueueHandle  *handle,
       return FALSE;
     }
   /* From now on, only these copies are trusted. */
-  handle->capacity = state->capacity;
-  handle->max_message_size = state->max_message_size;
+  handle->capacity = capacity;
+  handle->max_message_size = max_message_size;
   handle->stride = ALIGN64 (sizeof (PsQueueSlot) + handle->max_message_size);
   handle->slots = (guint8 *) state + slots_offset ();
   handle->state = state;
@@ -248,17 +256,22 @@ valid_link (PsQueueHandle *handle,
   return index == PS_QUEUE_NONE || index < handle->capacity;
 }
 
-void
+gboolean
 ps_queue_push_free (PsQueueHandle *handle,
-           guint32        index)
+                    guint32        index)
 {
   PsQueueState *state = handle->state;
   PsQueueSlot *slot = ps_queue_slot_at (handle, index);
+  gboolean was_empty = state->free_head == PS_QUEUE_NONE;
 
   __atomic_store_n (&slot->state, PS_QUEUE_SLOT_FREE, __ATOMIC_RELAXED);
   slot->next = state->free_head;
   state->free_head = index;
   state->n_free++;
+  /* Senders wait only while there is no free slot. */
+  if (was_empty)
+    ps_queue_bump (&state->space);
+  return was_empty;
 }
 
 /* Whether slot @a comes before a message of @priority and @sequence. */
@@ -274,8 +287,8 @@ goes_before (PsQueueSlot *a,
  * message of a lower priority is there. */
 gboolean
 ps_queue_insert_ready (PsQueueHandle  *handle,
-              guint32         index,
-              GError        **error)
+                       guint32         index,
+                       GError        **error)
 {
   PsQueueState *state = handle->state;
   PsQueueSlot *slot = ps_queue_slot_at (handle, index);
@@ -325,9 +338,30 @@ corrupt:
   return FALSE;
 }
 
+gboolean
+ps_queue_make_ready (PsQueueHandle  *handle,
+                     guint32         index,
+                     gboolean       *out_was_empty,
+                     GError        **error)
+{
+  PsQueueState *state = handle->state;
+  gboolean was_empty = state->ready_head == PS_QUEUE_NONE;
+
+  __atomic_store_n (&ps_queue_slot_at (handle, index)->state, PS_QUEUE_SLOT_READY,
+                    __ATOMIC_RELAXED);
+  if (!ps_queue_insert_ready (handle, index, error))
+    return FALSE;
+  state->n_ready++;
+  /* Receivers wait only while there is no message. */
+  if (was_empty)
+    ps_queue_bump (&state->messages);
+  *out_was_empty = was_empty;
+  return TRUE;
+}
+
 guint32
 ps_queue_pop (PsQueueHandle *handle,
-     PsQueueSide    side)
+              PsQueueSide    side)
 {
   PsQueueState *state = handle->state;
   guint32 *head = side == PS_QUEUE_SEND ? &state->free_head : &state->ready_head;
@@ -390,7 +424,7 @@ owner_is_gone (PsQueueSlot *slot,
  * after its holder died), reclaiming the slots of gone owners. */
 gboolean
 ps_queue_repair (PsQueueHandle  *handle,
-        GError        **error)
+                 GError        **error)
 {
   PsQueueState *state = handle->state;
   g_autofree ReadyKey *keys = g_new (ReadyKey, handle->capacity);
@@ -461,10 +495,10 @@ ps_queue_repair (PsQueueHandle  *handle,
 /* Reclaims the slots of gone owners: returns which sides gained. */
 void
 ps_queue_probe_owners (PsQueueHandle  *handle,
-              gboolean        quick,
-              gboolean       *out_space,
-              gboolean       *out_messages,
-              GError        **error)
+                       gboolean        quick,
+                       gboolean       *out_space,
+                       gboolean       *out_messages,
+                       GError        **error)
 {
   PsQueueState *state = handle->state;
 
@@ -479,19 +513,16 @@ ps_queue_probe_owners (PsQueueHandle  *handle,
       if (slot_state == PS_QUEUE_SLOT_WRITING)
         {
           state->n_writing -= state->n_writing > 0;
-          ps_queue_push_free (handle, i);
-          ps_queue_bump (&state->space);
-          *out_space = TRUE;
+          *out_space |= ps_queue_push_free (handle, i);
         }
       else
         {
-          __atomic_store_n (&slot->state, PS_QUEUE_SLOT_READY, __ATOMIC_RELAXED);
-          if (!ps_queue_insert_ready (handle, i, error))
+          gboolean was_empty = FALSE;
+
+          if (!ps_queue_make_ready (handle, i, &was_empty, error))
             return;
           state->n_reading -= state->n_reading > 0;
-          state->n_ready++;
-          ps_queue_bump (&state->messages);
-          *out_messages = TRUE;
+          *out_messages |= was_empty;
         }
     }
 }

@@ -1,10 +1,26 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 /*
- * PsQueue: the class, its construction and getters. The protocol over
- * the slots is in ps-queue-slots.c (design at its top), the blocking
- * sends and receives in ps-queue-transfer.c, the async ones in
- * ps-queue-async.c, the constructors in ps-queue-constructors.c.
+ * PsQueue: the class, its construction and getters.
+ *
+ * Design (details at the top of ps-queue-slots.c): the object's state is
+ * a header (ps-queue-private.h) and `capacity` slots, each a slot header
+ * (state word FREE / WRITING / READY / READING, owner pid and start-time
+ * stamp, kind, size, priority, commit sequence, next) and room for
+ * max_message_size bytes, on cache lines of their own. Short critical
+ * sections on a robust lock inside the header claim a free slot,
+ * commit a message (its sequence number given then), take the first
+ * ready message (highest priority, then lowest sequence: a list threaded
+ * through the slots, appended to at its tail in the common case), and
+ * free a slot; the copies happen outside the lock. The slots' states
+ * alone say what the queue holds: after a lock holder's death the next
+ * holder rebuilds the lists from them, and the slots of dead writers and
+ * readers go back to FREE and READY (ps-queue-claim.c looks for them).
+ * Senders and receivers sleep on a word per side, woken only when the
+ * free or ready list stops being empty and someone waits.
+ *
+ * The blocking sends and receives are in ps-queue-transfer.c, the async
+ * ones in ps-queue-async.c, the constructors in ps-queue-constructors.c.
  */
 
 #include "ps-error.h"

@@ -11,6 +11,7 @@
 
 #include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "ps-test-util.h"
@@ -888,6 +889,56 @@ test_dead_lock_holder (void)
   assert_empty (queue);
 }
 
+static int
+stop_holding_lock_main (gpointer data)
+{
+  PsQueue *queue = data;
+  PsQueueHandle *handle = ps_queue_get_handle (queue);
+
+  PS_CHILD_CHECK (ps_robust_mutex_lock (&handle->lock, -1, NULL, NULL));
+  raise (SIGSTOP);
+  return 1;
+}
+
+/* A peer stopped while it holds the queue's lock: calls still end within
+ * their timeout (at least 10 ms); killed, the queue carries on. */
+static void
+test_stopped_lock_holder (void)
+{
+  g_autoptr(PsQueue) queue = queue_new (2, 8);
+  g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) bytes = g_bytes_new_static ("x", 1);
+  GThread *thread;
+  pid_t pid;
+  int status;
+
+  send_string (queue, "kept", 0);
+  pid = ps_test_fork (stop_holding_lock_main, queue, ps_test_scaled_s (30));
+  g_assert_cmpint (waitpid (pid, &status, WUNTRACED), ==, pid);
+  g_assert_true (WIFSTOPPED (status));
+
+  g_assert_null (ps_queue_receive (queue, NULL, 0, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
+  g_clear_error (&error);
+  g_assert_false (ps_queue_send (queue, bytes, 0, 0, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK);
+  g_clear_error (&error);
+  g_assert_null (ps_queue_receive (queue, NULL, 30 * 1000, NULL, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  g_clear_error (&error);
+  thread = g_thread_new ("cancel", cancel_later, cancellable);
+  g_assert_false (ps_queue_send (queue, bytes, 0, -1, cancellable, &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  g_clear_error (&error);
+  g_thread_join (thread);
+
+  kill (pid, SIGKILL);
+  ps_test_reap_killed (pid);
+  assert_receive (queue, "kept", 0);
+  assert_empty (queue);
+}
+
 /* Scribbled memory ------------------------------------------------------------------ */
 
 static void
@@ -945,6 +996,11 @@ test_corrupt (void)
   g_assert_no_error (error);
 
   /* Scribbled after opening: CORRUPT from the call, never a crash. */
+  state->lock.consistency = PS_MUTEX_NOT_RECOVERABLE;
+  g_assert_false (ps_queue_send (attached, bytes, 0, 0, NULL, &error));
+  g_assert_error (error, PS_ERROR, PS_ERROR_CORRUPT);
+  g_clear_error (&error);
+  state->lock.consistency = PS_MUTEX_CONSISTENT;
   state->free_head = 7;
   g_assert_false (ps_queue_send (attached, bytes, 0, 0, NULL, &error));
   g_assert_error (error, PS_ERROR, PS_ERROR_CORRUPT);
@@ -1160,6 +1216,77 @@ test_async (void)
   assert_receive (queue, "kept", 0);
 }
 
+typedef struct
+{
+  PsQueue      *queue;
+  GCancellable *cancellable;
+  gboolean      send;
+} RaceArgs;
+
+/* Sends (or receives) one message and cancels, both at once. */
+static gpointer
+race_peer (gpointer data)
+{
+  RaceArgs *args = data;
+  g_autoptr(GBytes) bytes = g_bytes_new_static ("race", 4);
+  g_autoptr(GBytes) got = NULL;
+
+  if (args->send)
+    g_assert_true (ps_queue_send (args->queue, bytes, 0, -1, NULL, NULL));
+  else
+    got = ps_queue_receive (args->queue, NULL, -1, NULL, NULL);
+  g_cancellable_cancel (args->cancellable);
+  return NULL;
+}
+
+/* An async receive (send) cancelled as a message (a slot) comes: either
+ * it took the message (sent) and succeeded, or it was cancelled and took
+ * (sent) nothing; the count of messages is exact after every round. */
+static void
+test_async_cancel_race (void)
+{
+  g_autoptr(PsQueue) queue = queue_new (1, 8);
+  g_autoptr(GBytes) bytes = g_bytes_new_static ("mine", 4);
+  guint taken = 0;
+  guint cancelled = 0;
+
+  for (guint round = 0; round < 200; round++)
+    {
+      g_autoptr(GCancellable) cancellable = g_cancellable_new ();
+      RaceArgs args = { queue, cancellable, round % 2 == 0 };
+      Outcome outcome = { 0 };
+      GThread *thread;
+
+      if (args.send)
+        ps_queue_receive_async (queue, -1, cancellable, on_received, &outcome);
+      else
+        {
+          send_string (queue, "full", 0);
+          ps_queue_send_async (queue, bytes, 0, -1, cancellable, on_sent, &outcome);
+        }
+      thread = g_thread_new ("race", race_peer, &args);
+      run_until_done (&outcome);
+      g_thread_join (thread);
+      if (outcome.ok)
+        {
+          g_assert_no_error (outcome.error);
+          taken++;
+          if (!args.send)
+            assert_receive (queue, "mine", 0);
+        }
+      else
+        {
+          g_assert_error (outcome.error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+          cancelled++;
+          if (args.send)
+            assert_receive (queue, "race", 0);
+        }
+      outcome_clear (&outcome);
+      assert_empty (queue);
+    }
+  g_assert_cmpuint (taken + cancelled, ==, 200);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -1180,8 +1307,10 @@ main (int argc, char *argv[])
   ps_test_add ("/queue/death/writer", test_dead_writer);
   ps_test_add ("/queue/death/reader", test_dead_reader);
   ps_test_add ("/queue/death/lock-holder", test_dead_lock_holder);
+  ps_test_add ("/queue/stopped-lock-holder", test_stopped_lock_holder);
   ps_test_add ("/queue/corrupt", test_corrupt);
   ps_test_add ("/queue/async", test_async);
+  ps_test_add ("/queue/async-cancel-race", test_async_cancel_race);
 
   return g_test_run ();
 }
