@@ -1638,6 +1638,26 @@ class QueueTool(ToolTestCase):
         self.assertEqual(waiting.wait(), 0)
         self.assertEqual(self.receive(name), b'second')
 
+    def test_scribbled_queue_is_not_usable(self):
+        """A queue whose state another process scribbled on (its capacity,
+        right after the object header): every command says it is not
+        usable (status 3), none crashes, and looking changes nothing."""
+        name = self.create('queue-scribbled', capacity=2, size='16')
+        with open(path_of(name), 'r+b') as f:
+            f.seek(len(header()) + 4)           # the state's magic, then its capacity
+            f.write(struct.pack('<I', 0xffffffff))
+        before = self.snapshot(name)
+        for args in (['info', name], ['send', name, 'x'], ['receive', name, '--timeout', '0']):
+            with self.subTest(args=args):
+                result = self.tool(*args)
+                self.assertEqual((result.returncode, result.out), (NOT_USABLE, ''), result)
+                self.assertRegex(result.err, r'^procshared: %s: [^\n]+\n$' % re.escape(name))
+        entry = self.listed()[name]
+        self.assertEqual((entry['kind'], entry['type'], entry['state']), ('object', 'queue', None))
+        self.assertIsNotNone(entry['detail'])
+        self.assertTrue(self.human_rows()[name][4].startswith('unknown: '))
+        self.assertEqual(self.snapshot(name), before)
+
     def test_variants_and_python(self):
         if not HAVE_GI:
             self.skipTest('PyGObject with the Ps typelib is not available')
