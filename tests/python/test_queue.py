@@ -73,6 +73,13 @@ class QueueBasics(PsTestCase):
         self.assertIOError(ctx, Gio.IOErrorEnum.MESSAGE_TOO_LARGE)
         self.assertEqual(q.qsize(), 1)                  # nothing sent
         self.assertEqual(q.get(), b'x' * 16)
+        # A variant counts as its record (docs/python.md): 37 bytes here.
+        done = GLib.Variant('(su)', ('done', 10))
+        self.assertEqual(done.get_size(), 13)
+        with self.assertRaises(GLib.Error) as ctx:
+            Ps.Queue(1, 36).put(done)
+        self.assertIOError(ctx, Gio.IOErrorEnum.MESSAGE_TOO_LARGE)
+        Ps.Queue(1, 37).put_nowait(done)
         with self.assertRaises(TypeError):
             q.put('text')
         with self.assertRaises(TypeError):

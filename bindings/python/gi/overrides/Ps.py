@@ -1217,7 +1217,9 @@ if hasattr(Ps, 'Queue'):
         their _async forms included; timeout_us= for microseconds).
 
         A message longer than the queue's maximum size raises GLib.Error
-        (G_IO_ERROR_MESSAGE_TOO_LARGE), and nothing is sent; cancellation
+        (G_IO_ERROR_MESSAGE_TOO_LARGE), and nothing is sent (a variant
+        counts as its record: type string and header besides its data);
+        cancellation
         raises GLib.Error (CANCELLED), and nothing is sent or taken."""
 
         def __init__(self, capacity=None, max_message_size=None, **properties):
