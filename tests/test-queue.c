@@ -675,6 +675,55 @@ test_exactly_once (void)
   assert_empty (queue);
 }
 
+#define THREAD_MESSAGES 2000
+
+static gpointer
+thread_producer (gpointer data)
+{
+  PsQueue *queue = data;
+
+  for (guint i = 0; i < THREAD_MESSAGES; i++)
+    {
+      g_autoptr(GBytes) bytes = g_bytes_new (&i, sizeof i);
+
+      g_assert_true (ps_queue_send (queue, bytes, i % 3, -1, NULL, NULL));
+    }
+  return NULL;
+}
+
+static gpointer
+thread_consumer (gpointer data)
+{
+  PsQueue *queue = data;
+  guint64 sum = 0;
+
+  for (guint i = 0; i < THREAD_MESSAGES; i++)
+    {
+      g_autoptr(GBytes) bytes = ps_queue_receive (queue, NULL, -1, NULL, NULL);
+
+      g_assert_cmpuint (g_bytes_get_size (bytes), ==, sizeof (guint));
+      sum += *(const guint *) g_bytes_get_data (bytes, NULL);
+    }
+  return GSIZE_TO_POINTER ((gsize) sum);
+}
+
+/* Threads of one process share the queue's lock records: two producers
+ * and two consumers, every message received once. */
+static void
+test_threads (void)
+{
+  g_autoptr(PsQueue) queue = queue_new (4, 16);
+  GThread *threads[4];
+  guint64 sum = 0;
+
+  for (guint i = 0; i < 4; i++)
+    threads[i] = g_thread_new ("peer", i < 2 ? thread_producer : thread_consumer, queue);
+  for (guint i = 0; i < 4; i++)
+    sum += GPOINTER_TO_SIZE (g_thread_join (threads[i]));
+  g_assert_cmpuint (sum, ==, (guint64) THREAD_MESSAGES * (THREAD_MESSAGES - 1));
+  assert_empty (queue);
+}
+
 static int
 receive_one_main (gpointer data)
 {
@@ -710,6 +759,7 @@ test_wake_across_processes (void)
 
   pid = ps_test_fork (receive_one_main, queue, ps_test_scaled_s (30));
   ps_test_wait_until_blocked (pid, pid);
+  g_assert_cmpuint (state_of (queue)->receivers_waiting, ==, 1);
   send_string (queue, "wake", 0);
   ps_test_reap_ok (pid, ps_test_scaled_s (30));
   assert_empty (queue);
@@ -717,6 +767,7 @@ test_wake_across_processes (void)
   send_string (queue, "full", 0);
   pid = ps_test_fork (send_one_main, queue, ps_test_scaled_s (30));
   ps_test_wait_until_blocked (pid, pid);
+  g_assert_cmpuint (state_of (queue)->senders_waiting, ==, 1);
   assert_receive (queue, "full", 0);
   ps_test_reap_ok (pid, ps_test_scaled_s (30));
   assert_receive (queue, "late", 0);
@@ -1303,6 +1354,7 @@ main (int argc, char *argv[])
   ps_test_add ("/queue/named", test_named);
   ps_test_add ("/queue/placed", test_placed);
   ps_test_add ("/queue/exactly-once", test_exactly_once);
+  ps_test_add ("/queue/threads", test_threads);
   ps_test_add ("/queue/wake-across-processes", test_wake_across_processes);
   ps_test_add ("/queue/death/writer", test_dead_writer);
   ps_test_add ("/queue/death/reader", test_dead_reader);
