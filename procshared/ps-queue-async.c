@@ -17,7 +17,8 @@
 typedef struct
 {
   PsQueueSide         side;
-  gboolean            counted;    /* among the side's waiters */
+  gboolean            counted;    /* among the side's waiters, since the word was seen */
+  guint32             seen;
   gint64              probe_at;   /* when to look for dead owners thoroughly */
   /* A send's message. */
   GBytes             *bytes;
@@ -57,7 +58,7 @@ stop_counting (PsQueueHandle *handle,
                QueueWait     *wait)
 {
   if (wait->counted)
-    ps_queue_stop_waiting (handle, wait->side);
+    ps_queue_stop_waiting (handle, wait->side, wait->seen);
   wait->counted = FALSE;
 }
 
@@ -126,14 +127,15 @@ queue_step (GTask         *task,
   PsQueueHandle *handle = ps_queue_get_handle (self);
   PsQueueProbe probe = PS_QUEUE_PROBE_QUICK;
   PsQueueTicket ticket = { 0 };
+  const guint32 *registered;
   GError *error = NULL;
   gboolean busy = FALSE;
   guint32 seen = 0;
   gint64 now;
 
-  stop_counting (handle, wait);
   if (reason == PS_ASYNC_CANCELLED)
     {
+      stop_counting (handle, wait);
       ps_async_return_error (task, reason, "queue");
       return TRUE;
     }
@@ -141,7 +143,9 @@ queue_step (GTask         *task,
   now = g_get_monotonic_time ();
   if (wait->probe_at != 0 && now >= wait->probe_at)
     probe = PS_QUEUE_PROBE_FULL;
-  switch (ps_queue_claim (handle, wait->side, reason == PS_ASYNC_WOKEN, probe,
+  registered = wait->counted ? &wait->seen : NULL;
+  wait->counted = FALSE;
+  switch (ps_queue_claim (handle, wait->side, reason == PS_ASYNC_WOKEN, registered, probe,
                           PS_QUEUE_LOCK_TRY_US, NULL, &ticket, &seen, &busy, &error))
     {
     case PS_QUEUE_CLAIMED:
@@ -150,8 +154,10 @@ queue_step (GTask         *task,
     case PS_QUEUE_FAILED:
       if (reason == PS_ASYNC_WOKEN && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
         {
-          /* The lock is held by a stopped peer: look again later. */
+          /* The lock is held by a stopped peer: look again later (still
+           * counted, if the wait was). */
           g_clear_error (&error);
+          wait->counted = registered != NULL;
           watch->address = NULL;
           return FALSE;
         }
@@ -177,6 +183,7 @@ queue_step (GTask         *task,
 
   /* Counted by the claim: a change after it sees us. */
   wait->counted = TRUE;
+  wait->seen = seen;
   watch->address = ps_wait_word_watch_address (ps_queue_side_word (handle, wait->side));
   watch->expected = seen;
   watch->wake_all = TRUE;

@@ -14,21 +14,29 @@
 #include "ps-queue-private.h"
 #include "ps-queue-slots-private.h"
 
-static guint32 *
-side_waiters (PsQueueHandle *handle,
-              PsQueueSide    side)
-{
-  return side == PS_QUEUE_SEND ? &handle->state->senders_waiting
-                               : &handle->state->receivers_waiting;
-}
-
-/* After the lock is given back: wakes the waiters of @side if there are. */
+/* After the lock is given back: wakes the waiters of @side that the
+ * section found (ps_queue_bump() forgot them). */
 static void
 wake_side (PsQueueHandle *handle,
            PsQueueSide    side)
 {
-  if (__atomic_load_n (side_waiters (handle, side), __ATOMIC_SEQ_CST) != 0)
-    ps_wait_word_wake (ps_queue_side_word (handle, side), TRUE);
+  ps_wait_word_wake (ps_queue_side_word (handle, side), TRUE);
+}
+
+/* Under the lock: a waiter of @side that counted itself when the word
+ * was @seen no longer waits; if the word moved since, the change forgot
+ * it already. */
+static void
+uncount (PsQueueHandle *handle,
+         PsQueueSide    side,
+         guint32        seen)
+{
+  guint32 *waiters = ps_queue_side_waiters (handle, side);
+  guint32 value = __atomic_load_n (ps_wait_word_value (ps_queue_side_word (handle, side)),
+                                   __ATOMIC_SEQ_CST);
+
+  if (value == seen && *waiters > 0)
+    __atomic_store_n (waiters, *waiters - 1, __ATOMIC_SEQ_CST);
 }
 
 /* @timeout_us and @cancellable bound the wait for a lock that a stopped
@@ -90,7 +98,7 @@ transfer_direct (PsQueueHandle  *handle,
 {
   PsQueueState *state = handle->state;
   PsQueueSlot *slot = ps_queue_slot_at (handle, ticket->index);
-  gboolean was_empty = FALSE;
+  gboolean wake = FALSE;
 
   if (side == PS_QUEUE_SEND)
     {
@@ -101,9 +109,9 @@ transfer_direct (PsQueueHandle  *handle,
       slot->priority = ticket->direct_priority;
       slot->sequence = state->next_sequence++;
       state->n_writing -= state->n_writing > 0;
-      if (!ps_queue_make_ready (handle, ticket->index, &was_empty, error))
+      if (!ps_queue_make_ready (handle, ticket->index, &wake, error))
         return FALSE;
-      *gained_messages |= was_empty;
+      *gained_messages |= wake;
       ticket->done = TRUE;
     }
   else if (ticket->size <= ticket->direct_size)
@@ -123,6 +131,7 @@ PsQueueClaim
 ps_queue_claim (PsQueueHandle  *handle,
                 PsQueueSide     side,
                 gboolean        wait,
+                const guint32  *registered,
                 PsQueueProbe    probe,
                 gint64          lock_timeout_us,
                 GCancellable   *cancellable,
@@ -140,6 +149,8 @@ ps_queue_claim (PsQueueHandle  *handle,
 
   if (!lock_queue (handle, lock_timeout_us, cancellable, error))
     return PS_QUEUE_FAILED;
+  if (registered != NULL)
+    uncount (handle, side, *registered);
 
   /* Dead owners looked for before the first message or free slot is
    * taken, so that a message put back keeps its place: whenever there is
@@ -172,7 +183,7 @@ ps_queue_claim (PsQueueHandle  *handle,
     {
       *out_busy = state->n_writing + state->n_reading > 0;
       if (wait)
-        __atomic_fetch_add (side_waiters (handle, side), 1, __ATOMIC_SEQ_CST);
+        __atomic_fetch_add (ps_queue_side_waiters (handle, side), 1, __ATOMIC_SEQ_CST);
       *out_seen = __atomic_load_n (ps_wait_word_value (ps_queue_side_word (handle, side)),
                                    __ATOMIC_SEQ_CST);
       unlock_queue (handle);
@@ -238,16 +249,15 @@ wake:
 
 void
 ps_queue_stop_waiting (PsQueueHandle *handle,
-                       PsQueueSide    side)
+                       PsQueueSide    side,
+                       guint32        seen)
 {
-  guint32 *waiters = side_waiters (handle, side);
-  guint32 value = __atomic_load_n (waiters, __ATOMIC_RELAXED);
-
-  /* Never below 0, whatever a peer wrote. */
-  while (value > 0 &&
-         !__atomic_compare_exchange_n (waiters, &value, value - 1, FALSE,
-                                       __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
-    ;
+  /* Bounded: a waiter left counted costs a wake-up, until the next
+   * change forgets it. */
+  if (!lock_queue (handle, PS_QUEUE_LOCK_TRY_US, NULL, NULL))
+    return;
+  uncount (handle, side, seen);
+  unlock_queue (handle);
 }
 
 /* The slot of @ticket, if it is still this process's in @expected. */

@@ -88,9 +88,10 @@ typedef struct
   guint32       reserved;
   guint64       next_sequence;
 
-  /* Wake-ups: each word changes when a message becomes ready (messages)
-   * or a slot free (space); a thread about to sleep on one counts
-   * itself in its waiters first, under the lock. */
+  /* Wake-ups: each word changes when the ready list (messages) or the
+   * free list (space) stops being empty; a thread about to sleep on one
+   * counts itself in its waiters first, under the lock, and the change
+   * wakes and forgets the waiters counted. */
   PsWaitWord    messages;
   PsWaitWord    space;
   guint32       receivers_waiting;
@@ -198,19 +199,23 @@ typedef enum
 } PsQueueClaim;
 
 /* One try to claim a slot for @side. When there is none: with @wait,
- * the caller is counted as a waiter (it must call
- * ps_queue_stop_waiting() after its sleep), *@out_seen is the value of
- * the side's word to sleep on (or poll), and *@out_busy tells whether slots are
- * claimed (then the sleep must end after PS_QUEUE_PROBE_US, and the next
- * try probe thoroughly). While slots are claimed, a try looks for their
- * dead owners (@probe) when there is nothing to claim, and at most every
- * PS_QUEUE_PROBE_US otherwise. @lock_timeout_us and @cancellable bound
- * the wait for the queue's lock (G_IO_ERROR_TIMED_OUT or
- * G_IO_ERROR_CANCELLED), held for a few dozen instructions unless its
- * holder is stopped or forged. */
+ * the caller is counted as a waiter, *@out_seen is the value of the
+ * side's word to sleep on (or poll), and *@out_busy tells whether slots
+ * are claimed (then the sleep must end after PS_QUEUE_PROBE_US, and the
+ * next try probe thoroughly). A waiter that tries again after its sleep
+ * passes the value it slept on as @registered (it may be @out_seen), to
+ * be counted no longer; one that gives up calls ps_queue_stop_waiting().
+ * The count is forgotten at the next change of the word, so a waiter
+ * killed asleep is not counted for ever. While slots are claimed, a try
+ * looks for their dead owners (@probe) when there is nothing to claim,
+ * and at most every PS_QUEUE_PROBE_US otherwise. @lock_timeout_us and
+ * @cancellable bound the wait for the queue's lock (G_IO_ERROR_TIMED_OUT
+ * or G_IO_ERROR_CANCELLED), held for a few dozen instructions unless
+ * its holder is stopped or forged. */
 PsQueueClaim ps_queue_claim           (PsQueueHandle   *handle,
                                        PsQueueSide      side,
                                        gboolean         wait,
+                                       const guint32   *registered,
                                        PsQueueProbe     probe,
                                        gint64           lock_timeout_us,
                                        GCancellable    *cancellable,
@@ -219,7 +224,8 @@ PsQueueClaim ps_queue_claim           (PsQueueHandle   *handle,
                                        gboolean        *out_busy,
                                        GError         **error);
 void         ps_queue_stop_waiting    (PsQueueHandle   *handle,
-                                       PsQueueSide      side);
+                                       PsQueueSide      side,
+                                       guint32          seen);
 /* The word a waiter of @side sleeps on. */
 PsWaitWord  *ps_queue_side_word       (PsQueueHandle   *handle,
                                        PsQueueSide      side);

@@ -8,7 +8,7 @@
 /*
  * PsQueue's slots and lists (ps-queue-slots.c), for its claims and
  * hand-overs (ps-queue-claim.c). Every function but ps_queue_slot_at()
- * and ps_queue_bump() runs under the queue's lock.
+ * and ps_queue_side_waiters() runs under the queue's lock.
  */
 
 #include "ps-queue-private.h"
@@ -26,28 +26,43 @@ ps_queue_slot_at (PsQueueHandle *handle,
   return (gpointer) (handle->slots + (gsize) index * handle->stride);
 }
 
-/* Changes a side's word: its waiters then sleep no longer. */
-static inline void
-ps_queue_bump (PsWaitWord *word)
+static inline guint32 *
+ps_queue_side_waiters (PsQueueHandle *handle,
+                       PsQueueSide    side)
 {
-  __atomic_fetch_add (ps_wait_word_value (word), 1, __ATOMIC_SEQ_CST);
+  return side == PS_QUEUE_SEND ? &handle->state->senders_waiting
+                               : &handle->state->receivers_waiting;
+}
+
+/* Under the lock, when the side's list stops being empty: changes the
+ * side's word, so that its waiters sleep no longer, and forgets them
+ * (each counts itself again if it sleeps again, so a waiter that died
+ * asleep is not counted for ever); TRUE if there were any, to wake
+ * once the lock is given back. */
+static inline gboolean
+ps_queue_bump (PsQueueHandle *handle,
+               PsQueueSide    side)
+{
+  __atomic_fetch_add (ps_wait_word_value (ps_queue_side_word (handle, side)), 1,
+                      __ATOMIC_SEQ_CST);
+  return __atomic_exchange_n (ps_queue_side_waiters (handle, side), 0, __ATOMIC_SEQ_CST) != 0;
 }
 
 void     ps_queue_set_corrupt   (GError        **error,
                                  const char     *what);
-/* Marks the slot FREE and links it in the free list; TRUE (the space
- * word changed: wake its waiters) if the list was empty. */
+/* Marks the slot FREE and links it in the free list; TRUE if senders
+ * wait for it (see ps_queue_bump()). */
 gboolean ps_queue_push_free     (PsQueueHandle  *handle,
                                  guint32         index);
 /* Links the READY slot @index in delivery order. */
 gboolean ps_queue_insert_ready  (PsQueueHandle  *handle,
                                  guint32         index,
                                  GError        **error);
-/* Marks the slot READY and links it in delivery order; *@out_was_empty
- * (the messages word changed: wake its waiters) if it is the only one. */
+/* Marks the slot READY and links it in delivery order; *@out_wake if
+ * receivers wait for it (see ps_queue_bump()). */
 gboolean ps_queue_make_ready    (PsQueueHandle  *handle,
                                  guint32         index,
-                                 gboolean       *out_was_empty,
+                                 gboolean       *out_wake,
                                  GError        **error);
 /* Unlinks the head of the free list (@side SEND) or of the ready list:
  * PS_QUEUE_NONE if empty, PS_QUEUE_CORRUPT_INDEX if corrupt. */

@@ -32,13 +32,17 @@
  *    claimed wakes every PS_QUEUE_PROBE_US to look again, more
  *    thoroughly (a dead process may be a zombie still).
  *
- * Waiting: each side sleeps on a word (messages, space) that every
- * commit, redelivery or free changes; a thread counts itself as a
- * waiter under the lock before it reads the word, so a change it misses
- * sees it counted, and wakes every waiter of that side: a waiter that
- * dies just after a wake-up meant for it leaves nobody else asleep
- * beside a message or a slot. Uncontended sends and receives make no
- * system call.
+ * Waiting: each side sleeps on a word (messages, space) that changes
+ * when its list (ready, free) stops being empty, the only change a
+ * sleeper can be waiting for; a thread counts itself as a waiter under
+ * the lock before it reads the word, and the change, under the lock,
+ * forgets every waiter counted and wakes them all once the lock is
+ * given back: a waiter that dies just after a wake-up meant for it
+ * leaves nobody else asleep beside a message or a slot, and one that
+ * dies asleep is counted only until the next change. Uncontended sends
+ * and receives make no system call, and messages up to
+ * PS_QUEUE_DIRECT_MAX bytes are copied inside the claiming section (one
+ * section per send or receive).
  *
  * Everything read from shared memory is checked before use (indices,
  * states, sizes, kinds, the length of walks): a peer's scribbles give
@@ -269,9 +273,7 @@ ps_queue_push_free (PsQueueHandle *handle,
   state->free_head = index;
   state->n_free++;
   /* Senders wait only while there is no free slot. */
-  if (was_empty)
-    ps_queue_bump (&state->space);
-  return was_empty;
+  return was_empty && ps_queue_bump (handle, PS_QUEUE_SEND);
 }
 
 /* Whether slot @a comes before a message of @priority and @sequence. */
@@ -341,7 +343,7 @@ corrupt:
 gboolean
 ps_queue_make_ready (PsQueueHandle  *handle,
                      guint32         index,
-                     gboolean       *out_was_empty,
+                     gboolean       *out_wake,
                      GError        **error)
 {
   PsQueueState *state = handle->state;
@@ -353,9 +355,7 @@ ps_queue_make_ready (PsQueueHandle  *handle,
     return FALSE;
   state->n_ready++;
   /* Receivers wait only while there is no message. */
-  if (was_empty)
-    ps_queue_bump (&state->messages);
-  *out_was_empty = was_empty;
+  *out_wake = was_empty && ps_queue_bump (handle, PS_QUEUE_RECEIVE);
   return TRUE;
 }
 
@@ -487,8 +487,8 @@ ps_queue_repair (PsQueueHandle  *handle,
   state->n_ready = n_keys;
   if (state->next_sequence <= last_sequence)
     state->next_sequence = last_sequence + 1;
-  ps_queue_bump (&state->messages);
-  ps_queue_bump (&state->space);
+  ps_queue_bump (handle, PS_QUEUE_RECEIVE);
+  ps_queue_bump (handle, PS_QUEUE_SEND);
   return TRUE;
 }
 
@@ -517,12 +517,12 @@ ps_queue_probe_owners (PsQueueHandle  *handle,
         }
       else
         {
-          gboolean was_empty = FALSE;
+          gboolean wake = FALSE;
 
-          if (!ps_queue_make_ready (handle, i, &was_empty, error))
+          if (!ps_queue_make_ready (handle, i, &wake, error))
             return;
           state->n_reading -= state->n_reading > 0;
-          *out_messages |= was_empty;
+          *out_messages |= wake;
         }
     }
 }

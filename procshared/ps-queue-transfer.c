@@ -60,8 +60,8 @@ claim_waiting (PsQueue        *self,
 
   /* The uncontended path: one look, nothing set up. */
   deadline = ps_deadline_from_timeout (timeout_us);
-  claim = ps_queue_claim (handle, side, FALSE, probe, lock_timeout (deadline), cancellable,
-                          ticket, &seen, &busy, &local);
+  claim = ps_queue_claim (handle, side, FALSE, NULL, probe, lock_timeout (deadline),
+                          cancellable, ticket, &seen, &busy, &local);
   if (claim != PS_QUEUE_NONE_NOW)
     {
       /* A lock held past a timeout of 0: the queue could not be used. */
@@ -94,7 +94,7 @@ claim_waiting (PsQueue        *self,
       ps_spin_record (ps_queue_side_word (handle, side), answered);
       if (answered)
         {
-          claim = ps_queue_claim (handle, side, FALSE, probe, lock_timeout (deadline),
+          claim = ps_queue_claim (handle, side, FALSE, NULL, probe, lock_timeout (deadline),
                                   cancellable, ticket, &seen, &busy, error);
           if (claim != PS_QUEUE_NONE_NOW)
             return claim == PS_QUEUE_CLAIMED;
@@ -103,16 +103,17 @@ claim_waiting (PsQueue        *self,
 
   if (!ps_wait_context_begin (&context, cancellable, error))
     return FALSE;
-  for (;;)
+  for (gboolean counted = FALSE;;)
     {
       gint64 wake_at = deadline;
       gboolean probe_wake = FALSE;
       PsWaitStatus status;
 
-      claim = ps_queue_claim (handle, side, TRUE, probe, lock_timeout (deadline), cancellable,
-                              ticket, &seen, &busy, error);
+      claim = ps_queue_claim (handle, side, TRUE, counted ? &seen : NULL, probe,
+                              lock_timeout (deadline), cancellable, ticket, &seen, &busy, error);
       if (claim != PS_QUEUE_NONE_NOW)
         break;
+      counted = TRUE;
       /* Slots being written or read: their owners may die, and nothing
        * would tell. */
       if (busy)
@@ -127,9 +128,9 @@ claim_waiting (PsQueue        *self,
         }
       status = ps_wait_word_wait (ps_queue_side_word (handle, side), seen, wake_at,
                                   ps_wait_context_get_canceller (&context));
-      ps_queue_stop_waiting (handle, side);
       if (status == PS_WAIT_CANCELLED)
         {
+          ps_queue_stop_waiting (handle, side, seen);
           ps_set_wait_error (error, status, "queue");
           claim = PS_QUEUE_FAILED;
           break;
@@ -137,8 +138,8 @@ claim_waiting (PsQueue        *self,
       if (status == PS_WAIT_TIMED_OUT && !probe_wake)
         {
           /* One last look, then the timeout. */
-          claim = ps_queue_claim (handle, side, FALSE, PS_QUEUE_PROBE_FULL, PS_QUEUE_LOCK_TRY_US,
-                                  NULL, ticket, &seen, &busy, error);
+          claim = ps_queue_claim (handle, side, FALSE, &seen, PS_QUEUE_PROBE_FULL,
+                                  PS_QUEUE_LOCK_TRY_US, NULL, ticket, &seen, &busy, error);
           if (claim == PS_QUEUE_NONE_NOW)
             {
               ps_set_wait_error (error, status, "queue");

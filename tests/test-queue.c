@@ -900,6 +900,25 @@ test_dead_reader (void)
   assert_empty (queue);
 }
 
+/* A receiver killed asleep stays counted only until the next message:
+ * every change of the word forgets the waiters it wakes. */
+static void
+test_dead_waiter (void)
+{
+  g_autoptr(PsQueue) queue = queue_new (2, 8);
+  pid_t pid;
+
+  pid = ps_test_fork (receive_one_main, queue, ps_test_scaled_s (30));
+  ps_test_wait_until_blocked (pid, pid);
+  g_assert_cmpuint (state_of (queue)->receivers_waiting, ==, 1);
+  kill (pid, SIGKILL);
+  ps_test_reap_killed (pid);
+  g_assert_cmpuint (state_of (queue)->receivers_waiting, ==, 1);
+  send_string (queue, "wake", 0);
+  g_assert_cmpuint (state_of (queue)->receivers_waiting, ==, 0);
+  assert_receive (queue, "wake", 0);
+}
+
 /* Holds the queue's lock, breaks its lists as a holder dying half-way
  * through a change would, and dies. */
 static int
@@ -1359,6 +1378,7 @@ main (int argc, char *argv[])
   ps_test_add ("/queue/death/writer", test_dead_writer);
   ps_test_add ("/queue/death/reader", test_dead_reader);
   ps_test_add ("/queue/death/lock-holder", test_dead_lock_holder);
+  ps_test_add ("/queue/death/waiter", test_dead_waiter);
   ps_test_add ("/queue/stopped-lock-holder", test_stopped_lock_holder);
   ps_test_add ("/queue/corrupt", test_corrupt);
   ps_test_add ("/queue/async", test_async);
