@@ -1009,6 +1009,60 @@ test_stopped_lock_holder (void)
   assert_empty (queue);
 }
 
+/* Dies holding the lock in the middle of a small receive and a small
+ * send, copied inside the critical section: the first message claimed
+ * for reading, a free slot claimed for writing and half written. */
+static int
+die_copying_main (gpointer data)
+{
+  PsQueue *queue = data;
+  PsQueueHandle *handle = ps_queue_get_handle (queue);
+  PsQueueState *state = handle->state;
+  PsQueueSlot *slot;
+  guint32 index;
+
+  PS_CHILD_CHECK (ps_robust_mutex_lock (&handle->lock, -1, NULL, NULL));
+  index = state->ready_head;
+  slot = (gpointer) (handle->slots + index * handle->stride);
+  state->ready_head = slot->next;
+  slot->owner_pid = getpid ();
+  slot->owner_stamp = ps_process_self_stamp ();
+  slot->state = PS_QUEUE_SLOT_READING;
+  index = state->free_head;
+  slot = (gpointer) (handle->slots + index * handle->stride);
+  state->free_head = slot->next;
+  slot->owner_pid = getpid ();
+  slot->owner_stamp = ps_process_self_stamp ();
+  slot->state = PS_QUEUE_SLOT_WRITING;
+  memcpy ((guint8 *) slot + sizeof *slot, "half", 4);
+  raise (SIGKILL);
+  return 1;
+}
+
+static void
+test_dead_copying_under_lock (void)
+{
+  g_autoptr(PsQueue) queue = queue_new (3, 8);
+  pid_t pid;
+
+  send_string (queue, "first", 1);
+  send_string (queue, "second", 1);
+  pid = ps_test_fork (die_copying_main, queue, ps_test_scaled_s (30));
+  ps_test_reap_killed (pid);
+
+  /* The message being read is back first; the half-written one never
+   * shows, and its slot is free again. */
+  assert_receive (queue, "first", 1);
+  assert_info (queue, 1, 0, 0);
+  send_string (queue, "third", 1);
+  send_string (queue, "fourth", 1);
+  assert_info (queue, 3, 0, 0);
+  assert_receive (queue, "second", 1);
+  assert_receive (queue, "third", 1);
+  assert_receive (queue, "fourth", 1);
+  assert_empty (queue);
+}
+
 /* Scribbled memory ------------------------------------------------------------------ */
 
 static void
@@ -1379,6 +1433,7 @@ main (int argc, char *argv[])
   ps_test_add ("/queue/death/reader", test_dead_reader);
   ps_test_add ("/queue/death/lock-holder", test_dead_lock_holder);
   ps_test_add ("/queue/death/waiter", test_dead_waiter);
+  ps_test_add ("/queue/death/copying-under-lock", test_dead_copying_under_lock);
   ps_test_add ("/queue/stopped-lock-holder", test_stopped_lock_holder);
   ps_test_add ("/queue/corrupt", test_corrupt);
   ps_test_add ("/queue/async", test_async);
