@@ -28,6 +28,8 @@ static const struct
   { "release", ps_tool_release, "Give one unit back to a named semaphore" },
   { "event",   ps_tool_event,   "Set, reset or wait for a named event" },
   { "barrier", ps_tool_barrier, "Wait at a named barrier as one of its parties" },
+  { "send",    ps_tool_send,    "Send a message to a named queue" },
+  { "receive", ps_tool_receive, "Receive a message from a named queue, to standard output" },
 };
 
 static void

@@ -157,7 +157,7 @@ classify_header (PsInspectInfo        *info,
     default:
       break;
     }
-  if (header->type != PS_OBJECT_TYPE_SHARED_MEMORY)
+  if (header->type != PS_OBJECT_TYPE_SHARED_MEMORY && header->type != PS_OBJECT_TYPE_QUEUE)
     {
       /* Every synchronisation object takes a slot, but a reader-writer
        * lock, which takes PS_RW_LOCK_SIZE bytes. */
@@ -184,7 +184,9 @@ classify_header (PsInspectInfo        *info,
   else if (header->payload_size > info->file_size - sizeof *header)
     {
       /* Only a lower bound: the segment's exact data offset is
-       * PsSharedMemory's business, which checks it when opening. */
+       * PsSharedMemory's business, which checks it when opening; a
+       * queue's size follows from its capacity and message size, which
+       * PsQueue checks. */
       set_kind (info, PS_INSPECT_CORRUPT,
                 g_strdup_printf ("claims %" G_GUINT64_FORMAT " bytes of data, but the file has "
                                  "only %" G_GUINT64_FORMAT " bytes",

@@ -46,6 +46,7 @@ typedef struct
   guint          readers;           /* a reader-writer lock's */
   guint          writers_waiting;
   PsToolRendezvousState rendezvous;   /* events and barriers */
+  PsToolQueueState queue;
 } Entry;
 
 static void
@@ -140,6 +141,9 @@ read_state (Entry *entry)
     case PS_OBJECT_TYPE_EVENT:
     case PS_OBJECT_TYPE_BARRIER:
       ps_tool_read_rendezvous (entry->name, entry->info.type, &entry->rendezvous, &error);
+      break;
+    case PS_OBJECT_TYPE_QUEUE:
+      ps_tool_read_queue (entry->name, &entry->queue, &error);
       break;
     case PS_OBJECT_TYPE_SHARED_MEMORY:
       {
@@ -278,6 +282,8 @@ describe_state (const Entry *entry)
     case PS_OBJECT_TYPE_EVENT:
     case PS_OBJECT_TYPE_BARRIER:
       return ps_tool_describe_rendezvous (entry->info.type, &entry->rendezvous);
+    case PS_OBJECT_TYPE_QUEUE:
+      return ps_tool_describe_queue (&entry->queue);
     case PS_OBJECT_TYPE_SHARED_MEMORY:
       return g_strdup_printf ("%" G_GUINT64_FORMAT " bytes of data", entry->data_size);
     default:
@@ -377,6 +383,9 @@ add_state (JsonBuilder *builder,
     case PS_OBJECT_TYPE_EVENT:
     case PS_OBJECT_TYPE_BARRIER:
       ps_tool_json_add_rendezvous (builder, entry->info.type, &entry->rendezvous);
+      break;
+    case PS_OBJECT_TYPE_QUEUE:
+      ps_tool_json_add_queue (builder, &entry->queue);
       break;
     case PS_OBJECT_TYPE_SHARED_MEMORY:
       add_member_int (builder, "size", (gint64) entry->data_size);
@@ -708,6 +717,9 @@ print_info (const Entry *entry)
       print_fieldf ("parties", "%u", entry->rendezvous.parties);
       print_fieldf ("waiting", "%u", entry->rendezvous.waiting);
       print_field ("broken", entry->rendezvous.broken ? "yes" : "no");
+      break;
+    case PS_OBJECT_TYPE_QUEUE:
+      ps_tool_print_queue (print_field, &entry->queue);
       break;
     case PS_OBJECT_TYPE_SHARED_MEMORY:
       print_fieldf ("data size", "%" G_GUINT64_FORMAT, entry->data_size);

@@ -17,6 +17,7 @@ static const struct
   { "rwlock",          PS_OBJECT_TYPE_RW_LOCK,       FALSE },
   { "event",           PS_OBJECT_TYPE_EVENT,         FALSE },
   { "barrier",         PS_OBJECT_TYPE_BARRIER,       FALSE },
+  { "queue",           PS_OBJECT_TYPE_QUEUE,         FALSE },
   { "shm",             PS_OBJECT_TYPE_SHARED_MEMORY, FALSE },
 };
 
@@ -29,6 +30,10 @@ ps_tool_create (int    argc,
   g_autofree char *size_text = NULL;
   g_autofree char *mode_text = NULL;
   g_autofree char *parties_text = NULL;
+  g_autofree char *capacity_text = NULL;
+  g_autofree char *message_size_text = NULL;
+  guint64 capacity = 0;
+  guint64 message_size = 0;
   gboolean auto_reset = FALSE;
   guint64 parties = 0;
   char **rest = NULL;
@@ -45,6 +50,10 @@ ps_tool_create (int    argc,
       "barrier: how many parties each round waits for (required)", "N" },
     { "auto-reset", 0, 0, G_OPTION_ARG_NONE, &auto_reset,
       "event: let one waiter through per set, and clear (default: manual-reset)", NULL },
+    { "capacity", 0, 0, G_OPTION_ARG_STRING, &capacity_text,
+      "queue: how many messages it holds, from 1 to 65536 (required)", "N" },
+    { "message-size", 0, 0, G_OPTION_ARG_STRING, &message_size_text,
+      "queue: the longest message in bytes, with an optional K or M suffix (required)", "BYTES" },
     { G_OPTION_REMAINING, 0, 0, G_OPTION_ARG_STRING_ARRAY, &rest, NULL, NULL },
     G_OPTION_ENTRY_NULL
   };
@@ -67,7 +76,7 @@ ps_tool_create (int    argc,
   context = ps_tool_option_context_new ("create", "TYPE NAME",
                                         "Create the named object NAME, which must not exist yet.\n"
                                         "TYPE is one of mutex, recursive-mutex, semaphore, cond, rwlock,\n"
-                                        "shm, event, barrier.",
+                                        "shm, event, barrier, queue.",
                                         entries);
   if (!ps_tool_parse_options (context, "create", &argc, &argv, &status))
     return status;
@@ -92,7 +101,7 @@ ps_tool_create (int    argc,
   if (type == 0)
     return ps_tool_fail ("create", PS_TOOL_EXIT_USAGE,
                          "unknown type “%s”: use mutex, recursive-mutex, semaphore, cond, rwlock, "
-                         "shm, event or barrier",
+                         "shm, event, barrier or queue",
                          type_text);
 
   if (type != PS_OBJECT_TYPE_SEMAPHORE && (value_text != NULL || max_text != NULL))
@@ -113,6 +122,20 @@ ps_tool_create (int    argc,
        parties == 0))
     return ps_tool_fail ("create", PS_TOOL_EXIT_USAGE, "%s",
                          error != NULL ? error->message : "--parties: a barrier has at least 1 party");
+
+  if (type != PS_OBJECT_TYPE_QUEUE && (capacity_text != NULL || message_size_text != NULL))
+    return ps_tool_fail ("create", PS_TOOL_EXIT_USAGE, "%s applies to queues only",
+                         capacity_text != NULL ? "--capacity" : "--message-size");
+  if (type == PS_OBJECT_TYPE_QUEUE && (capacity_text == NULL || message_size_text == NULL))
+    return ps_tool_fail ("create", PS_TOOL_EXIT_USAGE, "queue needs --capacity and --message-size");
+  if (capacity_text != NULL &&
+      (!ps_tool_parse_uint ("--capacity", capacity_text, 65536, &capacity, &error) ||
+       capacity == 0))
+    return ps_tool_fail ("create", PS_TOOL_EXIT_USAGE, "%s",
+                         error != NULL ? error->message : "--capacity: a queue holds at least 1 message");
+  if (message_size_text != NULL &&
+      !ps_tool_parse_size ("--message-size", message_size_text, &message_size, &error))
+    return ps_tool_fail ("create", PS_TOOL_EXIT_USAGE, "%s", error->message);
 
   if ((value_text != NULL && !ps_tool_parse_uint ("--value", value_text, G_MAXINT32, &value, &error)) ||
       (max_text != NULL && !ps_tool_parse_uint ("--max", max_text, G_MAXINT32, &max_value, &error)) ||
@@ -159,6 +182,12 @@ ps_tool_create (int    argc,
       object = g_initable_new (PS_TYPE_BARRIER, NULL, &error,
                                "name", name, "open-flags", flags, "mode", mode,
                                "parties", (guint) parties, NULL);
+      break;
+    case PS_OBJECT_TYPE_QUEUE:
+      object = g_initable_new (PS_TYPE_QUEUE, NULL, &error,
+                               "name", name, "open-flags", flags, "mode", mode,
+                               "capacity", (guint) capacity,
+                               "max-message-size", (guint64) message_size, NULL);
       break;
     case PS_OBJECT_TYPE_SHARED_MEMORY:
       object = g_initable_new (PS_TYPE_SHARED_MEMORY, NULL, &error,

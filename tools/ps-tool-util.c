@@ -28,6 +28,7 @@ const char *ps_tool_exit_status_help =
   "  10   any other failure\n"
   "  11   barrier: the barrier is broken (a party timed out, died, or it was\n"
   "       aborted; see barrier reset)\n"
+  "  12   send: the message is longer than the queue's maximum size\n"
   "  126  lock: COMMAND could not be run\n"
   "  127  lock: COMMAND was not found\n"
   "  128+N  interrupted by signal N while waiting, or COMMAND killed by it\n";
@@ -98,6 +99,8 @@ ps_tool_exit_for_error (const GError *error)
         return PS_TOOL_EXIT_TIMED_OUT;
       if (error->code == G_IO_ERROR_EXISTS)
         return PS_TOOL_EXIT_EXISTS;
+      if (error->code == G_IO_ERROR_MESSAGE_TOO_LARGE)
+        return PS_TOOL_EXIT_TOO_LARGE;
       /* An object this process cannot use, as a mutex of another PID
        * namespace. */
       if (error->code == G_IO_ERROR_NOT_SUPPORTED)
@@ -306,6 +309,7 @@ ps_tool_type_name (PsObjectType type)
     case PS_OBJECT_TYPE_RW_LOCK:       return "rwlock";
     case PS_OBJECT_TYPE_EVENT:         return "event";
     case PS_OBJECT_TYPE_BARRIER:       return "barrier";
+    case PS_OBJECT_TYPE_QUEUE:         return "queue";
     default:                           return NULL;
     }
 }

@@ -32,6 +32,7 @@ typedef enum
   PS_TOOL_EXIT_OVERFLOW          = 9,
   PS_TOOL_EXIT_FAILED            = 10,  /* any other system error */
   PS_TOOL_EXIT_BROKEN            = 11,  /* barrier: broken (a party timed out, died, or it was aborted) */
+  PS_TOOL_EXIT_TOO_LARGE         = 12,  /* send: longer than the queue's maximum message size */
   PS_TOOL_EXIT_CANNOT_EXECUTE    = 126,
   PS_TOOL_EXIT_COMMAND_NOT_FOUND = 127,
   PS_TOOL_EXIT_SIGNAL_BASE       = 128, /* + the signal that interrupted us or killed COMMAND */
@@ -154,6 +155,29 @@ void     ps_tool_json_add_rendezvous (JsonBuilder                 *builder,
                                       PsObjectType                 type,
                                       const PsToolRendezvousState *state);
 
+/* Message queues, as list and info show them ---------------------------- */
+
+typedef struct
+{
+  guint   length;
+  guint   capacity;
+  guint64 max_message_size;
+  guint   senders_waiting;
+  guint   receivers_waiting;
+  guint   slots_writing;      /* taken by a sender that has not committed yet */
+  guint   slots_reading;      /* taken by a receiver that has not returned yet */
+} PsToolQueueState;
+
+gboolean ps_tool_read_queue     (const char             *name,
+                                 PsToolQueueState       *state,
+                                 GError                **error);
+char    *ps_tool_describe_queue (const PsToolQueueState *state);
+void     ps_tool_print_queue    (void                 (*print_field) (const char *key,
+                                                                      const char *value),
+                                 const PsToolQueueState *state);
+void     ps_tool_json_add_queue (JsonBuilder            *builder,
+                                 const PsToolQueueState *state);
+
 /* Subcommands ----------------------------------------------------------- */
 
 int ps_tool_list    (int argc, char **argv);
@@ -165,5 +189,7 @@ int ps_tool_acquire (int argc, char **argv);
 int ps_tool_release (int argc, char **argv);
 int ps_tool_event   (int argc, char **argv);
 int ps_tool_barrier (int argc, char **argv);
+int ps_tool_send    (int argc, char **argv);
+int ps_tool_receive (int argc, char **argv);
 
 G_END_DECLS

@@ -401,6 +401,95 @@ void test_event_and_barrier () {
     }
 }
 
+// Ps.Queue: sends and receives awaited with yield, priorities, kinds, the
+// exact errors, and a forked producer.
+bool bytes_are (Bytes bytes, string text) {
+    return bytes.get_size () == text.length &&
+           (text.length == 0 || Memory.cmp (bytes.get_data (), text.data, text.length) == 0);
+}
+
+async void queue_round_trip (Ps.Queue queue, MainLoop loop, out bool ok) {
+    ok = false;
+    try {
+        assert (yield queue.send_async (new Bytes ("low".data), 0, 0, null));
+        assert (yield queue.send_async (new Bytes ("high".data), 5, 0, null));
+        assert (yield queue.send_variant_async (new Variant ("(su)", "v", 7), 1, 0, null));
+        uint priority;
+        var high = yield queue.receive_async (scaled (LONG_US), null, out priority);
+        assert (bytes_are (high, "high") && priority == 5);
+        Ps.QueueMessageKind kind;
+        Bytes? data;
+        Variant? value;
+        assert (yield queue.receive_message_async (0, null, out kind, out data, out value,
+                                                   out priority));
+        assert (kind == Ps.QueueMessageKind.VARIANT && priority == 1);
+        assert (value.get_type_string () == "(su)");
+        var low = yield queue.receive_async (0, null, out priority);
+        assert (bytes_are (low, "low") && priority == 0);
+        try {
+            yield queue.receive_async (0, null, out priority);
+            assert_not_reached ();
+        } catch (IOError.WOULD_BLOCK e) {
+        }
+        var cancellable = new Cancellable ();
+        Idle.add (() => { cancellable.cancel (); return Source.REMOVE; });
+        try {
+            yield queue.receive_async (Ps.TIMEOUT_INFINITE, cancellable, out priority);
+            assert_not_reached ();
+        } catch (IOError.CANCELLED e) {
+        }
+        ok = true;
+    } catch (Error e) {
+        error ("queue: %s", e.message);
+    }
+    loop.quit ();
+}
+
+void test_queue () {
+    try {
+        var queue = new Ps.Queue (4, 64);
+        assert (queue.get_capacity () == 4 && queue.get_max_message_size () == 64);
+        var loop = new MainLoop ();
+        bool ok = false;
+        queue_round_trip.begin (queue, loop, (obj, res) => { queue_round_trip.end (res, out ok); });
+        loop.run ();
+        assert (ok);
+        assert (queue.get_length () == 0);
+
+        try {
+            queue.send (new Bytes (new uint8[65]), 0, 0);
+            assert_not_reached ();
+        } catch (IOError.MESSAGE_TOO_LARGE e) {
+        }
+        var pid = fork_child (() => {
+            try {
+                for (int i = 0; i < 50; i++)
+                    queue.send (new Bytes ("%d".printf (i).data), 0, scaled (LONG_US));
+            } catch (Error e) {
+                Posix._exit (1);
+            }
+        });
+        for (int i = 0; i < 50; i++) {
+            uint priority;
+            var message = queue.receive (out priority, scaled (LONG_US));
+            assert (bytes_are (message, "%d".printf (i)));
+        }
+        assert (reap (pid));
+        try {
+            queue.send (new Bytes ("a".data), 0, 0);
+            queue.send (new Bytes ("b".data), 0, 0);
+            queue.send (new Bytes ("c".data), 0, 0);
+            queue.send (new Bytes ("d".data), 0, 0);
+            queue.send (new Bytes ("e".data), 0, 20000);
+            assert_not_reached ();
+        } catch (IOError.TIMED_OUT e) {
+            assert (queue.get_length () == 4);
+        }
+    } catch (Error e) {
+        error ("%s", e.message);
+    }
+}
+
 int main (string[] args) {
     Test.init (ref args);
     Test.add_func ("/vala/error-domains", test_error_domains);
@@ -412,5 +501,6 @@ int main (string[] args) {
     Test.add_func ("/vala/variants", test_variants);
     Test.add_func ("/vala/rw-lock", test_rw_lock);
     Test.add_func ("/vala/event-and-barrier", test_event_and_barrier);
+    Test.add_func ("/vala/queue", test_queue);
     return Test.run ();
 }

@@ -14,6 +14,7 @@
 #include "ps-test-util.h"
 #include "ps-backend-private.h"
 #include "ps-inspect.h"
+#include "ps-queue-private.h"
 
 typedef struct
 {
@@ -349,6 +350,44 @@ test_real_objects (void)
   g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
 }
 
+/* A queue's size is its own: accepted as it is, corrupt cut short. */
+static void
+test_queue (Fixture       *fixture,
+            gconstpointer  data)
+{
+  g_autofree char *name = ps_test_unique_name ("inspect-queue");
+  g_autoptr(PsQueue) queue = NULL;
+  g_autoptr(GBytes) contents = NULL;
+  g_autoptr(GError) error = NULL;
+  PsInspectInfo info;
+  gsize state_size = 0;
+
+  queue = ps_queue_open (name, PS_OPEN_CREATE | PS_OPEN_EXCLUSIVE, 5, 300, &error);
+  g_assert_no_error (error);
+  g_assert_true (ps_queue_state_measure (5, 300, &state_size));
+
+  g_assert_true (ps_inspect_name (name, &info, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (info.kind, ==, PS_INSPECT_OBJECT);
+  g_assert_cmpuint (info.type, ==, PS_OBJECT_TYPE_QUEUE);
+  g_assert_cmpuint (info.payload_size, ==, state_size);
+  g_assert_cmpuint (info.file_size, >=, sizeof (PsObjectHeader) + state_size);
+  g_assert_null (info.detail);
+  ps_inspect_info_clear (&info);
+
+  contents = read_shm (name);
+  write_file (fixture, "cut-queue", g_bytes_get_data (contents, NULL),
+              sizeof (PsObjectHeader) + state_size - 1);
+  g_assert_true (ps_inspect_file (fixture->dirfd, "cut-queue", &info, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (info.kind, ==, PS_INSPECT_CORRUPT);
+  g_assert_cmpuint (info.type, ==, PS_OBJECT_TYPE_QUEUE);
+  g_assert_true (g_str_has_prefix (info.detail, "claims "));
+  ps_inspect_info_clear (&info);
+
+  g_assert_true (ps_unlink (name, &error));
+}
+
 static void
 test_strings (void)
 {
@@ -390,6 +429,7 @@ main (int argc, char *argv[])
   ps_test_add_data ("/inspect/foreign", run_in_fixture, test_foreign);
   ps_test_add_data ("/inspect/ours-but-not-usable", run_in_fixture, test_ours_but_not_usable);
   ps_test_add ("/inspect/real-objects", test_real_objects);
+  ps_test_add_data ("/inspect/queue", run_in_fixture, test_queue);
   ps_test_add ("/inspect/strings", test_strings);
 
   return g_test_run ();

@@ -61,9 +61,11 @@ OK, USAGE, NOT_FOUND, NOT_USABLE, PERMISSION, TIMED_OUT = 0, 1, 2, 3, 4, 5
 OWNER_DEAD, EXISTS, NOT_RECOVERABLE, OVERFLOW, FAILED = 6, 7, 8, 9, 10
 CANNOT_EXECUTE, COMMAND_NOT_FOUND = 126, 127
 BROKEN = 11
+TOO_LARGE = 12
 
 NOBODY_UID = 65534
-COMMANDS = ['list', 'info', 'create', 'unlink', 'lock', 'acquire', 'release', 'event', 'barrier']
+COMMANDS = ['list', 'info', 'create', 'unlink', 'lock', 'acquire', 'release', 'event', 'barrier',
+            'send', 'receive']
 
 _counter = itertools.count()
 
@@ -358,7 +360,8 @@ class Usage(ToolTestCase):
         section = page.split('.SH "EXIT STATUS"')[1].split('.SH ')[0]
         in_page = set(int(n) for n in re.findall(r'^\.B (\d+)$', section, re.M))
         used = {OK, USAGE, NOT_FOUND, NOT_USABLE, PERMISSION, TIMED_OUT, OWNER_DEAD, EXISTS,
-                NOT_RECOVERABLE, OVERFLOW, FAILED, CANNOT_EXECUTE, COMMAND_NOT_FOUND, BROKEN}
+                NOT_RECOVERABLE, OVERFLOW, FAILED, CANNOT_EXECUTE, COMMAND_NOT_FOUND, BROKEN,
+                TOO_LARGE}
         self.assertEqual(in_help, used)
         self.assertEqual(in_page, used)
 
@@ -413,7 +416,8 @@ class Usage(ToolTestCase):
         name = self.name('values')
         cases = [
             (['create', 'frob', name],
-             'create: unknown type “frob”: use mutex, recursive-mutex, semaphore, cond, rwlock, shm, event or barrier'),
+             'create: unknown type “frob”: use mutex, recursive-mutex, semaphore, cond, rwlock, shm, event, '
+             'barrier or queue'),
             (['create', 'semaphore', name, '--value', 'x'],
              'create: --value: “x” is not a whole number from 0 to 2147483647'),
             (['create', 'semaphore', name, '--value', '-1'],
@@ -1363,10 +1367,16 @@ class Completion(ToolTestCase):
         self.assertEqual(self.complete('procshared', ''), sorted(COMMANDS + ['help']))
         self.assertEqual(self.complete('procshared', 'li'), ['list'])
         self.assertEqual(self.complete('procshared', 'create', ''),
-                         ['barrier', 'cond', 'event', 'mutex', 'recursive-mutex', 'rwlock', 'semaphore', 'shm'])
+                         ['barrier', 'cond', 'event', 'mutex', 'queue', 'recursive-mutex', 'rwlock', 'semaphore',
+                          'shm'])
         self.assertEqual(self.complete('procshared', 'event', ''), ['reset', 'set', 'wait'])
         self.assertEqual(self.complete('procshared', 'barrier', ''), ['abort', 'reset', 'wait'])
         self.assertIn('--parties', self.complete('procshared', 'create', '--'))
+        self.assertIn('--capacity', self.complete('procshared', 'create', '--'))
+        self.assertEqual(self.complete('procshared', 'send', '--'),
+                         ['--any-owner', '--help', '--priority', '--timeout', '--variant'])
+        self.assertEqual(self.complete('procshared', 'receive', '--'),
+                         ['--any-owner', '--help', '--timeout'])
         self.assertIn('--recover', self.complete('procshared', 'lock', '--'))
         for command in ('lock', 'acquire', 'release'):
             self.assertIn('--any-owner', self.complete('procshared', command, '--'))
@@ -1445,6 +1455,232 @@ class RWLockTool(ToolTestCase):
         self.assertOk(self.tool('create', 'mutex', mutex))
         self.assertFails(self.tool('lock', '--shared', mutex, '--', 'true'), NOT_USABLE,
                          '%s: is a mutex, not a reader-writer lock' % mutex)
+
+
+class QueueTool(ToolTestCase):
+    """create queue, its state in info and list, send (argument or
+    stdin, priorities, --variant) and receive (to stdout), as a shell
+    script would use a FIFO; exact statuses and lines."""
+
+    def create(self, tag, capacity=4, size='64'):
+        name = self.name(tag)
+        self.assertOk(self.tool('create', 'queue', name, '--capacity', str(capacity),
+                                '--message-size', size))
+        return name
+
+    def state(self, length=0, capacity=4, max_size=64, senders=0, receivers=0):
+        return {'length': length, 'capacity': capacity, 'max_message_size': max_size,
+                'senders_waiting': senders, 'receivers_waiting': receivers,
+                'slots_writing': 0, 'slots_reading': 0}
+
+    def receive(self, name, *args):
+        completed = subprocess.run([TOOL, 'receive', name] + list(args), capture_output=True,
+                                   timeout=LONG_S)
+        self.assertEqual((completed.returncode, completed.stderr), (OK, b''), completed)
+        return completed.stdout
+
+    def test_create_and_info(self):
+        name = self.create('queue', capacity=3, size='1K')
+        info = self.info(name)
+        self.assertEqual(info, self.expected_entry(name, 'queue', self.state(capacity=3, max_size=1024),
+                                                   file_size=os.stat(path_of(name)).st_size))
+        self.assertEqual(self.listed()[name], info)
+        result = self.tool('info', name)
+        self.assertOk(result, out=None)
+        self.assertIn('\nstate:        0 of 3 messages of up to 1024 bytes\n', result.out)
+        self.assertIn('\nlength:       0\ncapacity:     3\nmax size:     1024 bytes\n'
+                      'waiting:      0 senders, 0 receivers\n'
+                      'busy slots:   0 being written, 0 being read\n', result.out)
+        self.assertEqual(self.human_rows()[name][4], '0 of 3 messages of up to 1024 bytes')
+        self.assertOk(self.tool('send', name, 'x'))
+        self.assertEqual(self.info(name)['state'], self.state(length=1, capacity=3, max_size=1024))
+        self.assertFails(self.tool('create', 'queue', name, '--capacity', '1', '--message-size', '1'),
+                         EXISTS, '%s: already exists' % name)
+
+    def test_create_errors(self):
+        name = self.name('queue-bad')
+        cases = [
+            (['create', 'queue', name], 'create: queue needs --capacity and --message-size'),
+            (['create', 'queue', name, '--capacity', '2'],
+             'create: queue needs --capacity and --message-size'),
+            (['create', 'queue', name, '--capacity', '0', '--message-size', '8'],
+             'create: --capacity: a queue holds at least 1 message'),
+            (['create', 'queue', name, '--capacity', '65537', '--message-size', '8'],
+             'create: --capacity: “65537” is not a whole number from 0 to 65536'),
+            (['create', 'queue', name, '--capacity', '2', '--message-size', '0'],
+             'create: --message-size: “0” is not a size in bytes (at least 1, with an optional '
+             'K, M, G or T suffix)'),
+            (['create', 'mutex', name, '--capacity', '2'], 'create: --capacity applies to queues only'),
+            (['create', 'shm', name, '--size', '1', '--message-size', '2'],
+             'create: --message-size applies to queues only'),
+        ]
+        for args, line in cases:
+            with self.subTest(args=args):
+                self.assertFails(self.tool(*args), USAGE, line)
+        # What the library refuses: more than 64 MiB a message.
+        result = self.tool('create', 'queue', name, '--capacity', '1', '--message-size', '65M')
+        self.assertEqual((result.returncode, result.out), (USAGE, ''))
+        self.assertTrue(result.err.startswith('procshared: %s: ' % name), result.err)
+        self.assertFalse(os.path.lexists(path_of(name)))
+
+    def test_send_and_receive(self):
+        name = self.create('queue-io')
+        self.assertOk(self.tool('send', name, 'hello world'))
+        self.assertOk(self.tool('send', name, '--', '-starts-with-a-dash'))
+        self.assertOk(self.tool('send', name, input='from stdin\n'))
+        self.assertOk(self.tool('send', name, ''))
+        self.assertEqual(self.info(name)['state']['length'], 4)
+        self.assertEqual(self.receive(name), b'hello world')
+        self.assertEqual(self.receive(name), b'-starts-with-a-dash')
+        self.assertEqual(self.receive(name), b'from stdin\n')
+        self.assertEqual(self.receive(name), b'')
+        # Any bytes, through standard input.
+        data = bytes(range(64))
+        completed = subprocess.run([TOOL, 'send', name], input=data, capture_output=True,
+                                   timeout=LONG_S)
+        self.assertEqual(completed.returncode, OK, completed)
+        self.assertEqual(self.receive(name, '--timeout', '0'), data)
+        self.assertEqual(self.info(name)['state'], self.state())
+
+    def test_priorities(self):
+        name = self.create('queue-prio', capacity=8)
+        for message, priority in [('a', '0'), ('b', '5'), ('c', '0'), ('d', '4294967295'),
+                                  ('e', '5')]:
+            self.assertOk(self.tool('send', '--priority', priority, name, message))
+        self.assertEqual([self.receive(name) for _ in range(5)], [b'd', b'b', b'e', b'a', b'c'])
+        self.assertFails(self.tool('send', '-p', '4294967296', name, 'x'), USAGE,
+                         'send: --priority: “4294967296” is not a whole number from 0 to 4294967295')
+
+    def test_full_empty_and_too_large(self):
+        name = self.create('queue-full', capacity=1, size='8')
+        self.assertFails(self.tool('receive', name, '--timeout', '0'), TIMED_OUT,
+                         '%s: the queue is empty (--timeout 0)' % name)
+        self.assertFails(self.tool('receive', name, '--timeout', '0.05'), TIMED_OUT,
+                         '%s: timed out: the queue is empty' % name)
+        self.assertFails(self.tool('send', name, '123456789'), TOO_LARGE,
+                         "%s: the message is longer than the queue's maximum, 8 bytes: not sent" % name)
+        self.assertFails(self.tool('send', name, input='123456789'), TOO_LARGE,
+                         "%s: the message on standard input is longer than the queue's maximum, "
+                         "8 bytes: not sent" % name)
+        self.assertOk(self.tool('send', name, '12345678'))
+        self.assertFails(self.tool('send', name, 'x', '--timeout', '0'), TIMED_OUT,
+                         '%s: the queue is full (--timeout 0)' % name)
+        self.assertFails(self.tool('send', name, 'x', '-t', '0.05'), TIMED_OUT,
+                         '%s: timed out: the queue is full' % name)
+        self.assertEqual(self.receive(name), b'12345678')
+        self.assertEqual(self.info(name)['state'], self.state(capacity=1, max_size=8))
+
+    def test_errors(self):
+        missing = self.name('queue-missing')
+        mutex = self.name('queue-mutex')
+        self.assertOk(self.tool('create', 'mutex', mutex))
+        cases = [
+            (['send'], USAGE, 'send: missing NAME (see procshared send --help)'),
+            (['receive'], USAGE, 'receive: missing NAME (see procshared receive --help)'),
+            (['send', missing, 'a', 'b'], USAGE, 'send: unexpected argument “b”'),
+            (['receive', missing, 'a'], USAGE, 'receive: unexpected argument “a”'),
+            (['send', 'x', 'a'], USAGE, 'x: The name “x” does not start with “/”'),
+            (['send', '--variant', missing], USAGE, 'send: --variant needs MESSAGE'),
+            (['send', '--variant', missing, '(1,'], USAGE, None),
+            (['receive', '--timeout', '-1', missing], USAGE,
+             'receive: --timeout: “-1” is not a number of seconds from 0 to 1000000000000'),
+            (['send', missing, 'a'], NOT_FOUND, '%s: no such object' % missing),
+            (['receive', missing], NOT_FOUND, '%s: no such object' % missing),
+            (['send', mutex, 'a'], NOT_USABLE, '%s: is a mutex, not a queue' % mutex),
+            (['receive', mutex], NOT_USABLE, '%s: is a mutex, not a queue' % mutex),
+        ]
+        for args, status, line in cases:
+            with self.subTest(args=args):
+                result = self.tool(*args)
+                if line is None:
+                    self.assertEqual((result.returncode, result.out), (status, ''))
+                    self.assertTrue(result.err.startswith('procshared: send: --variant: “(1,” '
+                                                          'is not a GVariant: '), result.err)
+                else:
+                    self.assertFails(result, status, line)
+        self.assertFalse(os.path.lexists(path_of(missing)))
+
+    def test_receive_waits_and_is_interrupted(self):
+        name = self.create('queue-wait')
+        waiting = self.start_tool('receive', name)
+        self.wait_until_waiting(waiting)
+        self.wait_for(lambda: self.info(name)['state']['receivers_waiting'] == 1,
+                      'a receiver waiting')
+        self.assertIn('waiting:      0 senders, 1 receivers\n', self.tool('info', name).out)
+        self.assertOk(self.tool('send', name, 'wake up'))
+        self.assertEqual(waiting.wait(), 0)
+        self.assertEqual(waiting.readline(), 'wake up')
+
+        # Interrupted: the signal's status, and nothing taken.
+        waiting = self.start_tool('receive', name)
+        self.wait_until_waiting(waiting)
+        self.wait_for(lambda: self.info(name)['state']['receivers_waiting'] == 1,
+                      'a receiver waiting')
+        waiting.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(waiting.wait(), 128 + signal.SIGTERM)
+        self.assertEqual(waiting.stderr(),
+                         'procshared: %s: interrupted by signal %d (Terminated) while waiting: '
+                         'nothing received\n' % (name, signal.SIGTERM))
+        self.assertOk(self.tool('send', name, 'kept'))
+        self.assertEqual(self.receive(name), b'kept')
+        self.assertEqual(self.info(name)['state'], self.state())
+
+    def test_send_waits_for_room(self):
+        name = self.create('queue-room', capacity=1)
+        self.assertOk(self.tool('send', name, 'first'))
+        waiting = self.start_tool('send', name, 'second')
+        self.wait_until_waiting(waiting)
+        self.wait_for(lambda: self.info(name)['state']['senders_waiting'] == 1,
+                      'a sender waiting')
+        self.assertIn('1 of 1 messages of up to 64 bytes, 1 waiting sender',
+                      self.human_rows()[name][4])
+        self.assertEqual(self.receive(name), b'first')
+        self.assertEqual(waiting.wait(), 0)
+        self.assertEqual(self.receive(name), b'second')
+
+    def test_scribbled_queue_is_not_usable(self):
+        """A queue whose state another process scribbled on (its capacity,
+        right after the object header): every command says it is not
+        usable (status 3), none crashes, and looking changes nothing."""
+        name = self.create('queue-scribbled', capacity=2, size='16')
+        with open(path_of(name), 'r+b') as f:
+            f.seek(len(header()) + 4)           # the state's magic, then its capacity
+            f.write(struct.pack('<I', 0xffffffff))
+        before = self.snapshot(name)
+        for args in (['info', name], ['send', name, 'x'], ['receive', name, '--timeout', '0']):
+            with self.subTest(args=args):
+                result = self.tool(*args)
+                self.assertEqual((result.returncode, result.out), (NOT_USABLE, ''), result)
+                self.assertRegex(result.err, r'^procshared: %s: [^\n]+\n$' % re.escape(name))
+        entry = self.listed()[name]
+        self.assertEqual((entry['kind'], entry['type'], entry['state']), ('object', 'queue', None))
+        self.assertIsNotNone(entry['detail'])
+        self.assertTrue(self.human_rows()[name][4].startswith('unknown: '))
+        self.assertEqual(self.snapshot(name), before)
+
+    def test_variants_and_python(self):
+        if not HAVE_GI:
+            self.skipTest('PyGObject with the Ps typelib is not available')
+        name = self.create('queue-variant')
+        self.assertOk(self.tool('send', '--variant', name, "('job', 42)"))
+        self.assertEqual(self.receive(name), b"('job', 42)\n")
+        # A Python receiver gets a GLib.Variant from send --variant, bytes
+        # from a plain send; the tool prints what Python sent.
+        self.assertOk(self.tool('send', '--variant', name, '[1, 2]'))
+        self.assertOk(self.tool('send', name, 'plain'))
+        code = ('import gi, sys\ngi.require_version("Ps", "1")\n'
+                'from gi.repository import GLib, Ps\n'
+                'q = Ps.Queue(name=sys.argv[1])\n'
+                'v = q.get(timeout=10)\n'
+                'assert isinstance(v, GLib.Variant) and v.unpack() == [1, 2], v\n'
+                'assert q.get(timeout=10) == b"plain"\n'
+                'q.put(GLib.Variant("(sb)", ("py", True)))\n'
+                'q.put(b"raw \\x00 bytes")\n')
+        completed = subprocess.run([PYTHON, '-c', code, name], capture_output=True, text=True,
+                                   timeout=LONG_S)
+        self.assertEqual(completed.returncode, 0, completed.stderr)
+        self.assertEqual(self.receive(name), b"('py', true)\n")
+        self.assertEqual(self.receive(name), b'raw \x00 bytes')
 
 
 if __name__ == '__main__':

@@ -14,6 +14,12 @@ PyGObject loads this module when a program does
 * ``Ps.Cond(mutex=None)`` as ``threading.Condition``: ``with cond:``,
   ``wait(timeout=None)`` and ``wait_for(predicate, timeout=None)``
   returning bools, ``notify(n=1)``, ``notify_all()``;
+* ``Ps.Queue(capacity, max_message_size)`` (1.1) as ``queue.Queue`` /
+  ``multiprocessing.Queue`` between processes: ``put(item, block=True,
+  timeout=None, priority=0)``, ``get(block=True, timeout=None)``,
+  ``put_nowait()``, ``get_nowait()``, ``qsize()``, ``empty()``,
+  ``full()``, raising ``queue.Full`` / ``queue.Empty`` where those do;
+  items are bytes-like or ``GLib.Variant`` and come back as sent;
 * every timeout here, positional or keyword, is in **seconds** (None or
   -1 for ever, 0 to try once), including those of the ``_async`` calls;
   microseconds only by the keyword ``timeout_us=``;
@@ -884,6 +890,8 @@ def future(start, finish, *, interval=0.001):
             finished.append((True, getattr(source, finish)(res)))
         except GLib.Error as e:
             finished.append((False, e))
+        except Exception as e:          # a bug in finish: the future fails, never hangs
+            finished.append((False, e))
 
     async def drive():
         try:
@@ -1309,3 +1317,279 @@ if hasattr(Ps.SharedMemory, 'get_input_stream'):
             super().close()
 
     __all__.append('SharedMemoryIO')
+# -- Message queues (1.1) -------------------------------------------------------
+
+if hasattr(Ps, 'Queue'):
+    import queue as _queue_module
+
+    _queue_send = Ps.Queue.send
+    _queue_send_variant = Ps.Queue.send_variant
+    _queue_receive_message = Ps.Queue.receive_message
+    _queue_get_length = Ps.Queue.get_length
+    _queue_get_capacity = Ps.Queue.get_capacity
+    _QUEUE_VARIANT = Ps.QueueMessageKind.VARIANT
+    _new_bytes = GLib.Bytes.new_take      # a copy made once, and handed over
+
+    class QueueFullError(GLib.Error, _queue_module.Full):
+        """A put() that found no room in time (at once for
+        put_nowait()): raised as an exception that is both a GLib.Error
+        (G_IO_ERROR_WOULD_BLOCK or TIMED_OUT, as in C) and a queue.Full,
+        so that either handler catches it. Nothing was sent."""
+
+    class QueueEmptyError(GLib.Error, _queue_module.Empty):
+        """A get() that found no message in time: both a GLib.Error
+        (WOULD_BLOCK or TIMED_OUT) and a queue.Empty. Nothing was taken."""
+
+    __all__ += ['QueueFullError', 'QueueEmptyError']
+
+    def _queue_timeout_us(block, timeout, timeout_us):
+        """queue.Queue's (block, timeout) as microseconds: 0 when not
+        blocking (the timeout ignored, as there), for ever for None, and
+        ValueError for a negative timeout, as queue.Queue raises."""
+        if not block:
+            return 0
+        if timeout_us is None and timeout is not None:
+            if isinstance(timeout, (int, float)) and timeout < 0:
+                raise ValueError("'timeout' must be a non-negative number")
+        return _timeout_us(timeout_us, timeout)
+
+    def _queue_message(item):
+        """(GLib.Bytes, None) for a bytes-like item, (None, variant) for a
+        GLib.Variant; TypeError for anything else."""
+        if isinstance(item, bytes):
+            return _new_bytes(item), None
+        if isinstance(item, GLib.Variant):
+            return None, item
+        if isinstance(item, GLib.Bytes):
+            return item, None
+        if isinstance(item, (bytearray, memoryview)):
+            return _new_bytes(bytes(item)), None
+        raise TypeError('a Ps.Queue carries bytes-like objects and GLib.Variant values, '
+                        'not %s (encode text, pickle other objects)' % type(item).__name__)
+
+    def _queue_item(kind, data, variant):
+        """What get() returns: the kind the message was sent as."""
+        if kind == _QUEUE_VARIANT:
+            return variant
+        if data is None:
+            return b''
+        return data.get_data() or b''
+
+    @override
+    class Queue(Ps.Queue):
+        """A bounded queue of messages between processes, in the spirit of
+        queue.Queue and multiprocessing.Queue: put(item, block=True,
+        timeout=None, priority=0), get(block=True, timeout=None),
+        put_nowait(), get_nowait(), qsize(), empty(), full(), raising
+        Ps.QueueFullError (a queue.Full) and Ps.QueueEmptyError (a
+        queue.Empty) where those do.
+
+        An item is bytes-like (bytes, bytearray, memoryview, GLib.Bytes)
+        or a GLib.Variant; get() returns it as the kind it was sent as:
+        bytes, or a GLib.Variant (whichever language sent it). Higher
+        priorities are received first, in the order of their sends within
+        a priority. Timeouts are in seconds, as everywhere in the
+        overrides (the C-shaped send(), receive(), receive_message() and
+        their _async forms included; timeout_us= for microseconds).
+
+        A message longer than the queue's maximum size raises GLib.Error
+        (G_IO_ERROR_MESSAGE_TOO_LARGE), and nothing is sent (a variant
+        counts as its record: type string and header besides its data);
+        cancellation
+        raises GLib.Error (CANCELLED), and nothing is sent or taken."""
+
+        def __init__(self, capacity=None, max_message_size=None, **properties):
+            """Ps.Queue(capacity, max_message_size): an anonymous queue of
+            up to capacity messages of up to max_message_size bytes each,
+            shared with forked children. The other construct properties
+            (name, open_flags, memory, offset...) are those of the C
+            class; opening or attaching one that exists keeps its own
+            capacity and maximum size. GLib.Error (INVALID_ARGUMENT) for
+            parameters no queue can have."""
+            if capacity is not None:
+                if 'capacity' in properties:
+                    raise TypeError('give capacity once')
+                properties['capacity'] = _count(capacity, 'capacity')
+            if max_message_size is not None:
+                if 'max_message_size' in properties:
+                    raise TypeError('give max_message_size once')
+                size = int(max_message_size.__index__())
+                if size < 0:
+                    raise ValueError('max_message_size must be >= 0')
+                properties['max_message_size'] = size
+            super().__init__(**properties)
+            self.init(None)
+
+        # -- queue.Queue
+
+        def put(self, item, block=True, timeout=None, priority=0, *, cancellable=None,
+                timeout_us=None):
+            """Sends item, as queue.Queue.put(): waits for room at most
+            timeout seconds (None: for ever) when block is true, not at
+            all otherwise; Ps.QueueFullError (a queue.Full) if there was
+            none. priority: higher is received first."""
+            wait_us = _queue_timeout_us(block, timeout, timeout_us)
+            data, variant = _queue_message(item)
+            try:
+                if variant is None:
+                    _queue_send(self, data, priority, wait_us, cancellable)
+                else:
+                    _queue_send_variant(self, variant, priority, wait_us, cancellable)
+            except GLib.Error as e:
+                if _is_timeout(e):
+                    raise QueueFullError(e.message, e.domain, e.code) from None
+                raise
+
+        def get(self, block=True, timeout=None, *, cancellable=None, timeout_us=None):
+            """Takes the next message, as queue.Queue.get(): bytes or a
+            GLib.Variant, as it was sent. Ps.QueueEmptyError (a
+            queue.Empty) if none came in time (at once when block is
+            false)."""
+            wait_us = _queue_timeout_us(block, timeout, timeout_us)
+            try:
+                _, kind, data, variant, _ = _queue_receive_message(self, wait_us, cancellable)
+            except GLib.Error as e:
+                if _is_timeout(e):
+                    raise QueueEmptyError(e.message, e.domain, e.code) from None
+                raise
+            return _queue_item(kind, data, variant)
+
+        def put_nowait(self, item, priority=0):
+            """put(item, block=False)."""
+            return self.put(item, False, priority=priority)
+
+        def get_nowait(self):
+            """get(block=False)."""
+            return self.get(False)
+
+        def qsize(self):
+            """How many messages are in the queue (a snapshot)."""
+            return _queue_get_length(self)
+
+        def empty(self):
+            """Whether the queue holds no message (a snapshot)."""
+            return _queue_get_length(self) == 0
+
+        def full(self):
+            """Whether the queue holds capacity messages (a snapshot)."""
+            return _queue_get_length(self) >= _queue_get_capacity(self)
+
+        @property
+        def maxsize(self):
+            """The capacity, as queue.Queue's maxsize."""
+            return _queue_get_capacity(self)
+
+        # -- asyncio
+
+        def put_future(self, item, priority=0, timeout=None, *, timeout_us=None):
+            """put() as an asyncio.Future of the running loop (see
+            Ps.future()): ``await queue.put_future(b'x', timeout=5)``.
+            The future ends with None, or raises GLib.Error (TIMED_OUT,
+            WOULD_BLOCK, CANCELLED: nothing sent); cancelling it cancels
+            the send."""
+            wait_us = _timeout_us(timeout_us, timeout)
+            data, variant = _queue_message(item)
+            if variant is None:
+                def start(cancellable, callback):
+                    Ps.Queue.send_async(self, data, priority, wait_us, cancellable, callback)
+            else:
+                def start(cancellable, callback):
+                    Ps.Queue.send_variant_async(self, variant, priority, wait_us, cancellable,
+                                                callback)
+            return future(start, '_ps_put_finish')
+
+        def get_future(self, timeout=None, *, timeout_us=None):
+            """get() as an asyncio.Future of the running loop: ``item =
+            await queue.get_future(timeout=5)``, bytes or a GLib.Variant
+            as sent. GLib.Error on a timeout or cancellation (nothing
+            taken); cancelling the future cancels the receive."""
+            wait_us = _timeout_us(timeout_us, timeout)
+
+            def start(cancellable, callback):
+                Ps.Queue.receive_message_async(self, wait_us, cancellable, callback)
+            return future(start, '_ps_get_finish')
+
+        def _ps_put_finish(self, result):
+            Ps.Queue.send_finish(self, result)
+
+        def _ps_get_finish(self, result):
+            _, kind, data, variant, _ = Ps.Queue.receive_message_finish(self, result)
+            return _queue_item(kind, data, variant)
+
+        # -- the GLib-style calls, with seconds
+
+        def send(self, message, priority=0, timeout=None, cancellable=None, *,
+                 timeout_us=None):
+            """Sends bytes (any bytes-like object or GLib.Bytes); True, or
+            GLib.Error (WOULD_BLOCK for timeout 0 on a full queue,
+            TIMED_OUT, CANCELLED, MESSAGE_TOO_LARGE)."""
+            data, variant = _queue_message(message)
+            if variant is not None:
+                raise TypeError('send() sends bytes: use send_variant() for a GLib.Variant')
+            return _queue_send(self, data, priority, _timeout_us(timeout_us, timeout),
+                               cancellable)
+
+        def send_variant(self, value, priority=0, timeout=None, cancellable=None, *,
+                         timeout_us=None):
+            """Sends a GLib.Variant; True, or GLib.Error as send()."""
+            return _queue_send_variant(self, value, priority, _timeout_us(timeout_us, timeout),
+                                       cancellable)
+
+        def receive(self, timeout=None, cancellable=None, *, timeout_us=None):
+            """As in C, with the timeout in seconds: (GLib.Bytes,
+            priority); a variant message as its serialized record."""
+            return Ps.Queue.receive(self, _timeout_us(timeout_us, timeout), cancellable)
+
+        def receive_variant(self, timeout=None, cancellable=None, *, timeout_us=None):
+            """As in C, with the timeout in seconds: (GLib.Variant,
+            priority); a bytes message as an "ay" variant."""
+            return Ps.Queue.receive_variant(self, _timeout_us(timeout_us, timeout), cancellable)
+
+        def receive_message(self, timeout=None, cancellable=None, *, timeout_us=None):
+            """As in C, with the timeout in seconds: (True, kind, bytes,
+            variant, priority), the one of bytes and variant that kind
+            names set."""
+            return _queue_receive_message(self, _timeout_us(timeout_us, timeout), cancellable)
+
+        def send_async(self, message, priority=0, timeout=None, cancellable=None,
+                       callback=None, *user_data, timeout_us=None):
+            """As in C, with the timeout in seconds; send_finish() returns
+            True or raises GLib.Error."""
+            data, variant = _queue_message(message)
+            if variant is not None:
+                raise TypeError('send_async() sends bytes: use send_variant_async() '
+                                'for a GLib.Variant')
+            return Ps.Queue.send_async(self, data, priority, _timeout_us(timeout_us, timeout),
+                                       cancellable, callback, *user_data)
+
+        def send_variant_async(self, value, priority=0, timeout=None, cancellable=None,
+                               callback=None, *user_data, timeout_us=None):
+            """As in C, with the timeout in seconds; send_finish()."""
+            return Ps.Queue.send_variant_async(self, value, priority,
+                                               _timeout_us(timeout_us, timeout), cancellable,
+                                               callback, *user_data)
+
+        def receive_async(self, timeout=None, cancellable=None, callback=None, *user_data,
+                          timeout_us=None):
+            """As in C, with the timeout in seconds; receive_finish()
+            returns (GLib.Bytes, priority)."""
+            return Ps.Queue.receive_async(self, _timeout_us(timeout_us, timeout), cancellable,
+                                          callback, *user_data)
+
+        def receive_message_async(self, timeout=None, cancellable=None, callback=None,
+                                  *user_data, timeout_us=None):
+            """As in C, with the timeout in seconds;
+            receive_message_finish() returns as receive_message()."""
+            return Ps.Queue.receive_message_async(self, _timeout_us(timeout_us, timeout),
+                                                  cancellable, callback, *user_data)
+
+        def __repr__(self):
+            name = self.get_name()
+            return '<Ps.Queue %sat 0x%x: %d/%d messages of up to %d bytes>' % (
+                '%r ' % name if name is not None else '', id(self), self.get_length(),
+                self.get_capacity(), self.get_max_message_size())
+
+        def __reduce__(self):
+            return _reduce_primitive(self, 'Queue')
+
+    __all__.append('Queue')

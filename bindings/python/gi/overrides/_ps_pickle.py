@@ -23,6 +23,9 @@ def rebuild(type_name, how, *args):
             return cls.open(args[0], Ps.OpenFlags.NONE, False)
         if type_name == 'Barrier':
             return cls.open(args[0], Ps.OpenFlags.NONE, 0)
+        if type_name == 'Queue':
+            # Capacity and maximum size: only used when creating.
+            return cls.open(args[0], Ps.OpenFlags.NONE, 1, 1)
         return cls.open(args[0], Ps.OpenFlags.NONE)
     if how == 'attach':
         return cls.attach(*args)
