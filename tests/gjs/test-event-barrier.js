@@ -7,7 +7,8 @@
 import GLib from 'gi://GLib';
 import Gio from 'gi://Gio';
 import Ps from 'gi://Ps?version=1';
-import System from 'system';
+
+import {runAsyncTests} from './harness.js';
 
 Gio._promisify(Ps.Event.prototype, 'wait_async', 'wait_finish');
 Gio._promisify(Ps.Barrier.prototype, 'wait_async', 'wait_finish');
@@ -112,28 +113,4 @@ test('barrier: a round with a Python process', async () => {
     }
 });
 
-const loop = new GLib.MainLoop(null, false);
-let failures = 0;
-
-GLib.idle_add(GLib.PRIORITY_DEFAULT, () => {
-    (async () => {
-        print(`1..${tests.length}`);
-        for (const [index, {name, fn}] of tests.entries()) {
-            try {
-                await fn();
-                print(`ok ${index + 1} - ${name}`);
-            } catch (e) {
-                failures++;
-                print(`not ok ${index + 1} - ${name}\n# ${e}\n# ${e.stack ?? ''}`.replace(/\n(?!#)/g, '\n# '));
-            }
-        }
-    })().finally(() => loop.quit());
-    return GLib.SOURCE_REMOVE;
-});
-GLib.timeout_add(GLib.PRIORITY_DEFAULT, Math.round(120000 * SCALE), () => {
-    print('Bail out! watchdog');
-    System.exit(1);
-    return GLib.SOURCE_REMOVE;
-});
-loop.run();
-System.exit(failures > 0 ? 1 : 0);
+runAsyncTests(tests, SCALE);

@@ -8,7 +8,8 @@
 import GLib from 'gi://GLib';
 import Gio from 'gi://Gio';
 import Ps from 'gi://Ps?version=1';
-import System from 'system';
+
+import {runAsyncTests} from './harness.js';
 
 Gio._promisify(Gio.InputStream.prototype, 'read_bytes_async', 'read_bytes_finish');
 Gio._promisify(Gio.OutputStream.prototype, 'write_bytes_async', 'write_bytes_finish');
@@ -154,28 +155,4 @@ test('lines a Python process writes', async () => {
     }
 });
 
-const loop = new GLib.MainLoop(null, false);
-let failures = 0;
-
-GLib.idle_add(GLib.PRIORITY_DEFAULT, () => {
-    (async () => {
-        print(`1..${tests.length}`);
-        for (const [index, {name, fn}] of tests.entries()) {
-            try {
-                await fn();
-                print(`ok ${index + 1} - ${name}`);
-            } catch (e) {
-                failures++;
-                print(`not ok ${index + 1} - ${name}\n# ${e}\n# ${e.stack ?? ''}`.replace(/\n(?!#)/g, '\n# '));
-            }
-        }
-    })().finally(() => loop.quit());
-    return GLib.SOURCE_REMOVE;
-});
-GLib.timeout_add(GLib.PRIORITY_DEFAULT, Math.round(120000 * SCALE), () => {
-    print('Bail out! watchdog');
-    System.exit(1);
-    return GLib.SOURCE_REMOVE;
-});
-loop.run();
-System.exit(failures > 0 ? 1 : 0);
+runAsyncTests(tests, SCALE);
