@@ -39,6 +39,11 @@ uncount (PsQueueHandle *handle,
     __atomic_store_n (waiters, *waiters - 1, __ATOMIC_SEQ_CST);
 }
 
+/* The queue's sections are a few stores and at most a copy of
+ * PS_QUEUE_DIRECT_MAX bytes: a holder on another CPU lets go within a
+ * microsecond or so, far sooner than a sleep and a wake-up. */
+#define LOCK_SPINS 100
+
 /* @timeout_us and @cancellable bound the wait for a lock that a stopped
  * peer holds, or a peer forged to look held for ever. */
 static gboolean
@@ -50,6 +55,7 @@ lock_queue (PsQueueHandle  *handle,
   GError *local = NULL;
   gboolean repaired;
 
+  ps_robust_mutex_await_release (&handle->lock, LOCK_SPINS);
   if (G_LIKELY (ps_robust_mutex_lock (&handle->lock, timeout_us, cancellable, &local)))
     return TRUE;
   if (g_error_matches (local, PS_ERROR, PS_ERROR_NOT_RECOVERABLE))
@@ -190,6 +196,7 @@ ps_queue_claim (PsQueueHandle  *handle,
       goto wake;
     }
 
+  ps_queue_note_cpu (handle, side);
   slot = ps_queue_slot_at (handle, index);
   ticket->index = index;
   ticket->data = (guint8 *) slot + sizeof (PsQueueSlot);

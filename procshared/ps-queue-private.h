@@ -85,7 +85,9 @@ typedef struct
   guint32       n_free;
   guint32       n_writing;
   guint32       n_reading;
-  guint32       reserved;
+  guint32       last_cpus;         /* a hint: 1 + the CPU of the last sender's
+                                    * claim in the low half, of the last
+                                    * receiver's in the high half; 0 unknown */
   guint64       next_sequence;
 
   /* Wake-ups: each word changes when the ready list (messages) or the
@@ -226,6 +228,12 @@ PsQueueClaim ps_queue_claim           (PsQueueHandle   *handle,
 void         ps_queue_stop_waiting    (PsQueueHandle   *handle,
                                        PsQueueSide      side,
                                        guint32          seen);
+/* Under the lock: the calling thread's CPU, as the last of @side's. */
+void         ps_queue_note_cpu        (PsQueueHandle   *handle,
+                                       PsQueueSide      side);
+/* The CPU the last claim of @side ran on, or -1 if unknown. */
+gint         ps_queue_last_cpu        (PsQueueHandle   *handle,
+                                       PsQueueSide      side);
 /* The word a waiter of @side sleeps on. */
 PsWaitWord  *ps_queue_side_word       (PsQueueHandle   *handle,
                                        PsQueueSide      side);

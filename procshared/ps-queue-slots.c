@@ -55,6 +55,7 @@
 #include "ps-identity-private.h"
 #include "ps-queue-private.h"
 #include "ps-queue-slots-private.h"
+#include "ps-system-private.h"
 
 #define ALIGN64(n) (((n) + 63) & ~(gsize) 63)
 
@@ -249,6 +250,32 @@ ps_queue_side_word (PsQueueHandle *handle,
                     PsQueueSide    side)
 {
   return side == PS_QUEUE_SEND ? &handle->state->space : &handle->state->messages;
+}
+
+#define CPU_SHIFT(side) ((side) == PS_QUEUE_SEND ? 0 : 16)
+
+void
+ps_queue_note_cpu (PsQueueHandle *handle,
+                   PsQueueSide    side)
+{
+  gint cpu = ps_system_current_cpu ();
+  guint32 mark = cpu >= 0 && cpu < 0xffff ? (guint32) cpu + 1 : 0;
+  guint32 cpus = __atomic_load_n (&handle->state->last_cpus, __ATOMIC_RELAXED);
+  guint32 noted = (cpus & ~(0xffffu << CPU_SHIFT (side))) | (mark << CPU_SHIFT (side));
+
+  /* Written under the lock, read without it: a stale or forged value only
+   * makes a waiter poll when it need not, or not when it could. */
+  if (noted != cpus)
+    __atomic_store_n (&handle->state->last_cpus, noted, __ATOMIC_RELAXED);
+}
+
+gint
+ps_queue_last_cpu (PsQueueHandle *handle,
+                   PsQueueSide    side)
+{
+  guint32 cpus = __atomic_load_n (&handle->state->last_cpus, __ATOMIC_RELAXED);
+
+  return (gint) ((cpus >> CPU_SHIFT (side)) & 0xffff) - 1;
 }
 
 /* The lists ---------------------------------------------------------------- */

@@ -14,8 +14,12 @@
 #include "ps-variant-record-private.h"
 #include "ps-wait-private.h"
 
-/* About 4 µs of polling on current x86 CPUs. */
-#define POLL_SPINS 200
+/* About 40 µs of polling on current x86 CPUs: longer than a sleeping
+ * peer on another CPU takes to wake up and answer (about 30 µs in a
+ * virtual machine), so that a busy producer and consumer settle into
+ * both polling instead of both sleeping. ps_spin_should_poll() stops
+ * the polls that do not pay. */
+#define POLL_SPINS 2000
 
 static void
 set_would_block (GError      **error,
@@ -82,7 +86,9 @@ claim_waiting (PsQueue        *self,
 
   /* The peer that will answer is often running on another CPU right
    * now: a few microseconds of looking spare a sleep and a wake-up. */
-  if (ps_spin_should_poll (ps_queue_side_word (handle, side)))
+  if (ps_spin_should_poll_for (ps_queue_side_word (handle, side),
+                               ps_queue_last_cpu (handle, side == PS_QUEUE_SEND ? PS_QUEUE_RECEIVE
+                                                                                : PS_QUEUE_SEND)))
     {
       const guint32 *word = ps_wait_word_value (ps_queue_side_word (handle, side));
       gboolean answered;

@@ -176,6 +176,11 @@ gboolean ps_robust_mutex_unlock_unrepaired (PsRobustMutexHandle  *handle,
                                             GError              **error);
 /* Locks again after a condition wait, whatever ended it: no timeout, no
  * cancellable. */
+/* Polls, up to @max_spins times, while another thread holds the lock,
+ * when ps_spin_should_poll() says the holder may be running: for locks
+ * held only for a few stores, where letting go is sooner than a sleep. */
+void     ps_robust_mutex_await_release   (PsRobustMutexHandle  *handle,
+                                          guint                 max_spins);
 gboolean ps_robust_mutex_reacquire       (PsRobustMutexHandle  *handle,
                                           GError              **error);
 void     ps_robust_mutex_set_corrupt_error (GError            **error);

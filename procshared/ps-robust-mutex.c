@@ -397,6 +397,24 @@ ps_robust_mutex_unlock_unrepaired (PsRobustMutexHandle  *handle,
 /* About 5 µs of polling on current x86 CPUs. */
 #define REACQUIRE_SPINS 200
 
+void
+ps_robust_mutex_await_release (PsRobustMutexHandle *handle,
+                               guint                max_spins)
+{
+  guint spins = 0;
+
+  if (!ps_robust_lock_looks_busy (&handle->state->lock) ||
+      !ps_spin_should_poll (handle->state))
+    return;
+
+  while (spins < max_spins && ps_robust_lock_looks_busy (&handle->state->lock))
+    {
+      ps_cpu_relax ();
+      spins++;
+    }
+  ps_spin_record (handle->state, spins < max_spins);
+}
+
 gboolean
 ps_robust_mutex_reacquire (PsRobustMutexHandle  *handle,
                            GError              **error)
@@ -404,18 +422,7 @@ ps_robust_mutex_reacquire (PsRobustMutexHandle  *handle,
   /* A condition is mostly signalled by a thread holding the mutex, which
    * releases it a moment later: looking for that moment saves sleeping
    * on the mutex only to be woken again. */
-  if (ps_robust_lock_looks_busy (&handle->state->lock) &&
-      ps_spin_should_poll (handle->state))
-    {
-      guint spins = 0;
-
-      while (spins < REACQUIRE_SPINS && ps_robust_lock_looks_busy (&handle->state->lock))
-        {
-          ps_cpu_relax ();
-          spins++;
-        }
-      ps_spin_record (handle->state, spins < REACQUIRE_SPINS);
-    }
+  ps_robust_mutex_await_release (handle, REACQUIRE_SPINS);
 
   /* No timeout and no cancellable: whatever ended the wait, the caller
    * must hold the mutex again when it returns. */

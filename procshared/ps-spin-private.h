@@ -22,8 +22,13 @@
 
 G_BEGIN_DECLS
 
-gboolean ps_spin_should_poll (gconstpointer address);
-void     ps_spin_record      (gconstpointer address,
-                              gboolean      answered);
+gboolean ps_spin_should_poll     (gconstpointer address);
+/* The same, knowing that the peer that will answer last ran on
+ * @peer_cpu (-1 if unknown): a thread held to one CPU polls too when the
+ * peer was on another. */
+gboolean ps_spin_should_poll_for (gconstpointer address,
+                                  gint          peer_cpu);
+void     ps_spin_record          (gconstpointer address,
+                                  gboolean      answered);
 
 G_END_DECLS

@@ -38,6 +38,7 @@ typedef union
 static PaddedRecord records[N_RECORDS];
 
 static gint  usable_cpus;       /* 0 until read */
+static gint  online_cpus;       /* read with usable_cpus */
 static guint cpus_read_at_ms;
 
 static Record *
@@ -59,18 +60,40 @@ several_cpus_usable (void)
   if (cpus == 0 || now_ms - (guint) g_atomic_int_get ((gint *) &cpus_read_at_ms) > CPUS_REFRESH_MS)
     {
       cpus = (gint) MIN (ps_system_cpus_usable (), (guint) G_MAXINT);
+      g_atomic_int_set (&online_cpus, (gint) MIN (ps_system_cpus_online (), (guint) G_MAXINT));
       g_atomic_int_set (&usable_cpus, cpus);
       g_atomic_int_set ((gint *) &cpus_read_at_ms, (gint) now_ms);
     }
   return cpus > 1;
 }
 
+/* A thread held to one CPU can still be answered by a peer held to
+ * another (two processes pinned apart): known only when the peer left
+ * its CPU where we can read it. */
+static gboolean
+peer_runs_elsewhere (gint peer_cpu)
+{
+  gint cpu;
+
+  if (peer_cpu < 0 || g_atomic_int_get (&online_cpus) < 2)
+    return FALSE;
+  cpu = ps_system_current_cpu ();
+  return cpu >= 0 && cpu != peer_cpu;
+}
+
 gboolean
 ps_spin_should_poll (gconstpointer address)
 {
+  return ps_spin_should_poll_for (address, -1);
+}
+
+gboolean
+ps_spin_should_poll_for (gconstpointer address,
+                         gint          peer_cpu)
+{
   Record *record;
 
-  if (!several_cpus_usable ())
+  if (!several_cpus_usable () && !peer_runs_elsewhere (peer_cpu))
     return FALSE;
 
   record = record_for (address);

@@ -11,6 +11,7 @@
  */
 
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -48,6 +49,24 @@ ps_test_watchdog (unsigned int seconds)
 {
   signal (SIGALRM, SIG_DFL);
   alarm (seconds);
+}
+
+/* Holds the calling thread to the first CPU of its affinity mask, saved
+ * in @saved for sched_setaffinity() to give back; returns that CPU. */
+static inline int
+ps_test_pin_to_first_cpu (cpu_set_t *saved)
+{
+  cpu_set_t one;
+  int cpu;
+
+  g_assert_cmpint (sched_getaffinity (0, sizeof *saved, saved), ==, 0);
+  for (cpu = 0; cpu < CPU_SETSIZE && !CPU_ISSET (cpu, saved); cpu++)
+    ;
+  g_assert_cmpint (cpu, <, CPU_SETSIZE);
+  CPU_ZERO (&one);
+  CPU_SET (cpu, &one);
+  g_assert_cmpint (sched_setaffinity (0, sizeof one, &one), ==, 0);
+  return cpu;
 }
 
 /* How much slower than usual this run may be: PS_TEST_TIME_SCALE (set by

@@ -1065,6 +1065,43 @@ test_dead_copying_under_lock (void)
 
 /* Scribbled memory ------------------------------------------------------------------ */
 
+/* Each side leaves the CPU of its last claim, for the other side's
+ * decision to poll (ps-spin-private.h). */
+static void
+test_last_cpus (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PsQueue) queue = ps_queue_new (2, 8, &error);
+  g_autoptr(GBytes) bytes = g_bytes_new_static ("x", 1);
+  g_autoptr(GBytes) received = NULL;
+  PsQueueHandle *handle;
+  cpu_set_t saved;
+  gint cpu;
+
+  g_assert_no_error (error);
+  handle = ps_queue_get_handle (queue);
+  g_assert_cmpint (ps_queue_last_cpu (handle, PS_QUEUE_SEND), ==, -1);
+  g_assert_cmpint (ps_queue_last_cpu (handle, PS_QUEUE_RECEIVE), ==, -1);
+
+  cpu = ps_test_pin_to_first_cpu (&saved);
+  g_assert_true (ps_queue_send (queue, bytes, 0, 0, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (ps_queue_last_cpu (handle, PS_QUEUE_SEND), ==, cpu);
+  g_assert_cmpint (ps_queue_last_cpu (handle, PS_QUEUE_RECEIVE), ==, -1);
+  received = ps_queue_receive (queue, NULL, 0, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (ps_queue_last_cpu (handle, PS_QUEUE_RECEIVE), ==, cpu);
+  g_assert_cmpint (ps_queue_last_cpu (handle, PS_QUEUE_SEND), ==, cpu);
+
+  /* Any value a peer writes there is a CPU number or "unknown". */
+  handle->state->last_cpus = G_MAXUINT32;
+  g_assert_cmpint (ps_queue_last_cpu (handle, PS_QUEUE_SEND), ==, 0xfffe);
+  handle->state->last_cpus = 0;
+  g_assert_cmpint (ps_queue_last_cpu (handle, PS_QUEUE_RECEIVE), ==, -1);
+
+  g_assert_cmpint (sched_setaffinity (0, sizeof saved, &saved), ==, 0);
+}
+
 static void
 test_corrupt (void)
 {
@@ -1435,6 +1472,7 @@ main (int argc, char *argv[])
   ps_test_add ("/queue/death/waiter", test_dead_waiter);
   ps_test_add ("/queue/death/copying-under-lock", test_dead_copying_under_lock);
   ps_test_add ("/queue/stopped-lock-holder", test_stopped_lock_holder);
+  ps_test_add ("/queue/last-cpus", test_last_cpus);
   ps_test_add ("/queue/corrupt", test_corrupt);
   ps_test_add ("/queue/async", test_async);
   ps_test_add ("/queue/async-cancel-race", test_async_cancel_race);

@@ -2,11 +2,10 @@
 
 /*
  * When waits poll before sleeping (procshared/ps-spin-private.h): never
- * when the thread can use one CPU only, while polls keep finding their
- * answer, and, once they stop, only now and then.
+ * when the thread can use one CPU only (unless its peer was last seen on
+ * another), while polls keep finding their answer, and, once they stop,
+ * only now and then.
  */
-
-#include <sched.h>
 
 #include "ps-test-util.h"
 #include "ps-system-private.h"
@@ -16,23 +15,17 @@
 #define AFFINITY_NOTICED_US (60 * 1000)
 
 /* One object per test, far from the others' records. */
-static guint8 objects[2][4096];
+static guint8 objects[3][4096];
 
 static void
 test_cpus_usable_follows_affinity (void)
 {
-  cpu_set_t saved, one;
-  gint first = -1, cpu;
+  cpu_set_t saved;
 
   g_assert_cmpint (sched_getaffinity (0, sizeof saved, &saved), ==, 0);
   g_assert_cmpuint (ps_system_cpus_usable (), ==, (guint) CPU_COUNT (&saved));
 
-  for (cpu = 0; cpu < CPU_SETSIZE && first < 0; cpu++)
-    if (CPU_ISSET (cpu, &saved))
-      first = cpu;
-  CPU_ZERO (&one);
-  CPU_SET (first, &one);
-  g_assert_cmpint (sched_setaffinity (0, sizeof one, &one), ==, 0);
+  ps_test_pin_to_first_cpu (&saved);
   g_assert_cmpuint (ps_system_cpus_usable (), ==, 1);
   g_assert_cmpint (sched_setaffinity (0, sizeof saved, &saved), ==, 0);
 }
@@ -40,15 +33,9 @@ test_cpus_usable_follows_affinity (void)
 static void
 test_never_on_one_cpu (void)
 {
-  cpu_set_t saved, one;
-  gint cpu;
+  cpu_set_t saved;
 
-  g_assert_cmpint (sched_getaffinity (0, sizeof saved, &saved), ==, 0);
-  for (cpu = 0; cpu < CPU_SETSIZE && !CPU_ISSET (cpu, &saved); cpu++)
-    ;
-  CPU_ZERO (&one);
-  CPU_SET (cpu, &one);
-  g_assert_cmpint (sched_setaffinity (0, sizeof one, &one), ==, 0);
+  ps_test_pin_to_first_cpu (&saved);
   g_usleep (AFFINITY_NOTICED_US);
 
   /* A new object would poll anywhere else; not here, however often. */
@@ -59,6 +46,34 @@ test_never_on_one_cpu (void)
   g_usleep (AFFINITY_NOTICED_US);
   if (CPU_COUNT (&saved) > 1)
     g_assert_true (ps_spin_should_poll (objects[0]));
+}
+
+/* Two processes pinned apart: each may use one CPU, and still be
+ * answered by the other. */
+static void
+test_peer_on_another_cpu (void)
+{
+  cpu_set_t saved;
+  gint cpu, other;
+
+  cpu = ps_test_pin_to_first_cpu (&saved);
+  g_usleep (AFFINITY_NOTICED_US);
+  g_assert_cmpint (ps_system_current_cpu (), ==, cpu);
+
+  other = cpu == 0 ? 1 : 0;
+  for (guint i = 0; i < 200; i++)
+    {
+      /* A peer on this CPU, or nowhere known: never. */
+      g_assert_false (ps_spin_should_poll_for (objects[2], cpu));
+      g_assert_false (ps_spin_should_poll_for (objects[2], -1));
+    }
+  if (ps_system_cpus_online () > 1)
+    g_assert_true (ps_spin_should_poll_for (objects[2], other));
+  else
+    g_assert_false (ps_spin_should_poll_for (objects[2], other));
+
+  g_assert_cmpint (sched_setaffinity (0, sizeof saved, &saved), ==, 0);
+  g_usleep (AFFINITY_NOTICED_US);
 }
 
 static void
@@ -106,6 +121,7 @@ main (int   argc,
   ps_test_init (&argc, &argv, NULL);
   ps_test_add ("/spin/cpus-usable-follows-affinity", test_cpus_usable_follows_affinity);
   ps_test_add ("/spin/never-on-one-cpu", test_never_on_one_cpu);
+  ps_test_add ("/spin/peer-on-another-cpu", test_peer_on_another_cpu);
   ps_test_add ("/spin/polls-while-they-pay", test_polls_while_they_pay);
   return g_test_run ();
 }

@@ -17,6 +17,13 @@ G_BEGIN_DECLS
  * system call: callers keep the answer for a while. */
 guint   ps_system_cpus_usable (void);
 
+/* How many CPUs the system has online; at least 1. A system call. */
+guint   ps_system_cpus_online (void);
+
+/* The CPU the calling thread runs on at this moment, or -1 where the
+ * platform does not tell. Cheap: a hint for polling decisions. */
+gint    ps_system_current_cpu (void);
+
 /* The RAM and swap of the system, in bytes (G_MAXUINT64 if unknown): no
  * shared memory larger than this can ever exist here. */
 guint64 ps_system_memory_size (void);

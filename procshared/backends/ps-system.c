@@ -22,10 +22,27 @@
 #include "ps-system-private.h"
 
 guint
+ps_system_cpus_online (void)
+{
+  long online = sysconf (_SC_NPROCESSORS_ONLN);
+
+  return online > 0 ? (guint) online : 1;
+}
+
+gint
+ps_system_current_cpu (void)
+{
+#if defined(__linux__)
+  /* From the rseq area glibc keeps registered: no system call. */
+  return sched_getcpu ();
+#else
+  return -1;
+#endif
+}
+
+guint
 ps_system_cpus_usable (void)
 {
-  long online;
-
 #if defined(__linux__)
   {
     cpu_set_t set;
@@ -36,8 +53,7 @@ ps_system_cpus_usable (void)
       return (guint) CPU_COUNT (&set);
   }
 #endif
-  online = sysconf (_SC_NPROCESSORS_ONLN);
-  return online > 0 ? (guint) online : 1;
+  return ps_system_cpus_online ();
 }
 
 guint64
