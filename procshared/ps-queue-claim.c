@@ -55,8 +55,8 @@ lock_queue (PsQueueHandle  *handle,
   GError *local = NULL;
   gboolean repaired;
 
-  ps_robust_mutex_await_release (&handle->lock, LOCK_SPINS);
-  if (G_LIKELY (ps_robust_mutex_lock (&handle->lock, timeout_us, cancellable, &local)))
+  if (G_LIKELY (ps_robust_mutex_lock_polling (&handle->lock, LOCK_SPINS, timeout_us, cancellable,
+                                              &local)))
     return TRUE;
   if (g_error_matches (local, PS_ERROR, PS_ERROR_NOT_RECOVERABLE))
     {
@@ -159,16 +159,19 @@ ps_queue_claim (PsQueueHandle  *handle,
     uncount (handle, side, *registered);
 
   /* Dead owners looked for before the first message or free slot is
-   * taken, so that a message put back keeps its place: whenever there is
+   * taken, so that a message put back keeps its place: when there is
    * none, and every PS_QUEUE_PROBE_US while slots are claimed. */
   if (probe != PS_QUEUE_PROBE_NONE && state->n_writing + state->n_reading > 0)
     {
       guint32 head = side == PS_QUEUE_SEND ? state->free_head : state->ready_head;
       gint64 now = g_get_monotonic_time ();
 
-      if (head == PS_QUEUE_NONE || now >= handle->probe_after)
+      if ((head == PS_QUEUE_NONE &&
+           (probe == PS_QUEUE_PROBE_FULL || now >= handle->empty_probe_after)) ||
+          now >= handle->probe_after)
         {
           handle->probe_after = now + PS_QUEUE_PROBE_US;
+          handle->empty_probe_after = now + PS_QUEUE_EMPTY_PROBE_US;
           ps_queue_probe_owners (handle, probe == PS_QUEUE_PROBE_QUICK, &gained_space,
                                  &gained_messages, &local);
         }

@@ -33,6 +33,10 @@ G_BEGIN_DECLS
  * busy (a sleep on a queue whose slots are all free or ready is woken,
  * never timed). */
 #define PS_QUEUE_PROBE_US          (50 * 1000)
+/* How often one process looks for them when it finds nothing to claim:
+ * in a busy stream that is most tries, and a look costs a system call
+ * per claimed slot, under the lock. */
+#define PS_QUEUE_EMPTY_PROBE_US    1000
 /* How long a call that must not wait (a timeout of 0, an async try)
  * waits for the queue's lock, held for a few dozen instructions unless
  * its holder is stopped. */
@@ -143,6 +147,7 @@ typedef struct
   gsize                stride;
   PsRobustMutexHandle  lock;
   gint64               probe_after;  /* under the lock: the next look for dead owners */
+  gint64               empty_probe_after;  /* the same, when there is nothing to claim */
 } PsQueueHandle;
 
 gboolean ps_queue_handle_open  (PsQueueHandle      *handle,
@@ -209,8 +214,9 @@ typedef enum
  * be counted no longer; one that gives up calls ps_queue_stop_waiting().
  * The count is forgotten at the next change of the word, so a waiter
  * killed asleep is not counted for ever. While slots are claimed, a try
- * looks for their dead owners (@probe) when there is nothing to claim,
- * and at most every PS_QUEUE_PROBE_US otherwise. @lock_timeout_us and
+ * looks for their dead owners (@probe) when there is nothing to claim
+ * (at most every PS_QUEUE_EMPTY_PROBE_US in one process, unless @probe
+ * is PS_QUEUE_PROBE_FULL), and at most every PS_QUEUE_PROBE_US otherwise. @lock_timeout_us and
  * @cancellable bound the wait for the queue's lock (G_IO_ERROR_TIMED_OUT
  * or G_IO_ERROR_CANCELLED), held for a few dozen instructions unless
  * its holder is stopped or forged. */

@@ -70,8 +70,9 @@
  * [method@Queue.receive_with] the message is given back if the process
  * dies inside the callback, so the callback's effects happen at least
  * once. Dead processes are noticed when a sender finds no free slot or a
- * receiver no message while slots are being written or read, and every
- * 50 ms by a waiter while that lasts. A process killed while it holds
+ * receiver no message while slots are being written or read (at most
+ * once a millisecond in each process), and every 50 ms by a waiter while
+ * that lasts. A process killed while it holds
  * the queue's short internal lock is repaired after, by the next
  * caller: no caller ever sees an owner-death error. A peer that
  * scribbles on the queue's memory makes calls fail with

@@ -181,6 +181,14 @@ gboolean ps_robust_mutex_unlock_unrepaired (PsRobustMutexHandle  *handle,
  * held only for a few stores, where letting go is sooner than a sleep. */
 void     ps_robust_mutex_await_release   (PsRobustMutexHandle  *handle,
                                           guint                 max_spins);
+/* ps_robust_mutex_lock(), polling first up to @max_spins times while
+ * another thread holds the lock (when ps_spin_should_poll() allows),
+ * trying it each time it looks free. */
+gboolean ps_robust_mutex_lock_polling    (PsRobustMutexHandle  *handle,
+                                          guint                 max_spins,
+                                          gint64                timeout_us,
+                                          GCancellable         *cancellable,
+                                          GError              **error);
 gboolean ps_robust_mutex_reacquire       (PsRobustMutexHandle  *handle,
                                           GError              **error);
 void     ps_robust_mutex_set_corrupt_error (GError            **error);

@@ -416,6 +416,51 @@ ps_robust_mutex_await_release (PsRobustMutexHandle *handle,
 }
 
 gboolean
+ps_robust_mutex_lock_polling (PsRobustMutexHandle  *handle,
+                              guint                 max_spins,
+                              gint64                timeout_us,
+                              GCancellable         *cancellable,
+                              GError              **error)
+{
+  PsRobustMutex *state = handle->state;
+  gboolean polling = FALSE;
+
+  if (G_UNLIKELY (is_held (handle)) ||
+      (cancellable != NULL && g_cancellable_is_cancelled (cancellable)))
+    return ps_robust_mutex_lock (handle, timeout_us, cancellable, error);
+
+  /* Tried each time it looks free: a holder that takes it again at once
+   * wins some of the races, and losing one must not mean a sleep. */
+  for (guint spins = 0;; spins++)
+    {
+      if (!ps_robust_lock_looks_busy (&state->lock))
+        {
+          PsLockStatus status = ps_robust_lock_try (&state->lock);
+
+          if (status == PS_LOCK_ACQUIRED && record_acquisition (handle, state))
+            {
+              if (polling)
+                ps_spin_record (state, TRUE);
+              return TRUE;
+            }
+          if (status != PS_LOCK_BUSY)
+            return ps_robust_mutex_finish_lock (handle, status, error);
+        }
+      if (!polling && !(polling = ps_spin_should_poll (state)))
+        break;
+      if (spins == max_spins)
+        {
+          ps_spin_record (state, FALSE);
+          break;
+        }
+      ps_cpu_relax ();
+    }
+  if (timeout_us == 0)
+    return ps_robust_mutex_finish_lock (handle, PS_LOCK_BUSY, error);
+  return ps_robust_mutex_lock_contended (handle, timeout_us, cancellable, error);
+}
+
+gboolean
 ps_robust_mutex_reacquire (PsRobustMutexHandle  *handle,
                            GError              **error)
 {
