@@ -71,6 +71,7 @@ async_wait_unref (AsyncWait *wait)
 {
   if (!g_atomic_int_dec_and_test (&wait->ref_count))
     return;
+  ps_watch_done (&wait->watch);
   g_clear_object (&wait->cancellable);
   g_clear_object (&wait->task);
   g_source_unref (&wait->hub->source);
@@ -236,9 +237,11 @@ run_wait (AsyncWait *wait,
 
   if (step (wait, reason))
     {
+      ps_watch_done (&wait->watch);
       finish (wait);
       return;
     }
+  ps_watch_done (&wait->watch);
   arm (wait);
   /* Cancelled since it was looked at: it is ready again. */
   if (wait->cancellable != NULL && g_cancellable_is_cancelled (wait->cancellable))

@@ -37,6 +37,7 @@ struct _PsWatch
   gboolean       wake_all;
   gpointer       waiter;
   guint          slot;
+  gpointer       holder;
 };
 
 typedef enum

@@ -117,9 +117,13 @@ const char  *ps_backend_name                (void);
  * ps_watch_remove() may be called on a watch not (or no longer) added;
  * once it returns, the backend no longer reads @watch, though a
  * readiness it set just before may still be seen (a spurious wake).
- * Both take a leaf lock of the backend's only. */
+ * Both take a leaf lock of the backend's only. Once a watch made ready
+ * has been acted on (its wait tried), or before its memory goes,
+ * ps_watch_done() tells the backend, which may have held back the other
+ * watches of its word meanwhile. */
 gboolean       ps_watch_add                (PsWatch      *watch);
 void           ps_watch_remove             (PsWatch      *watch);
+void           ps_watch_done               (PsWatch      *watch);
 /* The word a watch on @word watches, or NULL if this backend's wait
  * words cannot be watched (then the caller polls). */
 const guint32 *ps_wait_word_watch_address  (PsWaitWord   *word);

@@ -21,6 +21,11 @@ ps_watch_remove (PsWatch *watch)
 {
 }
 
+void
+ps_watch_done (PsWatch *watch)
+{
+}
+
 const guint32 *
 ps_wait_word_watch_address (PsWaitWord *word)
 {

@@ -17,6 +17,15 @@
  * handler. Nothing here polls: an idle process with pending watches has
  * its waiter threads asleep in the kernel.
  *
+ * A watch that does not wake all (a count, a lock) is made ready alone:
+ * when the kernel woke it, or when its word was found changed as the
+ * thread went back to sleep. Until the wait has tried (ps_watch_done()),
+ * the other such watches of that word in that thread are held out of its
+ * set: the change is the ready one's to take, and putting them back to
+ * sleep on a word that still differs would make them all ready, a herd
+ * of tries of which all but one lose (and add their watches again). If
+ * the try leaves the word changed, the next one is made ready then.
+ *
  * Threads are made as watches need room (10,000 watches take 79) and
  * stay, asleep on their control word, for later watches. A child of
  * fork() has none of them: it starts afresh with the first watch it adds.
@@ -35,6 +44,16 @@
 
 /* futex_waitv(2) takes at most 128 words: the control word and these. */
 #define WATCHES_PER_WAITER 127
+/* A hold whose wait never says it tried (its main context is gone) ends
+ * after this long. */
+#define HOLD_LIMIT_NS      (50 * G_GINT64_CONSTANT (1000000))
+
+/* A wake-one watch made ready, its word held out until it has tried. */
+typedef struct
+{
+  PsWatch       *watch;     /* only compared: it may be gone */
+  const guint32 *address;
+} Hold;
 
 typedef struct _Waiter Waiter;
 struct _Waiter
@@ -42,6 +61,8 @@ struct _Waiter
   guint32  control;     /* private futex: changed with every change to slots */
   guint    n_watches;
   PsWatch *slots[WATCHES_PER_WAITER];
+  guint    n_holds;
+  Hold     holds[WATCHES_PER_WAITER];
   Waiter  *next;
 };
 
@@ -53,10 +74,11 @@ static Waiter *waiters;
 static Waiter *roomiest;   /* a hint: the waiter that last had room */
 
 static long
-futex_waitv (struct futex_waitv *words,
-             guint               n)
+futex_waitv (struct futex_waitv    *words,
+             guint                  n,
+             const struct timespec *limit)
 {
-  return syscall (SYS_futex_waitv, words, n, 0, NULL, CLOCK_MONOTONIC);
+  return syscall (SYS_futex_waitv, words, n, 0, limit, CLOCK_MONOTONIC);
 }
 
 static void
@@ -91,7 +113,7 @@ waitv_supported (void)
     {
       /* No words at all: EINVAL where the call exists. Kernels before
        * 5.16 (and valgrind) lack it, and the async waits poll there. */
-      gboolean missing = futex_waitv (NULL, 0) < 0 && errno == ENOSYS;
+      gboolean missing = futex_waitv (NULL, 0, NULL) < 0 && errno == ENOSYS;
 
       if (!missing)
         pthread_atfork (waiters_prepare_fork, waiters_after_fork_in_parent,
@@ -99,6 +121,36 @@ waitv_supported (void)
       g_once_init_leave (&present, missing ? 1 : 2);
     }
   return present == 2;
+}
+
+/* With waiters_lock held. */
+static void
+drop_holds (Waiter *waiter)
+{
+  /* The watches keep their holder: ps_watch_done() finds them gone. */
+  waiter->n_holds = 0;
+}
+
+static gboolean
+is_held (Waiter        *waiter,
+         const guint32 *address)
+{
+  for (guint i = 0; i < waiter->n_holds; i++)
+    if (waiter->holds[i].address == address)
+      return TRUE;
+  return FALSE;
+}
+
+/* With waiters_lock held. */
+static void
+hold (Waiter  *waiter,
+      PsWatch *watch)
+{
+  /* Without room, no hold: a herd at worst, never a lost wake-up. */
+  if (waiter->n_holds == WATCHES_PER_WAITER)
+    return;
+  waiter->holds[waiter->n_holds++] = (Hold) { watch, watch->address };
+  watch->holder = waiter;
 }
 
 /* Takes @watch out of its waiter's set; with waiters_lock held. */
@@ -115,8 +167,8 @@ take_out (Waiter  *waiter,
 
 /* Which watches a return of futex_waitv() makes ready: the one the
  * kernel woke (@woken, NULL if none), and every other one whose word no
- * longer holds its value, except other wake-one watches of the woken word
- * (its waker woke one, and that one is @woken). With waiters_lock held. */
+ * longer holds its value, but one at most per word for the wake-one
+ * watches, and none of a word held. With waiters_lock held. */
 static void
 take_ready (Waiter  *waiter,
             PsWatch *woken)
@@ -130,13 +182,16 @@ take_ready (Waiter  *waiter,
         continue;
       if (watch == woken)
         is_ready = TRUE;
-      else if (woken != NULL && !watch->wake_all && watch->address == woken->address)
+      else if (!watch->wake_all && (is_held (waiter, watch->address) ||
+                                    (woken != NULL && watch->address == woken->address)))
         is_ready = FALSE;
       else
         is_ready = __atomic_load_n (watch->address, __ATOMIC_RELAXED) != watch->expected;
       if (is_ready)
         {
           take_out (waiter, watch);
+          if (!watch->wake_all)
+            hold (waiter, watch);
           watch->ready (watch);
         }
     }
@@ -152,6 +207,8 @@ waiter_run (gpointer data)
   for (;;)
     {
       PsWatch *woken = NULL;
+      struct timespec limit;
+      gboolean holding;
       guint n = 0;
       long r;
 
@@ -165,16 +222,30 @@ waiter_run (gpointer data)
         {
           PsWatch *watch = waiter->slots[i];
 
-          if (watch == NULL)
+          if (watch == NULL || (!watch->wake_all && is_held (waiter, watch->address)))
             continue;
           words[n] = (struct futex_waitv) {
             .val = watch->expected, .uaddr = (uintptr_t) watch->address, .flags = FUTEX_32,
           };
           watched[n++] = watch;
         }
+      holding = waiter->n_holds > 0;
       g_mutex_unlock (&waiters_lock);
 
-      r = futex_waitv (words, n);
+      if (holding)
+        {
+          clock_gettime (CLOCK_MONOTONIC, &limit);
+          limit.tv_sec += (limit.tv_nsec + HOLD_LIMIT_NS) / 1000000000;
+          limit.tv_nsec = (limit.tv_nsec + HOLD_LIMIT_NS) % 1000000000;
+        }
+      r = futex_waitv (words, n, holding ? &limit : NULL);
+      if (r < 0 && errno == ETIMEDOUT)
+        {
+          g_mutex_lock (&waiters_lock);
+          drop_holds (waiter);
+          g_mutex_unlock (&waiters_lock);
+          continue;
+        }
       if (r == 0 || (r < 0 && errno != EAGAIN))
         continue;   /* the control word (the set changed), or EINTR */
 
@@ -249,6 +320,43 @@ ps_watch_remove (PsWatch *watch)
 
   /* Only the thread that had it wakes, to sleep again without it. */
   if (waiter != NULL)
+    ps_futex_wake (&waiter->control, 1, TRUE);
+}
+
+void
+ps_watch_done (PsWatch *watch)
+{
+  Waiter *waiter;
+  gboolean watching = FALSE;
+
+  /* Set before the watch was made ready, which is how the caller knows
+   * of it: no lock needed to see that it is not held. */
+  if (__atomic_load_n (&watch->holder, __ATOMIC_RELAXED) == NULL)
+    return;
+
+  g_mutex_lock (&waiters_lock);
+  waiter = watch->holder;
+  if (waiter != NULL)
+    {
+      const guint32 *address = NULL;
+
+      for (guint i = 0; i < waiter->n_holds; i++)
+        if (waiter->holds[i].watch == watch)
+          {
+            address = waiter->holds[i].address;
+            waiter->holds[i] = waiter->holds[--waiter->n_holds];
+            break;
+          }
+      watch->holder = NULL;
+      /* Its word's other watches go back to sleep, or to their try. */
+      for (guint i = 0; address != NULL && !watching && i < WATCHES_PER_WAITER; i++)
+        watching = waiter->slots[i] != NULL && waiter->slots[i]->address == address;
+      if (watching)
+        waiter->control++;
+    }
+  g_mutex_unlock (&waiters_lock);
+
+  if (watching)
     ps_futex_wake (&waiter->control, 1, TRUE);
 }
 
