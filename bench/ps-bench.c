@@ -425,7 +425,7 @@ main (int    argc,
       g_ptr_array_add (rows, row);
     }
 
-  printf ("\nTargets (issues 5 and 13; a MISS shows the measured value):\n");
+  printf ("\nTargets (from the issues; a MISS shows the measured value):\n");
   for (i = 0; i < rows->len; i++)
     {
       Row *row = g_ptr_array_index (rows, i);
