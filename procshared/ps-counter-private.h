@@ -24,6 +24,9 @@ typedef struct
   PsWaitWord count;
   guint32    max_value;
   guint32    waiters;   /* threads inside ps_counter_take_waiting(): a give wakes one */
+  /* A hint for waiters held to one CPU: ps_spin_cpu_mark() of the last
+   * give that found waiters (0, unknown, in states made by 1.0). */
+  guint32    giver_cpu;
 } PsCounter;
 
 gboolean ps_counter_init          (PsCounter     *counter,

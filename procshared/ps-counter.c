@@ -13,6 +13,7 @@ ps_counter_init (PsCounter  *counter,
 {
   counter->max_value = max_value;
   counter->waiters = 0;
+  counter->giver_cpu = 0;
   return ps_wait_word_init (&counter->count, value, error);
 }
 
@@ -40,7 +41,8 @@ ps_counter_take_waiting (PsCounter     *state,
    * CPU at this very moment: looking for it a few microseconds before
    * going to sleep spares both sides a sleep and a wake-up, when the
    * peer can be running (ps-spin-private.h). */
-  if (ps_spin_should_poll (state))
+  if (ps_spin_should_poll_for (state, ps_spin_cpu_of_mark (__atomic_load_n (&state->giver_cpu,
+                                                                           __ATOMIC_RELAXED))))
     {
       for (guint spins = 0; spins < ACQUIRE_SPINS; spins++)
         {
@@ -124,6 +126,12 @@ ps_counter_give (PsCounter   *counter,
   while (!g_atomic_int_compare_and_exchange_full (count, value, value + (gint) n, &value));
 
   if (g_atomic_int_get (&counter->waiters) > 0)
-    ps_wait_word_wake (&counter->count, n > 1);
+    {
+      guint32 mark = ps_spin_cpu_mark ();
+
+      if (__atomic_load_n (&counter->giver_cpu, __ATOMIC_RELAXED) != mark)
+        __atomic_store_n (&counter->giver_cpu, mark, __ATOMIC_RELAXED);
+      ps_wait_word_wake (&counter->count, n > 1);
+    }
   return TRUE;
 }

@@ -55,7 +55,7 @@
 #include "ps-identity-private.h"
 #include "ps-queue-private.h"
 #include "ps-queue-slots-private.h"
-#include "ps-system-private.h"
+#include "ps-spin-private.h"
 
 #define ALIGN64(n) (((n) + 63) & ~(gsize) 63)
 
@@ -258,8 +258,7 @@ void
 ps_queue_note_cpu (PsQueueHandle *handle,
                    PsQueueSide    side)
 {
-  gint cpu = ps_system_current_cpu ();
-  guint32 mark = cpu >= 0 && cpu < 0xffff ? (guint32) cpu + 1 : 0;
+  guint32 mark = ps_spin_cpu_mark ();
   guint32 cpus = __atomic_load_n (&handle->state->last_cpus, __ATOMIC_RELAXED);
   guint32 noted = (cpus & ~(0xffffu << CPU_SHIFT (side))) | (mark << CPU_SHIFT (side));
 
@@ -275,7 +274,7 @@ ps_queue_last_cpu (PsQueueHandle *handle,
 {
   guint32 cpus = __atomic_load_n (&handle->state->last_cpus, __ATOMIC_RELAXED);
 
-  return (gint) ((cpus >> CPU_SHIFT (side)) & 0xffff) - 1;
+  return ps_spin_cpu_of_mark (cpus >> CPU_SHIFT (side));
 }
 
 /* The lists ---------------------------------------------------------------- */

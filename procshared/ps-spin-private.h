@@ -31,4 +31,14 @@ gboolean ps_spin_should_poll_for (gconstpointer address,
 void     ps_spin_record          (gconstpointer address,
                                   gboolean      answered);
 
+/* A peer's CPU as it is left in shared memory for ps_spin_should_poll_for():
+ * 1 + the calling thread's CPU (0: unknown), and back; any value a peer
+ * writes there reads as a CPU number or as unknown. */
+guint32  ps_spin_cpu_mark        (void);
+static inline gint
+ps_spin_cpu_of_mark (guint32 mark)
+{
+  return (gint) (mark & 0xffff) - 1;
+}
+
 G_END_DECLS

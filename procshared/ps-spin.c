@@ -81,6 +81,14 @@ peer_runs_elsewhere (gint peer_cpu)
   return cpu >= 0 && cpu != peer_cpu;
 }
 
+guint32
+ps_spin_cpu_mark (void)
+{
+  gint cpu = ps_system_current_cpu ();
+
+  return cpu >= 0 && cpu < 0xffff ? (guint32) cpu + 1 : 0;
+}
+
 gboolean
 ps_spin_should_poll (gconstpointer address)
 {

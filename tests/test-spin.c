@@ -8,6 +8,7 @@
  */
 
 #include "ps-test-util.h"
+#include "ps-counter-private.h"
 #include "ps-system-private.h"
 #include "ps-spin-private.h"
 
@@ -76,6 +77,54 @@ test_peer_on_another_cpu (void)
   g_usleep (AFFINITY_NOTICED_US);
 }
 
+static gpointer
+take_one (gpointer data)
+{
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (ps_counter_take_waiting (data, ps_test_scaled_us (30 * G_USEC_PER_SEC), NULL,
+                                          "semaphore", &error));
+  g_assert_no_error (error);
+  return NULL;
+}
+
+/* A give that wakes a waiter leaves its CPU for the waiters to come; one
+ * that wakes nobody writes nothing (the uncontended path stays as it was). */
+static void
+test_giver_leaves_its_cpu (void)
+{
+  g_autoptr(GError) error = NULL;
+  PsCounter *counter = g_new0 (PsCounter, 1);
+  GThread *taker;
+  cpu_set_t saved;
+  gint cpu;
+
+  g_assert_true (ps_counter_init (counter, 0, 10, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (ps_spin_cpu_of_mark (counter->giver_cpu), ==, -1);
+
+  cpu = ps_test_pin_to_first_cpu (&saved);
+  g_assert_true (ps_counter_give (counter, 1, 10, "semaphore", &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (ps_spin_cpu_of_mark (counter->giver_cpu), ==, -1);
+  g_assert_true (ps_counter_try_take (counter));
+
+  taker = g_thread_new ("taker", take_one, counter);
+  g_assert_true (ps_test_wait_int ((gint *) &counter->waiters, 1, 30));
+  g_assert_true (ps_counter_give (counter, 1, 10, "semaphore", &error));
+  g_assert_no_error (error);
+  g_thread_join (taker);
+  g_assert_cmpint (ps_spin_cpu_of_mark (counter->giver_cpu), ==, cpu);
+
+  /* Whatever a peer writes there reads as a CPU or as unknown. */
+  g_assert_cmpint (ps_spin_cpu_of_mark (G_MAXUINT32), ==, 0xfffe);
+  g_assert_cmpint (ps_spin_cpu_of_mark (0x10000), ==, -1);
+
+  g_assert_cmpint (sched_setaffinity (0, sizeof saved, &saved), ==, 0);
+  g_usleep (AFFINITY_NOTICED_US);
+  g_free (counter);
+}
+
 static void
 test_polls_while_they_pay (void)
 {
@@ -122,6 +171,7 @@ main (int   argc,
   ps_test_add ("/spin/cpus-usable-follows-affinity", test_cpus_usable_follows_affinity);
   ps_test_add ("/spin/never-on-one-cpu", test_never_on_one_cpu);
   ps_test_add ("/spin/peer-on-another-cpu", test_peer_on_another_cpu);
+  ps_test_add ("/spin/giver-leaves-its-cpu", test_giver_leaves_its_cpu);
   ps_test_add ("/spin/polls-while-they-pay", test_polls_while_they_pay);
   return g_test_run ();
 }
