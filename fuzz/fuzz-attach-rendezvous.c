@@ -84,15 +84,39 @@ exercise_barrier (PsBarrier *barrier)
     fuzz_finding ("a reset barrier is broken", NULL);
 }
 
+/* Places the slot again (the last object used may have changed it),
+ * attaches a barrier (or an event) to it and uses one attached; a failed
+ * attach's error must be one of the API's. */
+static void
+attach_and_exercise (PsSharedMemory *memory,
+                     gsize           offset,
+                     const guint8   *slot,
+                     gboolean        publish,
+                     gboolean        barrier)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GObject) object = NULL;
+
+  fuzz_place_slot (memory, offset, slot, publish);
+  if (barrier)
+    object = G_OBJECT (ps_barrier_attach (memory, offset, &error));
+  else
+    object = G_OBJECT (ps_event_attach (memory, offset, &error));
+
+  if (object == NULL)
+    fuzz_check_error (error, barrier ? "ps_barrier_attach" : "ps_event_attach");
+  else if (barrier)
+    exercise_barrier (PS_BARRIER (object));
+  else
+    exercise_event (PS_EVENT (object));
+}
+
 int
 LLVMFuzzerTestOneInput (const uint8_t *data,
                         size_t         size)
 {
-  g_autoptr(GError) error = NULL;
   guint8 slot[SLOT_SIZE] = { 0 };
   PsSharedMemory *memory;
-  PsEvent *event;
-  PsBarrier *barrier;
   gsize offset;
   guint control;
 
@@ -107,31 +131,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data,
   offset = 8 * (control & CONTROL_OFFSET_MASK);
   memory = fuzz_segment_new (offset + SLOT_SIZE);
 
-  fuzz_place_slot (memory, offset, slot, (control & CONTROL_PUBLISH) != 0);
-  event = ps_event_attach (memory, offset, &error);
-  if (event != NULL)
-    {
-      exercise_event (event);
-      g_object_unref (event);
-    }
-  else
-    {
-      fuzz_check_error (error, "ps_event_attach");
-      g_clear_error (&error);
-    }
-
-  fuzz_place_slot (memory, offset, slot, (control & CONTROL_PUBLISH) != 0);
-  barrier = ps_barrier_attach (memory, offset, &error);
-  if (barrier != NULL)
-    {
-      exercise_barrier (barrier);
-      g_object_unref (barrier);
-    }
-  else
-    {
-      fuzz_check_error (error, "ps_barrier_attach");
-      g_clear_error (&error);
-    }
+  attach_and_exercise (memory, offset, slot, (control & CONTROL_PUBLISH) != 0, FALSE);
+  attach_and_exercise (memory, offset, slot, (control & CONTROL_PUBLISH) != 0, TRUE);
 
   fuzz_segment_free (memory);
   fuzz_check_robust_list ();

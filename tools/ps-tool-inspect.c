@@ -16,10 +16,6 @@
 #include <unistd.h>
 
 #include "ps-tool.h"
-#include "ps-cond-private.h"
-#include "ps-identity-private.h"
-#include "ps-mutex-private.h"
-#include "ps-rw-lock-private.h"
 
 typedef struct
 {
@@ -33,20 +29,7 @@ typedef struct
   gboolean       have_state;
   char          *state_error;
   int            state_error_status;
-  gboolean       recursive;
-  GPid           owner_pid;
-  gboolean       owner_alive;
-  gboolean       other_namespace;  /* made (and held) in another PID namespace:
-                                    * owner_pid is a pid there, not here */
-  PsMutexConsistency consistency;
-  guint          value;
-  guint          max_value;
-  guint          waiters;
-  guint64        data_size;
-  guint          readers;           /* a reader-writer lock's */
-  guint          writers_waiting;
-  PsToolRendezvousState rendezvous;   /* events and barriers */
-  PsToolQueueState queue;
+  PsToolObjectState state;
 } Entry;
 
 static void
@@ -61,103 +44,12 @@ entry_free (Entry *entry)
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (Entry, entry_free)
 
-/* A mutex of another PID namespace, which the library refuses to open
- * here: its state is read from the file instead. Its holder's pid means
- * nothing here, and no process here can be asked whether it lives. */
-static void
-read_mutex_of_other_namespace (Entry   *entry,
-                               GError **error)
-{
-  PsRobustMutex state;
-
-  if (!ps_inspect_read_mutex (entry->name, &state, NULL) ||
-      state.pid_namespace == ps_self_pid_namespace ())
-    return;   /* the library's own error stays */
-  g_clear_error (error);
-  entry->other_namespace = TRUE;
-  entry->recursive = state.recursive != 0;
-  entry->owner_pid = (GPid) state.owner_pid;
-  entry->owner_alive = FALSE;
-  entry->consistency = (PsMutexConsistency) state.consistency;
-}
-
 static void
 read_state (Entry *entry)
 {
   g_autoptr(GError) error = NULL;
 
-  switch ((int) entry->info.type)
-    {
-    case PS_OBJECT_TYPE_MUTEX:
-      {
-        g_autoptr(PsMutex) mutex = ps_mutex_open (entry->name, PS_OPEN_ANY_OWNER, &error);
-
-        if (mutex != NULL)
-          {
-            entry->recursive = ps_mutex_is_recursive (mutex);
-            entry->owner_pid = ps_mutex_get_owner_pid (mutex);
-            entry->owner_alive = ps_tool_pid_is_alive (entry->owner_pid);
-            entry->consistency = ps_mutex_get_consistency (mutex);
-          }
-        else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED))
-          read_mutex_of_other_namespace (entry, &error);
-        break;
-      }
-    case PS_OBJECT_TYPE_SEMAPHORE:
-      {
-        g_autoptr(PsSemaphore) semaphore = ps_semaphore_open (entry->name, PS_OPEN_ANY_OWNER, 0, &error);
-
-        if (semaphore != NULL)
-          {
-            entry->value = ps_semaphore_get_value (semaphore);
-            entry->max_value = ps_semaphore_get_max_value (semaphore);
-          }
-        break;
-      }
-    case PS_OBJECT_TYPE_COND:
-      {
-        g_autoptr(PsCond) cond = ps_cond_open (entry->name, PS_OPEN_ANY_OWNER, &error);
-
-        if (cond != NULL)
-          entry->waiters = ps_cond_get_waiter_count (cond);
-        break;
-      }
-    case PS_OBJECT_TYPE_RW_LOCK:
-      {
-        g_autoptr(PsRWLock) rw = ps_rw_lock_open (entry->name, PS_OPEN_ANY_OWNER, &error);
-
-        if (rw != NULL)
-          {
-            PsRwLockState *state = ps_rw_lock_get_handle (rw)->state;
-
-            entry->readers = ps_rw_lock_get_n_readers (rw);
-            entry->owner_pid = ps_rw_lock_get_writer_pid (rw);
-            entry->owner_alive = ps_tool_pid_is_alive (entry->owner_pid);
-            entry->writers_waiting = g_atomic_int_get (&state->writers_waiting);
-            entry->consistency = g_atomic_int_get (&state->writer.consistency);
-          }
-        break;
-      }
-    case PS_OBJECT_TYPE_EVENT:
-    case PS_OBJECT_TYPE_BARRIER:
-      ps_tool_read_rendezvous (entry->name, entry->info.type, &entry->rendezvous, &error);
-      break;
-    case PS_OBJECT_TYPE_QUEUE:
-      ps_tool_read_queue (entry->name, &entry->queue, &error);
-      break;
-    case PS_OBJECT_TYPE_SHARED_MEMORY:
-      {
-        g_autoptr(PsSharedMemory) memory = ps_shared_memory_open (entry->name, PS_OPEN_ANY_OWNER, 0, &error);
-
-        if (memory != NULL)
-          entry->data_size = ps_shared_memory_get_size (memory);
-        break;
-      }
-    default:
-      g_assert_not_reached ();
-    }
-
-  if (error != NULL)
+  if (!ps_tool_read_object_state (entry->name, entry->info.type, &entry->state, &error))
     {
       entry->state_error_status = ps_tool_exit_for_error (error);
       if (entry->state_error_status == PS_TOOL_EXIT_PERMISSION)
@@ -247,48 +139,7 @@ describe_state (const Entry *entry)
   if (!entry->have_state)
     return g_strdup_printf ("unknown: %s", entry->state_error);
 
-  switch ((int) entry->info.type)
-    {
-    case PS_OBJECT_TYPE_MUTEX:
-      if (entry->consistency == PS_MUTEX_NOT_RECOVERABLE)
-        return g_strdup ("not recoverable (a holder died and it was unlocked unrepaired)");
-      if (entry->owner_pid == 0)
-        return g_strdup (entry->other_namespace ? "free, of another PID namespace" : "free");
-      if (entry->other_namespace)
-        return g_strdup_printf ("held in another PID namespace (pid %d there, not a pid here)%s",
-                                (int) entry->owner_pid,
-                                entry->consistency == PS_MUTEX_INCONSISTENT
-                                  ? ", after a holder died" : "");
-      return g_strdup_printf ("held by pid %d (%s)%s", (int) entry->owner_pid,
-                              entry->owner_alive ? "alive" : "dead",
-                              entry->consistency == PS_MUTEX_INCONSISTENT
-                                ? ", after a holder died" : "");
-    case PS_OBJECT_TYPE_SEMAPHORE:
-      if (entry->max_value == G_MAXINT32)
-        return g_strdup_printf ("value %u, unbounded", entry->value);
-      return g_strdup_printf ("value %u, max %u", entry->value, entry->max_value);
-    case PS_OBJECT_TYPE_COND:
-      if (entry->waiters == 0)
-        return g_strdup ("no waiters");
-      return g_strdup_printf ("%u %s", entry->waiters, entry->waiters == 1 ? "waiter" : "waiters");
-    case PS_OBJECT_TYPE_RW_LOCK:
-      if (entry->consistency == PS_MUTEX_NOT_RECOVERABLE)
-        return g_strdup ("not recoverable (a writer died and it was unlocked unrepaired)");
-      if (entry->owner_pid != 0)
-        return g_strdup_printf ("written by pid %d (%s), %u waiting writers", (int) entry->owner_pid,
-                                entry->owner_alive ? "alive" : "dead", entry->writers_waiting);
-      return g_strdup_printf ("%u readers, %u waiting writers", entry->readers,
-                              entry->writers_waiting);
-    case PS_OBJECT_TYPE_EVENT:
-    case PS_OBJECT_TYPE_BARRIER:
-      return ps_tool_describe_rendezvous (entry->info.type, &entry->rendezvous);
-    case PS_OBJECT_TYPE_QUEUE:
-      return ps_tool_describe_queue (&entry->queue);
-    case PS_OBJECT_TYPE_SHARED_MEMORY:
-      return g_strdup_printf ("%" G_GUINT64_FORMAT " bytes of data", entry->data_size);
-    default:
-      g_assert_not_reached ();
-    }
+  return ps_tool_describe_object_state (entry->info.type, &entry->state);
 }
 
 static char *
@@ -298,102 +149,9 @@ display_type (const Entry *entry)
 
   if (type == NULL)
     return g_strdup (entry->unreadable != NULL ? "?" : "-");
-  if (entry->have_state && entry->info.type == PS_OBJECT_TYPE_MUTEX && entry->recursive)
+  if (entry->have_state && entry->info.type == PS_OBJECT_TYPE_MUTEX && entry->state.recursive)
     return g_strdup ("recursive-mutex");
   return g_strdup (type);
-}
-
-static void
-add_member_string (JsonBuilder *builder,
-                   const char  *key,
-                   const char  *value)
-{
-  json_builder_set_member_name (builder, key);
-  ps_tool_json_add_string (builder, value);
-}
-
-static void
-add_member_int (JsonBuilder *builder,
-                const char  *key,
-                gint64       value)
-{
-  json_builder_add_int_value (json_builder_set_member_name (builder, key), value);
-}
-
-static void
-add_member_bool (JsonBuilder *builder,
-                 const char  *key,
-                 gboolean     value)
-{
-  json_builder_add_boolean_value (json_builder_set_member_name (builder, key), value);
-}
-
-static void
-add_member_null (JsonBuilder *builder,
-                 const char  *key)
-{
-  json_builder_add_null_value (json_builder_set_member_name (builder, key));
-}
-
-static void
-add_state (JsonBuilder *builder,
-           const Entry *entry)
-{
-  json_builder_begin_object (builder);
-  switch ((int) entry->info.type)
-    {
-    case PS_OBJECT_TYPE_MUTEX:
-      add_member_bool (builder, "recursive", entry->recursive);
-      add_member_bool (builder, "held", entry->owner_pid != 0);
-      if (entry->other_namespace)
-        add_member_bool (builder, "other_pid_namespace", TRUE);
-      if (entry->owner_pid != 0 && entry->other_namespace)
-        {
-          add_member_int (builder, "owner_pid", entry->owner_pid);
-          add_member_null (builder, "owner_alive");
-        }
-      else if (entry->owner_pid != 0)
-        {
-          add_member_int (builder, "owner_pid", entry->owner_pid);
-          add_member_bool (builder, "owner_alive", entry->owner_alive);
-        }
-      else
-        {
-          add_member_null (builder, "owner_pid");
-          add_member_null (builder, "owner_alive");
-        }
-      break;
-    case PS_OBJECT_TYPE_SEMAPHORE:
-      add_member_int (builder, "value", entry->value);
-      add_member_int (builder, "max_value", entry->max_value);
-      add_member_bool (builder, "bounded", entry->max_value != G_MAXINT32);
-      break;
-    case PS_OBJECT_TYPE_COND:
-      add_member_int (builder, "waiters", entry->waiters);
-      break;
-    case PS_OBJECT_TYPE_RW_LOCK:
-      add_member_int (builder, "readers", entry->readers);
-      add_member_int (builder, "writers_waiting", entry->writers_waiting);
-      if (entry->owner_pid != 0)
-        add_member_int (builder, "writer_pid", entry->owner_pid);
-      else
-        add_member_null (builder, "writer_pid");
-      add_member_bool (builder, "not_recoverable", entry->consistency == PS_MUTEX_NOT_RECOVERABLE);
-      break;
-    case PS_OBJECT_TYPE_EVENT:
-    case PS_OBJECT_TYPE_BARRIER:
-      ps_tool_json_add_rendezvous (builder, entry->info.type, &entry->rendezvous);
-      break;
-    case PS_OBJECT_TYPE_QUEUE:
-      ps_tool_json_add_queue (builder, &entry->queue);
-      break;
-    case PS_OBJECT_TYPE_SHARED_MEMORY:
-      add_member_int (builder, "size", (gint64) entry->data_size);
-      break;
-    default:
-      g_assert_not_reached ();
-    }
-  json_builder_end_object (builder);
 }
 
 static char *
@@ -405,9 +163,9 @@ entry_to_json (const Entry *entry)
 
   json_builder_begin_object (builder);
 
-  add_member_string (builder, "name", entry->name);
-  add_member_string (builder, "kind", kind_name (entry));
-  add_member_string (builder, "type", type_name (entry));
+  ps_tool_json_add_member_string (builder, "name", entry->name);
+  ps_tool_json_add_member_string (builder, "kind", kind_name (entry));
+  ps_tool_json_add_member_string (builder, "type", type_name (entry));
 
   if (entry->have_metadata)
     {
@@ -415,40 +173,40 @@ entry_to_json (const Entry *entry)
       g_autofree char *group = group_name (info->gid);
       g_autofree char *mode = g_strdup_printf ("%04o", info->mode);
 
-      add_member_int (builder, "file_size", (gint64) info->file_size);
-      add_member_int (builder, "uid", info->uid);
-      add_member_string (builder, "user", user);
-      add_member_int (builder, "gid", info->gid);
-      add_member_string (builder, "group", group);
-      add_member_string (builder, "mode", mode);
+      ps_tool_json_add_member_int (builder, "file_size", (gint64) info->file_size);
+      ps_tool_json_add_member_int (builder, "uid", info->uid);
+      ps_tool_json_add_member_string (builder, "user", user);
+      ps_tool_json_add_member_int (builder, "gid", info->gid);
+      ps_tool_json_add_member_string (builder, "group", group);
+      ps_tool_json_add_member_string (builder, "mode", mode);
     }
   else
     {
-      add_member_null (builder, "file_size");
-      add_member_null (builder, "uid");
-      add_member_null (builder, "user");
-      add_member_null (builder, "gid");
-      add_member_null (builder, "group");
-      add_member_null (builder, "mode");
+      ps_tool_json_add_member_null (builder, "file_size");
+      ps_tool_json_add_member_null (builder, "uid");
+      ps_tool_json_add_member_null (builder, "user");
+      ps_tool_json_add_member_null (builder, "gid");
+      ps_tool_json_add_member_null (builder, "group");
+      ps_tool_json_add_member_null (builder, "mode");
     }
 
   if (ours_header)
-    add_member_int (builder, "layout_version", info->layout_version);
+    ps_tool_json_add_member_int (builder, "layout_version", info->layout_version);
   else
-    add_member_null (builder, "layout_version");
-  add_member_string (builder, "backend",
-                     ours_header ? ps_inspect_backend_to_string (info->backend) : NULL);
+    ps_tool_json_add_member_null (builder, "layout_version");
+  ps_tool_json_add_member_string (builder, "backend",
+                                  ours_header ? ps_inspect_backend_to_string (info->backend) : NULL);
 
   if (entry->unreadable != NULL)
-    add_member_string (builder, "detail", entry->unreadable);
+    ps_tool_json_add_member_string (builder, "detail", entry->unreadable);
   else if (info->kind != PS_INSPECT_OBJECT)
-    add_member_string (builder, "detail", info->detail);
+    ps_tool_json_add_member_string (builder, "detail", info->detail);
   else
-    add_member_string (builder, "detail", entry->state_error);
+    ps_tool_json_add_member_string (builder, "detail", entry->state_error);
 
   json_builder_set_member_name (builder, "state");
   if (entry->have_state)
-    add_state (builder, entry);
+    ps_tool_json_add_object_state (builder, entry->info.type, &entry->state);
   else
     json_builder_add_null_value (builder);
 
@@ -632,35 +390,6 @@ ps_tool_list (int    argc,
 /* info ----------------------------------------------------------------------- */
 
 static void
-print_field (const char *key,
-             const char *value)
-{
-  g_autofree char *label = g_strconcat (key, ":", NULL);
-
-  g_print ("%-14s%s\n", label, value);
-}
-
-static void
-print_fieldf (const char *key,
-              const char *format,
-              ...) G_GNUC_PRINTF (2, 3);
-
-static void
-print_fieldf (const char *key,
-              const char *format,
-              ...)
-{
-  g_autofree char *value = NULL;
-  va_list args;
-
-  va_start (args, format);
-  value = g_strdup_vprintf (format, args);
-  va_end (args);
-
-  print_field (key, value);
-}
-
-static void
 print_info (const Entry *entry)
 {
   const PsInspectInfo *info = &entry->info;
@@ -671,72 +400,21 @@ print_info (const Entry *entry)
   g_autofree char *group = group_name (info->gid);
   const char *backend = ps_inspect_backend_to_string (info->backend);
 
-  print_field ("name", name);
-  print_field ("type", type);
-  print_field ("state", state);
+  ps_tool_print_field ("name", name);
+  ps_tool_print_field ("type", type);
+  ps_tool_print_field ("state", state);
 
-  switch ((int) info->type)
-    {
-    case PS_OBJECT_TYPE_MUTEX:
-      print_field ("recursive", entry->recursive ? "yes" : "no");
-      if (entry->owner_pid != 0 && entry->other_namespace)
-        {
-          print_fieldf ("holder pid", "%d (in its PID namespace)", (int) entry->owner_pid);
-          print_field ("holder alive", "unknown (another PID namespace)");
-        }
-      else if (entry->owner_pid != 0)
-        {
-          print_fieldf ("holder pid", "%d", (int) entry->owner_pid);
-          print_field ("holder alive", entry->owner_alive ? "yes" : "no");
-        }
-      break;
-    case PS_OBJECT_TYPE_SEMAPHORE:
-      print_fieldf ("value", "%u", entry->value);
-      if (entry->max_value == G_MAXINT32)
-        print_fieldf ("max value", "%u (unbounded)", entry->max_value);
-      else
-        print_fieldf ("max value", "%u", entry->max_value);
-      break;
-    case PS_OBJECT_TYPE_COND:
-      print_fieldf ("waiters", "%u", entry->waiters);
-      break;
-    case PS_OBJECT_TYPE_RW_LOCK:
-      print_fieldf ("readers", "%u", entry->readers);
-      if (entry->owner_pid != 0)
-        print_fieldf ("writer pid", "%d (%s)", (int) entry->owner_pid,
-                      entry->owner_alive ? "alive" : "dead");
-      else
-        print_field ("writer pid", "none");
-      print_fieldf ("waiting", "%u writers", entry->writers_waiting);
-      break;
-    case PS_OBJECT_TYPE_EVENT:
-      print_field ("set", entry->rendezvous.is_set ? "yes" : "no");
-      print_field ("auto-reset", entry->rendezvous.auto_reset ? "yes" : "no");
-      break;
-    case PS_OBJECT_TYPE_BARRIER:
-      print_fieldf ("parties", "%u", entry->rendezvous.parties);
-      print_fieldf ("waiting", "%u", entry->rendezvous.waiting);
-      print_field ("broken", entry->rendezvous.broken ? "yes" : "no");
-      break;
-    case PS_OBJECT_TYPE_QUEUE:
-      ps_tool_print_queue (print_field, &entry->queue);
-      break;
-    case PS_OBJECT_TYPE_SHARED_MEMORY:
-      print_fieldf ("data size", "%" G_GUINT64_FORMAT, entry->data_size);
-      break;
-    default:
-      g_assert_not_reached ();
-    }
+  ps_tool_print_object_state (info->type, &entry->state);
 
-  print_fieldf ("file size", "%" G_GUINT64_FORMAT, info->file_size);
-  print_field ("owner", owner);
+  ps_tool_print_fieldf ("file size", "%" G_GUINT64_FORMAT, info->file_size);
+  ps_tool_print_field ("owner", owner);
   if (group != NULL)
-    print_fieldf ("group", "%s (gid %u)", group, info->gid);
+    ps_tool_print_fieldf ("group", "%s (gid %u)", group, info->gid);
   else
-    print_fieldf ("group", "gid %u", info->gid);
-  print_fieldf ("mode", "%04o", info->mode);
-  print_fieldf ("layout", "%u", info->layout_version);
-  print_field ("backend", backend != NULL ? backend : "unknown");
+    ps_tool_print_fieldf ("group", "gid %u", info->gid);
+  ps_tool_print_fieldf ("mode", "%04o", info->mode);
+  ps_tool_print_fieldf ("layout", "%u", info->layout_version);
+  ps_tool_print_field ("backend", backend != NULL ? backend : "unknown");
 }
 
 int

@@ -178,6 +178,66 @@ void     ps_tool_print_queue    (void                 (*print_field) (const char
 void     ps_tool_json_add_queue (JsonBuilder            *builder,
                                  const PsToolQueueState *state);
 
+/* Objects' states, as list and info show them (ps-tool-inspect-state.c) */
+
+/* What ps_tool_read_object_state() reads of an object; each kind sets its
+ * own fields, the rest stay zero. */
+typedef struct
+{
+  gboolean              recursive;         /* mutexes */
+  GPid                  owner_pid;         /* a mutex's holder, a reader-writer lock's writer */
+  gboolean              owner_alive;
+  gboolean              other_namespace;   /* a mutex made (and held) in another PID
+                                            * namespace: owner_pid is a pid there, not here */
+  PsMutexConsistency    consistency;
+  guint                 value;             /* semaphores */
+  guint                 max_value;
+  guint                 waiters;           /* condition variables */
+  guint64               data_size;         /* shared memory */
+  guint                 readers;           /* reader-writer locks */
+  guint                 writers_waiting;
+  PsToolRendezvousState rendezvous;        /* events and barriers */
+  PsToolQueueState      queue;
+} PsToolObjectState;
+
+/* Opens NAME, an object of @type, with PS_OPEN_ANY_OWNER and reads its
+ * state, never locking nor writing it. */
+gboolean ps_tool_read_object_state     (const char               *name,
+                                        PsObjectType              type,
+                                        PsToolObjectState        *state,
+                                        GError                  **error);
+/* The state in a line, for list's STATE column and info's state field. */
+char    *ps_tool_describe_object_state (PsObjectType              type,
+                                        const PsToolObjectState  *state);
+/* The state as a JSON object, for list --json and info --json. */
+void     ps_tool_json_add_object_state (JsonBuilder              *builder,
+                                        PsObjectType              type,
+                                        const PsToolObjectState  *state);
+/* The state as info's fields, one a line. */
+void     ps_tool_print_object_state    (PsObjectType              type,
+                                        const PsToolObjectState  *state);
+
+/* A member of the JSON object being built; a string is made valid UTF-8
+ * (ps_tool_json_add_string()). */
+void ps_tool_json_add_member_string (JsonBuilder *builder,
+                                     const char  *key,
+                                     const char  *value);
+void ps_tool_json_add_member_int    (JsonBuilder *builder,
+                                     const char  *key,
+                                     gint64       value);
+void ps_tool_json_add_member_bool   (JsonBuilder *builder,
+                                     const char  *key,
+                                     gboolean     value);
+void ps_tool_json_add_member_null   (JsonBuilder *builder,
+                                     const char  *key);
+
+/* One of info's "key:   value" lines. */
+void ps_tool_print_field  (const char *key,
+                           const char *value);
+void ps_tool_print_fieldf (const char *key,
+                           const char *format,
+                           ...) G_GNUC_PRINTF (2, 3);
+
 /* Subcommands ----------------------------------------------------------- */
 
 int ps_tool_list    (int argc, char **argv);

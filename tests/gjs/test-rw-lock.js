@@ -7,7 +7,8 @@
 import GLib from 'gi://GLib';
 import Gio from 'gi://Gio';
 import Ps from 'gi://Ps?version=1';
-import System from 'system';
+
+import {runAsyncTests} from './harness.js';
 
 Gio._promisify(Ps.RWLock.prototype, 'read_lock_async', 'read_lock_finish');
 Gio._promisify(Ps.RWLock.prototype, 'write_lock_async', 'write_lock_finish');
@@ -15,10 +16,7 @@ Gio._promisify(Gio.Subprocess.prototype, 'wait_async', 'wait_finish');
 Gio._promisify(Gio.DataInputStream.prototype, 'read_line_async', 'read_line_finish_utf8');
 
 const SCALE = Number(GLib.getenv('PS_TEST_TIME_SCALE') ?? '1') || 1;
-const WATCHDOG_MS = Math.round(120000 * SCALE);
 const MY_PID = new Gio.Credentials().get_unix_pid();
-const loop = new GLib.MainLoop(null, false);
-let failures = 0;
 
 function assert(condition, message) {
     if (!condition)
@@ -112,32 +110,4 @@ test('await a writer in another process', async () => {
     }
 });
 
-async function runAll() {
-    print(`1..${tests.length}`);
-    for (const [index, {name, fn}] of tests.entries()) {
-        try {
-            await fn();
-            print(`ok ${index + 1} - ${name}`);
-        } catch (e) {
-            failures++;
-            print(`not ok ${index + 1} - ${name}`);
-            for (const line of `${e}\n${e.stack ?? ''}`.split('\n'))
-                print(`# ${line}`);
-        }
-    }
-}
-
-GLib.timeout_add(GLib.PRIORITY_DEFAULT, WATCHDOG_MS, () => {
-    print('Bail out! watchdog: the suite did not finish in time');
-    System.exit(1);
-    return GLib.SOURCE_REMOVE;
-});
-GLib.idle_add(GLib.PRIORITY_DEFAULT, () => {
-    runAll().catch(e => {
-        failures++;
-        print(`Bail out! ${e}`);
-    }).finally(() => loop.quit());
-    return GLib.SOURCE_REMOVE;
-});
-loop.run();
-System.exit(failures > 0 ? 1 : 0);
+runAsyncTests(tests, SCALE);
