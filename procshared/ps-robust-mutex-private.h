@@ -174,13 +174,6 @@ gboolean ps_robust_mutex_mark_consistent (PsRobustMutexHandle  *handle,
  * guards, and so could not be told of the death). */
 gboolean ps_robust_mutex_unlock_unrepaired (PsRobustMutexHandle  *handle,
                                             GError              **error);
-/* Locks again after a condition wait, whatever ended it: no timeout, no
- * cancellable. */
-/* Polls, up to @max_spins times, while another thread holds the lock,
- * when ps_spin_should_poll() says the holder may be running: for locks
- * held only for a few stores, where letting go is sooner than a sleep. */
-void     ps_robust_mutex_await_release   (PsRobustMutexHandle  *handle,
-                                          guint                 max_spins);
 /* ps_robust_mutex_lock(), polling first up to @max_spins times while
  * another thread holds the lock (when ps_spin_should_poll() allows),
  * trying it each time it looks free. */
@@ -189,6 +182,8 @@ gboolean ps_robust_mutex_lock_polling    (PsRobustMutexHandle  *handle,
                                           gint64                timeout_us,
                                           GCancellable         *cancellable,
                                           GError              **error);
+/* Locks again after a condition wait, whatever ended it: no timeout, no
+ * cancellable. */
 gboolean ps_robust_mutex_reacquire       (PsRobustMutexHandle  *handle,
                                           GError              **error);
 void     ps_robust_mutex_set_corrupt_error (GError            **error);

@@ -397,9 +397,11 @@ ps_robust_mutex_unlock_unrepaired (PsRobustMutexHandle  *handle,
 /* About 5 µs of polling on current x86 CPUs. */
 #define REACQUIRE_SPINS 200
 
-void
-ps_robust_mutex_await_release (PsRobustMutexHandle *handle,
-                               guint                max_spins)
+/* Polls, up to @max_spins times, while another thread holds the lock,
+ * when ps_spin_should_poll() says the holder may be running. */
+static void
+await_release (PsRobustMutexHandle *handle,
+               guint                max_spins)
 {
   guint spins = 0;
 
@@ -467,7 +469,7 @@ ps_robust_mutex_reacquire (PsRobustMutexHandle  *handle,
   /* A condition is mostly signalled by a thread holding the mutex, which
    * releases it a moment later: looking for that moment saves sleeping
    * on the mutex only to be woken again. */
-  ps_robust_mutex_await_release (handle, REACQUIRE_SPINS);
+  await_release (handle, REACQUIRE_SPINS);
 
   /* No timeout and no cancellable: whatever ended the wait, the caller
    * must hold the mutex again when it returns. */

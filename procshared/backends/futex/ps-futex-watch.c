@@ -123,20 +123,16 @@ waitv_supported (void)
   return present == 2;
 }
 
-/* With waiters_lock held. */
-static void
-drop_holds (Waiter *waiter)
-{
-  /* The watches keep their holder: ps_watch_done() finds them gone. */
-  waiter->n_holds = 0;
-}
-
+/* Whether @watch is a wake-one watch of a word held; with waiters_lock
+ * held. */
 static gboolean
-is_held (Waiter        *waiter,
-         const guint32 *address)
+is_held_out (Waiter  *waiter,
+             PsWatch *watch)
 {
+  if (watch->wake_all)
+    return FALSE;
   for (guint i = 0; i < waiter->n_holds; i++)
-    if (waiter->holds[i].address == address)
+    if (waiter->holds[i].address == watch->address)
       return TRUE;
   return FALSE;
 }
@@ -182,8 +178,8 @@ take_ready (Waiter  *waiter,
         continue;
       if (watch == woken)
         is_ready = TRUE;
-      else if (!watch->wake_all && (is_held (waiter, watch->address) ||
-                                    (woken != NULL && watch->address == woken->address)))
+      else if (is_held_out (waiter, watch) ||
+               (woken != NULL && !watch->wake_all && watch->address == woken->address))
         is_ready = FALSE;
       else
         is_ready = __atomic_load_n (watch->address, __ATOMIC_RELAXED) != watch->expected;
@@ -222,7 +218,7 @@ waiter_run (gpointer data)
         {
           PsWatch *watch = waiter->slots[i];
 
-          if (watch == NULL || (!watch->wake_all && is_held (waiter, watch->address)))
+          if (watch == NULL || is_held_out (waiter, watch))
             continue;
           words[n] = (struct futex_waitv) {
             .val = watch->expected, .uaddr = (uintptr_t) watch->address, .flags = FUTEX_32,
@@ -241,8 +237,10 @@ waiter_run (gpointer data)
       r = futex_waitv (words, n, holding ? &limit : NULL);
       if (r < 0 && errno == ETIMEDOUT)
         {
+          /* The watches keep their holder: ps_watch_done() finds them
+           * gone. */
           g_mutex_lock (&waiters_lock);
-          drop_holds (waiter);
+          waiter->n_holds = 0;
           g_mutex_unlock (&waiters_lock);
           continue;
         }
