@@ -33,7 +33,7 @@ run_ps_mutex (gpointer data,
   return ns_per_op_since (start, iterations);
 }
 
-static double
+double
 run_pthread_mutex (gpointer data,
                    guint64  iterations)
 {

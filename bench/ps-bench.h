@@ -311,6 +311,10 @@ Series *row_add_boost_group_series (Row        *row,
 /* Objects that live as long as the row. */
 PsMutex         *row_ps_mutex_new      (gboolean recursive);
 pthread_mutex_t *row_pthread_mutex_new (gboolean robust);
+/* pthread_mutex_lock+unlock of @data, a pthread_mutex_t, @iterations
+ * times: ns per pair. */
+double           run_pthread_mutex     (gpointer  data,
+                                        guint64   iterations);
 #ifdef PS_BENCH_HAVE_BOOST
 gpointer         row_boost_mutex_new   (void);   /* an interprocess_mutex */
 #endif
