@@ -403,13 +403,15 @@ scribble (gpointer data)
   guint64 lengths[] = { s->size, s->size / 2, G_MAXUINT64, s->size * 2 };
   guint i;
 
+  /* Every combination of the three, in turn; until told to stop, or
+   * after a bound the reads never take. */
   g_atomic_int_set (&s->started, 1);
-  for (i = 0; !g_atomic_int_get (&s->stop); i++)
+  for (i = 0; !g_atomic_int_get (&s->stop) && i < G_MAXUINT / 2; i++)
     {
       __atomic_store_n ((guint64 *) (gpointer) (base + RECORD_DATA_LENGTH_OFFSET),
                         lengths[i % G_N_ELEMENTS (lengths)], __ATOMIC_RELAXED);
-      __atomic_store_n (base + 17, (i & 2) ? 'b' : 'y', __ATOMIC_RELAXED);
-      __atomic_store_n (base + 24 + s->size / 3, (i & 4) ? 2 : 1, __ATOMIC_RELAXED);
+      __atomic_store_n (base + 17, (i & 4) ? 'b' : 'y', __ATOMIC_RELAXED);
+      __atomic_store_n (base + 24 + s->size / 3, (i & 8) ? 2 : 1, __ATOMIC_RELAXED);
     }
   return NULL;
 }
