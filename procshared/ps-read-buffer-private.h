@@ -13,10 +13,13 @@ G_BEGIN_DECLS
  *
  * Fresh pages cost a fault each (several µs in a virtual machine), more
  * than copying into them: reading a 64 MiB record into a new g_malloc()
- * took five times as long as into memory already touched. So the buffer
- * of the last large value the program let go of is kept (one, of
- * PS_READ_BUFFER_MIN to PS_READ_BUFFER_MAX bytes, as glibc itself keeps
- * up to 64 MiB of freed heap) and reused by the next read that fits it. */
+ * took five times as long as into memory already touched. So a buffer
+ * of 2 MiB or more is a mapping of its own on huge pages where the
+ * system has them (ps-platform-memory-private.h: 32 faults for 64 MiB
+ * instead of 16,384), and the buffers of the last large values the
+ * program let go of are kept, one below 2 MiB and one from 2 MiB to
+ * PS_READ_BUFFER_MAX (as glibc itself keeps up to 64 MiB of freed heap),
+ * and reused by the next read that fits one. */
 #define PS_READ_BUFFER_MIN ((gsize) 256 * 1024)
 #define PS_READ_BUFFER_MAX ((gsize) 64 * 1024 * 1024)
 

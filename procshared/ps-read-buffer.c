@@ -1,20 +1,25 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
+#include "ps-platform-memory-private.h"
 #include "ps-read-buffer-private.h"
 
-/* Before the data: how much room the allocation has, and 16 bytes so the
- * data keeps g_malloc()'s alignment, which GVariant needs. */
+/* Before the data: how much room the buffer has, and how large a mapping
+ * it is (0 if it came from g_malloc()); 16 bytes, so the data keeps the
+ * 16-byte alignment GVariant needs. */
 typedef struct
 {
   gsize capacity;
-  gsize padding;
+  gsize mapped;
 } ReadBuffer;
 
 G_STATIC_ASSERT (sizeof (ReadBuffer) == 16);
 
-/* The one buffer kept; exchanged atomically, so no lock that a thread of
- * the parent could hold at fork() time. */
-static ReadBuffer *kept_buffer;
+/* The buffers kept, one below ps_platform_memory_large_size() and one
+ * from it on, so that a program reading values of both sizes in turn
+ * (a 1 MiB one, then a 64 MiB one) reuses a buffer for each instead of
+ * trading one for the other at every read. Exchanged atomically, so no
+ * lock that a thread of the parent could hold at fork() time. */
+static ReadBuffer *kept_buffers[2];
 
 static ReadBuffer *
 header_of (guint8 *data)
@@ -22,37 +27,71 @@ header_of (guint8 *data)
   return (ReadBuffer *) (gpointer) (data - sizeof (ReadBuffer));
 }
 
-static gboolean
-worth_keeping (gsize capacity)
+/* Which of kept_buffers a buffer of @capacity bytes goes to, or -1 if
+ * it is not kept. */
+static gint
+slot_of (gsize capacity)
 {
-  return capacity >= PS_READ_BUFFER_MIN && capacity <= PS_READ_BUFFER_MAX;
+  if (capacity < PS_READ_BUFFER_MIN || capacity > PS_READ_BUFFER_MAX)
+    return -1;
+  return capacity < ps_platform_memory_large_size () ? 0 : 1;
+}
+
+static void
+release (ReadBuffer *buffer)
+{
+  if (buffer == NULL)
+    return;
+  if (buffer->mapped > 0)
+    ps_platform_memory_unmap (buffer, buffer->mapped);
+  else
+    g_free (buffer);
+}
+
+/* A buffer of @size bytes of its own: mapped when large, where the
+ * system maps it, else from g_malloc(). */
+static ReadBuffer *
+allocate (gsize size)
+{
+  gsize total = sizeof (ReadBuffer) + MAX (size, 1);
+  ReadBuffer *buffer = NULL;
+
+  if (total >= ps_platform_memory_large_size ())
+    buffer = ps_platform_memory_map (total);
+  if (buffer != NULL)
+    buffer->mapped = total;
+  else
+    {
+      buffer = g_malloc (total);
+      buffer->mapped = 0;
+    }
+  buffer->capacity = size;
+  return buffer;
 }
 
 guint8 *
 ps_read_buffer_new (gsize size)
 {
+  gint slot = slot_of (size);
   ReadBuffer *buffer = NULL;
 
-  if (worth_keeping (size))
+  if (slot >= 0)
     {
-      buffer = __atomic_exchange_n (&kept_buffer, NULL, __ATOMIC_ACQ_REL);
+      buffer = __atomic_exchange_n (&kept_buffers[slot], NULL, __ATOMIC_ACQ_REL);
       /* Reused only where it is no more than twice as large, so that a
        * small read does not pin a large buffer. */
       if (buffer != NULL && (buffer->capacity < size || buffer->capacity / 2 > size))
         {
           ReadBuffer *expected = NULL;
 
-          if (!__atomic_compare_exchange_n (&kept_buffer, &expected, buffer, FALSE,
+          if (!__atomic_compare_exchange_n (&kept_buffers[slot], &expected, buffer, FALSE,
                                             __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
-            g_free (buffer);
+            release (buffer);
           buffer = NULL;
         }
     }
   if (buffer == NULL)
-    {
-      buffer = g_malloc (sizeof (ReadBuffer) + MAX (size, 1));
-      buffer->capacity = size;
-    }
+    buffer = allocate (size);
   return (guint8 *) (buffer + 1);
 }
 
@@ -60,10 +99,11 @@ void
 ps_read_buffer_free (guint8 *data)
 {
   ReadBuffer *buffer = header_of (data);
+  gint slot = slot_of (buffer->capacity);
 
-  if (worth_keeping (buffer->capacity))
-    buffer = __atomic_exchange_n (&kept_buffer, buffer, __ATOMIC_ACQ_REL);
-  g_free (buffer);
+  if (slot >= 0)
+    buffer = __atomic_exchange_n (&kept_buffers[slot], buffer, __ATOMIC_ACQ_REL);
+  release (buffer);
 }
 
 static void
@@ -83,5 +123,8 @@ ps_read_buffer_to_bytes (guint8 *data,
 void
 ps_read_buffer_trim (void)
 {
-  g_free (__atomic_exchange_n (&kept_buffer, NULL, __ATOMIC_ACQ_REL));
+  gsize slot;
+
+  for (slot = 0; slot < G_N_ELEMENTS (kept_buffers); slot++)
+    release (__atomic_exchange_n (&kept_buffers[slot], NULL, __ATOMIC_ACQ_REL));
 }

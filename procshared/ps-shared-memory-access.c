@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ps-errors-private.h"
+#include "ps-read-buffer-private.h"
 #include "ps-shared-memory-private.h"
 #include "ps-variant-record-private.h"
 
@@ -47,7 +48,17 @@ ps_shared_memory_read (PsSharedMemory  *self,
       !ps_shared_memory_check_backing (self, error))
     return NULL;
 
-  bytes = g_bytes_new (base + offset, length);
+  /* A large read goes into a buffer that takes no fault per page and is
+   * reused once freed (ps-read-buffer), like read_variant()'s. */
+  if (length >= PS_READ_BUFFER_MIN)
+    {
+      guint8 *data = ps_read_buffer_new (length);
+
+      memcpy (data, base + offset, length);
+      bytes = ps_read_buffer_to_bytes (data, length);
+    }
+  else
+    bytes = g_bytes_new (base + offset, length);
   if (!ps_shared_memory_check_backing (self, error))
     g_clear_pointer (&bytes, g_bytes_unref);
   return bytes;
