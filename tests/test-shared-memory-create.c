@@ -38,16 +38,18 @@ rss_kb (gconstpointer mapping)
 {
   g_autofree char *smaps = NULL;
   g_auto(GStrv) lines = NULL;
-  g_autofree char *prefix = g_strdup_printf ("%" G_GINT64_MODIFIER "x-",
-                                             (guint64) (guintptr) mapping);
   gboolean in_mapping = FALSE;
 
   g_assert_true (g_file_get_contents ("/proc/self/smaps", &smaps, NULL, NULL));
   lines = g_strsplit (smaps, "\n", -1);
   for (guint i = 0; lines[i] != NULL; i++)
     {
-      if (g_str_has_prefix (lines[i], prefix))
-        in_mapping = TRUE;
+      char *end = NULL;
+      guint64 start = g_ascii_strtoull (lines[i], &end, 16);
+
+      /* A mapping's line starts with its range, zero-padded: "START-END". */
+      if (end != lines[i] && *end == '-')
+        in_mapping = start == (guint64) (guintptr) mapping;
       else if (in_mapping && g_str_has_prefix (lines[i], "Rss:"))
         return (guint) g_ascii_strtoull (lines[i] + strlen ("Rss:"), NULL, 10);
     }
