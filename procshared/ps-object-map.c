@@ -223,21 +223,39 @@ ps_object_unmap (gpointer mapping,
 
 /* Named objects ----------------------------------------------------------- */
 
-/* Takes the memory of a new object of @total bytes from the file system
- * now, so that no later touch of one of its pages can find /dev/shm full
- * (a SIGBUS, and data that never reaches the file). */
+/* Writes a new object's header through its file, then publishes it,
+ * without touching its mapping: an object with nothing else to fill in
+ * (a segment) then costs no page fault to create. Its pages were reserved
+ * first, so this cannot find /dev/shm full. */
 static gboolean
-reserve_object (int          fd,
-                const char  *name,
-                gsize        total,
-                GError     **error)
+write_header (int           fd,
+              const char   *name,
+              PsObjectType  type,
+              gsize         payload_size,
+              GError      **error)
 {
-  int result = ps_platform_fd_reserve (fd, total);
+  PsObjectHeader header = { 0, };
+  const guint8 *ready = (const guint8 *) &header + G_STRUCT_OFFSET (PsObjectHeader, ready);
+  ssize_t n;
 
-  if (result == 0)
-    return TRUE;
-  ps_set_error_from_memory_errno (error, result, total,
-                                  "Could not reserve the memory of “%s”", name);
+  ps_object_header_init (&header, type, payload_size);
+  header.ready = 0;
+  do
+    n = pwrite (fd, &header, sizeof header, 0);
+  while (n < 0 && errno == EINTR);
+  if (n == (ssize_t) sizeof header)
+    {
+      /* Published on its own, after the rest: an opener's pread() sees
+       * the ready word only with everything before it. */
+      ps_object_header_publish (&header);
+      do
+        n = pwrite (fd, ready, sizeof header.ready, G_STRUCT_OFFSET (PsObjectHeader, ready));
+      while (n < 0 && errno == EINTR);
+      if (n == (ssize_t) sizeof header.ready)
+        return TRUE;
+    }
+  ps_set_error_from_errno (error, n < 0 ? errno : EIO, "Could not write the header of “%s”",
+                           name);
   return FALSE;
 }
 
@@ -256,6 +274,7 @@ init_new_object (int               fd,
   gsize total = payload_offset + payload_size;
   gpointer mapping;
   GuardSlot *slot;
+  int result;
 
   /* shm_open() applies the umask; the mode asked for is the mode given. */
   if (fchmod (fd, mode) != 0)
@@ -263,12 +282,17 @@ init_new_object (int               fd,
       ps_set_error_from_errno (error, errno, "Could not set the mode of “%s”", name);
       return FALSE;
     }
-  if (ftruncate (fd, (off_t) total) != 0)
+  /* Sized and reserved at once: a full /dev/shm fails the creation,
+   * never a later touch of a page (a SIGBUS, and data that never reaches
+   * the file). */
+  result = ps_platform_fd_allocate (fd, total);
+  if (result != 0)
     {
-      ps_set_error_from_memory_errno (error, errno, total, "Could not size “%s”", name);
+      ps_set_error_from_memory_errno (error, result, total,
+                                      "Could not reserve the memory of “%s”", name);
       return FALSE;
     }
-  if (!reserve_object (fd, name, total, error))
+  if (init_func == NULL && !write_header (fd, name, type, payload_size, error))
     return FALSE;
 
   mapping = mmap (NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -280,14 +304,16 @@ init_new_object (int               fd,
 
   /* Guarded before the first write: see the top of this file. */
   slot = guard_mapping (mapping, total);
-  ps_object_header_init (mapping, type, payload_size);
-  if (init_func != NULL &&
-      !init_func ((guint8 *) mapping + payload_offset, user_data, error))
+  if (init_func != NULL)
     {
-      ps_object_unmap (mapping, total);
-      return FALSE;
+      ps_object_header_init (mapping, type, payload_size);
+      if (!init_func ((guint8 *) mapping + payload_offset, user_data, error))
+        {
+          ps_object_unmap (mapping, total);
+          return FALSE;
+        }
+      ps_object_header_publish (mapping);
     }
-  ps_object_header_publish (mapping);
   if (slot != NULL && __atomic_load_n (&slot->rescued, __ATOMIC_ACQUIRE))
     {
       g_set_error (error, PS_ERROR, PS_ERROR_CORRUPT,

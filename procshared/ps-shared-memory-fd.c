@@ -129,6 +129,7 @@ ps_shared_memory_fd_open (PsSharedMemoryFd  *fd,
   fd->fd = dup_descriptor (source, error);
   if (fd->fd < 0)
     return FALSE;
+  fd->header_written = TRUE;
   fd->fd_read_only = access_read_only;
   fd->read_only = access_read_only || (seals & PS_FD_SEAL_WRITE);
   mapping = ps_object_map_fd (fd->fd, (gsize) size, fd->read_only, error);
@@ -253,6 +254,7 @@ ps_shared_memory_dup_fd (PsSharedMemory  *self,
                              "descriptors now");
       return -1;
     }
+  ps_shared_memory_write_header (self);
   guard_unless_sealed (self, fd);
   return dup_descriptor (fd->fd, error);
 }
@@ -308,6 +310,7 @@ ps_shared_memory_dup_read_only_fd (PsSharedMemory  *self,
   fd = get_shareable_fd (self, error);
   if (fd == NULL)
     return -1;
+  ps_shared_memory_write_header (self);
   guard_unless_sealed (self, fd);
   if (fd->fd_read_only)
     return dup_descriptor (fd->fd, error);

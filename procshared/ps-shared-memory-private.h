@@ -20,6 +20,7 @@ typedef struct
   gboolean needs_guard;      /* mapped from a file others may shrink */
   gint     guarded;          /* the SIGBUS guard covers the mapping */
   gint     read_only_given;  /* a read-only descriptor was handed out */
+  gint     header_written;   /* the header is in the memory (received ones have it) */
 } PsSharedMemoryFd;
 
 void     ps_shared_memory_fd_init   (PsSharedMemoryFd  *fd);
@@ -41,6 +42,11 @@ PsSharedMemoryFd *ps_shared_memory_get_fd (PsSharedMemory *self);
 /* Puts the segment's mapping under the SIGBUS guard (ps-object-map.c),
  * once: when its file may be shrunk by another process. */
 void     ps_shared_memory_guard     (PsSharedMemory    *self);
+/* Writes the header of an anonymous segment into its memory before its
+ * first descriptor leaves: what ps_shared_memory_new_from_fd() checks.
+ * Until then no page of the segment is touched. Parent and child may
+ * both write it after a fork(): the same bytes. */
+void     ps_shared_memory_write_header (PsSharedMemory *self);
 /* Whether the SIGBUS guard covers the segment (for tests). */
 gboolean ps_shared_memory_is_guarded (PsSharedMemory   *self);
 /* FALSE, with G_IO_ERROR_READ_ONLY, for a read-only segment. */

@@ -140,16 +140,22 @@ map_new_or_named (PsSharedMemory  *self,
                                 NULL, NULL, &self->mapping, &self->mapping_size,
                                 &self->created, &self->mode, error);
 
-  /* Anonymous: over a file that can be shared by descriptor
-   * (ps-shared-memory-fd.c). */
+  /* Anonymous: over a file that can be shared by descriptor, untouched:
+   * its header is written when a descriptor first leaves (-fd.c). */
   self->created = TRUE;
   self->mapping_size = DATA_OFFSET + self->size;
   self->mapping = ps_shared_memory_fd_create (&self->fd, self->mapping_size, error);
-  if (self->mapping == NULL)
-    return FALSE;
+  return self->mapping != NULL;
+}
+
+void
+ps_shared_memory_write_header (PsSharedMemory *self)
+{
+  if (g_atomic_int_get (&self->fd.header_written))
+    return;
   ps_object_header_init (self->mapping, PS_OBJECT_TYPE_SHARED_MEMORY, self->size);
   ps_object_header_publish (self->mapping);
-  return TRUE;
+  g_atomic_int_set (&self->fd.header_written, TRUE);
 }
 
 static gboolean

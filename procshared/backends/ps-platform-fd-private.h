@@ -75,11 +75,12 @@ gboolean  ps_platform_fd_check            (int           fd,
                                            gboolean     *out_read_only,
                                            GError      **error);
 
-/* Takes the memory of the first @size bytes of the file @fd from its file
- * system now (posix_fallocate()), so that no later touch of a page can
- * find a full /dev/shm. 0, also where the system cannot reserve, or the
- * errno of the failure (ENOSPC). */
-int       ps_platform_fd_reserve          (int           fd,
+/* Sizes the new, empty file @fd to @size bytes and takes their memory
+ * from its file system now (posix_fallocate(), which grows the file: no
+ * ftruncate() first), so that no later touch of a page can find a full
+ * /dev/shm. Where the system cannot reserve, it only sizes the file. 0,
+ * or the errno of the failure (ENOSPC, EFBIG...). */
+int       ps_platform_fd_allocate         (int           fd,
                                            gsize         size);
 
 /* For tests: make ps_platform_fd_create() take the fallback path, as on a

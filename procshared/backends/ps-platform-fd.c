@@ -68,22 +68,26 @@ size_new_file (int      fd,
 }
 
 int
-ps_platform_fd_reserve (int   fd,
-                        gsize size)
+ps_platform_fd_allocate (int   fd,
+                         gsize size)
 {
+  if (size > (gsize) G_MAXINT64)
+    return EFBIG;
 #ifdef HAVE_POSIX_FALLOCATE
-  int result;
+  {
+    int result;
 
-  do
-    result = posix_fallocate (fd, 0, (off_t) size);
-  while (result == EINTR);
-  /* Reserved, or a file system that cannot reserve. */
-  return result == EOPNOTSUPP || result == ENOSYS ? 0 : result;
-#else
-  (void) fd;
-  (void) size;
-  return 0;
+    do
+      result = posix_fallocate (fd, 0, (off_t) size);
+    while (result == EINTR);
+    /* Reserved, and the file grown to @size: one call instead of
+     * ftruncate() and then posix_fallocate(). */
+    if (result != EOPNOTSUPP && result != ENOSYS)
+      return result;
+  }
 #endif
+  /* A file system that cannot reserve: only the size. */
+  return ftruncate (fd, (off_t) size) == 0 ? 0 : errno;
 }
 
 /* The fallback: a POSIX shared-memory object under a random name that
@@ -123,17 +127,13 @@ create_unlinked_object (gsize    size,
           set_create_error (error, saved_errno, size);
           return -1;
         }
-      fd = size_new_file (fd, size, error);
-      if (fd >= 0 && (saved_errno = ps_platform_fd_reserve (fd, size)) != 0)
+      /* It lives in /dev/shm, which can be full: no page of it may ever
+       * fail to be there when touched (SIGBUS). */
+      saved_errno = ps_platform_fd_allocate (fd, size);
+      if (saved_errno != 0)
         {
-          /* It lives in /dev/shm, which can be full: no page of it may
-           * ever fail to be there when touched (SIGBUS). */
           set_create_error (error, saved_errno, size);
           close (fd);
-          fd = -1;
-        }
-      if (fd < 0)
-        {
           close (twin);
           return -1;
         }
