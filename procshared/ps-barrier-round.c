@@ -27,9 +27,13 @@ typedef enum
 typedef struct
 {
   PsBarrierState *state;
+  guint           parties;   /* the caller's copy */
   guint           slot;      /* PS_BARRIER_MAX_PARTIES: none */
   guint32         pid;
   guint32         round;
+  gboolean        may_mark;  /* a blocking wait: its thread only sleeps */
+  guint64         slot_value;
+  PsDeathMark     mark;      /* if slot_value has PS_BARRIER_SLOT_MARKED */
 } Party;
 
 gboolean
@@ -156,18 +160,22 @@ claim_slot (Party *party)
   for (guint i = 0; i < PS_BARRIER_MAX_PARTIES; i++)
     {
       guint64 expected = 0;
+      guint64 value = slot_value (party->pid, party->round);
 
       if (__atomic_load_n (&state->slots[i], __ATOMIC_RELAXED) != 0 ||
           !__atomic_compare_exchange_n (&state->slots[i], &expected,
-                                        slot_value (party->pid, party->round) |
-                                        PS_BARRIER_SLOT_FILLING,
+                                        value | PS_BARRIER_SLOT_FILLING,
                                         FALSE, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
         continue;
-      __atomic_store_n (&state->stamps[i], ps_process_self_stamp (), __ATOMIC_RELAXED);
-      /* A prober that sees the slot without FILLING sees our stamp. */
-      __atomic_store_n (&state->slots[i], slot_value (party->pid, party->round),
-                        __ATOMIC_SEQ_CST);
+      if (party->may_mark && ps_death_mark_set (&state->stamps[i], &party->mark))
+        value |= PS_BARRIER_SLOT_MARKED;
+      else
+        __atomic_store_n (&state->stamps[i], ps_process_self_stamp (), __ATOMIC_RELAXED);
+      /* A prober that sees the slot without FILLING sees our stamp or
+       * mark. */
+      __atomic_store_n (&state->slots[i], value, __ATOMIC_SEQ_CST);
       party->slot = i;
+      party->slot_value = value;
       return TRUE;
     }
   return FALSE;
@@ -175,22 +183,64 @@ claim_slot (Party *party)
 
 /* Only we write our slot but to free it, and only for a gone process
  * (not ours): compare-and-swap all the same, so that a slot a peer
- * scribbled on is never taken for ours. */
+ * scribbled on is never taken for ours. The mark goes first: a slot
+ * that is free is never left with a mark the kernel still watches. */
 static void
 free_slot (Party *party)
 {
-  guint64 expected = slot_value (party->pid, party->round);
+  guint64 expected = party->slot_value;
 
-  if (party->slot < PS_BARRIER_MAX_PARTIES)
-    __atomic_compare_exchange_n (&party->state->slots[party->slot], &expected, 0,
-                                 FALSE, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
+  if (party->slot >= PS_BARRIER_MAX_PARTIES)
+    return;
+  if (expected & PS_BARRIER_SLOT_MARKED)
+    ps_death_mark_clear (&party->state->stamps[party->slot], &party->mark);
+  __atomic_compare_exchange_n (&party->state->slots[party->slot], &expected, 0,
+                               FALSE, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
   party->slot = PS_BARRIER_MAX_PARTIES;
 }
 
+/* Whether the party in a slot that held @value is gone, as far as a look
+ * at its mark, or else (unless @quick) at its process, tells: see
+ * probe_parties(). */
+static gboolean
+slot_party_gone (PsBarrierState *state,
+                 guint           i,
+                 guint64         value,
+                 gboolean        quick)
+{
+  guint32 pid = (guint32) value;
+  guint32 stamp;
+
+  if ((value & (PS_BARRIER_SLOT_MARKED | PS_BARRIER_SLOT_FILLING)) == PS_BARRIER_SLOT_MARKED)
+    {
+      guint32 mark = __atomic_load_n (&state->stamps[i], __ATOMIC_SEQ_CST);
+
+      if (ps_death_mark_is_dead (mark))
+        return __atomic_load_n (&state->slots[i], __ATOMIC_SEQ_CST) == value;
+      /* Alive by its mark, which the kernel would have changed: the
+       * quick look stops there. The thorough one asks the system all
+       * the same (the stamp is the mark's: the pid alone), against a
+       * party that died between clearing its mark and freeing its slot. */
+      if (quick)
+        return FALSE;
+      stamp = 0;
+    }
+  else
+    {
+      /* Still being filled in: its stamp is not there yet. */
+      stamp = (value & PS_BARRIER_SLOT_FILLING) ? 0
+              : __atomic_load_n (&state->stamps[i], __ATOMIC_SEQ_CST);
+    }
+  if (__atomic_load_n (&state->slots[i], __ATOMIC_SEQ_CST) != value)
+    return FALSE;
+  return ps_process_is_gone (pid, stamp, quick);
+}
+
 /* Frees the slots of gone processes; TRUE if one of them was waiting in
- * @round. A few system calls per other party; if @quick, one per other
- * party asleep in @round only, noticing only processes that are gone
- * and reaped (see ps_process_is_gone()). */
+ * @round. A few system calls per other party; if @quick, only the
+ * parties asleep in @round, and no system call for a marked one (its
+ * mark tells) but one for each other, noticing only processes that are
+ * gone and reaped (see ps_process_is_gone()). */
 static gboolean
 probe_parties (Party    *party,
                guint32   round,
@@ -203,16 +253,10 @@ probe_parties (Party    *party,
     {
       guint64 value = __atomic_load_n (&state->slots[i], __ATOMIC_SEQ_CST);
       guint32 pid = (guint32) value;
-      guint32 stamp;
 
       if (value == 0 || pid == party->pid ||
-          (quick && ((value >> 32) & PS_BARRIER_ROUND_MASK) != round))
-        continue;
-      /* Still being filled in: its stamp is not there yet. */
-      stamp = (value & PS_BARRIER_SLOT_FILLING) ? 0
-              : __atomic_load_n (&state->stamps[i], __ATOMIC_SEQ_CST);
-      if (__atomic_load_n (&state->slots[i], __ATOMIC_SEQ_CST) != value ||
-          !ps_process_is_gone (pid, stamp, quick))
+          (quick && ((value >> 32) & PS_BARRIER_ROUND_MASK) != round) ||
+          !slot_party_gone (state, i, value, quick))
         continue;
       if (__atomic_compare_exchange_n (&state->slots[i], &value, 0, FALSE,
                                        __ATOMIC_SEQ_CST, __ATOMIC_RELAXED) &&
@@ -315,15 +359,19 @@ round_over (guint32 word,
   return ps_barrier_round_of (word) != round || (word & PS_BARRIER_BROKEN);
 }
 
-/* Polls a few microseconds for the end of the round, when that pays
- * (ps-spin-private.h: never with one CPU); whether it ended. */
+/* Polls a few microseconds for the end of the round @word is in, when
+ * that pays (ps-spin-private.h: never with one CPU); whether it ended. A
+ * round that still misses two parties or more hardly ends in the time
+ * a poll lasts (they would all have to arrive meanwhile, each on a CPU
+ * of its own), so only the last but one polls. */
 static gboolean
-poll_round (Party *party)
+poll_round (Party   *party,
+            guint32  word)
 {
   PsBarrierState *state = party->state;
   gboolean over = FALSE;
 
-  if (!ps_spin_should_poll (state))
+  if ((word & PS_BARRIER_COUNT_MASK) + 1 != party->parties || !ps_spin_should_poll (state))
     return FALSE;
   for (guint spins = 0; spins < AWAIT_SPINS && !over; spins++)
     {
@@ -393,15 +441,19 @@ await_round (Party          *party,
       if (!polled)
         {
           polled = TRUE;
-          if (poll_round (party))
+          if (poll_round (party, word))
             continue;
         }
 
+      /* Two parties: nobody else sleeps in our round, whose death we
+       * would have to look for; the last arrival looks for ours. */
+      if (party->parties < 3)
+        retry_us = G_MAXINT64;
       word = prepare_sleep (party, word, &retry_us);
       if (word == 0)
         continue;
-      wake_at = g_get_monotonic_time () + retry_us;
-      if (deadline >= 0 && deadline < wake_at)
+      wake_at = retry_us == G_MAXINT64 ? deadline : g_get_monotonic_time () + retry_us;
+      if (deadline >= 0 && (wake_at < 0 || deadline < wake_at))
         wake_at = deadline;
       status = ps_wait_word_wait (&state->word, word, wake_at,
                                   ps_wait_context_get_canceller (context));
@@ -438,7 +490,7 @@ ps_barrier_state_wait (PsBarrierState  *state,
                        GCancellable    *cancellable,
                        GError         **error)
 {
-  Party party = { state, PS_BARRIER_MAX_PARTIES, ps_self_process_id (), 0 };
+  Party party = { state, parties, PS_BARRIER_MAX_PARTIES, ps_self_process_id (), 0, TRUE, 0 };
   PsWaitContext context;
   gint64 deadline;
   gint index = -1;
@@ -493,6 +545,7 @@ ps_barrier_async_new (PsBarrierState *state,
   PsBarrierAsync *wait = g_new0 (PsBarrierAsync, 1);
 
   wait->party.state = state;
+  wait->party.parties = parties;
   wait->party.slot = PS_BARRIER_MAX_PARTIES;
   wait->party.pid = ps_self_process_id ();
   wait->party.round = ps_barrier_round_of (load_word (state));

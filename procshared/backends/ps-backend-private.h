@@ -44,6 +44,23 @@
  *   gboolean ps_robust_lock_looks_busy      (PsRobustLock *lock);
  *       whether another thread visibly holds the lock: a caller whose
  *       fast try failed can then go straight to waiting.
+ *
+ * Each header also defines death marks, inline, for objects that must
+ * notice a participant's death without a lock it holds (a barrier's
+ * sleeping parties), without a system call per look:
+ *
+ *   gboolean ps_death_mark_set     (guint32 *mark, PsDeathMark *saved);
+ *       puts a value in the 32-bit @mark (in shared memory) that the
+ *       platform changes if the calling thread dies before
+ *       ps_death_mark_clear(), and takes no robust lock meanwhile;
+ *       FALSE, with nothing done, where the platform cannot (then look
+ *       with ps_process_is_gone() below);
+ *   void     ps_death_mark_clear   (guint32 *mark, PsDeathMark *saved);
+ *       gives it back, @mark 0 if it still held what was put there;
+ *   gboolean ps_death_mark_is_dead (guint32 value);
+ *       whether a mark read from memory says its thread died while it
+ *       was set: a system call on the dying thread's side, once, and
+ *       none on the looker's.
  */
 
 #include <glib.h>
