@@ -30,11 +30,12 @@
  *
  * The death of a waiting party is seen by the party that would end the
  * round, before it does, and, in a barrier of three parties or more, by
- * the others within 50 ms (they wake to look): each party records itself
- * in the barrier as it goes to sleep. On Linux (the futex backend) a
- * blocking wait's record is a word the kernel marks when the thread
+ * the others within 50 ms (one of them wakes to look): each party records
+ * itself in the barrier as it goes to sleep. On Linux (the futex backend)
+ * a blocking wait's record is a word the kernel marks when the thread
  * dies, so that the party that would end the round sees the death as
- * soon as the process exits, without a system call; elsewhere, and for
+ * soon as the process exits, without a system call, and the death of the
+ * party that looks for the others wakes them at once; elsewhere, and for
  * an async wait, the record is the process, with its start time where
  * the platform tells it (so that a new process given a dead one's pid
  * does not pass for it), and that party sees the death once the dead

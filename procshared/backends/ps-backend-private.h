@@ -60,7 +60,22 @@
  *   gboolean ps_death_mark_is_dead (guint32 value);
  *       whether a mark read from memory says its thread died while it
  *       was set: a system call on the dying thread's side, once, and
- *       none on the looker's.
+ *       none on the looker's;
+ *   void     ps_death_mark_arm      (guint32 *mark, guint tag);
+ *       by the mark's thread: lets others sleep on it, its death waking
+ *       one of them, and gives it one of two values per @tag (0 or 1),
+ *       so that a thread that read the mark armed with the other tag
+ *       does not sleep on it;
+ *   gboolean ps_death_mark_is_armed (guint32 value);
+ *   PsWaitStatus ps_death_mark_wait (guint32 *mark, guint32 expected,
+ *                                    gint64 deadline, PsCanceller *canceller);
+ *       sleeps on an armed mark, as ps_wait_word_wait() on a word;
+ *   void     ps_death_mark_wake    (guint32 *mark);
+ *       wakes every thread asleep on @mark;
+ *   void     ps_death_mark_release (guint32 *mark);
+ *       disarms a mark, so that a thread about to sleep on the value it
+ *       held does not sleep, and wakes every thread asleep on it; its
+ *       thread's death then still shows in it, but wakes nobody.
  */
 
 #include <glib.h>

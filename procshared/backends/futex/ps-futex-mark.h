@@ -9,14 +9,19 @@
  * holds the thread's TID, and the thread's list_op_pending names it for
  * as long as it is set, as it names a lock being taken, so that if the
  * thread dies the kernel sets FUTEX_OWNER_DIED in it (and clears the
- * TID). The kernel only computes the mark's address from the pending
+ * TID), and wakes a thread asleep on it if FUTEX_WAITERS is there, which
+ * arming puts (and releasing takes away). An armed mark also carries its
+ * tag in the FUTEX_OWNER_DIED bit, which the kernel ignores while the
+ * TID is there: a dead mark is the one whose TID is 0. The kernel only computes the mark's address from the pending
  * entry and never reads the entry itself, so the mark needs no list
  * links beside it. The thread must take and release no robust lock
  * while its mark is set (a lock's own pending entry would replace it). */
 
+#include <limits.h>
 #include <glib.h>
 
 #include "ps-futex-robust-list.h"
+#include "ps-futex-wait.h"
 
 typedef struct
 {
@@ -69,4 +74,48 @@ static inline gboolean
 ps_death_mark_is_dead (guint32 value)
 {
   return (value & ~(guint32) FUTEX_WAITERS) == FUTEX_OWNER_DIED;
+}
+
+static inline void
+ps_death_mark_arm (guint32 *mark,
+                   guint    tag)
+{
+  PsFutexThread *me = ps_futex_self ();
+  guint32 seen = me->tid;
+
+  __atomic_compare_exchange_n (mark, &seen, me->tid | FUTEX_WAITERS | ((tag & 1u) << 30),
+                               FALSE, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
+}
+
+static inline gboolean
+ps_death_mark_is_armed (guint32 value)
+{
+  return (value & FUTEX_WAITERS) && (value & FUTEX_TID_MASK) != 0;
+}
+
+static inline PsWaitStatus
+ps_death_mark_wait (guint32     *mark,
+                    guint32      expected,
+                    gint64       deadline,
+                    PsCanceller *canceller)
+{
+  return ps_futex_wait_until (mark, expected, deadline, canceller);
+}
+
+static inline void
+ps_death_mark_wake (guint32 *mark)
+{
+  ps_futex_wake (mark, INT_MAX, FALSE);
+}
+
+static inline void
+ps_death_mark_release (guint32 *mark)
+{
+  guint32 seen = __atomic_load_n (mark, __ATOMIC_RELAXED);
+
+  while ((seen & FUTEX_WAITERS) &&
+         !__atomic_compare_exchange_n (mark, &seen, seen & ~(guint32) FUTEX_WAITERS, FALSE,
+                                       __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+    ;
+  ps_futex_wake (mark, INT_MAX, FALSE);
 }
