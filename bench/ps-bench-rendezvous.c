@@ -553,10 +553,13 @@ finish_barrier_round (Row *row)
 {
   row_note (row, "wall: µs per round as the first party times it; CPU: µs of CPU time per "
             "round of all N parties");
-  row_note (row, "in a round where a party sleeps, the last arrival makes one system call "
-            "(getpgid) per sleeping party before it ends the round (the look that breaks "
-            "the round if one of them died), which pthread_barrier_t does not; a round "
-            "where all meet while polling makes no system call");
+  row_note (row, "in a round where a party sleeps, the last arrival reads each sleeping "
+            "party's death mark (a word the kernel changes if its thread dies) before it "
+            "ends the round, with no system call on the futex backend (one getpgid per "
+            "sleeping party on the others); with 3 parties or more, one sleeper per round "
+            "(on the others: each) sleeps with a 50 ms timer to look at the others, which "
+            "pthread_barrier_t does not need; a round where all meet while polling makes "
+            "no system call");
   for (guint i = 0; i < G_N_ELEMENTS (process_counts); i++)
     group_targets (row, process_counts[i], "PsBarrier round", "ps-barrier", "pthread-barrier",
                    "pthread_barrier_t", 1.1);

@@ -31,13 +31,35 @@
  * it was set: a round whose parties all found it ended while they polled
  * makes no system call.
  *
- * Who sleeps: a party records its process (pid, and its start-time stamp
- * against pid reuse) and round in a slot of a table before it sets
- * SLEEPING, and frees it when it leaves. Sleeping parties wake every
- * PS_BARRIER_PROBE_US to look for recorded processes that are gone, as
- * does the last arrival of a round where SLEEPING is set, before it ends
- * the round: a gone party of the current round breaks it, and any gone
- * party's slot is freed. A round where nobody sleeps costs no look.
+ * Who sleeps: a party records its process (pid) and round in a slot of
+ * a table before it sets SLEEPING, and frees it when it leaves. Beside
+ * the slot, a blocking wait keeps a death mark (ps-backend-private.h:
+ * the platform changes it if the thread dies) where the backend has
+ * them, and the process's start-time stamp, against pid reuse, where it
+ * has not or for an async wait (whose thread goes on with other work).
+ * The last arrival of a round where somebody sleeps reads the marks of
+ * the round's parties and asks the system only about the unmarked ones,
+ * before it ends the round. A gone party of the current round breaks
+ * it, and any gone party's slot is freed. A round where nobody sleeps
+ * costs no look.
+ *
+ * Sleepers look for dead ones too, with three parties or more (a party
+ * of two sleeps alone: only the last arrival needs to look). Unmarked,
+ * each sleeps on the word and wakes every PS_BARRIER_PROBE_US to look at
+ * every slot. Marked, the first to sleep in the round becomes its sentry
+ * (the sentry word of the round's parity names its slot: the ender of a
+ * round finds it there even if the next round has its own already),
+ * arms its mark, and the others sleep on the sentry's
+ * mark, without a timer: the sentry wakes every PS_BARRIER_PROBE_US to
+ * look, and its own death wakes one of them (the mark's waiters). Whoever
+ * ends, breaks or resets a round releases the sentry's mark (its
+ * sleepers wake, and a party about to sleep there does not), beside
+ * waking the word's sleepers if SLEEPING is set. A sleeper that finds the
+ * sentry's mark dead breaks the round. A party that read the mark of a
+ * sentry of an earlier round and sleeps on it once that thread is the
+ * sentry of a later one (same slot, same mark) wakes at the sentry's next
+ * look: the sentry wakes its mark's sleepers each time, and releases its
+ * mark as it leaves if nobody did.
  */
 
 #include <gio/gio.h>
@@ -59,7 +81,10 @@ G_BEGIN_DECLS
 #define PS_BARRIER_PROBE_US     (50 * 1000)
 
 /* In shared memory. A slot is free (0) or holds its party's pid (bits
- * 0-31), round (bits 32-52) and, while it is being filled in, FILLING. */
+ * 0-31), round (bits 32-52), MARKED if the slot's entry of stamps[]
+ * is its thread's death mark rather than its process's stamp and,
+ * while it is being filled in, FILLING. */
+#define PS_BARRIER_SLOT_MARKED  (G_GUINT64_CONSTANT (1) << 61)
 #define PS_BARRIER_SLOT_FILLING (G_GUINT64_CONSTANT (1) << 62)
 
 typedef struct
@@ -68,7 +93,9 @@ typedef struct
   guint32    parties;
   guint32    history;   /* bit (g % 32): whether round g ended by a trip */
   guint64    slots[PS_BARRIER_MAX_PARTIES];
-  guint32    stamps[PS_BARRIER_MAX_PARTIES];
+  guint32    stamps[PS_BARRIER_MAX_PARTIES];   /* or death marks: see MARKED */
+  guint32    sentry[2]; /* (round << 5) | (slot + 1) of the sentry of a round of
+                         * that parity, or 0 */
 } PsBarrierState;
 
 static inline guint32 *

@@ -3,6 +3,7 @@
 /* A barrier's rounds: see ps-barrier-private.h for the protocol. */
 
 #include "ps-barrier-private.h"
+#include "ps-barrier-slots-private.h"
 #include "ps-error.h"
 #include "ps-identity-private.h"
 #include "ps-spin-private.h"
@@ -23,14 +24,7 @@ typedef enum
   ROUND_BROKEN,
 } RoundOutcome;
 
-/* A party of this process in a slot. */
-typedef struct
-{
-  PsBarrierState *state;
-  guint           slot;      /* PS_BARRIER_MAX_PARTIES: none */
-  guint32         pid;
-  guint32         round;
-} Party;
+typedef PsBarrierParty Party;
 
 gboolean
 ps_barrier_state_init (PsBarrierState  *state,
@@ -39,6 +33,7 @@ ps_barrier_state_init (PsBarrierState  *state,
 {
   state->parties = parties;
   state->history = 0;
+  state->sentry[0] = state->sentry[1] = 0;
   for (guint i = 0; i < PS_BARRIER_MAX_PARTIES; i++)
     {
       state->slots[i] = 0;
@@ -124,6 +119,22 @@ judge (PsBarrierState *state,
   return ROUND_PASSED;
 }
 
+/* After the word left @word (ended, broke or reset its round): wakes the
+ * round's sleepers, on the word (if SLEEPING was set, or @always) and on
+ * its sentry's mark. */
+static void
+wake_round (PsBarrierState *state,
+            guint32         word,
+            gboolean        always)
+{
+  guint32 *mark = ps_barrier_round_sentry_mark (state, ps_barrier_round_of (word));
+
+  if (always || (word & PS_BARRIER_SLEEPING))
+    ps_wait_word_wake (&state->word, TRUE);
+  if (mark != NULL)
+    ps_death_mark_release (mark);
+}
+
 /* Breaks @round if it is still the current, unbroken one. */
 static gboolean
 break_round (PsBarrierState *state,
@@ -137,89 +148,8 @@ break_round (PsBarrierState *state,
         return FALSE;
     }
   while (!swap_word (state, &word, word | PS_BARRIER_BROKEN));
-  ps_wait_word_wake (&state->word, TRUE);
+  wake_round (state, word, TRUE);
   return TRUE;
-}
-
-static inline guint64
-slot_value (guint32 pid,
-            guint32 round)
-{
-  return ((guint64) round << 32) | pid;
-}
-
-static gboolean
-claim_slot (Party *party)
-{
-  PsBarrierState *state = party->state;
-
-  for (guint i = 0; i < PS_BARRIER_MAX_PARTIES; i++)
-    {
-      guint64 expected = 0;
-
-      if (__atomic_load_n (&state->slots[i], __ATOMIC_RELAXED) != 0 ||
-          !__atomic_compare_exchange_n (&state->slots[i], &expected,
-                                        slot_value (party->pid, party->round) |
-                                        PS_BARRIER_SLOT_FILLING,
-                                        FALSE, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
-        continue;
-      __atomic_store_n (&state->stamps[i], ps_process_self_stamp (), __ATOMIC_RELAXED);
-      /* A prober that sees the slot without FILLING sees our stamp. */
-      __atomic_store_n (&state->slots[i], slot_value (party->pid, party->round),
-                        __ATOMIC_SEQ_CST);
-      party->slot = i;
-      return TRUE;
-    }
-  return FALSE;
-}
-
-/* Only we write our slot but to free it, and only for a gone process
- * (not ours): compare-and-swap all the same, so that a slot a peer
- * scribbled on is never taken for ours. */
-static void
-free_slot (Party *party)
-{
-  guint64 expected = slot_value (party->pid, party->round);
-
-  if (party->slot < PS_BARRIER_MAX_PARTIES)
-    __atomic_compare_exchange_n (&party->state->slots[party->slot], &expected, 0,
-                                 FALSE, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED);
-  party->slot = PS_BARRIER_MAX_PARTIES;
-}
-
-/* Frees the slots of gone processes; TRUE if one of them was waiting in
- * @round. A few system calls per other party; if @quick, one per other
- * party asleep in @round only, noticing only processes that are gone
- * and reaped (see ps_process_is_gone()). */
-static gboolean
-probe_parties (Party    *party,
-               guint32   round,
-               gboolean  quick)
-{
-  PsBarrierState *state = party->state;
-  gboolean dead_in_round = FALSE;
-
-  for (guint i = 0; i < PS_BARRIER_MAX_PARTIES; i++)
-    {
-      guint64 value = __atomic_load_n (&state->slots[i], __ATOMIC_SEQ_CST);
-      guint32 pid = (guint32) value;
-      guint32 stamp;
-
-      if (value == 0 || pid == party->pid ||
-          (quick && ((value >> 32) & PS_BARRIER_ROUND_MASK) != round))
-        continue;
-      /* Still being filled in: its stamp is not there yet. */
-      stamp = (value & PS_BARRIER_SLOT_FILLING) ? 0
-              : __atomic_load_n (&state->stamps[i], __ATOMIC_SEQ_CST);
-      if (__atomic_load_n (&state->slots[i], __ATOMIC_SEQ_CST) != value ||
-          !ps_process_is_gone (pid, stamp, quick))
-        continue;
-      if (__atomic_compare_exchange_n (&state->slots[i], &value, 0, FALSE,
-                                       __ATOMIC_SEQ_CST, __ATOMIC_RELAXED) &&
-          ((value >> 32) & PS_BARRIER_ROUND_MASK) == round)
-        dead_in_round = TRUE;
-    }
-  return dead_in_round;
 }
 
 static void
@@ -277,7 +207,9 @@ arrive (Party     *party,
            * look, and only in a round where somebody sleeps: the
            * parties asleep make the thorough one (a zombie, a reused
            * pid) every PS_BARRIER_PROBE_US. */
-          if ((word & PS_BARRIER_SLEEPING) && probe_parties (party, party->round, TRUE))
+          if (((word & PS_BARRIER_SLEEPING) ||
+               ps_barrier_round_sentry_mark (state, party->round) != NULL) &&
+              ps_barrier_probe (party, party->round, TRUE))
             {
               break_round (state, party->round);
               word = load_word (state);
@@ -288,8 +220,7 @@ arrive (Party     *party,
             continue;
           /* The word kept what it held: one wake-up for every sleeper,
            * none if nobody sleeps. */
-          if (word & PS_BARRIER_SLEEPING)
-            ps_wait_word_wake (&state->word, TRUE);
+          wake_round (state, word, FALSE);
           *index = (gint) count;
           return TRIPPED;
         }
@@ -315,15 +246,19 @@ round_over (guint32 word,
   return ps_barrier_round_of (word) != round || (word & PS_BARRIER_BROKEN);
 }
 
-/* Polls a few microseconds for the end of the round, when that pays
- * (ps-spin-private.h: never with one CPU); whether it ended. */
+/* Polls a few microseconds for the end of the round @word is in, when
+ * that pays (ps-spin-private.h: never with one CPU); whether it ended. A
+ * round that still misses two parties or more hardly ends in the time
+ * a poll lasts (they would all have to arrive meanwhile, each on a CPU
+ * of its own), so only the last but one polls. */
 static gboolean
-poll_round (Party *party)
+poll_round (Party   *party,
+            guint32  word)
 {
   PsBarrierState *state = party->state;
   gboolean over = FALSE;
 
-  if (!ps_spin_should_poll (state))
+  if ((word & PS_BARRIER_COUNT_MASK) + 1 != party->parties || !ps_spin_should_poll (state))
     return FALSE;
   for (guint spins = 0; spins < AWAIT_SPINS && !over; spins++)
     {
@@ -334,29 +269,125 @@ poll_round (Party *party)
   return over;
 }
 
-/* Before sleeping on @word: a slot, so that our death is seen, then
- * SLEEPING, so that the round's end wakes us. The word to sleep on, or
- * 0 if it changed (look again). *@retry_us is how soon to look again
- * without a slot (the table is full), else left alone. */
-static guint32
+/* Where a party sleeps, on what it read there, and how soon it wakes to
+ * look for dead parties (G_MAXINT64: it does not). */
+typedef struct
+{
+  guint32 *mark;       /* the sentry's mark, or NULL: the word */
+  guint32  expected;
+  gboolean sentry;     /* we are the round's sentry */
+  gint64   retry_us;
+} Sleep;
+
+typedef enum
+{
+  ON_MARK,      /* sleep on @sleep->mark */
+  LOOK_AGAIN,
+  ON_WORD,      /* the sentry's mark is not armed: sleep on the word */
+} MarkSleep;
+
+/* A marked party of three or more: sleeps on the round's sentry's mark,
+ * becoming the sentry if there is none. */
+static MarkSleep
+prepare_mark_sleep (Party *party,
+                    Sleep *sleep)
+{
+  PsBarrierState *state = party->state;
+  guint32 own = PS_BARRIER_SENTRY_OF (party->round, party->slot);
+  guint32 *word = ps_barrier_sentry_word (state, party->round);
+  guint32 sentry = __atomic_load_n (word, __ATOMIC_SEQ_CST);
+
+  sleep->mark = ps_barrier_sentry_mark (state, sentry, party->round);
+  if (sleep->mark == NULL)
+    {
+      if (!__atomic_compare_exchange_n (word, &sentry, own, FALSE,
+                                        __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+        return LOOK_AGAIN;
+      sentry = own;
+      sleep->mark = &state->stamps[party->slot];
+      /* Tagged with the round's parity: a party of the round before
+       * that read our mark then, as sentry, does not sleep on it now. */
+      ps_death_mark_arm (sleep->mark, party->round & 1);
+    }
+  sleep->expected = __atomic_load_n (sleep->mark, __ATOMIC_SEQ_CST);
+  sleep->sentry = sentry == own;
+  if (!sleep->sentry)
+    {
+      if (ps_death_mark_is_dead (sleep->expected))
+        {
+          /* The sentry died in our round: free its slot, break it. */
+          ps_barrier_probe (party, party->round, TRUE);
+          break_round (state, party->round);
+          return LOOK_AGAIN;
+        }
+      /* Not armed yet (or released, or scribbled on). */
+      if (!ps_death_mark_is_armed (sleep->expected))
+        return ON_WORD;
+      sleep->retry_us = G_MAXINT64;
+    }
+  /* The sentry word published, or the mark read, before we look at the
+   * round again: whoever ends it after our look releases the mark. */
+  return round_over (load_word (state), party->round) ? LOOK_AGAIN : ON_MARK;
+}
+
+/* Before sleeping in the round @word is in: a slot, so that our death is
+ * seen, then where to sleep: the sentry's mark (prepare_mark_sleep()),
+ * or the word with SLEEPING set, so that the round's end wakes us. FALSE
+ * if the word changed (look again). @sleep->retry_us is how soon to look
+ * again without a slot (the table is full), else left alone. */
+static gboolean
 prepare_sleep (Party   *party,
                guint32  word,
-               gint64  *retry_us)
+               Sleep   *sleep)
 {
   PsBarrierState *state = party->state;
 
-  if (party->slot >= PS_BARRIER_MAX_PARTIES && !claim_slot (party))
+  sleep->mark = NULL;
+  sleep->sentry = FALSE;
+  if (party->slot >= PS_BARRIER_MAX_PARTIES && !ps_barrier_party_claim (party))
     {
       /* Parties of the previous round still leaving hold them, or gone
        * ones: free theirs, and sleep a little at a time until a slot
        * frees. */
-      probe_parties (party, G_MAXUINT32, FALSE);
-      *retry_us = MIN (*retry_us, NO_SLOT_RETRY_US);
+      ps_barrier_probe (party, G_MAXUINT32, FALSE);
+      sleep->retry_us = MIN (sleep->retry_us, NO_SLOT_RETRY_US);
+    }
+  else if ((party->slot_value & PS_BARRIER_SLOT_MARKED) && party->parties >= 3)
+    {
+      switch (prepare_mark_sleep (party, sleep))
+        {
+        case ON_MARK:
+          return TRUE;
+        case LOOK_AGAIN:
+          return FALSE;
+        case ON_WORD:
+        default:
+          sleep->mark = NULL;
+          sleep->sentry = FALSE;
+          break;
+        }
     }
   if (!(word & PS_BARRIER_SLEEPING) && !swap_word (state, &word, word | PS_BARRIER_SLEEPING))
-    return 0;
-  /* Never 0: SLEEPING is set. */
-  return word | PS_BARRIER_SLEEPING;
+    return FALSE;
+  sleep->expected = word | PS_BARRIER_SLEEPING;
+  return TRUE;
+}
+
+/* After a sleep on a mark: the death of its sentry, if it shows, breaks
+ * the sentry's round (ours, or a later one whose sentry we slept on). */
+static void
+check_sentry_mark (PsBarrierState *state,
+                   guint32        *mark)
+{
+  if (!ps_death_mark_is_dead (__atomic_load_n (mark, __ATOMIC_SEQ_CST)))
+    return;
+  for (guint i = 0; i < G_N_ELEMENTS (state->sentry); i++)
+    {
+      guint32 sentry = __atomic_load_n (&state->sentry[i], __ATOMIC_SEQ_CST);
+
+      if (ps_barrier_sentry_mark (state, sentry, sentry >> 5) == mark)
+        break_round (state, sentry >> 5);
+    }
 }
 
 /* Sleeps until our round ends. */
@@ -373,7 +404,8 @@ await_round (Party          *party,
     {
       guint32 word = load_word (state);
       PsWaitStatus status;
-      gint64 wake_at, now, retry_us = PS_BARRIER_PROBE_US;
+      Sleep sleep;
+      gint64 wake_at, now;
 
       switch (judge (state, word, party->round))
         {
@@ -393,18 +425,25 @@ await_round (Party          *party,
       if (!polled)
         {
           polled = TRUE;
-          if (poll_round (party))
+          if (poll_round (party, word))
             continue;
         }
 
-      word = prepare_sleep (party, word, &retry_us);
-      if (word == 0)
+      /* Two parties: nobody else sleeps in our round, whose death we
+       * would have to look for; the last arrival looks for ours. */
+      sleep.retry_us = party->parties < 3 ? G_MAXINT64 : PS_BARRIER_PROBE_US;
+      if (!prepare_sleep (party, word, &sleep))
         continue;
-      wake_at = g_get_monotonic_time () + retry_us;
-      if (deadline >= 0 && deadline < wake_at)
+      wake_at = sleep.retry_us == G_MAXINT64 ? deadline : g_get_monotonic_time () + sleep.retry_us;
+      if (deadline >= 0 && (wake_at < 0 || deadline < wake_at))
         wake_at = deadline;
-      status = ps_wait_word_wait (&state->word, word, wake_at,
-                                  ps_wait_context_get_canceller (context));
+      status = sleep.mark != NULL
+               ? ps_death_mark_wait (sleep.mark, sleep.expected, wake_at,
+                                     ps_wait_context_get_canceller (context))
+               : ps_wait_word_wait (&state->word, sleep.expected, wake_at,
+                                    ps_wait_context_get_canceller (context));
+      if (sleep.mark != NULL && !sleep.sentry)
+        check_sentry_mark (state, sleep.mark);
       /* Woken, with no deadline of ours: look at the round. */
       if (status == PS_WAIT_WOKEN && deadline < 0)
         continue;
@@ -413,9 +452,13 @@ await_round (Party          *party,
         {
           if (deadline < 0 || now < deadline)
             {
-              /* Woken, or time to look for dead parties. */
-              if (status == PS_WAIT_TIMED_OUT && probe_parties (party, party->round, FALSE))
+              /* Woken, or time to look for dead parties; a sentry also
+               * wakes whoever sleeps on its mark, in case a party of an
+               * earlier round does (ps-barrier-private.h). */
+              if (status == PS_WAIT_TIMED_OUT && ps_barrier_probe (party, party->round, FALSE))
                 break_round (state, party->round);
+              else if (status == PS_WAIT_TIMED_OUT && sleep.sentry)
+                ps_death_mark_wake (sleep.mark);
               continue;
             }
           status = PS_WAIT_TIMED_OUT;
@@ -438,7 +481,7 @@ ps_barrier_state_wait (PsBarrierState  *state,
                        GCancellable    *cancellable,
                        GError         **error)
 {
-  Party party = { state, PS_BARRIER_MAX_PARTIES, ps_self_process_id (), 0 };
+  Party party = { state, parties, PS_BARRIER_MAX_PARTIES, ps_self_process_id (), 0, TRUE, 0 };
   PsWaitContext context;
   gint64 deadline;
   gint index = -1;
@@ -468,7 +511,7 @@ ps_barrier_state_wait (PsBarrierState  *state,
       break;
     }
 
-  free_slot (&party);
+  ps_barrier_party_free (&party);
   ps_wait_context_end (&context);
   return passed ? index : -1;
 }
@@ -493,6 +536,7 @@ ps_barrier_async_new (PsBarrierState *state,
   PsBarrierAsync *wait = g_new0 (PsBarrierAsync, 1);
 
   wait->party.state = state;
+  wait->party.parties = parties;
   wait->party.slot = PS_BARRIER_MAX_PARTIES;
   wait->party.pid = ps_self_process_id ();
   wait->party.round = ps_barrier_round_of (load_word (state));
@@ -506,7 +550,7 @@ async_done (GTask          *task,
             PsBarrierAsync *wait,
             GError         *error)
 {
-  free_slot (&wait->party);
+  ps_barrier_party_free (&wait->party);
   if (error != NULL)
     g_task_return_error (task, error);
   else
@@ -550,7 +594,8 @@ ps_barrier_async_step (GTask         *task,
     {
       guint32 word = load_word (state);
       GError *error = NULL;
-      gint64 now, retry_us;
+      Sleep sleep;
+      gint64 now;
 
       switch (judge (state, word, wait->party.round))
         {
@@ -571,7 +616,7 @@ ps_barrier_async_step (GTask         *task,
           if (!break_round (state, wait->party.round))
             continue;
           ps_async_return_error (task, reason, "barrier");
-          free_slot (&wait->party);
+          ps_barrier_party_free (&wait->party);
           return TRUE;
         }
 
@@ -579,7 +624,7 @@ ps_barrier_async_step (GTask         *task,
       if (now >= wait->probe_at)
         {
           wait->probe_at = now + PS_BARRIER_PROBE_US;
-          if (probe_parties (&wait->party, wait->party.round, FALSE))
+          if (ps_barrier_probe (&wait->party, wait->party.round, FALSE))
             {
               break_round (state, wait->party.round);
               continue;
@@ -587,14 +632,13 @@ ps_barrier_async_step (GTask         *task,
         }
       /* Asleep in the watch as in ps_wait_word_wait(): recorded, and
        * SLEEPING set, so that the round's end wakes the watch. */
-      retry_us = wait->probe_at - now;
-      word = prepare_sleep (&wait->party, word, &retry_us);
-      if (word == 0)
+      sleep.retry_us = wait->probe_at - now;
+      if (!prepare_sleep (&wait->party, word, &sleep))
         continue;
       watch->address = ps_wait_word_watch_address (&state->word);
-      watch->expected = word;
+      watch->expected = sleep.expected;
       watch->wake_all = TRUE;
-      ps_async_watch_retry_after (watch, retry_us);
+      ps_async_watch_retry_after (watch, sleep.retry_us);
       return FALSE;
     }
 }
@@ -610,7 +654,7 @@ ps_barrier_state_abort (PsBarrierState *state)
         return;
     }
   while (!swap_word (state, &word, word | PS_BARRIER_BROKEN));
-  ps_wait_word_wake (&state->word, TRUE);
+  wake_round (state, word, TRUE);
 }
 
 void
@@ -626,5 +670,5 @@ ps_barrier_state_reset (PsBarrierState *state)
       record_history (state, word);
     }
   while (!swap_word (state, &word, next_round (word)));
-  ps_wait_word_wake (&state->word, TRUE);
+  wake_round (state, word, TRUE);
 }

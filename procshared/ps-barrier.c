@@ -28,16 +28,22 @@
  * that already waits in the next round is never taken for one of the
  * last.
  *
- * The death of a waiting party is seen by the others within 50 ms (they
- * wake to look), and, once the dead process is reaped, by the party that
- * would end the round, before it does: each party records its process in
- * the barrier as it goes to sleep, with the process's start time where
- * the platform tells it, so that a new process given a dead one's pid
- * does not pass for it. On a machine with several CPUs a party first
- * polls a few microseconds for the round's end, unrecorded: one that dies
- * in that moment counts as having passed if the round then ends. A round
- * whose parties all meet while polling makes no system call. A barrier
- * has at most %PS_BARRIER_MAX_PARTIES parties.
+ * The death of a waiting party is seen by the party that would end the
+ * round, before it does, and, in a barrier of three parties or more, by
+ * the others within 50 ms (one of them wakes to look): each party records
+ * itself in the barrier as it goes to sleep. On Linux (the futex backend)
+ * a blocking wait's record is a word the kernel marks when the thread
+ * dies, so that the party that would end the round sees the death as
+ * soon as the process exits, without a system call, and the death of the
+ * party that looks for the others wakes them at once; elsewhere, and for
+ * an async wait, the record is the process, with its start time where
+ * the platform tells it (so that a new process given a dead one's pid
+ * does not pass for it), and that party sees the death once the dead
+ * process is reaped. On a machine with several CPUs the last party but
+ * one first polls a few microseconds for the round's end, unrecorded:
+ * one that dies in that moment counts as having passed if the round then
+ * ends. A round whose parties all meet while polling makes no system
+ * call. A barrier has at most %PS_BARRIER_MAX_PARTIES parties.
  *
  * Like every procshared object, a barrier is anonymous (shared over
  * fork()), named ([func@Barrier.open]) or placed inside a

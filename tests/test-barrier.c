@@ -9,6 +9,7 @@
 
 #include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "ps-test-async.h"
@@ -373,23 +374,31 @@ test_abort_and_reset_break_waiters (void)
 
 /* A party killed while it waits breaks the barrier, once, for the party
  * waiting beside it and for those that come later; reaped or a zombie. */
+/* Three parties, two asleep, one of them killed: the other finds out by
+ * itself. The first to sleep is the round's sentry (ps-barrier-private.h)
+ * where the backend has death marks: killed, its death wakes the other
+ * at once; the other killed, the sentry sees it at its next look. */
 static void
 test_dead_party_breaks (void)
 {
-  for (guint reaped = 0; reaped < 2; reaped++)
+  for (guint trial = 0; trial < 4; trial++)
     {
+      gboolean reaped = trial % 2, victim_first = trial < 2;
       g_autoptr(PsSharedMemory) memory = NULL;
       Shared *shared = ps_test_shared_new (sizeof (Shared), &memory);
       g_autoptr(PsBarrier) barrier = barrier_new (3);
       g_autoptr(GError) error = NULL;
       Party party = { barrier, shared, 1, -1 };
-      pid_t victim, witness;
+      pid_t victim = 0, witness = 0;
       int status;
 
-      victim = ps_test_fork (party_main, &party, ps_test_scaled_s (30));
-      ps_test_wait_until_blocked (victim, victim);
-      witness = ps_test_fork (party_main, &party, ps_test_scaled_s (30));
-      ps_test_wait_until_blocked (witness, witness);
+      for (guint i = 0; i < 2; i++)
+        {
+          pid_t pid = ps_test_fork (party_main, &party, ps_test_scaled_s (30));
+
+          ps_test_wait_until_blocked (pid, pid);
+          *((i == 0) == victim_first ? &victim : &witness) = pid;
+        }
       kill (victim, SIGKILL);
       if (reaped)
         ps_test_reap_killed (victim);
@@ -420,25 +429,104 @@ test_dead_party_breaks (void)
     }
 }
 
+/* Whether this backend keeps death marks (ps-backend-private.h). */
+static gboolean
+backend_has_marks (void)
+{
+  guint32 mark = 0;
+  PsDeathMark saved;
+
+  if (!ps_death_mark_set (&mark, &saved))
+    return FALSE;
+  ps_death_mark_clear (&mark, &saved);
+  g_assert_cmpuint (mark, ==, 0);
+  return TRUE;
+}
+
+typedef struct
+{
+  guint32  marks[3];
+  gboolean set;
+} MarkShared;
+
+/* Sets marks[0] and dies with it, sets and clears marks[1], and sets
+ * marks[2] which a peer then overwrites. */
+static int
+mark_child_main (gpointer data)
+{
+  MarkShared *shared = data;
+  PsDeathMark saved[3];
+
+  shared->set = ps_death_mark_set (&shared->marks[1], &saved[1]);
+  if (shared->set)
+    ps_death_mark_clear (&shared->marks[1], &saved[1]);
+  if (ps_death_mark_set (&shared->marks[2], &saved[2]))
+    __atomic_store_n (&shared->marks[2], 1u, __ATOMIC_SEQ_CST);
+  if (ps_death_mark_set (&shared->marks[0], &saved[0]) != shared->set)
+    return 1;
+  _exit (0);
+}
+
+/* Only the mark a thread still held when it died reads as dead, and
+ * the kernel leaves alone one that holds another value by then. */
+static void
+test_death_mark (void)
+{
+  g_autoptr(PsSharedMemory) memory = NULL;
+  MarkShared *shared = ps_test_shared_new (sizeof (MarkShared), &memory);
+  pid_t child = ps_test_fork (mark_child_main, shared, ps_test_scaled_s (30));
+
+  ps_test_reap_ok (child, ps_test_scaled_s (20));
+  g_assert_cmpint (shared->set, ==, backend_has_marks ());
+  g_assert_cmpint (ps_death_mark_is_dead (shared->marks[0]), ==, shared->set);
+  g_assert_false (ps_death_mark_is_dead (shared->marks[1]));
+  g_assert_cmpuint (shared->marks[1], ==, 0);
+  g_assert_cmpuint (shared->marks[2], ==, shared->set ? 1u : 0u);
+  g_assert_false (ps_death_mark_is_dead (0));
+}
+
 /* Two parties: the one that would end the round sees that the other,
- * which arrived, is gone. */
+ * which arrived, is gone. Killed asleep and not reaped yet (a zombie):
+ * where the backend keeps death marks, the last arrival sees the death
+ * in the mark; elsewhere its look (one system call) only sees processes
+ * that are reaped, and the round passes. */
 static void
 test_dead_party_seen_by_last (void)
 {
-  g_autoptr(PsSharedMemory) memory = NULL;
-  Shared *shared = ps_test_shared_new (sizeof (Shared), &memory);
-  g_autoptr(PsBarrier) barrier = barrier_new (2);
-  g_autoptr(GError) error = NULL;
-  Party party = { barrier, shared, 1, -1 };
-  pid_t victim;
+  for (guint reaped = 0; reaped < 2; reaped++)
+    {
+      g_autoptr(PsSharedMemory) memory = NULL;
+      Shared *shared = ps_test_shared_new (sizeof (Shared), &memory);
+      g_autoptr(PsBarrier) barrier = barrier_new (2);
+      g_autoptr(GError) error = NULL;
+      Party party = { barrier, shared, 1, -1 };
+      siginfo_t info;
+      pid_t victim;
+      gint index;
 
-  victim = ps_test_fork (party_main, &party, ps_test_scaled_s (30));
-  ps_test_wait_until_blocked (victim, victim);
-  kill (victim, SIGKILL);
-  ps_test_reap_killed (victim);
-  g_assert_cmpint (ps_barrier_wait (barrier, -1, NULL, &error), ==, -1);
-  g_assert_error (error, PS_ERROR, PS_ERROR_BROKEN);
-  g_assert_true (ps_barrier_is_broken (barrier));
+      victim = ps_test_fork (party_main, &party, ps_test_scaled_s (30));
+      ps_test_wait_until_blocked (victim, victim);
+      kill (victim, SIGKILL);
+      if (reaped)
+        ps_test_reap_killed (victim);
+      else /* dead, its robust list handled, but left a zombie */
+        g_assert_cmpint (waitid (P_PID, (id_t) victim, &info, WEXITED | WNOWAIT), ==, 0);
+      index = ps_barrier_wait (barrier, -1, NULL, &error);
+      if (reaped || backend_has_marks ())
+        {
+          g_assert_cmpint (index, ==, -1);
+          g_assert_error (error, PS_ERROR, PS_ERROR_BROKEN);
+          g_assert_true (ps_barrier_is_broken (barrier));
+        }
+      else
+        {
+          g_assert_no_error (error);
+          g_assert_cmpint (index, ==, 1);
+          g_assert_false (ps_barrier_is_broken (barrier));
+        }
+      if (!reaped)
+        ps_test_reap_killed (victim);
+    }
 }
 
 /* Async -------------------------------------------------------------------- */
@@ -674,6 +762,7 @@ main (int argc, char *argv[])
   ps_test_add ("/barrier/break/abort-reset", test_abort_and_reset_break_waiters);
   ps_test_add ("/barrier/break/dead-party", test_dead_party_breaks);
   ps_test_add ("/barrier/break/dead-party-seen-by-last", test_dead_party_seen_by_last);
+  ps_test_add ("/barrier/death-mark", test_death_mark);
   ps_test_add ("/barrier/async", test_async);
   ps_test_add ("/barrier/named", test_named);
   ps_test_add ("/barrier/placed", test_placed);

@@ -44,6 +44,38 @@
  *   gboolean ps_robust_lock_looks_busy      (PsRobustLock *lock);
  *       whether another thread visibly holds the lock: a caller whose
  *       fast try failed can then go straight to waiting.
+ *
+ * Each header also defines death marks, inline, for objects that must
+ * notice a participant's death without a lock it holds (a barrier's
+ * sleeping parties), without a system call per look:
+ *
+ *   gboolean ps_death_mark_set     (guint32 *mark, PsDeathMark *saved);
+ *       puts a value in the 32-bit @mark (in shared memory) that the
+ *       platform changes if the calling thread dies before
+ *       ps_death_mark_clear(), and takes no robust lock meanwhile;
+ *       FALSE, with nothing done, where the platform cannot (then look
+ *       with ps_process_is_gone() below);
+ *   void     ps_death_mark_clear   (guint32 *mark, PsDeathMark *saved);
+ *       gives it back, @mark 0 if it still held what was put there;
+ *   gboolean ps_death_mark_is_dead (guint32 value);
+ *       whether a mark read from memory says its thread died while it
+ *       was set: a system call on the dying thread's side, once, and
+ *       none on the looker's;
+ *   void     ps_death_mark_arm      (guint32 *mark, guint tag);
+ *       by the mark's thread: lets others sleep on it, its death waking
+ *       one of them, and gives it one of two values per @tag (0 or 1),
+ *       so that a thread that read the mark armed with the other tag
+ *       does not sleep on it;
+ *   gboolean ps_death_mark_is_armed (guint32 value);
+ *   PsWaitStatus ps_death_mark_wait (guint32 *mark, guint32 expected,
+ *                                    gint64 deadline, PsCanceller *canceller);
+ *       sleeps on an armed mark, as ps_wait_word_wait() on a word;
+ *   void     ps_death_mark_wake    (guint32 *mark);
+ *       wakes every thread asleep on @mark;
+ *   void     ps_death_mark_release (guint32 *mark);
+ *       disarms a mark, so that a thread about to sleep on the value it
+ *       held does not sleep, and wakes every thread asleep on it; its
+ *       thread's death then still shows in it, but wakes nobody.
  */
 
 #include <glib.h>

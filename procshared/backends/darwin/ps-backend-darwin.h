@@ -47,3 +47,5 @@ static inline gboolean ps_robust_lock_try_fast        (PsRobustLock *lock) { ret
 static inline gboolean ps_robust_lock_can_unlock_fast (PsRobustLock *lock) { return FALSE; }
 static inline gboolean ps_robust_lock_unlock_fast     (PsRobustLock *lock) { return FALSE; }
 static inline gboolean ps_robust_lock_looks_busy      (PsRobustLock *lock) { return FALSE; }
+
+#include "ps-no-death-marks-private.h"

@@ -12,6 +12,7 @@
  * ps-futex-robust-list.c, the lock protocol in ps-futex-lock.c. */
 
 #include "ps-futex-lock.h"
+#include "ps-futex-mark.h"
 #include "ps-futex-types.h"
 
 #define PS_BACKEND_ID PS_BACKEND_FUTEX

@@ -121,7 +121,9 @@ ps_futex_thread_slow (void)
     }
   me = &record->thread;
 
-  if (syscall (SYS_get_robust_list, 0, &head, &length) != 0 || !robust_head_usable (head))
+  me->registered = syscall (SYS_get_robust_list, 0, &head, &length) == 0 &&
+                   robust_head_usable (head);
+  if (!me->registered)
     {
       static gsize warned;
 

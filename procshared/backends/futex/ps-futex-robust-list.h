@@ -31,6 +31,7 @@ typedef struct
 typedef struct
 {
   guint32   tid;
+  gboolean  registered; /* the kernel walks @head when the thread dies */
   gpointer  head;      /* the thread's struct robust_list_head, as a list node */
   gpointer *pending;   /* its list_op_pending */
   guint     n_links;
