@@ -49,9 +49,11 @@
  * every slot. Marked, the first to sleep in the round becomes its sentry
  * (the sentry word of the round's parity names its slot: the ender of a
  * round finds it there even if the next round has its own already),
- * arms its mark, and the others sleep on the sentry's
- * mark, without a timer: the sentry wakes every PS_BARRIER_PROBE_US to
- * look, and its own death wakes one of them (the mark's waiters). Whoever
+ * arms its mark, and the others sleep on the sentry's mark: its death
+ * wakes one of them at once (the mark's waiters), and each also wakes
+ * every PS_BARRIER_PROBE_US to look, as the kernel's one wake-up may go
+ * to a thread that is dying too, or none comes if the dead thread's
+ * robust list was scribbled on before its mark. Whoever
  * ends, breaks or resets a round releases the sentry's mark (its
  * sleepers wake, and a party about to sleep there does not), beside
  * waking the word's sleepers if SLEEPING is set. A sleeper that finds the

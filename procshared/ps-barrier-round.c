@@ -320,10 +320,12 @@ prepare_mark_sleep (Party *party,
           break_round (state, party->round);
           return LOOK_AGAIN;
         }
-      /* Not armed yet (or released, or scribbled on). */
+      /* Not armed yet (or released, or scribbled on). Asleep on it, we
+       * keep our own timer: the kernel wakes one sleeper of a dead mark,
+       * which may be dying too, and does not mark it at all if it finds
+       * the dead thread's robust list scribbled on first. */
       if (!ps_death_mark_is_armed (sleep->expected))
         return ON_WORD;
-      sleep->retry_us = G_MAXINT64;
     }
   /* The sentry word published, or the mark read, before we look at the
    * round again: whoever ends it after our look releases the mark. */

@@ -292,9 +292,6 @@ init_new_object (int               fd,
                                       "Could not reserve the memory of “%s”", name);
       return FALSE;
     }
-  if (init_func == NULL && !write_header (fd, name, type, payload_size, error))
-    return FALSE;
-
   mapping = mmap (NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   if (mapping == MAP_FAILED)
     {
@@ -319,6 +316,14 @@ init_new_object (int               fd,
       g_set_error (error, PS_ERROR, PS_ERROR_CORRUPT,
                    "“%s” lost its backing while being created: another process "
                    "truncated it", name);
+      ps_object_unmap (mapping, total);
+      return FALSE;
+    }
+  /* Published last, through the file (no page of ours touched): an
+   * opener must not map an object whose creator can still fail and
+   * unlink it. */
+  if (init_func == NULL && !write_header (fd, name, type, payload_size, error))
+    {
       ps_object_unmap (mapping, total);
       return FALSE;
     }

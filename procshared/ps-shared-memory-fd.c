@@ -254,8 +254,10 @@ ps_shared_memory_dup_fd (PsSharedMemory  *self,
                              "descriptors now");
       return -1;
     }
-  ps_shared_memory_write_header (self);
+  /* Guarded first: a peer holding a descriptor may have truncated the
+   * memory that the header goes into. */
   guard_unless_sealed (self, fd);
+  ps_shared_memory_write_header (self);
   return dup_descriptor (fd->fd, error);
 }
 
@@ -310,8 +312,10 @@ ps_shared_memory_dup_read_only_fd (PsSharedMemory  *self,
   fd = get_shareable_fd (self, error);
   if (fd == NULL)
     return -1;
-  ps_shared_memory_write_header (self);
+  /* Guarded first: a peer holding a descriptor may have truncated the
+   * memory that the header goes into. */
   guard_unless_sealed (self, fd);
+  ps_shared_memory_write_header (self);
   if (fd->fd_read_only)
     return dup_descriptor (fd->fd, error);
   read_only = ps_platform_fd_dup_read_only (fd->fd, fd->read_only_twin, error);
