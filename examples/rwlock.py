@@ -45,7 +45,7 @@ print('3 readers never saw a torn pair')
 
 pid = os.fork()
 if pid == 0:
-    rw.write_lock(10)
+    rw.write_lock(timeout=10)
     memory.set_int64(A, -1)
     os.kill(os.getpid(), signal.SIGKILL)
 os.waitpid(pid, 0)

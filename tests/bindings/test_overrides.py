@@ -157,9 +157,9 @@ class MutexOverrides(BindingTestCase):
         self.assertIs(mutex.lock(timeout=float('inf'), cancellable=Gio.Cancellable()), True)
         self.assertTrue(mutex.unlock())
 
-    def test_positional_is_seconds(self):
-        # Changed in 1.1: a positional timeout is in seconds (it was in
-        # microseconds); -1 and 0 mean what they meant.
+    def test_positional_is_microseconds(self):
+        # The C calls keep API.md's shape: (timeout_us, cancellable), a
+        # positional timeout in microseconds; timeout= is in seconds.
         mutex = Ps.Mutex.new()
         self.assertIs(mutex.lock(Ps.TIMEOUT_INFINITE, None), True)
         self.assertTrue(mutex.unlock())
@@ -170,13 +170,67 @@ class MutexOverrides(BindingTestCase):
         holder = Holder(mutex)
         try:
             start = time.monotonic()
-            self.assertRaisesIO(Gio.IOErrorEnum.TIMED_OUT, mutex.lock, 0.05)
-            self.assertGreaterEqual(time.monotonic() - start, 0.05)
+            self.assertRaisesIO(Gio.IOErrorEnum.TIMED_OUT, mutex.lock, 50000, None)
+            elapsed = time.monotonic() - start
+            self.assertGreaterEqual(elapsed, 0.05)
+            self.assertLess(elapsed, LONG_S)           # not 50000 seconds
             start = time.monotonic()
-            self.assertRaisesIO(Gio.IOErrorEnum.TIMED_OUT, lambda: mutex.lock(timeout_us=50000))
+            self.assertRaisesIO(Gio.IOErrorEnum.TIMED_OUT, lambda: mutex.lock(timeout=0.05))
             self.assertGreaterEqual(time.monotonic() - start, 0.05)
+            self.assertRaisesIO(Gio.IOErrorEnum.WOULD_BLOCK, mutex.lock, 0)
         finally:
             holder.release()
+        # A number of seconds where microseconds go is refused, not misread.
+        with self.assertRaises(TypeError) as caught:
+            mutex.lock(0.5)
+        self.assertIn('timeout=', str(caught.exception))
+        with self.assertRaises(TypeError):
+            mutex.lock(True)
+        with self.assertRaises(TypeError):
+            mutex.lock(5, None, timeout=5)
+
+    def test_c_shaped_calls_of_threading_names(self):
+        # acquire() and wait() are both C and threading names: two
+        # positional arguments, an integer and None or a Gio.Cancellable,
+        # are the C call (microseconds, GLib.Error on a timeout).
+        sem = Ps.Semaphore.new(1)
+        self.assertIs(sem.acquire(0, None), True)
+        self.assertRaisesIO(Gio.IOErrorEnum.WOULD_BLOCK, sem.acquire, 0, None)
+        start = time.monotonic()
+        self.assertRaisesIO(Gio.IOErrorEnum.TIMED_OUT, sem.acquire, 50000, Gio.Cancellable())
+        elapsed = time.monotonic() - start
+        self.assertGreaterEqual(elapsed, 0.05)
+        self.assertLess(elapsed, LONG_S)
+        cancellable = Gio.Cancellable()
+        cancellable.cancel()
+        self.assertRaisesIO(Gio.IOErrorEnum.CANCELLED, sem.acquire, -1, cancellable)
+        self.assertIs(sem.acquire(False), False)               # threading's forms
+        self.assertIs(sem.acquire(True, 0.01), False)
+        self.assertEqual(sem.get_value(), 0)
+        if hasattr(Ps, 'Event'):
+            event = Ps.Event()
+            self.assertRaisesIO(Gio.IOErrorEnum.WOULD_BLOCK, event.wait, 0, None)
+            start = time.monotonic()
+            self.assertRaisesIO(Gio.IOErrorEnum.TIMED_OUT, event.wait, 50000, None)
+            self.assertLess(time.monotonic() - start, LONG_S)
+            self.assertIs(event.wait(0.0), False)              # threading's form
+            event.set()
+            self.assertIs(event.wait(Ps.TIMEOUT_INFINITE, None), True)
+            self.assertIs(event.wait(1), True)
+        if hasattr(Ps, 'Barrier'):
+            barrier = Ps.Barrier(1)
+            self.assertEqual(barrier.wait(0, None), 0)
+            self.assertEqual(barrier.wait(Ps.TIMEOUT_INFINITE, None), 0)
+            barrier = Ps.Barrier(2)
+            start = time.monotonic()
+            with self.assertRaises(GLib.Error) as caught:
+                barrier.wait(50000, None)
+            self.assertLess(time.monotonic() - start, LONG_S)
+            self.assertErrorIs(caught.exception, Gio.io_error_quark(),
+                               Gio.IOErrorEnum.TIMED_OUT)
+            with self.assertRaises(Ps.BarrierBrokenError) as caught:
+                barrier.wait(0, None)
+            self.assertErrorIs(caught.exception, Ps.error_quark(), Ps.Error.BROKEN)
 
     def test_both_forms_of_timeout(self):
         mutex = Ps.Mutex.new()
@@ -380,7 +434,7 @@ class SemaphoreOverrides(BindingTestCase):
         # Changed in 1.1: False when no unit came, as in threading.
         self.assertIs(sem.acquire(timeout=0), False)
         self.assertIs(sem.acquire(False), False)
-        self.assertIs(sem.acquire(0, None), False)            # blocking=0
+        self.assertIs(sem.acquire(0), False)                  # blocking=0
         start = time.monotonic()
         self.assertIs(sem.acquire(timeout=0.1), False)
         self.assertGreaterEqual(time.monotonic() - start, 0.1)
@@ -496,7 +550,7 @@ class CondOverrides(BindingTestCase):
                                 timeout=0.1)
             self.assertGreaterEqual(time.monotonic() - start, 0.1)
             start = time.monotonic()
-            self.assertRaisesIO(Gio.IOErrorEnum.TIMED_OUT, self.cond.wait, self.mutex, 0.1)
+            self.assertRaisesIO(Gio.IOErrorEnum.TIMED_OUT, self.cond.wait, self.mutex, 100000)
             self.assertGreaterEqual(time.monotonic() - start, 0.1)
             with self.assertRaises(TypeError):
                 self.cond.wait(self.mutex, 1, timeout=1)
@@ -844,7 +898,7 @@ class SemaphoreThreadingStyle(BindingTestCase):
         self.assertGreaterEqual(time.monotonic() - start, 0.1)
         self.assertEqual(len(outcome), 1)
         self.assertErrorIs(outcome[0], Gio.io_error_quark(), Gio.IOErrorEnum.TIMED_OUT)
-        outcome = self.run_loop(lambda done: sem.acquire_async(0.05, None, done))
+        outcome = self.run_loop(lambda done: sem.acquire_async(None, None, done, timeout=0.05))
         self.assertErrorIs(outcome[0], Gio.io_error_quark(), Gio.IOErrorEnum.TIMED_OUT)
         outcome = self.run_loop(lambda done: sem.acquire_async(timeout_us=50000,
                                                                callback=done))
@@ -898,7 +952,7 @@ class CondAsync(BindingTestCase):
                 cond.signal()
         signaller = threading.Timer(0.05, signal)
         signaller.start()
-        outcome = run_async(lambda done: cond.wait_async(mutex, 5, None, done), 'wait_finish')
+        outcome = run_async(lambda done: cond.wait_async(mutex, 5000000, None, done), 'wait_finish')
         join(signaller)
         self.assertEqual(outcome, [True])
         mutex.release()                # held again, by this thread
@@ -915,7 +969,7 @@ class AsyncioFuture(BindingTestCase):
         async def main():
             releaser = threading.Timer(0.05, sem.release)
             releaser.start()
-            ok = await Ps.future(lambda c, cb: sem.acquire_async(5, c, cb), 'acquire_finish')
+            ok = await Ps.future(lambda c, cb: sem.acquire_async(5000000, c, cb), 'acquire_finish')
             join(releaser)
             return ok
         self.assertIs(asyncio.run(main()), True)
@@ -928,7 +982,7 @@ class AsyncioFuture(BindingTestCase):
 
         async def main():
             threading.Timer(0.05, holder.release).start()
-            return await Ps.future(lambda c, cb: mutex.lock_async(5, c, cb), 'lock_finish')
+            return await Ps.future(lambda c, cb: mutex.lock_async(5000000, c, cb), 'lock_finish')
         self.assertIs(asyncio.run(main()), True)
         mutex.release()               # held by this thread, which ran asyncio
 
@@ -939,7 +993,7 @@ class AsyncioFuture(BindingTestCase):
         holder = Holder(mutex)
 
         async def timed_out():
-            await Ps.future(lambda c, cb: mutex.lock_async(0.02, c, cb), 'lock_finish')
+            await Ps.future(lambda c, cb: mutex.lock_async(20000, c, cb), 'lock_finish')
 
         async def cancelled():
             task = asyncio.ensure_future(
@@ -1098,7 +1152,7 @@ class CondThreadingStyle(BindingTestCase):
         mutex = Ps.Mutex()
         cond = Ps.Cond()
         with mutex:
-            self.assertRaisesIO(Gio.IOErrorEnum.TIMED_OUT, cond.wait, mutex, 0.01)
+            self.assertRaisesIO(Gio.IOErrorEnum.TIMED_OUT, cond.wait, mutex, 10000)
             self.assertRaisesIO(Gio.IOErrorEnum.TIMED_OUT, lambda: cond.wait(mutex=mutex,
                                                                                timeout=0.01))
             self.assertEqual(cond.wait_for(mutex, lambda: 0, timeout=0.01), 0)

@@ -87,7 +87,7 @@ class BarrierBasics(PsTestCase):
             results.append(source.wait_finish(result))
             loop.quit()
 
-        barrier.wait_async(LONG_S, None, done)
+        barrier.wait_async(None, None, done, timeout=LONG_S)
         thread = threading.Thread(target=lambda: results.append(barrier.wait()))
         thread.start()
         loop.run()

@@ -77,7 +77,7 @@ class EventBasics(PsTestCase):
             results.append(source.wait_finish(result))
             loop.quit()
 
-        event.wait_async(LONG_S, None, done)
+        event.wait_async(None, None, done, timeout=LONG_S)
         GLib.timeout_add(20, lambda: event.set() or False)
         loop.run()
         self.assertEqual(results, [True])

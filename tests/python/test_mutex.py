@@ -348,16 +348,16 @@ class MutexProcesses(PsTestCase):
         mutex = Ps.Mutex.new()
         pid, _ = self.hold_in_child(mutex)
         self.kill_and_reap(pid)
-        self.assertRaisesPs(Ps.Error.OWNER_DEAD, mutex.lock, LONG_S)
+        self.assertRaisesPs(Ps.Error.OWNER_DEAD, mutex.lock, LONG_US, None)
         self.assertTrue(mutex.unlock())      # without mark_consistent
         self.assertEqual(mutex.get_owner_pid(), 0)
         for _ in range(2):
-            self.assertRaisesPs(Ps.Error.NOT_RECOVERABLE, mutex.lock, LONG_S)
+            self.assertRaisesPs(Ps.Error.NOT_RECOVERABLE, mutex.lock, LONG_US, None)
             self.assertRaisesPs(Ps.Error.NOT_RECOVERABLE, mutex.lock, Ps.TIMEOUT_INFINITE, None)
             self.assertRaisesPs(Ps.Error.NOT_RECOVERABLE, mutex.lock, 0, None)
             self.assertRaisesPs(Ps.Error.NOT_RECOVERABLE, mutex.try_lock)
             self.assertRaisesPs(Ps.Error.NOT_OWNER, mutex.unlock)
-        error = in_thread(mutex.lock, LONG_S)
+        error = in_thread(mutex.lock, LONG_US, None)
         self.assertTrue(is_ps_error(error, Ps.Error.NOT_RECOVERABLE), error)
 
         def child():
@@ -386,7 +386,7 @@ class MutexProcesses(PsTestCase):
         self.assertEqual(os.read(ready_r, 1), b'L')
         os.close(ready_r)
         self.kill_and_reap(pid)
-        self.assertRaisesPs(Ps.Error.OWNER_DEAD, mutex.lock, LONG_S)
+        self.assertRaisesPs(Ps.Error.OWNER_DEAD, mutex.lock, LONG_US, None)
         self.assertTrue(mutex.mark_consistent())
         self.assertTrue(mutex.lock(0))    # nested, on top of the recovered hold
         self.assertTrue(mutex.unlock())

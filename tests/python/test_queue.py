@@ -209,7 +209,7 @@ class QueueWaits(PsTestCase):
         self.assertEqual(q.get_nowait(), b'kept')       # nothing sent
         self.assertTrue(q.empty())
 
-    def test_c_shaped_calls_in_seconds(self):
+    def test_c_shaped_calls(self):
         q = Ps.Queue(2, 64)
         self.assertTrue(q.send(b'raw', 3, 0))
         self.assertTrue(q.send_variant(variant("'str'"), 0, timeout=0))
@@ -225,9 +225,18 @@ class QueueWaits(PsTestCase):
         self.assertIOError(ctx, Gio.IOErrorEnum.WOULD_BLOCK)
         started = time.monotonic()
         with self.assertRaises(GLib.Error) as ctx:
-            q.receive_variant(0.05)                     # seconds, not microseconds
+            q.receive_variant(timeout=0.05)             # seconds
         self.assertGreaterEqual(time.monotonic() - started, 0.05)
         self.assertIOError(ctx, Gio.IOErrorEnum.TIMED_OUT)
+        started = time.monotonic()
+        with self.assertRaises(GLib.Error) as ctx:
+            q.receive(50000, None)                      # microseconds, as in C
+        elapsed = time.monotonic() - started
+        self.assertGreaterEqual(elapsed, 0.05)
+        self.assertLess(elapsed, LONG_S)
+        self.assertIOError(ctx, Gio.IOErrorEnum.TIMED_OUT)
+        with self.assertRaises(TypeError):
+            q.receive(0.05)                             # seconds go in timeout=
         with self.assertRaises(TypeError):
             q.send(variant('1'))
         # The typelib's own, in microseconds.
@@ -259,8 +268,8 @@ class QueueWaits(PsTestCase):
             if len(results) == 2:
                 loop.quit()
 
-        q.receive_message_async(LONG_S, None, received)
-        GLib.timeout_add(20, lambda: q.send_async(b'async', 4, LONG_S, None, sent) and False)
+        q.receive_message_async(None, None, received, timeout=LONG_S)
+        GLib.timeout_add(20, lambda: q.send_async(b'async', 4, None, None, sent, timeout=LONG_S) and False)
         loop.run()
         results = dict(results)                         # in either order
         self.assertIs(results['sent'], True)

@@ -89,7 +89,7 @@ class RWLockTests(PsTestCase):
                 rw.read_lock()
             self.assertTrue(is_ps_error(caught.exception, Ps.Error.WOULD_DEADLOCK))
             self.assertFalse(in_thread(lambda: rw.acquire_read(timeout=0.05)))
-            error = in_thread(lambda: rw.read_lock(0.05))
+            error = in_thread(lambda: rw.read_lock(timeout=0.05))
             self.assertTrue(error.matches(Gio.io_error_quark(), Gio.IOErrorEnum.TIMED_OUT))
 
             def timed_block():
@@ -202,7 +202,7 @@ class RWLockTests(PsTestCase):
             except GLib.Error as e:
                 errors.append(e)
             loop.quit()
-        rw.write_lock_async(0.05, None, done_error)
+        rw.write_lock_async(50000, None, done_error)
         loop.run()
         release.set()
         thread.join(LONG_S)

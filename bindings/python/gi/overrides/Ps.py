@@ -97,12 +97,30 @@ def _seconds_to_us(timeout):
 
 
 def _timeout_us(timeout_us, timeout):
-    """The microseconds to pass to C, from either form of the timeout."""
+    """The microseconds to pass to C, from either form of the timeout:
+    timeout_us, an integer as in C (-1 for ever, 0 once), or timeout, in
+    seconds (None for ever)."""
     if timeout_us is not None:
         if timeout is not None:
             raise TypeError('give timeout (seconds) or timeout_us (microseconds), not both')
-        return timeout_us
+        if type(timeout_us) is int:
+            return timeout_us
+        if isinstance(timeout_us, bool) or not hasattr(timeout_us, '__index__'):
+            raise TypeError('timeout_us is a whole number of microseconds (-1: for ever), '
+                            'not %s; give timeout= for seconds'
+                            % type(timeout_us).__name__)
+        return timeout_us.__index__()
     return _seconds_to_us(timeout)
+
+
+def _is_c_call(args, kwargs):
+    """Whether a call of a name that both C and threading have (a
+    semaphore's acquire(), an event's or a barrier's wait()) is the C one:
+    (timeout_us, cancellable) given positionally, an integer (not a bool)
+    and None or a Gio.Cancellable. threading's forms never pass that."""
+    return (len(args) == 2 and not kwargs
+            and isinstance(args[0], int) and not isinstance(args[0], bool)
+            and (args[1] is None or isinstance(args[1], Gio.Cancellable)))
 
 
 def _is_ps_error(error, code):
@@ -420,14 +438,13 @@ class Mutex(Ps.Mutex):
 
     # -- the GLib-style calls
 
-    def lock(self, timeout=None, cancellable=None, *, timeout_us=None):
-        """Locks the mutex; returns True or raises GLib.Error.
+    def lock(self, timeout_us=None, cancellable=None, *, timeout=None):
+        """Locks the mutex, as in C: returns True or raises GLib.Error.
 
-        lock() waits for ever; lock(0.5) or lock(timeout=0.5) at most
-        half a second, then raises G_IO_ERROR_TIMED_OUT; lock(0) tries once
-        (G_IO_ERROR_WOULD_BLOCK). Seconds, as every timeout of the
-        overrides (changed in 1.1: a positional timeout was in
-        microseconds); microseconds with timeout_us=. On
+        lock() and lock(-1) wait for ever; lock(500000) or lock(timeout=0.5)
+        at most half a second, then raise G_IO_ERROR_TIMED_OUT; lock(0)
+        tries once (G_IO_ERROR_WOULD_BLOCK). A positional timeout is in
+        microseconds, as in C; timeout= is in seconds. On
         Ps.Error.OWNER_DEAD the caller holds the lock (see held())."""
         if timeout is None and timeout_us is None:
             # The common call, kept to one Python frame around the C one.
@@ -486,10 +503,10 @@ class Mutex(Ps.Mutex):
             _mutex_unlock(self)
 
     if hasattr(Ps.Mutex, 'lock_async'):      # 1.1
-        def lock_async(self, timeout=None, cancellable=None, callback=None, *user_data,
-                       timeout_us=None):
-            """As in C, with the timeout in seconds (None or -1 for ever):
-            lock_async(timeout=5, callback=done). lock_finish() returns
+        def lock_async(self, timeout_us=None, cancellable=None, callback=None, *user_data,
+                       timeout=None):
+            """As in C (the timeout in microseconds), or with timeout= in
+            seconds: lock_async(timeout=5, callback=done). lock_finish() returns
             True, the lock held by the callback's thread, or raises
             GLib.Error (TIMED_OUT included)."""
             return Ps.Mutex.lock_async(self, _timeout_us(timeout_us, timeout), cancellable,
@@ -535,15 +552,25 @@ class Semaphore(Ps.Semaphore):
         super().__init__(initial_value=value, **properties)
         self.init(None)
 
-    def acquire(self, blocking=True, timeout=None, *, cancellable=None, timeout_us=None):
-        """Takes one unit, as threading.Semaphore.acquire(): returns True,
-        or False if none could be taken at once (blocking=False,
-        timeout=0) or within timeout seconds (None or -1: for ever).
-        Cancellation and other failures raise GLib.Error.
+    def acquire(self, *args, **kwargs):
+        """acquire(blocking=True, timeout=None, *, cancellable=None,
+        timeout_us=None) takes one unit, as threading.Semaphore.acquire():
+        returns True, or False if none could be taken at once
+        (blocking=False, timeout=0) or within timeout seconds (None or -1:
+        for ever). Cancellation and other failures raise GLib.Error.
 
-        Changed in 1.1: a positional argument is `blocking` (it was a
-        timeout in microseconds), and a timeout returns False (it raised
-        G_IO_ERROR_TIMED_OUT / WOULD_BLOCK)."""
+        acquire(timeout_us, cancellable), both given, is the C call:
+        microseconds (-1 for ever, 0 once), True or GLib.Error, a timeout
+        included (G_IO_ERROR_TIMED_OUT, WOULD_BLOCK for 0).
+
+        Changed in 1.1: a single positional argument is `blocking` (it
+        was a timeout in microseconds), and a timeout of that form returns
+        False (it raised G_IO_ERROR_TIMED_OUT / WOULD_BLOCK)."""
+        if _is_c_call(args, kwargs):
+            return _semaphore_acquire(self, *args)
+        return self._acquire(*args, **kwargs)
+
+    def _acquire(self, blocking=True, timeout=None, *, cancellable=None, timeout_us=None):
         return _acquire(self, Ps.Semaphore.try_acquire, _semaphore_acquire, blocking, timeout,
                         cancellable, timeout_us)
 
@@ -577,13 +604,12 @@ class Semaphore(Ps.Semaphore):
                 raise _overflow_error(e) from None
             raise
 
-    def acquire_async(self, timeout=None, cancellable=None, callback=None, *user_data,
-                      timeout_us=None):
-        """As in C, with the timeout in seconds (None or -1 for ever):
-        acquire_async(timeout=5, callback=done). The callback is called in
-        the thread-default main loop; acquire_finish() returns True or
-        raises GLib.Error, TIMED_OUT included (changed in 1.1: a
-        positional timeout was in microseconds)."""
+    def acquire_async(self, timeout_us=None, cancellable=None, callback=None, *user_data,
+                      timeout=None):
+        """As in C (the timeout in microseconds), or with timeout= in
+        seconds: acquire_async(timeout=5, callback=done). The callback is
+        called in the thread-default main loop; acquire_finish() returns
+        True or raises GLib.Error, TIMED_OUT included."""
         return Ps.Semaphore.acquire_async(self, _timeout_us(timeout_us, timeout), cancellable,
                                           callback, *user_data)
 
@@ -766,16 +792,16 @@ class Cond(Ps.Cond):
         Cancellation and other errors raise GLib.Error (NOT_OWNER, a
         RuntimeError, if the caller does not hold the mutex).
 
-        wait(mutex, timeout=None, cancellable=None), the 1.0 form, waits on
-        the given mutex and keeps its 1.0 behaviour: True, or GLib.Error
-        (TIMED_OUT, WOULD_BLOCK) on a timeout. Changed in 1.1: a positional
-        timeout is in seconds there too (microseconds with timeout_us=).
+        wait(mutex, timeout_us=-1, cancellable=None), the C form, waits on
+        the given mutex as in C: True, or GLib.Error (TIMED_OUT,
+        WOULD_BLOCK) on a timeout; a positional timeout is in
+        microseconds, timeout= in seconds.
         Wake-ups can be spurious: prefer wait_for()."""
         if _is_mutex_call(args, kwargs):
             return self._wait_mutex(*args, **kwargs)
         return self._wait_bound(*args, **kwargs)
 
-    def _wait_mutex(self, mutex, timeout=None, cancellable=None, *, timeout_us=None):
+    def _wait_mutex(self, mutex, timeout_us=None, cancellable=None, *, timeout=None):
         return _cond_wait_us(self, mutex, _timeout_us(timeout_us, timeout), None, cancellable)
 
     def _wait_bound(self, timeout=None, cancellable=None):
@@ -841,10 +867,10 @@ class Cond(Ps.Cond):
                             'the caller must hold its mutex' % what)
 
     if hasattr(Ps.Cond, 'wait_async'):       # 1.1
-        def wait_async(self, mutex, timeout=None, cancellable=None, callback=None, *user_data,
-                       timeout_us=None):
-            """As in C, with the timeout in seconds (None or -1 for ever):
-            wait_async(mutex, timeout=5, callback=done). wait_finish()
+        def wait_async(self, mutex, timeout_us=None, cancellable=None, callback=None, *user_data,
+                       timeout=None):
+            """As in C (the timeout in microseconds), or with timeout= in
+            seconds: wait_async(mutex, timeout=5, callback=done). wait_finish()
             returns True or raises GLib.Error (TIMED_OUT included)."""
             return Ps.Cond.wait_async(self, mutex, _timeout_us(timeout_us, timeout),
                                       cancellable, callback, *user_data)
@@ -953,28 +979,28 @@ if hasattr(Ps, 'RWLock'):                    # 1.1
             super().__init__(**properties)
             self.init(None)
 
-        # -- the GLib-style calls, with seconds
+        # -- the C calls: a positional timeout in microseconds, timeout= in seconds
 
-        def read_lock(self, timeout=None, cancellable=None, *, timeout_us=None):
-            """Takes a read share; True, or GLib.Error (TIMED_OUT after
-            timeout seconds, WOULD_BLOCK for 0, OWNER_DEAD holding the lock
+        def read_lock(self, timeout_us=None, cancellable=None, *, timeout=None):
+            """Takes a read share; True, or GLib.Error (TIMED_OUT when the
+            timeout expires, WOULD_BLOCK for 0, OWNER_DEAD holding the lock
             for writing)."""
             return _rw_read_lock(self, _timeout_us(timeout_us, timeout), cancellable)
 
-        def write_lock(self, timeout=None, cancellable=None, *, timeout_us=None):
+        def write_lock(self, timeout_us=None, cancellable=None, *, timeout=None):
             """Locks for writing; True, or GLib.Error as read_lock()."""
             return _rw_write_lock(self, _timeout_us(timeout_us, timeout), cancellable)
 
-        def read_lock_async(self, timeout=None, cancellable=None, callback=None, *user_data,
-                            timeout_us=None):
-            """As in C, with the timeout in seconds; read_lock_finish()
+        def read_lock_async(self, timeout_us=None, cancellable=None, callback=None, *user_data,
+                            timeout=None):
+            """As in C, or with timeout= in seconds; read_lock_finish()
             returns True, the share held by the callback's thread."""
             return Ps.RWLock.read_lock_async(self, _timeout_us(timeout_us, timeout),
                                              cancellable, callback, *user_data)
 
-        def write_lock_async(self, timeout=None, cancellable=None, callback=None, *user_data,
-                             timeout_us=None):
-            """As in C, with the timeout in seconds; write_lock_finish()
+        def write_lock_async(self, timeout_us=None, cancellable=None, callback=None, *user_data,
+                             timeout=None):
+            """As in C, or with timeout= in seconds; write_lock_finish()
             returns True, the lock held by the callback's thread."""
             return Ps.RWLock.write_lock_async(self, _timeout_us(timeout_us, timeout),
                                               cancellable, callback, *user_data)
@@ -1073,10 +1099,20 @@ if hasattr(Ps, 'Event'):
             """Clears the event, as threading.Event.clear() (reset() in C)."""
             Ps.Event.reset(self)
 
-        def wait(self, timeout=None, cancellable=None, *, timeout_us=None):
-            """Waits until the event is set, as threading.Event.wait():
-            True, or False if it was not set within timeout seconds (None
-            or -1: for ever; 0: at once). Cancellation raises GLib.Error."""
+        def wait(self, *args, **kwargs):
+            """wait(timeout=None, cancellable=None, *, timeout_us=None)
+            waits until the event is set, as threading.Event.wait(): True,
+            or False if it was not set within timeout seconds (None or -1:
+            for ever; 0: at once). Cancellation raises GLib.Error.
+
+            wait(timeout_us, cancellable), an integer and None or a
+            Gio.Cancellable, is the C call: microseconds, True or
+            GLib.Error, a timeout included (TIMED_OUT, WOULD_BLOCK)."""
+            if _is_c_call(args, kwargs):
+                return _event_wait(self, *args)
+            return self._wait(*args, **kwargs)
+
+        def _wait(self, timeout=None, cancellable=None, *, timeout_us=None):
             try:
                 return _event_wait(self, _timeout_us(timeout_us, timeout), cancellable)
             except GLib.Error as e:
@@ -1084,9 +1120,9 @@ if hasattr(Ps, 'Event'):
                     return False
                 raise
 
-        def wait_async(self, timeout=None, cancellable=None, callback=None, *user_data,
-                       timeout_us=None):
-            """As in C, with the timeout in seconds (None or -1 for ever);
+        def wait_async(self, timeout_us=None, cancellable=None, callback=None, *user_data,
+                       timeout=None):
+            """As in C (microseconds), or with timeout= in seconds;
             wait_finish() returns True or raises GLib.Error (TIMED_OUT
             included)."""
             return Ps.Event.wait_async(self, _timeout_us(timeout_us, timeout), cancellable,
@@ -1158,12 +1194,29 @@ if hasattr(Ps, 'Barrier'):
                     raise _broken_error(e) from None
                 raise
 
-        def wait(self, timeout=None, cancellable=None, *, timeout_us=None):
-            """Waits for the other parties, as threading.Barrier.wait():
+        def wait(self, *args, **kwargs):
+            """wait(timeout=None, cancellable=None, *, timeout_us=None)
+            waits for the other parties, as threading.Barrier.wait():
             returns this party's arrival index. A timeout (seconds; None:
             the barrier's default) breaks the barrier; a broken barrier
             raises Ps.BarrierBrokenError. Cancellation raises GLib.Error
-            (CANCELLED), and breaks the barrier too."""
+            (CANCELLED), and breaks the barrier too.
+
+            wait(timeout_us, cancellable), an integer and None or a
+            Gio.Cancellable, is the C call: microseconds, the index, or
+            GLib.Error as in C (TIMED_OUT, WOULD_BLOCK, CANCELLED for this
+            party's own; Ps.BarrierBrokenError, Ps.Error.BROKEN, for the
+            others); the action of Ps.Barrier(action=...) is not run."""
+            if _is_c_call(args, kwargs):
+                try:
+                    return _barrier_wait(self, *args)
+                except GLib.Error as e:
+                    if _is_ps_error(e, Ps.Error.BROKEN):
+                        raise _broken_error(e) from None
+                    raise
+            return self._wait(*args, **kwargs)
+
+        def _wait(self, timeout=None, cancellable=None, *, timeout_us=None):
             if timeout is None and timeout_us is None:
                 timeout = self._ps_timeout
             timeout_us = _timeout_us(timeout_us, timeout)
@@ -1182,9 +1235,9 @@ if hasattr(Ps, 'Barrier'):
             self._wait_once(timeout_us, cancellable)
             return index
 
-        def wait_async(self, timeout=None, cancellable=None, callback=None, *user_data,
-                       timeout_us=None):
-            """As in C, with the timeout in seconds (None: for ever);
+        def wait_async(self, timeout_us=None, cancellable=None, callback=None, *user_data,
+                       timeout=None):
+            """As in C (microseconds), or with timeout= in seconds;
             wait_finish() returns the index or raises GLib.Error. The
             action of Ps.Barrier(action=...) is not run."""
             return Ps.Barrier.wait_async(self, _timeout_us(timeout_us, timeout), cancellable,
@@ -1388,9 +1441,10 @@ if hasattr(Ps, 'Queue'):
         or a GLib.Variant; get() returns it as the kind it was sent as:
         bytes, or a GLib.Variant (whichever language sent it). Higher
         priorities are received first, in the order of their sends within
-        a priority. Timeouts are in seconds, as everywhere in the
-        overrides (the C-shaped send(), receive(), receive_message() and
-        their _async forms included; timeout_us= for microseconds).
+        a priority. The timeouts of put() and get() are in seconds, as
+        in queue.Queue; the C calls (send(), receive(), receive_message()
+        and their _async forms) take theirs in microseconds as in C, or
+        in seconds with timeout=.
 
         A message longer than the queue's maximum size raises GLib.Error
         (G_IO_ERROR_MESSAGE_TOO_LARGE), and nothing is sent (a variant
@@ -1516,10 +1570,10 @@ if hasattr(Ps, 'Queue'):
             _, kind, data, variant, _ = Ps.Queue.receive_message_finish(self, result)
             return _queue_item(kind, data, variant)
 
-        # -- the GLib-style calls, with seconds
+        # -- the C calls: a positional timeout in microseconds, timeout= in seconds
 
-        def send(self, message, priority=0, timeout=None, cancellable=None, *,
-                 timeout_us=None):
+        def send(self, message, priority=0, timeout_us=None, cancellable=None, *,
+                 timeout=None):
             """Sends bytes (any bytes-like object or GLib.Bytes); True, or
             GLib.Error (WOULD_BLOCK for timeout 0 on a full queue,
             TIMED_OUT, CANCELLED, MESSAGE_TOO_LARGE)."""
@@ -1529,31 +1583,31 @@ if hasattr(Ps, 'Queue'):
             return _queue_send(self, data, priority, _timeout_us(timeout_us, timeout),
                                cancellable)
 
-        def send_variant(self, value, priority=0, timeout=None, cancellable=None, *,
-                         timeout_us=None):
+        def send_variant(self, value, priority=0, timeout_us=None, cancellable=None, *,
+                         timeout=None):
             """Sends a GLib.Variant; True, or GLib.Error as send()."""
             return _queue_send_variant(self, value, priority, _timeout_us(timeout_us, timeout),
                                        cancellable)
 
-        def receive(self, timeout=None, cancellable=None, *, timeout_us=None):
-            """As in C, with the timeout in seconds: (GLib.Bytes,
+        def receive(self, timeout_us=None, cancellable=None, *, timeout=None):
+            """As in C (timeout= for seconds): (GLib.Bytes,
             priority); a variant message as its serialized record."""
             return Ps.Queue.receive(self, _timeout_us(timeout_us, timeout), cancellable)
 
-        def receive_variant(self, timeout=None, cancellable=None, *, timeout_us=None):
-            """As in C, with the timeout in seconds: (GLib.Variant,
+        def receive_variant(self, timeout_us=None, cancellable=None, *, timeout=None):
+            """As in C (timeout= for seconds): (GLib.Variant,
             priority); a bytes message as an "ay" variant."""
             return Ps.Queue.receive_variant(self, _timeout_us(timeout_us, timeout), cancellable)
 
-        def receive_message(self, timeout=None, cancellable=None, *, timeout_us=None):
-            """As in C, with the timeout in seconds: (True, kind, bytes,
+        def receive_message(self, timeout_us=None, cancellable=None, *, timeout=None):
+            """As in C (timeout= for seconds): (True, kind, bytes,
             variant, priority), the one of bytes and variant that kind
             names set."""
             return _queue_receive_message(self, _timeout_us(timeout_us, timeout), cancellable)
 
-        def send_async(self, message, priority=0, timeout=None, cancellable=None,
-                       callback=None, *user_data, timeout_us=None):
-            """As in C, with the timeout in seconds; send_finish() returns
+        def send_async(self, message, priority=0, timeout_us=None, cancellable=None,
+                       callback=None, *user_data, timeout=None):
+            """As in C (timeout= for seconds); send_finish() returns
             True or raises GLib.Error."""
             data, variant = _queue_message(message)
             if variant is not None:
@@ -1562,23 +1616,23 @@ if hasattr(Ps, 'Queue'):
             return Ps.Queue.send_async(self, data, priority, _timeout_us(timeout_us, timeout),
                                        cancellable, callback, *user_data)
 
-        def send_variant_async(self, value, priority=0, timeout=None, cancellable=None,
-                               callback=None, *user_data, timeout_us=None):
-            """As in C, with the timeout in seconds; send_finish()."""
+        def send_variant_async(self, value, priority=0, timeout_us=None, cancellable=None,
+                               callback=None, *user_data, timeout=None):
+            """As in C (timeout= for seconds); send_finish()."""
             return Ps.Queue.send_variant_async(self, value, priority,
                                                _timeout_us(timeout_us, timeout), cancellable,
                                                callback, *user_data)
 
-        def receive_async(self, timeout=None, cancellable=None, callback=None, *user_data,
-                          timeout_us=None):
-            """As in C, with the timeout in seconds; receive_finish()
+        def receive_async(self, timeout_us=None, cancellable=None, callback=None, *user_data,
+                          timeout=None):
+            """As in C (timeout= for seconds); receive_finish()
             returns (GLib.Bytes, priority)."""
             return Ps.Queue.receive_async(self, _timeout_us(timeout_us, timeout), cancellable,
                                           callback, *user_data)
 
-        def receive_message_async(self, timeout=None, cancellable=None, callback=None,
-                                  *user_data, timeout_us=None):
-            """As in C, with the timeout in seconds;
+        def receive_message_async(self, timeout_us=None, cancellable=None, callback=None,
+                                  *user_data, timeout=None):
+            """As in C (timeout= for seconds);
             receive_message_finish() returns as receive_message()."""
             return Ps.Queue.receive_message_async(self, _timeout_us(timeout_us, timeout),
                                                   cancellable, callback, *user_data)
