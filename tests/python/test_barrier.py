@@ -57,7 +57,7 @@ class BarrierBasics(PsTestCase):
         self.assertPsError(ctx, Ps.Error.BROKEN)
         self.assertTrue(barrier.broken)
         self.assertRegex(repr(barrier), r': broken>')
-        barrier.reset()
+        self.assertIs(barrier.reset(), True)          # as in C
         self.assertFalse(barrier.broken)
 
     def test_c_errors(self):

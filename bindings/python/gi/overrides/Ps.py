@@ -1245,8 +1245,9 @@ if hasattr(Ps, 'Barrier'):
 
         def reset(self):
             """Breaks the parties waiting (Ps.BarrierBrokenError) and makes
-            the barrier work again, as threading.Barrier.reset()."""
-            Ps.Barrier.reset(self)
+            the barrier work again, as threading.Barrier.reset(); True,
+            as in C (threading's returns None)."""
+            return Ps.Barrier.reset(self)
 
         @property
         def parties(self):
