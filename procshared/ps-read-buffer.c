@@ -102,7 +102,14 @@ ps_read_buffer_free (guint8 *data)
   gint slot = slot_of (buffer->capacity);
 
   if (slot >= 0)
-    buffer = __atomic_exchange_n (&kept_buffers[slot], buffer, __ATOMIC_ACQ_REL);
+    {
+      /* A large buffer kept for the next read (up to 64 MiB) is the
+       * system's to take back when it runs short of memory; its header,
+       * on the first page, stays. */
+      if (buffer->mapped > 0)
+        ps_platform_memory_discard (buffer + 1, buffer->mapped - sizeof (ReadBuffer));
+      buffer = __atomic_exchange_n (&kept_buffers[slot], buffer, __ATOMIC_ACQ_REL);
+    }
   release (buffer);
 }
 

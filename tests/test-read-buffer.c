@@ -6,7 +6,10 @@
  * Large reads give back exactly the bytes of the segment, and a record
  * whose fields a peer damages, even while it is read, is CORRUPT. */
 
+#include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "ps-test-util.h"
 
@@ -213,6 +216,85 @@ test_platform_map (void)
       g_assert_cmpuint (memory[sizes[i] - 1], ==, 0x5a);
       ps_platform_memory_unmap (memory, sizes[i]);
     }
+}
+
+/* The value of @field (in kB) in /proc/self/smaps for the mapping that
+ * holds @address, or -1 where the system does not say. */
+static gint64
+smaps_kb (gconstpointer address,
+          const char   *field)
+{
+  g_autofree char *smaps = NULL;
+  g_auto(GStrv) lines = NULL;
+  gboolean inside = FALSE;
+  gsize field_length = strlen (field);
+
+  if (!g_file_get_contents ("/proc/self/smaps", &smaps, NULL, NULL))
+    return -1;
+  lines = g_strsplit (smaps, "\n", -1);
+  for (gsize i = 0; lines[i] != NULL; i++)
+    {
+      guint64 start, end;
+
+      if (sscanf (lines[i], "%" G_GINT64_MODIFIER "x-%" G_GINT64_MODIFIER "x ", &start, &end) == 2
+          && strchr (lines[i], ':') != NULL && strchr (lines[i], ':') > strchr (lines[i], ' '))
+        inside = (guintptr) address >= start && (guintptr) address < end;
+      else if (inside && strncmp (lines[i], field, field_length) == 0
+               && lines[i][field_length] == ':')
+        return g_ascii_strtoll (lines[i] + field_length + 1, NULL, 10);
+    }
+  return -1;
+}
+
+/* A large buffer kept for the next read is the system's to take back
+ * when memory runs short (lazily freed), and a read after the system
+ * took it is as exact as one before. */
+static void
+test_kept_large_lazily_freed (void)
+{
+  gsize size = 6 * MIB;
+  g_autoptr(PsSharedMemory) memory = ps_shared_memory_new (size + MIB, NULL);
+  GVariant *value;
+  gconstpointer data;
+  gint64 lazy_kb;
+
+  ps_read_buffer_trim ();
+  write_bytes_record (memory, size, 0x11);
+  value = read_record (memory, size, 0x11);
+  data = g_variant_get_data (value);
+  lazy_kb = smaps_kb (data, "LazyFree");
+  if (lazy_kb < 0)
+    {
+      g_variant_unref (value);
+      g_test_skip ("/proc/self/smaps has no LazyFree field here");
+      return;
+    }
+  g_assert_cmpint (lazy_kb, ==, 0);           /* in use: nothing to take */
+  g_variant_unref (value);
+  lazy_kb = smaps_kb (data, "LazyFree");
+  g_test_message ("kept buffer of %" G_GSIZE_FORMAT " bytes: %" G_GINT64_FORMAT " kB lazily free",
+                  size, lazy_kb);
+  /* Every page of the data but the first, which holds the header. */
+  g_assert_cmpint (lazy_kb, >=, (gint64) (size / 1024) - 4);
+
+#ifdef MADV_PAGEOUT
+  {
+    /* Memory pressure, for this range: the lazily freed pages are
+     * dropped (they read as zeroes from then on). */
+    gsize page = (gsize) sysconf (_SC_PAGESIZE);
+    guintptr start = ((guintptr) data + page - 1) & ~(guintptr) (page - 1);
+
+    if (madvise ((gpointer) start, size - page, MADV_PAGEOUT) == 0)
+      g_assert_cmpint (smaps_kb (data, "LazyFree"), <, lazy_kb);
+  }
+#endif
+
+  write_bytes_record (memory, size, 0x22);
+  value = read_record (memory, size, 0x22);
+  g_assert_true (g_variant_get_data (value) == data);    /* the same buffer */
+  g_assert_cmpint (smaps_kb (data, "LazyFree"), ==, 0);
+  g_variant_unref (value);
+  ps_read_buffer_trim ();
 }
 
 /* @size bytes that differ from one 8 bytes to the next, from @seed;
@@ -478,6 +560,7 @@ main (int    argc,
   ps_test_add ("/read-buffer/one-kept-per-class", test_one_kept_per_class);
   ps_test_add ("/read-buffer/direct", test_direct);
   ps_test_add ("/read-buffer/platform-map", test_platform_map);
+  ps_test_add ("/read-buffer/kept-large-lazily-freed", test_kept_large_lazily_freed);
   ps_test_add ("/read-buffer/large-exact", test_large_exact);
   ps_test_add ("/read-buffer/past-max-exact", test_past_max_exact);
   ps_test_add ("/read-buffer/large-hostile-fields", test_large_hostile_fields);

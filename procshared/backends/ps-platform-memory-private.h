@@ -29,6 +29,14 @@ gsize    ps_platform_memory_large_size (void);
  * NULL if the system refuses the mapping. */
 gpointer ps_platform_memory_map        (gsize    size);
 
+/* Lets the system take back the whole pages inside [@memory, @memory +
+ * @size) of a ps_platform_memory_map() buffer when it runs short of
+ * memory, and leaves them in place while it does not, so that the next
+ * write to them takes no fault (Linux: MADV_FREE). Their contents are
+ * undefined from then on. Where the system has no such advice, nothing. */
+void     ps_platform_memory_discard    (gpointer memory,
+                                        gsize    size);
+
 /* Gives back @memory, @size bytes from ps_platform_memory_map(). */
 void     ps_platform_memory_unmap      (gpointer memory,
                                         gsize    size);

@@ -73,6 +73,22 @@ ps_platform_memory_map (gsize size)
 }
 
 void
+ps_platform_memory_discard (gpointer memory,
+                            gsize    size)
+{
+#ifdef MADV_FREE
+  gsize page = (gsize) sysconf (_SC_PAGESIZE);
+  guintptr start = ((guintptr) memory + page - 1) & ~(guintptr) (page - 1);
+  guintptr end = ((guintptr) memory + size) & ~(guintptr) (page - 1);
+
+  /* Advice only: a kernel without MADV_FREE (before Linux 4.5) keeps the
+   * pages, as if it had never been given. */
+  if (end > start)
+    (void) madvise ((gpointer) start, end - start, MADV_FREE);
+#endif
+}
+
+void
 ps_platform_memory_unmap (gpointer memory,
                           gsize    size)
 {
