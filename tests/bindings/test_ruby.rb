@@ -688,6 +688,57 @@ class TestRuby < Test::Unit::TestCase
     assert_child_ok(pid)
   end
 
+  # The other _async/_finish trios, each once, in one main loop.
+  def test_async_trios
+    event = Ps::Event.new(false)
+    barrier = Ps::Barrier.new(1)
+    lock = Ps::RWLock.new
+    mutex = Ps::Mutex.new
+    cond = Ps::Cond.new
+    queue = Ps::Queue.new(2, 64) # a variant counts as its record: 28 bytes here
+    loop = GLib::MainLoop.new(nil, false)
+    results = {}
+    done = lambda do |key, value|
+      results[key] = value
+      loop.quit if results.size == 6
+    end
+    event.wait_async(LONG_US, nil) { |o, r| done.call(:event, capture { o.wait_finish(r) }) }
+    barrier.wait_async(LONG_US, nil) { |o, r| done.call(:barrier, capture { o.wait_finish(r) }) }
+    lock.write_lock_async(LONG_US, nil) do |o, r|
+      done.call(:write_lock, capture { o.write_lock_finish(r) && o.writer_pid })
+      o.write_unlock
+    end
+    mutex.lock(LONG_US, nil)
+    cond.wait_async(mutex, 20_000, nil) do |_o, r|
+      done.call(:cond, capture { cond.wait_finish(r) }.class)
+      mutex.unlock
+    end
+    queue.send_async("sent", 6, LONG_US, nil) { |o, r| done.call(:send, capture { o.send_finish(r) }) }
+    queue.send_variant_async(GLib::Variant.new(9, "i"), 1, LONG_US, nil) do |o, r|
+      done.call(:send_variant, capture { o.send_finish(r) })
+    end
+    event.set
+    run_loop(loop)
+    assert_equal({ event: true, barrier: 0, write_lock: Process.pid,
+                   cond: Gio::IOError::TimedOut, send: true, send_variant: true }, results)
+    assert_equal(0, mutex.owner_pid)
+    assert_equal(["sent", 6], queue.receive(0, nil).then { |b, p| [b.to_s, p] })
+    assert_equal([9, 1], queue.receive_variant(0, nil))
+  end
+
+  def test_shared_memory_handle_and_seal
+    memory = Ps::SharedMemory.new(64)
+    memory.set_int32(0, 31)
+    fd_list = Gio::UnixFDList.new
+    handle = memory.to_handle(fd_list)
+    assert_equal(0, handle) # an "h": the index in fd_list
+    assert_equal(1, fd_list.length)
+    copy = Ps::SharedMemory.new(GLib::Variant.new(handle, "h"), fd_list) # new_from_handle
+    assert_equal(31, copy.get_int32(0))
+    assert_true(memory.seal)
+    assert_equal(31, memory.get_int32(0))
+  end
+
   # --- Other languages ----------------------------------------------
 
   def run_python(code)
