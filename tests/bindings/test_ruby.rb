@@ -741,12 +741,21 @@ class TestRuby < Test::Unit::TestCase
 
   # --- Other languages ----------------------------------------------
 
-  def run_python(code)
-    out, err, status = Timeout.timeout(LONG_S) do
-      Open3.capture3(PYTHON, "-c", code)
+  # Runs a program to its end within LONG_S (killed otherwise); its
+  # standard output once it succeeded.
+  def run_program(*argv)
+    Open3.popen3(*argv) do |stdin, stdout, stderr, waiter|
+      stdin.close
+      out = Thread.new { stdout.read }
+      err = Thread.new { stderr.read }
+      unless waiter.join(LONG_S)
+        Process.kill(:KILL, waiter.pid)
+        waiter.join
+      end
+      status = waiter.value
+      assert_true(status.success?, "#{argv.first} failed (#{status.inspect}):\n#{out.value}#{err.value}")
+      out.value
     end
-    assert_true(status.success?, "python failed:\n#{out}#{err}")
-    out
   end
 
   def test_python_peer
@@ -757,7 +766,7 @@ class TestRuby < Test::Unit::TestCase
     memory = Ps::SharedMemory.open(memory_name, Ps::OpenFlags::CREATE, 4096)
     memory.write_variant(0, GLib::Variant.new(%w[from ruby], "as"))
     memory.set_int64(1024, 2**62 + 1)
-    out = run_python(<<~PYTHON)
+    out = run_program(PYTHON, "-c", <<~PYTHON)
       import gi
       gi.require_version('Ps', '1')
       from gi.repository import GLib, Ps
@@ -798,10 +807,7 @@ class TestRuby < Test::Unit::TestCase
       p m.unlock
       p Ps.unlink("#{name}")
     RUBY
-    out, err, status = Timeout.timeout(LONG_S) do
-      Open3.capture3(RbConfig.ruby, "-e", script)
-    end
-    assert_true(status.success?, "ruby failed:\n#{out}#{err}")
+    out = run_program(RbConfig.ruby, "-e", script)
     assert_equal("true\n[\"g-io-error-quark\", 27]\n[\"ps-error-quark\", 4]\ntrue\ntrue\n", out)
   end
 end
