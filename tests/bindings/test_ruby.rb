@@ -179,6 +179,11 @@ class TestRuby < Test::Unit::TestCase
     end
     assert_io_error(Gio::IOError::NotFound, Gio::IOError::NOT_FOUND) { Ps.unlink(name) }
     assert_equal(1234, other.get_int32(8)) # still mapped after unlink
+    symbols = unique_name("shm-symbols")
+    assert_true(Ps::SharedMemory.open(symbols, [:create, :exclusive], 64).created?)
+    assert_io_error(Gio::IOError::Exists, Gio::IOError::EXISTS) do
+      Ps::SharedMemory.open(symbols, [:create, :exclusive], 64)
+    end
   end
 
   def test_shared_memory_accessors
@@ -580,6 +585,38 @@ class TestRuby < Test::Unit::TestCase
       Ps::Mutex.open(name, Ps::OpenFlags::NONE)
     end
     assert_true(Ps.unlink(name))
+  end
+
+  # Each class's open, with its creation parameters after the flags.
+  def test_every_class_by_name
+    create = Ps::OpenFlags::CREATE | Ps::OpenFlags::EXCLUSIVE
+    none = Ps::OpenFlags::NONE
+    {
+      Ps::Semaphore => [[4], ->(o) { o.value }, 4],
+      Ps::Mutex => [[], ->(o) { o.owner_pid }, 0],
+      Ps::Cond => [[], ->(o) { o.class }, Ps::Cond],
+      Ps::RWLock => [[], ->(o) { o.writer_pid }, 0],
+      Ps::Event => [[true], ->(o) { o.auto_reset? }, true],
+      Ps::Barrier => [[3], ->(o) { o.parties }, 3],
+      Ps::Queue => [[5, 100], ->(o) { [o.capacity, o.max_message_size] }, [5, 100]],
+    }.each do |klass, (parameters, probe, expected)|
+      name = unique_name(klass.name.split("::").last.downcase)
+      created = klass.open(name, create, *parameters)
+      assert_true(created.created?)
+      assert_equal(name, created.name)
+      opened = klass.open(name, none, *parameters.map { 0 })
+      assert_false(opened.created?)
+      assert_equal(expected, probe.call(opened))
+      assert_io_error(Gio::IOError::Exists, Gio::IOError::EXISTS) { klass.open(name, create, *parameters) }
+      assert_true(Ps.unlink(name))
+      assert_io_error(Gio::IOError::NotFound, Gio::IOError::NOT_FOUND) { klass.open(name, none, *parameters) }
+    end
+    assert_io_error(Gio::IOError::InvalidArgument, Gio::IOError::INVALID_ARGUMENT) do
+      Ps::Mutex.open("no-slash", Ps::OpenFlags::CREATE)
+    end
+    assert_io_error(Gio::IOError::InvalidArgument, Gio::IOError::INVALID_ARGUMENT) { Ps.unlink("/..") }
+    assert_false(Ps.name_is_valid?("/a/b"))
+    assert_true(Ps.name_is_valid?("/ok.name-1_x"))
   end
 
   def test_placed
