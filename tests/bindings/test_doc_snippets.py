@@ -1,13 +1,13 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Every Python, JavaScript and Vala snippet of the language guides runs.
 
-The fenced code blocks of docs/python.md, docs/javascript.md, docs/vala.md
-and docs/bindings.md are extracted and run as they are (Vala ones
+The fenced code blocks of docs/python.md, docs/javascript.md, docs/vala.md,
+docs/ruby.md and docs/bindings.md are extracted and run as they are (Vala ones
 compiled first against the generated VAPI): each must exit with status 0
 within the bound. So the documentation cannot rot.
 
 The test environment gives PS_SOURCE_ROOT, PS_BUILD_ROOT, PS_GJS and
-PS_VALAC (meson.build); a language whose tool is missing is skipped."""
+PS_VALAC and PS_RUBY (meson.build); a language whose tool is missing is skipped."""
 
 import faulthandler
 import os
@@ -27,7 +27,8 @@ SOURCE_ROOT = os.environ.get('PS_SOURCE_ROOT',
 BUILD_ROOT = os.environ.get('PS_BUILD_ROOT')
 GJS = os.environ.get('PS_GJS')
 VALAC = os.environ.get('PS_VALAC')
-PAGES = ['python.md', 'javascript.md', 'vala.md', 'bindings.md']
+RUBY = os.environ.get('PS_RUBY')
+PAGES = ['python.md', 'javascript.md', 'vala.md', 'ruby.md', 'bindings.md']
 FENCE = re.compile(r'^```(\w+)\n(.*?)^```$', re.MULTILINE | re.DOTALL)
 
 
@@ -100,6 +101,16 @@ class DocSnippets(unittest.TestCase):
                              '-X', '-L' + lib_dir, '-X', '-lprocshared-1', source],
                             '%s vala snippet %d: valac' % (page, number))
                 self.run_ok([program], '%s vala snippet %d' % (page, number))
+
+    @unittest.skipUnless(RUBY, 'ruby with the gobject-introspection gem not found')
+    def test_ruby(self):
+        found = snippets('ruby')
+        self.check_count(found, 9)
+        for page, number, code in found:
+            with self.subTest(page=page, snippet=number):
+                path = self.write('snippet_%s_%d.rb' % (page[:-3], number), code)
+                self.run_ok([RUBY, path], '%s ruby snippet %d' % (page, number))
+
 
 
 class DocumentedPatterns(unittest.TestCase):
