@@ -59,9 +59,9 @@
  * waking the word's sleepers if SLEEPING is set. A sleeper that finds the
  * sentry's mark dead breaks the round. A party that read the mark of a
  * sentry of an earlier round and sleeps on it once that thread is the
- * sentry of a later one (same slot, same mark) wakes at the sentry's next
- * look: the sentry wakes its mark's sleepers each time, and releases its
- * mark as it leaves if nobody did.
+ * sentry of a later one (same slot, same mark) wakes at its own next
+ * look, or when that sentry leaves: it releases its mark as it leaves if
+ * nobody did.
  */
 
 #include <gio/gio.h>

@@ -454,13 +454,9 @@ await_round (Party          *party,
         {
           if (deadline < 0 || now < deadline)
             {
-              /* Woken, or time to look for dead parties; a sentry also
-               * wakes whoever sleeps on its mark, in case a party of an
-               * earlier round does (ps-barrier-private.h). */
+              /* Woken, or time to look for dead parties. */
               if (status == PS_WAIT_TIMED_OUT && ps_barrier_probe (party, party->round, FALSE))
                 break_round (state, party->round);
-              else if (status == PS_WAIT_TIMED_OUT && sleep.sentry)
-                ps_death_mark_wake (sleep.mark);
               continue;
             }
           status = PS_WAIT_TIMED_OUT;

@@ -15,6 +15,12 @@ G_BEGIN_DECLS
 
 gboolean ps_name_validate       (const char   *name,
                                  GError      **error);
+/* For the constructors of named objects: FALSE with the error of
+ * ps_name_validate() if @name is NULL, which would ask the properties
+ * for an anonymous object. Any other name is checked once, by
+ * ps_object_map_named(), where every way of making one passes. */
+gboolean ps_name_given          (const char   *name,
+                                 GError      **error);
 gboolean ps_open_flags_validate (PsOpenFlags   flags,
                                  GError      **error);
 gboolean ps_mode_validate       (guint         mode,

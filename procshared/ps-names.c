@@ -80,6 +80,13 @@ ps_name_validate (const char  *name,
 }
 
 gboolean
+ps_name_given (const char  *name,
+               GError     **error)
+{
+  return name != NULL || ps_name_validate (name, error);
+}
+
+gboolean
 ps_open_flags_validate (PsOpenFlags   flags,
                         GError      **error)
 {

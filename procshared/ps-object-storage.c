@@ -599,8 +599,9 @@ ps_object_new_named (GType         type,
 
   /* Checked before the properties are set: a NULL name must be an error
    * rather than a request for an anonymous object, and GObject would only
-   * warn about a mode out of range. */
-  if (!ps_name_validate (name, error) || !ps_open_flags_validate (flags, error) ||
+   * warn about a mode out of range. Any other name is checked once, by
+   * ps_object_map_named(), whichever way the object is made. */
+  if (!ps_name_given (name, error) || !ps_open_flags_validate (flags, error) ||
       !ps_mode_validate (mode, error))
     return NULL;
 

@@ -468,7 +468,7 @@ ps_shared_memory_open (const char   *name,
 {
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  if (!ps_name_validate (name, error) || !ps_open_flags_validate (flags, error))
+  if (!ps_name_given (name, error) || !ps_open_flags_validate (flags, error))
     return NULL;
 
   return g_initable_new (PS_TYPE_SHARED_MEMORY, NULL, error,
@@ -504,7 +504,7 @@ ps_shared_memory_open_full (const char   *name,
 {
   g_return_val_if_fail (error == NULL || *error == NULL, NULL);
 
-  if (!ps_name_validate (name, error) || !ps_open_flags_validate (flags, error) ||
+  if (!ps_name_given (name, error) || !ps_open_flags_validate (flags, error) ||
       !ps_mode_validate (mode, error))
     return NULL;
 

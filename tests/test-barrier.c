@@ -14,7 +14,7 @@
 
 #include "ps-test-async.h"
 
-#include "ps-barrier-private.h"
+#include "ps-barrier-slots-private.h"
 #include "ps-object-header-private.h"
 
 #define ROUNDS 50
@@ -485,6 +485,112 @@ test_death_mark (void)
   g_assert_false (ps_death_mark_is_dead (0));
 }
 
+/* Sleeps on the mark of the sentry of the current round of @data (a
+ * PsBarrierState) without being a party, first in line: the one thread
+ * the kernel wakes when the sentry dies. It then dies without telling
+ * anybody, as a party killed with the sentry would once woken. Exits 0
+ * if it was the sentry's death that woke it. */
+static int
+first_in_line_main (gpointer data)
+{
+  PsBarrierState *state = data;
+  guint32 round = ps_barrier_round_of (*ps_barrier_word (state));
+  guint32 *mark = ps_barrier_round_sentry_mark (state, round);
+  gint64 deadline = g_get_monotonic_time () + ps_test_scaled_us (20 * G_USEC_PER_SEC);
+  guint32 armed = mark != NULL ? __atomic_load_n (mark, __ATOMIC_SEQ_CST) : 0;
+
+  if (!ps_death_mark_is_armed (armed))
+    return 1;
+  while (__atomic_load_n (mark, __ATOMIC_SEQ_CST) == armed &&
+         ps_death_mark_wait (mark, armed, deadline, NULL) != PS_WAIT_TIMED_OUT)
+    ;
+  return ps_death_mark_is_dead (__atomic_load_n (mark, __ATOMIC_SEQ_CST)) ? 0 : 2;
+}
+
+/* The round's sentry and another party die together, and the thread the
+ * kernel wakes at the sentry's death (the mark's first sleeper) dies as
+ * it wakes: the party left asleep on the sentry's mark finds the death
+ * by itself, at its own next look, and gets PS_ERROR_BROKEN; so does
+ * every wait until a reset, after which the barrier works. Where the
+ * backend has no death marks, the parties asleep on the word look for
+ * dead processes all the same. */
+static void
+test_sentry_dies_with_woken_sleeper (void)
+{
+  g_autoptr(PsSharedMemory) memory = NULL;
+  Shared *shared = ps_test_shared_new (sizeof (Shared), &memory);
+  g_autoptr(PsSharedMemory) place = NULL;
+  g_autoptr(PsBarrier) barrier = NULL;
+  g_autoptr(GError) error = NULL;
+  gboolean marks = backend_has_marks ();
+  Party party = { NULL, shared, 1, -1 };
+  pid_t sentry, first = 0, victim, witness, pids[3];
+  gint64 killed;
+  gint index;
+
+  place = ps_shared_memory_new (PS_BARRIER_SIZE, &error);
+  g_assert_no_error (error);
+  barrier = ps_barrier_new_at (place, 0, 4, &error);
+  g_assert_no_error (error);
+  party.barrier = barrier;
+
+  /* The first party asleep is the round's sentry; the first thread asleep
+   * on its mark gets the kernel's one wake-up; then two parties. */
+  sentry = ps_test_fork (party_main, &party, ps_test_scaled_s (30));
+  ps_test_wait_until_blocked (sentry, sentry);
+  if (marks)
+    {
+      first = ps_test_fork (first_in_line_main, state_of (place, 0), ps_test_scaled_s (30));
+      ps_test_wait_until_blocked (first, first);
+    }
+  victim = ps_test_fork (party_main, &party, ps_test_scaled_s (30));
+  ps_test_wait_until_blocked (victim, victim);
+  witness = ps_test_fork (party_main, &party, ps_test_scaled_s (30));
+  ps_test_wait_until_blocked (witness, witness);
+  g_assert_cmpuint (ps_barrier_get_n_waiting (barrier), ==, 3);
+
+  killed = g_get_monotonic_time ();
+  kill (sentry, SIGKILL);
+  kill (victim, SIGKILL);
+  if (marks)
+    ps_test_reap_ok (first, ps_test_scaled_s (20));
+  g_assert_cmpint (ps_test_reap (witness, ps_test_scaled_s (20)), ==, 3 << 8);
+  g_assert_cmpint (g_get_monotonic_time () - killed, <, ps_test_scaled_us (5 * G_USEC_PER_SEC));
+  g_assert_cmpint (shared->broken, ==, 1);
+  g_assert_cmpint (shared->other, ==, 0);
+  g_assert_true (ps_barrier_is_broken (barrier));
+  g_assert_cmpuint (ps_barrier_get_n_waiting (barrier), ==, 0);
+  for (guint i = 0; i < 2; i++)
+    {
+      g_assert_cmpint (ps_barrier_wait (barrier, i == 0 ? -1 : 0, NULL, &error), ==, -1);
+      g_assert_error (error, PS_ERROR, PS_ERROR_BROKEN);
+      g_clear_error (&error);
+    }
+  ps_test_reap_killed (sentry);
+  ps_test_reap_killed (victim);
+
+  /* Reset: the four places are there for new parties, round after round. */
+  g_assert_true (ps_barrier_reset (barrier, &error));
+  g_assert_false (ps_barrier_is_broken (barrier));
+  party.rounds = 2;
+  for (guint i = 0; i < G_N_ELEMENTS (pids); i++)
+    pids[i] = ps_test_fork (party_main, &party, ps_test_scaled_s (30));
+  for (guint round = 0; round < party.rounds; round++)
+    {
+      index = ps_barrier_wait (barrier, -1, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (index, >=, 0);
+      g_atomic_int_or ((guint *) &shared->index_mask[round], 1u << index);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (pids); i++)
+    ps_test_reap_ok (pids[i], ps_test_scaled_s (20));
+  g_assert_cmpint (shared->passed, ==, 3);
+  for (guint round = 0; round < party.rounds; round++)
+    g_assert_cmpint (shared->index_mask[round], ==, 0xf);
+  g_assert_false (ps_barrier_is_broken (barrier));
+  g_assert_cmpuint (ps_barrier_get_n_waiting (barrier), ==, 0);
+}
+
 /* Two parties: the one that would end the round sees that the other,
  * which arrived, is gone. Killed asleep and not reaped yet (a zombie):
  * where the backend keeps death marks, the last arrival sees the death
@@ -762,6 +868,8 @@ main (int argc, char *argv[])
   ps_test_add ("/barrier/break/abort-reset", test_abort_and_reset_break_waiters);
   ps_test_add ("/barrier/break/dead-party", test_dead_party_breaks);
   ps_test_add ("/barrier/break/dead-party-seen-by-last", test_dead_party_seen_by_last);
+  ps_test_add ("/barrier/break/dead-sentry-and-woken-sleeper",
+               test_sentry_dies_with_woken_sleeper);
   ps_test_add ("/barrier/death-mark", test_death_mark);
   ps_test_add ("/barrier/async", test_async);
   ps_test_add ("/barrier/named", test_named);

@@ -70,8 +70,6 @@
  *   PsWaitStatus ps_death_mark_wait (guint32 *mark, guint32 expected,
  *                                    gint64 deadline, PsCanceller *canceller);
  *       sleeps on an armed mark, as ps_wait_word_wait() on a word;
- *   void     ps_death_mark_wake    (guint32 *mark);
- *       wakes every thread asleep on @mark;
  *   void     ps_death_mark_release (guint32 *mark);
  *       disarms a mark, so that a thread about to sleep on the value it
  *       held does not sleep, and wakes every thread asleep on it; its

@@ -27,5 +27,4 @@ static inline PsWaitStatus ps_death_mark_wait (guint32 *mark, guint32 expected, 
                                                PsCanceller *canceller) { return PS_WAIT_WOKEN; }
 static inline void     ps_death_mark_arm     (guint32 *mark, guint tag) { }
 static inline gboolean ps_death_mark_is_armed (guint32 value) { return FALSE; }
-static inline void     ps_death_mark_wake    (guint32 *mark) { }
 static inline void     ps_death_mark_release (guint32 *mark) { }

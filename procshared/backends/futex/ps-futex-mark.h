@@ -103,12 +103,6 @@ ps_death_mark_wait (guint32     *mark,
 }
 
 static inline void
-ps_death_mark_wake (guint32 *mark)
-{
-  ps_futex_wake (mark, INT_MAX, FALSE);
-}
-
-static inline void
 ps_death_mark_release (guint32 *mark)
 {
   guint32 seen = __atomic_load_n (mark, __ATOMIC_RELAXED);
