@@ -31,6 +31,10 @@ BUILD_ROOT = os.environ['PS_BUILD_ROOT']
 PREFIX = os.environ['PS_PREFIX']
 PYTHON = '/usr/bin/python3'
 GJS = os.environ.get('PS_GJS', '')
+# Where `require "procshared"` is installed, and the interpreter that
+# loads it; both empty without Ruby and ruby-gnome's gems.
+RUBY = os.environ.get('PS_RUBY', '')
+RUBY_MODULE_DIR = os.environ.get('PS_RUBY_MODULE_DIR', '')
 MESON = os.environ.get('PS_MESON', '') or shutil.which('meson')
 INTROSPECTION = os.environ.get('PS_INTROSPECTION') == 'true'
 VAPI = os.environ.get('PS_VAPI') == 'true'
@@ -188,6 +192,32 @@ class Destdir(unittest.TestCase):
                    'Ps.Semaphore.new(1); print("ok");'],
                   env=self.gi_env())
         self.assertEqual(out.strip(), 'ok')
+
+    @unittest.skipUnless(RUBY_MODULE_DIR, 'ruby or its gobject-introspection gem missing')
+    def test_ruby_requires_the_installed_procshared(self):
+        module = self.assertInstalled(RUBY_MODULE_DIR, 'procshared.rb')
+        with open(os.path.join(SOURCE_ROOT, 'bindings', 'ruby', 'procshared.rb')) as f:
+            source = f.read()
+        with open(module) as f:
+            self.assertEqual(f.read(), source)
+        out = run([RUBY, '-e',
+                   'require "procshared"; '
+                   'puts $LOADED_FEATURES.grep(/procshared\\.rb\\z/); '
+                   'puts Ps::VERSION_S; '
+                   'puts Ps::Mutex.new_recursive.recursive?; '
+                   'puts File.readlines("/proc/self/maps").grep(/libprocshared/)[0].split[-1]'],
+                  env=self.gi_env(RUBYLIB=self.staged(RUBY_MODULE_DIR))).splitlines()
+        self.assertEqual(out[:3], [module, os.environ['PS_VERSION'], 'true'])
+        self.assertTrue(out[3].startswith(self.destdir + '/'), out[3])
+
+    @unittest.skipUnless(RUBY_MODULE_DIR and PREFIX in ('/usr', '/usr/local'),
+                         'no Ruby, or not a prefix Debian\'s ruby searches')
+    def test_ruby_module_on_the_interpreters_path(self):
+        # Where procshared.rb goes must be where Ruby looks once installed,
+        # without RUBYLIB.
+        path = run([RUBY, '-e', 'puts $LOAD_PATH'],
+                   env=clean_env()).splitlines()
+        self.assertIn(RUBY_MODULE_DIR, path)
 
 
 class Uninstalled(unittest.TestCase):
