@@ -232,6 +232,48 @@ class MutexOverrides(BindingTestCase):
                 barrier.wait(0, None)
             self.assertErrorIs(caught.exception, Ps.error_quark(), Ps.Error.BROKEN)
 
+    def test_c_calls_by_keyword(self):
+        # API.md's parameter names, or the cancellable alone by name, are
+        # the C call too; threading's form names its timeout.
+        sem = Ps.Semaphore.new(0)
+        self.assertRaisesIO(Gio.IOErrorEnum.WOULD_BLOCK,
+                            lambda: sem.acquire(timeout_us=0, cancellable=None))
+        start = time.monotonic()
+        self.assertRaisesIO(Gio.IOErrorEnum.TIMED_OUT, lambda: sem.acquire(20000, cancellable=None))
+        self.assertLess(time.monotonic() - start, LONG_S)
+        self.assertIs(sem.acquire(timeout=0.01, cancellable=Gio.Cancellable()), False)
+        self.assertIs(sem.acquire(True, timeout=0.01), False)
+        if hasattr(Ps, 'Event'):
+            event = Ps.Event()
+            self.assertRaisesIO(Gio.IOErrorEnum.WOULD_BLOCK,
+                                lambda: event.wait(timeout_us=0, cancellable=None))
+            self.assertRaisesIO(Gio.IOErrorEnum.TIMED_OUT,
+                                lambda: event.wait(1000, cancellable=Gio.Cancellable()))
+            self.assertIs(event.wait(timeout=0.01, cancellable=None), False)
+        if hasattr(Ps, 'Barrier'):
+            barrier = Ps.Barrier(2)
+            self.assertRaisesIO(Gio.IOErrorEnum.WOULD_BLOCK,
+                                lambda: barrier.wait(timeout_us=0, cancellable=None))
+            self.assertIs(barrier.broken, False)             # as in C: not broken
+            with self.assertRaises(Ps.BarrierBrokenError):
+                barrier.wait(timeout=0.01)                   # threading's: breaks it
+            self.assertIs(barrier.broken, True)
+
+    @unittest.skipUnless(hasattr(Ps, 'Barrier'), 'no Ps.Barrier in this typelib')
+    def test_barrier_action_with_both_forms(self):
+        # Parties using the C form and threading's together: the action
+        # runs once per round, before any party returns, and nobody hangs.
+        ran = []
+        barrier = Ps.Barrier(2, action=lambda: ran.append(1))
+        results = []
+        thread = threading.Thread(target=lambda: results.append(barrier.wait(timeout=LONG_S)))
+        thread.start()
+        results.append(barrier.wait(LONG_US, None))
+        thread.join(LONG_S)
+        self.assertFalse(thread.is_alive())
+        self.assertEqual(sorted(results), [0, 1])
+        self.assertEqual(ran, [1])
+
     def test_both_forms_of_timeout(self):
         mutex = Ps.Mutex.new()
         with self.assertRaises(TypeError):
@@ -930,7 +972,7 @@ class MutexAsyncSeconds(BindingTestCase):
             self.assertErrorIs(outcome[0], Gio.io_error_quark(), Gio.IOErrorEnum.TIMED_OUT)
         finally:
             holder.release()
-        outcome = run_async(lambda done: mutex.lock_async(5, None, done), 'lock_finish')
+        outcome = run_async(lambda done: mutex.lock_async(5000000, None, done), 'lock_finish')
         self.assertEqual(outcome, [True])
         mutex.release()               # held by this thread, which ran the callback
 

@@ -178,7 +178,18 @@ class TestRubyModule < Test::Unit::TestCase
     guard = GLib::Timeout.add((LONG_S * 1000).to_i) { loop.quit; false }
     loop.run
     GLib::Source.remove(guard) if results.size == 2
-    _, status = Process.wait2(pid)
+    # Bounded: a child that hangs is killed, and the test fails.
+    status = nil
+    deadline = Process.clock_gettime(Process::CLOCK_MONOTONIC) + LONG_S
+    while status.nil? && Process.clock_gettime(Process::CLOCK_MONOTONIC) < deadline
+      _, status = Process.wait2(pid, Process::WNOHANG)
+      sleep(0.01) if status.nil?
+    end
+    if status.nil?
+      Process.kill(:KILL, pid)
+      Process.wait2(pid)
+    end
+    refute_nil(status, "the releasing child did not finish within #{LONG_S} s")
     assert_equal(0, status.exitstatus)
     assert_equal([[Thread.current, true], [Thread.current, "async", 3]], results)
   end

@@ -64,7 +64,7 @@ class EventBasics(PsTestCase):
         timer = threading.Timer(0.05, cancellable.cancel)
         timer.start()
         with self.assertRaises(GLib.Error) as ctx:
-            event.wait(LONG_S, cancellable)
+            event.wait(timeout=LONG_S, cancellable=cancellable)
         timer.join()
         self.assertIOError(ctx, Gio.IOErrorEnum.CANCELLED)
 

@@ -20,9 +20,13 @@ PyGObject loads this module when a program does
   ``put_nowait()``, ``get_nowait()``, ``qsize()``, ``empty()``,
   ``full()``, raising ``queue.Full`` / ``queue.Empty`` where those do;
   items are bytes-like or ``GLib.Variant`` and come back as sent;
-* every timeout here, positional or keyword, is in **seconds** (None or
-  -1 for ever, 0 to try once), including those of the ``_async`` calls;
-  microseconds only by the keyword ``timeout_us=``;
+* ``timeout=`` is in **seconds** everywhere (None or -1 for ever, 0 to
+  try once), and so are the positional timeouts of threading's calls;
+  the calls C has (``lock()``, ``read_lock()``, ``cond.wait(mutex,
+  ...)``, ``queue.send()``, every ``_async``...) take API.md's
+  ``(timeout_us, cancellable)``, a positional timeout in microseconds;
+  ``sem.acquire()``, ``event.wait()`` and ``barrier.wait()`` are that
+  call when given an integer and a cancellable (see docs/python.md);
 * the GLib-style methods that raise ``GLib.Error`` on a timeout stay:
   ``mutex.lock()``, ``held()`` context managers (with ``repair=`` for a
   robust mutex, also for an OWNER_DEAD met inside a condition wait), and
@@ -113,14 +117,28 @@ def _timeout_us(timeout_us, timeout):
     return _seconds_to_us(timeout)
 
 
-def _is_c_call(args, kwargs):
+def _c_call(args, kwargs):
     """Whether a call of a name that both C and threading have (a
     semaphore's acquire(), an event's or a barrier's wait()) is the C one:
-    (timeout_us, cancellable) given positionally, an integer (not a bool)
-    and None or a Gio.Cancellable. threading's forms never pass that."""
-    return (len(args) == 2 and not kwargs
-            and isinstance(args[0], int) and not isinstance(args[0], bool)
-            and (args[1] is None or isinstance(args[1], Gio.Cancellable)))
+    (timeout_us, cancellable) as the API page writes it, both given,
+    positionally or by those names, the timeout an integer (not a bool)
+    and the cancellable None or a Gio.Cancellable. Returns the pair, or
+    None for threading's forms, which never pass a cancellable with an
+    integer they did not name timeout=."""
+    if len(args) + len(kwargs) != 2:
+        return None
+    if len(args) == 2:
+        timeout_us, cancellable = args
+    elif len(args) == 1 and 'cancellable' in kwargs:
+        timeout_us, cancellable = args[0], kwargs['cancellable']
+    elif 'timeout_us' in kwargs and 'cancellable' in kwargs:
+        timeout_us, cancellable = kwargs['timeout_us'], kwargs['cancellable']
+    else:
+        return None
+    if (isinstance(timeout_us, int) and not isinstance(timeout_us, bool)
+            and (cancellable is None or isinstance(cancellable, Gio.Cancellable))):
+        return timeout_us, cancellable
+    return None
 
 
 def _is_ps_error(error, code):
@@ -563,15 +581,19 @@ class Semaphore(Ps.Semaphore):
         (blocking=False, timeout=0) or within timeout seconds (None or -1:
         for ever). Cancellation and other failures raise GLib.Error.
 
-        acquire(timeout_us, cancellable), both given, is the C call:
-        microseconds (-1 for ever, 0 once), True or GLib.Error, a timeout
-        included (G_IO_ERROR_TIMED_OUT, WOULD_BLOCK for 0).
+        acquire(timeout_us, cancellable), both given, positionally or by
+        those names, is the C call: microseconds (-1 for ever, 0 once),
+        True or GLib.Error, a timeout included (G_IO_ERROR_TIMED_OUT,
+        WOULD_BLOCK for 0). An integer with a cancellable is that call:
+        threading's form with a cancellable names its timeout
+        (acquire(timeout=2, cancellable=c)).
 
         Changed in 1.1: a single positional argument is `blocking` (it
         was a timeout in microseconds), and a timeout of that form returns
         False (it raised G_IO_ERROR_TIMED_OUT / WOULD_BLOCK)."""
-        if _is_c_call(args, kwargs):
-            return _semaphore_acquire(self, *args)
+        c_args = _c_call(args, kwargs)
+        if c_args is not None:
+            return _semaphore_acquire(self, *c_args)
         return self._acquire(*args, **kwargs)
 
     def _acquire(self, blocking=True, timeout=None, *, cancellable=None, timeout_us=None):
@@ -897,7 +919,7 @@ def future(start, finish, *, interval=0.001):
     callback)`` makes the call, passing both on; ``finish`` names the
     ``_finish`` method::
 
-        ok = await Ps.future(lambda c, cb: mutex.lock_async(5, c, cb),
+        ok = await Ps.future(lambda c, cb: mutex.lock_async(5000000, c, cb),
                              'lock_finish')
 
     The callback runs in the calling thread (the mutex of a lock_async()
@@ -1110,10 +1132,13 @@ if hasattr(Ps, 'Event'):
             for ever; 0: at once). Cancellation raises GLib.Error.
 
             wait(timeout_us, cancellable), an integer and None or a
-            Gio.Cancellable, is the C call: microseconds, True or
-            GLib.Error, a timeout included (TIMED_OUT, WOULD_BLOCK)."""
-            if _is_c_call(args, kwargs):
-                return _event_wait(self, *args)
+            Gio.Cancellable (positionally, or by those names), is the C
+            call: microseconds, True or GLib.Error, a timeout included
+            (TIMED_OUT, WOULD_BLOCK). To pass a cancellable to threading's
+            form, give timeout= by name: wait(timeout=2, cancellable=c)."""
+            c_args = _c_call(args, kwargs)
+            if c_args is not None:
+                return _event_wait(self, *c_args)
             return self._wait(*args, **kwargs)
 
         def _wait(self, timeout=None, cancellable=None, *, timeout_us=None):
@@ -1207,36 +1232,46 @@ if hasattr(Ps, 'Barrier'):
             (CANCELLED), and breaks the barrier too.
 
             wait(timeout_us, cancellable), an integer and None or a
-            Gio.Cancellable, is the C call: microseconds, the index, or
-            GLib.Error as in C (TIMED_OUT, WOULD_BLOCK, CANCELLED for this
-            party's own; Ps.BarrierBrokenError, Ps.Error.BROKEN, for the
-            others); the action of Ps.Barrier(action=...) is not run."""
-            if _is_c_call(args, kwargs):
-                try:
-                    return _barrier_wait(self, *args)
-                except GLib.Error as e:
-                    if _is_ps_error(e, Ps.Error.BROKEN):
-                        raise _broken_error(e) from None
-                    raise
+            Gio.Cancellable (positionally, or by those names), is the C
+            call: microseconds, the index, or GLib.Error as in C
+            (TIMED_OUT, WOULD_BLOCK, CANCELLED for this party's own;
+            Ps.BarrierBrokenError, Ps.Error.BROKEN, for the others). To
+            pass a cancellable to threading's form, give timeout= by name.
+            Both forms run the action of Ps.Barrier(action=...)."""
+            c_args = _c_call(args, kwargs)
+            if c_args is not None:
+                return self._wait_rounds(self._wait_c, *c_args)
             return self._wait(*args, **kwargs)
+
+        def _wait_c(self, timeout_us, cancellable):
+            try:
+                return _barrier_wait(self, timeout_us, cancellable)
+            except GLib.Error as e:
+                if _is_ps_error(e, Ps.Error.BROKEN):
+                    raise _broken_error(e) from None
+                raise
 
         def _wait(self, timeout=None, cancellable=None, *, timeout_us=None):
             if timeout is None and timeout_us is None:
                 timeout = self._ps_timeout
-            timeout_us = _timeout_us(timeout_us, timeout)
-            index = self._wait_once(timeout_us, cancellable)
+            return self._wait_rounds(self._wait_once, _timeout_us(timeout_us, timeout),
+                                     cancellable)
+
+        def _wait_rounds(self, wait_once, timeout_us, cancellable):
+            index = wait_once(timeout_us, cancellable)
             action = self._ps_action
             if action is None:
                 return index
             # A second round, which the last party enters only once its
-            # action is done: no party returns before.
+            # action is done: no party returns before. Every form of
+            # wait() takes both rounds, so parties may mix them.
             if index == self.get_parties() - 1:
                 try:
                     action()
                 except BaseException:
                     self.abort()
                     raise
-            self._wait_once(timeout_us, cancellable)
+            wait_once(timeout_us, cancellable)
             return index
 
         def wait_async(self, timeout_us=None, cancellable=None, callback=None, *user_data,
