@@ -11,9 +11,9 @@
 
 require "test/unit"
 require "gio2"
-require "timeout"
 require "open3"
 require "rbconfig"
+require_relative "ruby_test_util"
 
 # As docs/ruby.md loads it: every call of procshared may block, so the
 # loader lets the other Ruby threads run meanwhile (ruby-gnome keeps the
@@ -29,13 +29,11 @@ module Ps
   Loader.new(self).load("Ps")
 end
 
-TIME_SCALE = Float(ENV.fetch("PS_TEST_TIME_SCALE", "1"))
-# Generous bounds for what must happen at all, never speed assertions.
-LONG_S = 30.0 * TIME_SCALE
-LONG_US = (LONG_S * 1_000_000).to_i
 PYTHON = "/usr/bin/python3"
 
 class TestRuby < Test::Unit::TestCase
+  include PsRubyTest
+
   @@counter = 0
 
   def setup
@@ -69,10 +67,6 @@ class TestRuby < Test::Unit::TestCase
     name
   end
 
-  def now_us
-    Process.clock_gettime(Process::CLOCK_MONOTONIC, :microsecond)
-  end
-
   # Runs the block in a forked child that exits 0 when it returns, 1
   # when it raises; the child ends itself if it outlives LONG_S.
   def fork_child
@@ -98,7 +92,7 @@ class TestRuby < Test::Unit::TestCase
   # The child's Process::Status, within LONG_S (the child is killed in
   # teardown otherwise).
   def wait_child(pid)
-    status = Timeout.timeout(LONG_S) { Process.wait2(pid)[1] }
+    status = wait_status(pid)
     @children.delete(pid)
     status
   end
@@ -112,14 +106,6 @@ class TestRuby < Test::Unit::TestCase
   def assert_ps_error(klass, code)
     error = assert_raise(klass) { yield }
     assert_equal("ps-error-quark", error.domain)
-    assert_equal(code, error.code)
-    error
-  end
-
-  def assert_io_error(klass, code)
-    error = assert_raise(klass) { yield }
-    assert_kind_of(Gio::IOError, error)
-    assert_equal("g-io-error-quark", error.domain)
     assert_equal(code, error.code)
     error
   end

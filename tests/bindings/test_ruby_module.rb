@@ -11,16 +11,11 @@ require "test/unit"
 require "procshared"
 require "open3"
 require "rbconfig"
+require_relative "ruby_test_util"
 
-TIME_SCALE = Float(ENV.fetch("PS_TEST_TIME_SCALE", "1"))
-# Generous bounds for what must happen at all, never speed assertions.
-LONG_S = 30.0 * TIME_SCALE
-LONG_US = (LONG_S * 1_000_000).to_i
 
 class TestRubyModule < Test::Unit::TestCase
-  def now_us
-    Process.clock_gettime(Process::CLOCK_MONOTONIC, :microsecond)
-  end
+  include PsRubyTest
 
   def join(thread)
     assert_not_nil(thread.join(LONG_S), "thread still running after #{LONG_S} s")
@@ -48,13 +43,6 @@ class TestRubyModule < Test::Unit::TestCase
       end
       [out.value, err.value, waiter.value]
     end
-  end
-
-  def assert_io_error(klass, code)
-    error = assert_raise(klass) { yield }
-    assert_equal("g-io-error-quark", error.domain)
-    assert_equal(code, error.code)
-    error
   end
 
   def test_loaded_from_bindings_ruby
@@ -179,17 +167,13 @@ class TestRubyModule < Test::Unit::TestCase
     loop.run
     GLib::Source.remove(guard) if results.size == 2
     # Bounded: a child that hangs is killed, and the test fails.
-    status = nil
-    deadline = Process.clock_gettime(Process::CLOCK_MONOTONIC) + LONG_S
-    while status.nil? && Process.clock_gettime(Process::CLOCK_MONOTONIC) < deadline
-      _, status = Process.wait2(pid, Process::WNOHANG)
-      sleep(0.01) if status.nil?
-    end
-    if status.nil?
+    begin
+      status = wait_status(pid)
+    rescue Timeout::Error
       Process.kill(:KILL, pid)
       Process.wait2(pid)
+      raise
     end
-    refute_nil(status, "the releasing child did not finish within #{LONG_S} s")
     assert_equal(0, status.exitstatus)
     assert_equal([[Thread.current, true], [Thread.current, "async", 3]], results)
   end
