@@ -7,8 +7,11 @@
 #
 # - waits let the other Ruby threads run, so that one of them can cancel
 #   a wait through a Gio::Cancellable;
-# - Ps::Mutex.new_recursive (or Ps::Mutex.new(recursive: true)) and
-#   Ps::SharedMemory.new_from_fd, which `new` cannot reach;
+# - every constructor as a class method of its C name
+#   (Ps::Semaphore.new_at, Ps::Mutex.new_recursive, ...), and every
+#   function ruby-gnome renames under its C name too (get_value beside
+#   value, is_set beside set?), as Python and GJS have them;
+#   Ps::Mutex.new(recursive: true);
 # - the queue's receives the gem cannot convert raise NotImplementedError
 #   before anything is taken, instead of after the message is gone;
 # - a GVariant argument that is not a GLib::Variant raises TypeError
@@ -42,6 +45,66 @@ module Ps
   # micro].
   VERSION = [MAJOR_VERSION, MINOR_VERSION, MICRO_VERSION].freeze
 
+  # The C API's names beside ruby-gnome's, so that code written from the
+  # C API (or ported from Python or GJS) reads the same in Ruby.
+  module CNames
+    # Where ruby-gnome put what C calls @name: "get_value" is "value",
+    # "is_set" and "get_created" (booleans) "set?" and "created?".
+    def self.rubyish(name)
+      stem = name.sub(/\A(?:get_is|get|is|can_be)_/, "")
+      [name, "#{stem}?", name.sub(/\Aget_/, ""), "#{name.sub(/\Aset_/, "")}="]
+    end
+
+    # @target's method under the C name @name, if ruby-gnome renamed it.
+    # A call goes through the Ruby name, so that the module's own
+    # checks in front of it apply to both.
+    def self.alias_c_name(target, name)
+      return if target.method_defined?(name) || target.private_method_defined?(name)
+
+      ruby_name = rubyish(name).find { |candidate| target.public_method_defined?(candidate, false) }
+      return if ruby_name.nil?
+
+      target.define_method(name) { |*arguments, &block| __send__(ruby_name, *arguments, &block) }
+    end
+
+    # A class method @name for the constructor ruby-gnome keeps as the
+    # private initializer initialize_@name, reached by `new` only when its
+    # arguments tell it from the others.
+    def self.define_constructor(klass, name)
+      return if klass.respond_to?(name)
+
+      initializer = :"initialize_#{name}"
+      klass.define_singleton_method(name) do |*arguments, &block|
+        object = allocate
+        object.__send__(initializer, *arguments, &block)
+        object
+      end
+    end
+
+    def self.define_all(namespace)
+      repository = GObjectIntrospection::Repository.default
+      repository.each("Ps") do |info|
+        case info
+        when GObjectIntrospection::ObjectInfo
+          klass = namespace.const_get(info.name)
+          info.methods.each do |function|
+            case function
+            when GObjectIntrospection::ConstructorInfo
+              define_constructor(klass, function.name) unless function.name == "new"
+            when GObjectIntrospection::MethodInfo
+              alias_c_name(klass, function.name)
+            else
+              alias_c_name(klass.singleton_class, function.name)
+            end
+          end
+        when GObjectIntrospection::FunctionInfo
+          alias_c_name(namespace.singleton_class, info.name)
+        end
+      end
+    end
+  end
+  private_constant :CNames
+
   # Raises TypeError unless @value is a GLib::Variant: ruby-gnome passes
   # anything else as NULL, or crashes on it.
   def self.check_variant(value)
@@ -53,14 +116,6 @@ module Ps
   private_class_method :check_variant
 
   class Mutex
-    # A recursive mutex, ps_mutex_new_recursive(): locked again by the
-    # thread that holds it, unlocked as many times.
-    def self.new_recursive
-      mutex = allocate
-      mutex.__send__(:initialize_new_recursive)
-      mutex
-    end
-
     # Ps::Mutex.new(recursive: true) is Ps::Mutex.new_recursive; the
     # other forms are ruby-gnome's.
     module RecursiveKeyword
@@ -83,6 +138,14 @@ module Ps
       fd = fd.fileno if fd.respond_to?(:fileno)
       memory = allocate
       memory.__send__(:initialize_new_from_fd, fd)
+      memory
+    end
+
+    # ps_shared_memory_new_from_handle(), its handle type-checked.
+    def self.new_from_handle(handle, fd_list)
+      Ps.__send__(:check_variant, handle)
+      memory = allocate
+      memory.__send__(:initialize_new_from_handle, handle, fd_list)
       memory
     end
 
@@ -152,4 +215,6 @@ module Ps
     end
     prepend Unsupported
   end
+
+  CNames.define_all(self)
 end

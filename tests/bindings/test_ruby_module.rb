@@ -206,6 +206,95 @@ class TestRubyModule < Test::Unit::TestCase
     assert_false(Ps::Mutex.new(memory, 0).recursive?) # ruby-gnome's new_at
   end
 
+  # --- The C API's names ---------------------------------------------
+
+  # Every constructor, method and function of the typelib answers to its
+  # C name, beside ruby-gnome's (test_ruby.rb uses those).
+  def test_every_c_name_reachable
+    repository = GObjectIntrospection::Repository.default
+    missing = []
+    counted = 0
+    repository.each("Ps") do |info|
+      case info
+      when GObjectIntrospection::ObjectInfo
+        klass = Ps.const_get(info.name)
+        info.methods.each do |function|
+          counted += 1
+          reachable = case function
+                      when GObjectIntrospection::ConstructorInfo then klass.respond_to?(function.name)
+                      when GObjectIntrospection::MethodInfo then klass.public_method_defined?(function.name)
+                      else klass.respond_to?(function.name)
+                      end
+          missing << "#{info.name}.#{function.name}" unless reachable
+        end
+      when GObjectIntrospection::FunctionInfo
+        counted += 1
+        missing << "Ps.#{info.name}" unless Ps.respond_to?(info.name)
+      end
+    end
+    assert_equal([], missing)
+    assert_operator(counted, :>=, 150) # the whole typelib was looked at
+  end
+
+  def test_c_named_constructors
+    memory = Ps::SharedMemory.new(8192)
+    semaphore = Ps::Semaphore.new_at(memory, 0, 2)
+    assert_equal([2, true], [Ps::Semaphore.attach(memory, 0).get_value, semaphore.get_created])
+    bounded = Ps::Semaphore.new_bounded(1, 1)
+    assert_equal(1, bounded.get_max_value)
+    assert_raise(Ps::Error::Overflow) { bounded.release }
+    assert_equal(1, bounded.value) # unchanged
+    # One after another, each at its size (256 bytes, the lock 4096).
+    placed = {
+      Ps::Mutex.new_at(memory, 256) => ->(m) { m.get_owner_pid },
+      Ps::Cond.new_at(memory, 512) => ->(c) { c.offset }, # a property
+      Ps::Event.new_at(memory, 768, true) => ->(e) { e.get_auto_reset },
+      Ps::Barrier.new_at(memory, 1024, 3) => ->(b) { b.get_parties },
+      Ps::Queue.new_at(memory, 1280, 2, 16) => ->(q) { q.get_capacity },
+      Ps::RWLock.new_at(memory, 4096) => ->(r) { r.get_n_readers },
+    }
+    assert_equal([0, 512, true, 3, 2, 0], placed.map { |object, getter| getter.call(object) })
+    assert_equal([Ps::Mutex, Ps::Cond, Ps::Event, Ps::Barrier, Ps::Queue, Ps::RWLock],
+                 placed.keys.map(&:class))
+    error = assert_raise(Ps::Error::OutOfBounds) { Ps::RWLock.new_at(memory, 6144) }
+    assert_equal(Ps::Error::OUT_OF_BOUNDS, error.code)
+    assert_raise(Ps::Error::WrongType) { Ps::Mutex.attach(memory, 0) } # still the semaphore
+  end
+
+  def test_c_named_methods
+    event = Ps::Event.new(false)
+    assert_equal([false, false], [event.is_set, event.set?])
+    event.set
+    assert_equal([true, true], [event.is_set, event.set?])
+    assert_equal([true, true], [event.wait(0, nil), event.is_set])
+    mutex = Ps::Mutex.new
+    assert_true(mutex.lock(0, nil))
+    assert_equal([Process.pid, Process.pid], [mutex.get_owner_pid, mutex.owner_pid])
+    assert_false(mutex.is_recursive)
+    assert_true(mutex.unlock)
+    assert_equal([true, false], [Ps.name_is_valid("/ruby-c-name"), Ps.name_is_valid("no-slash")])
+    memory = Ps::SharedMemory.new(64)
+    assert_equal([64, false], [memory.get_size, memory.is_read_only])
+  end
+
+  # The handle's type is checked before the gem sees it, as the other
+  # GVariant arguments are (test_variant_arguments_type_checked).
+  def test_shared_memory_new_from_handle
+    memory = Ps::SharedMemory.new(64)
+    memory.set_int32(0, 58)
+    fd_list = Gio::UnixFDList.new
+    handle = GLib::Variant.new(memory.to_handle(fd_list), "h")
+    copy = Ps::SharedMemory.new_from_handle(handle, fd_list)
+    assert_equal(58, copy.get_int32(0))
+    copy.set_int32(0, 59)
+    assert_equal(59, memory.get_int32(0))
+    error = assert_raise(TypeError) { Ps::SharedMemory.new_from_handle(0, fd_list) }
+    assert_match(/expected a GLib::Variant, got Integer/, error.message)
+    assert_io_error(Gio::IOError::InvalidArgument, Gio::IOError::INVALID_ARGUMENT) do
+      Ps::SharedMemory.new_from_handle(GLib::Variant.new(5, "h"), fd_list)
+    end
+  end
+
   def test_shared_memory_new_from_fd
     memory = Ps::SharedMemory.new(64)
     memory.set_int32(0, 77)
