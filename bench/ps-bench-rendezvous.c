@@ -556,10 +556,11 @@ finish_barrier_round (Row *row)
   row_note (row, "in a round where a party sleeps, the last arrival reads each sleeping "
             "party's death mark (a word the kernel changes if its thread dies) before it "
             "ends the round, with no system call on the futex backend (one getpgid per "
-            "sleeping party on the others); with 3 parties or more, one sleeper per round "
-            "(on the others: each) sleeps with a 50 ms timer to look at the others, which "
-            "pthread_barrier_t does not need; a round where all meet while polling makes "
-            "no system call");
+            "sleeping party on the others); with 3 parties or more, every sleeper sleeps "
+            "with a 50 ms timer to look at the others (the kernel wakes only one sleeper "
+            "of a dead thread's mark, which may be dying too), a timer armed and "
+            "cancelled per sleep that pthread_barrier_t does not need; a round where all "
+            "meet while polling makes no system call");
   for (guint i = 0; i < G_N_ELEMENTS (process_counts); i++)
     group_targets (row, process_counts[i], "PsBarrier round", "ps-barrier", "pthread-barrier",
                    "pthread_barrier_t", 1.1);
