@@ -10,7 +10,7 @@
 # - every constructor as a class method of its C name
 #   (Ps::Semaphore.new_at, Ps::Mutex.new_recursive, ...), and every
 #   function ruby-gnome renames under its C name too (get_value beside
-#   value, is_set beside set?), as Python and GJS have them;
+#   value, is_set beside set?), as Python and GJS have them, and
 #   Ps::Mutex.new(recursive: true);
 # - the queue's receives the gem cannot convert raise NotImplementedError
 #   before anything is taken, instead of after the message is gone;
@@ -39,7 +39,10 @@ module Ps
       end
     end
   end
-  Loader.new(self).load("Ps")
+  # Kept: its renaming rule gives the C names their Ruby ones (CNames).
+  LOADER = Loader.new(self)
+  LOADER.load("Ps")
+  private_constant :LOADER
 
   # The version of the typelib loaded, as GLib::VERSION: [major, minor,
   # micro].
@@ -48,21 +51,22 @@ module Ps
   # The C API's names beside ruby-gnome's, so that code written from the
   # C API (or ported from Python or GJS) reads the same in Ruby.
   module CNames
-    # Where ruby-gnome put what C calls @name: "get_value" is "value",
-    # "is_set" and "get_created" (booleans) "set?" and "created?".
-    def self.rubyish(name)
-      stem = name.sub(/\A(?:get_is|get|is|can_be)_/, "")
-      [name, "#{stem}?", name.sub(/\Aget_/, ""), "#{name.sub(/\Aset_/, "")}="]
+    # Where ruby-gnome put @function: "get_value" is "value", "is_set"
+    # and "get_created" (booleans) "set?" and "created?". The gem's own
+    # rule, from its loader.
+    def self.rubyish(function)
+      LOADER.__send__(:rubyish_method_name, function)
     end
 
-    # @target's method under the C name @name, if ruby-gnome renamed it.
-    # A call goes through the Ruby name, so that the module's own
-    # checks in front of it apply to both.
-    def self.alias_c_name(target, name)
+    # @target's method under the C name of @function, if ruby-gnome
+    # renamed it. A call goes through the Ruby name, so that the module's
+    # own checks in front of it apply to both.
+    def self.alias_c_name(target, function)
+      name = function.name
       return if target.method_defined?(name) || target.private_method_defined?(name)
 
-      ruby_name = rubyish(name).find { |candidate| target.public_method_defined?(candidate, false) }
-      return if ruby_name.nil?
+      ruby_name = rubyish(function)
+      return unless target.public_method_defined?(ruby_name, false)
 
       target.define_method(name) { |*arguments, &block| __send__(ruby_name, *arguments, &block) }
     end
@@ -92,13 +96,13 @@ module Ps
             when GObjectIntrospection::ConstructorInfo
               define_constructor(klass, function.name) unless function.name == "new"
             when GObjectIntrospection::MethodInfo
-              alias_c_name(klass, function.name)
+              alias_c_name(klass, function)
             else
-              alias_c_name(klass.singleton_class, function.name)
+              alias_c_name(klass.singleton_class, function)
             end
           end
         when GObjectIntrospection::FunctionInfo
-          alias_c_name(namespace.singleton_class, info.name)
+          alias_c_name(namespace.singleton_class, info)
         end
       end
     end
@@ -107,11 +111,15 @@ module Ps
 
   # Raises TypeError unless @value is a GLib::Variant: ruby-gnome passes
   # anything else as NULL, or crashes on it.
-  def self.check_variant(value)
-    return if value.is_a?(GLib::Variant)
+  def self.check_variant(value, type = nil)
+    unless value.is_a?(GLib::Variant)
+      raise TypeError, "expected a GLib::Variant, got #{value.class}: " \
+                       "make one with GLib::Variant.new(value, type)"
+    end
+    return if type.nil? || value.type.to_s == type
 
-    raise TypeError, "expected a GLib::Variant, got #{value.class}: " \
-                     "make one with GLib::Variant.new(value, type)"
+    raise TypeError, "expected a GLib::Variant of type \"#{type}\", got one of type " \
+                     "\"#{value.type}\""
   end
   private_class_method :check_variant
 
@@ -141,9 +149,10 @@ module Ps
       memory
     end
 
-    # ps_shared_memory_new_from_handle(), its handle type-checked.
+    # ps_shared_memory_new_from_handle(), its handle type-checked (an
+    # "h", as to_handle gives it wrapped in GLib::Variant.new(handle, "h")).
     def self.new_from_handle(handle, fd_list)
-      Ps.__send__(:check_variant, handle)
+      Ps.__send__(:check_variant, handle, "h")
       memory = allocate
       memory.__send__(:initialize_new_from_handle, handle, fd_list)
       memory

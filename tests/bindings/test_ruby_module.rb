@@ -290,6 +290,10 @@ class TestRubyModule < Test::Unit::TestCase
     assert_equal(59, memory.get_int32(0))
     error = assert_raise(TypeError) { Ps::SharedMemory.new_from_handle(0, fd_list) }
     assert_match(/expected a GLib::Variant, got Integer/, error.message)
+    error = assert_raise(TypeError) do
+      Ps::SharedMemory.new_from_handle(GLib::Variant.new(0, "i"), fd_list)
+    end
+    assert_equal('expected a GLib::Variant of type "h", got one of type "i"', error.message)
     assert_io_error(Gio::IOError::InvalidArgument, Gio::IOError::INVALID_ARGUMENT) do
       Ps::SharedMemory.new_from_handle(GLib::Variant.new(5, "h"), fd_list)
     end
