@@ -45,7 +45,11 @@
  *    acquired, and each worker that lived through it did something.
  */
 
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "stress-util.h"
 
@@ -168,8 +172,33 @@ typedef struct
   gint   units_held[N_SEMS];
 } Slot;
 
+/* What the supervisor is doing, for its watchdog's report. */
+typedef enum
+{
+  PHASE_STARTING,
+  PHASE_WATCHING,
+  PHASE_STOPPING_WORKER,
+  PHASE_KILLING_WORKER,
+  PHASE_SPAWNING_WORKER,
+  PHASE_AWAITING_PAUSE,
+  PHASE_AUDITING_BANK,
+  PHASE_AUDITING_SEMAPHORE,
+  PHASE_REAPING_WORKERS,
+  PHASE_FAILING,
+  N_PHASES
+} Phase;
+
+static const char *const phase_names[N_PHASES] = {
+  "starting", "watching", "stopping a worker", "killing a worker", "spawning a worker",
+  "awaiting the pause", "auditing a bank", "auditing a semaphore", "reaping the workers",
+  "failing",
+};
+
 typedef struct
 {
+  gint   phase;       /* the supervisor's Phase */
+  gint   phase_arg;   /* the worker (pid) or object (index) it is about */
+  gint   window;
   gint   pause;
   gint   stop;
   gint   owner_dead[N_BANKS];   /* OWNER_DEAD reported, by anyone */
@@ -1087,6 +1116,16 @@ typedef struct
   guint    windows;
 } Supervisor;
 
+/* For the watchdog's report. */
+static inline void
+set_phase (Supervisor *sv,
+           Phase       phase,
+           gint        arg)
+{
+  g_atomic_int_set (&sv->soak.control->phase_arg, arg);
+  g_atomic_int_set (&sv->soak.control->phase, phase);
+}
+
 static void supervisor_fail (Supervisor *sv,
                              const char *format,
                              ...) G_GNUC_PRINTF (2, 3) G_GNUC_NORETURN;
@@ -1113,6 +1152,7 @@ supervisor_fail (Supervisor *sv,
   va_start (args, format);
   message = g_strdup_vprintf (format, args);
   va_end (args);
+  set_phase (sv, PHASE_FAILING, 0);
   for (guint i = 0; i < N_WORKERS; i++)
     if (control->slots[i].pid > 0)
       {
@@ -1134,6 +1174,7 @@ spawn_worker (Supervisor      *sv,
   Slot *slot = &control->slots[index];
   WorkerArgs args = { control, sv->soak.names, index, g_rand_int (sv->rand) };
 
+  set_phase (sv, PHASE_SPAWNING_WORKER, (gint) index);
   memset (slot, 0, sizeof *slot);
   sv->born[index] = sv->window;
   sv->ops_seen[index] = 0;
@@ -1210,6 +1251,7 @@ kill_worker (Supervisor *sv,
   Slot *slot = &sv->soak.control->slots[index];
   int status;
 
+  set_phase (sv, PHASE_KILLING_WORKER, slot->pid);
   if (kill (slot->pid, SIGKILL) != 0)
     supervisor_fail (sv, "kill %d: %s", slot->pid, g_strerror (errno));
   status = ps_test_reap (slot->pid, ps_test_scaled_s (20));
@@ -1290,6 +1332,7 @@ strike (Supervisor *sv)
       kill_worker (sv, victim, FALSE);
       return;
     }
+  set_phase (sv, PHASE_STOPPING_WORKER, pid);
   if (kill (pid, SIGSTOP) != 0)
     supervisor_fail (sv, "SIGSTOP %d: %s", pid, g_strerror (errno));
   sv->stops++;
@@ -1362,9 +1405,11 @@ end_window (Supervisor *sv,
   Control *control = sv->soak.control;
   gint64 deadline = g_get_monotonic_time () + op_bound_us (&sv->soak);
 
+  g_atomic_int_set (&control->window, (gint) sv->window);
   g_atomic_int_set (&control->pause, 1);
   for (guint i = 0; i < N_WORKERS; i++)
-    while (!g_atomic_int_get (&control->slots[i].paused))
+    while (set_phase (sv, PHASE_AWAITING_PAUSE, control->slots[i].pid),
+           !g_atomic_int_get (&control->slots[i].paused))
       {
         if (g_get_monotonic_time () > deadline)
           supervisor_fail (sv, "window %u: worker %d did not pause; it is in %s", sv->window,
@@ -1390,6 +1435,7 @@ end_window (Supervisor *sv,
     {
       gint64 seq;
 
+      set_phase (sv, PHASE_AUDITING_BANK, (gint) b);
       audit_bank (sv, b);
       seq = soak_bank (&sv->soak, b)->seq;
       if (seq <= sv->seq_seen[b])
@@ -1400,6 +1446,7 @@ end_window (Supervisor *sv,
     {
       gint acquires = g_atomic_int_get (&control->acquires[s]);
 
+      set_phase (sv, PHASE_AUDITING_SEMAPHORE, (gint) s);
       audit_semaphore (sv, s);
       if (acquires <= sv->acquires_seen[s])
         supervisor_fail (sv, "window %u: the %s semaphore was never acquired", sv->window,
@@ -1459,6 +1506,192 @@ report (Supervisor *sv,
   fflush (stdout);   /* a long run's progress, even into a file */
 }
 
+/* The supervisor's watchdog ----------------------------------------------- */
+
+/* Where the supervisor was and what each worker was doing, written to
+ * stderr when the test's watchdog fires, so that a soak that overran its
+ * time says why instead of dying mute. Signal-safe: write(), open(),
+ * read() and clock_gettime() only. */
+static Control *watched_control;
+static const SoakNames *watched_names;
+
+static void
+dog_write (const char *text)
+{
+  gsize length = strlen (text);
+
+  while (length > 0)
+    {
+      ssize_t n = write (STDERR_FILENO, text, length);
+
+      if (n <= 0)
+        return;
+      text += n;
+      length -= (gsize) n;
+    }
+}
+
+static void
+dog_write_int (gint64 value)
+{
+  char digits[24];
+  guint i = sizeof digits - 1;
+  gboolean negative = value < 0;
+  guint64 magnitude = negative ? (guint64) -(value + 1) + 1 : (guint64) value;
+
+  digits[i] = '\0';
+  do
+    {
+      digits[--i] = (char) ('0' + magnitude % 10);
+      magnitude /= 10;
+    }
+  while (magnitude != 0 && i > 1);
+  if (negative)
+    digits[--i] = '-';
+  dog_write (digits + i);
+}
+
+/* Reads /proc/@pid/@file into @buffer, NUL-terminated: its length, or
+ * -1. */
+static ssize_t
+dog_read_proc (gint        pid,
+               const char *file,
+               char       *buffer,
+               gsize       size)
+{
+  char path[64] = "/proc/";
+  char number[16];
+  guint i = sizeof number - 1;
+  gsize at = strlen (path);
+  ssize_t n;
+  int fd;
+
+  number[i] = '\0';
+  do
+    number[--i] = (char) ('0' + pid % 10), pid /= 10;
+  while (pid > 0 && i > 0);
+  memcpy (path + at, number + i, strlen (number + i));
+  at += strlen (number + i);
+  path[at++] = '/';
+  memcpy (path + at, file, strlen (file) + 1);
+
+  fd = open (path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return -1;
+  n = read (fd, buffer, size - 1);
+  close (fd);
+  if (n >= 0)
+    buffer[n] = '\0';
+  return n;
+}
+
+/* The state letter and wait channel of @pid. */
+static void
+dog_write_proc (gint pid)
+{
+  char buffer[512];
+
+  if (dog_read_proc (pid, "stat", buffer, sizeof buffer) > 0)
+    {
+      /* The state follows the command's ") ". */
+      char *end = strrchr (buffer, ')');
+
+      if (end != NULL && end[1] == ' ' && end[2] != '\0')
+        {
+          char state[2] = { end[2], '\0' };
+
+          dog_write (", state ");
+          dog_write (state);
+        }
+    }
+  if (dog_read_proc (pid, "wchan", buffer, sizeof buffer) > 0)
+    {
+      dog_write (", in ");
+      dog_write (buffer);
+    }
+}
+
+static void
+soak_watchdog_fired (int signal_number)
+{
+  Control *control = watched_control;
+  struct timespec now;
+  gint64 now_us;
+  gint phase;
+
+  clock_gettime (CLOCK_MONOTONIC, &now);
+  now_us = (gint64) now.tv_sec * G_USEC_PER_SEC + now.tv_nsec / 1000;
+  phase = g_atomic_int_get (&control->phase);
+
+  dog_write ("soak: the watchdog fired in window ");
+  dog_write_int (g_atomic_int_get (&control->window));
+  dog_write (", the supervisor ");
+  dog_write (phase >= 0 && phase < N_PHASES ? phase_names[phase] : "?");
+  dog_write (" (");
+  dog_write_int (g_atomic_int_get (&control->phase_arg));
+  dog_write ("); pause ");
+  dog_write_int (g_atomic_int_get (&control->pause));
+  dog_write (", stop ");
+  dog_write_int (g_atomic_int_get (&control->stop));
+  dog_write ("\n");
+  for (guint i = 0; i < N_WORKERS; i++)
+    {
+      Slot *slot = &control->slots[i];
+      gint64 start = slot->op_start;
+      gint op = g_atomic_int_get (&slot->op);
+
+      dog_write ("  worker ");
+      dog_write_int (i);
+      dog_write (": pid ");
+      dog_write_int (slot->pid);
+      dog_write (slot->paused ? ", paused" : ", running");
+      dog_write (", ");
+      dog_write_int (slot->ops);
+      dog_write (" operations, ");
+      if (start != 0)
+        {
+          dog_write (op >= 0 && op < N_OPS ? op_names[op] : "?");
+          dog_write (" for ");
+          dog_write_int ((now_us - start) / 1000);
+          dog_write (" ms");
+        }
+      else
+        dog_write ("between operations");
+      dog_write (", holds");
+      for (guint b = 0; b < N_BANKS; b++)
+        {
+          dog_write (" ");
+          dog_write_int (slot->hold[b]);
+        }
+      if (slot->pid > 0)
+        dog_write_proc (slot->pid);
+      dog_write ("\n");
+    }
+  /* The names go, as supervisor_fail() removes them: shm_unlink() is
+   * an unlink() of a path under /dev/shm. */
+  shm_unlink (watched_names->data);
+  shm_unlink (watched_names->mutex);
+  shm_unlink (watched_names->cond);
+  shm_unlink (watched_names->semaphore);
+  signal (signal_number, SIG_DFL);
+  raise (signal_number);
+}
+
+/* The test's watchdog (ps_test_watchdog()) still ends it, with the same
+ * signal, once it has said where everybody was. */
+static void
+watch_supervisor (Control         *control,
+                  const SoakNames *names)
+{
+  struct sigaction action = { 0, };
+
+  watched_control = control;
+  watched_names = names;
+  action.sa_handler = soak_watchdog_fired;
+  sigemptyset (&action.sa_mask);
+  g_assert_cmpint (sigaction (SIGALRM, &action, NULL), ==, 0);
+}
+
 /* Seconds to run: --minutes N, else PS_SOAK_SECONDS, else the default. */
 static guint soak_seconds = DEFAULT_SECONDS;
 
@@ -1487,6 +1720,7 @@ test_soak (void)
   gint64 end = start + (gint64) soak_seconds * G_USEC_PER_SEC;
   gint64 next_report = start + 60 * G_USEC_PER_SEC;
 
+  watch_supervisor (control, &names);
   g_assert_true (soak_open (&sv.soak, TRUE, &error));
   g_assert_no_error (error);
   for (guint b = 0; b < N_BANKS; b++)
@@ -1513,6 +1747,7 @@ test_soak (void)
 
       while (g_get_monotonic_time () < window_end)
         {
+          set_phase (&sv, PHASE_WATCHING, 0);
           watch_for (&sv, g_rand_int_range (sv.rand, 10000, 100000));
           strike (&sv);
         }
@@ -1526,6 +1761,7 @@ test_soak (void)
 
   for (guint i = 0; i < N_WORKERS; i++)
     {
+      set_phase (&sv, PHASE_REAPING_WORKERS, control->slots[i].pid);
       ps_test_reap_ok (control->slots[i].pid, ps_test_scaled_s (30));
       control->slots[i].pid = 0;
     }
