@@ -199,6 +199,9 @@ typedef struct
   gint   phase;       /* the supervisor's Phase */
   gint   phase_arg;   /* the worker (pid) or object (index) it is about */
   gint   window;
+  gint64 start_us;    /* the run's start and end, monotonic, and its start */
+  gint64 end_us;      /* on the wall clock: the watchdog's report compares */
+  gint64 start_wall_us;
   gint   pause;
   gint   stop;
   gint   owner_dead[N_BANKS];   /* OWNER_DEAD reported, by anyone */
@@ -1623,6 +1626,17 @@ soak_watchdog_fired (int signal_number)
   now_us = (gint64) now.tv_sec * G_USEC_PER_SEC + now.tv_nsec / 1000;
   phase = g_atomic_int_get (&control->phase);
 
+  /* The clocks, in case the run's end never came by the clock it uses. */
+  dog_write ("soak: ");
+  dog_write_int ((now_us - control->start_us) / 1000);
+  dog_write (" ms since the start on the monotonic clock, ");
+  clock_gettime (CLOCK_REALTIME, &now);
+  dog_write_int (((gint64) now.tv_sec * G_USEC_PER_SEC + now.tv_nsec / 1000 -
+                  control->start_wall_us) / 1000);
+  dog_write (" ms on the wall clock; the run ends at ");
+  dog_write_int ((control->end_us - control->start_us) / 1000);
+  dog_write (" ms\n");
+
   dog_write ("soak: the watchdog fired in window ");
   dog_write_int (g_atomic_int_get (&control->window));
   dog_write (", the supervisor ");
@@ -1719,6 +1733,10 @@ test_soak (void)
   gint64 start = g_get_monotonic_time ();
   gint64 end = start + (gint64) soak_seconds * G_USEC_PER_SEC;
   gint64 next_report = start + 60 * G_USEC_PER_SEC;
+
+  control->start_us = start;
+  control->end_us = end;
+  control->start_wall_us = g_get_real_time ();
 
   watch_supervisor (control, &names);
   g_assert_true (soak_open (&sv.soak, TRUE, &error));
