@@ -71,17 +71,21 @@ module Ps
       target.define_method(name) { |*arguments, &block| __send__(ruby_name, *arguments, &block) }
     end
 
-    # A class method @name for the constructor ruby-gnome keeps as the
-    # private initializer initialize_@name, reached by `new` only when its
-    # arguments tell it from the others.
+    # A @klass made by its constructor @name, which ruby-gnome keeps as
+    # the private initializer initialize_@name, reached by `new` only when
+    # its arguments tell it from the others.
+    def self.construct(klass, name, *arguments, &block)
+      object = klass.allocate
+      object.__send__(:"initialize_#{name}", *arguments, &block)
+      object
+    end
+
+    # A class method @name for that constructor.
     def self.define_constructor(klass, name)
       return if klass.respond_to?(name)
 
-      initializer = :"initialize_#{name}"
       klass.define_singleton_method(name) do |*arguments, &block|
-        object = allocate
-        object.__send__(initializer, *arguments, &block)
-        object
+        CNames.construct(self, name, *arguments, &block)
       end
     end
 
@@ -144,18 +148,14 @@ module Ps
     # or an IO), which stays the caller's to close.
     def self.new_from_fd(fd)
       fd = fd.fileno if fd.respond_to?(:fileno)
-      memory = allocate
-      memory.__send__(:initialize_new_from_fd, fd)
-      memory
+      CNames.construct(self, "new_from_fd", fd)
     end
 
     # ps_shared_memory_new_from_handle(), its handle type-checked (an
     # "h", as to_handle gives it wrapped in GLib::Variant.new(handle, "h")).
     def self.new_from_handle(handle, fd_list)
       Ps.__send__(:check_variant, handle, "h")
-      memory = allocate
-      memory.__send__(:initialize_new_from_handle, handle, fd_list)
-      memory
+      CNames.construct(self, "new_from_handle", handle, fd_list)
     end
 
     # Type checks in front of ruby-gnome's class methods.

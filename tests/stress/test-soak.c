@@ -199,9 +199,8 @@ typedef struct
   gint   phase;       /* the supervisor's Phase */
   gint   phase_arg;   /* the worker (pid) or object (index) it is about */
   gint   window;
-  gint64 start_us;    /* the run's start and end, monotonic, and its start */
-  gint64 end_us;      /* on the wall clock: the watchdog's report compares */
-  gint64 start_wall_us;
+  gint64 start_us;    /* the run's start, on the monotonic and the wall */
+  gint64 start_wall_us;   /* clock: the watchdog's report compares them */
   gint   pause;
   gint   stop;
   gint   owner_dead[N_BANKS];   /* OWNER_DEAD reported, by anyone */
@@ -1509,6 +1508,9 @@ report (Supervisor *sv,
   fflush (stdout);   /* a long run's progress, even into a file */
 }
 
+/* Seconds to run: --minutes N, else PS_SOAK_SECONDS, else the default. */
+static guint soak_seconds = DEFAULT_SECONDS;
+
 /* The supervisor's watchdog ----------------------------------------------- */
 
 /* Where the supervisor was and what each worker was doing, written to
@@ -1534,11 +1536,12 @@ dog_write (const char *text)
     }
 }
 
-static void
-dog_write_int (gint64 value)
+/* @value in decimal, at the end of @digits (24 bytes): where it starts. */
+static const char *
+dog_format_int (gint64 value,
+                char   digits[24])
 {
-  char digits[24];
-  guint i = sizeof digits - 1;
+  guint i = 23;
   gboolean negative = value < 0;
   guint64 magnitude = negative ? (guint64) -(value + 1) + 1 : (guint64) value;
 
@@ -1551,7 +1554,15 @@ dog_write_int (gint64 value)
   while (magnitude != 0 && i > 1);
   if (negative)
     digits[--i] = '-';
-  dog_write (digits + i);
+  return digits + i;
+}
+
+static void
+dog_write_int (gint64 value)
+{
+  char digits[24];
+
+  dog_write (dog_format_int (value, digits));
 }
 
 /* Reads /proc/@pid/@file into @buffer, NUL-terminated: its length, or
@@ -1563,18 +1574,14 @@ dog_read_proc (gint        pid,
                gsize       size)
 {
   char path[64] = "/proc/";
-  char number[16];
-  guint i = sizeof number - 1;
+  char digits[24];
+  const char *number = dog_format_int (pid, digits);
   gsize at = strlen (path);
   ssize_t n;
   int fd;
 
-  number[i] = '\0';
-  do
-    number[--i] = (char) ('0' + pid % 10), pid /= 10;
-  while (pid > 0 && i > 0);
-  memcpy (path + at, number + i, strlen (number + i));
-  at += strlen (number + i);
+  memcpy (path + at, number, strlen (number));
+  at += strlen (number);
   path[at++] = '/';
   memcpy (path + at, file, strlen (file) + 1);
 
@@ -1634,7 +1641,7 @@ soak_watchdog_fired (int signal_number)
   dog_write_int (((gint64) now.tv_sec * G_USEC_PER_SEC + now.tv_nsec / 1000 -
                   control->start_wall_us) / 1000);
   dog_write (" ms on the wall clock; the run ends at ");
-  dog_write_int ((control->end_us - control->start_us) / 1000);
+  dog_write_int ((gint64) soak_seconds * 1000);
   dog_write (" ms\n");
 
   dog_write ("soak: the watchdog fired in window ");
@@ -1706,9 +1713,6 @@ watch_supervisor (Control         *control,
   g_assert_cmpint (sigaction (SIGALRM, &action, NULL), ==, 0);
 }
 
-/* Seconds to run: --minutes N, else PS_SOAK_SECONDS, else the default. */
-static guint soak_seconds = DEFAULT_SECONDS;
-
 static void
 test_soak (void)
 {
@@ -1735,7 +1739,6 @@ test_soak (void)
   gint64 next_report = start + 60 * G_USEC_PER_SEC;
 
   control->start_us = start;
-  control->end_us = end;
   control->start_wall_us = g_get_real_time ();
 
   watch_supervisor (control, &names);
